@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: MIT
+# sluice: top-level build. Each area keeps its rules in a build.mk of its own;
+# this file holds the toolchain, the flags and the user-facing targets.
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN     ?=
+V       ?= 0
+
+CC      ?= gcc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -pthread -I include -I $(BUILD)
+LDFLAGS += -pthread
+
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -D__TARGET_ARCH_$(ARCH) \
+	-I include -I /usr/include/$(MULTIARCH)
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+# Filled by the build.mk files:
+BINS        :=	# programs installed to $(PREFIX)/sbin
+LIBS        :=	# libraries installed to $(PREFIX)/lib
+TEST_BINS   :=	# test programs to build
+TEST_PROGS  :=	# programs and scripts run by `make test`, in order
+BENCH_BINS  :=	# benchmark programs to build
+BENCH_PROGS :=	# commands run by `make bench`, in order
+INSTALL_RULES :=	# phony install-<area> targets
+
+include bpf/build.mk
+include pool/build.mk
+include user/build.mk
+include tests/build.mk
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+.PHONY: all deps test bench demo install clean help
+
+all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
+
+deps:
+	$(Q)scripts/deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh $(TEST_PROGS)
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench.sh $(BENCH_PROGS)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
+
+install: $(BINS) $(LIBS) $(INSTALL_RULES)
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+help:
+	@echo 'Targets:'
+	@echo '  all (default)  build the data plane, sluicectl, the pool and the tests into $(BUILD)/'
+	@echo '  test           install missing packages, build, run every test (needs root for BPF/netns)'
+	@echo '  demo           a burst against a service in test namespaces, without and with sluice'
+	@echo '  bench          data-plane and pool benchmarks, as ratios to baselines of the same run'
+	@echo '  install        install programs, library, headers and man pages (PREFIX, DESTDIR)'
+	@echo '  clean          remove $(BUILD)/'
+	@echo 'Variables: V=1 (show commands), SAN=address|undefined|thread, BUILD=dir, PREFIX, DESTDIR'

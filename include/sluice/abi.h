@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sluice kernel <-> user space contract: every struct that crosses the
+ * boundary through a BPF map, the map names, and the decision reasons.
+ * Included by the BPF program (bpf/) and by user space (user/, tests/).
+ *
+ * Rules: fixed-width types only, padding spelled out, a size assertion on
+ * every struct. Changing the layout of anything here means bumping
+ * SL_ABI_VERSION, which sluicectl checks against the pinned state.
+ *
+ * Maps (pinned by name under the pin dir, /sys/fs/bpf/sluice by default):
+ *
+ *   sl_config    ARRAY[1]            struct sl_config     global: ABI version, static level
+ *   sl_ports     ARRAY[SL_PORT_KEYS] __u32 slot           (proto, port) -> service slot, 0 = unprotected
+ *   sl_services  HASH  __u32 slot -> struct sl_service    per-service limits (CLI-owned)
+ *   sl_admission HASH  __u32 slot -> struct sl_admission  daemon-owned adaptive limits + heartbeat
+ *   sl_buckets   ARRAY[SL_MAX_SERVICES] struct sl_bucket  per-service bucket state (kernel-owned)
+ *   sl_sources   LRU_HASH struct sl_src_key -> struct sl_src_bucket (size set at load)
+ *   sl_prefix4   LPM_TRIE struct sl_lpm4_key -> struct sl_prefix_rule
+ *   sl_prefix6   LPM_TRIE struct sl_lpm6_key -> struct sl_prefix_rule
+ *   sl_stats     PERCPU_ARRAY[SL_MAX_SERVICES] struct sl_stats
+ *
+ * Slot 0 is never a service: its sl_stats entry counts what cannot be
+ * attributed to one (parse errors). Services use slots 1..SL_MAX_SERVICES-1.
+ *
+ * Update order, so the data plane never sees a half-made service:
+ *   add: sl_services[slot], then sl_ports[key] = slot;
+ *   del: sl_ports[key] = 0, then delete sl_services[slot] (and sl_admission).
+ * sl_services and sl_admission are hash maps because a hash update replaces
+ * the whole element at once (RCU), where an array update copies in place
+ * and a concurrent reader could see half of the old value and half of the
+ * new.
+ */
+#ifndef SLUICE_ABI_H
+#define SLUICE_ABI_H
+
+#include <linux/types.h>
+
+#define SL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+
+#define SL_ABI_VERSION 1
+
+#define SL_MAX_SERVICES   256
+#define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
+#define SL_MAX_CLASS      7             /* priority classes 1..7, higher = more important */
+#define SL_CLASS_DEFAULT  4             /* class of a source no class rule matches */
+#define SL_SOURCES_DEFAULT 65536        /* sl_sources entries unless set at load */
+
+/* Map names, as pinned; at most 15 characters (the kernel keeps 16 bytes). */
+#define SL_MAP_CONFIG    "sl_config"
+#define SL_MAP_PORTS     "sl_ports"
+#define SL_MAP_SERVICES  "sl_services"
+#define SL_MAP_ADMISSION "sl_admission"
+#define SL_MAP_BUCKETS   "sl_buckets"
+#define SL_MAP_SOURCES   "sl_sources"
+#define SL_MAP_PREFIX4   "sl_prefix4"
+#define SL_MAP_PREFIX6   "sl_prefix6"
+#define SL_MAP_STATS     "sl_stats"
+
+#define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
+
+/* Protocol index in an sl_ports key: key = proto_index * 65536 + port. */
+enum sl_proto {
+	SL_PROTO_TCP = 0,
+	SL_PROTO_UDP = 1,
+};
+
+static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
+{
+	return (__u32)proto * 65536u + port_host_order;
+}
+
+/*
+ * Decision counters. Every packet the data plane judges (a new connection
+ * to a protected service) is counted exactly once under a *reason*: why it
+ * was admitted or refused. A refused packet is counted once more under the
+ * *action* taken on it. So admitted + allowed + denied + shed_level +
+ * svc_bucket + src_bucket = packets judged, and denied + shed_level +
+ * svc_bucket + src_bucket = dropped + rejected + marked + would_drop.
+ * parse_error and fragment count packets passed without judgement.
+ *
+ * X(field, description): the field name is the name everywhere (the
+ * struct sl_stats member shown by bpftool, the CLI column, the JSON key,
+ * the Prometheus label).
+ */
+#define SL_REASONS(X)                                                          \
+	/* reasons: admitted */                                                \
+	X(admitted,    "new connection admitted within the limits")            \
+	X(allowed,     "admitted by an allow prefix; no limit applied")        \
+	/* reasons: refused */                                                 \
+	X(denied,      "refused by a deny prefix")                             \
+	X(shed_level,  "source class below the admission level")               \
+	X(svc_bucket,  "over the service's rate (token bucket)")               \
+	X(src_bucket,  "over the per-source rate (token bucket)")              \
+	/* actions taken on refused packets */                                 \
+	X(dropped,     "refused and dropped")                                  \
+	X(rejected,    "refused and answered with a TCP RST")                  \
+	X(marked,      "refused and marked for the daemon's fast path")        \
+	X(would_drop,  "refused but passed: monitor mode, or mark on XDP")     \
+	/* passed without judgement */                                         \
+	X(parse_error, "truncated or malformed packet, passed")                \
+	X(fragment,    "non-first IP fragment, passed")                        \
+	/* fallback */                                                         \
+	X(stale,       "judged with static limits: daemon heartbeat stale")
+
+enum sl_reason {
+#define SL_X_ENUM(name, desc) SL_R_##name,
+	SL_REASONS(SL_X_ENUM)
+#undef SL_X_ENUM
+	SL_R__COUNT
+};
+
+/* Per CPU, per service slot. Named fields so bpftool prints them. */
+struct sl_stats {
+#define SL_X_FIELD(name, desc) __u64 name;
+	SL_REASONS(SL_X_FIELD)
+#undef SL_X_FIELD
+};
+SL_STATIC_ASSERT(sizeof(struct sl_stats) == SL_R__COUNT * sizeof(__u64),
+		 "sl_stats must be one __u64 per reason, in enum order");
+
+/* What happens to a refused packet. */
+enum sl_action {
+	SL_ACT_DROP = 0,
+	SL_ACT_REJECT = 1,	/* TCP only: answer the SYN with a RST */
+	SL_ACT_MARK = 2,	/* TC only: set skb->mark = sl_service.mark */
+};
+
+/* sl_service.flags */
+#define SL_SVC_MONITOR (1u << 0)	/* count what would be done, do nothing */
+
+/*
+ * A protected service. Rates are per second (new connections for TCP,
+ * packets for UDP); 0 in rate means "no service bucket", 0 in
+ * src_rate means "no per-source bucket". Bursts are in connections.
+ */
+struct sl_service {
+	__u16 port;		/* host byte order; checked against the lookup key */
+	__u8 proto;		/* enum sl_proto */
+	__u8 action;		/* enum sl_action */
+	__u32 flags;		/* SL_SVC_* */
+	__u32 rate;		/* service bucket: tokens per second */
+	__u32 burst;		/* service bucket: depth */
+	__u32 src_rate;		/* per-source bucket: tokens per second */
+	__u32 src_burst;	/* per-source bucket: depth */
+	__u8 src_prefix4;	/* per-source key: IPv4 prefix length, 1..32 */
+	__u8 src_prefix6;	/* per-source key: IPv6 prefix length, 1..128 */
+	__u16 pad0;
+	__u32 mark;		/* skb mark set by SL_ACT_MARK */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_service) == 32, "sl_service layout");
+
+/* What the data plane does when the daemon's heartbeat goes stale. */
+enum sl_stale_policy {
+	SL_STALE_STATIC = 0,	/* fall back to sl_service and sl_config limits */
+	SL_STALE_OPEN = 1,	/* admit every new connection to the service */
+};
+
+/*
+ * Written by sluiced for a service it controls, as one value each tick.
+ * While now - heartbeat_ns <= stale_after_ns the data plane uses level and
+ * rate_cap from here; after that it follows stale_policy. heartbeat_ns is
+ * CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns().
+ */
+struct sl_admission {
+	__u64 heartbeat_ns;
+	__u64 stale_after_ns;
+	__u32 rate_cap;		/* caps sl_service.rate; 0 = no cap */
+	__u8 level;		/* admission level, 0..SL_MAX_CLASS+1 */
+	__u8 stale_policy;	/* enum sl_stale_policy */
+	__u16 pad0;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_admission) == 24, "sl_admission layout");
+
+/*
+ * Global state, sl_config[0]. abi_version is written when the maps are
+ * created; user space refuses pins whose version differs. level is the
+ * static admission level: sources in a class below it are shed, so 0 and 1
+ * shed nothing, SL_CLASS_DEFAULT + 1 sheds every source without a class
+ * rule of SL_CLASS_DEFAULT + 1 or more, and SL_MAX_CLASS + 1 sheds all but
+ * allow prefixes.
+ */
+struct sl_config {
+	__u32 abi_version;
+	__u32 level;
+	__u64 reserved[3];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_config) == 32, "sl_config layout");
+
+/*
+ * Service token bucket state, sl_buckets[slot]. Owned by the data plane;
+ * user space only resets it (zero) when a slot is (re)assigned. The layout
+ * is the data plane's choice of mechanism (see bpf/limit.bpf.h).
+ */
+struct sl_bucket {
+	__u64 tat_ns;		/* GCRA theoretical arrival time */
+	__u64 reserved;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_bucket) == 16, "sl_bucket layout");
+
+/* Per-source bucket key: the source masked to the service's prefix. */
+struct sl_src_key {
+	__u32 slot;
+	__u8 family;		/* 4 or 6 */
+	__u8 prefixlen;
+	__u16 pad0;
+	__u8 addr[16];		/* masked; IPv4 in the first 4 bytes */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_src_key) == 24, "sl_src_key layout");
+
+struct sl_src_bucket {
+	__u64 tat_ns;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_src_bucket) == 8, "sl_src_bucket layout");
+
+/* LPM trie keys: prefixlen first, as the kernel requires. */
+struct sl_lpm4_key {
+	__u32 prefixlen;
+	__u8 addr[4];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_lpm4_key) == 8, "sl_lpm4_key layout");
+
+struct sl_lpm6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+SL_STATIC_ASSERT(sizeof(struct sl_lpm6_key) == 20, "sl_lpm6_key layout");
+
+enum sl_rule_kind {
+	SL_RULE_ALLOW = 1,	/* bypass every limit */
+	SL_RULE_DENY = 2,	/* always refuse */
+	SL_RULE_CLASS = 3,	/* put the source in priority class `cls` */
+};
+
+struct sl_prefix_rule {
+	__u8 kind;		/* enum sl_rule_kind */
+	__u8 cls;		/* 1..SL_MAX_CLASS for SL_RULE_CLASS, else 0 */
+	__u16 pad0;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_prefix_rule) == 4, "sl_prefix_rule layout");
+
+#endif /* SLUICE_ABI_H */

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Installs the Debian packages sluice builds and tests with, when missing, and
+# mounts bpffs. Run by `make test`, `make demo` and `make bench`; a no-op on a
+# machine that has everything.
+set -euo pipefail
+
+# Each package and why it is here (the README says the same):
+packages=(
+	clang llvm            # compiles the BPF programs (clang -target bpf)
+	libbpf-dev            # loads, pins and attaches the BPF programs; skeletons
+	bpftool               # generates the skeletons; inspects pinned maps
+	libelf-dev zlib1g-dev # libbpf's own link dependencies
+	libcmocka-dev         # unit-test framework
+	make gcc pkg-config
+	iproute2              # ip netns / veth / tc for the namespace tests
+	hping3                # crafted SYN floods in the namespace tests and demo
+	nftables              # the nftables baseline in the benchmarks
+	libuv1-dev            # libuv's threadpool, a baseline in the pool benchmark
+	ethtool               # turns TSO off on test veths
+	curl                  # real HTTP clients in the namespace tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "deps: missing packages: ${missing[*]}; run as root or install them" >&2
+		exit 1
+	fi
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ $(id -u) -eq 0 ]] && ! mountpoint -q /sys/fs/bpf; then
+	echo "deps: mounting bpffs on /sys/fs/bpf"
+	mount -t bpf bpffs /sys/fs/bpf
+fi
+exit 0

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Runs every test program given on the command line, each under a timeout,
+# and counts test cases from the lines they print in cmocka's form:
+#   [       OK ] name     [  FAILED  ] name     [  SKIPPED ] name
+# (cmocka binaries print these themselves; shell tests print them through
+# tests/netns/lib.sh). A program that exits non-zero, or is killed by its
+# timeout, without reporting a failure counts as one failed case, so a crash
+# or a hang is never a silent pass. Ends with "N passed, N failed, N skipped".
+set -uo pipefail
+
+timeout_s=${TEST_TIMEOUT:-600}
+logdir=${TEST_LOGDIR:-build/test-logs}
+mkdir -p "$logdir"
+
+# cmocka repeats failed and skipped names in its group summary, after the
+# "[==========] N test(s) run." line: count only the lines before it.
+count_cases() {
+	awk '/^\[==========\] .* run\.$/ { summary = 1; next }
+	     /^\[==========\] Running/  { summary = 0 }
+	     summary { next }
+	     /^\[       OK \] /  { ok++ }
+	     /^\[  FAILED  \] /  { bad++ }
+	     /^\[  SKIPPED \] /  { skip++ }
+	     END { print ok + 0, bad + 0, skip + 0 }' "$1"
+}
+
+passed=0 failed=0 skipped=0
+failures=()
+
+for prog in "$@"; do
+	name=$(basename "$prog")
+	log="$logdir/$name.log"
+	echo "=== $prog"
+	timeout --kill-after=10 "$timeout_s" "$prog" >"$log" 2>&1
+	rc=$?
+	cat "$log"
+	read -r ok bad skip < <(count_cases "$log")
+	passed=$((passed + ok)) skipped=$((skipped + skip))
+	if ((rc != 0 && bad == 0)); then
+		((rc == 124)) && why="timed out after ${timeout_s}s" || why="exit status $rc"
+		echo "[  FAILED  ] $name: $why"
+		bad=1
+	fi
+	failed=$((failed + bad))
+	((bad)) && failures+=("$name")
+	if ((ok + bad + skip == 0)); then
+		echo "[  FAILED  ] $name: ran no test case"
+		failed=$((failed + 1))
+		failures+=("$name")
+	fi
+done
+
+echo
+((${#failures[@]})) && echo "failed in: ${failures[*]} (logs in $logdir/)"
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0))
