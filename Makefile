@@ -2,7 +2,7 @@
 # sluice: top-level build. Each area keeps its rules in a build.mk of its own;
 # this file holds the toolchain, the flags and the user-facing targets.
 
-BUILD   ?= build
+BUILD   ?= build$(if $(SAN),-$(SAN))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?=
