@@ -50,6 +50,7 @@ INSTALL_RULES :=	# phony install-<area> targets
 include bpf/build.mk
 include pool/build.mk
 include user/build.mk
+-include user/sluiced/build.mk
 include tests/build.mk
 
 $(BUILD)/%.o: %.c

@@ -4,6 +4,7 @@
 # in the order `make test` runs them: cheap and local first, namespaces last.
 -include tests/unit/build.mk
 -include tests/pool/build.mk
+-include tests/sluiced/build.mk
 -include tests/prog/build.mk
 -include tests/netns/build.mk
 -include tests/bench/xdp/build.mk
