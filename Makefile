@@ -50,6 +50,7 @@ INSTALL_RULES :=	# phony install-<area> targets
 include bpf/build.mk
 include pool/build.mk
 include user/build.mk
+include user/load/build.mk
 -include user/sluiced/build.mk
 include tests/build.mk
 
@@ -69,7 +70,7 @@ deps:
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)tests/run.sh $(TEST_PROGS)
+	$(Q)BUILD=$(abspath $(BUILD)) TEST_LOGDIR=$(BUILD)/test-logs tests/run.sh $(TEST_PROGS)
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -18,7 +18,8 @@ packages=(
 	nftables              # the nftables baseline in the benchmarks
 	libuv1-dev            # libuv's threadpool, a baseline in the pool benchmark
 	ethtool               # turns TSO off on test veths
-	curl                  # real HTTP clients in the namespace tests
+	socat                 # real TCP listeners and echo services in the namespace tests
+	jq                    # reads sluicectl -j output in the namespace tests
 )
 
 missing=()

@@ -1,0 +1,5 @@
+# SPDX-License-Identifier: MIT
+# Namespace tests: real hosts in network namespaces, real SYNs and sockets.
+# They need root, bpffs and the tools scripts/deps.sh installs, and skip
+# with the reason when something is missing.
+TEST_PROGS += tests/netns/test_static.sh

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sluice-load: open-loop HTTP load generator (see load.h). One thread, one
+ * epoll loop: requests leave on their schedule whether or not earlier ones
+ * were answered, each is timed from its scheduled moment, and the loop
+ * reports how late it was itself, so a result can be trusted or thrown out.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "load.h"
+
+struct loop {
+	const struct load_opts *o;
+	struct load_result *r;
+	int ep;
+	uint64_t start_us;
+	struct conn *conns;
+	unsigned nconns;
+	struct conn **free_conns;	/* new-connection mode: unused slots */
+	unsigned nfree;
+	struct conn inflight;		/* list head, ordered by deadline */
+	uint64_t *pending;		/* keep-alive mode: scheduled times, FIFO */
+	unsigned pend_head, pend_len, pend_cap;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void list_append(struct conn *head, struct conn *c)
+{
+	c->prev = head->prev;
+	c->next = head;
+	head->prev->next = c;
+	head->prev = c;
+}
+
+static void list_remove(struct conn *c)
+{
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	c->prev = c->next = c;
+}
+
+static void record(struct loop *l, enum load_outcome o, uint64_t sched_us, uint64_t now)
+{
+	load_result_record(l->r, o, sched_us - l->start_us, now > sched_us ? now - sched_us : 0);
+}
+
+static int watch(struct loop *l, struct conn *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+				  .data.ptr = c };
+	return epoll_ctl(l->ep, EPOLL_CTL_ADD, c->fd, &ev) ? -errno : 0;
+}
+
+/* Keep-alive mode: (re)open connection c, idle until a request comes. */
+static void reopen(struct loop *l, struct conn *c)
+{
+	conn_close(c);
+	if (conn_open(c, l->o) == 0 && watch(l, c) == 0)
+		return;
+	conn_close(c);	/* retried when a request needs it */
+}
+
+static void send_on(struct loop *l, struct conn *c, uint64_t sched, uint64_t now)
+{
+	if (c->state == CONN_CLOSED)
+		reopen(l, c);
+	if (c->state == CONN_CLOSED) {
+		record(l, LOAD_error, sched, now);
+		return;
+	}
+	hist_record(&l->r->lateness, now - sched);
+	conn_start(c, sched, sched + l->o->timeout_ms * 1000ull);
+	list_append(&l->inflight, c);
+	if (c->state == CONN_SENDING) {
+		int r = conn_advance(c, l->o);
+		if (r != CONN_BUSY) {
+			list_remove(c);
+			record(l, (enum load_outcome)r, sched, now);
+			reopen(l, c);
+		}
+	}
+}
+
+/* Hands queued requests to idle keep-alive connections. */
+static void dispatch_pending(struct loop *l, uint64_t now)
+{
+	for (unsigned i = 0; i < l->nconns && l->pend_len; i++) {
+		struct conn *c = &l->conns[i];
+		if (c->has_req || (c->state != CONN_IDLE && c->state != CONN_CLOSED))
+			continue;
+		uint64_t sched = l->pending[l->pend_head];
+		l->pend_head = (l->pend_head + 1) % l->pend_cap;
+		l->pend_len--;
+		send_on(l, c, sched, now);
+	}
+}
+
+static void issue(struct loop *l, uint64_t sched, uint64_t now)
+{
+	l->r->scheduled++;
+	if (l->o->keepalive) {
+		if (l->pend_len == l->pend_cap) {
+			record(l, LOAD_overflow, sched, now);
+			return;
+		}
+		l->pending[(l->pend_head + l->pend_len) % l->pend_cap] = sched;
+		l->pend_len++;
+		return;
+	}
+
+	if (!l->nfree) {
+		record(l, LOAD_overflow, sched, now);
+		return;
+	}
+	struct conn *c = l->free_conns[--l->nfree];
+	hist_record(&l->r->lateness, now - sched);
+	int err = conn_open(c, l->o);
+	if (!err)
+		err = watch(l, c);
+	if (err) {
+		conn_close(c);
+		record(l, err == -ECONNREFUSED ? LOAD_refused : LOAD_error, sched, now);
+		l->free_conns[l->nfree++] = c;
+		return;
+	}
+	conn_start(c, sched, sched + l->o->timeout_ms * 1000ull);
+	list_append(&l->inflight, c);
+}
+
+static void complete(struct loop *l, struct conn *c, enum load_outcome o, uint64_t now)
+{
+	record(l, o, c->sched_us, now);
+	list_remove(c);
+	if (!l->o->keepalive) {
+		conn_close(c);
+		l->free_conns[l->nfree++] = c;
+		return;
+	}
+	bool reusable = (o == LOAD_ok || o == LOAD_shed || o == LOAD_other) && c->keep_open;
+	c->has_req = false;
+	if (reusable)
+		c->state = CONN_IDLE;
+	else
+		reopen(l, c);
+}
+
+static void expire(struct loop *l, uint64_t now)
+{
+	while (l->inflight.next != &l->inflight && l->inflight.next->deadline_us <= now)
+		complete(l, l->inflight.next, LOAD_timeout, now);
+	while (l->pend_len && l->pending[l->pend_head] + l->o->timeout_ms * 1000ull <= now) {
+		record(l, LOAD_timeout, l->pending[l->pend_head], now);
+		l->pend_head = (l->pend_head + 1) % l->pend_cap;
+		l->pend_len--;
+	}
+}
+
+static void on_event(struct loop *l, struct conn *c, uint64_t now)
+{
+	if (!c->has_req) {
+		/* An idle keep-alive connection: readable means the server
+		 * closed it (or it finished connecting, which is fine). */
+		char b;
+		if (c->state == CONN_CONNECTING) {
+			if (conn_advance(c, l->o) != CONN_BUSY)
+				conn_close(c);	/* reopened when a request needs it */
+		} else if (recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+			reopen(l, c);
+		return;
+	}
+	int r = conn_advance(c, l->o);
+	if (r != CONN_BUSY)
+		complete(l, c, (enum load_outcome)r, now);
+}
+
+static double next_gap_us(const struct load_opts *o, unsigned *seed)
+{
+	double mean = 1e6 / o->rate;
+	if (!o->poisson)
+		return mean;
+	double u = ((double)rand_r(seed) + 1.0) / ((double)RAND_MAX + 2.0);
+	return -log(u) * mean;
+}
+
+static int run(const struct load_opts *o, struct load_result *r)
+{
+	struct loop l = { .o = o, .r = r };
+	unsigned seed = o->seed;
+	int err = 0;
+
+	l.inflight.next = l.inflight.prev = &l.inflight;
+	l.nconns = o->keepalive ? o->keepalive : o->max_inflight;
+	l.conns = calloc(l.nconns, sizeof(*l.conns));
+	l.free_conns = calloc(l.nconns, sizeof(*l.free_conns));
+	l.pend_cap = o->max_inflight;
+	l.pending = calloc(l.pend_cap, sizeof(*l.pending));
+	l.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!l.conns || !l.free_conns || !l.pending || l.ep < 0) {
+		err = -ENOMEM;
+		fprintf(stderr, "sluice-load: cannot set up %u connections\n", l.nconns);
+		goto out;
+	}
+	for (unsigned i = 0; i < l.nconns; i++) {
+		l.conns[i].fd = -1;
+		l.conns[i].prev = l.conns[i].next = &l.conns[i];
+		l.free_conns[l.nfree++] = &l.conns[l.nconns - 1 - i];
+	}
+	if (o->keepalive) {
+		l.nfree = 0;
+		for (unsigned i = 0; i < l.nconns; i++)
+			reopen(&l, &l.conns[i]);
+	}
+
+	l.start_us = now_us();
+	uint64_t end = l.start_us + (uint64_t)(o->duration_s * 1e6);
+	uint64_t hard_end = end + o->timeout_ms * 1000ull + 100000;
+	double next = (double)l.start_us;
+	struct epoll_event evs[256];
+
+	for (;;) {
+		uint64_t now = now_us();
+		while ((uint64_t)next <= now && (uint64_t)next < end) {
+			issue(&l, (uint64_t)next, now);
+			next += next_gap_us(o, &seed);
+		}
+		if (o->keepalive)
+			dispatch_pending(&l, now);
+		expire(&l, now);
+
+		bool sending = (uint64_t)next < end;
+		if ((!sending && l.inflight.next == &l.inflight && !l.pend_len) || now >= hard_end)
+			break;
+
+		uint64_t wake = sending ? (uint64_t)next : hard_end;
+		if (l.inflight.next != &l.inflight && l.inflight.next->deadline_us < wake)
+			wake = l.inflight.next->deadline_us;
+		uint64_t wait_us = wake > now ? wake - now : 0;
+		struct timespec ts = { .tv_sec = (time_t)(wait_us / 1000000u),
+				       .tv_nsec = (long)(wait_us % 1000000u) * 1000 };
+		int n = epoll_pwait2(l.ep, evs, 256, &ts, NULL);
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			fprintf(stderr, "sluice-load: epoll_pwait2: %s\n", strerror(errno));
+			goto out;
+		}
+		now = now_us();
+		for (int i = 0; i < n; i++)
+			on_event(&l, evs[i].data.ptr, now);
+	}
+	r->elapsed_s = (double)(now_us() - l.start_us) / 1e6;
+
+out:
+	for (unsigned i = 0; l.conns && i < l.nconns; i++)
+		conn_close(&l.conns[i]);
+	if (l.ep >= 0)
+		close(l.ep);
+	free(l.conns);
+	free(l.free_conns);
+	free(l.pending);
+	return err;
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: sluice-load [OPTIONS] URL\n"
+	      "Open-loop HTTP load: requests leave on schedule whatever the server does,\n"
+	      "and latency counts from each request's scheduled time.\n"
+	      "\n"
+	      "  URL                   http://ADDRESS:PORT/PATH, ADDRESS an IPv4 or [IPv6] literal\n"
+	      "  -r, --rate N          requests per second (required)\n"
+	      "  -d, --duration S      seconds of load (default 10)\n"
+	      "  -P, --poisson         Poisson arrivals instead of a constant rate\n"
+	      "  -k, --keepalive N     reuse N connections (default 0: a new connection per request)\n"
+	      "  -t, --timeout MS      a request not answered this long after its scheduled\n"
+	      "                        time counts as timed out (default 1000)\n"
+	      "  -m, --max-inflight N  bound on requests in flight (default 20000)\n"
+	      "  -s, --seed N          seed of the Poisson arrivals (default 1)\n"
+	      "  -j, --json FILE       write results as JSON to FILE ('-' for stdout)\n"
+	      "  -q, --quiet           no summary table\n"
+	      "  -h, --help\n"
+	      "Exit status: 0 when the run completed, 1 on a runtime error, 2 on a usage error.\n",
+	      f);
+}
+
+static int parse_url(const char *url, struct load_opts *o)
+{
+	const char *p = url;
+	if (strncmp(p, "http://", 7))
+		return -EINVAL;
+	p += 7;
+
+	char host[256];
+	const char *port_at;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		if (!close || (size_t)(close - p - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, p + 1, (size_t)(close - p - 1));
+		host[close - p - 1] = 0;
+		port_at = close + 1;
+	} else {
+		size_t n = strcspn(p, ":/");
+		if (n >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, p, n);
+		host[n] = 0;
+		port_at = p + n;
+	}
+
+	unsigned long port = 80;
+	const char *path = port_at;
+	if (*port_at == ':') {
+		char *stop;
+		port = strtoul(port_at + 1, &stop, 10);
+		if (stop == port_at + 1 || port == 0 || port > 65535)
+			return -EINVAL;
+		path = stop;
+	}
+	if (*path && *path != '/')
+		return -EINVAL;
+	snprintf(o->path, sizeof(o->path), "%s", *path ? path : "/");
+	snprintf(o->host, sizeof(o->host), "%.*s", (int)(path - (url + 7)), url + 7);
+
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&o->addr;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&o->addr;
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		o->addrlen = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		o->addrlen = sizeof(*a6);
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_number(const char *name, const char *s, double lo, double hi, double *out)
+{
+	char *stop;
+	errno = 0;
+	double v = strtod(s, &stop);
+	if (errno || stop == s || *stop || !(v >= lo && v <= hi)) {
+		fprintf(stderr, "sluice-load: bad %s '%s': expected a number from %g to %g\n",
+			name, s, lo, hi);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rate", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "poisson", no_argument, NULL, 'P' },
+		{ "keepalive", required_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "max-inflight", required_argument, NULL, 'm' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct load_opts o = { .duration_s = 10, .timeout_ms = 1000,
+			       .max_inflight = 20000, .seed = 1 };
+	double v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "r:d:Pk:t:m:s:j:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (parse_number("rate", optarg, 0.001, 10e6, &o.rate))
+				return 2;
+			break;
+		case 'd':
+			if (parse_number("duration", optarg, 0.001, 86400, &o.duration_s))
+				return 2;
+			break;
+		case 'P':
+			o.poisson = true;
+			break;
+		case 'k':
+			if (parse_number("keepalive", optarg, 0, 100000, &v))
+				return 2;
+			o.keepalive = (unsigned)v;
+			break;
+		case 't':
+			if (parse_number("timeout", optarg, 1, 3600000, &v))
+				return 2;
+			o.timeout_ms = (unsigned)v;
+			break;
+		case 'm':
+			if (parse_number("max-inflight", optarg, 1, 1000000, &v))
+				return 2;
+			o.max_inflight = (unsigned)v;
+			break;
+		case 's':
+			if (parse_number("seed", optarg, 0, 4294967295.0, &v))
+				return 2;
+			o.seed = (unsigned)v;
+			break;
+		case 'j':
+			o.json_path = optarg;
+			break;
+		case 'q':
+			o.quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1 || !o.rate) {
+		fprintf(stderr, "sluice-load: %s\n", optind != argc - 1 ?
+			"expected one URL" : "--rate is required");
+		usage(stderr);
+		return 2;
+	}
+	if (parse_url(argv[optind], &o)) {
+		fprintf(stderr, "sluice-load: bad URL '%s': expected http://ADDRESS:PORT/PATH "
+			"with a numeric IPv4 or [IPv6] address\n", argv[optind]);
+		return 2;
+	}
+
+	/* Every in-flight request holds a socket. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < o.max_inflight + 64u) {
+		rl.rlim_cur = rl.rlim_max < o.max_inflight + 64u ? rl.rlim_max : o.max_inflight + 64u;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		if (rl.rlim_cur < o.max_inflight + 64u)
+			o.max_inflight = rl.rlim_cur > 64 ? (unsigned)rl.rlim_cur - 64 : 1;
+	}
+
+	struct load_result r = { 0 };
+	r.nbins = (unsigned)(o.duration_s * 1e6 / LOAD_BIN_US) + 1;
+	r.bins = calloc(r.nbins, sizeof(*r.bins));
+	if (!r.bins) {
+		fprintf(stderr, "sluice-load: out of memory for %u series bins\n", r.nbins);
+		return 1;
+	}
+	int err = run(&o, &r);
+	if (!err && !o.quiet)
+		load_report_table(&o, &r);
+	if (!err && o.json_path)
+		err = load_report_json(&o, &r);
+	free(r.bins);
+	return err ? 1 : 0;
+}
