@@ -20,6 +20,7 @@ packages=(
 	ethtool               # turns TSO off on test veths
 	socat                 # real TCP listeners and echo services in the namespace tests
 	jq                    # reads sluicectl -j output in the namespace tests
+	python3               # the demo's stand-in service (until sluiced serves it)
 )
 
 missing=()

@@ -49,6 +49,7 @@ struct load_opts {
 	double duration_s;
 	bool poisson;
 	unsigned keepalive;	/* 0: a new connection per request; else this many connections */
+	unsigned closed;	/* closed loop over this many connections (rate unused) */
 	unsigned timeout_ms;
 	unsigned max_inflight;
 	unsigned seed;

@@ -30,6 +30,7 @@ struct loop {
 	unsigned nconns;
 	struct conn **free_conns;	/* new-connection mode: unused slots */
 	unsigned nfree;
+	bool reuse;			/* keep-alive or closed loop: connections outlive requests */
 	struct conn inflight;		/* list head, ordered by deadline */
 	uint64_t *pending;		/* keep-alive mode: scheduled times, FIFO */
 	unsigned pend_head, pend_len, pend_cap;
@@ -113,6 +114,18 @@ static void dispatch_pending(struct loop *l, uint64_t now)
 	}
 }
 
+/* Closed loop: every free connection sends its next request at once. */
+static void dispatch_closed(struct loop *l, uint64_t now)
+{
+	for (unsigned i = 0; i < l->nconns; i++) {
+		struct conn *c = &l->conns[i];
+		if (c->has_req || (c->state != CONN_IDLE && c->state != CONN_CLOSED))
+			continue;
+		l->r->scheduled++;
+		send_on(l, c, now, now);
+	}
+}
+
 static void issue(struct loop *l, uint64_t sched, uint64_t now)
 {
 	l->r->scheduled++;
@@ -149,12 +162,17 @@ static void complete(struct loop *l, struct conn *c, enum load_outcome o, uint64
 {
 	record(l, o, c->sched_us, now);
 	list_remove(c);
-	if (!l->o->keepalive) {
+	if (!l->reuse) {
 		conn_close(c);
 		l->free_conns[l->nfree++] = c;
 		return;
 	}
 	bool reusable = (o == LOAD_ok || o == LOAD_shed || o == LOAD_other) && c->keep_open;
+	/* The closed loop opens no connection it will not use. */
+	if (l->o->closed && !reusable) {
+		conn_close(c);
+		return;
+	}
 	c->has_req = false;
 	if (reusable)
 		c->state = CONN_IDLE;
@@ -206,8 +224,9 @@ static int run(const struct load_opts *o, struct load_result *r)
 	unsigned seed = o->seed;
 	int err = 0;
 
+	l.reuse = o->keepalive || o->closed;
 	l.inflight.next = l.inflight.prev = &l.inflight;
-	l.nconns = o->keepalive ? o->keepalive : o->max_inflight;
+	l.nconns = o->closed ? o->closed : o->keepalive ? o->keepalive : o->max_inflight;
 	l.conns = calloc(l.nconns, sizeof(*l.conns));
 	l.free_conns = calloc(l.nconns, sizeof(*l.free_conns));
 	l.pend_cap = o->max_inflight;
@@ -223,7 +242,7 @@ static int run(const struct load_opts *o, struct load_result *r)
 		l.conns[i].prev = l.conns[i].next = &l.conns[i];
 		l.free_conns[l.nfree++] = &l.conns[l.nconns - 1 - i];
 	}
-	if (o->keepalive) {
+	if (l.reuse) {
 		l.nfree = 0;
 		for (unsigned i = 0; i < l.nconns; i++)
 			reopen(&l, &l.conns[i]);
@@ -237,19 +256,26 @@ static int run(const struct load_opts *o, struct load_result *r)
 
 	for (;;) {
 		uint64_t now = now_us();
-		while ((uint64_t)next <= now && (uint64_t)next < end) {
-			issue(&l, (uint64_t)next, now);
-			next += next_gap_us(o, &seed);
+		bool sending;
+		if (o->closed) {
+			sending = now < end;
+			if (sending)
+				dispatch_closed(&l, now);
+		} else {
+			while ((uint64_t)next <= now && (uint64_t)next < end) {
+				issue(&l, (uint64_t)next, now);
+				next += next_gap_us(o, &seed);
+			}
+			if (o->keepalive)
+				dispatch_pending(&l, now);
+			sending = (uint64_t)next < end;
 		}
-		if (o->keepalive)
-			dispatch_pending(&l, now);
 		expire(&l, now);
 
-		bool sending = (uint64_t)next < end;
 		if ((!sending && l.inflight.next == &l.inflight && !l.pend_len) || now >= hard_end)
 			break;
 
-		uint64_t wake = sending ? (uint64_t)next : hard_end;
+		uint64_t wake = sending && !o->closed ? (uint64_t)next : hard_end;
 		if (l.inflight.next != &l.inflight && l.inflight.next->deadline_us < wake)
 			wake = l.inflight.next->deadline_us;
 		uint64_t wait_us = wake > now ? wake - now : 0;
@@ -289,6 +315,8 @@ static void usage(FILE *f)
 	      "  -d, --duration S      seconds of load (default 10)\n"
 	      "  -P, --poisson         Poisson arrivals instead of a constant rate\n"
 	      "  -k, --keepalive N     reuse N connections (default 0: a new connection per request)\n"
+	      "  -c, --closed N        closed loop instead: N connections, each sending its next\n"
+	      "                        request when the last is answered (measures capacity)\n"
 	      "  -t, --timeout MS      a request not answered this long after its scheduled\n"
 	      "                        time counts as timed out (default 1000)\n"
 	      "  -m, --max-inflight N  bound on requests in flight (default 20000)\n"
@@ -376,6 +404,7 @@ int main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "poisson", no_argument, NULL, 'P' },
 		{ "keepalive", required_argument, NULL, 'k' },
+		{ "closed", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-inflight", required_argument, NULL, 'm' },
 		{ "seed", required_argument, NULL, 's' },
@@ -389,7 +418,7 @@ int main(int argc, char **argv)
 	double v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:d:Pk:t:m:s:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:d:Pk:c:t:m:s:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (parse_number("rate", optarg, 0.001, 10e6, &o.rate))
@@ -406,6 +435,11 @@ int main(int argc, char **argv)
 			if (parse_number("keepalive", optarg, 0, 100000, &v))
 				return 2;
 			o.keepalive = (unsigned)v;
+			break;
+		case 'c':
+			if (parse_number("closed", optarg, 1, 100000, &v))
+				return 2;
+			o.closed = (unsigned)v;
 			break;
 		case 't':
 			if (parse_number("timeout", optarg, 1, 3600000, &v))
@@ -436,9 +470,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1 || !o.rate) {
+	if (optind != argc - 1 || (!o.rate == !o.closed)) {
 		fprintf(stderr, "sluice-load: %s\n", optind != argc - 1 ?
-			"expected one URL" : "--rate is required");
+			"expected one URL" : "give either --rate (open loop) or --closed (closed loop)");
 		usage(stderr);
 		return 2;
 	}

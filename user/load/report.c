@@ -38,10 +38,14 @@ void load_report_table(const struct load_opts *o, const struct load_result *r)
 {
 	const struct hist *h = &r->ok_latency;
 
-	printf("offered %.0f req/s for %.1f s (%s arrivals, %s): %llu requests\n",
-	       o->rate, o->duration_s, o->poisson ? "Poisson" : "constant",
-	       o->keepalive ? "keep-alive" : "new connection each",
-	       (unsigned long long)r->scheduled);
+	if (o->closed)
+		printf("closed loop over %u connections for %.1f s: %llu requests\n",
+		       o->closed, o->duration_s, (unsigned long long)r->scheduled);
+	else
+		printf("offered %.0f req/s for %.1f s (%s arrivals, %s): %llu requests\n",
+		       o->rate, o->duration_s, o->poisson ? "Poisson" : "constant",
+		       o->keepalive ? "keep-alive" : "new connection each",
+		       (unsigned long long)r->scheduled);
 	for (int i = 0; i < LOAD__COUNT; i++)
 		printf("  %-9s %10llu\n", load_outcome_names[i],
 		       (unsigned long long)r->outcomes[i]);
@@ -81,10 +85,10 @@ int load_report_json(const struct load_opts *o, const struct load_result *r)
 	}
 
 	fprintf(f, "{\"rate\":%.3f,\"duration_s\":%.3f,\"arrivals\":\"%s\","
-		   "\"keepalive\":%u,\"timeout_ms\":%u,\"scheduled\":%llu,"
+		   "\"closed\":%u,\"keepalive\":%u,\"timeout_ms\":%u,\"scheduled\":%llu,"
 		   "\"elapsed_s\":%.3f,\"goodput\":%.3f,\"outcomes\":{",
 		o->rate, o->duration_s, o->poisson ? "poisson" : "constant",
-		o->keepalive, o->timeout_ms, (unsigned long long)r->scheduled,
+		o->closed, o->keepalive, o->timeout_ms, (unsigned long long)r->scheduled,
 		r->elapsed_s, (double)r->outcomes[LOAD_ok] / o->duration_s);
 	json_outcomes(f, r->outcomes);
 	fputs("},", f);

@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: MIT
+# Test hosts in network namespaces, sourced by the namespace tests and the
+# demo: a client host and a server host joined by a veth pair, addressed
+# from 198.18.0.0/15 (set aside for network benchmarks), removed on exit
+# even when the caller fails.
+#
+#   client  ns sl-c-PID  veth slc-PID  198.18.0.1/24
+#   server  ns sl-s-PID  veth sls-PID  198.18.0.2/24   (sluice attaches here)
+#
+# sluicectl runs in the server's network namespace only (nsenter --net), not
+# `ip netns exec`, which would give it a fresh /sys with an empty bpffs.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$TOP/build}
+SLUICECTL=${SLUICECTL:-$BUILD/sluicectl}
+
+NS_CLI=sl-c-$$
+NS_SRV=sl-s-$$
+IF_CLI=slc-$$
+IF_SRV=sls-$$
+CLI4=198.18.0.1
+SRV4=198.18.0.2
+PIN_DIR=${PIN_DIR:-/sys/fs/bpf/sluice-test-$$}
+
+cleanup() {
+	local ns pids
+	# Whatever still runs inside the hosts (services, load) goes first: a
+	# background `ip netns exec` leaves its command behind when killed.
+	for ns in "$NS_CLI" "$NS_SRV"; do
+		pids=$(ip netns pids "$ns" 2>/dev/null)
+		[[ -n $pids ]] && kill $pids 2>/dev/null
+	done
+	wait 2>/dev/null
+	ip netns del "$NS_CLI" 2>/dev/null
+	ip netns del "$NS_SRV" 2>/dev/null	# takes the veth pair and its qdiscs
+	rm -rf "$PIN_DIR"			# links pinned here go with it
+}
+
+# topo_up: the two hosts and the veth pair between them.
+topo_up() {
+	trap cleanup EXIT
+	trap 'exit 1' INT TERM
+	ip netns add "$NS_CLI" && ip netns add "$NS_SRV" || return 1
+	ip link add "$IF_CLI" netns "$NS_CLI" type veth peer name "$IF_SRV" netns "$NS_SRV" || return 1
+	cli ip addr add "$CLI4/24" dev "$IF_CLI"
+	srv ip addr add "$SRV4/24" dev "$IF_SRV"
+	cli ip link set lo up
+	srv ip link set lo up
+	cli ip link set "$IF_CLI" up
+	srv ip link set "$IF_SRV" up
+	# With TSO on, the receive work of a flood runs on the sender's CPU.
+	cli ethtool -K "$IF_CLI" tso off >/dev/null 2>&1
+	# A native-XDP XDP_TX on veth reaches the peer only through its NAPI,
+	# which GRO turns on.
+	cli ethtool -K "$IF_CLI" gro on >/dev/null 2>&1
+	srv ethtool -K "$IF_SRV" gro on >/dev/null 2>&1
+	cli ip neigh replace "$SRV4" lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
+	srv ip neigh replace "$CLI4" lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+}
+
+cli() { ip netns exec "$NS_CLI" "$@"; }
+srv() { ip netns exec "$NS_SRV" "$@"; }
+
+# ctl ARGS: sluicectl on the server host, sharing the host's bpffs.
+ctl() { nsenter --net="/run/netns/$NS_SRV" "$SLUICECTL" --pin-dir "$PIN_DIR" "$@"; }
+
+# bg CMD...: run in the background; cleanup ends it with its host.
+bg() {
+	"$@" &
+}
+
+# wait_listen PORT: until the server host listens on PORT (at most ~5 s).
+wait_listen() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		srv ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on port $1 on the server host" >&2
+	return 1
+}
+
