@@ -15,7 +15,7 @@ UNIT_WRAP_state := bpf_map_update_elem bpf_map_lookup_elem bpf_map_delete_elem \
 	bpf_map_get_next_key libbpf_num_possible_cpus
 
 TEST_BINS  += $(UNIT_BINS)
-TEST_PROGS += $(UNIT_BINS) tests/unit/test_cli.sh
+TEST_PROGS += $(UNIT_BINS) tests/unit/test_man.sh tests/unit/test_cli.sh
 
 # The end-to-end test runs the sluicectl of this build (SAN builds too).
 export SL_TEST_SLUICECTL := $(abspath $(SLUICECTL))

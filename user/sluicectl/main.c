@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "sluicectl.h"
+#include "state.h"
 
 bool cli_json_mode;
 bool cli_pretty;
@@ -69,8 +70,9 @@ static const char help_text[] =
 "\n"
 "service: PROTO is tcp or udp, PORT 1..65535. RATE is 1..100M with an\n"
 "optional k (x1000) or M (x1000000) suffix, in new connections per second\n"
-"(TCP) or packets per second (UDP). Options (defaults for add; on set an\n"
-"omitted option keeps its current value):\n"
+"(TCP) or packets per second (UDP). A service uses one of 255 slots; add\n"
+"picks a free one and zeroes its counters and bucket state. Options\n"
+"(defaults for add; on set an omitted option keeps its current value):\n"
 "  --rate RATE|none          service bucket rate (none: no service limit,\n"
 "                            the service is counted only; default none)\n"
 "  --burst N                 service bucket depth, 1..100M (default: the rate)\n"
@@ -89,19 +91,33 @@ static const char help_text[] =
 "past the length are an error; a bare address is a host prefix. allow\n"
 "bypasses every limit, deny always refuses, class N (1..7, higher is more\n"
 "important) sets the priority class of matching sources (others are in\n"
-"class 4). The longest matching prefix wins.\n"
+"class 4). The longest matching prefix wins. Adding a rule for a prefix\n"
+"that already has one is an error: delete it first.\n"
 "level set N: static admission level 0..8; sources in a class below N\n"
 "are shed (0 and 1 shed nothing, 8 sheds all but allow prefixes).\n"
 "stats: counters per service, one per decision reason, summed over CPUs,\n"
-"and the unattributed ones (slot 0). --watch SECONDS (1..3600) shows\n"
-"per-second rates, refreshed every SECONDS until interrupted (Ctrl-C).\n"
+"and the unattributed ones (slot 0: packets that could not be tied to a\n"
+"service, such as parse errors and fragments). --watch SECONDS (1..3600)\n"
+"shows per-second rates, refreshed every SECONDS until interrupted\n"
+"(Ctrl-C). With -j, stats prints {\"services\": [...], \"unattributed\": {...}},\n"
+"each service with \"service\" (\"tcp/8080\"), \"slot\" and one integer per\n"
+"reason; --watch -j prints one such object per line per interval.\n"
+"Reasons:";
+static const char help_tail[] =
 "\n"
 "Exit status: 0 success, 1 runtime failure (including state that does not\n"
 "allow the change), 2 usage error. A failed command changes no map.\n";
 
 void usage_full(void)
 {
-	fputs(help_text, cli_json_mode ? stderr : stdout);
+	FILE *f = cli_json_mode ? stderr : stdout;
+
+	fputs(help_text, f);
+	/* The reason names come from SL_REASONS, like every column and key. */
+	for (unsigned int r = 0; r < SL_R__COUNT; r++)
+		fprintf(f, "%s%s%s", r % 6 ? " " : "\n  ", sl_reason_name(r),
+			r + 1 < SL_R__COUNT ? "," : ".\n");
+	fputs(help_tail, f);
 }
 
 static void log_handler(enum sl_log_level level, const char *msg)
