@@ -52,6 +52,29 @@ static int mkdir_ok(const char *path)
 	return 0;
 }
 
+/* mkdir -p: the pin dir may be several levels below the bpffs mount. */
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s", dir);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			int err = -errno;
+
+			pr_err("cannot create %s: %s", path, strerror(errno));
+			return err;
+		}
+		*p = '/';
+	}
+	return mkdir_ok(path);
+}
+
 static int prog_id_of(int prog_fd, uint32_t *id)
 {
 	struct bpf_prog_info info = {};
@@ -354,7 +377,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	struct sluice_bpf *skel = NULL;
 	struct bpf_map *map;
 	bool opened = false, attached = false;
-	int ifindex, exists, attach_fd, err;
+	int ifindex, exists, attach_fd, lock_fd = -1, err;
 
 	memset(res, 0, sizeof(*res));
 	err = attach_key(o->ifname, &key);
@@ -371,15 +394,24 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	}
 	res->ifindex = (uint32_t)ifindex;
 
+	/* Serialise with other writers from the first look at the state on. */
+	err = mkdir_p(o->pin_dir);
+	if (err)
+		return err;
+	err = sl_pins_lock(o->pin_dir, &lock_fd);
+	if (err)
+		return err;
+
 	exists = sl_pins_exist(o->pin_dir);
 	if (exists < 0) {
 		pr_err("cannot inspect %s: %s", o->pin_dir, strerror(-exists));
-		return exists;
+		err = exists;
+		goto out;
 	}
 	if (exists) {
 		err = sl_pins_open(o->pin_dir, &p);
 		if (err)
-			return err;
+			goto out;
 		opened = true;
 		if (p.attach_fd >= 0 && !bpf_map_lookup_elem(p.attach_fd, &key, &rec)) {
 			struct sl_attachment att = { .rec = rec };
@@ -441,6 +473,11 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	err = bpf_map__set_max_entries(skel->maps.sl_sources, res->sources);
 	if (err)
 		goto out;
+	if (o->before_load) {
+		err = o->before_load(skel->obj, o->ctx);
+		if (err)
+			goto out;
+	}
 	bpf_program__set_autoload(skel->progs.sluice_xdp, o->mode != SL_MODE_TC);
 	bpf_program__set_autoload(skel->progs.sluice_tc, o->mode == SL_MODE_TC);
 	if (!exists) {
@@ -448,9 +485,6 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		 * Create unpinned, write the ABI version, then pin: the pins never
 		 * exist without a version in them.
 		 */
-		err = mkdir_ok(o->pin_dir);
-		if (err)
-			goto out;
 		bpf_object__for_each_map(map, skel->obj) {
 			if (!bpf_map__pin_path(map))
 				continue;
@@ -516,6 +550,7 @@ out:
 	sluice_bpf__destroy(skel);
 	if (opened)
 		sl_pins_close(&p);
+	sl_pins_unlock(lock_fd);
 	return err;
 }
 
@@ -524,7 +559,7 @@ int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_resul
 	struct sl_attach_key key;
 	struct sl_attach_rec rec;
 	struct sl_pins p;
-	int exists, err;
+	int exists, lock_fd = -1, err;
 
 	memset(res, 0, sizeof(*res));
 	err = attach_key(ifname, &key);
@@ -538,9 +573,14 @@ int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_resul
 		pr_err("%s is not attached: no sluice state in %s", ifname, dir);
 		return exists < 0 ? exists : -ENOENT;
 	}
-	err = sl_pins_open(dir, &p);
+	err = sl_pins_lock(dir, &lock_fd);
 	if (err)
 		return err;
+	err = sl_pins_open(dir, &p);
+	if (err) {
+		sl_pins_unlock(lock_fd);
+		return err;
+	}
 	if (p.attach_fd < 0 || bpf_map_lookup_elem(p.attach_fd, &key, &rec)) {
 		pr_err("%s is not attached by sluice (see 'sluicectl status')", ifname);
 		err = -ENOENT;
@@ -565,5 +605,6 @@ int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_resul
 	err = 0;
 out:
 	sl_pins_close(&p);
+	sl_pins_unlock(lock_fd);
 	return err;
 }

@@ -11,6 +11,8 @@
  * TC the filter's handle and priority and whether sluice created the
  * clsact qdisc), so that detach removes exactly what attach created.
  *
+ * Both take the pin dir lock (sl_pins_lock) for their whole run.
+ *
  * API:
  *   sl_loader_attach(&opts, &result)   idempotent for the same mode;
  *                                      -EBUSY for another mode
@@ -26,6 +28,8 @@
 
 #include "pins.h"
 
+struct bpf_object;
+
 #define SL_SOURCES_MAX (16u << 20)
 
 struct sl_attach_opts {
@@ -33,6 +37,12 @@ struct sl_attach_opts {
 	const char *ifname;
 	enum sl_attach_mode mode;	/* SL_MODE_NONE: native, else generic */
 	uint32_t sources;		/* sl_sources entries on creation; 0: default */
+	/*
+	 * Called after open, before load: the place to set the data plane's
+	 * rodata knobs (the object is the skeleton's). 0 or -errno.
+	 */
+	int (*before_load)(struct bpf_object *obj, void *ctx);
+	void *ctx;
 };
 
 struct sl_attach_result {

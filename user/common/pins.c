@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -284,4 +286,36 @@ int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t ma
 	qsort(out, cnt, sizeof(*out), cmp_attachment);
 	*n = cnt;
 	return 0;
+}
+
+/*
+ * Two sluicectl (or sluicectl and sluiced) changing the maps at once could
+ * pick the same free slot; writers hold this lock from their first read to
+ * their last write. The data plane does not take it and needs not: each
+ * write is a whole value, in the order of abi.h.
+ */
+int sl_pins_lock(const char *dir, int *fd_out)
+{
+	int fd, err;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cannot open pin dir %s: %s", dir, strerror(errno));
+		return err;
+	}
+	if (flock(fd, LOCK_EX)) {
+		err = -errno;
+		pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
+		close(fd);
+		return err;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+void sl_pins_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);	/* releases the flock */
 }

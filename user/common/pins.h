@@ -19,6 +19,9 @@
  *                            -ENOENT no state, -EPROTO ABI mismatch
  *   sl_pins_close(&p)
  *   sl_pins_path(dir, name, buf, len)   "<dir>/<name>"
+ *   sl_pins_lock(dir, &fd)              exclusive advisory lock (flock) on the
+ *                                       pin dir, for read-modify-write of the
+ *                                       maps; sl_pins_unlock(fd) releases it
  *   sl_attach_list(p, out, max, &n)     attachment records, sorted by name
  *   sl_mode_name(mode)                  "native", "generic", "tc"
  */
@@ -84,6 +87,8 @@ int sl_pins_exist(const char *dir);
 int sl_pins_open(const char *dir, struct sl_pins *p);
 void sl_pins_close(struct sl_pins *p);
 int sl_pins_path(const char *dir, const char *name, char *buf, size_t len);
+int sl_pins_lock(const char *dir, int *fd);
+void sl_pins_unlock(int fd);
 int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t max, size_t *n);
 const char *sl_mode_name(unsigned int mode);
 

@@ -40,7 +40,7 @@ static int do_set(int argc, char **argv)
 		return err;
 	if (sl_parse_u32(argv[optind], 0, SL_LEVEL_MAX, &level))
 		return cli_usage("level: %s", sl_parse_errmsg());
-	err = cli_open_pins(&p);
+	err = cli_open_pins_for_write(&p);
 	if (err)
 		return err;
 	err = sl_level_set(&p, level);

@@ -90,7 +90,7 @@ static int do_add(int argc, char **argv)
 	err = parse_rule(argc, argv, &rule);
 	if (err)
 		return err;
-	err = cli_open_pins(&p);
+	err = cli_open_pins_for_write(&p);
 	if (err)
 		return err;
 	err = sl_prefix_add(&p, &cidr, &rule);
@@ -125,7 +125,7 @@ static int do_del(int argc, char **argv)
 	if (sl_parse_cidr(argv[optind], &cidr))
 		return cli_usage("%s", sl_parse_errmsg());
 	sl_format_cidr(&cidr, text, sizeof(text));
-	err = cli_open_pins(&p);
+	err = cli_open_pins_for_write(&p);
 	if (err)
 		return err;
 	err = sl_prefix_del(&p, &cidr);

@@ -251,7 +251,7 @@ static int do_add_or_set(int argc, char **argv, bool add)
 	}
 
 	/* 2. The state (runtime errors, exit 1). */
-	err = cli_open_pins(&p);
+	err = cli_open_pins_for_write(&p);
 	if (err)
 		goto out;
 	opened = true;
@@ -329,7 +329,7 @@ static int do_del(int argc, char **argv)
 	if (err)
 		return err;
 	sl_format_service(proto, port, name, sizeof(name));
-	err = cli_open_pins(&p);
+	err = cli_open_pins_for_write(&p);
 	if (err)
 		return err;
 	err = sl_service_find(&p, proto, port, &slot);

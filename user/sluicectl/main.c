@@ -173,7 +173,8 @@ int cli_getopt(int argc, char **argv, const struct option *longopts)
 		all[n++] = global_longopts[i];
 	memset(&all[n], 0, sizeof(all[n]));
 
-	c = getopt_long(argc, argv, "jph", all, NULL);
+	/* Leading ':' tells a missing value (':') from an unknown option ('?'). */
+	c = getopt_long(argc, argv, ":jph", all, NULL);
 	switch (c) {
 	case 'h':
 		usage_full();
@@ -188,11 +189,11 @@ int cli_getopt(int argc, char **argv, const struct option *longopts)
 		cli_pin_dir = optarg;
 		return cli_getopt(argc, argv, longopts);
 	case '?':
-		if (optopt)
-			return cli_usage("%s: unknown option or missing value for '-%c'", argv[0],
+		if (optopt > 0 && optopt < 128)
+			return cli_usage("%s: unknown option '-%c'; see sluicectl --help", argv[0],
 					 optopt);
-		return cli_usage("%s: unknown option '%s' or missing value; see sluicectl --help",
-				 argv[0], argv[optind - 1]);
+		return cli_usage("%s: unknown option '%s'; see sluicectl --help", argv[0],
+				 argv[optind - 1]);
 	case ':':
 		return cli_usage("%s: option '%s' needs a value", argv[0], argv[optind - 1]);
 	default:
@@ -215,6 +216,20 @@ int cli_expect_args(int argc, char **argv, int min, int max, const char *synopsi
 int cli_open_pins(struct sl_pins *p)
 {
 	return sl_pins_open(cli_pin_dir, p);
+}
+
+int cli_open_pins_for_write(struct sl_pins *p)
+{
+	static int lock_fd = -1;	/* held until exit */
+	int err;
+
+	err = sl_pins_open(cli_pin_dir, p);
+	if (err || lock_fd >= 0)
+		return err;
+	err = sl_pins_lock(cli_pin_dir, &lock_fd);
+	if (err)
+		sl_pins_close(p);
+	return err;
 }
 
 void cli_json_start(struct sl_json *w)
@@ -309,7 +324,7 @@ int main(int argc, char **argv)
 	sl_log_route_libbpf();
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+jpvh", global_longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:jpvh", global_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			cli_json_mode = true;
@@ -333,9 +348,11 @@ int main(int argc, char **argv)
 			else
 				printf("sluicectl %s (ABI %d)\n", SLUICECTL_VERSION, SL_ABI_VERSION);
 			return 0;
+		case ':':
+			err = cli_usage("option '%s' needs a value", argv[optind - 1]);
+			goto out;
 		default:
-			err = cli_usage("unknown option '%s' or missing value; see sluicectl --help",
-					argv[optind - 1]);
+			err = cli_usage("unknown option '%s'; see sluicectl --help", argv[optind - 1]);
 			goto out;
 		}
 	}

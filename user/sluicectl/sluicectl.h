@@ -46,8 +46,13 @@ int cli_getopt(int argc, char **argv, const struct option *longopts);
 void cli_getopt_reset(void);
 int cli_expect_args(int argc, char **argv, int min, int max, const char *synopsis);
 
-/* Open the pins or report why not (returns -errno, already logged). */
+/*
+ * Open the pins or report why not (returns -errno, already logged). The
+ * _for_write form also takes the pin dir lock, held until exit, before
+ * any read that a write depends on.
+ */
 int cli_open_pins(struct sl_pins *p);
+int cli_open_pins_for_write(struct sl_pins *p);
 
 /* JSON output on stdout. */
 void cli_json_start(struct sl_json *w);
