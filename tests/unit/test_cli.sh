@@ -76,6 +76,19 @@ check "attach tc on an existing clsact qdisc" test $? -eq 0
 out=$(ctlj attach veth3 --mode tc) && [[ $(jq -r .created_qdisc <<<"$out") == true ]]
 check "attach tc creates clsact when missing" test $? -eq 0
 
+# a bridge has no native XDP: the default falls back to generic and says so
+in_ns ip link add slbr0 type bridge && in_ns ip link add slbr1 type bridge
+out=$(ctlj attach slbr0) && [[ $(jq -r .mode <<<"$out") == generic ]] &&
+	[[ $(jq -r .native_unsupported <<<"$out") == true ]]
+check "default mode falls back to generic without driver support" test $? -eq 0
+out=$(ctlj attach slbr1 --mode native)
+rc=$?
+[[ $rc -eq 1 && $(jq -r .error <<<"$out") == *"does not support"* ]] &&
+	! in_ns ip link show slbr1 | grep -q xdp
+check "explicit native mode without driver support is refused" test $? -eq 0
+out=$(ctl attach slbr0) && [[ $out == *"already attached (generic"* ]] && ctl detach slbr0 >/dev/null
+check "text output names the mode" test $? -eq 0
+
 out=$(ctlj status) &&
 	[[ $(jq '.attachments | length' <<<"$out") -eq 4 ]] &&
 	[[ $(jq -r '[.attachments[].mode] | join(",")' <<<"$out") == native,generic,tc,tc ]] &&

@@ -359,6 +359,58 @@ static void test_service_defaults_apply(void **state)
 	assert_false(s.flags & SL_SVC_MONITOR);
 }
 
+static void test_service_options(void **state)
+{
+	struct sl_svc_opts o = {};
+
+	(void)state;
+	assert_int_equal(sl_svc_opt_set(&o, "rate", "10k"), 0);
+	assert_int_equal(o.rate, 10000);
+	assert_int_equal(o.given, SL_OPT_RATE);
+	assert_int_equal(sl_svc_opt_set(&o, "rate", "none"), 0);
+	assert_int_equal(o.rate, 0);
+	assert_int_not_equal(sl_svc_opt_set(&o, "rate", "0"), 0);
+	assert_non_null(strstr(sl_parse_errmsg(), "'0'"));
+	assert_non_null(strstr(sl_parse_errmsg(), "'none'"));
+	assert_int_not_equal(sl_svc_opt_set(&o, "rate", "101M"), 0);
+	assert_int_equal(sl_svc_opt_set(&o, "burst", "2M"), 0);
+	assert_int_equal(o.burst, 2000000);
+	assert_int_not_equal(sl_svc_opt_set(&o, "burst", "0"), 0);
+
+	assert_int_equal(sl_svc_opt_set(&o, "per-source", "0"), 0);
+	assert_int_equal(o.src_rate, 0);
+	assert_true(o.given & SL_OPT_SRC_RATE);
+	assert_int_equal(sl_svc_opt_set(&o, "per-source", "50"), 0);
+	assert_int_equal(o.src_rate, 50);
+	assert_int_equal(sl_svc_opt_set(&o, "per-source-burst", "5k"), 0);
+	assert_int_equal(o.src_burst, 5000);
+
+	assert_int_equal(sl_svc_opt_set(&o, "source-prefix4", "24"), 0);
+	assert_int_equal(o.prefix4, 24);
+	assert_int_not_equal(sl_svc_opt_set(&o, "source-prefix4", "33"), 0);
+	assert_non_null(strstr(sl_parse_errmsg(), "1..32"));
+	assert_int_equal(sl_svc_opt_set(&o, "source-prefix6", "128"), 0);
+	assert_int_not_equal(sl_svc_opt_set(&o, "source-prefix6", "0"), 0);
+
+	assert_int_equal(sl_svc_opt_set(&o, "action", "reject"), 0);
+	assert_int_equal(o.action, SL_ACT_REJECT);
+	assert_int_not_equal(sl_svc_opt_set(&o, "action", "block"), 0);
+	assert_int_equal(sl_svc_opt_set(&o, "mark", "0x10"), 0);
+	assert_int_equal(o.mark, 16);
+	assert_int_not_equal(sl_svc_opt_set(&o, "mark", "0"), 0);
+
+	assert_int_equal(sl_svc_opt_set(&o, "monitor", NULL), 0);
+	assert_true(o.monitor);
+	assert_int_equal(sl_svc_opt_set(&o, "monitor", NULL), 0);	/* repeat is fine */
+	assert_int_not_equal(sl_svc_opt_set(&o, "enforce", NULL), 0);
+	assert_non_null(strstr(sl_parse_errmsg(), "exclude"));
+
+	assert_int_equal(sl_svc_opt_set(&o, "colour", "red"), -ENOENT);
+	assert_int_equal(o.given, SL_OPT_RATE | SL_OPT_BURST | SL_OPT_SRC_RATE | SL_OPT_SRC_BURST |
+				  SL_OPT_PREFIX4 | SL_OPT_PREFIX6 | SL_OPT_ACTION | SL_OPT_MARK |
+				  SL_OPT_MONITOR);
+}
+
 static void test_service_check(void **state)
 {
 	struct sl_service s;
@@ -588,6 +640,7 @@ int main(void)
 		T(test_port_key),
 		T(test_stats_sum),
 		T(test_service_defaults_apply),
+		T(test_service_options),
 		T(test_service_check),
 		T(test_service_add_order),
 		T(test_service_add_exists_writes_nothing),

@@ -21,16 +21,20 @@ const char *sl_parse_errmsg(void)
 	return errmsg;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int fail(int err, const char *fmt, ...)
+int sl_parse_fail(int err, const char *fmt, ...)
 {
+	char msg[sizeof(errmsg)];
 	va_list ap;
 
+	/* Via a copy: the arguments may point into errmsg itself. */
 	va_start(ap, fmt);
-	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	memcpy(errmsg, msg, sizeof(errmsg));
 	return err;
 }
+
+#define fail sl_parse_fail
 
 /*
  * Digits only (decimal, or hex after 0x), into *out; *end points past the
@@ -192,12 +196,8 @@ int sl_parse_proto_port(const char *s, enum sl_proto *proto, uint16_t *port)
 	if (err)
 		return fail(err, "unknown protocol '%s' in '%s', expected tcp or udp", name, s);
 	err = sl_parse_port(slash + 1, port);
-	if (err) {
-		char msg[sizeof(errmsg)];
-
-		snprintf(msg, sizeof(msg), "%s", errmsg);
-		return fail(err, "in service '%s': %s", s, msg);
-	}
+	if (err)
+		return fail(err, "in service '%s': %s", s, errmsg);
 	return 0;
 }
 

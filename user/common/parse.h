@@ -9,6 +9,8 @@
  * sl_parse_errmsg() (thread-local, valid until the next failing call).
  *
  * API:
+ *   sl_parse_fail(err, fmt, ...)       set the message, return err (for
+ *                                      parsers built on these)
  *   sl_parse_u64(s, min, max, &v)      decimal or 0x-hex integer in [min, max]
  *   sl_parse_u32(s, min, max, &v)
  *   sl_parse_rate(s, min, max, &v)     integer with optional k (1e3) or M (1e6)
@@ -40,6 +42,7 @@ struct sl_cidr {
 };
 
 const char *sl_parse_errmsg(void);
+int sl_parse_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int sl_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int sl_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);

@@ -68,6 +68,63 @@ void sl_service_defaults(struct sl_service *svc, enum sl_proto proto, uint16_t p
 	svc->mark = SL_DEF_MARK;
 }
 
+int sl_svc_opt_set(struct sl_svc_opts *o, const char *name, const char *value)
+{
+	uint32_t v;
+	enum sl_action a;
+
+	if (!strcmp(name, "rate")) {
+		if (value && !strcmp(value, "none"))
+			o->rate = 0;
+		else if (sl_parse_rate(value, 1, SL_RATE_MAX, &o->rate))
+			return sl_parse_fail(-EINVAL, "%s, or 'none'", sl_parse_errmsg());
+		o->given |= SL_OPT_RATE;
+	} else if (!strcmp(name, "burst")) {
+		if (sl_parse_rate(value, 1, SL_RATE_MAX, &o->burst))
+			return -EINVAL;
+		o->given |= SL_OPT_BURST;
+	} else if (!strcmp(name, "per-source")) {
+		if (value && (!strcmp(value, "0") || !strcmp(value, "none")))
+			o->src_rate = 0;
+		else if (sl_parse_rate(value, 1, SL_RATE_MAX, &o->src_rate))
+			return sl_parse_fail(-EINVAL, "%s, or 0 for none", sl_parse_errmsg());
+		o->given |= SL_OPT_SRC_RATE;
+	} else if (!strcmp(name, "per-source-burst")) {
+		if (sl_parse_rate(value, 1, SL_RATE_MAX, &o->src_burst))
+			return -EINVAL;
+		o->given |= SL_OPT_SRC_BURST;
+	} else if (!strcmp(name, "source-prefix4")) {
+		if (sl_parse_u32(value, 1, 32, &v))
+			return -EINVAL;
+		o->prefix4 = (uint8_t)v;
+		o->given |= SL_OPT_PREFIX4;
+	} else if (!strcmp(name, "source-prefix6")) {
+		if (sl_parse_u32(value, 1, 128, &v))
+			return -EINVAL;
+		o->prefix6 = (uint8_t)v;
+		o->given |= SL_OPT_PREFIX6;
+	} else if (!strcmp(name, "action")) {
+		if (sl_parse_action(value, &a))
+			return -EINVAL;
+		o->action = (uint8_t)a;
+		o->given |= SL_OPT_ACTION;
+	} else if (!strcmp(name, "mark")) {
+		if (sl_parse_u32(value, 1, UINT32_MAX, &o->mark))
+			return -EINVAL;
+		o->given |= SL_OPT_MARK;
+	} else if (!strcmp(name, "monitor") || !strcmp(name, "enforce")) {
+		bool monitor = name[0] == 'm';
+
+		if ((o->given & SL_OPT_MONITOR) && o->monitor != monitor)
+			return sl_parse_fail(-EINVAL, "--monitor and --enforce exclude each other");
+		o->monitor = monitor;
+		o->given |= SL_OPT_MONITOR;
+	} else {
+		return sl_parse_fail(-ENOENT, "unknown service option '--%s'", name);
+	}
+	return 0;
+}
+
 void sl_service_apply(struct sl_service *svc, const struct sl_svc_opts *o)
 {
 	if (o->given & SL_OPT_RATE)

@@ -11,6 +11,10 @@
  *
  * API (services):
  *   sl_service_defaults(&svc, proto, port)   the documented defaults
+ *   sl_svc_opt_set(&opts, name, value)       parse one option ("rate", "10k");
+ *                                            -ENOENT for an unknown name, else
+ *                                            -EINVAL/-ERANGE with
+ *                                            sl_parse_errmsg()
  *   sl_service_apply(&svc, &opts)            overlay options that were given
  *   sl_service_check(&svc, err, len)         combinations the data plane
  *                                            cannot honour (reject on UDP)
@@ -83,6 +87,7 @@ struct sl_prefix_entry {
 };
 
 void sl_service_defaults(struct sl_service *svc, enum sl_proto proto, uint16_t port);
+int sl_svc_opt_set(struct sl_svc_opts *o, const char *name, const char *value);
 void sl_service_apply(struct sl_service *svc, const struct sl_svc_opts *o);
 int sl_service_check(const struct sl_service *svc, char *err, size_t len);
 int sl_service_find(const struct sl_pins *p, enum sl_proto proto, uint16_t port, uint32_t *slot);

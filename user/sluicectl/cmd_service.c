@@ -18,106 +18,35 @@
 	"[--per-source-burst N] [--source-prefix4 LEN] [--source-prefix6 LEN] " \
 	"[--action drop|reject|mark] [--mark N] [--monitor|--enforce]"
 
-enum {
-	OPT_RATE = 0x100,
-	OPT_BURST,
-	OPT_SRC_RATE,
-	OPT_SRC_BURST,
-	OPT_PREFIX4,
-	OPT_PREFIX6,
-	OPT_ACTION,
-	OPT_MARK,
-	OPT_MONITOR,
-	OPT_ENFORCE,
-};
-
+/* Every option maps to sl_svc_opt_set() by its name (see state.c). */
 static const struct option svc_longopts[] = {
-	{ "rate", required_argument, NULL, OPT_RATE },
-	{ "burst", required_argument, NULL, OPT_BURST },
-	{ "per-source", required_argument, NULL, OPT_SRC_RATE },
-	{ "per-source-burst", required_argument, NULL, OPT_SRC_BURST },
-	{ "source-prefix4", required_argument, NULL, OPT_PREFIX4 },
-	{ "source-prefix6", required_argument, NULL, OPT_PREFIX6 },
-	{ "action", required_argument, NULL, OPT_ACTION },
-	{ "mark", required_argument, NULL, OPT_MARK },
-	{ "monitor", no_argument, NULL, OPT_MONITOR },
-	{ "enforce", no_argument, NULL, OPT_ENFORCE },
+	{ "rate", required_argument, NULL, 0 },
+	{ "burst", required_argument, NULL, 0 },
+	{ "per-source", required_argument, NULL, 0 },
+	{ "per-source-burst", required_argument, NULL, 0 },
+	{ "source-prefix4", required_argument, NULL, 0 },
+	{ "source-prefix6", required_argument, NULL, 0 },
+	{ "action", required_argument, NULL, 0 },
+	{ "mark", required_argument, NULL, 0 },
+	{ "monitor", no_argument, NULL, 0 },
+	{ "enforce", no_argument, NULL, 0 },
 	{ 0 },
 };
 
 /* Parses the service options of add/set; argv[optind] is PROTO/PORT after. */
 static int parse_svc_opts(int argc, char **argv, struct sl_svc_opts *o)
 {
-	uint32_t v;
-	int c;
+	int c, idx;
 
 	memset(o, 0, sizeof(*o));
 	cli_getopt_reset();
-	while ((c = cli_getopt(argc, argv, svc_longopts)) != -1) {
+	while ((c = cli_getopt_idx(argc, argv, svc_longopts, &idx)) != -1) {
 		if (c < 0)
 			return c;
-		switch (c) {
-		case OPT_RATE:
-			if (!strcmp(optarg, "none")) {
-				o->rate = 0;
-			} else if (sl_parse_rate(optarg, 1, SL_RATE_MAX, &o->rate)) {
-				return cli_usage("--rate: %s, or 'none'", sl_parse_errmsg());
-			}
-			o->given |= SL_OPT_RATE;
-			break;
-		case OPT_BURST:
-			if (sl_parse_rate(optarg, 1, SL_RATE_MAX, &o->burst))
-				return cli_usage("--burst: %s", sl_parse_errmsg());
-			o->given |= SL_OPT_BURST;
-			break;
-		case OPT_SRC_RATE:
-			if (!strcmp(optarg, "0") || !strcmp(optarg, "none"))
-				o->src_rate = 0;
-			else if (sl_parse_rate(optarg, 1, SL_RATE_MAX, &o->src_rate))
-				return cli_usage("--per-source: %s, or 0 for none", sl_parse_errmsg());
-			o->given |= SL_OPT_SRC_RATE;
-			break;
-		case OPT_SRC_BURST:
-			if (sl_parse_rate(optarg, 1, SL_RATE_MAX, &o->src_burst))
-				return cli_usage("--per-source-burst: %s", sl_parse_errmsg());
-			o->given |= SL_OPT_SRC_BURST;
-			break;
-		case OPT_PREFIX4:
-			if (sl_parse_u32(optarg, 1, 32, &v))
-				return cli_usage("--source-prefix4: %s", sl_parse_errmsg());
-			o->prefix4 = (uint8_t)v;
-			o->given |= SL_OPT_PREFIX4;
-			break;
-		case OPT_PREFIX6:
-			if (sl_parse_u32(optarg, 1, 128, &v))
-				return cli_usage("--source-prefix6: %s", sl_parse_errmsg());
-			o->prefix6 = (uint8_t)v;
-			o->given |= SL_OPT_PREFIX6;
-			break;
-		case OPT_ACTION: {
-			enum sl_action a;
-
-			if (sl_parse_action(optarg, &a))
-				return cli_usage("--action: %s", sl_parse_errmsg());
-			o->action = (uint8_t)a;
-			o->given |= SL_OPT_ACTION;
-			break;
-		}
-		case OPT_MARK:
-			if (sl_parse_u32(optarg, 1, UINT32_MAX, &o->mark))
-				return cli_usage("--mark: %s", sl_parse_errmsg());
-			o->given |= SL_OPT_MARK;
-			break;
-		case OPT_MONITOR:
-		case OPT_ENFORCE:
-			if ((o->given & SL_OPT_MONITOR) && o->monitor != (c == OPT_MONITOR))
-				return cli_usage("--monitor and --enforce exclude each other");
-			o->monitor = c == OPT_MONITOR;
-			o->given |= SL_OPT_MONITOR;
-			break;
-		default:
+		if (c != 0 || idx < 0)
 			return cli_usage("%s: unexpected option", argv[0]);
-		}
+		if (sl_svc_opt_set(o, svc_longopts[idx].name, optarg))
+			return cli_usage("--%s: %s", svc_longopts[idx].name, sl_parse_errmsg());
 	}
 	return 0;
 }

@@ -163,31 +163,39 @@ void cli_getopt_reset(void)
 
 int cli_getopt(int argc, char **argv, const struct option *longopts)
 {
+	return cli_getopt_idx(argc, argv, longopts, NULL);
+}
+
+int cli_getopt_idx(int argc, char **argv, const struct option *longopts, int *longindex)
+{
 	struct option all[48];
-	size_t n = 0;
-	int c;
+	size_t n = 0, n0;
+	int c, idx = -1;
 
 	for (; longopts && longopts[n].name && n < 40; n++)
 		all[n] = longopts[n];
+	n0 = n;
 	for (size_t i = 0; i < 4; i++)
 		all[n++] = global_longopts[i];
 	memset(&all[n], 0, sizeof(all[n]));
 
 	/* Leading ':' tells a missing value (':') from an unknown option ('?'). */
-	c = getopt_long(argc, argv, ":jph", all, NULL);
+	c = getopt_long(argc, argv, ":jph", all, &idx);
+	if (longindex)
+		*longindex = idx >= 0 && (size_t)idx < n0 ? idx : -1;
 	switch (c) {
 	case 'h':
 		usage_full();
 		exit(0);
 	case 'j':
 		cli_json_mode = true;
-		return cli_getopt(argc, argv, longopts);
+		return cli_getopt_idx(argc, argv, longopts, longindex);
 	case 'p':
 		cli_json_mode = cli_pretty = true;
-		return cli_getopt(argc, argv, longopts);
+		return cli_getopt_idx(argc, argv, longopts, longindex);
 	case 'P':
 		cli_pin_dir = optarg;
-		return cli_getopt(argc, argv, longopts);
+		return cli_getopt_idx(argc, argv, longopts, longindex);
 	case '?':
 		if (optopt > 0 && optopt < 128)
 			return cli_usage("%s: unknown option '-%c'; see sluicectl --help", argv[0],

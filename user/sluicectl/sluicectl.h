@@ -36,13 +36,15 @@ int cli_dispatch(const char *object, const struct cli_cmd *cmds, const char *dfl
  * getopt_long over a command's own options plus the global ones (-j,
  * -p, --pin-dir), which may also follow the command. Returns the option
  * character, -1 at the end, or -EINVAL after reporting a usage error.
- * Non-option arguments are left in argv[optind..].
+ * Non-option arguments are left in argv[optind..]. cli_getopt_idx also
+ * gives the index of the long option found in longopts (-1 if none).
  */
 #define CLI_GLOBAL_LONGOPTS                                                    \
 	{ "json", no_argument, NULL, 'j' },                                   \
 	{ "pretty", no_argument, NULL, 'p' },                                 \
 	{ "pin-dir", required_argument, NULL, 'P' }
 int cli_getopt(int argc, char **argv, const struct option *longopts);
+int cli_getopt_idx(int argc, char **argv, const struct option *longopts, int *longindex);
 void cli_getopt_reset(void);
 int cli_expect_args(int argc, char **argv, int min, int max, const char *synopsis);
 
