@@ -160,18 +160,21 @@ static int find_mark_service(const struct sl_pins *p, uint16_t *port, uint8_t *p
 struct new_state {
 	int n;
 	struct bpf_map *maps[MAX_OBJ_MAPS];
-	int attach_fd;
+	int pinned;		/* maps[0..pinned) were pinned by us */
+	int attach_fd;		/* >= 0: we created and pinned sl_attach */
 };
 
+/* Remove exactly the pins this attach made, never pre-existing ones. */
 static void unpin_new_state(const char *dir, struct new_state *ns)
 {
 	char path[PATH_MAX];
 
-	for (int i = 0; i < ns->n; i++) {
+	for (int i = 0; i < ns->pinned; i++) {
 		if (!sl_pins_path(dir, bpf_map__name(ns->maps[i]), path, sizeof(path)))
 			unlink(path);
 	}
-	if (!sl_pins_path(dir, SL_MAP_ATTACH, path, sizeof(path)))
+	ns->pinned = 0;
+	if (ns->attach_fd >= 0 && !sl_pins_path(dir, SL_MAP_ATTACH, path, sizeof(path)))
 		unlink(path);
 }
 
@@ -219,10 +222,12 @@ static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_st
 			goto fail;
 		err = bpf_map__pin(ns->maps[i], path);
 		if (err) {
-			pr_err("cannot pin map %s at %s: %s", bpf_map__name(ns->maps[i]), path,
-			       strerror(-err));
+			pr_err("cannot pin map %s at %s: %s%s", bpf_map__name(ns->maps[i]), path,
+			       strerror(-err), err == -EEXIST ? " (left over from an incomplete "
+			       "state? remove the pin dir)" : "");
 			goto fail;
 		}
+		ns->pinned = i + 1;
 	}
 	err = create_attach_map(dir, &ns->attach_fd);
 	if (err)

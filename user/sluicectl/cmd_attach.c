@@ -189,7 +189,7 @@ int do_status(int argc, char **argv)
 		sl_json_kv_str(&w, "pin_dir", cli_pin_dir);
 		sl_json_kv_bool(&w, "state", exists);
 		if (exists) {
-			sl_json_kv_u64(&w, "abi_version", SL_ABI_VERSION);
+			sl_json_kv_u64(&w, "abi_version", p.abi_version);
 			sl_json_kv_u64(&w, "services", nsvc);
 			sl_json_kv_u64(&w, "level", level);
 			sl_json_kv_u64(&w, "sources", p.sources_max);
@@ -219,7 +219,7 @@ int do_status(int argc, char **argv)
 		printf("state:       none (run 'sluicectl attach DEV')\n");
 		return 0;
 	}
-	printf("ABI version: %u\n", SL_ABI_VERSION);
+	printf("ABI version: %u\n", p.abi_version);
 	printf("services:    %zu\n", nsvc);
 	printf("level:       %u\n", level);
 	printf("sources:     %u entries\n", p.sources_max);
