@@ -140,7 +140,7 @@ bad:
 	return fail(-EINVAL, "'%s' is not a rate, expected an integer %u..%u with an optional k or M suffix",
 		    s, min, max);
 range:
-	return fail(-ERANGE, "rate '%s' is out of range, expected %u..%u", s, min, max);
+	return fail(-ERANGE, "'%s' is out of range, expected %u..%u", s, min, max);
 }
 
 int sl_parse_port(const char *s, uint16_t *port)
