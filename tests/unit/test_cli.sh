@@ -117,6 +117,10 @@ out=$(ctlj service list) &&
 	[[ $(jq '.services[0].rate' <<<"$out") -eq 0 ]]
 check "service list, sorted; no rate = counted only" test $? -eq 0
 
+out=$(nsenter --net="/run/netns/$NS" "$SLUICECTL" service -j list --pin-dir "$PIN") &&
+	[[ $(jq '.services | length' <<<"$out") -eq 3 ]] && [[ $(ctl service -j | jq '.services | length') -eq 3 ]]
+check "global options anywhere; bare object lists" test $? -eq 0
+
 out=$(ctlj service del tcp/443) && [[ $(jq -r .deleted <<<"$out") == true ]] &&
 	[[ $(ctlj service list | jq '.services | length') -eq 2 ]]
 check "service del" test $? -eq 0

@@ -317,17 +317,46 @@ static void emit_error_json(void)
 	sl_json_end(&w);
 }
 
+/* Removes -j, -p, -v and --pin-dir DIR (long forms too) from argv; new argc. */
+static int take_global_opts(int argc, char **argv, int *verbose)
+{
+	int out = 1, i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			break;
+		if (!strcmp(a, "-j") || !strcmp(a, "--json")) {
+			cli_json_mode = true;
+		} else if (!strcmp(a, "-p") || !strcmp(a, "--pretty")) {
+			cli_json_mode = cli_pretty = true;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			(*verbose)++;
+		} else if (!strncmp(a, "--pin-dir=", 10)) {
+			cli_pin_dir = a + 10;
+		} else if (!strcmp(a, "--pin-dir") && i + 1 < argc) {
+			cli_pin_dir = argv[++i];
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	while (i < argc)
+		argv[out++] = argv[i++];
+	argv[out] = NULL;
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	int verbose = 0, err = 0, c;
 
-	/* Decide JSON first, so that even an early usage error comes out as JSON. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
-			cli_json_mode = true;
-		if (!strcmp(argv[i], "-p") || !strcmp(argv[i], "--pretty"))
-			cli_json_mode = cli_pretty = true;
-	}
+	/*
+	 * Global options may stand anywhere (sluicectl service -j list): take
+	 * them out of argv first, so that commands only see their own, and so
+	 * that even an early usage error comes out as JSON.
+	 */
+	argc = take_global_opts(argc, argv, &verbose);
 	sl_log_set_handler(log_handler);
 	sl_log_route_libbpf();
 
