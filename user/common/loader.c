@@ -425,6 +425,12 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 
 			memcpy(att.ifname, key.ifname, sizeof(key.ifname));
 			alive = sl_attachment_alive(&p, &att, &id);
+			if (alive < 0) {
+				pr_err("cannot check the attachment of %s: %s", o->ifname,
+				       strerror(-alive));
+				err = alive;
+				goto out;
+			}
 			if (alive > 0 && (o->mode == rec.mode ||
 					  (o->mode == SL_MODE_NONE && is_xdp(rec.mode)))) {
 				res->already = true;
