@@ -147,6 +147,39 @@ check "stats -j: services and unattributed counters" test $? -eq 0
 out=$(ctlj stats udp/53) && [[ $(jq -r '[.services[].service] | join(",")' <<<"$out") == udp/53 ]]
 check "stats for one service" test $? -eq 0
 
+# counters are summed over CPUs: write per-CPU values with bpftool (which
+# copies a percpu value to every CPU) and read them back through sluicectl
+possible_cpus() {
+	local n=0 part lo hi
+	IFS=, read -ra parts </sys/devices/system/cpu/possible
+	for part in "${parts[@]}"; do
+		lo=${part%-*} hi=${part#*-}
+		n=$((n + hi - lo + 1))
+	done
+	echo "$n"
+}
+ncpu=$(possible_cpus)
+# The reasons, in struct order, as sluicectl prints them (from SL_REASONS).
+reasons=$(ctlj stats | jq -r '.unattributed | keys_unsorted | join(" ")')
+nreasons=$(wc -w <<<"$reasons")
+reason_index() { jq -rn --arg r "$1" --arg all "$reasons" '$all | split(" ") | index($r)'; }
+stats_value() { # SLOT REASON VALUE: one sl_stats with counter REASON = VALUE (< 256)
+	local bytes=() i
+	for ((i = 0; i < nreasons * 8; i++)); do bytes+=(0); done
+	bytes[$(($(reason_index "$2") * 8))]=$3
+	bpftool map update pinned "$PIN/sl_stats" key "$1" 0 0 0 value "${bytes[@]}"
+}
+slot=$(ctlj service list | jq '.services[] | select(.service == "tcp/8080") | .slot')
+stats_value "$slot" admitted 5 && stats_value 0 parse_error 3 && out=$(ctlj stats) &&
+	[[ $(jq '.services[] | select(.service == "tcp/8080") | .admitted' <<<"$out") -eq $((5 * ncpu)) ]] &&
+	[[ $(jq '.unattributed.parse_error' <<<"$out") -eq $((3 * ncpu)) ]]
+check "stats sums per-CPU counters ($ncpu CPUs)" test $? -eq 0
+
+# a new service in a reused slot starts from zero counters
+stats_value 3 admitted 7 && out=$(ctlj service add tcp/444) && [[ $(jq .slot <<<"$out") -eq 3 ]] &&
+	[[ $(ctlj stats tcp/444 | jq '.services[0].admitted') -eq 0 ]] && ctl service del tcp/444 >/dev/null
+check "service add zeroes the counters of its slot" test $? -eq 0
+
 # --watch runs until SIGINT, then exits 0
 # (started without a wrapper function, so that $! is sluicectl itself)
 tmp=$(mktemp)
