@@ -166,7 +166,7 @@ reason_index() { jq -rn --arg r "$1" --arg all "$reasons" '$all | split(" ") | i
 stats_value() { # SLOT REASON VALUE: one sl_stats with counter REASON = VALUE (< 256)
 	local bytes=() i
 	for ((i = 0; i < nreasons * 8; i++)); do bytes+=(0); done
-	bytes[$(($(reason_index "$2") * 8))]=$3
+	bytes[$(reason_index "$2") * 8]=$3
 	bpftool map update pinned "$PIN/sl_stats" key "$1" 0 0 0 value "${bytes[@]}"
 }
 slot=$(ctlj service list | jq '.services[] | select(.service == "tcp/8080") | .slot')

@@ -42,7 +42,7 @@ man_cmds=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$MAN" | grep -E '^\.B
 if [[ $help_cmds == "$man_cmds" ]]; then
 	echo "[       OK ] man: same command list"
 else
-	echo "[  FAILED  ] man: same command list (help: $(echo $help_cmds) / man: $(echo $man_cmds))"
+	echo "[  FAILED  ] man: same command list (help: ${help_cmds//$'\n'/ } / man: ${man_cmds//$'\n'/ })"
 	failed=$((failed + 1))
 fi
 
