@@ -8,24 +8,10 @@
  * sl_judge() runs them and returns the reason (enum sl_reason) the packet
  * is counted under; the caller turns a refusal into the service's action.
  *
- * Buckets are GCRA (generic cell rate algorithm): one "theoretical arrival
- * time" per bucket, advanced by 1/rate for each admission; a packet
- * conforms when the advanced time is at most burst/rate ahead of now. The
- * update is a compare-and-exchange on that one word (BPF atomics, -mcpu=v3),
- * not a bpf_spin_lock, because:
- *   - a flood is mostly refusals, and a refusal under GCRA is a plain read
- *     of a cache line both CPUs can hold shared; a spin lock writes the
- *     line on every packet, refusal or not, so the CPUs bounce it;
- *   - it is exact: every admission moves tat by exactly one interval, so
- *     the admitted count over a window is rate x window + burst whatever
- *     the interleaving (a lost race retries with the new value);
- *   - measured (tests/bench/xdp, "lockcmp" rows): see the closing note of
- *     the bench for the numbers on this machine.
- * The retry loop is bounded for the verifier (SL_CAS_TRIES); a packet that
- * loses every try is refused, which errs on the side of the limit.
+ * Buckets are GCRA, in gcra.bpf.h, which says why compare-and-exchange.
  *
  * API:
- *   sl_judge(p, slot, svc, stale) -> enum sl_reason
+ *   sl_judge(p, slot, svc) -> struct sl_judgement (reason, stale)
  */
 #ifndef SLUICE_LIMIT_BPF_H
 #define SLUICE_LIMIT_BPF_H
@@ -36,9 +22,9 @@
 #include <sluice/abi.h>
 #include "maps.bpf.h"
 #include "parse.bpf.h"
+#include "gcra.bpf.h"
 
 #define SL_NSEC_PER_SEC  1000000000ull
-#define SL_CAS_TRIES     8
 #define SL_SRC_PREFIX4_DEFAULT 32
 #define SL_SRC_PREFIX6_DEFAULT 64
 
@@ -47,27 +33,6 @@ struct sl_judgement {
 	__u32 reason;		/* enum sl_reason */
 	bool stale;		/* judged on the static fallback: count `stale` */
 };
-
-/*
- * One GCRA step on *tat. interval = 1e9 / rate ns; tolerance = burst x
- * interval. Returns true (and advances *tat) if the packet conforms.
- */
-static __always_inline bool sl_gcra(__u64 *tat, __u64 now, __u64 interval, __u64 tolerance)
-{
-	int i;
-
-#pragma unroll
-	for (i = 0; i < SL_CAS_TRIES; i++) {
-		__u64 old = *(volatile __u64 *)tat;
-		__u64 next = (old > now ? old : now) + interval;
-
-		if (next - now > tolerance)
-			return false;
-		if (__sync_val_compare_and_swap(tat, old, next) == old)
-			return true;
-	}
-	return false;
-}
 
 static __always_inline __u64 sl_interval(__u32 rate)
 {
@@ -81,29 +46,26 @@ static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 }
 
 /* Longest-prefix rule for the source, or NULL. */
-static __always_inline struct sl_prefix_rule *sl_prefix_rule(struct sl_pkt *p)
+static __always_inline struct sl_prefix_rule *sl_prefix_rule(const struct sl_pkt *p)
 {
-	if (p->ip4) {
+	if (p->family == 4) {
 		struct sl_lpm4_key k = { .prefixlen = 32 };
 
-		__builtin_memcpy(k.addr, &p->ip4->saddr, 4);
+		__builtin_memcpy(k.addr, &p->saddr[0], 4);
 		return bpf_map_lookup_elem(&sl_prefix4, &k);
-	} else if (p->ip6) {
-		/* The verifier does not know that one of ip4/ip6 is set: the
-		 * NULL test is for it. */
+	} else {
 		struct sl_lpm6_key k = { .prefixlen = 128 };
 
-		__builtin_memcpy(k.addr, &p->ip6->saddr, 16);
+		__builtin_memcpy(k.addr, p->saddr, 16);
 		return bpf_map_lookup_elem(&sl_prefix6, &k);
 	}
-	return NULL;
 }
 
 /*
  * Build the per-source key: the source masked to the service's prefix
  * (0 in the service means the default, /32 or /64).
  */
-static __always_inline void sl_src_key(struct sl_pkt *p, __u32 slot,
+static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 				       const struct sl_service *svc,
 				       struct sl_src_key *k)
 {
@@ -111,22 +73,22 @@ static __always_inline void sl_src_key(struct sl_pkt *p, __u32 slot,
 
 	__builtin_memset(k, 0, sizeof(*k));
 	k->slot = slot;
-	if (p->ip4) {
-		__u32 a = p->ip4->saddr;
+	if (p->family == 4) {
+		__u32 a = p->saddr[0];
 
 		plen = svc->src_prefix4;
 		if (plen == 0 || plen > 32)
 			plen = SL_SRC_PREFIX4_DEFAULT;
-		a &= bpf_htonl(0xffffffffu << (32 - plen) & 0xffffffffu);
-		/* plen 32: the shift count 0 is defined; plen is >= 1. */
+		/* plen is 1..32 here, so the shift count is 0..31. */
+		a &= bpf_htonl(0xffffffffu << (32 - plen));
 		k->family = 4;
 		k->prefixlen = plen;
 		__builtin_memcpy(k->addr, &a, 4);
-	} else if (p->ip6) {	/* always, but the verifier wants the test */
+	} else {
 		__u64 hi, lo;
 
-		__builtin_memcpy(&hi, &p->ip6->saddr, 8);
-		__builtin_memcpy(&lo, (__u8 *)&p->ip6->saddr + 8, 8);
+		__builtin_memcpy(&hi, &p->saddr[0], 8);
+		__builtin_memcpy(&lo, &p->saddr[2], 8);
 		plen = svc->src_prefix6;
 		if (plen == 0 || plen > 128)
 			plen = SL_SRC_PREFIX6_DEFAULT;
@@ -146,7 +108,7 @@ static __always_inline void sl_src_key(struct sl_pkt *p, __u32 slot,
 }
 
 /* Per-source bucket: true if the source is within its rate. */
-static __always_inline bool sl_src_conforms(struct sl_pkt *p, __u32 slot,
+static __always_inline bool sl_src_conforms(const struct sl_pkt *p, __u32 slot,
 					    const struct sl_service *svc, __u64 now)
 {
 	__u64 interval = sl_interval(svc->src_rate);
@@ -170,7 +132,7 @@ static __always_inline bool sl_src_conforms(struct sl_pkt *p, __u32 slot,
 }
 
 static __always_inline struct sl_judgement
-sl_judge(struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
+sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 {
 	struct sl_judgement j = { .reason = SL_R_admitted, .stale = false };
 	struct sl_admission *adm;

@@ -25,9 +25,11 @@ static __always_inline int sl_process(struct sl_pkt *p, bool tc)
 	struct sl_judgement j = { .reason = SL_NO_COUNT, .stale = false };
 	const struct sl_service *svc;
 	__u32 key, *slotp, slot;
+	struct sl_hdrs h;
 	int res;
 
-	res = sl_parse(p);
+	sl_hdrs_init(&h, p->ctx, tc);
+	res = sl_parse(&h, p);
 	if (res == SL_P_PASS)
 		return sl_verdict(p, tc, 0, NULL, j);
 	if (res != SL_P_JUDGE) {
@@ -59,21 +61,19 @@ static __always_inline int sl_process(struct sl_pkt *p, bool tc)
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	struct sl_pkt p;
+	struct sl_pkt p = { .ctx = ctx };
 
-	sl_pkt_init_xdp(&p, ctx);
 	return sl_process(&p, false);
 }
 
 SEC("tc")
 int sluice_tc(struct __sk_buff *skb)
 {
-	struct sl_pkt p;
+	struct sl_pkt p = { .ctx = skb };
 	__u32 linear = skb->data_end - skb->data;
 
 	if (linear < skb->len && linear < SL_TC_PULL_LEN)
 		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
-	sl_pkt_init_tc(&p, skb);
 	return sl_process(&p, true);
 }
 

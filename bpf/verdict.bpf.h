@@ -84,96 +84,81 @@ static __always_inline __u16 sl_csum_fold(__u32 sum)
 
 /*
  * Turn the SYN into a RST|ACK in place: swap MACs, addresses and ports,
- * seq 0, ack = SYN seq + 1 + payload (RFC 9293 3.10.7.1, the reply to a
- * segment without ACK), a bare 20-byte TCP header after a bare IP header
- * (options and IPv6 extension headers are not echoed), fresh checksums,
- * and the packet cut to that length. VLAN tags stay, so the reply goes back
- * on the VLAN it came from. Returns 0, or -1 if the packet could not be
- * rewritten (the caller then drops it).
+ * seq 0, ack = SYN seq + 1 (RFC 9293 3.10.7.1, the reply to a segment
+ * without ACK; seq + 1 is acceptable to the client even when its SYN
+ * carried data, as the ack only has to fall in ISS+1..SND.NXT), a bare
+ * 20-byte TCP header after a bare IP header (options and IPv6 extension
+ * headers are not echoed), fresh checksums, and the packet cut to that
+ * length. VLAN tags stay, so the reply leaves on the VLAN it came from.
+ * Everything is rebuilt from the scalars in p; only the VLAN tags are
+ * walked again, to find where the IP header starts. Returns 0, or -1 if
+ * the packet could not be rewritten (the caller then drops it).
  */
 static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 {
-	void *data = p->data, *data_end = p->data_end;
-	struct tcphdr *otcp = p->tcp, th = {};
-	__u32 l3_off = p->l3_off, iphl, new_len, plen, sum;
+	struct tcphdr th = {};
+	struct sl_hdrs h;
 	__u8 mac[ETH_ALEN];
-	struct ethhdr *eth = data;
-	__be32 seq;
+	struct ethhdr *eth;
+	__u32 iphl, new_len, sum;
+	void *data, *data_end;
+	__be16 proto;
+	int l3_off;
 
-	if (!otcp || (void *)(otcp + 1) > data_end || (void *)(eth + 1) > data_end)
+	sl_hdrs_init(&h, p->ctx, tc);
+	data = h.data;
+	data_end = h.data_end;
+	eth = data;
+	l3_off = sl_skip_l2(data, data_end, &proto);
+	if (l3_off < 0 || (void *)(eth + 1) > data_end)
 		return -1;
-	seq = otcp->seq;
-	th.source = otcp->dest;
-	th.dest = otcp->source;
 
-	if (p->ip4) {
-		struct iphdr *ip = p->ip4, nip = {};
+	th.source = p->dport;
+	th.dest = p->sport;
+	th.ack_seq = bpf_htonl(bpf_ntohl(p->seq) + 1);
+	th.doff = 5;
+	th.rst = 1;
+	th.ack = 1;
 
-		if ((void *)(ip + 1) > data_end)
-			return -1;
-		plen = bpf_ntohs(ip->tot_len);
-		/* ihl, doff: 4 bits each, so no underflow goes unnoticed below */
-		plen -= ip->ihl * 4 + otcp->doff * 4;
-		if (plen > 0xffff)
-			plen = 0;	/* tot_len shorter than the headers: ignore it */
+	if (p->family == 4) {
+		struct iphdr nip = {};
+
 		nip.version = 4;
 		nip.ihl = 5;
 		nip.tot_len = bpf_htons(sizeof(nip) + sizeof(th));
 		nip.frag_off = bpf_htons(0x4000);	/* DF */
 		nip.ttl = SL_RST_TTL;
 		nip.protocol = IPPROTO_TCP;
-		nip.saddr = ip->daddr;
-		nip.daddr = ip->saddr;
+		nip.saddr = p->daddr[0];
+		nip.daddr = p->saddr[0];
 		nip.check = sl_csum_fold(sl_csum_add(0, &nip, sizeof(nip) / 2));
 
 		sum = sl_csum_add(0, &nip.saddr, 4);
 		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(th));
+		th.check = sl_csum_fold(sl_csum_add(sum, &th, sizeof(th) / 2));
 		iphl = sizeof(nip);
 
-		th.ack_seq = bpf_htonl(bpf_ntohl(seq) + 1 + plen);
-		th.doff = 5;
-		th.rst = 1;
-		th.ack = 1;
-		th.check = sl_csum_fold(sl_csum_add(sum, &th, sizeof(th) / 2));
-
-		/* l3_off is at most 22 (two VLAN tags); the new headers fit in
-		 * the old ones, which were at least as long. */
-		if (l3_off > 22)
-			return -1;
+		/* The new headers fit where the old ones were, which were at
+		 * least as long. */
 		if (data + l3_off + sizeof(nip) + sizeof(th) > data_end)
 			return -1;
 		__builtin_memcpy(data + l3_off, &nip, sizeof(nip));
 		__builtin_memcpy(data + l3_off + sizeof(nip), &th, sizeof(th));
 	} else {
-		struct ipv6hdr *ip6 = p->ip6, nip6 = {};
+		struct ipv6hdr nip6 = {};
 
-		if (!ip6 || (void *)(ip6 + 1) > data_end)
-			return -1;
-		/* Payload after the TCP header: what the packet holds past it
-		 * (the IPv6 payload length counts extension headers too). */
-		plen = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
-		plen -= ((void *)otcp - (void *)ip6) + otcp->doff * 4;
-		if (plen > 0xffff)
-			plen = 0;
 		nip6.version = 6;
 		nip6.payload_len = bpf_htons(sizeof(th));
 		nip6.nexthdr = IPPROTO_TCP;
 		nip6.hop_limit = SL_RST_TTL;
-		nip6.saddr = ip6->daddr;
-		nip6.daddr = ip6->saddr;
+		__builtin_memcpy(&nip6.saddr, p->daddr, 16);
+		__builtin_memcpy(&nip6.daddr, p->saddr, 16);
 
 		sum = sl_csum_add(0, &nip6.saddr, 16);
 		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(th));
+		th.check = sl_csum_fold(sl_csum_add(sum, &th, sizeof(th) / 2));
 		iphl = sizeof(nip6);
 
-		th.ack_seq = bpf_htonl(bpf_ntohl(seq) + 1 + plen);
-		th.doff = 5;
-		th.rst = 1;
-		th.ack = 1;
-		th.check = sl_csum_fold(sl_csum_add(sum, &th, sizeof(th) / 2));
-
-		if (l3_off > 22)
-			return -1;
 		if (data + l3_off + sizeof(nip6) + sizeof(th) > data_end)
 			return -1;
 		__builtin_memcpy(data + l3_off, &nip6, sizeof(nip6));
@@ -228,8 +213,6 @@ static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
 		return TC_ACT_OK;
 	}
 	if (action == SL_ACT_REJECT && p->l4proto == IPPROTO_TCP) {
-		/* After the cut every packet pointer in p is stale: only
-		 * scalars and p->ctx are used past this point. */
 		if (sl_build_rst(p, tc) == 0) {
 			sl_count(slot, j.reason, SL_R_rejected, j.stale);
 			sl_dbg("rst to port %u", bpf_ntohs(p->dport));
