@@ -51,6 +51,15 @@ int env_open(__u32 src_entries, char *why, size_t whylen)
 		if (err)
 			goto fail;
 	}
+	/* What every loader of sluice does: the slack of the coarse clock
+	 * the buckets run on is its resolution, one tick (bpf/limit.bpf.h). */
+	{
+		struct timespec res;
+
+		if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
+		    res.tv_nsec > 0)
+			env_skel->rodata->sl_clock_slack_ns = res.tv_nsec;
+	}
 	if (src_entries) {
 		err = bpf_map__set_max_entries(env_skel->maps.sl_sources, src_entries);
 		if (err)
