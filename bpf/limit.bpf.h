@@ -29,24 +29,27 @@
 #define SL_SRC_PREFIX6_DEFAULT 64
 
 /*
- * The clock. bpf_ktime_get_ns() cost 30-45 ns per call on this machine
- * (a VM on kvm-clock), more than everything else on the refusal path, so
- * the buckets and the heartbeat read the coarse clock instead (1-2 ns):
- * CLOCK_MONOTONIC as of the last tick, at most one tick behind. A bucket
- * then refills a tick's worth at a time, so each tolerance gets one tick
- * of slack (sl_clock_slack_ns), or a bucket shallower than rate x tick
- * would admit less than its rate. The cost: up to rate x tick more than
- * the burst at a tick boundary, 0.4% of a one-second window at HZ=250; the
- * long-run rate is exact. The loader sets the slack to the coarse clock's
- * resolution (clock_getres(CLOCK_MONOTONIC_COARSE)), or sets sl_clock_fine
- * for the precise clock where it is cheap.
+ * Clocks. The heartbeat is checked against the coarse clock
+ * (CLOCK_MONOTONIC as of the last tick, 1-2 ns to read): staleness is a
+ * matter of seconds.
+ *
+ * The buckets read bpf_ktime_get_ns() by default: exact, but 30-45 ns per
+ * call on this machine (a VM on kvm-clock), the largest single cost of a
+ * judged SYN. sl_clock_coarse (rodata) switches them to the coarse clock.
+ * A bucket then refills a tick's worth at a time, and the tick does not
+ * come like clockwork on a loaded VM (jumps of two ticks and more were
+ * seen), so every tolerance gets sl_clock_slack_ns of slack or the bucket
+ * loses the credit of each late tick: with one tick (4 ms) of slack a
+ * flood got 94% of rate x time + burst; with three ticks, 100.8%. The
+ * price is a burst larger by rate x slack at a tick boundary. The loader
+ * sets the slack to a few times clock_getres(CLOCK_MONOTONIC_COARSE).
  */
-const volatile bool sl_clock_fine = false;
-const volatile __u64 sl_clock_slack_ns = 4000000;	/* one tick at HZ=250 */
+const volatile bool sl_clock_coarse = false;
+const volatile __u64 sl_clock_slack_ns = 12000000;	/* three ticks at HZ=250 */
 
-static __always_inline __u64 sl_now(void)
+static __always_inline __u64 sl_bucket_now(void)
 {
-	return sl_clock_fine ? bpf_ktime_get_ns() : bpf_ktime_get_coarse_ns();
+	return sl_clock_coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
 }
 
 /* What the judgement found, beyond the reason, for counting. */
@@ -63,7 +66,7 @@ static __always_inline __u64 sl_interval(__u32 rate)
 /* Depth 0 would refuse everything forever; the smallest bucket holds one. */
 static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 {
-	return interval * (burst ? burst : 1) + (sl_clock_fine ? 0 : sl_clock_slack_ns);
+	return interval * (burst ? burst : 1) + (sl_clock_coarse ? sl_clock_slack_ns : 0);
 }
 
 /* Longest-prefix rule for the source, or NULL. */
@@ -161,7 +164,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 	struct sl_config *cfg;
 	__u32 zero = 0, level = 0, rate, cap = 0, cls = SL_CLASS_DEFAULT;
 	bool open = false;
-	__u64 now = 0;
+	__u64 now;
 
 	/* 1. Prefix rules: allow and deny are final. */
 	rule = sl_prefix_rule(p);
@@ -181,9 +184,10 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 	/* The daemon's limits while its heartbeat is fresh, else the fallback. */
 	adm = bpf_map_lookup_elem(&sl_admission, &slot);
 	if (adm) {
-		now = sl_now();
 		/* Signed: the coarse clock may lag a heartbeat just written. */
-		if ((__s64)(now - adm->heartbeat_ns) <= (__s64)adm->stale_after_ns) {
+		__s64 age = bpf_ktime_get_coarse_ns() - adm->heartbeat_ns;
+
+		if (age <= (__s64)adm->stale_after_ns) {
 			level = adm->level;
 			cap = adm->rate_cap;
 			goto judge_level;
@@ -210,8 +214,7 @@ judge_level:
 		rate = cap;
 	if (!rate && !svc->src_rate)
 		return j;
-	if (!now)
-		now = sl_now();
+	now = sl_bucket_now();
 
 	if (rate) {
 		struct sl_bucket *b = bpf_map_lookup_elem(&sl_buckets, &slot);

@@ -119,7 +119,9 @@ static __always_inline int sl_skip_l2(void *data, void *data_end, __be16 *proto)
 
 	if ((void *)(eth + 1) > data_end)
 		return -1;
-	p = eth->h_proto;
+	/* struct ethhdr is packed, so clang reads h_proto a byte at a time;
+	 * it is 2-aligned in every frame, and one 16-bit load will do. */
+	p = *(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto));
 #pragma unroll
 	for (i = 0; i < SL_VLAN_MAX; i++) {
 		if (p != bpf_htons(ETH_P_8021Q) && p != bpf_htons(ETH_P_8021AD))
@@ -174,6 +176,7 @@ static __always_inline int sl_parse_ipv4(struct sl_hdrs *h, struct sl_pkt *p,
 {
 	void *data_end = h->data_end;
 	__u32 hlen;
+	int res;
 
 	if ((void *)(ip + 1) > data_end)
 		return SL_P_ERROR;
@@ -187,10 +190,13 @@ static __always_inline int sl_parse_ipv4(struct sl_hdrs *h, struct sl_pkt *p,
 		return SL_P_FRAG;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return SL_P_PASS;
-	p->family = 4;
-	p->saddr[0] = ip->saddr;
-	p->daddr[0] = ip->daddr;
-	return sl_parse_l4(h, p, (void *)ip + hlen, ip->protocol);
+	res = sl_parse_l4(h, p, (void *)ip + hlen, ip->protocol);
+	if (res == SL_P_JUDGE) {	/* only then: the ACK path copies nothing */
+		p->family = 4;
+		p->saddr[0] = ip->saddr;
+		p->daddr[0] = ip->daddr;
+	}
+	return res;
 }
 
 static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
@@ -199,7 +205,7 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 	void *data_end = h->data_end;
 	void *cur;
 	__u8 nexthdr;
-	int i;
+	int i, res;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return SL_P_ERROR;
@@ -237,10 +243,13 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 		return SL_P_ERROR;	/* chain longer than SL_IPV6_EXT_MAX */
 	if (nexthdr != IPPROTO_TCP && nexthdr != IPPROTO_UDP)
 		return SL_P_PASS;
-	p->family = 6;
-	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
-	__builtin_memcpy(p->daddr, &ip6->daddr, 16);
-	return sl_parse_l4(h, p, cur, nexthdr);
+	res = sl_parse_l4(h, p, cur, nexthdr);
+	if (res == SL_P_JUDGE) {
+		p->family = 6;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+	}
+	return res;
 }
 
 static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)

@@ -17,6 +17,7 @@
 
 struct sluice_bpf *env_skel;
 int env_xdp_fd = -1, env_tc_fd = -1;
+bool env_coarse_clock;
 static int ncpus;
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -51,14 +52,15 @@ int env_open(__u32 src_entries, char *why, size_t whylen)
 		if (err)
 			goto fail;
 	}
-	/* What every loader of sluice does: the slack of the coarse clock
-	 * the buckets run on is its resolution, one tick (bpf/limit.bpf.h). */
-	{
+	/* What a loader of sluice does to run the buckets on the coarse
+	 * clock: slack of three of its ticks (bpf/limit.bpf.h says why). */
+	if (env_coarse_clock) {
 		struct timespec res;
 
+		env_skel->rodata->sl_clock_coarse = true;
 		if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
 		    res.tv_nsec > 0)
-			env_skel->rodata->sl_clock_slack_ns = res.tv_nsec;
+			env_skel->rodata->sl_clock_slack_ns = 3 * res.tv_nsec;
 	}
 	if (src_entries) {
 		err = bpf_map__set_max_entries(env_skel->maps.sl_sources, src_entries);

@@ -5,7 +5,8 @@
  * Shared by the data-plane tests and the benchmark.
  *
  * API:
- *   env_open(src_entries, why, whylen) -> 0 or -errno (why says what is missing)
+ *   env_open(src_entries, why, whylen) -> 0 or -errno (why says what is missing);
+ *                                      env_coarse_clock set first selects that clock
  *   env_close()
  *   env_reset()                        default services, prefixes; clear state
  *   env_set_service(slot, svc)         sl_services + sl_ports, in update order
@@ -25,6 +26,7 @@
 
 extern struct sluice_bpf *env_skel;
 extern int env_xdp_fd, env_tc_fd;
+extern bool env_coarse_clock;	/* env_open: buckets on the coarse clock */
 
 /* Default services (env_reset). */
 enum {

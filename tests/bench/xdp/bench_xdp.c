@@ -182,7 +182,7 @@ static void print_insns(const char *name, int fd)
 /* ---- bucket mechanisms ---- */
 struct lc_arg {
 	int fd, cpu;
-	volatile int *go, *stop;
+	volatile int *go, *stop, *ready;
 	__u64 runs, ns_total;
 	int err;
 };
@@ -208,6 +208,7 @@ static void *lc_thread(void *p)
 	static const __u8 pkt[64] = { 0 };
 
 	pin_cpu(a->cpu);
+	__sync_fetch_and_add(a->ready, 1);
 	while (!*a->go)
 		;
 	while (!*a->stop && !a->err) {
@@ -278,7 +279,7 @@ static int bench_lockcmp(void)
 
 	for (r = 0; r < lrounds; r++) {
 		for (m = 0; m < 3; m++) {
-			volatile int go = 0, stop = 0;
+			volatile int go = 0, stop = 0, ready = 0;
 			struct lc_arg a[2];
 			pthread_t th[2];
 			__u64 t0, t1, adm, ref;
@@ -292,9 +293,11 @@ static int bench_lockcmp(void)
 			lc_reset(lc);
 			for (c = 0; c < ncpu; c++) {
 				a[c] = (struct lc_arg){ .fd = mech[m].fd, .cpu = c, .go = &go,
-							.stop = &stop };
+							.stop = &stop, .ready = &ready };
 				pthread_create(&th[c], NULL, lc_thread, &a[c]);
 			}
+			while (ready < ncpu)
+				usleep(100);
 			t0 = env_now_ns();
 			go = 1;
 			usleep(300000);
