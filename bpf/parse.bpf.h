@@ -27,6 +27,8 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <sluice/abi.h>
+#include "maps.bpf.h"
 
 /* Not in the uapi headers: the 4 bytes after an 802.1Q/802.1ad ethertype. */
 struct sl_vlan_hdr {
@@ -57,7 +59,8 @@ struct sl_frag_hdr {
 
 enum sl_parse_res {
 	SL_P_PASS = 0,		/* not ours to judge: pass, count nothing */
-	SL_P_JUDGE,		/* a TCP SYN (no ACK) or a UDP datagram */
+	SL_P_JUDGE,		/* a TCP SYN (no ACK) or a UDP datagram to a
+				 * protected port: p->slot is its service */
 	SL_P_ERROR,		/* truncated or malformed: pass, count parse_error */
 	SL_P_FRAG,		/* non-first IP fragment: pass, count fragment */
 };
@@ -78,6 +81,7 @@ struct sl_pkt {
 	__be16 dport;
 	__be16 sport;
 	__u16 pad;
+	__u32 slot;		/* service slot, from sl_ports */
 	__be32 seq;		/* TCP */
 	__be32 saddr[4];	/* IPv4 in [0] */
 	__be32 daddr[4];
@@ -136,6 +140,24 @@ static __always_inline int sl_skip_l2(void *data, void *data_end, __be16 *proto)
 	return off;
 }
 
+/*
+ * The classifier, run by the parser as soon as the port is known so that
+ * nothing more is read or copied for traffic to an unprotected port.
+ * sl_ports is an ARRAY: this lookup is inlined into a bounds check and a
+ * load. Returns the service slot, or 0.
+ */
+static __always_inline __u32 sl_port_slot(enum sl_proto proto, __be16 dport)
+{
+	__u32 key = sl_port_key(proto, bpf_ntohs(dport));
+	__u32 *slotp = bpf_map_lookup_elem(&sl_ports, &key);
+	__u32 slot;
+
+	if (!slotp)
+		return 0;
+	slot = *slotp;
+	return slot < SL_MAX_SERVICES ? slot : 0;
+}
+
 static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void *l4,
 				       __u8 proto)
 {
@@ -152,6 +174,9 @@ static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void
 			return SL_P_PASS;
 		if (tcp->doff < 5)
 			return SL_P_ERROR;
+		p->slot = sl_port_slot(SL_PROTO_TCP, tcp->dest);
+		if (!p->slot)
+			return SL_P_PASS;
 		p->l4proto = IPPROTO_TCP;
 		p->dport = tcp->dest;
 		p->sport = tcp->source;
@@ -163,6 +188,9 @@ static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void
 
 		if ((void *)(udp + 1) > data_end)
 			return SL_P_ERROR;
+		p->slot = sl_port_slot(SL_PROTO_UDP, udp->dest);
+		if (!p->slot)
+			return SL_P_PASS;
 		p->l4proto = IPPROTO_UDP;
 		p->dport = udp->dest;
 		p->sport = udp->source;

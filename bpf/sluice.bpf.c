@@ -24,8 +24,8 @@ static __always_inline int sl_process(struct sl_pkt *p, bool tc)
 {
 	struct sl_judgement j = { .reason = SL_NO_COUNT, .stale = false };
 	const struct sl_service *svc;
-	__u32 key, *slotp, slot;
 	struct sl_hdrs h;
+	__u32 slot;
 	int res;
 
 	sl_hdrs_init(&h, p->ctx, tc);
@@ -37,16 +37,8 @@ static __always_inline int sl_process(struct sl_pkt *p, bool tc)
 		return sl_verdict(p, tc, 0, NULL, j);
 	}
 
-	/* Classify: is (protocol, port) a protected service? sl_ports is an
-	 * ARRAY, so this lookup is inlined into a bounds check and a load. */
-	key = sl_port_key(p->l4proto == IPPROTO_TCP ? SL_PROTO_TCP : SL_PROTO_UDP,
-			  bpf_ntohs(p->dport));
-	slotp = bpf_map_lookup_elem(&sl_ports, &key);
-	if (!slotp)
-		return sl_verdict(p, tc, 0, NULL, j);
-	slot = *slotp;
-	if (slot == 0 || slot >= SL_MAX_SERVICES)
-		return sl_verdict(p, tc, 0, NULL, j);
+	/* The parser classified the port (sl_port_slot); now the service. */
+	slot = p->slot;
 	svc = bpf_map_lookup_elem(&sl_services, &slot);
 	/* Between the two steps of an update the port may point at a slot
 	 * without (or with another) service: pass, as for any unprotected port. */
@@ -61,19 +53,22 @@ static __always_inline int sl_process(struct sl_pkt *p, bool tc)
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	struct sl_pkt p = { .ctx = ctx };
+	struct sl_pkt p;
 
+	/* Not zeroed: every field is written before it is read. */
+	p.ctx = ctx;
 	return sl_process(&p, false);
 }
 
 SEC("tc")
 int sluice_tc(struct __sk_buff *skb)
 {
-	struct sl_pkt p = { .ctx = skb };
+	struct sl_pkt p;
 	__u32 linear = skb->data_end - skb->data;
 
 	if (linear < skb->len && linear < SL_TC_PULL_LEN)
 		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
+	p.ctx = skb;
 	return sl_process(&p, true);
 }
 
