@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <linux/in.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
@@ -28,6 +29,7 @@
 #include "pkt.h"
 #include "empty.skel.h"
 #include "lockcmp.skel.h"
+#include "parts.skel.h"
 
 #define MAX_ROUNDS 64
 
@@ -339,6 +341,83 @@ static int bench_lockcmp(void)
 	return 0;
 }
 
+/* ---- the building blocks, each on its own ---- */
+static int bench_parts(int empty_fd)
+{
+	static const __u8 pkt[64] = { 0 };
+	struct parts_bpf *pt = parts_bpf__open();
+	struct sl_service svc = { 0 };
+	struct sl_prefix_rule rule = { .kind = SL_RULE_CLASS, .cls = 3 };
+	__u32 i, key = 6, addr = htonl(0xc612000a);	/* 198.18.0.10 */
+	struct { const char *name; int fd; double ns[MAX_ROUNDS]; } part[7];
+	int n = 0, r, k, err = 0;
+
+	if (!pt)
+		return -errno;
+	pt->rodata->pt_addr4 = addr;
+	if (parts_bpf__load(pt)) {
+		parts_bpf__destroy(pt);
+		return -EINVAL;
+	}
+	err = bpf_map_update_elem(bpf_map__fd(pt->maps.pt_hash), &key, &svc, BPF_ANY);
+	for (i = 0; i < 2000 && !err; i++) {
+		struct sl_lpm4_key lk = { .prefixlen = 24 };
+
+		lk.addr[0] = 10;
+		lk.addr[1] = i / 256;
+		lk.addr[2] = i % 256;
+		err = bpf_map_update_elem(bpf_map__fd(pt->maps.pt_lpm), &lk, &rule, BPF_ANY);
+	}
+	for (i = 0; i < 8 && !err; i++) {	/* the default rules' neighbourhood */
+		struct sl_lpm4_key lk = { .prefixlen = 24, .addr = { 198, 18, i, 0 } };
+
+		err = bpf_map_update_elem(bpf_map__fd(pt->maps.pt_lpm), &lk, &rule, BPF_ANY);
+	}
+	for (i = 0; i < SL_SOURCES_DEFAULT && !err; i++) {
+		struct sl_src_key sk = { .slot = 9, .family = 4, .prefixlen = 32 };
+		struct sl_src_bucket b = { 0 };
+
+		sk.addr[0] = 100;
+		memcpy(sk.addr + 1, &i, 3);
+		if (i == SL_SOURCES_DEFAULT - 1)	/* the one looked up, inserted last */
+			memcpy(sk.addr, &addr, 4);
+		err = bpf_map_update_elem(bpf_map__fd(pt->maps.pt_lru), &sk, &b, BPF_ANY);
+	}
+	if (err) {
+		parts_bpf__destroy(pt);
+		return -errno;
+	}
+	part[n].name = "empty XDP program";
+	part[n++].fd = empty_fd;
+	part[n].name = "bpf_ktime_get_ns()";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_ktime);
+	part[n].name = "bpf_ktime_get_coarse_ns()";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_coarse);
+	part[n].name = "HASH lookup (4-byte key)";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_hash_lookup);
+	part[n].name = "LPM lookup, 2008 IPv4 rules";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_lpm_lookup);
+	part[n].name = "LRU_HASH lookup, 65536 full";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_lru_lookup);
+	part[n].name = "cmpxchg, uncontended";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_cmpxchg);
+
+	pin_cpu(0);
+	for (r = 0; r < rounds; r++)
+		for (k = 0; k < n; k++)
+			if ((err = measure(part[k].fd, pkt, sizeof(pkt), &part[k].ns[r])))
+				goto out;
+	printf("\nBuilding blocks of a judged SYN, each alone in a program (parts.bpf.c):\n\n");
+	printf("  %-30s %8s %12s\n", "block", "ns/pkt", "- empty");
+	for (k = 0; k < n; k++)
+		printf("  %-30s %8.1f %12.1f\n", part[k].name, median(part[k].ns, rounds),
+		       median(part[k].ns, rounds) - median(part[0].ns, rounds));
+out:
+	pin_cpu(-1);
+	parts_bpf__destroy(pt);
+	return err;
+}
+
 int main(void)
 {
 	struct empty_bpf *empty = NULL;
@@ -447,6 +526,9 @@ int main(void)
 		       median(p->ratio[1], rounds));
 	}
 
+	err = bench_parts(bpf_program__fd(empty->progs.empty_xdp));
+	if (err)
+		fprintf(stderr, "bench_xdp: parts: %s\n", strerror(-err));
 	err = bench_lockcmp();
 	if (err)
 		fprintf(stderr, "bench_xdp: lockcmp: %s\n", strerror(-err));

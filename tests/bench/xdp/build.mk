@@ -6,7 +6,7 @@
 BENCH_XDP := $(BUILD)/tests/bench/xdp
 
 # Its own BPF objects and skeletons (gcra.bpf.h comes from bpf/).
-$(BENCH_XDP)/%.bpf.o: tests/bench/xdp/%.bpf.c bpf/gcra.bpf.h
+$(BENCH_XDP)/%.bpf.o: tests/bench/xdp/%.bpf.c bpf/gcra.bpf.h include/sluice/abi.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -I bpf -c $< -o $@
@@ -17,6 +17,7 @@ $(BENCH_XDP)/%.skel.h: $(BENCH_XDP)/%.bpf.o
 
 $(BENCH_XDP)/bench_xdp.o: CFLAGS += -I $(BENCH_XDP) -I tests/prog
 $(BENCH_XDP)/bench_xdp.o: $(BENCH_XDP)/empty.skel.h $(BENCH_XDP)/lockcmp.skel.h \
+	$(BENCH_XDP)/parts.skel.h \
 	$(BUILD)/sluice.skel.h
 
 $(BENCH_XDP)/bench_xdp: $(BENCH_XDP)/bench_xdp.o $(BUILD)/tests/prog/env.o \
