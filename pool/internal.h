@@ -102,6 +102,8 @@ bool deque_pop_owner(struct deque *d, struct task *t);
 int deque_steal(struct deque *d, struct task *t);
 /* Any thread; a racy estimate. */
 int64_t deque_size_any(struct deque *d);
+/* Any thread; seq_cst loads, for the parking protocol. */
+bool deque_nonempty_sc(struct deque *d);
 
 /* ---- bounded MPMC injection queue (inject.c) ---------------------------- */
 
@@ -130,6 +132,7 @@ int inject_push_mpmc(struct inject *q, pool_fn fn, void *arg, uint64_t enq);
 bool inject_pop_mpmc(struct inject *q, struct task *t, bool *busy);
 void inject_close(struct inject *q);
 uint64_t inject_depth_any(struct inject *q);
+bool inject_nonempty_sc(struct inject *q);
 /* Enqueue ticks of the head task, 0 if none. */
 uint64_t inject_oldest_any(struct inject *q);
 

@@ -8,13 +8,15 @@
  * to wake one.
  *
  * No lost wake-up: a producer publishes its task with a seq_cst operation
- * (the inject CAS, or the deque push followed by a seq_cst fence) and then
- * loads the state; a worker going to sleep updates the state with a seq_cst
- * RMW, issues a seq_cst fence and then looks at every queue. In the single
- * total order one of the two comes second and sees the other: either the
- * producer sees a sleeper and no searcher and wakes one, or the worker sees
- * the task and does not sleep. The same argument covers a searcher that
- * stops searching (it decrements in that RMW, before its last look).
+ * (the inject CAS on tail, or the deque push's store of bottom) and then
+ * loads the state with a seq_cst load; a worker going to sleep updates the
+ * state with a seq_cst RMW and then looks at every queue with seq_cst loads.
+ * In the single total order of seq_cst operations one of the two comes
+ * second and sees the other: either the producer sees a sleeper and no
+ * searcher and wakes one, or the worker sees the task and does not sleep.
+ * The same argument covers a searcher that stops searching (it decrements in
+ * that RMW, before its last look). No standalone fences: ThreadSanitizer
+ * does not model them.
  */
 #include "internal.h"
 
@@ -136,12 +138,10 @@ bool park_worker(struct park *pk, struct worker *w, bool searching,
 	/* relaxed: we are not on the stack, nobody else writes it */
 	atomic_store_explicit(&w->notified, 0, memory_order_relaxed);
 	pk->idle[pk->nidle++] = w;
-	/* seq_cst: the store half of the no-lost-wake-up pair */
+	/* seq_cst: the store half of the no-lost-wake-up pair; has_work's
+	 * seq_cst loads are the load half */
 	atomic_fetch_add(&pk->state, delta);
 	pthread_mutex_unlock(&pk->lock);
-	/* seq_cst fence: order the state update before the queue loads in
-	 * has_work (which are relaxed or acquire) */
-	atomic_thread_fence(memory_order_seq_cst);
 
 	if (has_work(p)) {
 		pthread_mutex_lock(&pk->lock);

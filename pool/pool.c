@@ -130,12 +130,13 @@ static bool find_task(struct worker *w, struct task *t)
 	return steal_any(w, t);
 }
 
+/* seq_cst loads: the load half of the parking protocol (park.c) */
 static bool queues_have_work(struct pool *p)
 {
-	if (inject_depth_any(&p->inj))
+	if (inject_nonempty_sc(&p->inj))
 		return true;
 	for (unsigned i = 0; i < p->nworkers; i++)
-		if (deque_size_any(&p->workers[i]->dq))
+		if (deque_nonempty_sc(&p->workers[i]->dq))
 			return true;
 	return false;
 }
@@ -143,10 +144,9 @@ static bool queues_have_work(struct pool *p)
 /* For park_worker: anything that must keep a worker awake. */
 static bool has_work(struct pool *p)
 {
-	/* relaxed: ordered by park_worker's fence, and the shutdown path also
-	 * wakes every sleeper after setting stop */
-	return atomic_load_explicit(&p->stop, memory_order_relaxed) ||
-	       queues_have_work(p);
+	/* seq_cst: against the seq_cst store of stop in pool_shutdown, which
+	 * then wakes every worker already asleep */
+	return atomic_load(&p->stop) || queues_have_work(p);
 }
 
 static void busy_begin(struct worker *w)
@@ -210,13 +210,9 @@ run:
 			/* the last searcher to find work wakes a successor if
 			 * more is waiting (a producer that saw us searching
 			 * did not wake anyone) */
-			if (park_stop_search(&p->park)) {
-				/* seq_cst fence: orders the searcher count
-				 * update before the queue loads */
-				atomic_thread_fence(memory_order_seq_cst);
-				if (queues_have_work(p))
-					park_notify_one(&p->park);
-			}
+			if (park_stop_search(&p->park) &&
+			    queues_have_work(p))
+				park_notify_one(&p->park);
 		}
 		if (!busy) {
 			busy_begin(w);
@@ -302,9 +298,7 @@ int pool_group_spawn(struct pool_group *g, pool_fn fn, void *arg)
 		run_task(w, &t);
 		return 0;
 	}
-	/* seq_cst fence: the push's release store to bottom must be ordered
-	 * before the load of the park state (store->load, see park.c) */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* the push stored bottom seq_cst: see park.c */
 	park_notify_one(&w->pool->park);
 	return 0;
 }

@@ -97,7 +97,7 @@ static void test_stress_mpmc(void **state)
 	unsigned long total;
 
 	(void)state;
-	per_producer = scaled(300000);
+	per_producer = scaled(1000000);
 	total = per_producer * PRODUCERS;
 	seen = calloc(total, 1);
 	assert_non_null(seen);

@@ -125,7 +125,7 @@ static void setup_ids(void)
 {
 	unsigned long total;
 
-	per_producer = scaled(50000);
+	per_producer = scaled(200000);
 	nids = per_producer * PRODUCERS;
 	total = nids * (1 + CHILDREN);
 	accepted = calloc(total, 1);
