@@ -74,7 +74,7 @@ int deque_push_owner(struct deque *d, const struct task *t)
 	 * and this store must not pass that load (store->load order). It is
 	 * one xchg on x86, the price of the fence it replaces. */
 	atomic_store(&d->bottom, b + 1);
-	return 0;
+	return (int)(b - top);
 }
 
 bool deque_pop_owner(struct deque *d, struct task *t)
@@ -83,6 +83,12 @@ bool deque_pop_owner(struct deque *d, struct task *t)
 	int64_t b = atomic_load_explicit(&d->bottom, memory_order_relaxed) - 1;
 	int64_t top;
 	bool ok = true;
+
+	/* Fast path for the common empty case, without the locked store:
+	 * top only grows and only we move bottom, so top > b read now (even
+	 * stale, relaxed) means empty. */
+	if (atomic_load_explicit(&d->top, memory_order_relaxed) > b)
+		return false;
 
 	/* seq_cst store and load (the paper: relaxed store, seq_cst fence,
 	 * relaxed load): the claim on slot b must be visible to thieves

@@ -94,7 +94,8 @@ struct deque {
 
 int deque_init(struct deque *d, unsigned size);
 void deque_free(struct deque *d);
-/* Owner only. -ENOSPC when full. */
+/* Owner only. The number of tasks it held before (a racy figure: thieves
+ * may have taken some since), or -ENOSPC when full. */
 int deque_push_owner(struct deque *d, const struct task *t);
 /* Owner only. false when empty. LIFO. */
 bool deque_pop_owner(struct deque *d, struct task *t);
@@ -174,6 +175,7 @@ struct worker {
 	struct pool *pool;
 	unsigned id;
 	unsigned tick;
+	unsigned spawns; /* by the running task, see pool_group_spawn */
 	uint64_t rng;
 	_Atomic uint32_t notified cacheline_aligned; /* futex word */
 	pthread_t thread;

@@ -61,7 +61,9 @@ static void group_done(struct pool_group *g)
 static inline void run_task(struct worker *w, struct task *t)
 {
 	uint64_t saved_enq = tls_enq, saved_start = tls_start;
+	unsigned saved_spawns = w->spawns;
 
+	w->spawns = 0;
 	if (t->enq) {
 		uint64_t now = pool__ticks();
 		uint64_t d = now > t->enq ? pool__ticks_to_ns(now - t->enq) : 0;
@@ -80,6 +82,7 @@ static inline void run_task(struct worker *w, struct task *t)
 	}
 	tls_enq = saved_enq;
 	tls_start = saved_start;
+	w->spawns = saved_spawns;
 }
 
 static bool steal_any(struct worker *w, struct task *t)
@@ -239,7 +242,14 @@ static int submit(struct pool *p, pool_fn fn, void *arg)
 						  memory_order_relaxed);
 		return err;
 	}
-	/* the push's CAS on tail was seq_cst: see park.c */
+	/* The push's CAS on tail was seq_cst: see park.c. From inside one of
+	 * our own tasks, the task's first submission into an otherwise empty
+	 * pool is left to the submitting worker, which takes it next (the same
+	 * rule as for spawn). */
+	if (tls_worker && tls_worker->pool == p && ++tls_worker->spawns == 1 &&
+	    inject_depth_any(&p->inj) <= 1 &&
+	    !deque_size_any(&tls_worker->dq))
+		return 0;
 	park_notify_one(&p->park);
 	return 0;
 }
@@ -284,6 +294,7 @@ int pool_group_spawn(struct pool_group *g, pool_fn fn, void *arg)
 {
 	struct worker *w = tls_worker;
 	struct task t = { fn, arg, g, 0 };
+	int had;
 
 	if (unlikely(!w))
 		return -EPERM;
@@ -293,13 +304,20 @@ int pool_group_spawn(struct pool_group *g, pool_fn fn, void *arg)
 		/* relaxed: the matching decrement happens after the task runs,
 		 * which the deque's release/acquire orders after this */
 		atomic_fetch_add_explicit(&g->state, 2, memory_order_relaxed);
-	if (unlikely(deque_push_owner(&w->dq, &t))) {
+	had = deque_push_owner(&w->dq, &t);
+	if (unlikely(had < 0)) {
 		/* full: run it now (work-first), memory stays bounded */
 		run_task(w, &t);
 		return 0;
 	}
-	/* the push stored bottom seq_cst: see park.c */
-	park_notify_one(&w->pool->park);
+	/* Wake a sleeper for a surplus only. A task's first spawn into an
+	 * empty deque is its continuation, which this worker runs as soon as
+	 * the task returns (Tokio's LIFO slot): waking a worker to fight over
+	 * it would cost a futex call per step of a chain. A task that goes on
+	 * spawning (a producer, fork-join) wakes helpers from its second
+	 * spawn. The push stored bottom seq_cst: see park.c. */
+	if (had > 0 || ++w->spawns > 1)
+		park_notify_one(&w->pool->park);
 	return 0;
 }
 

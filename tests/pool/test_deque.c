@@ -26,7 +26,8 @@ static void test_lifo_fifo(void **state)
 	assert_int_equal(deque_steal(&d, &t), 0);
 	for (uintptr_t i = 1; i <= 4; i++) {
 		struct task x = mk(i);
-		assert_int_equal(deque_push_owner(&d, &x), 0);
+		/* returns how many it held before */
+		assert_int_equal(deque_push_owner(&d, &x), (int)i - 1);
 	}
 	assert_int_equal(deque_size_any(&d), 4);
 	assert_true(deque_pop_owner(&d, &t));
@@ -52,7 +53,7 @@ static void test_full_and_wrap(void **state)
 	for (int lap = 0; lap < 5; lap++) {
 		for (uintptr_t i = 0; i < 4; i++) {
 			x = mk(i + 10 * lap);
-			assert_int_equal(deque_push_owner(&d, &x), 0);
+			assert_int_equal(deque_push_owner(&d, &x), (int)i);
 		}
 		x = mk(99);
 		assert_int_equal(deque_push_owner(&d, &x), -ENOSPC);
@@ -116,7 +117,7 @@ static void test_stress_race(void **state)
 		for (unsigned i = 0; i < burst && next < total; i++) {
 			struct task x = mk(next);
 
-			if (deque_push_owner(&sd, &x) == 0)
+			if (deque_push_owner(&sd, &x) >= 0)
 				next++;
 			else if (deque_pop_owner(&sd, &t))
 				mark((uintptr_t)t.arg);
