@@ -231,6 +231,30 @@ static void test_steady_overload_10x(void **state)
 	assert_true(w.rate_min >= 900 && w.rate_max <= 1100);
 }
 
+/* The law has no constant in connections per second: the same holds for
+ * a 50/s service and a 200k/s one. */
+static void test_scale_invariance(void **state)
+{
+	(void)state;
+	const double caps[] = { 50, 1000, 200000 };
+
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		struct sim s;
+		struct window w;
+		double c = caps[i];
+
+		sim_init(&s, c, 10 * c);
+		window_run(&s, 200, &w);
+		window_run(&s, 1000, &w);
+		print_message("cap %.0f at 10x: goodput %.1f%%, rate %.0f..%.0f, "
+			      "p99 delay %.2f ms\n", c,
+			      100 * window_goodput(&w) / c, w.rate_min,
+			      w.rate_max, window_p99_delay(&w));
+		assert_true(window_goodput(&w) >= 0.9 * c);
+		assert_true(window_p99_delay(&w) <= BOUND_MS);
+	}
+}
+
 static void test_step_up_half_to_10x(void **state)
 {
 	(void)state;
@@ -618,6 +642,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_steady_overload_10x),
+		cmocka_unit_test(test_scale_invariance),
 		cmocka_unit_test(test_step_up_half_to_10x),
 		cmocka_unit_test(test_cold_start_and_1x_to_10x),
 		cmocka_unit_test(test_step_down_10x_to_third),

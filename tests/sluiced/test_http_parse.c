@@ -472,6 +472,13 @@ static void test_every_split_point(void **state)
 		"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n y\r\n\r\n",
 		"GET / HTTP/3.1\r\n\r\n",
+		/* found by the fuzzer: a method past 16 bytes with a control
+		 * character in it, then a space, was 400 whole but 501 byte
+		 * at a time */
+		"1\r\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16"
+		"\x16\x16\x16\x16\x16\x16oqr *T c",
+		"AAAAAAAAAAAAAAAAAAAAAAAA\n",
+		"\r\r\n",
 	};
 
 	for (size_t r = 0; r < sizeof(reqs) / sizeof(reqs[0]); r++) {
@@ -495,6 +502,29 @@ static void test_every_split_point(void **state)
 		struct http_parser bw;
 
 		assert_int_equal(parse_bytewise(&bw, s, len), rw);
+	}
+}
+
+/* A target too long is 414 whether or not the rest of the line came in
+ * the same read. */
+static void test_long_target_any_split(void **state)
+{
+	(void)state;
+	char req[2300];
+	int n = snprintf(req, sizeof(req), "GET /");
+
+	memset(req + n, 'a', 2100);
+	strcpy(req + n + 2100, " HTTP/1.1\r\nHost: a\r\n\r\n");
+	for (size_t cut = 1; cut < strlen(req); cut += 97) {
+		struct http_parser p;
+		int rc;
+
+		http_parser_init(&p, NULL);
+		rc = http_parse_head(&p, req, cut);
+		if (rc == -EAGAIN)
+			rc = http_parse_head(&p, req, strlen(req));
+		assert_int_equal(rc, -EPROTO);
+		assert_int_equal(p.status, 414);
 	}
 }
 
@@ -660,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_exact_limits_accepted),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_every_split_point),
+		cmocka_unit_test(test_long_target_any_split),
 		cmocka_unit_test(test_bytewise_keeps_fields),
 		cmocka_unit_test(test_error_is_sticky),
 		cmocka_unit_test(test_chunked_body),
