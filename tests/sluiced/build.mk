@@ -2,7 +2,9 @@
 # Unit tests of sluiced's self-contained modules: one cmocka binary per
 # module, linked against $(BUILD)/libsluiced-core.a. Plus a libFuzzer
 # harness for the HTTP parser (`make fuzz-sluiced`; built with clang, not
-# part of `all` or `make test`).
+# part of `all` or `make test`). Run it, for instance, as
+#   build/fuzz/fuzz_http_parse -dict=tests/sluiced/fuzz_http.dict \
+#       -max_len=12000 -max_total_time=300 CORPUS_DIR
 
 SLUICED_TESTS := $(patsubst tests/sluiced/%.c,%,$(wildcard tests/sluiced/test_*.c))
 SLUICED_TEST_BINS := $(patsubst %,$(BUILD)/tests/sluiced/%,$(SLUICED_TESTS))

@@ -463,6 +463,25 @@ static void test_pipelined(void **state)
 	assert_int_equal(off, len);
 }
 
+/* A head followed in the same buffer by a body far larger than max_head:
+ * the parser looks no further than the head. */
+static void test_head_then_large_body(void **state)
+{
+	(void)state;
+	const char *head = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n";
+	size_t hl = strlen(head), len = hl + 100000;
+	char *buf = malloc(len);
+
+	memcpy(buf, head, hl);
+	memset(buf + hl, '\n', 100000);	/* LFs: would be bare-LF errors if scanned */
+	assert_int_equal(parse_bytewise(&P, buf, hl), 0);
+	http_parser_init(&P, NULL);
+	assert_int_equal(http_parse_head(&P, buf, len), 0);
+	assert_int_equal(P.req.head_len, hl);
+	assert_int_equal(P.req.content_length, 100000);
+	free(buf);
+}
+
 /* Every split of a request into two reads gives the whole-request result. */
 static void test_every_split_point(void **state)
 {
@@ -689,6 +708,7 @@ int main(void)
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_exact_limits_accepted),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_head_then_large_body),
 		cmocka_unit_test(test_every_split_point),
 		cmocka_unit_test(test_long_target_any_split),
 		cmocka_unit_test(test_bytewise_keeps_fields),

@@ -412,6 +412,10 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len)
 		return 0;
 	if (p->state == HS_ERROR)
 		return -EPROTO;
+	/* A head never exceeds max_head: bytes past that are a body or the
+	 * next request, never ours to scan (and offsets stay 32-bit). */
+	if (len > (size_t)p->limits.max_head + 1)
+		len = (size_t)p->limits.max_head + 1;
 
 	for (;;) {
 		const char *lf = memchr(buf + p->scan, '\n', len - p->scan);
