@@ -107,7 +107,7 @@ static void test_file_errors(void **state)
 		const char *want[3];
 	} cases[] = {
 		{ "workers = 4\ntick = abc\n",
-		  { "f.conf:2:", "tick = \"abc\"", "integer number of milliseconds in 1..1000" } },
+		  { "f.conf:2:", "tick = \"abc\"", "a number of milliseconds in 1..1000" } },
 		{ "tick = 0\n", { "f.conf:1:", "\"0\"", "1..1000" } },
 		{ "tick = 1001\n", { "f.conf:1:", "1..1000", NULL } },
 		{ "tick = -5\n", { "\"-5\"", NULL, NULL } },
@@ -134,8 +134,8 @@ static void test_file_errors(void **state)
 		{ "iface = a-very-long-ifname\n", { "1..15 characters", NULL, NULL } },
 		{ "iface = eth0\niface = eth0\n", { "f.conf:2:", "given twice", NULL } },
 		{ "pin-dir = relative/dir\n", { "absolute path", NULL, NULL } },
-		{ "service-port = 70000\n", { "port number in 0..65535", NULL, NULL } },
-		{ "workers = 1025\n", { "threads in 0..1024", NULL, NULL } },
+		{ "service-port = 70000\n", { "an integer in 0..65535", NULL, NULL } },
+		{ "workers = 1025\n", { "a number of threads in 0..1024", NULL, NULL } },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -272,7 +272,7 @@ static void test_flag_errors(void **state)
 	memset(&c, 0x5a, sizeof(c));
 	before = c;
 	assert_int_equal(LOAD(&c, &err, "--tick", "0"), -EINVAL);
-	assert_contains(err.msg, "--tick \"0\": expected an integer number of "
+	assert_contains(err.msg, "--tick \"0\": expected a number of "
 				 "milliseconds in 1..1000");
 	assert_memory_equal(&c, &before, sizeof(c));	/* out untouched */
 
@@ -388,6 +388,36 @@ static void test_reload_never_half_applies(void **state)
 	assert_int_equal(running.target_delay_ms, 5);	/* back to default */
 }
 
+static void test_reload_restart_only_keys(void **state)
+{
+	(void)state;
+	struct sld_config running, next;
+	struct sld_config_err err;
+
+	sld_config_defaults(&running);
+	next = running;
+	next.tick_ms = 20;
+	next.target_delay_ms = 9;
+	strcpy(next.upstream, "10.0.0.2:80");
+	assert_int_equal(sld_config_check_reload(&running, &next, &err), 0);
+
+	next = running;
+	strcpy(next.listen, "0.0.0.0:9090");
+	assert_int_equal(sld_config_check_reload(&running, &next, &err), -EINVAL);
+	assert_contains(err.msg, "listen changed");
+	assert_contains(err.msg, "restart");
+
+	next = running;
+	strcpy(next.ifaces[next.n_ifaces++], "eth9");
+	assert_int_equal(sld_config_check_reload(&running, &next, &err), -EINVAL);
+	assert_contains(err.msg, "iface changed");
+
+	next = running;
+	next.queue_bound = 7;
+	assert_int_equal(sld_config_check_reload(&running, &next, &err), -EINVAL);
+	assert_contains(err.msg, "queue-bound");
+}
+
 static void test_set_one_key(void **state)
 {
 	(void)state;
@@ -398,7 +428,7 @@ static void test_set_one_key(void **state)
 	assert_int_equal(sld_config_set(&c, "queue-bound", "100", &err), 0);
 	assert_int_equal(c.queue_bound, 100);
 	assert_int_equal(sld_config_set(&c, "queue-bound", "0", &err), -EINVAL);
-	assert_contains(err.msg, "queue-bound = \"0\": expected an integer number "
+	assert_contains(err.msg, "queue-bound = \"0\": expected a number "
 				 "of tasks in 1..1000000");
 	assert_int_equal(c.queue_bound, 100);
 	assert_int_equal(sld_config_set(&c, "nope", "1", &err), -EINVAL);
@@ -454,6 +484,7 @@ int main(void)
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_validate_cross_keys),
 		cmocka_unit_test(test_reload_never_half_applies),
+		cmocka_unit_test(test_reload_restart_only_keys),
 		cmocka_unit_test(test_set_one_key),
 		cmocka_unit_test(test_hostport),
 	};

@@ -86,7 +86,7 @@ static const struct opt opts[] = {
 	  "error, warn, info or debug" },
 	{ "pin-dir", 0, K_PATH, OFF(pin_dir), 0, 0, NULL, NULL,
 	  "bpffs directory of the pinned maps" },
-	{ "service-port", 0, K_U32, OFF(service_port), 0, 65535, "port number", NULL,
+	{ "service-port", 0, K_U32, OFF(service_port), 0, 65535, NULL, NULL,
 	  "protected port in the maps, 0 for the listen port" },
 	{ "help", 'h', K_HELP, 0, 0, 0, NULL, NULL, "show this help" },
 };
@@ -255,8 +255,11 @@ static void expected_text(const struct opt *o, char *buf, size_t len)
 
 	switch (o->kind) {
 	case K_U32:
-		snprintf(buf, len, "an integer number of %s in %u..%u", o->unit,
-			 o->min, o->max);
+		if (o->unit)
+			snprintf(buf, len, "a number of %s in %u..%u", o->unit,
+				 o->min, o->max);
+		else
+			snprintf(buf, len, "an integer in %u..%u", o->min, o->max);
 		break;
 	case K_LISTEN:
 		snprintf(buf, len, "HOST:PORT with an IPv4 address, [IPv6] "
@@ -533,6 +536,57 @@ int sld_config_validate(const struct sld_config *c, struct sld_config_err *err)
 	return 0;
 }
 
+static bool is_restart_only(const char *name);
+
+static const char *metavar(const struct opt *o)
+{
+	switch (o->kind) {
+	case K_U32:
+		return " N";
+	case K_LISTEN:
+	case K_UPSTREAM:
+	case K_METRICS:
+		return " HOST:PORT";
+	case K_CHOICE:
+		return o->choices == stale_policies ? " static|open" :
+						      " error|warn|info|debug";
+	case K_BOOL:
+		return "";
+	case K_IFACE:
+		return " NAME";
+	case K_PATH:
+		return " DIR";
+	case K_CONFIG:
+		return " FILE";
+	default:
+		return "";
+	}
+}
+
+/* An option's value in c, as the help shows it ("" if nothing to show). */
+static void default_text(const struct opt *o, const struct sld_config *c,
+			 char *buf, size_t len)
+{
+	const char *f = (const char *)c + o->off;
+
+	buf[0] = '\0';
+	switch (o->kind) {
+	case K_U32:
+		snprintf(buf, len, "%u", *(const uint32_t *)f);
+		break;
+	case K_CHOICE:
+		snprintf(buf, len, "%s", o->choices[*(const uint32_t *)f]);
+		break;
+	case K_LISTEN:
+	case K_METRICS:
+	case K_PATH:
+		snprintf(buf, len, "%s", f);
+		break;
+	default:
+		break;
+	}
+}
+
 void sld_config_usage(FILE *f, const char *prog)
 {
 	fprintf(f, "Usage: %s [OPTIONS]\n"
@@ -541,22 +595,32 @@ void sld_config_usage(FILE *f, const char *prog)
 		   "load. A config file takes the same keys as the\nlong options, "
 		   "one \"key = value\" per line; options override it.\n\n",
 		prog);
+	struct sld_config d;
+
+	sld_config_defaults(&d);
 	for (size_t i = 0; i < N_OPTS; i++) {
 		const struct opt *o = &opts[i];
-		char flag[64], exp[200];
+		char flag[64], exp[200], def[SLD_ADDR_MAX + 16];
 
 		if (o->short_name)
-			snprintf(flag, sizeof(flag), "-%c, --%s", o->short_name,
-				 o->name);
+			snprintf(flag, sizeof(flag), "-%c, --%s%s", o->short_name,
+				 o->name, metavar(o));
 		else
-			snprintf(flag, sizeof(flag), "    --%s", o->name);
-		fprintf(f, "  %-26s %s\n", flag, o->help);
-		if (o->kind == K_U32 || o->kind == K_CHOICE) {
+			snprintf(flag, sizeof(flag), "    --%s%s", o->name,
+				 metavar(o));
+		fprintf(f, "  %-34s %s%s\n", flag, o->help,
+			is_restart_only(o->name) ? " [restart]" : "");
+		default_text(o, &d, def, sizeof(def));
+		if (o->kind == K_U32) {
 			expected_text(o, exp, sizeof(exp));
-			fprintf(f, "  %-26s (%s)\n", "", exp);
+			fprintf(f, "  %-34s %s; default %s\n", "", exp, def);
+		} else if (def[0]) {
+			fprintf(f, "  %-34s default %s\n", "", def);
 		}
 	}
-	fprintf(f, "\nExit status: 0 success, 1 runtime failure, 2 usage error.\n");
+	fprintf(f, "\nSIGHUP rereads the config file; options marked [restart] "
+		   "are not changed by it.\n"
+		   "Exit status: 0 success, 1 runtime failure, 2 usage error.\n");
 }
 
 /* getopt_long's tables, built from opts[]. */
@@ -682,4 +746,61 @@ out:
 	if (!rc)
 		*out = c;
 	return rc;
+}
+
+/*
+ * Options a running daemon cannot change in place: the sockets it bound,
+ * the interfaces it attached, the pool it sized, the pins it opened. A
+ * reload that changes one of them is refused whole (never half-applied);
+ * the operator restarts instead.
+ */
+static const char *const restart_only[] = {
+	"listen", "iface", "workers", "metrics", "queue-bound", "pin-dir",
+	"service-port",
+};
+
+static bool is_restart_only(const char *name)
+{
+	for (size_t i = 0; i < sizeof(restart_only) / sizeof(restart_only[0]); i++)
+		if (strcmp(restart_only[i], name) == 0)
+			return true;
+	return false;
+}
+
+static bool opt_equal(const struct opt *o, const struct sld_config *a,
+		      const struct sld_config *b)
+{
+	const char *fa = (const char *)a + o->off, *fb = (const char *)b + o->off;
+
+	switch (o->kind) {
+	case K_U32:
+	case K_CHOICE:
+		return *(const uint32_t *)fa == *(const uint32_t *)fb;
+	case K_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case K_IFACE:
+		if (a->n_ifaces != b->n_ifaces)
+			return false;
+		for (uint32_t i = 0; i < a->n_ifaces; i++)
+			if (strcmp(a->ifaces[i], b->ifaces[i]) != 0)
+				return false;
+		return true;
+	default:
+		return strcmp(fa, fb) == 0;
+	}
+}
+
+int sld_config_check_reload(const struct sld_config *running,
+			    const struct sld_config *next,
+			    struct sld_config_err *err)
+{
+	for (size_t i = 0; i < sizeof(restart_only) / sizeof(restart_only[0]); i++) {
+		const struct opt *o = opt_find(restart_only[i]);
+
+		if (!opt_equal(o, running, next))
+			return errorf(err, "%s changed: it takes effect only on "
+					   "a restart; reload refused, nothing "
+					   "changed", o->name);
+	}
+	return 0;
 }

@@ -8,7 +8,9 @@
  *
  * Never half-applied: every entry point parses into a struct of its own
  * and copies it out only when the whole of it is valid, so a SIGHUP reload
- * that finds a bad file keeps the running options untouched.
+ * that finds a bad file keeps the running options untouched. The reload
+ * is: sld_config_load(&next, argc, argv) (the same flags still override
+ * the file), then sld_config_check_reload(&running, &next), then swap.
  *
  * API:
  *   sld_config_defaults(c)
@@ -18,6 +20,8 @@
  *   sld_config_parse_file(c, path, err)        apply a file onto c
  *   sld_config_set(c, key, value, err)         apply one key
  *   sld_config_validate(c, err)                checks across keys
+ *   sld_config_check_reload(running, next, err)  -EINVAL if next changes an
+ *                                           option that needs a restart
  *   sld_config_usage(f, prog)                  the --help text
  *   sld_parse_hostport(s, allow_name, host, hostlen, &port)
  * All return 0 or -EINVAL (-ENOENT/-EIO/-EFBIG for an unreadable file) with
@@ -81,6 +85,9 @@ int sld_config_parse_file(struct sld_config *c, const char *path,
 int sld_config_set(struct sld_config *c, const char *key, const char *value,
 		   struct sld_config_err *err);
 int sld_config_validate(const struct sld_config *c, struct sld_config_err *err);
+int sld_config_check_reload(const struct sld_config *running,
+			    const struct sld_config *next,
+			    struct sld_config_err *err);
 void sld_config_usage(FILE *f, const char *prog);
 int sld_parse_hostport(const char *s, bool allow_name, char *host,
 		       size_t hostlen, uint16_t *port);
