@@ -177,10 +177,14 @@ static int parse_request_line(struct http_parser *p, const char *buf,
 
 	if (tlen == 0)
 		return fail(p, 400);
-	for (size_t i = toff; i < toff + tlen; i++)
-		/* Visible ASCII only; '#' never belongs in a request-target. */
-		if (l[i] <= 0x20 || l[i] >= 0x7f || l[i] == '#')
+	for (size_t i = toff; i < toff + tlen; i++) {
+		unsigned char c = (unsigned char)l[i];
+
+		/* Visible ASCII only (clients percent-encode the rest); '#'
+		 * never belongs in a request-target. */
+		if (c <= 0x20 || c >= 0x7f || c == '#')
 			return fail(p, 400);
+	}
 
 	const char *v = sp2 + 1;
 	size_t vlen = len - (size_t)(v - l);
