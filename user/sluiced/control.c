@@ -17,19 +17,21 @@
  *    law it adds backlog / goodput.
  *
  *    Over target (d > T): multiplicative decrease in proportion to the
- *    excess, anchored to goodput:
+ *    excess, applied to goodput rather than to the previous rate:
  *
- *      f = min(1/2, (d - T) / drain)       r' = min(r, goodput * (1 - f))
+ *      f = min(1/2, (d - T) / drain)       r' = goodput * (1 - f)
  *
  *    While overloaded, goodput is what the service demonstrably completes,
  *    i.e. its capacity; admitting goodput * (1 - f) drains the excess queue
- *    (d - T) * goodput requests at f * goodput per second, so in about
- *    `drain` seconds. f is at most 1/2 (Breakwater's "at most halve").
- *    min(r, .) makes the decrease monotone within an overload episode and
- *    does not compound: a rate already low enough is left alone. It also
- *    drops at once a rate that was never backed by completions (after a
- *    capacity drop, or at start), which a pure multiplicative law would
- *    take several halvings to do.
+ *    ((d - T) * goodput requests) at f * goodput per second. As the queue
+ *    drains, f shrinks and the rate returns to goodput: the excess decays
+ *    exponentially with time constant `drain`, with no undershoot, where
+ *    compounding r' = r * (1 - f) tick after tick (the delay signal lags)
+ *    would cut far below capacity and leave the pool idle. f is at most
+ *    1/2 (Breakwater's "at most halve", here relative to the measured
+ *    capacity). Anchoring to goodput also drops at once a rate that was
+ *    never backed by completions (after a capacity drop, or at start),
+ *    which halving the previous rate would take several ticks to do.
  *
  *    At or under target: additive increase, damped as d nears T:
  *
@@ -70,13 +72,17 @@
  *    that could be told apart: raise the level, shedding the lowest class
  *    outright. If fill < fill_lo and d < T/2 for level_down_ns, there is
  *    room: lower the level. Hysteresis three ways: the gap between fill_lo
- *    and fill_hi, the hold times (up fast, down ten times slower, as DAGOR
+ *    and fill_hi, the hold times (up fast, down five times slower, as DAGOR
  *    moves down more carefully than up), and a memory: a move undone within
  *    level_revert_ns (a raise that left the rate under-filled because the
  *    shed class was most of the traffic, or a lowering that over-filled it)
- *    blocks that move for level_block_ns, so the level does not flap
- *    between two values. Levels 0 and 1 both shed nothing; we use 0 and
- *    step 0 <-> 2.
+ *    blocks that move for level_block_ns, doubling (up to 16x) for each
+ *    raise undone in a row, so the level does not flap between two values.
+ *    We cannot see the classes' shares of the traffic, so a raise is a
+ *    probe: for REVERT_TICKS + 2 ticks after it the rate neither grows nor
+ *    follows the (possibly vanished) demand down, so that undoing a raise
+ *    that shed everything finds the rate where it was. Levels 0 and 1
+ *    both shed nothing; we use 0 and step 0 <-> 2.
  */
 #include "control.h"
 
@@ -96,15 +102,17 @@ void ctl_params_default(struct ctl_params *p)
 	*p = (struct ctl_params){
 		.tick_ns = 10000000,		/* 10 ms: Breakwater reacts per RTT; 10 ms
 						 * is many µs-scale RTTs yet cheap to run */
-		.target_delay_ns = 5000000,	/* 5 ms: CoDel's target; well above an
-						 * unloaded pool's delay, well under the
-						 * 2.3 ms-CPU service's p99 budget */
+		.target_delay_ns = 5000000,	/* 5 ms: CoDel's target; far above an
+						 * unloaded pool's delay (µs), and the
+						 * daemon's bar (p99 <= 2 x unloaded p99
+						 * + target) is built around it */
 		.drain_ns = 40000000,		/* 4 ticks: drain an excess in ~40 ms, so a
 						 * spike is back within bound in < 200 ms */
 		.rate_min = 10,			/* a trickle for recovery: 10 conn/s */
 		.rate_max = 1000000,		/* above any one host's accept rate */
-		.increase = 0.05,		/* 5% of the operating rate per tick: from
-						 * 50% to 100% of capacity in ~14 ticks */
+		.increase = 0.05,		/* 5% of the operating rate per tick: with
+						 * the headroom, 0.5x -> 10x reaches 90% of
+						 * capacity in 5 ticks (test_control) */
 		.headroom = 1.5,		/* a 50% burst passes without reaction */
 		.psi_hold = 80,			/* the CPU contended 80% of the time */
 		.level_max = SL_MAX_CLASS,	/* shed up to class 6, never class 7 */
