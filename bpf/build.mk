@@ -14,3 +14,7 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/sluice/abi.h
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+# BPF atomics (compare-and-exchange for the GCRA buckets) need the v3 ISA:
+# kernel 5.12+, clang 12+.
+BPF_CFLAGS += -mcpu=v3

@@ -1,27 +1,75 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * sluice data plane: entry points only. One XDP and one TC (clsact
- * ingress) program share the parser and the limiters.
- * Work in progress: the entries pass everything until the parser and the
- * limiters land.
+ * sluice data plane: the entry points. One XDP and one TC (clsact ingress)
+ * program share the parser (parse.bpf.h), the limiters (limit.bpf.h) and
+ * the verdict (verdict.bpf.h): parse -> classify -> judge -> verdict.
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <sluice/abi.h>
 #include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "limit.bpf.h"
+#include "verdict.bpf.h"
+
+/*
+ * TC only: how much of the packet must be in the linear area for the
+ * parser. Two VLAN tags, IPv6 with a few extension headers and a TCP
+ * header fit in it; a GRO'd or paged skb is pulled once, not per header.
+ */
+#define SL_TC_PULL_LEN 256
+
+static __always_inline int sl_process(struct sl_pkt *p, bool tc)
+{
+	struct sl_judgement j = { .reason = SL_NO_COUNT, .stale = false };
+	const struct sl_service *svc;
+	struct sl_hdrs h;
+	__u32 slot;
+	int res;
+
+	sl_hdrs_init(&h, p->ctx, tc);
+	res = sl_parse(&h, p);
+	if (res == SL_P_PASS)
+		return sl_verdict(p, tc, 0, NULL, j);
+	if (res != SL_P_JUDGE) {
+		j.reason = res == SL_P_FRAG ? SL_R_fragment : SL_R_parse_error;
+		return sl_verdict(p, tc, 0, NULL, j);
+	}
+
+	/* The parser classified the port (sl_port_slot); now the service. */
+	slot = p->slot;
+	svc = bpf_map_lookup_elem(&sl_services, &slot);
+	/* Between the two steps of an update the port may point at a slot
+	 * without (or with another) service: pass, as for any unprotected port. */
+	if (!svc || svc->port != bpf_ntohs(p->dport) ||
+	    svc->proto != (p->l4proto == IPPROTO_TCP ? SL_PROTO_TCP : SL_PROTO_UDP))
+		return sl_verdict(p, tc, 0, NULL, j);
+
+	j = sl_judge(p, slot, svc);
+	return sl_verdict(p, tc, slot, svc, j);
+}
 
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	(void)ctx;
-	return XDP_PASS;
+	struct sl_pkt p;
+
+	/* Not zeroed: every field is written before it is read. */
+	p.ctx = ctx;
+	return sl_process(&p, false);
 }
 
 SEC("tc")
 int sluice_tc(struct __sk_buff *skb)
 {
-	(void)skb;
-	return TC_ACT_OK;
+	struct sl_pkt p;
+	__u32 linear = skb->data_end - skb->data;
+
+	if (linear < skb->len && linear < SL_TC_PULL_LEN)
+		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
+	p.ctx = skb;
+	return sl_process(&p, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -132,7 +132,20 @@ enum sl_action {
 /*
  * A protected service. Rates are per second (new connections for TCP,
  * packets for UDP); 0 in rate means "no service bucket", 0 in
- * src_rate means "no per-source bucket". Bursts are in connections.
+ * src_rate means "no per-source bucket". Bursts are in connections; a
+ * burst of 0 is taken as 1 (a bucket must hold one token). A prefix length
+ * of 0 means the default: /32 for IPv4, /64 for IPv6.
+ *
+ * Data-plane semantics (bpf/limit.bpf.h):
+ *   - order: prefix rules, admission level, service bucket, source bucket;
+ *   - a SYN refused by the source bucket gives its service token back, so
+ *     a flooding source does not drain the service bucket;
+ *   - buckets are GCRA; over any window they admit at most
+ *     rate x window + burst (+ rate x sl_clock_slack_ns when the loader
+ *     selects the coarse clock, sl_clock_coarse);
+ *   - rates above ~10^7/s lose precision (the interval is whole ns).
+ * action: SL_ACT_REJECT on a UDP service drops; SL_ACT_MARK under XDP
+ * passes and counts would_drop (the CLI refuses both pairings).
  */
 struct sl_service {
 	__u16 port;		/* host byte order; checked against the lookup key */
@@ -150,17 +163,26 @@ struct sl_service {
 };
 SL_STATIC_ASSERT(sizeof(struct sl_service) == 32, "sl_service layout");
 
-/* What the data plane does when the daemon's heartbeat goes stale. */
+/*
+ * What the data plane does when the daemon's heartbeat goes stale. Either
+ * way each packet that gets past the prefix rules is also counted under
+ * `stale`. Allow and deny prefixes are the operator's, not the daemon's,
+ * and apply in both.
+ */
 enum sl_stale_policy {
 	SL_STALE_STATIC = 0,	/* fall back to sl_service and sl_config limits */
-	SL_STALE_OPEN = 1,	/* admit every new connection to the service */
+	SL_STALE_OPEN = 1,	/* admit every new connection to the service
+				 * (deny prefixes still refuse) */
 };
 
 /*
  * Written by sluiced for a service it controls, as one value each tick.
  * While now - heartbeat_ns <= stale_after_ns the data plane uses level and
  * rate_cap from here; after that it follows stale_policy. heartbeat_ns is
- * CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns().
+ * CLOCK_MONOTONIC (bpf_ktime_get_ns()); the data plane compares it with
+ * the coarse clock (CLOCK_MONOTONIC_COARSE, up to a tick behind), so keep
+ * stale_after_ns well above a tick. rate_cap caps sl_service.rate, and
+ * acts as the rate of a service that has none (with its burst).
  */
 struct sl_admission {
 	__u64 heartbeat_ns;
@@ -190,7 +212,9 @@ SL_STATIC_ASSERT(sizeof(struct sl_config) == 32, "sl_config layout");
 /*
  * Service token bucket state, sl_buckets[slot]. Owned by the data plane;
  * user space only resets it (zero) when a slot is (re)assigned. The layout
- * is the data plane's choice of mechanism (see bpf/limit.bpf.h).
+ * is the data plane's choice of mechanism: GCRA, tat_ns updated by
+ * compare-and-exchange (bpf/gcra.bpf.h says why, with measurements).
+ * tat_ns is on the clock the buckets run on (see sl_service).
  */
 struct sl_bucket {
 	__u64 tat_ns;		/* GCRA theoretical arrival time */

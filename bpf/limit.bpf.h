@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The limiters, in the order a judged packet meets them:
+ *   1. prefix rules (LPM tries): allow, deny, or a priority class;
+ *   2. the admission level: classes below it are shed;
+ *   3. the per-service token bucket (rate, burst, capped by the daemon);
+ *   4. the per-source token bucket, keyed by the source prefix.
+ * sl_judge() runs them and returns the reason (enum sl_reason) the packet
+ * is counted under; the caller turns a refusal into the service's action.
+ *
+ * Buckets are GCRA, in gcra.bpf.h, which says why compare-and-exchange.
+ *
+ * API:
+ *   sl_judge(p, slot, svc) -> struct sl_judgement (reason, stale)
+ */
+#ifndef SLUICE_LIMIT_BPF_H
+#define SLUICE_LIMIT_BPF_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <sluice/abi.h>
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "gcra.bpf.h"
+
+#define SL_NSEC_PER_SEC  1000000000ull
+#define SL_SRC_PREFIX4_DEFAULT 32
+#define SL_SRC_PREFIX6_DEFAULT 64
+
+/*
+ * Clocks. The heartbeat is checked against the coarse clock
+ * (CLOCK_MONOTONIC as of the last tick, 1-2 ns to read): staleness is a
+ * matter of seconds.
+ *
+ * The buckets read bpf_ktime_get_ns() by default: exact, but 30-45 ns per
+ * call on this machine (a VM on kvm-clock), the largest single cost of a
+ * judged SYN. sl_clock_coarse (rodata) switches them to the coarse clock.
+ * A bucket then refills a tick's worth at a time, and the tick does not
+ * come like clockwork on a loaded VM (jumps of two ticks and more were
+ * seen), so every tolerance gets sl_clock_slack_ns of slack or the bucket
+ * loses the credit of each late tick: with one tick (4 ms) of slack a
+ * flood got 94% of rate x time + burst; with three ticks, 100.8%. The
+ * price is a burst larger by rate x slack at a tick boundary. The loader
+ * sets the slack to a few times clock_getres(CLOCK_MONOTONIC_COARSE).
+ */
+const volatile bool sl_clock_coarse = false;
+const volatile __u64 sl_clock_slack_ns = 12000000;	/* three ticks at HZ=250 */
+
+static __always_inline __u64 sl_bucket_now(void)
+{
+	return sl_clock_coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+}
+
+/* What the judgement found, beyond the reason, for counting. */
+struct sl_judgement {
+	__u32 reason;		/* enum sl_reason */
+	bool stale;		/* judged on the static fallback: count `stale` */
+};
+
+static __always_inline __u64 sl_interval(__u32 rate)
+{
+	return SL_NSEC_PER_SEC / rate;
+}
+
+/* Depth 0 would refuse everything forever; the smallest bucket holds one. */
+static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
+{
+	return interval * (burst ? burst : 1) + (sl_clock_coarse ? sl_clock_slack_ns : 0);
+}
+
+/* Longest-prefix rule for the source, or NULL. */
+static __always_inline struct sl_prefix_rule *sl_prefix_rule(const struct sl_pkt *p)
+{
+	if (p->family == 4) {
+		struct sl_lpm4_key k = { .prefixlen = 32 };
+
+		__builtin_memcpy(k.addr, &p->saddr[0], 4);
+		return bpf_map_lookup_elem(&sl_prefix4, &k);
+	} else {
+		struct sl_lpm6_key k = { .prefixlen = 128 };
+
+		__builtin_memcpy(k.addr, p->saddr, 16);
+		return bpf_map_lookup_elem(&sl_prefix6, &k);
+	}
+}
+
+/*
+ * Build the per-source key: the source masked to the service's prefix
+ * (0 in the service means the default, /32 or /64).
+ */
+static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
+				       const struct sl_service *svc,
+				       struct sl_src_key *k)
+{
+	__u32 plen;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->slot = slot;
+	if (p->family == 4) {
+		__u32 a = p->saddr[0];
+
+		plen = svc->src_prefix4;
+		if (plen == 0 || plen > 32)
+			plen = SL_SRC_PREFIX4_DEFAULT;
+		/* plen is 1..32 here, so the shift count is 0..31. */
+		a &= bpf_htonl(0xffffffffu << (32 - plen));
+		k->family = 4;
+		k->prefixlen = plen;
+		__builtin_memcpy(k->addr, &a, 4);
+	} else {
+		__u64 hi, lo;
+
+		__builtin_memcpy(&hi, &p->saddr[0], 8);
+		__builtin_memcpy(&lo, &p->saddr[2], 8);
+		plen = svc->src_prefix6;
+		if (plen == 0 || plen > 128)
+			plen = SL_SRC_PREFIX6_DEFAULT;
+		/* Masks on big-endian words; shifts by 64 are avoided. */
+		if (plen <= 64) {
+			lo = 0;
+			if (plen < 64)
+				hi &= bpf_cpu_to_be64(~0ull << (64 - plen));
+		} else if (plen < 128) {
+			lo &= bpf_cpu_to_be64(~0ull << (128 - plen));
+		}
+		k->family = 6;
+		k->prefixlen = plen;
+		__builtin_memcpy(k->addr, &hi, 8);
+		__builtin_memcpy(k->addr + 8, &lo, 8);
+	}
+}
+
+/* Per-source bucket: true if the source is within its rate. */
+static __always_inline bool sl_src_conforms(const struct sl_pkt *p, __u32 slot,
+					    const struct sl_service *svc, __u64 now)
+{
+	__u64 interval = sl_interval(svc->src_rate);
+	__u64 tol = sl_tolerance(interval, svc->src_burst);
+	struct sl_src_bucket *b, nb;
+	struct sl_src_key k;
+
+	sl_src_key(p, slot, svc, &k);
+	b = bpf_map_lookup_elem(&sl_sources, &k);
+	if (!b) {
+		/* First packet of this source: a full bucket, less one. */
+		nb.tat_ns = now + interval;
+		if (bpf_map_update_elem(&sl_sources, &k, &nb, BPF_NOEXIST) == 0)
+			return true;
+		/* Another CPU inserted it first: use theirs. */
+		b = bpf_map_lookup_elem(&sl_sources, &k);
+		if (!b)
+			return true;	/* evicted at once: the LRU is thrashing; fail open */
+	}
+	return sl_gcra(&b->tat_ns, now, interval, tol);
+}
+
+static __always_inline struct sl_judgement
+sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
+{
+	struct sl_judgement j = { .reason = SL_R_admitted, .stale = false };
+	struct sl_admission *adm;
+	struct sl_prefix_rule *rule;
+	struct sl_config *cfg;
+	__u32 zero = 0, level = 0, rate, cap = 0, cls = SL_CLASS_DEFAULT;
+	bool open = false;
+	__u64 now;
+
+	/* 1. Prefix rules: allow and deny are final. */
+	rule = sl_prefix_rule(p);
+	if (rule) {
+		if (rule->kind == SL_RULE_ALLOW) {
+			j.reason = SL_R_allowed;
+			return j;
+		}
+		if (rule->kind == SL_RULE_DENY) {
+			j.reason = SL_R_denied;
+			return j;
+		}
+		if (rule->kind == SL_RULE_CLASS && rule->cls >= 1 && rule->cls <= SL_MAX_CLASS)
+			cls = rule->cls;
+	}
+
+	/* The daemon's limits while its heartbeat is fresh, else the fallback. */
+	adm = bpf_map_lookup_elem(&sl_admission, &slot);
+	if (adm) {
+		/* Signed: the coarse clock may lag a heartbeat just written. */
+		__s64 age = bpf_ktime_get_coarse_ns() - adm->heartbeat_ns;
+
+		if (age <= (__s64)adm->stale_after_ns) {
+			level = adm->level;
+			cap = adm->rate_cap;
+			goto judge_level;
+		}
+		j.stale = true;
+		open = adm->stale_policy == SL_STALE_OPEN;
+	}
+	if (open)
+		return j;	/* admitted: the operator chose to fail open */
+	cfg = bpf_map_lookup_elem(&sl_config, &zero);
+	if (cfg)
+		level = cfg->level;
+
+judge_level:
+	/* 2. Admission level: classes below it are shed. */
+	if (cls < level) {
+		j.reason = SL_R_shed_level;
+		return j;
+	}
+
+	/* 3. Service bucket, its rate capped by the daemon. */
+	rate = svc->rate;
+	if (cap && (rate == 0 || cap < rate))
+		rate = cap;
+	if (!rate && !svc->src_rate)
+		return j;
+	now = sl_bucket_now();
+
+	if (rate) {
+		struct sl_bucket *b = bpf_map_lookup_elem(&sl_buckets, &slot);
+		__u64 interval = sl_interval(rate);
+
+		if (!b)
+			return j;	/* slot out of range: cannot happen, checked by caller */
+		if (!sl_gcra(&b->tat_ns, now, interval, sl_tolerance(interval, svc->burst))) {
+			j.reason = SL_R_svc_bucket;
+			return j;
+		}
+		/* 4. Per-source bucket. A source refused here gives the
+		 * service token back, or one flooding source would drain the
+		 * service bucket that its own limit is meant to protect. */
+		if (svc->src_rate && !sl_src_conforms(p, slot, svc, now)) {
+			__sync_fetch_and_add(&b->tat_ns, -interval);
+			j.reason = SL_R_src_bucket;
+		}
+		return j;
+	}
+
+	/* 4. Per-source bucket alone. */
+	if (!sl_src_conforms(p, slot, svc, now))
+		j.reason = SL_R_src_bucket;
+	return j;
+}
+
+#endif /* SLUICE_LIMIT_BPF_H */

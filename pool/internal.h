@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of the pool shared by its files: the task record, the queues, the
+ * parking lot, the clock and the pool itself.
+ *
+ *   deque.c   deque_init/free, deque_push_owner, deque_pop_owner, deque_steal,
+ *             deque_size_any
+ *   inject.c  inject_init/free, inject_push_mpmc, inject_pop_mpmc,
+ *             inject_close, inject_depth_any, inject_oldest_any
+ *   park.c    park_init/free, park_worker, park_notify_one, park_wake_all,
+ *             futex_wait/futex_wake
+ *   clock.c   pool__ticks, pool__ticks_to_ns, pool__clock_init
+ *   stats.c   histogram helpers, pool_stats*, pool_window*
+ *   blocking.c the capped threads for blocking tasks
+ *   pool.c    workers, submit/spawn, groups, shutdown
+ */
+#ifndef SLUICE_POOL_INTERNAL_H
+#define SLUICE_POOL_INTERNAL_H
+
+#include <sluice/pool.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CACHELINE 64
+#define cacheline_aligned __attribute__((aligned(CACHELINE)))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* ---- clock (clock.c) ---------------------------------------------------- */
+
+/* Raw ticks: the TSC on x86 (constant rate, checked at init), else ns. */
+uint64_t pool__ticks_slow(void);
+extern int pool__use_tsc;
+extern uint64_t pool__tick_mult; /* ns = ticks * mult >> 32 */
+
+static inline uint64_t pool__ticks(void)
+{
+#if defined(__x86_64__)
+	if (likely(pool__use_tsc))
+		return __builtin_ia32_rdtsc();
+#endif
+	return pool__ticks_slow();
+}
+
+static inline uint64_t pool__ticks_to_ns(uint64_t t)
+{
+	return (uint64_t)(((unsigned __int128)t * pool__tick_mult) >> 32);
+}
+
+void pool__clock_init(void);
+uint64_t pool__ticks_to_mono_ns(uint64_t ticks);
+
+/* ---- the task record ---------------------------------------------------- */
+
+/*
+ * A spawned task in a deque slot: 24 bytes. Every field is an atomic accessed
+ * relaxed, because a thief may read a slot while the owner rewrites it one
+ * lap later; the thief then fails its CAS on top and drops what it read, so a
+ * torn read is harmless but must not be a data race.
+ */
+struct deque_slot {
+	_Atomic(pool_fn) fn;
+	_Atomic(void *) arg;
+	_Atomic(struct pool_group *) group;
+};
+
+struct task {
+	pool_fn fn;
+	void *arg;
+	struct pool_group *group; /* spawned tasks */
+	uint64_t enq;             /* ticks; submitted tasks */
+};
+
+/* ---- Chase-Lev deque, fixed capacity (deque.c) -------------------------- */
+
+struct deque {
+	_Atomic int64_t top cacheline_aligned;    /* thieves CAS it */
+	_Atomic int64_t bottom cacheline_aligned; /* owner writes it */
+	struct deque_slot *slots;
+	int64_t mask;
+};
+
+int deque_init(struct deque *d, unsigned size);
+void deque_free(struct deque *d);
+/* Owner only. The number of tasks it held before (a racy figure: thieves
+ * may have taken some since), or -ENOSPC when full. */
+int deque_push_owner(struct deque *d, const struct task *t);
+/* Owner only. false when empty. LIFO. */
+bool deque_pop_owner(struct deque *d, struct task *t);
+/* Any thread. 1: got one, 0: empty, -EAGAIN: lost a race, retry. FIFO. */
+int deque_steal(struct deque *d, struct task *t);
+/* Any thread; a racy estimate. */
+int64_t deque_size_any(struct deque *d);
+/* Any thread; seq_cst loads, for the parking protocol. */
+bool deque_nonempty_sc(struct deque *d);
+
+/* ---- bounded MPMC injection queue (inject.c) ---------------------------- */
+
+struct inject_cell {
+	_Atomic uint64_t seq;
+	_Atomic(pool_fn) fn;
+	_Atomic(void *) arg;
+	_Atomic uint64_t enq;
+}; /* 32 bytes: the whole cost of a queued submitted task */
+
+#define INJECT_CLOSED (1ull << 63)
+
+struct inject {
+	_Atomic uint64_t tail cacheline_aligned; /* producers; bit 63: closed */
+	_Atomic uint64_t head cacheline_aligned; /* consumers */
+	struct inject_cell *cells;
+	uint64_t mask;
+};
+
+int inject_init(struct inject *q, unsigned size);
+void inject_free(struct inject *q);
+/* Any thread. 0, -EAGAIN when full, -ESHUTDOWN once closed. */
+int inject_push_mpmc(struct inject *q, pool_fn fn, void *arg, uint64_t enq);
+/* Any thread. true: got one. false: empty (or the head cell is still being
+ * written by a producer that has claimed it; *busy is then set). */
+bool inject_pop_mpmc(struct inject *q, struct task *t, bool *busy);
+void inject_close(struct inject *q);
+uint64_t inject_depth_any(struct inject *q);
+bool inject_nonempty_sc(struct inject *q);
+/* Enqueue ticks of the head task, 0 if none. */
+uint64_t inject_oldest_any(struct inject *q);
+
+/* ---- parking (park.c) --------------------------------------------------- */
+
+int futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *ts);
+int futex_wake(_Atomic uint32_t *addr, int n);
+
+/* Packed state word: sleepers in bits 0..15, searchers in 16..31. */
+#define PARK_SLEEPER 1ull
+#define PARK_SEARCHER (1ull << 16)
+#define park_sleepers(s) ((unsigned)((s) & 0xffff))
+#define park_searchers(s) ((unsigned)(((s) >> 16) & 0xffff))
+
+struct worker;
+
+struct park {
+	_Atomic uint64_t state cacheline_aligned;
+	pthread_mutex_t lock; /* guards the idle stack; taken only to sleep or
+				 to wake someone */
+	struct worker **idle;
+	unsigned nidle, max_searchers;
+};
+
+/* ---- the pool ----------------------------------------------------------- */
+
+struct worker_stats {
+	/* Single writer (the worker): updated with a relaxed load + store, so
+	 * no locked instruction; readers load relaxed and may see a value a
+	 * few tasks old, which is all a snapshot promises. */
+	_Atomic uint64_t completed, spawned_run, stolen, parked, busy_ticks;
+	_Atomic uint64_t busy_since; /* ticks when the current busy stretch
+					began, 0 while idle */
+	_Atomic uint64_t hist[POOL_HIST_BUCKETS];
+};
+
+struct worker {
+	struct deque dq;
+	struct pool *pool;
+	unsigned id;
+	unsigned tick;
+	unsigned spawns; /* by the running task, see pool_group_spawn */
+	uint64_t rng;
+	_Atomic uint32_t notified cacheline_aligned; /* futex word */
+	pthread_t thread;
+	struct worker_stats st cacheline_aligned;
+};
+
+struct blocking {
+	pthread_mutex_t lock;
+	pthread_cond_t cond, done;
+	struct task *ring;
+	unsigned size, head, count;
+	unsigned threads, idle, max_threads, idle_ms;
+	bool stop;
+	_Atomic uint64_t completed, rejected;
+};
+
+struct pool {
+	struct inject inj;
+	struct park park;
+	struct worker **workers;
+	unsigned nworkers;
+	_Atomic int stop;      /* 0 running, 1 drain, 2 cancel */
+	_Atomic uint64_t rejected cacheline_aligned;
+	struct blocking blk;
+	bool shut;
+	struct pool_opts opts;
+};
+
+/* blocking.c */
+int blocking_init(struct blocking *b, const struct pool_opts *o);
+void blocking_stop(struct blocking *b);
+void blocking_free(struct blocking *b);
+int blocking_submit(struct blocking *b, pool_fn fn, void *arg);
+int blocking_cancel(struct blocking *b, pool_cancel_fn cb, void *ctx);
+
+/* park.c */
+int park_init(struct park *pk, unsigned nworkers, unsigned max_searchers);
+void park_free(struct park *pk);
+bool park_try_search(struct park *pk);
+/* Leave the searching state; returns true if this was the last searcher. */
+bool park_stop_search(struct park *pk);
+void park_notify_one(struct park *pk);
+void park_wake_all(struct park *pk);
+/* Sleep unless has_work() finds work after announcing; returns true when
+ * woken by a notifier (the caller is then counted as searching). */
+bool park_worker(struct park *pk, struct worker *w, bool searching,
+		 bool (*has_work)(struct pool *), struct pool *p);
+
+/* single-writer counter bump */
+static inline void stat_inc(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+#endif /* SLUICE_POOL_INTERNAL_H */

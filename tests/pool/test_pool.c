@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Functional tests of the pool API: submit, spawn and groups, refusal at the
+ * bound, the running task's enqueue time and delay, stats, both shutdown
+ * modes, blocking tasks and idle parking. No assertion on elapsed time:
+ * waits for a condition are bounded only to fail instead of hanging.
+ */
+#include <sluice/pool.h>
+#include "common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Wait up to ~20 s for *v >= want. */
+static bool wait_for(_Atomic long *v, long want)
+{
+	for (int i = 0; i < 20000 && atomic_load(v) < want; i++)
+		sleep_ms(1);
+	return atomic_load(v) >= want;
+}
+
+static _Atomic long counter;
+
+static void count_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_submit_runs(void **state)
+{
+	struct pool *p;
+	struct pool_stats s;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 2 }), 0);
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(pool_submit_wait(p, count_task, NULL), 0);
+	assert_true(wait_for(&counter, 10000));
+	assert_int_equal(pool_stats(p, &s), 0);
+	assert_int_equal(s.submitted, 10000);
+	assert_int_equal(s.workers, 2);
+	assert_int_equal(pool_spawn(count_task, NULL), -EPERM); /* not a task */
+	assert_int_equal(pool_submit(p, NULL, NULL), -EINVAL);
+	pool_destroy(p);
+	assert_int_equal(atomic_load(&counter), 10000);
+}
+
+/* fork-join: fib with a task per call */
+struct fib {
+	int n;
+	long r;
+};
+
+static void fib_task(void *arg)
+{
+	struct fib *f = arg;
+	struct pool_group g = POOL_GROUP_INIT;
+	struct fib a, b;
+
+	if (f->n < 2) {
+		f->r = f->n;
+		return;
+	}
+	a.n = f->n - 1;
+	b.n = f->n - 2;
+	assert_int_equal(pool_group_spawn(&g, fib_task, &a), 0);
+	fib_task(&b);
+	pool_group_wait(&g);
+	f->r = a.r + b.r;
+}
+
+struct root {
+	struct fib f;
+	struct pool_group *g;
+	_Atomic long done;
+};
+
+static void root_task(void *arg)
+{
+	struct root *r = arg;
+
+	fib_task(&r->f);
+	atomic_store(&r->done, 1);
+}
+
+static void test_fork_join(void **state)
+{
+	struct pool *p;
+	struct root r = { .f = { 22, 0 } };
+	struct pool_stats s;
+
+	(void)state;
+	/* a tiny deque forces the inline path as well */
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 2,
+							      .deque_size = 8 }),
+			 0);
+	assert_int_equal(pool_submit(p, root_task, &r), 0);
+	assert_true(wait_for(&r.done, 1));
+	assert_int_equal(r.f.r, 17711);
+	pool_stats(p, &s);
+	assert_true(s.spawned_run > 0);
+	pool_destroy(p);
+}
+
+/* an outside thread waits on a group whose tasks a pool task spawns */
+static struct pool_group outside_g;
+
+static void spawner(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++)
+		pool_group_spawn(&outside_g, count_task, NULL);
+	/* our own slot in the group, taken by the test before submitting */
+	atomic_fetch_sub(&outside_g.state, 2);
+}
+
+static void test_group_wait_outside(void **state)
+{
+	struct pool *p;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	pool_group_init(&outside_g);
+	atomic_fetch_add(&outside_g.state, 2); /* held until spawner is done */
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 2 }), 0);
+	assert_int_equal(pool_submit(p, spawner, NULL), 0);
+	pool_group_wait(&outside_g);
+	assert_int_equal(atomic_load(&counter), 100);
+	pool_destroy(p);
+}
+
+/* gate: tasks that wait until released */
+static _Atomic int gate_open;
+static _Atomic long gate_entered;
+
+static void gate_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&gate_entered, 1);
+	while (!atomic_load(&gate_open))
+		sleep_ms(1);
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_bound_rejects(void **state)
+{
+	struct pool *p;
+	struct pool_stats s;
+	int accepted = 0, rejected = 0;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	atomic_store(&gate_open, 0);
+	atomic_store(&gate_entered, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1,
+							      .queue_bound = 16 }),
+			 0);
+	assert_int_equal(pool_submit(p, gate_task, NULL), 0);
+	assert_true(wait_for(&gate_entered, 1)); /* the worker is held */
+	for (int i = 0; i < 40; i++) {
+		int r = pool_submit(p, gate_task, NULL);
+
+		if (r == 0)
+			accepted++;
+		else if (r == -EAGAIN)
+			rejected++;
+	}
+	assert_int_equal(accepted, 16);
+	assert_int_equal(rejected, 24);
+	pool_stats(p, &s);
+	assert_int_equal(s.rejected, 24);
+	assert_int_equal(s.inject_depth, 16);
+	assert_int_equal(s.depth, 16);
+	sleep_ms(2);
+	assert_true(s.oldest_wait_ns > 0);
+	atomic_store(&gate_open, 1);
+	assert_true(wait_for(&counter, 17));
+	pool_destroy(p);
+}
+
+/* the running task sees its enqueue time and its queue delay */
+static _Atomic uint64_t seen_enq, seen_delay;
+
+static void delay_task(void *arg)
+{
+	(void)arg;
+	atomic_store(&seen_enq, pool_task_enqueue_ns());
+	atomic_store(&seen_delay, pool_task_delay_ns());
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_task_delay(void **state)
+{
+	struct pool *p;
+	struct pool_stats a, b;
+	struct pool_interval iv;
+	uint64_t t0, t1;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	atomic_store(&gate_open, 0);
+	atomic_store(&gate_entered, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1 }), 0);
+	pool_stats(p, &a);
+	assert_int_equal(pool_submit(p, gate_task, NULL), 0);
+	assert_true(wait_for(&gate_entered, 1));
+	t0 = pool_now_ns();
+	assert_int_equal(pool_submit(p, delay_task, NULL), 0);
+	t1 = pool_now_ns();
+	sleep_ms(5); /* it waits at least this long behind the gate */
+	atomic_store(&gate_open, 1);
+	assert_true(wait_for(&counter, 2));
+	/* the clock is monotonic: the stamp lies between the two reads, give
+	 * or take the TSC conversion's rounding */
+	assert_true(atomic_load(&seen_enq) + 1000 >= t0);
+	assert_true(atomic_load(&seen_enq) <= t1 + 1000);
+	assert_true(atomic_load(&seen_delay) >= 4000000);
+	pool_stats(p, &b);
+	pool_stats_interval(&a, &b, &iv);
+	assert_int_equal(iv.started, 2);
+	assert_int_equal(iv.completed, 2);
+	assert_true(iv.max_delay_ns >= 4000000);
+	pool_destroy(p);
+}
+
+/* shutdown: drain runs everything; cancel hands everything back */
+static _Atomic long handed;
+
+static void cancel_cb(pool_fn fn, void *arg, void *ctx)
+{
+	(void)fn;
+	(void)arg;
+	(void)ctx;
+	atomic_fetch_add(&handed, 1);
+}
+
+static void test_shutdown_modes(void **state)
+{
+	struct pool *p;
+
+	(void)state;
+	for (int mode = 0; mode < 2; mode++) {
+		atomic_store(&counter, 0);
+		atomic_store(&handed, 0);
+		atomic_store(&gate_open, 0);
+		atomic_store(&gate_entered, 0);
+		assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1 }),
+				 0);
+		assert_int_equal(pool_submit(p, gate_task, NULL), 0);
+		assert_true(wait_for(&gate_entered, 1));
+		for (int i = 0; i < 100; i++)
+			assert_int_equal(pool_submit(p, count_task, NULL), 0);
+		assert_int_equal(pool_submit_blocking(p, count_task, NULL), 0);
+		atomic_store(&gate_open, 1);
+		if (mode == 0) {
+			assert_int_equal(pool_shutdown(p, POOL_DRAIN, NULL, NULL), 0);
+			assert_int_equal(atomic_load(&counter), 102);
+		} else {
+			assert_int_equal(pool_shutdown(p, POOL_CANCEL, cancel_cb, NULL),
+					 0);
+			assert_int_equal(atomic_load(&counter) + atomic_load(&handed),
+					 102);
+		}
+		assert_int_equal(pool_submit(p, count_task, NULL), -ESHUTDOWN);
+		assert_int_equal(pool_shutdown(p, POOL_DRAIN, NULL, NULL), -ESHUTDOWN);
+		pool_destroy(p);
+	}
+}
+
+/* blocking tasks: a capped number of threads, reaped when idle */
+static void blocking_task(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&gate_entered, 1);
+	while (!atomic_load(&gate_open))
+		sleep_ms(1);
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_blocking(void **state)
+{
+	struct pool *p;
+	struct pool_stats s;
+	int tries = 0;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	atomic_store(&gate_open, 0);
+	atomic_store(&gate_entered, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1,
+			 .max_blocking = 3, .blocking_bound = 4,
+			 .blocking_idle_ms = 20 }), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pool_submit_blocking(p, blocking_task, NULL), 0);
+	assert_true(wait_for(&gate_entered, 3)); /* three threads, blocked */
+	for (int i = 0; i < 4; i++) /* the queue's bound */
+		assert_int_equal(pool_submit_blocking(p, blocking_task, NULL), 0);
+	assert_int_equal(pool_submit_blocking(p, blocking_task, NULL), -EAGAIN);
+	pool_stats(p, &s);
+	assert_int_equal(s.blocking_threads, 3); /* capped */
+	/* the CPU worker is free meanwhile */
+	assert_int_equal(pool_submit(p, count_task, NULL), 0);
+	assert_true(wait_for(&counter, 1));
+	atomic_store(&gate_open, 1);
+	assert_true(wait_for(&counter, 8));
+	do { /* idle threads go away */
+		sleep_ms(10);
+		pool_stats(p, &s);
+	} while (s.blocking_threads && ++tries < 2000);
+	assert_int_equal(s.blocking_threads, 0);
+	assert_int_equal(s.blocking_completed, 7);
+	pool_destroy(p);
+}
+
+static void test_idle_parks(void **state)
+{
+	struct pool *p;
+	struct pool_stats s;
+	int tries = 0;
+
+	(void)state;
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 3 }), 0);
+	do {
+		sleep_ms(1);
+		pool_stats(p, &s);
+	} while (s.sleeping < 3 && ++tries < 20000);
+	assert_int_equal(s.sleeping, 3);
+	pool_destroy(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_submit_runs),
+		cmocka_unit_test(test_fork_join),
+		cmocka_unit_test(test_group_wait_outside),
+		cmocka_unit_test(test_bound_rejects),
+		cmocka_unit_test(test_task_delay),
+		cmocka_unit_test(test_shutdown_modes),
+		cmocka_unit_test(test_blocking),
+		cmocka_unit_test(test_idle_parks),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

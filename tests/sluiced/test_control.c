@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the admission controller on synthetic traces. A small
+ * simulated server sits in the loop: offered new connections per second,
+ * split into priority classes; the kernel sheds classes below the level
+ * and caps the rest at the controller's rate; admitted requests join a
+ * FIFO queue served at capacity C per second (fluid, 1 ms steps). From it
+ * the test derives what the daemon will measure: the minimum queue delay
+ * over the tick, the oldest task's age, goodput, admitted and shed rates.
+ * Scenarios: step up, step down, noisy load, capacity drop, demand below
+ * capacity (no wind-up), steady overload (oscillation), bounds, levels.
+ * SLUICE_SIM_TRACE=1 prints every tick.
+ */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <sluice/abi.h>
+
+#include "control.h"
+
+#define NCLASS (SL_MAX_CLASS + 1)	/* classes 0..7 */
+
+#define TICK_NS 10000000ull
+#define SUBSTEPS 10
+#define MS 1000000.0
+
+struct sim {
+	struct ctl ctl;
+	struct ctl_output out;
+	double cap;		/* service capacity, requests/s */
+	double offered;		/* new connections/s, one request each */
+	double share[NCLASS];	/* offered share per class */
+	double noise;		/* +- fraction on capacity and arrivals */
+	double psi;		/* CPU pressure fed to the controller */
+	double queue;		/* requests waiting */
+	uint64_t now;
+	uint32_t seed;
+	int tick;
+	/* last tick's observations */
+	double goodput, admitted, delay_ms, served_share[NCLASS];
+};
+
+/* Deterministic noise in [-1, 1]. */
+static double uniform(struct sim *s)
+{
+	s->seed = s->seed * 1103515245u + 12345u;
+	return ((s->seed >> 8) & 0xffff) / 32767.5 - 1.0;
+}
+
+static void sim_init(struct sim *s, double cap, double offered)
+{
+	struct ctl_params p;
+
+	memset(s, 0, sizeof(*s));
+	ctl_params_default(&p);
+	ctl_init(&s->ctl, &p);
+	s->cap = cap;
+	s->offered = offered;
+	s->share[4] = 1.0;	/* everyone unclassified: class 4 */
+	s->seed = 42;
+	s->now = 1000 * TICK_NS;
+	s->out.rate_cap = (uint32_t)p.rate_max;
+}
+
+/* One controller tick: run the server for a tick at the rate and level in
+ * force, then hand the measurements to the controller. */
+static void sim_tick(struct sim *s)
+{
+	double dt = 1.0 / 1000;	/* 1 ms substeps */
+	double above = 0, served = 0, adm_total = 0, shed_rate = 0, shed_level = 0;
+	double dmin = INFINITY;
+	bool started = false;
+
+	for (int c = 0; c < NCLASS; c++)
+		if (c >= s->out.level)
+			above += s->share[c];
+	for (int i = 0; i < SUBSTEPS; i++) {
+		double off = s->offered * (1 + s->noise * uniform(s));
+		double up = off * above;
+		double adm = up < s->out.rate_cap ? up : s->out.rate_cap;
+		double cap = s->cap * (1 + s->noise * uniform(s));
+		double srv;
+
+		shed_level += (off - up) * dt;
+		shed_rate += (up - adm) * dt;
+		adm_total += adm * dt;
+		s->queue += adm * dt;
+		srv = s->queue < cap * dt ? s->queue : cap * dt;
+		s->queue -= srv;
+		served += srv;
+		if (srv > 0) {
+			/* FIFO: the last request started waited the queue
+			 * that was ahead of it, about queue / capacity. */
+			double d = s->cap > 0 ? s->queue / s->cap : 0;
+
+			started = true;
+			if (d < dmin)
+				dmin = d;
+		}
+	}
+	s->now += TICK_NS;
+	s->tick++;
+	s->goodput = served / (SUBSTEPS * dt);
+	s->admitted = adm_total / (SUBSTEPS * dt);
+	s->delay_ms = s->cap > 0 ? s->queue / s->cap * 1000 : 0;
+	for (int c = 0; c < NCLASS; c++)
+		s->served_share[c] = c >= s->out.level && above > 0 ?
+					     s->share[c] / above : 0;
+
+	struct ctl_signals sig = {
+		.now_ns = s->now,
+		.delay_min_ns = started ? (uint64_t)(dmin * 1e9) : 0,
+		.oldest_age_ns = s->cap > 0 ? (uint64_t)(s->queue / s->cap * 1e9) :
+			       (s->queue > 0 ? (uint64_t)s->tick * TICK_NS : 0),
+		.goodput = s->goodput,
+		.admitted = s->admitted,
+		.shed_rate = shed_rate / (SUBSTEPS * dt),
+		.shed_level = shed_level / (SUBSTEPS * dt),
+		.psi_valid = s->psi > 0,
+		.psi_some_avg10 = s->psi,
+	};
+	ctl_tick(&s->ctl, &sig, &s->out);
+	if (getenv("SLUICE_SIM_TRACE"))
+		printf("t=%4d cap=%6.0f off=%7.0f rate=%7u lvl=%u good=%7.0f "
+		       "delay=%6.2fms q=%7.1f\n",
+		       s->tick, s->cap, s->offered, s->out.rate_cap,
+		       s->out.level, s->goodput, s->delay_ms, s->queue);
+}
+
+/* Statistics over a run of ticks. */
+struct window {
+	int n;
+	double good, rate_min, rate_max, rate_sum, delay_max;
+	double delays[4096];
+};
+
+static void window_run(struct sim *s, int ticks, struct window *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->rate_min = INFINITY;
+	for (int i = 0; i < ticks; i++) {
+		sim_tick(s);
+		double r = s->out.rate_cap;
+
+		w->good += s->goodput;
+		w->rate_sum += r;
+		if (r < w->rate_min)
+			w->rate_min = r;
+		if (r > w->rate_max)
+			w->rate_max = r;
+		if (s->delay_ms > w->delay_max)
+			w->delay_max = s->delay_ms;
+		if (w->n < 4096)
+			w->delays[w->n] = s->delay_ms;
+		w->n++;
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double window_p99_delay(struct window *w)
+{
+	int n = w->n < 4096 ? w->n : 4096;
+
+	qsort(w->delays, n, sizeof(double), cmp_double);
+	return w->delays[(int)(0.99 * (n - 1))];
+}
+
+static double window_goodput(const struct window *w)
+{
+	return w->good / w->n;
+}
+
+/* Ticks until the delay is back under 2x target and stays there for the
+ * rest of the `ticks` window; -1 if never. */
+static int ticks_to_settle(struct sim *s, int ticks, double bound_ms,
+			   double *peak_ms)
+{
+	int settled = -1;
+
+	*peak_ms = 0;
+	for (int i = 0; i < ticks; i++) {
+		sim_tick(s);
+		if (s->delay_ms > *peak_ms)
+			*peak_ms = s->delay_ms;
+		if (s->delay_ms > bound_ms)
+			settled = -1;
+		else if (settled < 0)
+			settled = i;
+	}
+	return settled;
+}
+
+#define TARGET_MS 5.0
+/*
+ * "Within bound": the daemon's bar is p99 latency <= 2 x unloaded p99 +
+ * target, so queueing delay may exceed the target by the unloaded p99
+ * (2.3 ms for the 1 ms-CPU reference service in REFERENCES.md). The law
+ * holds the queue at the target, so we allow it half the target above.
+ */
+#define BOUND_MS (1.5 * TARGET_MS)
+
+static void test_steady_overload_10x(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	sim_init(&s, 1000, 10000);
+	window_run(&s, 100, &w);	/* converge from a cold start */
+	window_run(&s, 1000, &w);
+	print_message("10x steady: goodput %.0f/s of 1000, rate %.0f..%.0f, "
+		      "p99 delay %.2f ms, max %.2f ms\n", window_goodput(&w),
+		      w.rate_min, w.rate_max, window_p99_delay(&w), w.delay_max);
+	assert_true(window_goodput(&w) >= 900);
+	assert_true(window_p99_delay(&w) <= BOUND_MS);
+	/* bounded oscillation: the rate stays within 10% of capacity */
+	assert_true(w.rate_min >= 900 && w.rate_max <= 1100);
+}
+
+/* The law has no constant in connections per second: the same holds for
+ * a 50/s service and a 200k/s one. */
+static void test_scale_invariance(void **state)
+{
+	(void)state;
+	const double caps[] = { 50, 1000, 200000 };
+
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		struct sim s;
+		struct window w;
+		double c = caps[i];
+
+		sim_init(&s, c, 10 * c);
+		window_run(&s, 200, &w);
+		window_run(&s, 1000, &w);
+		print_message("cap %.0f at 10x: goodput %.1f%%, rate %.0f..%.0f, "
+			      "p99 delay %.2f ms\n", c,
+			      100 * window_goodput(&w) / c, w.rate_min,
+			      w.rate_max, window_p99_delay(&w));
+		assert_true(window_goodput(&w) >= 0.9 * c);
+		assert_true(window_p99_delay(&w) <= BOUND_MS);
+	}
+}
+
+static void test_step_up_half_to_10x(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	double peak;
+
+	sim_init(&s, 1000, 500);
+	window_run(&s, 300, &w);
+	assert_true(w.delay_max < 1);	/* under capacity: no queue */
+	s.offered = 10000;
+	int full = -1;
+
+	for (int i = 0; i < 50 && full < 0; i++) {
+		sim_tick(&s);
+		if (s.goodput >= 900)
+			full = i + 1;
+	}
+	int settle = ticks_to_settle(&s, 300, BOUND_MS, &peak);
+
+	print_message("0.5x -> 10x: goodput >= 90%% after %d ticks; delay "
+		      "within bound after %d more, peak %.2f ms\n", full,
+		      settle, peak);
+	assert_true(full > 0 && full <= 20);	/* 200 ms */
+	assert_true(settle == 0);
+	assert_true(peak <= BOUND_MS);
+	window_run(&s, 500, &w);
+	assert_true(window_goodput(&w) >= 900);
+	assert_true(window_p99_delay(&w) <= BOUND_MS);
+}
+
+/* The same from a cold start straight into 10x, and 1x -> 10x. */
+static void test_cold_start_and_1x_to_10x(void **state)
+{
+	(void)state;
+	struct sim s;
+	double peak;
+
+	/* Cold, nothing is known: the first tick admits up to rate_max, so
+	 * the queue starts 9 ticks deep and drains at half capacity. */
+	sim_init(&s, 1000, 10000);
+	int settle = ticks_to_settle(&s, 300, BOUND_MS, &peak);
+
+	print_message("cold 10x: settled after %d ticks, peak %.2f ms\n",
+		      settle, peak);
+	assert_true(settle >= 0 && settle <= 30);
+
+	sim_init(&s, 1000, 1000);
+	struct window w;
+
+	window_run(&s, 300, &w);
+	s.offered = 10000;
+	settle = ticks_to_settle(&s, 300, BOUND_MS, &peak);
+	print_message("1x -> 10x: settled after %d ticks, peak %.2f ms\n",
+		      settle, peak);
+	assert_true(settle >= 0 && settle <= 20);
+}
+
+static void test_step_down_10x_to_third(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	sim_init(&s, 1000, 10000);
+	window_run(&s, 300, &w);
+	s.offered = 300;
+	window_run(&s, 50, &w);
+	/* everything offered is served, and the rate comes down to within
+	 * the headroom of the demand instead of staying at capacity */
+	window_run(&s, 200, &w);
+	print_message("10x -> 0.3x: goodput %.0f, rate %.0f..%.0f\n",
+		      window_goodput(&w), w.rate_min, w.rate_max);
+	assert_true(fabs(window_goodput(&w) - 300) < 3);
+	assert_true(w.rate_max <= 1.5 * 300 + 1);
+	assert_true(w.delay_max < 1);
+}
+
+static void test_no_windup_below_capacity(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	sim_init(&s, 1000, 400);
+	window_run(&s, 2000, &w);	/* 20 s of demand at 40% */
+	print_message("0.4x for 20 s: rate %.0f..%.0f (demand 400)\n",
+		      w.rate_min, w.rate_max);
+	/* after the first tick the rate never strays from the demand */
+	window_run(&s, 1000, &w);
+	assert_true(w.rate_max <= 1.5 * 400 + 1);
+	assert_true(w.rate_min >= 400);	/* and never sheds it */
+	assert_true(fabs(window_goodput(&w) - 400) < 1);
+}
+
+static void test_noisy_overload(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	sim_init(&s, 1000, 10000);
+	s.noise = 0.3;	/* +-30% per ms on capacity and on arrivals */
+	window_run(&s, 200, &w);
+	window_run(&s, 2000, &w);
+	print_message("noisy 10x: goodput %.0f, rate %.0f..%.0f (mean %.0f), "
+		      "p99 delay %.2f ms\n", window_goodput(&w), w.rate_min,
+		      w.rate_max, w.rate_sum / w.n, window_p99_delay(&w));
+	assert_true(window_goodput(&w) >= 900);
+	assert_true(window_p99_delay(&w) <= 2 * TARGET_MS);
+	assert_true(w.rate_min >= 500 && w.rate_max <= 1500);
+}
+
+static void test_capacity_drop(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	double peak;
+
+	sim_init(&s, 1000, 10000);
+	window_run(&s, 300, &w);
+	s.cap = 300;	/* e.g. a noisy neighbour takes 70% of the CPU */
+	int settle = ticks_to_settle(&s, 300, BOUND_MS, &peak);
+
+	print_message("capacity 1000 -> 300: settled after %d ticks, peak "
+		      "%.2f ms\n", settle, peak);
+	assert_true(settle >= 0 && settle <= 20);
+	window_run(&s, 500, &w);
+	assert_true(window_goodput(&w) >= 0.9 * 300);
+	assert_true(w.rate_min >= 0.85 * 300 && w.rate_max <= 1.15 * 300);
+
+	/* and back up: capacity returns, the rate follows */
+	s.cap = 1000;
+	window_run(&s, 100, &w);
+	window_run(&s, 300, &w);
+	assert_true(window_goodput(&w) >= 900);
+}
+
+static void test_bounds(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	/* A stuck service (nothing completes): the rate falls to the floor
+	 * and stays there, never to 0 (which would mean "no cap"). */
+	sim_init(&s, 1000, 10000);
+	window_run(&s, 100, &w);
+	s.cap = 0;
+	window_run(&s, 100, &w);
+	assert_int_equal(s.out.rate_cap, 10);
+	assert_true(w.rate_min >= 10);
+
+	/* A huge service with huge demand: never above rate_max. */
+	sim_init(&s, 1e8, 5e7);
+	window_run(&s, 500, &w);
+	assert_true(w.rate_max <= 1000000);
+	assert_int_equal(s.out.rate_cap, 1000000);
+
+	/* No demand at all: the floor, not 0. */
+	sim_init(&s, 1000, 0);
+	window_run(&s, 10, &w);
+	assert_int_equal(s.out.rate_cap, 10);
+}
+
+static void test_psi_holds_increase(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	sim_init(&s, 1000, 300);
+	window_run(&s, 100, &w);
+	uint32_t before = s.out.rate_cap;
+
+	s.psi = 95;
+	s.offered = 10000;	/* demand jumps while the CPU is contended */
+	window_run(&s, 100, &w);
+	assert_true(w.rate_max <= before);
+	s.psi = 10;
+	window_run(&s, 100, &w);
+	assert_true(s.out.rate_cap > before);
+}
+
+static void test_backlog_counts_as_delay(void **state)
+{
+	(void)state;
+	struct ctl c;
+	struct ctl_params p;
+	struct ctl_output out;
+	struct ctl_signals sig = { .now_ns = TICK_NS, .goodput = 1000,
+				   .admitted = 1000 };
+
+	ctl_params_default(&p);
+	ctl_init(&c, &p);
+	ctl_tick(&c, &sig, &out);
+	assert_false(out.overloaded);
+	/* 20 connections waiting for accept at 1000/s is 20 ms of delay */
+	sig.now_ns += TICK_NS;
+	sig.backlog = 20;
+	ctl_tick(&c, &sig, &out);
+	assert_true(out.overloaded);
+	assert_int_equal(out.delay_ns, 20000000);
+	assert_true(out.rate_cap < 1000);
+
+	/* the oldest task's age counts at half weight */
+	sig.now_ns += TICK_NS;
+	sig.backlog = 0;
+	sig.oldest_age_ns = 8000000;
+	ctl_tick(&c, &sig, &out);
+	assert_int_equal(out.delay_ns, 4000000);
+	assert_false(out.overloaded);
+}
+
+/* Classes: 50% class 2, 30% class 4 (default), 20% class 6, at 10x. The
+ * level must rise until classes 2 and 4 are shed and class 6 alone
+ * (2000/s) is capped at capacity; it must not sit at 7 (shedding class 6
+ * too, which would leave nothing). */
+static void test_level_sheds_low_classes_first(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	int at7 = 0;
+
+	sim_init(&s, 1000, 10000);
+	s.share[4] = 0.3;
+	s.share[2] = 0.5;
+	s.share[6] = 0.2;
+	window_run(&s, 300, &w);	/* 3 s */
+	print_message("classes: level %u after 3 s\n", s.out.level);
+	assert_true(s.out.level >= 5 && s.out.level <= 6);
+	double good = 0, high = 0;
+
+	for (int i = 0; i < 2000; i++) {	/* 20 s */
+		sim_tick(&s);
+		good += s.goodput;
+		high += s.goodput * s.served_share[6];
+		at7 += s.out.level >= 7;
+	}
+	print_message("classes: over 20 s, %d ticks at level 7, goodput %.0f, "
+		      "class 6 share of it %.2f\n", at7, good / 2000,
+		      high / good);
+	assert_true(at7 < 2000 / 20);	/* under 5% of the time */
+	assert_true(good / 2000 >= 900);
+	assert_true(high / good >= 0.95);
+}
+
+/* 90% default class, 10% class 6 at exactly capacity: shed class 4 and
+ * hold there without flapping. */
+static void test_level_holds_steady(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	int moves = 0;
+	uint8_t last;
+
+	sim_init(&s, 1000, 10000);
+	s.share[4] = 0.9;
+	s.share[6] = 0.1;
+	window_run(&s, 300, &w);
+	last = s.out.level;
+	assert_int_equal(last, 5);
+	for (int i = 0; i < 2000; i++) {
+		sim_tick(&s);
+		moves += s.out.level != last;
+		last = s.out.level;
+	}
+	print_message("steady classes: %d level moves in 20 s\n", moves);
+	assert_true(moves <= 8);	/* at most a probe per block period */
+	assert_true(last >= 5);
+}
+
+static void test_level_returns_to_zero(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	sim_init(&s, 1000, 10000);
+	s.share[4] = 0.5;
+	s.share[2] = 0.5;
+	window_run(&s, 300, &w);
+	assert_true(s.out.level >= 3);
+	s.offered = 300;
+	window_run(&s, 300, &w);	/* 3 s: a step down per 0.5 s */
+	assert_int_equal(s.out.level, 0);
+	window_run(&s, 100, &w);
+	assert_true(fabs(window_goodput(&w) - 300) < 30);
+}
+
+static void test_level_never_above_max(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	struct ctl_params p;
+
+	sim_init(&s, 1000, 100000);
+	ctl_params_default(&p);
+	p.level_max = 5;
+	ctl_init(&s.ctl, &p);
+	s.share[4] = 0.5;
+	s.share[7] = 0.5;	/* 50000/s of class 7: level can't help */
+	for (int i = 0; i < 1000; i++) {
+		sim_tick(&s);
+		assert_true(s.out.level <= 5);
+	}
+	window_run(&s, 100, &w);
+	assert_true(window_goodput(&w) >= 900);
+}
+
+static void test_params_validate(void **state)
+{
+	(void)state;
+	struct ctl_params p;
+	const char *why;
+
+	ctl_params_default(&p);
+	assert_int_equal(ctl_params_validate(&p, &why), 0);
+	assert_null(why);
+	p.rate_min = 0;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+	assert_non_null(why);
+	ctl_params_default(&p);
+	p.rate_max = 5;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+	ctl_params_default(&p);
+	p.fill_lo = 2;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+	ctl_params_default(&p);
+	p.drain_ns = p.tick_ns - 1;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+	ctl_params_default(&p);
+	p.level_max = SL_MAX_CLASS + 2;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+	ctl_params_default(&p);
+	p.target_delay_ns = 0;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+}
+
+/* Same inputs, same outputs: no hidden clock or state. */
+static void test_deterministic(void **state)
+{
+	(void)state;
+	struct sim a, b;
+
+	sim_init(&a, 1000, 10000);
+	sim_init(&b, 1000, 10000);
+	a.noise = b.noise = 0.3;
+	for (int i = 0; i < 500; i++) {
+		sim_tick(&a);
+		sim_tick(&b);
+		assert_int_equal(a.out.rate_cap, b.out.rate_cap);
+		assert_int_equal(a.out.level, b.out.level);
+	}
+}
+
+/* A tick arriving late (or a clock that did not move) does not make the
+ * increase jump, and a repeated timestamp does not divide by zero. */
+static void test_irregular_ticks(void **state)
+{
+	(void)state;
+	struct ctl c;
+	struct ctl_params p;
+	struct ctl_output out;
+	struct ctl_signals sig = { .now_ns = TICK_NS, .goodput = 500,
+				   .admitted = 1000, .shed_rate = 5000 };
+
+	ctl_params_default(&p);
+	ctl_init(&c, &p);
+	ctl_tick(&c, &sig, &out);
+	uint32_t r0 = out.rate_cap;
+
+	ctl_tick(&c, &sig, &out);	/* same timestamp: no increase */
+	assert_int_equal(out.rate_cap, r0);
+	sig.now_ns += 1000 * TICK_NS;	/* 10 s late: at most 2 ticks' worth */
+	ctl_tick(&c, &sig, &out);
+	assert_true(out.rate_cap <= r0 + 2 * 0.05 * r0 + 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_steady_overload_10x),
+		cmocka_unit_test(test_scale_invariance),
+		cmocka_unit_test(test_step_up_half_to_10x),
+		cmocka_unit_test(test_cold_start_and_1x_to_10x),
+		cmocka_unit_test(test_step_down_10x_to_third),
+		cmocka_unit_test(test_no_windup_below_capacity),
+		cmocka_unit_test(test_noisy_overload),
+		cmocka_unit_test(test_capacity_drop),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_psi_holds_increase),
+		cmocka_unit_test(test_backlog_counts_as_delay),
+		cmocka_unit_test(test_level_sheds_low_classes_first),
+		cmocka_unit_test(test_level_holds_steady),
+		cmocka_unit_test(test_level_returns_to_zero),
+		cmocka_unit_test(test_level_never_above_max),
+		cmocka_unit_test(test_params_validate),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_irregular_ticks),
+	};
+
+	return cmocka_run_group_tests_name("control", tests, NULL, NULL);
+}

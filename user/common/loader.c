@@ -1,0 +1,621 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loader (see loader.h): the skeleton loaded against the pinned maps, XDP
+ * attached through a pinned bpf_link, TC through a clsact ingress filter,
+ * and a record per interface of what was created so that detach undoes
+ * exactly that and nothing more.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "log.h"
+#include "parse.h"
+#include "sluice.skel.h"
+
+#define MAX_OBJ_MAPS 32
+
+static int attach_key(const char *ifname, struct sl_attach_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (!ifname || !*ifname || strlen(ifname) >= sizeof(k->ifname)) {
+		pr_err("'%s' is not an interface name, expected 1..%zu characters", ifname ? ifname : "",
+		       sizeof(k->ifname) - 1);
+		return -EINVAL;
+	}
+	memcpy(k->ifname, ifname, strlen(ifname));
+	return 0;
+}
+
+static int link_path(const char *dir, const char *ifname, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s/%s", dir, SL_LINKS_SUBDIR, ifname);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int mkdir_ok(const char *path)
+{
+	if (mkdir(path, 0700) && errno != EEXIST) {
+		int err = -errno;
+
+		pr_err("cannot create %s: %s", path, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* mkdir -p: the pin dir may be several levels below the bpffs mount. */
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s", dir);
+
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -ENAMETOOLONG;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			int err = -errno;
+
+			pr_err("cannot create %s: %s", path, strerror(errno));
+			return err;
+		}
+		*p = '/';
+	}
+	return mkdir_ok(path);
+}
+
+static int prog_id_of(int prog_fd, uint32_t *id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return -errno;
+	*id = info.id;
+	return 0;
+}
+
+static bool is_xdp(unsigned int mode)
+{
+	return mode == SL_MODE_NATIVE || mode == SL_MODE_GENERIC;
+}
+
+int sl_attachment_alive(const struct sl_pins *p, const struct sl_attachment *att, uint32_t *prog_id)
+{
+	char name[IF_NAMESIZE], path[PATH_MAX];
+	const struct sl_attach_rec *rec = &att->rec;
+
+	/* Same name, same device: a deleted and re-created interface is not ours. */
+	if (!if_indextoname(rec->ifindex, name) || strcmp(name, att->ifname))
+		return 0;
+	if (is_xdp(rec->mode)) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd, err;
+
+		if (link_path(p->dir, att->ifname, path, sizeof(path)))
+			return -ENAMETOOLONG;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno;
+		err = bpf_obj_get_info_by_fd(fd, &info, &len);
+		close(fd);
+		if (err)
+			return -errno;
+		if (info.type != BPF_LINK_TYPE_XDP || info.xdp.ifindex != rec->ifindex)
+			return 0;
+		if (prog_id)
+			*prog_id = info.prog_id;
+		return 1;
+	}
+	if (rec->mode == SL_MODE_TC) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)rec->ifindex,
+				    .attach_point = BPF_TC_INGRESS);
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = rec->tc_handle,
+				    .priority = rec->tc_priority);
+
+		if (bpf_tc_query(&hook, &q))
+			return 0;
+		if (q.prog_id != rec->prog_id)
+			return 0;
+		if (prog_id)
+			*prog_id = q.prog_id;
+		return 1;
+	}
+	return 0;
+}
+
+/* Any service with action mark? XDP cannot mark, so XDP attach refuses them. */
+static int find_mark_service(const struct sl_pins *p, uint16_t *port, uint8_t *proto)
+{
+	__u32 key, next, *prev = NULL;
+	struct sl_service svc;
+
+	while (!bpf_map_get_next_key(p->services_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(p->services_fd, &key, &svc))
+			continue;
+		if (svc.action == SL_ACT_MARK) {
+			*port = svc.port;
+			*proto = svc.proto;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Maps of a freshly created state, pinned after sl_config is written. */
+struct new_state {
+	int n;
+	struct bpf_map *maps[MAX_OBJ_MAPS];
+	int pinned;		/* maps[0..pinned) were pinned by us */
+	int attach_fd;		/* >= 0: we created and pinned sl_attach */
+};
+
+/* Remove exactly the pins this attach made, never pre-existing ones. */
+static void unpin_new_state(const char *dir, struct new_state *ns)
+{
+	char path[PATH_MAX];
+
+	for (int i = 0; i < ns->pinned; i++) {
+		if (!sl_pins_path(dir, bpf_map__name(ns->maps[i]), path, sizeof(path)))
+			unlink(path);
+	}
+	ns->pinned = 0;
+	if (ns->attach_fd >= 0 && !sl_pins_path(dir, SL_MAP_ATTACH, path, sizeof(path)))
+		unlink(path);
+}
+
+static int create_attach_map(const char *dir, int *fd_out)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = sl_pins_path(dir, SL_MAP_ATTACH, path, sizeof(path));
+	if (err)
+		return err;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, SL_MAP_ATTACH, sizeof(struct sl_attach_key),
+			    sizeof(struct sl_attach_rec), SL_ATTACH_MAX, NULL);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cannot create map %s: %s", SL_MAP_ATTACH, strerror(errno));
+		return err;
+	}
+	if (bpf_obj_pin(fd, path)) {
+		err = -errno;
+		pr_err("cannot pin %s: %s", path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_state *ns)
+{
+	struct sl_config cfg = { .abi_version = SL_ABI_VERSION };
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int err;
+
+	/* Version first, so nobody ever opens pins without one. */
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sl_config), &zero, &cfg, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot write %s: %s", SL_MAP_CONFIG, strerror(errno));
+		return err;
+	}
+	for (int i = 0; i < ns->n; i++) {
+		err = sl_pins_path(dir, bpf_map__name(ns->maps[i]), path, sizeof(path));
+		if (err)
+			goto fail;
+		err = bpf_map__pin(ns->maps[i], path);
+		if (err) {
+			pr_err("cannot pin map %s at %s: %s%s", bpf_map__name(ns->maps[i]), path,
+			       strerror(-err), err == -EEXIST ? " (left over from an incomplete "
+			       "state? remove the pin dir)" : "");
+			goto fail;
+		}
+		ns->pinned = i + 1;
+	}
+	err = create_attach_map(dir, &ns->attach_fd);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	unpin_new_state(dir, ns);
+	return err;
+}
+
+static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, int ifindex,
+		      struct sl_attach_result *res)
+{
+	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, lo);
+	char path[PATH_MAX];
+	int prog_fd = bpf_program__fd(skel->progs.sluice_xdp);
+	int link_fd, err;
+
+	res->mode = o->mode == SL_MODE_NONE ? SL_MODE_NATIVE : o->mode;
+	lo.flags = res->mode == SL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
+	if (link_fd < 0 && o->mode == SL_MODE_NONE && (errno == EOPNOTSUPP || errno == EINVAL)) {
+		pr_debug("%s: native XDP not supported (%s), using generic", o->ifname,
+			 strerror(errno));
+		res->mode = SL_MODE_GENERIC;
+		res->fell_back = true;
+		lo.flags = XDP_FLAGS_SKB_MODE;
+		link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
+	}
+	if (link_fd < 0) {
+		err = -errno;
+		if (err == -EBUSY || err == -EEXIST)
+			pr_err("cannot attach XDP (%s) to %s: another XDP program is already attached "
+			       "(see 'ip link show %s')", sl_mode_name(res->mode), o->ifname, o->ifname);
+		else if (err == -EOPNOTSUPP)
+			pr_err("cannot attach XDP in %s mode to %s: the driver does not support it, "
+			       "expected --mode generic or tc", sl_mode_name(res->mode), o->ifname);
+		else
+			pr_err("cannot attach XDP (%s) to %s: %s", sl_mode_name(res->mode), o->ifname,
+			       strerror(-err));
+		return err;
+	}
+	err = sl_pins_path(o->pin_dir, SL_LINKS_SUBDIR, path, sizeof(path));
+	if (!err)
+		err = mkdir_ok(path);
+	if (!err)
+		err = link_path(o->pin_dir, o->ifname, path, sizeof(path));
+	if (!err && bpf_obj_pin(link_fd, path)) {
+		err = -errno;
+		pr_err("cannot pin the XDP link of %s at %s: %s", o->ifname, path, strerror(errno));
+	}
+	/* Without its pin, closing the link detaches the program again. */
+	close(link_fd);
+	if (err)
+		return err;
+	return prog_id_of(prog_fd, &res->prog_id);
+}
+
+static void detach_xdp_pin(const char *dir, const char *ifname)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (link_path(dir, ifname, path, sizeof(path)))
+		return;
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* Force the detach even if someone else holds the link open. */
+		bpf_link_detach(fd);
+		close(fd);
+	}
+	unlink(path);
+}
+
+static int attach_tc(const struct sl_attach_opts *o, struct sluice_bpf *skel, int ifindex,
+		     struct sl_attach_result *res, struct sl_attach_rec *rec)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = bpf_program__fd(skel->progs.sluice_tc));
+	int err;
+
+	res->mode = SL_MODE_TC;
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		pr_err("cannot create the clsact qdisc on %s: %s", o->ifname, strerror(-err));
+		return err;
+	}
+	res->qdisc_created = !err;
+	/* handle and priority 0: the kernel picks free ones, libbpf reports them back. */
+	err = bpf_tc_attach(&hook, &to);
+	if (err) {
+		pr_err("cannot attach the TC program to %s ingress: %s", o->ifname, strerror(-err));
+		if (res->qdisc_created) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+		return err;
+	}
+	rec->tc_handle = to.handle;
+	rec->tc_priority = to.priority;
+	rec->qdisc_created = res->qdisc_created;
+	res->prog_id = to.prog_id;
+	return 0;
+}
+
+static void detach_tc(const char *ifname, const struct sl_attach_rec *rec, bool *qdisc_removed,
+		      bool *stale)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)rec->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, q, .handle = rec->tc_handle, .priority = rec->tc_priority);
+	char name[IF_NAMESIZE];
+	int err;
+
+	if (!if_indextoname(rec->ifindex, name) || strcmp(name, ifname)) {
+		*stale = true;	/* the interface went away: so did its qdisc */
+		return;
+	}
+	err = bpf_tc_query(&hook, &q);
+	if (!err && q.prog_id == rec->prog_id) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, d, .handle = rec->tc_handle,
+				    .priority = rec->tc_priority);
+
+		err = bpf_tc_detach(&hook, &d);
+		if (err)
+			pr_warn("cannot remove sluice's TC filter from %s: %s", ifname, strerror(-err));
+	} else {
+		*stale = true;
+		if (!err)
+			pr_warn("%s: the TC filter sluice installed was replaced by program %u; left in "
+				"place", ifname, q.prog_id);
+	}
+	if (rec->qdisc_created) {
+		/* INGRESS|EGRESS deletes the clsact qdisc itself (INGRESS alone flushes filters). */
+		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+		err = bpf_tc_hook_destroy(&hook);
+		if (!err)
+			*qdisc_removed = true;
+		else if (err != -ENOENT && err != -EINVAL)
+			pr_warn("cannot remove the clsact qdisc sluice created on %s: %s", ifname,
+				strerror(-err));
+	}
+}
+
+int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *res)
+{
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
+	struct sl_pins p = { .attach_fd = -1 };
+	struct new_state ns = { .attach_fd = -1 };
+	struct sl_attach_key key;
+	struct sl_attach_rec rec = {};
+	struct sluice_bpf *skel = NULL;
+	struct bpf_map *map;
+	bool opened = false, attached = false;
+	int ifindex, exists, attach_fd, lock_fd = -1, err;
+
+	memset(res, 0, sizeof(*res));
+	err = attach_key(o->ifname, &key);
+	if (err)
+		return err;
+	err = sl_pins_check_env(o->pin_dir);
+	if (err)
+		return err;
+	ifindex = (int)if_nametoindex(o->ifname);
+	if (!ifindex) {
+		pr_err("unknown interface '%s', expected an existing network device (see 'ip link')",
+		       o->ifname);
+		return -ENODEV;
+	}
+	res->ifindex = (uint32_t)ifindex;
+
+	/* Serialise with other writers from the first look at the state on. */
+	err = mkdir_p(o->pin_dir);
+	if (err)
+		return err;
+	err = sl_pins_lock(o->pin_dir, &lock_fd);
+	if (err)
+		return err;
+
+	exists = sl_pins_exist(o->pin_dir);
+	if (exists < 0) {
+		pr_err("cannot inspect %s: %s", o->pin_dir, strerror(-exists));
+		err = exists;
+		goto out;
+	}
+	if (exists) {
+		err = sl_pins_open(o->pin_dir, &p);
+		if (err)
+			goto out;
+		opened = true;
+		if (p.attach_fd >= 0 && !bpf_map_lookup_elem(p.attach_fd, &key, &rec)) {
+			struct sl_attachment att = { .rec = rec };
+			uint32_t id = 0;
+			int alive;
+
+			memcpy(att.ifname, key.ifname, sizeof(key.ifname));
+			alive = sl_attachment_alive(&p, &att, &id);
+			if (alive < 0) {
+				pr_err("cannot check the attachment of %s: %s", o->ifname,
+				       strerror(-alive));
+				err = alive;
+				goto out;
+			}
+			if (alive > 0 && (o->mode == rec.mode ||
+					  (o->mode == SL_MODE_NONE && is_xdp(rec.mode)))) {
+				res->already = true;
+				res->mode = rec.mode;
+				res->prog_id = id;
+				res->qdisc_created = rec.qdisc_created;
+				res->sources = p.sources_max;
+				goto out;
+			}
+			if (alive > 0) {
+				pr_err("%s is already attached in %s mode: detach it first to attach in %s "
+				       "mode", o->ifname, sl_mode_name(rec.mode),
+				       o->mode == SL_MODE_NONE ? "native or generic" : sl_mode_name(o->mode));
+				err = -EBUSY;
+				goto out;
+			}
+			/* The kernel side is gone (device removed, link detached): forget it. */
+			pr_info("%s: dropping the record of a %s attachment that no longer exists",
+				o->ifname, sl_mode_name(rec.mode));
+			if (is_xdp(rec.mode))
+				detach_xdp_pin(o->pin_dir, o->ifname);
+			bpf_map_delete_elem(p.attach_fd, &key);
+			memset(&rec, 0, sizeof(rec));
+		}
+		if (o->mode != SL_MODE_TC) {
+			uint16_t port;
+			uint8_t proto;
+
+			if (find_mark_service(&p, &port, &proto)) {
+				pr_err("service %s/%u has action 'mark', which XDP cannot do: attach %s with "
+				       "--mode tc, or change that service's action", sl_proto_name(proto),
+				       port, o->ifname);
+				err = -EOPNOTSUPP;
+				goto out;
+			}
+		}
+		res->sources = p.sources_max;
+		if (o->sources && o->sources != p.sources_max)
+			pr_warn("--sources %u ignored: the maps exist with %u source entries (remove %s "
+				"to recreate them)", o->sources, p.sources_max, o->pin_dir);
+	} else {
+		res->sources = o->sources ? o->sources : SL_SOURCES_DEFAULT;
+	}
+
+	skel = sluice_bpf__open_opts(&oo);
+	if (!skel) {
+		err = -errno;
+		pr_err("cannot open the sluice BPF object: %s", strerror(errno));
+		goto out;
+	}
+	err = bpf_map__set_max_entries(skel->maps.sl_sources, res->sources);
+	if (err)
+		goto out;
+	if (o->before_load) {
+		err = o->before_load(skel->obj, o->ctx);
+		if (err)
+			goto out;
+	}
+	bpf_program__set_autoload(skel->progs.sluice_xdp, o->mode != SL_MODE_TC);
+	bpf_program__set_autoload(skel->progs.sluice_tc, o->mode == SL_MODE_TC);
+	if (!exists) {
+		/*
+		 * Create unpinned, write the ABI version, then pin: the pins never
+		 * exist without a version in them.
+		 */
+		bpf_object__for_each_map(map, skel->obj) {
+			if (!bpf_map__pin_path(map))
+				continue;
+			if (ns.n == MAX_OBJ_MAPS) {
+				err = -E2BIG;
+				goto out;
+			}
+			ns.maps[ns.n++] = map;
+			bpf_map__set_pin_path(map, NULL);
+		}
+	}
+	err = sluice_bpf__load(skel);
+	if (err) {
+		pr_err("cannot load the sluice BPF object%s: %s (-v shows libbpf's messages)",
+		       exists ? " against the pinned maps" : "", strerror(-err));
+		goto out;
+	}
+	if (!exists) {
+		err = pin_new_state(o->pin_dir, skel, &ns);
+		if (err)
+			goto out;
+		res->created_state = true;
+		attach_fd = ns.attach_fd;
+	} else if (p.attach_fd < 0) {
+		err = create_attach_map(o->pin_dir, &p.attach_fd);
+		if (err)
+			goto out;
+		attach_fd = p.attach_fd;
+	} else {
+		attach_fd = p.attach_fd;
+	}
+
+	if (o->mode == SL_MODE_TC)
+		err = attach_tc(o, skel, ifindex, res, &rec);
+	else
+		err = attach_xdp(o, skel, ifindex, res);
+	if (err)
+		goto out;
+	attached = true;
+	rec.ifindex = (uint32_t)ifindex;
+	rec.mode = (uint8_t)res->mode;
+	rec.prog_id = res->prog_id;
+	if (bpf_map_update_elem(attach_fd, &key, &rec, BPF_ANY)) {
+		err = -errno;
+		pr_err("cannot record the attachment of %s in %s: %s", o->ifname, SL_MAP_ATTACH,
+		       strerror(errno));
+		goto out;
+	}
+	err = 0;
+out:
+	if (err && attached) {
+		bool removed = false, stale = false;
+
+		if (res->mode == SL_MODE_TC)
+			detach_tc(o->ifname, &rec, &removed, &stale);
+		else
+			detach_xdp_pin(o->pin_dir, o->ifname);
+	}
+	if (err && res->created_state)
+		unpin_new_state(o->pin_dir, &ns);
+	if (ns.attach_fd >= 0)
+		close(ns.attach_fd);
+	sluice_bpf__destroy(skel);
+	if (opened)
+		sl_pins_close(&p);
+	sl_pins_unlock(lock_fd);
+	return err;
+}
+
+int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_result *res)
+{
+	struct sl_attach_key key;
+	struct sl_attach_rec rec;
+	struct sl_pins p;
+	int exists, lock_fd = -1, err;
+
+	memset(res, 0, sizeof(*res));
+	err = attach_key(ifname, &key);
+	if (err)
+		return err;
+	err = sl_pins_check_env(dir);
+	if (err)
+		return err;
+	exists = sl_pins_exist(dir);
+	if (exists <= 0) {
+		pr_err("%s is not attached: no sluice state in %s", ifname, dir);
+		return exists < 0 ? exists : -ENOENT;
+	}
+	err = sl_pins_lock(dir, &lock_fd);
+	if (err)
+		return err;
+	err = sl_pins_open(dir, &p);
+	if (err) {
+		sl_pins_unlock(lock_fd);
+		return err;
+	}
+	if (p.attach_fd < 0 || bpf_map_lookup_elem(p.attach_fd, &key, &rec)) {
+		pr_err("%s is not attached by sluice (see 'sluicectl status')", ifname);
+		err = -ENOENT;
+		goto out;
+	}
+	res->mode = rec.mode;
+	if (is_xdp(rec.mode)) {
+		struct sl_attachment att = { .rec = rec };
+
+		memcpy(att.ifname, key.ifname, sizeof(key.ifname));
+		res->was_stale = sl_attachment_alive(&p, &att, NULL) <= 0;
+		detach_xdp_pin(dir, ifname);
+	} else if (rec.mode == SL_MODE_TC) {
+		detach_tc(ifname, &rec, &res->qdisc_removed, &res->was_stale);
+	}
+	if (bpf_map_delete_elem(p.attach_fd, &key) && errno != ENOENT) {
+		err = -errno;
+		pr_err("cannot delete the record of %s from %s: %s", ifname, SL_MAP_ATTACH,
+		       strerror(errno));
+		goto out;
+	}
+	err = 0;
+out:
+	sl_pins_close(&p);
+	sl_pins_unlock(lock_fd);
+	return err;
+}

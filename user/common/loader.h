@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading and attaching the data plane (the libbpf skeleton of
+ * bpf/sluice.bpf.c) with its maps pinned by name in the pin dir: the first
+ * attach creates the maps (and writes SL_ABI_VERSION into sl_config),
+ * later ones reuse them, so every interface shares one set of limits.
+ *
+ * XDP is attached through a bpf_link pinned at <pin dir>/links/<ifname>,
+ * so it outlives the process; TC through a clsact ingress filter. Each
+ * attachment is recorded in the sl_attach map (mode, program id, and for
+ * TC the filter's handle and priority and whether sluice created the
+ * clsact qdisc), so that detach removes exactly what attach created.
+ *
+ * Both take the pin dir lock (sl_pins_lock) for their whole run.
+ *
+ * API:
+ *   sl_loader_attach(&opts, &result)   idempotent for the same mode;
+ *                                      -EBUSY for another mode
+ *   sl_loader_detach(dir, ifname, &result)
+ *   sl_attachment_alive(&p, &att, &prog_id)   is the recorded attachment
+ *                                      still in place in the kernel
+ */
+#ifndef SLUICE_LOADER_H
+#define SLUICE_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pins.h"
+
+struct bpf_object;
+
+#define SL_SOURCES_MAX (16u << 20)
+
+struct sl_attach_opts {
+	const char *pin_dir;
+	const char *ifname;
+	enum sl_attach_mode mode;	/* SL_MODE_NONE: native, else generic */
+	uint32_t sources;		/* sl_sources entries on creation; 0: default */
+	/*
+	 * Called after open, before load: the place to set the data plane's
+	 * rodata knobs (the object is the skeleton's). 0 or -errno.
+	 */
+	int (*before_load)(struct bpf_object *obj, void *ctx);
+	void *ctx;
+};
+
+struct sl_attach_result {
+	enum sl_attach_mode mode;
+	uint32_t prog_id;
+	uint32_t ifindex;
+	bool already;			/* was attached in this mode: nothing done */
+	bool created_state;		/* this attach created the maps */
+	bool fell_back;			/* default mode: native unsupported, generic used */
+	bool qdisc_created;		/* TC: sluice created the clsact qdisc */
+	uint32_t sources;		/* sl_sources entries in effect */
+};
+
+struct sl_detach_result {
+	enum sl_attach_mode mode;
+	bool qdisc_removed;
+	bool was_stale;			/* the kernel side was already gone */
+};
+
+int sl_loader_attach(const struct sl_attach_opts *opts, struct sl_attach_result *res);
+int sl_loader_detach(const char *pin_dir, const char *ifname, struct sl_detach_result *res);
+int sl_attachment_alive(const struct sl_pins *p, const struct sl_attachment *att, uint32_t *prog_id);
+
+#endif /* SLUICE_LOADER_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pinned state of sluice: open the maps pinned by name under the pin
+ * directory, check that they are what this build expects (type, key and
+ * value sizes, SL_ABI_VERSION in sl_config), and explain what is missing
+ * when they cannot be opened (not root, no bpffs, nothing attached yet).
+ *
+ * Besides the data-plane maps of abi.h, the pin dir holds state that only
+ * user space reads:
+ *   sl_attach         HASH ifname -> struct sl_attach_rec, one per attached
+ *                     interface (mode, what was created, program id)
+ *   links/<ifname>    the pinned bpf_link of an XDP attachment
+ *
+ * API:
+ *   sl_pins_check_env(dir)   0, or -EPERM (not root) / -ENODEV (dir is not
+ *                            on bpffs), logged
+ *   sl_pins_exist(dir)       1 if the state exists, 0 if not, -errno
+ *   sl_pins_open(dir, &p)    open every map and check it; logged errors:
+ *                            -ENOENT no state, -EPROTO ABI mismatch
+ *   sl_pins_close(&p)
+ *   sl_pins_path(dir, name, buf, len)   "<dir>/<name>"
+ *   sl_pins_lock(dir, &fd)              exclusive advisory lock (flock) on the
+ *                                       pin dir, for read-modify-write of the
+ *                                       maps; sl_pins_unlock(fd) releases it
+ *   sl_attach_list(p, out, max, &n)     attachment records, sorted by name
+ *   sl_mode_name(mode)                  "native", "generic", "tc"
+ */
+#ifndef SLUICE_PINS_H
+#define SLUICE_PINS_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <linux/types.h>
+#include <sluice/abi.h>
+
+#define SL_MAP_ATTACH "sl_attach"
+#define SL_ATTACH_MAX 1024
+#define SL_LINKS_SUBDIR "links"
+
+/* sl_attach_rec.mode */
+enum sl_attach_mode {
+	SL_MODE_NONE = 0,
+	SL_MODE_NATIVE = 1,	/* XDP in the driver */
+	SL_MODE_GENERIC = 2,	/* XDP on the skb (any driver) */
+	SL_MODE_TC = 3,		/* TC clsact ingress */
+};
+
+struct sl_attach_key {
+	char ifname[16];	/* IFNAMSIZ, NUL-padded */
+};
+
+struct sl_attach_rec {
+	__u32 ifindex;
+	__u8 mode;		/* enum sl_attach_mode */
+	__u8 qdisc_created;	/* TC: sluice created the clsact qdisc */
+	__u16 pad0;
+	__u32 prog_id;
+	__u32 tc_handle;	/* TC: filter handle and priority used */
+	__u32 tc_priority;
+	__u32 pad1;
+};
+_Static_assert(sizeof(struct sl_attach_rec) == 24, "sl_attach_rec layout");
+
+struct sl_attachment {
+	char ifname[16];
+	struct sl_attach_rec rec;
+};
+
+struct sl_pins {
+	char dir[PATH_MAX];
+	int config_fd;
+	int ports_fd;
+	int services_fd;
+	int admission_fd;
+	int buckets_fd;
+	int sources_fd;
+	int prefix4_fd;
+	int prefix6_fd;
+	int stats_fd;
+	int attach_fd;		/* -1 until the first attach creates it */
+	__u32 abi_version;
+	__u32 sources_max;	/* max_entries of the pinned sl_sources */
+};
+
+int sl_pins_check_env(const char *dir);
+int sl_pins_exist(const char *dir);
+int sl_pins_open(const char *dir, struct sl_pins *p);
+void sl_pins_close(struct sl_pins *p);
+int sl_pins_path(const char *dir, const char *name, char *buf, size_t len);
+int sl_pins_lock(const char *dir, int *fd);
+void sl_pins_unlock(int fd);
+int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t max, size_t *n);
+const char *sl_mode_name(unsigned int mode);
+
+#endif /* SLUICE_PINS_H */

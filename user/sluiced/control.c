@@ -1,0 +1,336 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The admission controller's law. Two outputs, two loops:
+ *
+ * 1. Rate (fast loop, every tick). The signal is queueing delay, as in
+ *    Breakwater and CoDel: it is what an admitted request pays, and unlike
+ *    CPU utilisation it says how far past capacity we are.
+ *
+ *      d = max(delay_min, oldest_age / 2) + backlog / goodput
+ *
+ *    delay_min, the smallest delay of the tasks started in the interval,
+ *    ignores a burst that drained within it (CoDel's standing queue);
+ *    oldest_age catches a queue that stopped moving (no task started, so no
+ *    minimum), at half weight so it acts only when the oldest task waited
+ *    twice the target (the point where Breakwater and CoDel drop). The
+ *    accept backlog is queueing too, before the pool sees it: by Little's
+ *    law it adds backlog / goodput.
+ *
+ *    Over target (d > T): multiplicative decrease in proportion to the
+ *    excess, applied to goodput rather than to the previous rate:
+ *
+ *      f = min(1/2, (d - T) / drain)       r' = goodput * (1 - f)
+ *
+ *    While overloaded, goodput is what the service demonstrably completes,
+ *    i.e. its capacity; admitting goodput * (1 - f) drains the excess queue
+ *    ((d - T) * goodput requests) at f * goodput per second. As the queue
+ *    drains, f shrinks and the rate returns to goodput: the excess decays
+ *    exponentially with time constant `drain`, with no undershoot, where
+ *    compounding r' = r * (1 - f) tick after tick (the delay signal lags)
+ *    would cut far below capacity and leave the pool idle. f is at most
+ *    1/2 (Breakwater's "at most halve", here relative to the measured
+ *    capacity). Anchoring to goodput also drops at once a rate that was
+ *    never backed by completions (after a capacity drop, or at start),
+ *    which halving the previous rate would take several ticks to do.
+ *
+ *    At or under target: additive increase, damped as d nears T:
+ *
+ *      r' = r + increase * max(r, goodput) * (1 - d / T) * dt / tick
+ *
+ *    The step is a fraction of the operating point so the same constant
+ *    works for 100/s and 100k/s services (a fixed step in conn/s would be
+ *    either glacial or violent); within an episode it is nearly constant,
+ *    so the law is AIMD in effect. The damping (1 - d/T) lets the rate
+ *    settle where the queue sits just under target instead of overshooting
+ *    into it each cycle: no sawtooth in steady overload.
+ *
+ *    While the cap is binding, the increase also stops one step above
+ *    goodput: r' <= max(r, (1 + increase) * goodput). Goodput follows
+ *    the rate within a tick on a ramp, so this does not slow recovery,
+ *    but it stops the climb from running ahead of the lagging delay
+ *    signal into a queue once the rate reaches capacity.
+ *
+ *    No wind-up: r' <= headroom * max(demand, goodput), where demand =
+ *    admitted + shed by the rate (the traffic that passed the level). While
+ *    demand is below capacity the rate stays within headroom of it and
+ *    does not climb to rate_max; headroom = 1.5 lets a 50% burst through
+ *    with no reaction needed. When demand later jumps, growth starts from
+ *    there: 1.5 x the old demand at once, then the additive step.
+ *
+ *    CPU pressure: when PSI "some avg10" is at or above psi_hold, the rate
+ *    does not increase (it may still decrease): something outside the pool
+ *    is taking the CPU, and growing into it would show up as delay only
+ *    later. Depth and busy fraction are reported but not used: queueing
+ *    delay already says what they would (Breakwater's argument).
+ *
+ *    Bounds: rate_min <= r <= rate_max. rate_min > 0 so a trickle is always
+ *    admitted and recovery is seen; the output is never 0 (0 = no cap).
+ *
+ * 2. Level (slow loop, DAGOR-style). fill = demand / rate is how much of
+ *    the traffic above the level the rate cap must turn away. If fill >
+ *    fill_hi for level_up_ns, the cap is shedding at random among classes
+ *    that could be told apart: raise the level, shedding the lowest class
+ *    outright. If fill < fill_lo and d < T/2 for level_down_ns, there is
+ *    room: lower the level. Hysteresis three ways: the gap between fill_lo
+ *    and fill_hi, the hold times (up fast, down five times slower, as DAGOR
+ *    moves down more carefully than up), and a memory: a move undone within
+ *    level_revert_ns (a raise that left the rate under-filled because the
+ *    shed class was most of the traffic, or a lowering that over-filled it)
+ *    blocks that move for level_block_ns, doubling (up to 16x) for each
+ *    raise undone in a row, so the level does not flap between two values.
+ *    We cannot see the classes' shares of the traffic, so a raise is a
+ *    probe: for REVERT_TICKS + 2 ticks after it the rate neither grows nor
+ *    follows the (possibly vanished) demand down, so that undoing a raise
+ *    that shed everything finds the rate where it was. Levels 0 and 1
+ *    both shed nothing; we use 0 and step 0 <-> 2.
+ */
+#include "control.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sluice/abi.h>
+
+#define NS_PER_S 1e9
+/* A raise is undone if the rate is under-filled for this many ticks. */
+#define REVERT_TICKS 3
+/* A late tick's increase counts at most this many ticks' worth. */
+#define MAX_TICKS_PER_STEP 2.0
+
+void ctl_params_default(struct ctl_params *p)
+{
+	*p = (struct ctl_params){
+		.tick_ns = 10000000,		/* 10 ms: Breakwater reacts per RTT; 10 ms
+						 * is many µs-scale RTTs yet cheap to run */
+		.target_delay_ns = 5000000,	/* 5 ms: CoDel's target; far above an
+						 * unloaded pool's delay (µs), and the
+						 * daemon's bar (p99 <= 2 x unloaded p99
+						 * + target) is built around it */
+		.drain_ns = 40000000,		/* 4 ticks: drain an excess in ~40 ms, so a
+						 * spike is back within bound in < 200 ms */
+		.rate_min = 10,			/* a trickle for recovery: 10 conn/s */
+		.rate_max = 1000000,		/* above any one host's accept rate */
+		.increase = 0.05,		/* 5% of the operating rate per tick: with
+						 * the headroom, 0.5x -> 10x reaches 90% of
+						 * capacity in 5 ticks (test_control) */
+		.headroom = 1.5,		/* a 50% burst passes without reaction */
+		.psi_hold = 80,			/* the CPU contended 80% of the time */
+		.level_max = SL_MAX_CLASS,	/* shed up to class 6, never class 7 */
+		.level_up_ns = 100000000,	/* 100 ms of over-fill: 10 ticks */
+		.level_down_ns = 500000000,	/* 0.5 s of room: 5x slower than up */
+		.level_revert_ns = 1000000000,	/* a move undone within 1 s... */
+		.level_block_ns = 5000000000ull,/* ...is not retried for 5 s */
+		.fill_hi = 1.5,			/* the cap turns away a third */
+		.fill_lo = 0.8,			/* 20% of the rate unused */
+	};
+}
+
+int ctl_params_validate(const struct ctl_params *p, const char **why)
+{
+	const char *msg = NULL;
+
+	if (p->tick_ns == 0)
+		msg = "tick must be > 0";
+	else if (p->target_delay_ns == 0)
+		msg = "target delay must be > 0";
+	else if (p->drain_ns < p->tick_ns)
+		msg = "drain time must be at least one tick";
+	else if (!(p->rate_min >= 1))
+		msg = "minimum rate must be >= 1/s";
+	else if (!(p->rate_max >= p->rate_min) || p->rate_max > UINT32_MAX)
+		msg = "maximum rate must be >= minimum rate and fit 32 bits";
+	else if (!(p->increase > 0 && p->increase <= 1))
+		msg = "increase must be in (0, 1]";
+	else if (!(p->headroom >= 1))
+		msg = "headroom must be >= 1";
+	else if (!(p->psi_hold > 0 && p->psi_hold <= 100))
+		msg = "PSI hold must be in (0, 100]";
+	else if (p->level_max > SL_MAX_CLASS + 1)
+		msg = "level max must be <= SL_MAX_CLASS + 1";
+	else if (!(p->fill_lo > 0 && p->fill_hi > p->fill_lo))
+		msg = "need 0 < fill_lo < fill_hi";
+	if (why)
+		*why = msg;
+	return msg ? -EINVAL : 0;
+}
+
+void ctl_init(struct ctl *c, const struct ctl_params *p)
+{
+	memset(c, 0, sizeof(*c));
+	c->p = *p;
+	/* Start open: the first tick's no-wind-up cap brings the rate down to
+	 * the observed demand, or the anchor to the goodput if overloaded. */
+	c->rate = p->rate_max;
+	c->ceiling = p->level_max;
+}
+
+static double clamp(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The delay signal d (ns): see the law above. */
+static double delay_signal(const struct ctl *c, const struct ctl_signals *s)
+{
+	double pool = (double)s->delay_min_ns;
+	double stuck = (double)s->oldest_age_ns / 2;
+	double per_s = s->goodput > c->p.rate_min ? s->goodput : c->p.rate_min;
+
+	if (stuck > pool)
+		pool = stuck;
+	return pool + (double)s->backlog / per_s * NS_PER_S;
+}
+
+/* A level raise is on probation for a few ticks (see next_level). */
+static bool level_probing(const struct ctl *c, uint64_t now)
+{
+	return c->last_move > 0 &&
+	       now - c->last_move_ns <= (REVERT_TICKS + 2) * c->p.tick_ns;
+}
+
+static double next_rate(const struct ctl *c, const struct ctl_signals *s,
+			double d, double dt_ticks)
+{
+	const struct ctl_params *p = &c->p;
+	double T = (double)p->target_delay_ns;
+	double demand = s->admitted + s->shed_rate;
+	double r = c->rate;
+
+	if (d > T) {
+		double f = (d - T) / (double)p->drain_ns;
+
+		if (f > 0.5)
+			f = 0.5;
+		r = s->goodput * (1 - f);
+	} else {
+		bool cpu_contended = s->psi_valid && s->psi_some_avg10 >= p->psi_hold;
+		double base = r > s->goodput ? r : s->goodput;
+		double cap = p->headroom * (demand > s->goodput ? demand : s->goodput);
+
+		if (!cpu_contended)
+			r += p->increase * base * (1 - d / T) * dt_ticks;
+		/* Binding (the cap turns traffic away): do not grow more than
+		 * one step past what was completed. The delay signal lags a
+		 * tick or two; this keeps the climb from running ahead of it
+		 * into a queue (overshoot), and costs nothing on a ramp, where
+		 * goodput follows the rate within a tick. */
+		if (demand > c->rate) {
+			double ahead = (1 + p->increase) * s->goodput;
+
+			ahead = ahead > c->rate ? ahead : c->rate;
+			if (r > ahead)
+				r = ahead;
+		}
+		/* Right after a level raise, demand may vanish because the
+		 * shed class was all of it; the raise will be undone, and the
+		 * rate must still be there when it is: no growth, no cut. */
+		if (level_probing(c, s->now_ns))
+			cap = cap > c->rate ? cap : c->rate;
+		if (r > cap)
+			r = cap;
+	}
+	return clamp(r, p->rate_min, p->rate_max);
+}
+
+static uint8_t level_up(uint8_t l)
+{
+	return l == 0 ? 2 : l + 1;	/* 1 sheds no more than 0 */
+}
+
+static uint8_t level_down(uint8_t l)
+{
+	return l <= 2 ? 0 : l - 1;
+}
+
+/* Tracks how long a condition has held: 0 if not now. */
+static uint64_t held(uint64_t *since, bool cond, uint64_t now)
+{
+	if (!cond) {
+		*since = 0;
+		return 0;
+	}
+	if (!*since)
+		*since = now ? now : 1;
+	return now - *since;
+}
+
+static void move_level(struct ctl *c, int dir, uint64_t now)
+{
+	/* A move that outlived its probation ends a run of reverted ones. */
+	if (c->last_move && now - c->last_move_ns > c->p.level_revert_ns)
+		c->reverts = 0;
+	c->level = dir > 0 ? level_up(c->level) : level_down(c->level);
+	c->last_move = dir;
+	c->last_move_ns = now;
+	c->over_since_ns = 0;
+	c->under_since_ns = 0;
+}
+
+static void next_level(struct ctl *c, const struct ctl_signals *s, double d,
+		       double rate_in_force)
+{
+	const struct ctl_params *p = &c->p;
+	uint64_t now = s->now_ns;
+	double fill = (s->admitted + s->shed_rate) / rate_in_force;
+	bool recent = c->last_move && now - c->last_move_ns <= p->level_revert_ns;
+	uint64_t over = held(&c->over_since_ns, fill > p->fill_hi, now);
+	uint64_t under = held(&c->under_since_ns,
+			      fill < p->fill_lo && d < (double)p->target_delay_ns / 2,
+			      now);
+
+	if (c->block_until_ns && now >= c->block_until_ns) {
+		c->block_until_ns = 0;
+		c->ceiling = p->level_max;
+		c->floor = 0;
+	}
+	/* A raise that emptied the rate: the class we shed was most of the
+	 * demand. Undo it quickly and do not try it again for a while. */
+	if (recent && c->last_move > 0 && c->level > 0 &&
+	    under >= REVERT_TICKS * p->tick_ns) {
+		unsigned shift = c->reverts < 4 ? c->reverts : 4;
+
+		move_level(c, -1, now);
+		c->ceiling = c->level;
+		c->block_until_ns = now + (p->level_block_ns << shift);
+		c->reverts++;
+		return;
+	}
+	if (over >= p->level_up_ns && level_up(c->level) <= c->ceiling) {
+		bool undoing = recent && c->last_move < 0;
+
+		move_level(c, +1, now);
+		if (undoing) {	/* the lowering over-filled: keep this floor */
+			c->floor = c->level;
+			c->block_until_ns = now + p->level_block_ns;
+		}
+		return;
+	}
+	if (under >= p->level_down_ns && c->level > c->floor)
+		move_level(c, -1, now);
+}
+
+void ctl_tick(struct ctl *c, const struct ctl_signals *s,
+	      struct ctl_output *out)
+{
+	double dt_ticks = 1;
+	double rate_in_force = c->rate;
+	double d = delay_signal(c, s);
+
+	if (c->started) {
+		uint64_t dt = s->now_ns > c->last_ns ? s->now_ns - c->last_ns : 0;
+
+		dt_ticks = (double)dt / (double)c->p.tick_ns;
+		dt_ticks = clamp(dt_ticks, 0, MAX_TICKS_PER_STEP);
+	}
+	c->started = true;
+	c->last_ns = s->now_ns;
+	c->rate = next_rate(c, s, d, dt_ticks);
+	next_level(c, s, d, rate_in_force);
+
+	out->rate_cap = (uint32_t)(c->rate + 0.5);
+	if (out->rate_cap == 0)
+		out->rate_cap = 1;
+	out->level = c->level;
+	out->overloaded = d > (double)c->p.target_delay_ns;
+	out->delay_ns = (uint64_t)d;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sluiced's admission controller: from the service's load signals, once a
+ * tick, the rate of new connections the kernel admits and the admission
+ * level below which priority classes are shed. Pure and deterministic: no
+ * clock reads, no I/O; time comes in with the signals. control.c states
+ * the law and the reason for every constant.
+ *
+ * API:
+ *   ctl_params_default(p)     the defaults below
+ *   ctl_params_validate(p)    0 or -EINVAL, with a reason in *why
+ *   ctl_init(c, p)            start (rate at rate_max, level 0)
+ *   ctl_tick(c, signals, out) one step; fills out
+ *
+ * Units. Rates are per second, of whatever unit the kernel's bucket counts
+ * (new connections). goodput must be in the same unit: with keep-alive the
+ * daemon divides completed requests by requests per connection. Delays are
+ * nanoseconds on CLOCK_MONOTONIC.
+ */
+#ifndef SLUICED_CONTROL_H
+#define SLUICED_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ctl_params {
+	uint64_t tick_ns;		/* nominal period of ctl_tick */
+	uint64_t target_delay_ns;	/* queueing delay the law aims at */
+	uint64_t drain_ns;		/* time to drain a queue above target */
+	double rate_min;		/* never admit less (recovery is seen) */
+	double rate_max;		/* never admit more */
+	double increase;		/* additive step, as a fraction of the operating rate */
+	double headroom;		/* rate <= headroom * observed demand */
+	double psi_hold;		/* CPU PSI some avg10 (%) that stops increases */
+	uint8_t level_max;		/* highest admission level the controller sets */
+	uint64_t level_up_ns;		/* sustained over-fill before a level up */
+	uint64_t level_down_ns;		/* sustained under-fill before a level down */
+	uint64_t level_revert_ns;	/* a move undone within this is blocked... */
+	uint64_t level_block_ns;	/* ...for this long */
+	double fill_hi;			/* demand/rate above which the level rises */
+	double fill_lo;			/* demand/rate below which it falls */
+};
+
+/* One tick's measurements. Rates are averages over the interval since the
+ * previous tick. */
+struct ctl_signals {
+	uint64_t now_ns;
+	uint64_t delay_min_ns;	/* min queue delay of tasks started in the interval (0: none) */
+	uint64_t oldest_age_ns;	/* age of the oldest queued task now (0: queue empty) */
+	uint32_t depth;		/* queued tasks now (reported, not used by the law) */
+	double busy;		/* workers' busy fraction, 0..1 (reported, not used) */
+	double goodput;		/* completions per second */
+	double admitted;	/* new connections admitted per second */
+	double shed_rate;	/* refused by the rate cap per second */
+	double shed_level;	/* refused by the admission level per second */
+	uint32_t backlog;	/* accept queue length now */
+	bool psi_valid;		/* false where /proc/pressure is absent */
+	double psi_some_avg10;	/* CPU pressure, percent */
+};
+
+struct ctl_output {
+	uint32_t rate_cap;	/* for struct sl_admission: never 0 (0 means no cap) */
+	uint8_t level;		/* for struct sl_admission */
+	bool overloaded;	/* queue delay above target this tick */
+	uint64_t delay_ns;	/* the delay signal the law used */
+};
+
+struct ctl {
+	struct ctl_params p;
+	double rate;
+	uint8_t level;
+	uint8_t ceiling;	/* highest level allowed now (blocked moves) */
+	uint8_t floor;		/* lowest level allowed now */
+	bool started;
+	int last_move;		/* +1 up, -1 down, 0 none yet */
+	uint64_t last_ns;
+	uint64_t last_move_ns;
+	uint64_t over_since_ns;	/* fill > fill_hi since (0: not) */
+	uint64_t under_since_ns;/* fill < fill_lo since (0: not) */
+	uint64_t block_until_ns;
+	unsigned reverts;	/* raises undone in a row: the block doubles */
+};
+
+void ctl_params_default(struct ctl_params *p);
+int ctl_params_validate(const struct ctl_params *p, const char **why);
+void ctl_init(struct ctl *c, const struct ctl_params *p);
+void ctl_tick(struct ctl *c, const struct ctl_signals *s,
+	      struct ctl_output *out);
+
+#endif /* SLUICED_CONTROL_H */
