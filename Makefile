@@ -61,7 +61,7 @@ $(BUILD)/%.o: %.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test bench demo install clean help
+.PHONY: all deps test bench bench-overload demo install clean help
 
 all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -75,6 +75,10 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(BENCH_PROGS)
+
+bench-overload: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench-overload.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -92,6 +96,7 @@ help:
 	@echo '  test           install missing packages, build, run every test (needs root for BPF/netns)'
 	@echo '  demo           a burst against a service in test namespaces, without and with sluice'
 	@echo '  bench          data-plane and pool benchmarks, as ratios to baselines of the same run'
+	@echo '  bench-overload the full overload benchmark: each protection against open-loop bursts'
 	@echo '  install        install programs, library, headers and man pages (PREFIX, DESTDIR)'
 	@echo '  clean          remove $(BUILD)/'
 	@echo 'Variables: V=1 (show commands), SAN=address|undefined|thread, BUILD=dir, PREFIX, DESTDIR'

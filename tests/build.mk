@@ -9,3 +9,4 @@
 -include tests/netns/build.mk
 -include tests/bench/xdp/build.mk
 -include tests/bench/pool/build.mk
+-include tests/bench/overload/build.mk
