@@ -49,6 +49,9 @@ topo_up() {
 	srv ip link set lo up
 	cli ip link set "$IF_CLI" up
 	srv ip link set "$IF_SRV" up
+	# A load generator opening 20k connections a second keeps that many
+	# in flight for a 1 s timeout: give it every port, not the 28k default.
+	cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 	# With TSO on, the receive work of a flood runs on the sender's CPU.
 	cli ethtool -K "$IF_CLI" tso off >/dev/null 2>&1
 	# A native-mode XDP_TX on a veth (sluice's RST) lands in the peer's XDP

@@ -1,0 +1,3 @@
+module sluice/goservice
+
+go 1.19
