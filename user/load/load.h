@@ -40,12 +40,17 @@ enum load_outcome {
 
 extern const char *const load_outcome_names[LOAD__COUNT];
 
+#define LOAD_MAX_STEPS 16
+
 struct load_opts {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char host[256];		/* for the Host header */
 	char path[1024];
-	double rate;		/* requests per second */
+	double rate;		/* requests per second (with steps: their mean) */
+	unsigned nsteps;	/* --steps: piecewise-constant rates, in order */
+	double step_rate[LOAD_MAX_STEPS];
+	double step_s[LOAD_MAX_STEPS];
 	double duration_s;
 	bool poisson;
 	unsigned keepalive;	/* 0: a new connection per request; else this many connections */

@@ -213,9 +213,21 @@ static void on_event(struct loop *l, struct conn *c, uint64_t now)
 		complete(l, c, (enum load_outcome)r, now);
 }
 
-static double next_gap_us(const struct load_opts *o, unsigned *seed)
+/* The offered rate at t_us after the start: --rate, or the step it is in. */
+static double rate_at(const struct load_opts *o, double t_us)
 {
-	double mean = 1e6 / o->rate;
+	double edge = 0;
+	for (unsigned i = 0; i < o->nsteps; i++) {
+		edge += o->step_s[i] * 1e6;
+		if (t_us < edge)
+			return o->step_rate[i];
+	}
+	return o->nsteps ? o->step_rate[o->nsteps - 1] : o->rate;
+}
+
+static double next_gap_us(const struct load_opts *o, double t_us, unsigned *seed)
+{
+	double mean = 1e6 / rate_at(o, t_us);
 	if (!o->poisson)
 		return mean;
 	double u = ((double)rand_r(seed) + 1.0) / ((double)RAND_MAX + 2.0);
@@ -270,7 +282,7 @@ static int run(const struct load_opts *o, struct load_result *r)
 			 * costs microseconds, and a batch must not hide them. */
 			while ((uint64_t)next <= now && (uint64_t)next < end) {
 				issue(&l, (uint64_t)next, now);
-				next += next_gap_us(o, &seed);
+				next += next_gap_us(o, next - (double)l.start_us, &seed);
 				now = now_us();
 			}
 			if (o->keepalive)
@@ -320,6 +332,9 @@ static void usage(FILE *f)
 	      "  URL                   http://ADDRESS:PORT/PATH, ADDRESS an IPv4 or [IPv6] literal\n"
 	      "  -r, --rate N          requests per second (required)\n"
 	      "  -d, --duration S      seconds of load (default 10)\n"
+	      "  -S, --steps R:S,...   piecewise-constant rates instead of --rate: R requests/s\n"
+	      "                        for S seconds, then the next (at most 16 steps; sets the\n"
+	      "                        duration); e.g. a step test 500:3,10000:4,500:3\n"
 	      "  -P, --poisson         Poisson arrivals instead of a constant rate\n"
 	      "  -k, --keepalive N     reuse N connections (default 0: a new connection per request)\n"
 	      "  -c, --closed N        closed loop instead: N connections, each sending its next\n"
@@ -404,12 +419,47 @@ static int parse_number(const char *name, const char *s, double lo, double hi, d
 	return 0;
 }
 
+/* "R:S,R:S,...": each step's rate and length; the duration is their sum. */
+static int parse_steps(const char *arg, struct load_opts *o)
+{
+	char buf[1024];
+	double total = 0, reqs = 0;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	o->nsteps = 0;
+	for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(tok, ':');
+		if (!colon || o->nsteps == LOAD_MAX_STEPS) {
+			fprintf(stderr, "sluice-load: bad step '%s': expected RATE:SECONDS, "
+				"at most %d steps\n", tok, LOAD_MAX_STEPS);
+			return -EINVAL;
+		}
+		*colon = 0;
+		double r, d;
+		if (parse_number("step rate", tok, 0.001, 10e6, &r) ||
+		    parse_number("step seconds", colon + 1, 0.001, 86400, &d))
+			return -EINVAL;
+		o->step_rate[o->nsteps] = r;
+		o->step_s[o->nsteps++] = d;
+		total += d;
+		reqs += r * d;
+	}
+	if (!o->nsteps) {
+		fprintf(stderr, "sluice-load: --steps needs at least one RATE:SECONDS\n");
+		return -EINVAL;
+	}
+	o->duration_s = total;
+	o->rate = reqs / total;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "rate", required_argument, NULL, 'r' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "poisson", no_argument, NULL, 'P' },
+		{ "steps", required_argument, NULL, 'S' },
 		{ "keepalive", required_argument, NULL, 'k' },
 		{ "closed", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -425,7 +475,7 @@ int main(int argc, char **argv)
 	double v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:d:Pk:c:t:m:s:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:d:S:Pk:c:t:m:s:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (parse_number("rate", optarg, 0.001, 10e6, &o.rate))
@@ -437,6 +487,10 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			o.poisson = true;
+			break;
+		case 'S':
+			if (parse_steps(optarg, &o))
+				return 2;
 			break;
 		case 'k':
 			if (parse_number("keepalive", optarg, 0, 100000, &v))
@@ -476,6 +530,10 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (o.nsteps && o.closed) {
+		fprintf(stderr, "sluice-load: --steps is open loop; it cannot go with --closed\n");
+		return 2;
 	}
 	if (optind != argc - 1 || (!o.rate == !o.closed)) {
 		fprintf(stderr, "sluice-load: %s\n", optind != argc - 1 ?

@@ -91,7 +91,11 @@ int load_report_json(const struct load_opts *o, const struct load_result *r)
 		o->closed, o->keepalive, o->timeout_ms, (unsigned long long)r->scheduled,
 		r->elapsed_s, (double)r->outcomes[LOAD_ok] / o->duration_s);
 	json_outcomes(f, r->outcomes);
-	fputs("},", f);
+	fputs("},\"steps\":[", f);
+	for (unsigned i = 0; i < o->nsteps; i++)
+		fprintf(f, "%s{\"rate\":%.3f,\"seconds\":%.3f}", i ? "," : "",
+			o->step_rate[i], o->step_s[i]);
+	fputs("],", f);
 	json_quantiles(f, "ok_latency", &r->ok_latency);
 	fputc(',', f);
 	json_quantiles(f, "shed_latency", &r->shed_latency);

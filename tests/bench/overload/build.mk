@@ -19,3 +19,25 @@ $(GOSERVICE): tests/bench/overload/goservice/main.go tests/bench/overload/goserv
 
 BENCH_BINS += $(GOSERVICE)
 endif
+
+# irqtime: softirq time of all CPUs while a command runs (the kernel's share
+# of the server CPU per rejected connection), timed by a BPF program.
+BENCH_OVL := $(BUILD)/tests/bench/overload
+
+$(BENCH_OVL)/irqtime.bpf.o: tests/bench/overload/irqtime.bpf.c
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_OVL)/irqtime.skel.h: $(BENCH_OVL)/irqtime.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name irqtime_bpf > $@
+
+$(BENCH_OVL)/irqtime.o: CFLAGS += -I $(BENCH_OVL)
+$(BENCH_OVL)/irqtime.o: $(BENCH_OVL)/irqtime.skel.h
+
+$(BENCH_OVL)/irqtime: $(BENCH_OVL)/irqtime.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+
+BENCH_BINS += $(BENCH_OVL)/irqtime
