@@ -69,20 +69,34 @@ static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 	return interval * (burst ? burst : 1) + (sl_clock_coarse ? sl_clock_slack_ns : 0);
 }
 
-/* Longest-prefix rule for the source, or NULL. */
+/*
+ * Longest-prefix rule for the source, or NULL.
+ *
+ * The empty asm statements, different in each branch, are for the
+ * verifier: without them clang sinks the two lookups into one call with
+ * the map chosen by a branch, the verifier then cannot tell which map the
+ * call uses, and instead of a direct call to trie_lookup_elem() it emits
+ * the generic helper, an indirect call through a retpoline (measured: a
+ * judged IPv4 SYN cost 10-15 ns more).
+ */
 static __always_inline struct sl_prefix_rule *sl_prefix_rule(const struct sl_pkt *p)
 {
+	struct sl_prefix_rule *rule;
+
 	if (p->family == 4) {
 		struct sl_lpm4_key k = { .prefixlen = 32 };
 
 		__builtin_memcpy(k.addr, &p->saddr[0], 4);
-		return bpf_map_lookup_elem(&sl_prefix4, &k);
+		rule = bpf_map_lookup_elem(&sl_prefix4, &k);
+		asm volatile("/* lpm4 */" : "+r"(rule));
 	} else {
 		struct sl_lpm6_key k = { .prefixlen = 128 };
 
 		__builtin_memcpy(k.addr, p->saddr, 16);
-		return bpf_map_lookup_elem(&sl_prefix6, &k);
+		rule = bpf_map_lookup_elem(&sl_prefix6, &k);
+		asm volatile("/* lpm6 */" : "+r"(rule));
 	}
+	return rule;
 }
 
 /*
