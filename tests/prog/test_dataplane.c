@@ -380,7 +380,7 @@ static void check_rst(const struct pkt *spec, __u32 payload_extra)
 		assert_memory_equal(tcp, in + lo.l4 + 2, 2);
 		assert_memory_equal(tcp + 2, in + lo.l4, 2);
 		assert_int_equal(tcp[4] | tcp[5] | tcp[6] | tcp[7], 0);
-		assert_int_equal((__u32)(tcp[8] << 24 | tcp[9] << 16 | tcp[10] << 8 | tcp[11]),
+		assert_int_equal((__u32)tcp[8] << 24 | (__u32)tcp[9] << 16 | (__u32)tcp[10] << 8 | tcp[11],
 				 (spec->seq ? spec->seq : 0x11223344) + 1 + payload_extra);
 		assert_int_equal(tcp[12], 5 << 4);
 		assert_int_equal(tcp[13], TH_RST | TH_ACK);
@@ -773,8 +773,9 @@ struct flood_arg {
 	int cpu;
 	const __u8 *pkt;
 	int len;
-	volatile int *go, *ready;
-	volatile int *stop;
+	/* go: release/acquire, nothing else to publish but the start;
+	 * stop: relaxed, results come back through pthread_join(). */
+	int *go, *stop, *ready;
 	int err;
 	__u64 runs;
 };
@@ -789,9 +790,9 @@ static void *flood(void *p)
 	CPU_SET(a->cpu, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	__sync_fetch_and_add(a->ready, 1);
-	while (!*a->go)
+	while (!__atomic_load_n(a->go, __ATOMIC_ACQUIRE))
 		;
-	while (!*a->stop && res) {
+	while (!__atomic_load_n(a->stop, __ATOMIC_RELAXED) && res) {
 		if (env_run(env_xdp_fd, a->pkt, a->len, 20000, res)) {
 			a->err = errno;
 			break;
@@ -810,7 +811,7 @@ static void *flood(void *p)
  */
 static double accuracy_run(__u32 rate, __u32 burst, double window_s)
 {
-	volatile int go = 0, stop = 0, ready = 0;
+	int go = 0, stop = 0, ready = 0;
 	struct flood_arg args[2];
 	pthread_t th[2];
 	struct sl_stats st;
@@ -827,13 +828,13 @@ static double accuracy_run(__u32 rate, __u32 burst, double window_s)
 					      .stop = &stop, .ready = &ready };
 		assert_int_equal(pthread_create(&th[i], NULL, flood, &args[i]), 0);
 	}
-	while (ready < ncpu)
+	while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < ncpu)
 		usleep(100);
 	t0 = env_now_ns();
-	go = 1;
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	while (env_now_ns() - t0 < (__u64)(window_s * 1e9))
 		usleep(10000);
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < ncpu; i++)
 		pthread_join(th[i], NULL);
 	t1 = env_now_ns();

@@ -196,7 +196,9 @@ static void print_insns(const char *name, int fd)
 /* ---- bucket mechanisms ---- */
 struct lc_arg {
 	int fd, cpu;
-	volatile int *go, *stop, *ready;
+	/* go: release/acquire, nothing else to publish but the start;
+	 * stop: relaxed, results come back through pthread_join(). */
+	int *go, *stop, *ready;
 	__u64 runs, ns_total;
 	int err;
 };
@@ -223,9 +225,9 @@ static void *lc_thread(void *p)
 
 	pin_cpu(a->cpu);
 	__sync_fetch_and_add(a->ready, 1);
-	while (!*a->go)
+	while (!__atomic_load_n(a->go, __ATOMIC_ACQUIRE))
 		;
-	while (!*a->stop && !a->err) {
+	while (!__atomic_load_n(a->stop, __ATOMIC_RELAXED) && !a->err) {
 		double ns;
 
 		a->err = measure_n(a->fd, pkt, sizeof(pkt), 20000, &ns);
@@ -295,7 +297,7 @@ static int bench_lockcmp(void)
 
 	for (r = 0; r < lrounds; r++) {
 		for (m = 0; m < 3; m++) {
-			volatile int go = 0, stop = 0, ready = 0;
+			int go = 0, stop = 0, ready = 0;
 			struct lc_arg a[2];
 			pthread_t th[2];
 			__u64 t0, t1, adm, ref;
@@ -312,12 +314,12 @@ static int bench_lockcmp(void)
 							.stop = &stop, .ready = &ready };
 				pthread_create(&th[c], NULL, lc_thread, &a[c]);
 			}
-			while (ready < ncpu)
+			while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < ncpu)
 				usleep(100);
 			t0 = env_now_ns();
-			go = 1;
+			__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 			usleep(300000);
-			stop = 1;
+			__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 			for (c = 0; c < ncpu; c++)
 				pthread_join(th[c], NULL);
 			t1 = env_now_ns();
