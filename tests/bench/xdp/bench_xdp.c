@@ -65,9 +65,11 @@ struct path {
 static struct path paths[] = {
 	{ "empty XDP program (baseline)", XDP, { 0 }, 0, true },
 	{ "TCP ACK to a protected port", XDP, { .flags = TH_ACK }, 13 },
+	{ "TCP ACK, IPv6", XDP, { .family = 6, .flags = TH_ACK }, 13 },
 	{ "TCP ACK, IPv6 + QinQ + 2 ext hdrs", XDP, { V6Q, .flags = TH_ACK }, 13 },
 	{ "SYN to an unprotected port", XDP, { .dport = 22 }, 13 },
 	{ "UDP to an unprotected port", XDP, { .l4 = IPPROTO_UDP, .dport = 5353 }, 13 },
+	{ "SYN admitted, no bucket set", XDP, { 0 }, 25 },
 	{ "SYN admitted, all limiters on", XDP, { .dport = 82 }, 25 },
 	{ "SYN admitted, IPv6 + QinQ + ext", XDP, { V6Q, .dport = 82 }, 25 },
 	{ "SYN dropped: service bucket", XDP, { .dport = 83 }, 25 },
