@@ -768,6 +768,21 @@ static void test_stats_btf(void **state)
 		assert_string_equal(btf__name_by_offset(btf, m[i].name_off), reason_names[i]);
 }
 
+/* The tests load the object without pinning anything: no map is pinned,
+ * so /sys/fs/bpf/sluice (a live deployment's) is never touched. */
+static void test_no_pins(void **state)
+{
+	struct bpf_map *map;
+
+	(void)state;
+	REQUIRE_ENV();
+	bpf_object__for_each_map(map, env_skel->obj) {
+		if (bpf_map__is_pinned(map) || bpf_map__pin_path(map))
+			fail_msg("map %s is pinned at %s", bpf_map__name(map),
+				 bpf_map__pin_path(map) ? bpf_map__pin_path(map) : "?");
+	}
+}
+
 /* ---- limiter accuracy with a flood on both CPUs ---- */
 struct flood_arg {
 	int cpu;
@@ -809,7 +824,7 @@ static void *flood(void *p)
  * measured around the flood, so the expectation is an upper bound of what
  * a perfect limiter admits.
  */
-static double accuracy_run(__u32 rate, __u32 burst, double window_s)
+static double accuracy_run(__u32 rate, __u32 burst, bool per_source, double window_s)
 {
 	int go = 0, stop = 0, ready = 0;
 	struct flood_arg args[2];
@@ -821,7 +836,10 @@ static double accuracy_run(__u32 rate, __u32 burst, double window_s)
 	int len, i, ncpu = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 
 	assert_int_equal(env_reset(), 0);
-	set_tcp82(rate, burst, 0, 0, 0, 0);
+	if (per_source)
+		set_tcp82(0, 0, rate, burst, 0, 0);
+	else
+		set_tcp82(rate, burst, 0, 0, 0, 0);
 	len = pkt_build(&(struct pkt){ .dport = 82 }, pkt, sizeof(pkt), NULL);
 	for (i = 0; i < ncpu; i++) {
 		args[i] = (struct flood_arg){ .cpu = i, .pkt = pkt, .len = len, .go = &go,
@@ -846,12 +864,13 @@ static double accuracy_run(__u32 rate, __u32 burst, double window_s)
 	elapsed = (t1 - t0) / 1e9;
 	expect = rate * elapsed + burst;
 	ratio = (double)st.admitted / expect;
-	print_message("accuracy: rate %u/s burst %u, %d CPUs, %.3f s, %llu SYNs: admitted %llu, "
-		      "rate x time + burst = %.0f, ratio %.4f\n",
-		      rate, burst, ncpu, elapsed, (unsigned long long)runs,
+	print_message("accuracy: %s bucket, rate %u/s burst %u, %d CPUs, %.3f s, %llu SYNs: "
+		      "admitted %llu, rate x time + burst = %.0f, ratio %.4f\n",
+		      per_source ? "source" : "service", rate, burst, ncpu, elapsed,
+		      (unsigned long long)runs,
 		      (unsigned long long)st.admitted, expect, ratio);
 	/* Every SYN judged once, and the bucket saturated all along. */
-	assert_int_equal(st.admitted + st.svc_bucket, runs);
+	assert_int_equal(st.admitted + st.svc_bucket + st.src_bucket, runs);
 	assert_true(runs > 4 * expect);
 	return ratio;
 }
@@ -861,13 +880,13 @@ static double accuracy_run(__u32 rate, __u32 burst, double window_s)
  * Under-admission can: other processes on this shared machine may hold
  * both CPUs and stall the flood, so a low ratio is retried twice.
  */
-static void accuracy_case(__u32 rate, __u32 burst, double window_s)
+static void accuracy_case(__u32 rate, __u32 burst, bool per_source, double window_s)
 {
 	double ratio = 0;
 	int attempt;
 
 	for (attempt = 0; attempt < 3; attempt++) {
-		ratio = accuracy_run(rate, burst, window_s);
+		ratio = accuracy_run(rate, burst, per_source, window_s);
 		if (ratio > 1.05)
 			fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), over +5%%",
 				 rate, burst, ratio);
@@ -888,8 +907,10 @@ static void test_accuracy_two_cpus(void **state)
 	 * time (5 ms buckets got 92% under such load, 99.9% on a quiet
 	 * machine). That loss is the flood's, not the limiter's. */
 	print_message("buckets on bpf_ktime_get_ns (the default)\n");
-	accuracy_case(1000, 100, 1.0);
-	accuracy_case(200000, 20000, 1.0);
+	accuracy_case(1000, 100, false, 1.0);
+	accuracy_case(200000, 20000, false, 1.0);
+	/* One source flooding from both CPUs: its own bucket (in sl_sources). */
+	accuracy_case(100000, 10000, true, 1.0);
 
 	/* The same object loaded with the coarse clock for its buckets; and
 	 * a bucket shallower than one tick's worth at its rate. */
@@ -899,9 +920,9 @@ static void test_accuracy_two_cpus(void **state)
 		fail_msg("reload with the coarse clock: %s", skip_why);
 	print_message("buckets on bpf_ktime_get_coarse_ns, slack %llu ns\n",
 		      (unsigned long long)env_skel->rodata->sl_clock_slack_ns);
-	accuracy_case(1000, 100, 1.0);
-	accuracy_case(200000, 20000, 1.0);
-	accuracy_case(1000000, 100000, 1.0);
+	accuracy_case(1000, 100, false, 1.0);
+	accuracy_case(200000, 20000, false, 1.0);
+	accuracy_case(1000000, 100000, false, 1.0);
 	env_close();
 	env_coarse_clock = false;
 	if (env_open(1024, skip_why, sizeof(skip_why)))
@@ -924,6 +945,7 @@ int main(void)
 		cmocka_unit_test_setup(test_source_bucket, setup),
 		cmocka_unit_test_setup(test_fragment_not_judged, setup),
 		cmocka_unit_test_setup(test_stats_btf, setup),
+		cmocka_unit_test_setup(test_no_pins, setup),
 		cmocka_unit_test_setup(test_accuracy_two_cpus, setup),
 	};
 	int rc;
