@@ -30,19 +30,20 @@
 
 /*
  * Clocks. The heartbeat is checked against the coarse clock
- * (CLOCK_MONOTONIC as of the last tick, 1-2 ns to read): staleness is a
+ * (CLOCK_MONOTONIC as of the last tick, ~4 ns to read): staleness is a
  * matter of seconds.
  *
- * The buckets read bpf_ktime_get_ns() by default: exact, but 30-45 ns per
- * call on this machine (a VM on kvm-clock), the largest single cost of a
- * judged SYN. sl_clock_coarse (rodata) switches them to the coarse clock.
- * A bucket then refills a tick's worth at a time, and the tick does not
- * come like clockwork on a loaded VM (jumps of two ticks and more were
- * seen), so every tolerance gets sl_clock_slack_ns of slack or the bucket
+ * The buckets read bpf_ktime_get_ns() by default: exact, but ~24 ns per
+ * call on this machine (a VM on kvm-clock; tests/bench/xdp "building
+ * blocks"), the largest single cost of a judged SYN. sl_clock_coarse
+ * (rodata) switches them to the coarse clock. A bucket then refills a
+ * tick's worth at a time, and on a loaded VM the tick comes late now and
+ * then, so every tolerance gets sl_clock_slack_ns of slack or the bucket
  * loses the credit of each late tick: with one tick (4 ms) of slack a
- * flood got 94% of rate x time + burst; with three ticks, 100.8%. The
- * price is a burst larger by rate x slack at a tick boundary. The loader
- * sets the slack to a few times clock_getres(CLOCK_MONOTONIC_COARSE).
+ * two-CPU flood got 94% of rate x time + burst, with three ticks 100.6-
+ * 101%. The price is a burst larger by rate x slack at a tick boundary.
+ * The loader sets the slack to a few times
+ * clock_getres(CLOCK_MONOTONIC_COARSE).
  */
 const volatile bool sl_clock_coarse = false;
 const volatile __u64 sl_clock_slack_ns = 12000000;	/* three ticks at HZ=250 */
