@@ -31,6 +31,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT HUP
 
 (( $(id -u) == 0 )) || skip_all "not root: network namespaces and BPF attach need it"
 for c in ip python3 realpath; do
