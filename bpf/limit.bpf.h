@@ -178,7 +178,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 	struct sl_prefix_rule *rule;
 	struct sl_config *cfg;
 	__u32 zero = 0, level = 0, rate, cap = 0, cls = SL_CLASS_DEFAULT;
-	bool open = false;
+	bool open = false, have_now = false;
 	__u64 now;
 
 	/* 1. Prefix rules: allow and deny are final. */
@@ -199,8 +199,18 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 	/* The daemon's limits while its heartbeat is fresh, else the fallback. */
 	adm = bpf_map_lookup_elem(&sl_admission, &slot);
 	if (adm) {
+		__s64 age;
+
+		/* Any clock will do for the heartbeat: read the buckets' now if
+		 * a bucket will need it anyway, else the cheap coarse one. */
+		if (svc->rate || svc->src_rate || adm->rate_cap) {
+			now = sl_bucket_now();
+			have_now = true;
+		} else {
+			now = bpf_ktime_get_coarse_ns();
+		}
 		/* Signed: the coarse clock may lag a heartbeat just written. */
-		__s64 age = bpf_ktime_get_coarse_ns() - adm->heartbeat_ns;
+		age = now - adm->heartbeat_ns;
 
 		if (age <= (__s64)adm->stale_after_ns) {
 			level = adm->level;
@@ -229,7 +239,8 @@ judge_level:
 		rate = cap;
 	if (!rate && !svc->src_rate)
 		return j;
-	now = sl_bucket_now();
+	if (!have_now)
+		now = sl_bucket_now();
 
 	if (rate) {
 		struct sl_bucket *b = bpf_map_lookup_elem(&sl_buckets, &slot);
