@@ -29,6 +29,7 @@
 #   BENCH_REJECT_SECONDS  length of each CPU-per-refusal run (5)
 #   BENCH_STEP       step test as FACTOR:SECONDS,... ("0.5:3,10:4,0.5:3"; "" skips)
 #   BENCH_CONFIGS    protections to run ("none nft app sluice sluiced")
+#   BENCH_STEP_CONFIGS  those of them that take the step test (all)
 #   BENCH_CPU_US     CPU per request of the handler, in us (1000)
 #   BENCH_TIMEOUT_MS client timeout per request, from its scheduled time (1000)
 #   BENCH_LIMIT      static limits (nft, app, sluice) as a fraction of capacity (0.8:
@@ -48,6 +49,7 @@ SECS=${BENCH_SECONDS:-5}
 STEP=${BENCH_STEP-0.5:3,10:4,0.5:3}
 REJ_SECS=${BENCH_REJECT_SECONDS:-5}
 CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced}
+STEP_CONFIGS=${BENCH_STEP_CONFIGS:-$CONFIGS}
 CPU_US=${BENCH_CPU_US:-1000}
 TIMEOUT_MS=${BENCH_TIMEOUT_MS:-1000}
 LIMIT=${BENCH_LIMIT:-0.8}
@@ -353,7 +355,7 @@ if [[ -n $STEP ]]; then
 	steps=$(tr ',' '\n' <<<"$STEP" | while IFS=: read -r f s; do printf '%s:%s,' "$(rate_of "$f")" "$s"; done)
 	steps=${steps%,}
 	say "Step test: ${STEP//,/ -> } (x capacity:seconds) = $steps (requests/s:seconds)"
-	for cfg in $CONFIGS; do
+	for cfg in $STEP_CONFIGS; do
 		runnable "$cfg" >/dev/null || continue
 		start "$cfg" "$LIMIT_RATE"
 		load "step-$cfg" --steps "$steps"

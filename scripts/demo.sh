@@ -5,7 +5,7 @@
 # new connections at 1x and 10x its capacity, with no protection, behind an
 # nftables limit, behind its own token bucket + 503, behind sluice's static
 # limits and, when sluiced is built, behind sluiced; then a step test
-# 0.5x -> 10x -> 0.5x. Prints the table, checks the bar and says where the
+# 0.5x -> 10x -> 0.5x (without protection, the in-app limiter and sluice). Prints the table, checks the bar and says where the
 # plots are. `make bench-overload` runs the full sweep (0.5x..10x, longer
 # runs, the load generator's 20k/s check).
 #
@@ -15,6 +15,7 @@ export BENCH_FACTORS=${BENCH_FACTORS:-1 10}
 export BENCH_SECONDS=${BENCH_SECONDS:-3}
 export BENCH_REJECT_SECONDS=${BENCH_REJECT_SECONDS:-2}
 export BENCH_STEP=${BENCH_STEP-0.5:1.5,10:2,0.5:1.5}
+export BENCH_STEP_CONFIGS=${BENCH_STEP_CONFIGS:-none app sluice sluiced}
 export BENCH_GENCHECK=${BENCH_GENCHECK:-0}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 export BENCH_OUT=${BENCH_OUT:-${BUILD:-$TOP/build}/demo}
