@@ -26,6 +26,7 @@
 # Knobs (environment; defaults of the full run, `make demo` shortens them):
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
 #   BENCH_SECONDS    length of each run (5)
+#   BENCH_REPEAT     runs of each point, the median kept (3)
 #   BENCH_REJECT_SECONDS  length of each CPU-per-refusal run (5)
 #   BENCH_STEP       step test as FACTOR:SECONDS,... ("0.5:3,10:4,0.5:3"; "" skips)
 #   BENCH_CONFIGS    protections to run ("none nft app sluice sluiced")
@@ -46,6 +47,7 @@ source "$(dirname "$0")/netns.sh"
 
 FACTORS=${BENCH_FACTORS:-0.5 1 2 5 10}
 SECS=${BENCH_SECONDS:-5}
+REPEAT=${BENCH_REPEAT:-3}
 STEP=${BENCH_STEP-0.5:3,10:4,0.5:3}
 REJ_SECS=${BENCH_REJECT_SECONDS:-5}
 CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced}
@@ -265,38 +267,69 @@ fi
 # --- 2. capacity and unloaded latency ---------------------------------------
 
 say "Capacity: the Go service alone (GOMAXPROCS=1, ${CPU_US} us of CPU per request), closed loop over 4 connections"
+# Three short runs each, and the median: one stall of a shared machine
+# would otherwise set the capacity (and every limit) or the unloaded p99
+# (and the bar) by itself.
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 start none 0
-load calibrate --closed 4 --duration 3
-CAP=$(jq -r '.goodput | floor' "$OUT/raw/calibrate.json")
+for i in 1 2 3; do
+	load "calibrate-$i" --closed 4 --duration 2
+done
+CAP=$(for i in 1 2 3; do jq -r '.goodput | floor' "$OUT/raw/calibrate-$i.json"; done | median)
 ((CAP > 0)) || die "the service answered nothing during calibration"
-load unloaded --rate "$(rate_of 0.2)" --duration "$((SECS < 3 ? SECS : 3))"
+for i in 1 2 3; do
+	load "unloaded-$i" --rate "$(rate_of 0.2)" --duration 2
+done
 stop
-UNLOADED_P99=$(jq -r .ok_latency.p99_ms "$OUT/raw/unloaded.json")
-echo "capacity $CAP requests/s; unloaded p99 $UNLOADED_P99 ms (at 0.2x, new connection per request)"
+UNLOADED_P99=$(for i in 1 2 3; do jq -r .ok_latency.p99_ms "$OUT/raw/unloaded-$i.json"; done | median)
+echo "capacity $CAP requests/s; unloaded p99 $UNLOADED_P99 ms (at 0.2x, new connection per request; medians of 3 runs)"
 LIMIT_RATE=$(rate_of "$LIMIT")
 
 # --- 3. offered load against each protection ---------------------------------
 
 runnable() {
 	if [[ $1 == sluiced* && ! -x $SLUICED ]]; then
-		echo "  skipped: $SLUICED is not built (sluiced is not on this branch yet)"
+		echo "  ${LABEL[$1]} skipped: $SLUICED is not built (sluiced is not on this branch yet)"
 		return 1
 	fi
 	return 0
 }
 
-for cfg in $CONFIGS; do
-	say "${LABEL[$cfg]}: offered ${FACTORS// /, } x capacity, ${SECS} s each"
-	runnable "$cfg" || continue
-	for f in $FACTORS; do
+# point CONFIG FACTOR: REPEAT runs of one point, each on a fresh service;
+# the one with the median goodput is kept as raw/CONFIG-FACTOR.json (the
+# others stay as raw/CONFIG-FACTOR.rN.json).
+point() {
+	local cfg=$1 f=$2 i runs=()
+	for ((i = 1; i <= REPEAT; i++)); do
 		start "$cfg" "$LIMIT_RATE"
-		cpu_run "$cfg-$f" --rate "$(rate_of "$f")" --duration "$SECS"
+		cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS"
 		if [[ $cfg == sluice* ]]; then
-			ctl -j stats tcp/$PORT >"$OUT/raw/$cfg-$f.stats.json" 2>/dev/null || true
+			ctl -j stats tcp/$PORT >"$OUT/raw/$cfg-$f.r$i.stats.json" 2>/dev/null || true
 		fi
 		stop
-		jq -r --arg f "$f" '"  \($f)x: offered \(.rate | floor)/s, goodput \(.goodput | floor)/s, p99 \(.ok_latency.p99_ms) ms"' \
-			"$OUT/raw/$cfg-$f.json"
+		runs+=("$(jq -r .goodput "$OUT/raw/$cfg-$f.r$i.json") $i")
+	done
+	i=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
+	for ext in json cpu irq stats.json; do
+		if [[ -f $OUT/raw/$cfg-$f.r$i.$ext ]]; then
+			cp "$OUT/raw/$cfg-$f.r$i.$ext" "$OUT/raw/$cfg-$f.$ext"
+		fi
+	done
+	jq -r --arg f "$f" --arg n "$REPEAT" '"  \($f)x: offered \(.rate | floor)/s, goodput \(.goodput | floor)/s, p99 \(.ok_latency.p99_ms) ms" +
+		(if $n != "1" then " (median of \($n) runs)" else "" end)' "$OUT/raw/$cfg-$f.json"
+}
+
+# Load-major order: a noisy minute of a shared machine then hits one load
+# of every protection, not every load of one.
+say "Offered ${FACTORS// /, } x capacity, ${SECS} s each, to: $CONFIGS"
+for cfg in $CONFIGS; do
+	runnable "$cfg" || true
+done
+for f in $FACTORS; do
+	for cfg in $CONFIGS; do
+		runnable "$cfg" >/dev/null || continue
+		echo "${LABEL[$cfg]}"
+		point "$cfg" "$f"
 	done
 done
 
@@ -467,7 +500,7 @@ plot_lines() {	# FILE-PREFIX COLUMN: gnuplot plot clauses, one per config
 	local sep="" cfg
 	for cfg in $CONFIGS; do
 		[[ -s $OUT/data/$1-$cfg.tsv ]] || continue
-		printf '%s"%s" using %s with linespoints title "%s"' "$sep" "$OUT/data/$1-$cfg.tsv" "$2" "${LABEL[$cfg]}"
+		printf '%s"%s" using %s with linespoints lw 2 title "%s"' "$sep" "$OUT/data/$1-$cfg.tsv" "$2" "${LABEL[$cfg]}"
 		sep=", "
 	done
 }
@@ -478,8 +511,10 @@ gnuplot <<-EOF
 	set multiplot layout 1,2 title "Go net/http service (1 core, ${CPU_US} us CPU per request, capacity $CAP req/s): new connections offered open loop, ${SECS} s per point"
 	set grid
 	set key top left
+	set style data linespoints
 	set xlabel "offered load (x capacity)"
 	set logscale x 2
+	set xrange [0.4:13]
 	set xtics (0.5, 1, 2, 5, 10)
 	set ylabel "goodput after the first second (2xx within ${TIMEOUT_MS} ms, req/s)"
 	set yrange [0:*]
@@ -498,8 +533,8 @@ if [[ -n $STEP ]]; then
 		set grid
 		set key top right
 		set xlabel "time (s)"
-		set ylabel "goodput (2xx, req/s)"
-		set yrange [0:*]
+		set ylabel "goodput (2xx, req/s; clipped at 2x capacity)"
+		set yrange [0:2 * $CAP]
 		plot $(plot_lines step '1:2' | sed 's/linespoints/lines/g'), $CAP with lines dashtype 2 lc rgb "gray" title "capacity"
 		set ylabel "p99 of 2xx in the bin (ms)"
 		set logscale y
