@@ -175,7 +175,7 @@ struct worker {
 	struct pool *pool;
 	unsigned id;
 	unsigned tick;
-	unsigned spawns; /* by the running task, see pool_group_spawn */
+	struct task slot; /* continuation slot (pool_spawn), owner only */
 	uint64_t rng;
 	_Atomic uint32_t notified cacheline_aligned; /* futex word */
 	pthread_t thread;

@@ -61,9 +61,7 @@ static void group_done(struct pool_group *g)
 static inline void run_task(struct worker *w, struct task *t)
 {
 	uint64_t saved_enq = tls_enq, saved_start = tls_start;
-	unsigned saved_spawns = w->spawns;
 
-	w->spawns = 0;
 	if (t->enq) {
 		uint64_t now = pool__ticks();
 		uint64_t d = now > t->enq ? pool__ticks_to_ns(now - t->enq) : 0;
@@ -82,7 +80,6 @@ static inline void run_task(struct worker *w, struct task *t)
 	}
 	tls_enq = saved_enq;
 	tls_start = saved_start;
-	w->spawns = saved_spawns;
 }
 
 static bool steal_any(struct worker *w, struct task *t)
@@ -117,6 +114,15 @@ static bool steal_any(struct worker *w, struct task *t)
 	return false;
 }
 
+static inline bool take_slot(struct worker *w, struct task *t)
+{
+	if (!w->slot.fn)
+		return false;
+	*t = w->slot;
+	w->slot.fn = NULL;
+	return true;
+}
+
 static bool find_task(struct worker *w, struct task *t)
 {
 	struct pool *p = w->pool;
@@ -126,6 +132,8 @@ static bool find_task(struct worker *w, struct task *t)
 		if (inject_pop_mpmc(&p->inj, t, NULL))
 			return true;
 	}
+	if (take_slot(w, t))
+		return true;
 	if (deque_pop_owner(&w->dq, t))
 		return true;
 	if (inject_pop_mpmc(&p->inj, t, NULL))
@@ -243,11 +251,10 @@ static int submit(struct pool *p, pool_fn fn, void *arg)
 		return err;
 	}
 	/* The push's CAS on tail was seq_cst: see park.c. From inside one of
-	 * our own tasks, the task's first submission into an otherwise empty
-	 * pool is left to the submitting worker, which takes it next (the same
-	 * rule as for spawn). */
-	if (tls_worker && tls_worker->pool == p && ++tls_worker->spawns == 1 &&
-	    inject_depth_any(&p->inj) <= 1 &&
+	 * our own tasks, a submission into an otherwise empty pool is left to
+	 * the submitting worker, which takes it next (the rule of spawn). */
+	if (tls_worker && tls_worker->pool == p &&
+	    inject_depth_any(&p->inj) <= 1 && !tls_worker->slot.fn &&
 	    !deque_size_any(&tls_worker->dq))
 		return 0;
 	park_notify_one(&p->park);
@@ -310,19 +317,32 @@ int pool_group_spawn(struct pool_group *g, pool_fn fn, void *arg)
 		run_task(w, &t);
 		return 0;
 	}
-	/* Wake a sleeper for a surplus only. A task's first spawn into an
-	 * empty deque is its continuation, which this worker runs as soon as
-	 * the task returns (Tokio's LIFO slot): waking a worker to fight over
-	 * it would cost a futex call per step of a chain. A task that goes on
-	 * spawning (a producer, fork-join) wakes helpers from its second
-	 * spawn. The push stored bottom seq_cst: see park.c. */
-	if (had > 0 || ++w->spawns > 1)
+	/* Wake a sleeper for a surplus only: a lone task in our deque is run
+	 * by this worker as soon as the current task returns or waits, and
+	 * waking a worker to fight over it would cost a futex call per step
+	 * of a fork-join round trip. The second task queued wakes a helper.
+	 * The push stored bottom seq_cst: see park.c. */
+	if (had > 0)
 		park_notify_one(&w->pool->park);
 	return 0;
 }
 
 int pool_spawn(pool_fn fn, void *arg)
 {
+	struct worker *w = tls_worker;
+
+	if (unlikely(!w))
+		return -EPERM;
+	if (unlikely(!fn))
+		return -EINVAL;
+	/* A continuation: the first spawn goes to this worker's slot, with no
+	 * atomic at all, and runs as soon as the task returns (Tokio's LIFO
+	 * slot). It cannot be stolen, so a task that spawns and then runs for
+	 * long delays it: fork-join work belongs in a group. */
+	if (!w->slot.fn) {
+		w->slot = (struct task){ fn, arg, NULL, 0 };
+		return 0;
+	}
 	return pool_group_spawn(NULL, fn, arg);
 }
 
@@ -339,7 +359,8 @@ void pool_group_wait(struct pool_group *g)
 			/* help: our own deque first (most likely the group's
 			 * tasks), then others'; never the inject queue, so a
 			 * join is not held up by an unrelated request */
-			if (deque_pop_owner(&w->dq, &t) || steal_any(w, &t)) {
+			if (take_slot(w, &t) || deque_pop_owner(&w->dq, &t) ||
+			    steal_any(w, &t)) {
 				run_task(w, &t);
 				idle = 0;
 			} else if (++idle < 256) {
@@ -552,9 +573,12 @@ int pool_shutdown(struct pool *p, enum pool_shutdown_mode mode,
 		else
 			break;
 	}
-	for (unsigned i = 0; i < p->nworkers; i++)
-		while (deque_pop_owner(&p->workers[i]->dq, &t))
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct worker *w = p->workers[i];
+
+		while (take_slot(w, &t) || deque_pop_owner(&w->dq, &t))
 			hand_back(&t, mode == POOL_CANCEL ? cb : NULL, ctx);
+	}
 	if (mode == POOL_CANCEL)
 		blocking_cancel(&p->blk, cb, ctx);
 	blocking_stop(&p->blk);

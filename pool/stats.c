@@ -96,6 +96,7 @@ int pool_stats(struct pool *p, struct pool_stats *s)
 		struct worker_stats *st = &w->st;
 		uint64_t since, busy;
 
+		/* (a worker's continuation slot is its own and not counted) */
 		s->depth += (uint64_t)deque_size_any(&w->dq);
 		s->completed += atomic_load_explicit(&st->completed, memory_order_relaxed);
 		s->spawned_run += atomic_load_explicit(&st->spawned_run, memory_order_relaxed);

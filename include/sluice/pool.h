@@ -87,7 +87,14 @@ int pool_submit_blocking(struct pool *p, pool_fn fn, void *arg);
  * pool task (-EPERM otherwise); spawned tasks run LIFO on the spawning
  * worker, idle workers steal them. pool_group_wait returns once every task
  * spawned into the group has finished; from a worker it runs other tasks
- * meanwhile, from any other thread it sleeps.
+ * meanwhile, from any other thread it sleeps. A spawn into a full deque runs
+ * the task at once, in the caller.
+ *
+ * pool_spawn is for continuations: a task's first pool_spawn goes to the
+ * worker's one-task slot, runs right after the task returns, and cannot be
+ * stolen (Tokio's LIFO slot); further spawns go to the deque. A spawn wakes a
+ * sleeping worker only when the deque already held a task: a lone task is
+ * run by its own worker next.
  */
 struct pool_group {
 	_Atomic uint32_t state; /* 2 x pending tasks | 1 if a thread sleeps */
