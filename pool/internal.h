@@ -6,6 +6,7 @@
  *   deque.c   deque_init/free, deque_push_owner, deque_pop_owner, deque_steal,
  *             deque_size_any
  *   inject.c  inject_init/free, inject_push_mpmc, inject_pop_mpmc,
+ *             inject_pop_batch_mpmc,
  *             inject_close, inject_depth_any, inject_oldest_any
  *   park.c    park_init/free, park_worker, park_notify_one, park_wake_all,
  *             futex_wait/futex_wake
@@ -116,6 +117,9 @@ struct inject_cell {
 }; /* 32 bytes: the whole cost of a queued submitted task */
 
 #define INJECT_CLOSED (1ull << 63)
+/* Under a backlog a worker claims up to this many submitted tasks with one
+ * CAS, instead of fighting the other workers for the head once per task. */
+#define INJECT_BATCH 8
 
 struct inject {
 	_Atomic uint64_t tail cacheline_aligned; /* producers; bit 63: closed */
@@ -131,6 +135,9 @@ int inject_push_mpmc(struct inject *q, pool_fn fn, void *arg, uint64_t enq);
 /* Any thread. true: got one. false: empty (or the head cell is still being
  * written by a producer that has claimed it; *busy is then set). */
 bool inject_pop_mpmc(struct inject *q, struct task *t, bool *busy);
+/* Any thread. Claims up to max consecutive published tasks with one CAS, in
+ * FIFO order; returns how many (0: none ready). */
+unsigned inject_pop_batch_mpmc(struct inject *q, struct task *t, unsigned max);
 void inject_close(struct inject *q);
 uint64_t inject_depth_any(struct inject *q);
 bool inject_nonempty_sc(struct inject *q);
@@ -176,6 +183,10 @@ struct worker {
 	unsigned id;
 	unsigned tick;
 	struct task slot; /* continuation slot (pool_spawn), owner only */
+	/* submitted tasks claimed in one go from a backlog, run in order */
+	struct task batch[INJECT_BATCH];
+	unsigned batch_i, batch_n;
+	_Atomic uint32_t batch_left; /* batch_n - batch_i, for stats */
 	uint64_t rng;
 	_Atomic uint32_t notified cacheline_aligned; /* futex word */
 	pthread_t thread;

@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #define INJECT_EVERY 61  /* tasks between forced looks at the inject queue */
+#ifndef SPIN_ROUNDS
 #define SPIN_ROUNDS 64   /* search rounds before a searcher parks */
+#endif
 #define STEAL_RETRIES 4
 
 static _Thread_local struct worker *tls_worker;
@@ -123,20 +125,47 @@ static inline bool take_slot(struct worker *w, struct task *t)
 	return true;
 }
 
-static bool find_task(struct worker *w, struct task *t)
+/*
+ * Take the next submitted task: from this worker's batch, else from the
+ * queue. When the queue holds a backlog (at least INJECT_BATCH tasks per
+ * worker waiting) claim a batch with one CAS: every worker is busy then, so
+ * holding a few tasks privately delays nobody who could have run them
+ * sooner, and it spares one contended CAS on the head per task.
+ */
+static bool take_submitted(struct worker *w, struct task *t)
 {
 	struct pool *p = w->pool;
+	unsigned n;
 
+	if (w->batch_i < w->batch_n)
+		goto from_batch;
+	if (inject_depth_any(&p->inj) < (uint64_t)INJECT_BATCH * p->nworkers)
+		return inject_pop_mpmc(&p->inj, t, NULL);
+	n = inject_pop_batch_mpmc(&p->inj, w->batch, INJECT_BATCH);
+	if (!n)
+		return false;
+	w->batch_i = 0;
+	w->batch_n = n;
+from_batch:
+	*t = w->batch[w->batch_i++];
+	/* relaxed: a gauge for stats */
+	atomic_store_explicit(&w->batch_left, w->batch_n - w->batch_i,
+			      memory_order_relaxed);
+	return true;
+}
+
+static bool find_task(struct worker *w, struct task *t)
+{
 	if (++w->tick == INJECT_EVERY) {
 		w->tick = 0;
-		if (inject_pop_mpmc(&p->inj, t, NULL))
+		if (take_submitted(w, t))
 			return true;
 	}
 	if (take_slot(w, t))
 		return true;
 	if (deque_pop_owner(&w->dq, t))
 		return true;
-	if (inject_pop_mpmc(&p->inj, t, NULL))
+	if (take_submitted(w, t))
 		return true;
 	return steal_any(w, t);
 }
@@ -206,8 +235,7 @@ static void *worker_main(void *arg)
 			searching = park_try_search(&p->park);
 		if (searching) {
 			for (int i = 0; i < SPIN_ROUNDS; i++) {
-				if (inject_pop_mpmc(&p->inj, &t, NULL) ||
-				    steal_any(w, &t))
+				if (take_submitted(w, &t) || steal_any(w, &t))
 					goto run;
 				for (int k = 0; k < 16; k++)
 					cpu_relax();
@@ -576,6 +604,10 @@ int pool_shutdown(struct pool *p, enum pool_shutdown_mode mode,
 	for (unsigned i = 0; i < p->nworkers; i++) {
 		struct worker *w = p->workers[i];
 
+		while (w->batch_i < w->batch_n) {
+			t = w->batch[w->batch_i++];
+			hand_back(&t, mode == POOL_CANCEL ? cb : NULL, ctx);
+		}
 		while (take_slot(w, &t) || deque_pop_owner(&w->dq, &t))
 			hand_back(&t, mode == POOL_CANCEL ? cb : NULL, ctx);
 	}

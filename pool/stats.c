@@ -98,6 +98,10 @@ int pool_stats(struct pool *p, struct pool_stats *s)
 
 		/* (a worker's continuation slot is its own and not counted) */
 		s->depth += (uint64_t)deque_size_any(&w->dq);
+		s->inject_depth += atomic_load_explicit(&w->batch_left,
+							memory_order_relaxed);
+		s->depth += atomic_load_explicit(&w->batch_left,
+						 memory_order_relaxed);
 		s->completed += atomic_load_explicit(&st->completed, memory_order_relaxed);
 		s->spawned_run += atomic_load_explicit(&st->spawned_run, memory_order_relaxed);
 		s->stolen += atomic_load_explicit(&st->stolen, memory_order_relaxed);
