@@ -117,12 +117,21 @@ bool inject_pop_mpmc(struct inject *q, struct task *t, bool *busy)
 	return true;
 }
 
-unsigned inject_pop_batch_mpmc(struct inject *q, struct task *t, unsigned max)
+unsigned inject_pop_batch_mpmc(struct inject *q, struct task *t, unsigned max,
+			       unsigned backlog)
 {
 	/* relaxed: a guess, checked against the cells' seq and by the CAS */
 	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
 	unsigned n, i;
 
+	/* Is there a backlog? Look at the cell `backlog` places on rather
+	 * than at tail, whose line the producers write on every push: reading
+	 * it here would bounce it between them and us once per task.
+	 * Acquire, like every load of seq. */
+	if (backlog > 1 &&
+	    atomic_load_explicit(&q->cells[(pos + backlog - 1) & q->mask].seq,
+				 memory_order_acquire) != pos + backlog)
+		max = 1;
 	for (;;) {
 		/* count the published cells from pos, up to max; acquire:
 		 * pairs with each producer's release of seq */

@@ -87,10 +87,11 @@ struct task {
 /* ---- Chase-Lev deque, fixed capacity (deque.c) -------------------------- */
 
 struct deque {
+	struct deque_slot *slots; /* read-only after init */
+	int64_t mask;
 	_Atomic int64_t top cacheline_aligned;    /* thieves CAS it */
 	_Atomic int64_t bottom cacheline_aligned; /* owner writes it */
-	struct deque_slot *slots;
-	int64_t mask;
+	char pad[CACHELINE - sizeof(int64_t)];
 };
 
 int deque_init(struct deque *d, unsigned size);
@@ -122,10 +123,14 @@ struct inject_cell {
 #define INJECT_BATCH 8
 
 struct inject {
-	_Atomic uint64_t tail cacheline_aligned; /* producers; bit 63: closed */
-	_Atomic uint64_t head cacheline_aligned; /* consumers */
+	/* read-only after init, on a line of their own: producers read them on
+	 * every push and must not share a line with head, which consumers
+	 * write on every pop */
 	struct inject_cell *cells;
 	uint64_t mask;
+	_Atomic uint64_t tail cacheline_aligned; /* producers; bit 63: closed */
+	_Atomic uint64_t head cacheline_aligned; /* consumers */
+	char pad[CACHELINE - sizeof(uint64_t)];
 };
 
 int inject_init(struct inject *q, unsigned size);
@@ -136,8 +141,10 @@ int inject_push_mpmc(struct inject *q, pool_fn fn, void *arg, uint64_t enq);
  * written by a producer that has claimed it; *busy is then set). */
 bool inject_pop_mpmc(struct inject *q, struct task *t, bool *busy);
 /* Any thread. Claims up to max consecutive published tasks with one CAS, in
- * FIFO order; returns how many (0: none ready). */
-unsigned inject_pop_batch_mpmc(struct inject *q, struct task *t, unsigned max);
+ * FIFO order, or just one unless at least `backlog` are waiting; returns how
+ * many (0: none ready). */
+unsigned inject_pop_batch_mpmc(struct inject *q, struct task *t, unsigned max,
+			       unsigned backlog);
 void inject_close(struct inject *q);
 uint64_t inject_depth_any(struct inject *q);
 bool inject_nonempty_sc(struct inject *q);

@@ -139,9 +139,8 @@ static bool take_submitted(struct worker *w, struct task *t)
 
 	if (w->batch_i < w->batch_n)
 		goto from_batch;
-	if (inject_depth_any(&p->inj) < (uint64_t)INJECT_BATCH * p->nworkers)
-		return inject_pop_mpmc(&p->inj, t, NULL);
-	n = inject_pop_batch_mpmc(&p->inj, w->batch, INJECT_BATCH);
+	n = inject_pop_batch_mpmc(&p->inj, w->batch, INJECT_BATCH,
+				  INJECT_BATCH * p->nworkers);
 	if (!n)
 		return false;
 	w->batch_i = 0;

@@ -50,22 +50,25 @@ static void test_batch(void **state)
 
 	(void)state;
 	assert_int_equal(inject_init(&q, 16), 0);
-	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8), 0);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 1), 0);
 	for (uintptr_t i = 0; i < 11; i++)
 		assert_int_equal(inject_push_mpmc(&q, FN, (void *)i, 1 + i), 0);
-	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8), 8);
+	/* fewer than the backlog asked for: one */
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 12), 1);
+	assert_ptr_equal(t[0].arg, (void *)0);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 10), 8);
 	for (uintptr_t i = 0; i < 8; i++) {
-		assert_ptr_equal(t[i].arg, (void *)i); /* in FIFO order */
-		assert_int_equal(t[i].enq, 1 + i);
+		assert_ptr_equal(t[i].arg, (void *)(i + 1)); /* FIFO order */
+		assert_int_equal(t[i].enq, 2 + i);
 	}
-	assert_int_equal(inject_depth_any(&q), 3);
-	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8), 3);
-	assert_ptr_equal(t[2].arg, (void *)10);
+	assert_int_equal(inject_depth_any(&q), 2);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 1), 2);
+	assert_ptr_equal(t[1].arg, (void *)10);
 	/* the cells are reusable: a full lap more */
 	for (uintptr_t i = 0; i < 16; i++)
 		assert_int_equal(inject_push_mpmc(&q, FN, (void *)i, 1), 0);
 	assert_int_equal(inject_push_mpmc(&q, FN, NULL, 1), -EAGAIN);
-	assert_int_equal(inject_pop_batch_mpmc(&q, t, 5), 5);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 5, 16), 5);
 	assert_ptr_equal(t[4].arg, (void *)4);
 	inject_free(&q);
 }
@@ -109,7 +112,7 @@ static void *consumer(void *arg)
 		/* consumer 0 pops one at a time, the others in batches */
 		if (arg == 0)
 			n = inject_pop_mpmc(&sq, &b[0], &busy);
-		else if (!(n = inject_pop_batch_mpmc(&sq, b, 4)))
+		else if (!(n = inject_pop_batch_mpmc(&sq, b, 4, 4)))
 			inject_pop_mpmc(&sq, &t, &busy) ? (b[0] = t, n = 1) : 0;
 		for (unsigned i = 0; i < n; i++) {
 			uintptr_t v = (uintptr_t)b[i].arg;
