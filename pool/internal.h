@@ -242,6 +242,24 @@ void park_wake_all(struct park *pk);
 bool park_worker(struct park *pk, struct worker *w, bool searching,
 		 bool (*has_work)(struct pool *), struct pool *p);
 
+/* Queue-delay histogram bucket (see pool.h): log-linear, inlined because
+ * every submitted task that starts pays for it. */
+#define HIST_SUB (1u << POOL_HIST_SUB_BITS)
+#define HIST_MAX ((1ull << 41) - 1)
+
+static inline unsigned hist_bucket(uint64_t ns)
+{
+	unsigned e;
+
+	if (ns < HIST_SUB)
+		return (unsigned)ns;
+	if (ns > HIST_MAX)
+		ns = HIST_MAX;
+	e = 63 - (unsigned)__builtin_clzll(ns);
+	return (e - POOL_HIST_SUB_BITS + 1) * HIST_SUB +
+	       (unsigned)((ns >> (e - POOL_HIST_SUB_BITS)) & (HIST_SUB - 1));
+}
+
 /* single-writer counter bump */
 static inline void stat_inc(_Atomic uint64_t *c, uint64_t n)
 {

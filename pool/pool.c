@@ -68,7 +68,7 @@ static inline void run_task(struct worker *w, struct task *t)
 		uint64_t now = pool__ticks();
 		uint64_t d = now > t->enq ? pool__ticks_to_ns(now - t->enq) : 0;
 
-		stat_inc(&w->st.hist[pool_hist_bucket(d)], 1);
+		stat_inc(&w->st.hist[hist_bucket(d)], 1);
 		tls_enq = t->enq;
 		tls_start = now;
 		t->fn(t->arg);

@@ -11,20 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUB (1u << POOL_HIST_SUB_BITS)
-#define HIST_MAX ((1ull << 41) - 1)
+#define SUB HIST_SUB
 
 unsigned pool_hist_bucket(uint64_t ns)
 {
-	unsigned e;
-
-	if (ns < SUB)
-		return (unsigned)ns;
-	if (ns > HIST_MAX)
-		ns = HIST_MAX;
-	e = 63 - (unsigned)__builtin_clzll(ns);
-	return (e - POOL_HIST_SUB_BITS + 1) * SUB +
-	       (unsigned)((ns >> (e - POOL_HIST_SUB_BITS)) & (SUB - 1));
+	return hist_bucket(ns);
 }
 
 uint64_t pool_hist_lower(unsigned b)
