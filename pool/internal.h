@@ -117,6 +117,11 @@ struct inject_cell {
 	_Atomic uint64_t enq;
 }; /* 32 bytes: the whole cost of a queued submitted task */
 
+_Static_assert(sizeof(struct inject_cell) == 32,
+	       "a queued submitted task costs 32 bytes");
+_Static_assert(sizeof(struct deque_slot) == 24,
+	       "a queued spawned task costs 24 bytes");
+
 #define INJECT_CLOSED (1ull << 63)
 /* Under a backlog a worker claims up to this many submitted tasks with one
  * CAS, instead of fighting the other workers for the head once per task. */

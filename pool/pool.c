@@ -490,11 +490,13 @@ int pool_create(struct pool **out, const struct pool_opts *opts)
 		err = -EINVAL;
 		goto out;
 	}
-	p = calloc(1, sizeof(*p));
+	/* aligned: the queue heads and counters sit on lines of their own */
+	p = aligned_alloc(CACHELINE, sizeof(*p));
 	if (!p) {
 		err = -ENOMEM;
 		goto out;
 	}
+	memset(p, 0, sizeof(*p));
 	p->opts = o;
 	p->nworkers = o.workers;
 	atomic_init(&p->stop, 0);
