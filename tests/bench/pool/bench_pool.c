@@ -5,7 +5,7 @@
  * (uv_queue_work) and OpenMP tasks (libgomp). Each figure is the median of
  * several runs; the table gives each one's ratio to the naive pool.
  *
- *   bench_pool [-q]    -q: fewer repetitions and a 1 s idle window (smoke)
+ *   bench_pool [-q]    -q: one repetition and a 1 s idle window (smoke)
  */
 #include <sluice/pool.h>
 #include "bench.h"
@@ -33,7 +33,7 @@
 enum { P_POOL, P_NAIVE, P_UV, P_OMP, NPOOLS };
 static const char *pool_names[NPOOLS] = { "sluice", "naive", "libuv", "openmp" };
 
-static int reps = 5;
+static int reps = 7;
 static unsigned idle_s = 5;
 
 static int cmp_double(const void *a, const void *b)
@@ -769,22 +769,28 @@ int main(int argc, char **argv)
 	make_skew(SKEW_N, 12345);
 	omp_touch();
 
+	/* Runs are interleaved (sluice, naive, libuv, openmp, sluice, ...) so
+	 * that the load of a shared machine, which drifts, weighs on each
+	 * contender alike; every run is printed to stderr, the medians below. */
 	for (int r = 0; r < nrows; r++) {
 		int runs = rows[r].runs ? rows[r].runs : reps;
+		double v[NPOOLS][16];
 
-		for (int w = 0; w < NPOOLS; w++) {
-			double v[16];
-
-			for (int i = 0; i < runs; i++)
-				v[i] = rows[r].fn(w, rows[r].arg);
-			rows[r].v[w] = median(v, runs);
-			fprintf(stderr, "  %-28s %-7s %10.1f %s\n", rows[r].name,
-				pool_names[w], rows[r].v[w], rows[r].unit);
+		for (int i = 0; i < runs; i++) {
+			for (int w = 0; w < NPOOLS; w++) {
+				v[w][i] = rows[r].fn(w, rows[r].arg);
+				fprintf(stderr, "  %-28s %-7s run %d %10.1f %s\n",
+					rows[r].name, pool_names[w], i + 1,
+					v[w][i], rows[r].unit);
+			}
 		}
+		for (int w = 0; w < NPOOLS; w++)
+			rows[r].v[w] = median(v[w], runs);
 	}
 
-	printf("\nsluice pool vs baselines, %d workers, median of %d runs "
-	       "(ratio: value / naive pool)\n\n", WORKERS, reps);
+	printf("\nsluice pool vs baselines, %d workers, median of %d interleaved "
+	       "runs (5 and 6: one run)\n(ratio: value / naive pool; lower is "
+	       "better everywhere)\n\n", WORKERS, reps);
 	printf("%-28s %-8s", "benchmark", "unit");
 	for (int w = 0; w < NPOOLS; w++)
 		printf(" %16s", pool_names[w]);
