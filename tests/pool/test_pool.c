@@ -342,6 +342,35 @@ static void test_idle_parks(void **state)
 	pool_destroy(p);
 }
 
+/*
+ * No lost wake-up: one task at a time into a pool whose workers are in every
+ * state (spinning, going to sleep, asleep). Nothing else would wake them, so
+ * a lost wake-up leaves the task unrun and the bounded wait fails.
+ */
+static void test_no_lost_wakeup(void **state)
+{
+	struct pool *p;
+	uint64_t rng = 7;
+	long rounds = (long)scaled(3000);
+
+	(void)state;
+	atomic_store(&counter, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 2 }), 0);
+	for (long i = 1; i <= rounds; i++) {
+		struct timespec ts = { 0, (long)(xrand(&rng) % 300) * 1000 };
+
+		assert_int_equal(pool_submit(p, count_task, NULL), 0);
+		for (int k = 0; k < 4000000 && atomic_load(&counter) < i; k++)
+			if (k > 1000)
+				sched_yield();
+		if (atomic_load(&counter) < i)
+			assert_true(wait_for(&counter, i));
+		if (xrand(&rng) % 2)
+			nanosleep(&ts, NULL);
+	}
+	pool_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_shutdown_modes),
 		cmocka_unit_test(test_blocking),
 		cmocka_unit_test(test_idle_parks),
+		cmocka_unit_test(test_no_lost_wakeup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
