@@ -5,9 +5,11 @@
  * modes, blocking tasks and idle parking. No assertion on elapsed time:
  * waits for a condition are bounded only to fail instead of hanging.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <sluice/pool.h>
 #include "common.h"
 
+#include <sys/prctl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -342,6 +344,38 @@ static void test_idle_parks(void **state)
 	pool_destroy(p);
 }
 
+/* options: thread names and CPU pinning */
+static char seen_name[16];
+static _Atomic int seen_ncpus;
+
+static void name_task(void *arg)
+{
+	cpu_set_t set;
+
+	(void)arg;
+	prctl(PR_GET_NAME, seen_name);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		atomic_store(&seen_ncpus, CPU_COUNT(&set));
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_options(void **state)
+{
+	struct pool *p;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1,
+			 .pin_cpus = 1, .name = "tst" }), 0);
+	assert_int_equal(pool_submit(p, name_task, NULL), 0);
+	assert_true(wait_for(&counter, 1));
+	assert_string_equal(seen_name, "tst-w0");
+	assert_int_equal(atomic_load(&seen_ncpus), 1); /* pinned to one CPU */
+	pool_destroy(p);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .deque_size = 3 }),
+			 -EINVAL);
+}
+
 /*
  * No lost wake-up: one task at a time into a pool whose workers are in every
  * state (spinning, going to sleep, asleep). Nothing else would wake them, so
@@ -383,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_blocking),
 		cmocka_unit_test(test_idle_parks),
 		cmocka_unit_test(test_no_lost_wakeup),
+		cmocka_unit_test(test_options),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
