@@ -344,6 +344,52 @@ static void test_idle_parks(void **state)
 	pool_destroy(p);
 }
 
+/*
+ * Submitted tasks are not starved by spawned work: on one worker, a chain of
+ * spawned tasks that would run forever (through the continuation slot and
+ * through the deque) stops only when a submitted task gets to run.
+ */
+static _Atomic int chain_stop;
+static _Atomic long chain_steps;
+
+static void endless(void *arg)
+{
+	atomic_fetch_add(&chain_steps, 1);
+	if (atomic_load(&chain_stop))
+		return;
+	if (arg)
+		pool_spawn(endless, arg); /* continuation slot */
+	else
+		pool_group_spawn(NULL, endless, NULL); /* deque */
+}
+
+static void stopper(void *arg)
+{
+	(void)arg;
+	atomic_store(&chain_stop, 1);
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_no_starvation(void **state)
+{
+	struct pool *p;
+
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		atomic_store(&counter, 0);
+		atomic_store(&chain_stop, 0);
+		atomic_store(&chain_steps, 0);
+		assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1 }),
+				 0);
+		assert_int_equal(pool_submit(p, endless, kind ? p : NULL), 0);
+		while (atomic_load(&chain_steps) < 1000)
+			sched_yield();
+		assert_int_equal(pool_submit(p, stopper, NULL), 0);
+		assert_true(wait_for(&counter, 1));
+		pool_destroy(p);
+	}
+}
+
 /* options: thread names and CPU pinning */
 static char seen_name[16];
 static _Atomic int seen_ncpus;
@@ -418,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_idle_parks),
 		cmocka_unit_test(test_no_lost_wakeup),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_no_starvation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
