@@ -8,7 +8,7 @@
  *   pool_submit_wait(p, fn, arg)  same, but waits for room instead of -EAGAIN
  *   pool_submit_blocking(p,fn,arg) run a task that may block, on the capped
  *                                 set of extra threads
- *   pool_spawn(fn, arg)           from inside a task: LIFO on this worker
+ *   pool_spawn(fn, arg)           from inside a task: a continuation, run next
  *   pool_group_init/spawn/wait    fork-join; a waiting worker runs other tasks
  *   pool_task_enqueue_ns()        when the running task was submitted
  *   pool_task_delay_ns()          how long it waited before it started
@@ -127,7 +127,7 @@ struct pool_stats {
 	unsigned workers;
 	unsigned blocking_threads; /* blocking threads alive now */
 	/* monotonic counters (diff two snapshots for a rate) */
-	uint64_t submitted;    /* accepted by pool_submit* */
+	uint64_t submitted;    /* accepted by pool_submit, pool_submit_wait */
 	uint64_t rejected;     /* refused with -EAGAIN */
 	uint64_t completed;    /* submitted tasks that ran to completion */
 	uint64_t spawned_run;  /* spawned tasks that ran */
