@@ -793,6 +793,7 @@ struct flood_arg {
 	int *go, *stop, *ready;
 	int err;
 	__u64 runs;
+	__u64 max_gap_ns;	/* longest time between two batches' ends */
 };
 
 static void *flood(void *p)
@@ -807,12 +808,17 @@ static void *flood(void *p)
 	__sync_fetch_and_add(a->ready, 1);
 	while (!__atomic_load_n(a->go, __ATOMIC_ACQUIRE))
 		;
+	__u64 last = env_now_ns();
 	while (!__atomic_load_n(a->stop, __ATOMIC_RELAXED) && res) {
 		if (env_run(env_xdp_fd, a->pkt, a->len, 20000, res)) {
 			a->err = errno;
 			break;
 		}
 		a->runs += 20000;
+		__u64 now = env_now_ns();
+		if (now - last > a->max_gap_ns)
+			a->max_gap_ns = now - last;
+		last = now;
 	}
 	free(res);
 	return NULL;
@@ -822,9 +828,13 @@ static void *flood(void *p)
  * One flood of `window_s` on every CPU (two here) against a service of
  * rate/burst. Returns admitted / (rate x elapsed + burst), elapsed being
  * measured around the flood, so the expectation is an upper bound of what
- * a perfect limiter admits.
+ * a perfect limiter admits. *continuous tells whether some thread never
+ * paused longer than the bucket's depth: only then must the limiter have
+ * admitted the whole of it, since a bucket keeps at most `burst` of the
+ * credit of a pause.
  */
-static double accuracy_run(__u32 rate, __u32 burst, bool per_source, double window_s)
+static double accuracy_run(__u32 rate, __u32 burst, bool per_source, double window_s,
+			   bool *continuous)
 {
 	int go = 0, stop = 0, ready = 0;
 	struct flood_arg args[2];
@@ -856,9 +866,12 @@ static double accuracy_run(__u32 rate, __u32 burst, bool per_source, double wind
 	for (i = 0; i < ncpu; i++)
 		pthread_join(th[i], NULL);
 	t1 = env_now_ns();
+	*continuous = false;
 	for (i = 0; i < ncpu; i++) {
 		assert_int_equal(args[i].err, 0);
 		runs += args[i].runs;
+		if (args[i].max_gap_ns < (__u64)burst * 1000000000ull / rate)
+			*continuous = true;
 	}
 	assert_int_equal(env_stats(SLOT_TCP82, &st), 0);
 	elapsed = (t1 - t0) / 1e9;
@@ -877,24 +890,30 @@ static double accuracy_run(__u32 rate, __u32 burst, bool per_source, double wind
 
 /*
  * Over-admission (ratio > 1.05) fails at once: no scheduling can cause it.
- * Under-admission can: other processes on this shared machine may hold
- * both CPUs and stall the flood, so a low ratio is retried twice.
+ * Under-admission (< 0.95) fails when the flood was continuous. When other
+ * processes on this shared machine held both CPUs long enough to stall it,
+ * the low ratio is the flood's, not the limiter's: the run is tried again,
+ * and after three stalled runs the lower bound is reported unchecked.
  */
 static void accuracy_case(__u32 rate, __u32 burst, bool per_source, double window_s)
 {
+	bool continuous = false;
 	double ratio = 0;
 	int attempt;
 
 	for (attempt = 0; attempt < 3; attempt++) {
-		ratio = accuracy_run(rate, burst, per_source, window_s);
+		ratio = accuracy_run(rate, burst, per_source, window_s, &continuous);
 		if (ratio > 1.05)
 			fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), over +5%%",
 				 rate, burst, ratio);
 		if (ratio >= 0.95)
 			return;
+		if (continuous)
+			fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), under -5%%"
+				 " with a continuous flood", rate, burst, ratio);
 	}
-	fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), under -5%%", rate,
-		 burst, ratio);
+	print_message("rate %u burst %u: lower bound not checked: the flood stalled for longer "
+		      "than the bucket's depth in every run (ratio %.4f)\n", rate, burst, ratio);
 }
 
 static void test_accuracy_two_cpus(void **state)
