@@ -26,7 +26,10 @@
 # Knobs (environment; defaults of the full run, `make demo` shortens them):
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
 #   BENCH_SECONDS    length of each run (5)
-#   BENCH_REPEAT     runs of each point, the median kept (3)
+#   BENCH_REPEAT     rounds of the sweep; of each point's runs the one with
+#                    the median goodput is kept (3)
+#   BENCH_CAL_SECONDS  length of each of the three calibration runs and of
+#                    the three unloaded runs (2)
 #   BENCH_REJECT_SECONDS  length of each CPU-per-refusal run (5)
 #   BENCH_STEP       step test as FACTOR:SECONDS,... ("0.5:3,10:4,0.5:3"; "" skips)
 #   BENCH_CONFIGS    protections to run ("none nft app sluice sluiced")
@@ -48,6 +51,7 @@ source "$(dirname "$0")/netns.sh"
 FACTORS=${BENCH_FACTORS:-0.5 1 2 5 10}
 SECS=${BENCH_SECONDS:-5}
 REPEAT=${BENCH_REPEAT:-3}
+CAL_SECS=${BENCH_CAL_SECONDS:-2}
 STEP=${BENCH_STEP-0.5:3,10:4,0.5:3}
 REJ_SECS=${BENCH_REJECT_SECONDS:-5}
 CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced}
@@ -273,12 +277,12 @@ say "Capacity: the Go service alone (GOMAXPROCS=1, ${CPU_US} us of CPU per reque
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 start none 0
 for i in 1 2 3; do
-	load "calibrate-$i" --closed 4 --duration 2
+	load "calibrate-$i" --closed 4 --duration "$CAL_SECS"
 done
 CAP=$(for i in 1 2 3; do jq -r '.goodput | floor' "$OUT/raw/calibrate-$i.json"; done | median)
 ((CAP > 0)) || die "the service answered nothing during calibration"
 for i in 1 2 3; do
-	load "unloaded-$i" --rate "$(rate_of 0.2)" --duration 2
+	load "unloaded-$i" --rate "$(rate_of 0.2)" --duration "$CAL_SECS"
 done
 stop
 UNLOADED_P99=$(for i in 1 2 3; do jq -r .ok_latency.p99_ms "$OUT/raw/unloaded-$i.json"; done | median)
@@ -295,41 +299,54 @@ runnable() {
 	return 0
 }
 
-# point CONFIG FACTOR: REPEAT runs of one point, each on a fresh service;
-# the one with the median goodput is kept as raw/CONFIG-FACTOR.json (the
-# others stay as raw/CONFIG-FACTOR.rN.json).
+# point CONFIG FACTOR I: run I of one point, on a fresh service, in
+# raw/CONFIG-FACTOR.rI.json.
 point() {
-	local cfg=$1 f=$2 i runs=()
-	for ((i = 1; i <= REPEAT; i++)); do
-		start "$cfg" "$LIMIT_RATE"
-		cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS"
-		if [[ $cfg == sluice* ]]; then
-			ctl -j stats tcp/$PORT >"$OUT/raw/$cfg-$f.r$i.stats.json" 2>/dev/null || true
-		fi
-		stop
-		runs+=("$(jq -r .goodput "$OUT/raw/$cfg-$f.r$i.json") $i")
-	done
-	i=$(printf '%s\n' "${runs[@]}" | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
+	local cfg=$1 f=$2 i=$3
+	start "$cfg" "$LIMIT_RATE"
+	cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS"
+	if [[ $cfg == sluice* ]]; then
+		ctl -j stats tcp/$PORT >"$OUT/raw/$cfg-$f.r$i.stats.json" 2>/dev/null || true
+	fi
+	stop
+	jq -r --arg f "$f" --arg c "${LABEL[$cfg]}" '"  \($c), \($f)x: offered \(.rate | floor)/s, goodput \(.goodput | floor)/s, p99 \(.ok_latency.p99_ms) ms"' \
+		"$OUT/raw/$cfg-$f.r$i.json"
+}
+
+# keep_median CONFIG FACTOR: of the runs of a point, the one with the median
+# goodput becomes raw/CONFIG-FACTOR.json (the others stay as .rN files).
+keep_median() {
+	local cfg=$1 f=$2 i ext
+	i=$(for ((i = 1; i <= REPEAT; i++)); do
+		echo "$(jq -r .goodput "$OUT/raw/$cfg-$f.r$i.json") $i"
+	done | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
 	for ext in json cpu irq stats.json; do
 		if [[ -f $OUT/raw/$cfg-$f.r$i.$ext ]]; then
 			cp "$OUT/raw/$cfg-$f.r$i.$ext" "$OUT/raw/$cfg-$f.$ext"
 		fi
 	done
-	jq -r --arg f "$f" --arg n "$REPEAT" '"  \($f)x: offered \(.rate | floor)/s, goodput \(.goodput | floor)/s, p99 \(.ok_latency.p99_ms) ms" +
-		(if $n != "1" then " (median of \($n) runs)" else "" end)' "$OUT/raw/$cfg-$f.json"
 }
 
-# Load-major order: a noisy minute of a shared machine then hits one load
-# of every protection, not every load of one.
-say "Offered ${FACTORS// /, } x capacity, ${SECS} s each, to: $CONFIGS"
+# Load-major order, and the repeats as whole rounds: a noisy minute of a
+# shared machine then hits one run of one load of every protection, not
+# every run of one protection.
+say "Offered ${FACTORS// /, } x capacity, ${SECS} s each, $REPEAT round(s), to: $CONFIGS"
 for cfg in $CONFIGS; do
 	runnable "$cfg" || true
+done
+for ((rep = 1; rep <= REPEAT; rep++)); do
+	((REPEAT == 1)) || echo "round $rep of $REPEAT"
+	for f in $FACTORS; do
+		for cfg in $CONFIGS; do
+			runnable "$cfg" >/dev/null || continue
+			point "$cfg" "$f" "$rep"
+		done
+	done
 done
 for f in $FACTORS; do
 	for cfg in $CONFIGS; do
 		runnable "$cfg" >/dev/null || continue
-		echo "${LABEL[$cfg]}"
-		point "$cfg" "$f"
+		keep_median "$cfg" "$f"
 	done
 done
 
@@ -440,6 +457,7 @@ cpu_each() {	# CONFIG: us of server CPU per rejected connection, or -
 		"$CAP" "$CPU_US" "$UNLOADED_P99"
 	printf 'New connection per request, timeout %d ms; static limits at %s x capacity; latency of 2xx from scheduled send time.\n' \
 		"$TIMEOUT_MS" "$LIMIT"
+	printf '%s s per run; each point is the run with the median goodput of %d.\n' "$SECS" "$REPEAT"
 	printf 'goodput: 2xx per second of the run; steady: the same after its first second. Outcomes in %% of requests sent:\n'
 	printf '503 = shed by the service, rst-syn = refused at connect, reset = reset after connect. us/reject: server CPU per refusal.\n\n'
 	printf '%-27s %5s %7s %7s %5s %7s %5s %7s %7s %7s %5s %5s %7s %5s %7s %5s %9s\n' \
