@@ -12,6 +12,7 @@
 # Any BENCH_* knob of scripts/bench-overload.sh can be set to override.
 set -euo pipefail
 export BENCH_FACTORS=${BENCH_FACTORS:-1 10}
+export BENCH_CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced}
 export BENCH_SECONDS=${BENCH_SECONDS:-3}
 export BENCH_REPEAT=${BENCH_REPEAT:-1}
 export BENCH_REJECT_SECONDS=${BENCH_REJECT_SECONDS:-2}
