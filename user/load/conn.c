@@ -131,10 +131,12 @@ int conn_parse_response(const char *buf, size_t len, int *status,
 		}
 		line = eol + 1;
 	}
-	if (*total_len == SIZE_MAX)
-		*keep_open = false;	/* the body ends at the close */
+	/* These have no body whatever the headers say (and so can keep the
+	 * connection without a length). */
 	if (code == 204 || code == 304 || (code >= 100 && code < 200))
 		*total_len = head_len;
+	if (*total_len == SIZE_MAX)
+		*keep_open = false;	/* the body ends at the close */
 	return 1;
 }
 

@@ -57,8 +57,9 @@ uint64_t hist_quantile(const struct hist *h, double q)
 	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
 		seen += h->counts[i];
 		if (seen >= rank) {
+			/* The last bucket also holds every value beyond the range. */
 			uint64_t top = bucket_top(i);
-			return top < h->max_us ? top : h->max_us;
+			return top < h->max_us && i < HIST_BUCKETS - 1 ? top : h->max_us;
 		}
 	}
 	return h->max_us;

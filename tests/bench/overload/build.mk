@@ -41,3 +41,11 @@ $(BENCH_OVL)/irqtime: $(BENCH_OVL)/irqtime.o
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
 BENCH_BINS += $(BENCH_OVL)/irqtime
+
+# Unit tests of sluice-load's histogram and response parser, run by `make test`.
+$(BENCH_OVL)/test_load: $(BENCH_OVL)/test_load.o $(BUILD)/user/load/hist.o $(BUILD)/user/load/conn.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -lcmocka -o $@
+
+TEST_BINS  += $(BENCH_OVL)/test_load
+TEST_PROGS += $(BENCH_OVL)/test_load

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of sluice-load's pure parts: the log-linear histogram
+ * (quantiles within a bucket's width of the truth) and the parser of
+ * response heads that classifies each request's outcome.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "../../../user/load/conn.h"
+#include "../../../user/load/hist.h"
+
+static void assert_near(uint64_t got, uint64_t want)
+{
+	/* A bucket spans 1/HIST_SUB of its power of two; quantiles report
+	 * the bucket's top, so they may be above the truth by that much. */
+	uint64_t slack = want / HIST_SUB + 1;
+	if (got < want || got > want + slack)
+		fail_msg("got %llu, want %llu (+%llu)", (unsigned long long)got,
+			 (unsigned long long)want, (unsigned long long)slack);
+}
+
+static void hist_uniform(void **state)
+{
+	(void)state;
+	struct hist *h = calloc(1, sizeof(*h));
+	for (uint64_t v = 1; v <= 100000; v++)
+		hist_record(h, v);
+	assert_int_equal(h->total, 100000);
+	assert_int_equal(h->max_us, 100000);
+	assert_near(hist_quantile(h, 0.5), 50000);
+	assert_near(hist_quantile(h, 0.99), 99000);
+	assert_near(hist_quantile(h, 0.999), 99900);
+	assert_int_equal(hist_quantile(h, 1.0), 100000);
+	free(h);
+}
+
+static void hist_small_exact_and_merge(void **state)
+{
+	(void)state;
+	struct hist *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	hist_record(a, 3);
+	hist_record(b, 7);
+	hist_record(b, 7);
+	hist_merge(a, b);
+	assert_int_equal(a->total, 3);
+	assert_int_equal(hist_quantile(a, 0.1), 3);	/* below HIST_SUB: exact */
+	assert_int_equal(hist_quantile(a, 0.9), 7);
+	assert_int_equal(hist_quantile(b, 0.5), 7);
+	struct hist empty = { 0 };
+	assert_int_equal(hist_quantile(&empty, 0.99), 0);
+	free(a);
+	free(b);
+}
+
+static void hist_huge_value_is_kept(void **state)
+{
+	(void)state;
+	struct hist *h = calloc(1, sizeof(*h));
+	hist_record(h, 1ull << 40);	/* beyond the top bucket: clamped, max kept */
+	assert_int_equal(h->max_us, 1ull << 40);
+	assert_int_equal(hist_quantile(h, 0.5), 1ull << 40);
+	free(h);
+}
+
+static void parse(const char *resp, int want_r, int want_status, size_t want_total, bool want_keep)
+{
+	int status = -1;
+	size_t total = 0;
+	bool keep = !want_keep;
+	int r = conn_parse_response(resp, strlen(resp), &status, &total, &keep);
+	assert_int_equal(r, want_r);
+	if (r != 1)
+		return;
+	assert_int_equal(status, want_status);
+	assert_int_equal(total, want_total);
+	assert_int_equal(keep, want_keep);
+}
+
+static void responses(void **state)
+{
+	(void)state;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\ndone\n";
+	parse(ok, 1, 200, strlen(ok), true);
+	const char *shed = "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+			   "Connection: close\r\nContent-Length: 11\r\n\r\noverloaded\n";
+	parse(shed, 1, 503, strlen(shed), false);
+	/* No length: the body runs to the close, so the connection cannot stay. */
+	parse("HTTP/1.0 200 OK\r\n\r\n", 1, 200, SIZE_MAX, false);
+	parse("HTTP/1.1 204 No Content\r\n\r\n", 1, 204, 27, true);
+	parse("HTTP/1.1 200 OK\r\nContent-Le", 0, 0, 0, false);		/* more to come */
+	parse("SSH-2.0-OpenSSH\r\n\r\n", -EBADMSG, 0, 0, false);
+	parse("HTTP/1.1 2x0 OK\r\n\r\n", -EBADMSG, 0, 0, false);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(hist_uniform),
+		cmocka_unit_test(hist_small_exact_and_merge),
+		cmocka_unit_test(hist_huge_value_is_kept),
+		cmocka_unit_test(responses),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
