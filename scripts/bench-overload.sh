@@ -45,6 +45,7 @@
 #   BENCH_PIN        1: service on CPU 1, load generator on CPU 0, both at nice
 #                    -10 (1; 0 lets the scheduler place them at nice 0)
 #   BENCH_OUT        where results go ($BUILD/bench/overload)
+#   BENCH_REPLOT     1: only redraw the plots of the run already in BENCH_OUT
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
 
@@ -82,6 +83,69 @@ declare -A LABEL=(
 
 say() { printf '\n== %s\n' "$*"; }
 die() { echo "bench-overload: $*" >&2; exit 1; }
+
+# plots: the PNGs, from $OUT/data and the run's parameters (see meta.env).
+declare -A COLOR=(
+	[none]="#9400d3" [nft]="#009e73" [app]="#56b4e9"
+	[sluice]="#e69f00" [sluiced]="#d55e00" [sluiced-work]="#0072b2"
+)
+
+plot_lines() {	# FILE-PREFIX COLUMN STYLE: gnuplot plot clauses, one per config
+	local sep="" cfg
+	for cfg in $CONFIGS; do
+		[[ -s $OUT/data/$1-$cfg.tsv ]] || continue
+		printf '%s"%s" using %s with %s lw 2 lc rgb "%s" title "%s"' "$sep" "$OUT/data/$1-$cfg.tsv" \
+			"$2" "$3" "${COLOR[$cfg]}" "${LABEL[$cfg]}"
+		sep=", "
+	done
+}
+
+plots() {
+	gnuplot <<-EOF
+		set terminal pngcairo size 1200,600 font "sans,10"
+		set output "$OUT/overload.png"
+		set multiplot layout 1,2 title "Go net/http service (1 core, ${CPU_US} us CPU per request, capacity $CAP req/s): new connections offered open loop, ${SECS} s per point"
+		set grid
+		set key below maxrows 4
+		set xlabel "offered load (x capacity)"
+		set logscale x 2
+		set xrange [0.4:13]
+		set xtics (0.5, 1, 2, 5, 10)
+		set ylabel "goodput after the first second (2xx within ${TIMEOUT_MS} ms, req/s)"
+		set yrange [0:*]
+		plot $(plot_lines sweep '2:6' linespoints), $CAP with lines dashtype 2 lc rgb "gray" title "capacity"
+		set ylabel "p99 latency of 2xx from scheduled send (ms)"
+		set logscale y
+		set yrange [*:*]
+		plot $(plot_lines sweep '2:($9 > 0 ? $9 : 1/0)' linespoints), 2 * $UNLOADED_P99 + $TARGET_MS with lines dashtype 2 lc rgb "gray" title "2 x unloaded p99 + target delay"
+		unset multiplot
+	EOF
+	[[ -n $STEP ]] || return 0
+	gnuplot <<-EOF
+		set terminal pngcairo size 1200,760 font "sans,10"
+		set output "$OUT/step.png"
+		set multiplot layout 2,1 title "Step test: ${STEP//,/ -> } (x capacity : seconds), 100 ms bins by scheduled send time"
+		set grid
+		set key outside right
+		set xlabel "time (s)"
+		set ylabel "goodput (2xx, req/s; clipped at 2x capacity)"
+		set yrange [0:2 * $CAP]
+		plot $(plot_lines step '1:2' lines), $CAP with lines dashtype 2 lc rgb "gray" title "capacity"
+		set ylabel "p99 of 2xx in the bin (ms)"
+		set logscale y
+		set yrange [*:*]
+		plot $(plot_lines step '1:($3 > 0 ? $3 : 1/0)' lines)
+		unset multiplot
+	EOF
+}
+
+# BENCH_REPLOT=1: only redraw the plots of the run in $OUT.
+if [[ ${BENCH_REPLOT:-0} == 1 ]]; then
+	source "$OUT/meta.env"
+	plots
+	echo "plots:   $OUT/overload.png${STEP:+ $OUT/step.png}"
+	exit 0
+fi
 
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, BPF, nftables)"
 for f in "$LOAD" "$GOSERVICE" "$SLUICECTL" "$BUILD/tests/bench/overload/irqtime"; do
@@ -286,6 +350,9 @@ stop
 UNLOADED_P99=$(for i in 1 2 3; do jq -r .ok_latency.p99_ms "$OUT/raw/unloaded-$i.json"; done | least)
 echo "capacity $CAP requests/s; unloaded p99 $UNLOADED_P99 ms (at 0.2x, new connection per request; best of 3 runs each)"
 LIMIT_RATE=$(rate_of "$LIMIT")
+# What the plots need to be redrawn later (BENCH_REPLOT=1).
+printf '%s\n' "CAP=$CAP" "UNLOADED_P99=$UNLOADED_P99" "CPU_US=$CPU_US" "SECS=$SECS" \
+	"TIMEOUT_MS=$TIMEOUT_MS" "TARGET_MS=$TARGET_MS" "STEP='$STEP'" "CONFIGS='$CONFIGS'" >"$OUT/meta.env"
 
 # --- 3. offered load against each protection ---------------------------------
 
@@ -497,54 +564,7 @@ fi
 
 # --- 8. plots ---------------------------------------------------------------
 
-plot_lines() {	# FILE-PREFIX COLUMN: gnuplot plot clauses, one per config
-	local sep="" cfg
-	for cfg in $CONFIGS; do
-		[[ -s $OUT/data/$1-$cfg.tsv ]] || continue
-		printf '%s"%s" using %s with linespoints lw 2 title "%s"' "$sep" "$OUT/data/$1-$cfg.tsv" "$2" "${LABEL[$cfg]}"
-		sep=", "
-	done
-}
-
-gnuplot <<-EOF
-	set terminal pngcairo size 1200,520 font "sans,10"
-	set output "$OUT/overload.png"
-	set multiplot layout 1,2 title "Go net/http service (1 core, ${CPU_US} us CPU per request, capacity $CAP req/s): new connections offered open loop, ${SECS} s per point"
-	set grid
-	set key top left
-	set style data linespoints
-	set xlabel "offered load (x capacity)"
-	set logscale x 2
-	set xrange [0.4:13]
-	set xtics (0.5, 1, 2, 5, 10)
-	set ylabel "goodput after the first second (2xx within ${TIMEOUT_MS} ms, req/s)"
-	set yrange [0:*]
-	plot $(plot_lines sweep '2:6'), $CAP with lines dashtype 2 lc rgb "gray" title "capacity"
-	set ylabel "p99 latency of 2xx from scheduled send (ms)"
-	set logscale y
-	set yrange [*:*]
-	plot $(plot_lines sweep '2:($9 > 0 ? $9 : 1/0)'), 2 * $UNLOADED_P99 + $TARGET_MS with lines dashtype 2 lc rgb "gray" title "2 x unloaded p99 + target delay"
-	unset multiplot
-EOF
-if [[ -n $STEP ]]; then
-	gnuplot <<-EOF
-		set terminal pngcairo size 1200,720 font "sans,10"
-		set output "$OUT/step.png"
-		set multiplot layout 2,1 title "Step test: ${STEP//,/ -> } (x capacity : seconds), 100 ms bins by scheduled send time"
-		set grid
-		set key top right
-		set xlabel "time (s)"
-		set ylabel "goodput (2xx, req/s; clipped at 2x capacity)"
-		set yrange [0:2 * $CAP]
-		plot $(plot_lines step '1:2' | sed 's/linespoints/lines/g'), $CAP with lines dashtype 2 lc rgb "gray" title "capacity"
-		set ylabel "p99 of 2xx in the bin (ms)"
-		set logscale y
-		set yrange [*:*]
-		plot $(plot_lines step '1:($3 > 0 ? $3 : 1/0)' | sed 's/linespoints/lines/g')
-		unset multiplot
-	EOF
-fi
-
+plots
 say "Results"
 echo "table:   $OUT/table.txt"
 echo "plots:   $OUT/overload.png${STEP:+ $OUT/step.png}"
