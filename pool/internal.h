@@ -82,8 +82,6 @@ struct task {
 	void *arg;
 	struct pool_group *group; /* spawned tasks */
 	uint64_t enq;             /* ticks; submitted tasks */
-	uint64_t start;           /* ticks; submitted tasks, set when claimed:
-				     the start used for the queue delay */
 };
 
 /* ---- Chase-Lev deque, fixed capacity (deque.c) -------------------------- */
@@ -204,7 +202,8 @@ struct worker {
 	/* submitted tasks claimed in one go from a backlog, run in order */
 	struct task batch[INJECT_BATCH];
 	unsigned batch_i, batch_n;
-	uint64_t claim_ticks; /* the clock at the last claim */
+	uint64_t claim_ticks; /* the clock at the last claim: the start of the
+				 submitted tasks it took, for their delay */
 	unsigned claim_n;     /* how many tasks that claim took */
 	bool claim_short;     /* its tasks were short: claim a batch next */
 	_Atomic uint32_t batch_left; /* batch_n - batch_i, for stats */

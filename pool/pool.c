@@ -65,7 +65,9 @@ static inline void run_task(struct worker *w, struct task *t)
 	uint64_t saved_enq = tls_enq, saved_start = tls_start;
 
 	if (t->enq) {
-		uint64_t now = t->start; /* read when claimed: take_submitted */
+		/* read when claimed, see take_submitted: a submitted task
+		 * runs only from there, never nested in another's join */
+		uint64_t now = w->claim_ticks;
 		uint64_t d = now > t->enq ? pool__ticks_to_ns(now - t->enq) : 0;
 
 		stat_inc(&w->st.hist[hist_bucket(d)], 1);
@@ -162,8 +164,6 @@ static bool take_submitted(struct worker *w, struct task *t)
 	if (!n)
 		return false;
 	now = pool__ticks();
-	for (unsigned i = 0; i < n; i++)
-		w->batch[i].start = now;
 	/* were the previous claim's tasks short? (an idle spell since then
 	 * counts as long: the next claim takes one task) */
 	w->claim_short = now - w->claim_ticks <= w->claim_n * p->short_ticks;
