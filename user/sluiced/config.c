@@ -99,6 +99,8 @@ static const struct opt opts[] = {
 	  "action of the service entry the daemon creates when it is missing" },
 	{ "deadline", 0, K_U32, OFF(deadline_ms), 0, 60000, "milliseconds", NULL,
 	  "a request that waited longer in the queue is answered 503, 0 for 2 x target-delay" },
+	{ "level-max", 0, K_U32, OFF(level_max), 0, SL_MAX_CLASS + 1, "level", NULL,
+	  "highest admission level the controller sets; 4 never sheds sources without a class rule" },
 	{ "help", 'h', K_HELP, 0, 0, 0, NULL, NULL, "show this help" },
 };
 
@@ -121,6 +123,10 @@ void sld_config_defaults(struct sld_config *c)
 	c->request_timeout_s = 30;
 	c->log_level = SLD_LOG_INFO;
 	c->attach_mode = 0;		/* auto */
+	/* Sources without a class rule are class SL_CLASS_DEFAULT: a level
+	 * above it would shed all of them at once, which the rate cap does
+	 * more finely. Classes below the default are shed by level. */
+	c->level_max = SL_CLASS_DEFAULT;
 	c->shed_action = SL_ACT_REJECT;	/* a RST: the client fails at once */
 	strcpy(c->pin_dir, SL_PIN_DIR_DEFAULT);
 }

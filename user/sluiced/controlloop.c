@@ -23,6 +23,20 @@
 #define REFRESH_TICKS 100	/* re-read the service entry (its mark) this often */
 #define UPSTREAM_WINDOW_NS 10000000000ull	/* the upstream's floor: min over 10-20 s */
 #define RETRY_AFTER_MAX 30
+/* Goodput over the last GOODPUT_TICKS ticks: a 1000/s service completes
+ * ~10 requests in a 10 ms tick, so one tick's count is +-10% noise, and
+ * the law anchors its decrease to goodput. 5 ticks cut that to a few %
+ * at a lag of 2-3 ticks. */
+#define GOODPUT_TICKS 3
+/*
+ * The floor of the rate: half the best goodput of the last 10-20 s. The
+ * law keeps the rate within headroom of demand, so after a quiet spell it
+ * sits at rate_min and a burst would find it at a trickle, climbing 5% a
+ * tick for a second. A service that just completed N/s can take N/2 at
+ * once; the floor forgets a capacity that is gone within 20 s.
+ */
+#define PEAK_WINDOW_NS 10000000000ull
+#define PEAK_SHARE 0.5
 
 struct loop {
 	struct sld *d;
@@ -32,6 +46,11 @@ struct loop {
 	struct sl_stats kprev;
 	bool have_kprev;
 	uint64_t worked, admitted, requests;
+	uint64_t gp_done[GOODPUT_TICKS], gp_ns[GOODPUT_TICKS];
+	unsigned gp_i;
+	double peak, peak_prev, rate_min;
+	uint64_t peak_start;
+	uint32_t backlog_prev;
 	double rpc;
 	uint64_t up_floor, up_floor_prev, up_window_start;
 	uint32_t gen;
@@ -48,6 +67,7 @@ void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p)
 	ctl_params_default(p);
 	p->tick_ns = tick;
 	p->target_delay_ns = (uint64_t)cfg->target_delay_ms * 1000000ull;
+	p->level_max = (uint8_t)cfg->level_max;
 	if (p->drain_ns < 4 * tick)
 		p->drain_ns = 4 * tick;
 }
@@ -74,6 +94,7 @@ static void load_config(struct loop *l)
 	}
 	/* The law's state (rate, level, hold timers) carries over a reload. */
 	l->ctl.p = p;
+	l->rate_min = p.rate_min;
 	atomic_store_explicit(&d->view.target_ns, p.target_delay_ns, memory_order_relaxed);
 }
 
@@ -138,7 +159,16 @@ static void tick(struct loop *l)
 	s.oldest_age_ns = l->cur.oldest_wait_ns;
 	s.depth = (uint32_t)l->cur.depth;
 	s.busy = iv.busy;
-	s.goodput = (double)dw / dt / l->rpc;
+	{
+		uint64_t done = 0, ns = 0;
+
+		l->gp_done[l->gp_i] = dw;
+		l->gp_ns[l->gp_i] = iv.ns;
+		l->gp_i = (l->gp_i + 1) % GOODPUT_TICKS;
+		for (int i = 0; i < GOODPUT_TICKS; i++)
+			done += l->gp_done[i], ns += l->gp_ns[i];
+		s.goodput = (double)done / ((double)ns / 1e9) / l->rpc;
+	}
 	up = upstream_excess(l, l->cur.now_ns);
 	if (up > s.delay_min_ns)
 		s.delay_min_ns = up;
@@ -155,8 +185,26 @@ static void tick(struct loop *l)
 		/* No data plane: what reached us is the demand. */
 		s.admitted = (double)da / dt;
 	}
-	if (d->listen_fd >= 0 && sld_accept_backlog(d->listen_fd, &bl) == 0)
-		s.backlog = bl.queued;
+	/* A connection caught between its arrival and our accept() is not a
+	 * queue: count only what stayed across two ticks (CoDel's minimum). */
+	if (d->listen_fd >= 0 && sld_accept_backlog(d->listen_fd, &bl) == 0) {
+		s.backlog = bl.queued < l->backlog_prev ? bl.queued : l->backlog_prev;
+		l->backlog_prev = bl.queued;
+	}
+	if (l->cur.now_ns - l->peak_start > PEAK_WINDOW_NS) {
+		l->peak_prev = l->peak;
+		l->peak = 0;
+		l->peak_start = l->cur.now_ns;
+	}
+	if (s.goodput > l->peak)
+		l->peak = s.goodput;
+	{
+		double floor = PEAK_SHARE * (l->peak > l->peak_prev ? l->peak : l->peak_prev);
+
+		l->ctl.p.rate_min = floor > l->rate_min ? floor : l->rate_min;
+		if (l->ctl.p.rate_min > l->ctl.p.rate_max)
+			l->ctl.p.rate_min = l->ctl.p.rate_max;
+	}
 	if (sld_psi_read(&l->psi, &psi) == 0 && psi.valid) {
 		s.psi_valid = true;
 		s.psi_some_avg10 = psi.some.avg10;

@@ -28,8 +28,10 @@
 #include "sluiced.h"
 #include "state.h"
 
-#define SLD_BURST 16	/* connections; a bucket of 1 would refuse the
-			 * jitter of arrivals at a rate just under the cap */
+/* Connections. A bucket of 1 would refuse the jitter of arrivals at a
+ * rate just under the cap; a deep one lets in bursts that queue past the
+ * target: at 1000/s and a 5 ms target, 4-5 requests is the target's worth. */
+#define SLD_BURST 4
 
 static uint64_t mono_ns(void)
 {
@@ -70,6 +72,41 @@ static void read_service(struct sld *d)
 		return;
 	atomic_store_explicit(&d->dp.mark, svc.action == SL_ACT_MARK ? svc.mark : 0,
 			      memory_order_relaxed);
+	atomic_store_explicit(&d->dp.svc_rate, svc.rate, memory_order_relaxed);
+	atomic_store_explicit(&d->dp.svc_burst, svc.burst ? svc.burst : 1,
+			      memory_order_relaxed);
+}
+
+/*
+ * The service bucket is GCRA: its state is a theoretical arrival time
+ * (tat) up to `burst` intervals ahead of now. Under a flood at a low rate
+ * it sits the whole tolerance ahead, e.g. 16 x 100 ms = 1.6 s at 10/s.
+ * Raise the rate and the kernel keeps refusing until now catches up with
+ * that old tat: a raise would take effect only after up to burst / old
+ * rate seconds, and the controller, seeing no goodput from it, would stop
+ * raising. So on a raise, rescale how far ahead the tat is to the new
+ * interval (what the bucket would hold had it run at the new rate). The
+ * write races with the data plane's compare-and-swap on tat_ns; either
+ * order leaves a tat within the new tolerance.
+ */
+static void rescale_bucket(struct sld *d, uint32_t old_cap, uint32_t new_cap)
+{
+	uint32_t rate = atomic_load_explicit(&d->dp.svc_rate, memory_order_relaxed);
+	uint64_t burst = atomic_load_explicit(&d->dp.svc_burst, memory_order_relaxed);
+	struct sl_bucket b;
+	uint64_t now, ahead, tol;
+
+	if (!old_cap || new_cap <= old_cap || (rate && rate <= old_cap))
+		return;	/* not a raise of a cap that binds */
+	if (bpf_map_lookup_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b))
+		return;
+	now = mono_ns();
+	if (b.tat_ns <= now)
+		return;
+	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
+	tol = 1000000000ull / new_cap * burst;
+	b.tat_ns = now + (ahead < tol ? ahead : tol);
+	bpf_map_update_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b, BPF_ANY);
 }
 
 int sld_dataplane_up(struct sld *d)
@@ -166,6 +203,8 @@ int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 	 * plane never sees a new rate with an old heartbeat. */
 	if (bpf_map_update_elem(d->dp.pins.admission_fd, &d->dp.slot, &adm, BPF_ANY))
 		return -errno;
+	rescale_bucket(d, d->dp.last_cap, o->rate_cap);
+	d->dp.last_cap = o->rate_cap;
 	return 0;
 }
 

@@ -117,6 +117,8 @@ struct sld_dataplane {
 	uint32_t slot;			/* sl_services slot of our port */
 	uint16_t port;
 	_Atomic uint32_t mark;		/* sl_service.mark: the shed mark */
+	_Atomic uint32_t svc_rate, svc_burst;	/* the entry's static rate and burst */
+	uint32_t last_cap;		/* rate_cap last written (controller thread) */
 	bool adopted;			/* a fresh sl_admission was there at start */
 	struct sl_admission adopted_adm;
 };
