@@ -272,6 +272,9 @@ static void answer_and_linger(struct server *s, struct conn *c, int len, int sta
 
 static void fast_shed(struct server *s, struct conn *c, enum sld_fast why)
 {
+	/* At accept no request was read yet: count it as one, answered. */
+	if (c->state == CS_READ && !c->has_bytes && c->in_len == 0)
+		atomic_fetch_add_explicit(&s->d->c.requests, 1, memory_order_relaxed);
 	int n = sld_fast_answer(c->out_inline, sizeof(c->out_inline), s->d, why, false);
 
 	answer_and_linger(s, c, n, 503);
