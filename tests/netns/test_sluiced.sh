@@ -42,6 +42,16 @@ start_daemon() {
 	wait_listen $PORT
 }
 
+# wait_heartbeat: until the daemon has written its limits (at most ~5 s).
+wait_heartbeat() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		(($(int "$(metric sluiced_admission_writes_total)") > 0)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 metrics() { srvnet curl -s --max-time 5 "http://$METRICS/metrics"; }
 # metric NAME: the value of one sample (NAME with its labels, as printed).
 metric() { metrics | awk -v n="$1" '$1 == n { print $2; exit }'; }
@@ -129,6 +139,7 @@ t_expect "drain: the data plane stays attached" "attachments" \
 
 # --- stale heartbeat: after --stale-after the kernel falls back (static limits)
 start_daemon d3.log --stale-after 1 || t_fail "stale" "sluiced did not listen"
+wait_heartbeat || t_fail "stale" "no heartbeat written"
 ctl service set $SVC --rate 1 --burst 1 --action drop >/dev/null
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
@@ -140,9 +151,25 @@ read -r SA RST < <(syn_probe 20 $PORT)
 t_expect_cmp "stale: packets judged on the fallback" "stale growth" $(($(stat_of $SVC stale) - stale0)) -ge 20
 t_expect_cmp "stale: static rate 1/s enforced" "RSTs" "$RST" -le 2
 start_daemon d4.log --stale-after 1 --stale-policy open || t_fail "stale" "sluiced did not listen"
+wait_heartbeat || t_fail "stale" "no heartbeat written"
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
 sleep 1.5
 read -r SA RST < <(syn_probe 20 $PORT)
 t_expect "stale: policy open admits everything" "RSTs" "$RST" 20
+
+# --- proxy: a second sluiced in front of a built-in one, no data plane
+UP=127.0.0.1:8090
+nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen $UP --metrics none \
+	--pin-dir "$PIN_DIR-none" --workers 1 2>>"$LOGDIR/up.log" &
+nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen "$SRV4:8081" --upstream $UP \
+	--metrics 127.0.0.1:9465 --pin-dir "$PIN_DIR-none" --workers 1 2>>"$LOGDIR/px.log" &
+wait_listen 8090 && wait_listen 8081
+body=$(cli curl -s --max-time 5 "http://$SRV4:8081/work?cpu_us=100")
+t_expect "proxy: a request reaches the upstream" "body" "$body" "ok"
+load proxy --rate 200 --duration 1 --keepalive 4 "http://$SRV4:8081/work?cpu_us=200"
+t_expect "proxy: keep-alive load all answered" "ok" "$(out proxy ok)" 200
+ups=$(srvnet curl -s --max-time 5 http://127.0.0.1:9465/metrics |
+	awk '$1 == "sluiced_upstream_requests_total" { printf "%d", $2 }')
+t_expect_cmp "proxy: upstream requests counted" "sluiced_upstream_requests_total" "$ups" -ge 201
 finish
