@@ -69,7 +69,13 @@ out() { jq -r ".outcomes.$2" "$LOGDIR/$1.json"; }
 # --- start, metrics, a request
 start_daemon d1.log || { t_fail start "sluiced did not listen"; finish; }
 t_ok "start: listens on $SRV4:$PORT"
-code=$(cli curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$SRV4:$PORT/health")
+# A 503 is a legitimate answer on a busy shared machine (a wait past the
+# deadline): retry a few times, asserting only that a 200 comes.
+for i in 1 2 3 4 5; do
+	code=$(cli curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$SRV4:$PORT/health")
+	[[ $code == 200 ]] && break
+	sleep 0.2
+done
 t_expect "health: 200 from the client host" "status" "$code" 200
 page=$(metrics)
 missing=()
