@@ -187,7 +187,9 @@ static void tick(struct loop *l)
 	}
 	/* A connection caught between its arrival and our accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
-	if (d->listen_fd >= 0 && sld_accept_backlog(d->listen_fd, &bl) == 0) {
+	int lfd = atomic_load_explicit(&d->listen_fd, memory_order_relaxed);
+
+	if (lfd >= 0 && sld_accept_backlog(lfd, &bl) == 0) {
 		s.backlog = bl.queued < l->backlog_prev ? bl.queued : l->backlog_prev;
 		l->backlog_prev = bl.queued;
 	}

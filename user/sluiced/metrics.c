@@ -40,11 +40,12 @@ static struct {
 	char *page;
 } M = { .fd = -1, .stop_pipe = { -1, -1 } };
 
-uint64_t sld_memory_bound(const struct sld *d)
+uint64_t sld_memory_bound(struct sld *d)
 {
 	uint64_t per_conn = sizeof(struct conn) + SLD_MAX_BODY;
 	uint64_t bound = SLD_MEM_BASE +
-			 (uint64_t)d->cfg.max_connections * per_conn +
+			 (uint64_t)atomic_load_explicit(&d->max_connections,
+							 memory_order_relaxed) * per_conn +
 			 (uint64_t)d->queue_bound * 2 * sizeof(void *);
 
 	if (d->proxy)

@@ -622,8 +622,7 @@ static void start_drain(struct server *s)
 	listen_on(s, false);
 	/* Closing the listener makes the kernel refuse new connections at once
 	 * (RST) rather than queue them for a process that is leaving. */
-	close(s->d->listen_fd);
-	s->d->listen_fd = -1;
+	close(atomic_exchange(&s->d->listen_fd, -1));
 	scan_timeouts(s, 0);
 }
 

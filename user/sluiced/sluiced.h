@@ -137,7 +137,8 @@ struct sld {
 	struct sld_counters c;
 	struct sld_ctl_view view;
 
-	int listen_fd;
+	_Atomic int listen_fd;	/* -1 once draining; the controller reads it
+				 * for the backlog and tolerates a failure */
 	_Atomic uint32_t queued;	/* requests submitted and not yet started */
 	_Atomic uint32_t open_conns;
 	_Atomic uint64_t conns_admitted;	/* accepted and not shed at accept */
@@ -195,7 +196,7 @@ void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p);
 /* metrics.c */
 int sld_metrics_start(struct sld *d);
 void sld_metrics_stop(void);
-uint64_t sld_memory_bound(const struct sld *d);
+uint64_t sld_memory_bound(struct sld *d);
 
 static inline uint64_t sld_now_ns(void)
 {
