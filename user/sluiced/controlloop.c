@@ -46,7 +46,7 @@ struct loop {
 	struct sl_stats kprev;
 	bool have_kprev;
 	uint64_t worked, admitted, requests;
-	uint64_t gp_done[GOODPUT_TICKS], gp_ns[GOODPUT_TICKS];
+	uint64_t gp_done[GOODPUT_TICKS], gp_ns[GOODPUT_TICKS], gp_busy[GOODPUT_TICKS];
 	unsigned gp_i;
 	double peak, peak_prev, rate_min;
 	uint64_t peak_start;
@@ -70,6 +70,10 @@ void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p)
 	p->level_max = (uint8_t)cfg->level_max;
 	if (p->drain_ns < 4 * tick)
 		p->drain_ns = 4 * tick;
+	/* A proxy's workers only hand requests to the blocking threads: their
+	 * busy fraction says nothing of the upstream's capacity. */
+	if (cfg->upstream[0])
+		p->busy_jump = 0;
 }
 
 static uint64_t diff(uint64_t a, uint64_t b)
@@ -142,7 +146,7 @@ static void tick(struct loop *l)
 
 	w = atomic_load_explicit(&d->c.worked, memory_order_relaxed);
 	a = atomic_load_explicit(&d->conns_admitted, memory_order_relaxed);
-	r = atomic_load_explicit(&d->c.requests, memory_order_relaxed);
+	r = atomic_load_explicit(&d->c.dispatched, memory_order_relaxed);
 	dw = diff(l->worked, w);
 	da = diff(l->admitted, a);
 	dr = diff(l->requests, r);
@@ -158,16 +162,18 @@ static void tick(struct loop *l)
 	s.delay_min_ns = iv.min_delay_ns;
 	s.oldest_age_ns = l->cur.oldest_wait_ns;
 	s.depth = (uint32_t)l->cur.depth;
-	s.busy = iv.busy;
+	s.busy = iv.busy;	/* replaced below by the goodput window's */
 	{
-		uint64_t done = 0, ns = 0;
+		uint64_t done = 0, ns = 0, busy = 0;
 
 		l->gp_done[l->gp_i] = dw;
 		l->gp_ns[l->gp_i] = iv.ns;
+		l->gp_busy[l->gp_i] = (uint64_t)(iv.busy * (double)iv.ns);
 		l->gp_i = (l->gp_i + 1) % GOODPUT_TICKS;
 		for (int i = 0; i < GOODPUT_TICKS; i++)
-			done += l->gp_done[i], ns += l->gp_ns[i];
+			done += l->gp_done[i], ns += l->gp_ns[i], busy += l->gp_busy[i];
 		s.goodput = (double)done / ((double)ns / 1e9) / l->rpc;
+		s.busy = (double)busy / (double)ns;
 	}
 	up = upstream_excess(l, l->cur.now_ns);
 	if (up > s.delay_min_ns)
@@ -322,7 +328,7 @@ int sld_control_start(struct sld *d)
 	pool_stats(d->pool, &l->prev);
 	l->worked = atomic_load(&d->c.worked);
 	l->admitted = atomic_load(&d->conns_admitted);
-	l->requests = atomic_load(&d->c.requests);
+	l->requests = atomic_load(&d->c.dispatched);
 	if (d->dp.adopted) {
 		/* Carry on from the limits in force: starting open would let a
 		 * burst in while the first ticks measure (a gap in enforcement). */

@@ -317,6 +317,7 @@ static void dispatch(struct server *s, struct conn *c)
 	int err;
 
 	atomic_fetch_add_explicit(&d->c.requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->c.dispatched, 1, memory_order_relaxed);
 	if (s->draining) {
 		fast_shed(s, c, SLD_FAST_draining);
 		return;

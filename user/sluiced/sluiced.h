@@ -73,7 +73,10 @@ enum sld_fast {
 struct sld_counters {
 	_Atomic uint64_t accepted;	/* connections accepted */
 	_Atomic uint64_t closed;	/* connections closed */
-	_Atomic uint64_t requests;	/* request heads dispatched or answered */
+	_Atomic uint64_t requests;	/* request heads read, plus connections
+					 * answered at accept */
+	_Atomic uint64_t dispatched;	/* requests read on admitted connections:
+					 * requests per connection for the controller */
 	_Atomic uint64_t worked;	/* requests a handler completed */
 	_Atomic uint64_t worked_wait_max_ns;	/* longest queue wait of a worked request */
 	_Atomic uint64_t fast[SLD_FAST__COUNT];
