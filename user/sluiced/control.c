@@ -61,8 +61,9 @@
     (after a quiet spell, or from the floor) takes a second to reach
     capacity while the pool sits mostly idle. The workers' busy fraction
     says how far that is: goodput / busy is what they would complete at
-    100% busy (Little's law on the workers). Well under target (d < T/2),
-    with busy known (> 5%) and demand above the rate, the rate jumps at once
+    100% busy (Little's law on the workers; N workers / mean service
+    time, so a few completions already tell it). Well under target (d <
+    T/2), with busy known (> 0) and demand above the rate, the rate jumps at once
     to busy_jump (0.9) of that estimate, capped by the no-wind-up bound.
     Under load the estimate is the goodput itself (busy ~ 1), so the jump
     never lifts the rate above what is completed; on a CPU shared with
@@ -237,7 +238,8 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 			if (r > ahead)
 				r = ahead;
 		}
-		if (p->busy_jump > 0 && s->busy > 0.05 && d < T / 2 && demand > r) {
+		if (p->busy_jump > 0 && s->busy > 0 && s->goodput > 0 && d < T / 2 &&
+		    demand > r) {
 			double est = p->busy_jump * s->goodput / s->busy;
 
 			if (r < est)

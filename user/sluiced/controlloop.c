@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -45,7 +46,7 @@ struct loop {
 	struct pool_stats prev, cur;
 	struct sl_stats kprev;
 	bool have_kprev;
-	uint64_t worked, admitted, requests;
+	uint64_t worked, admitted, requests, fast_rate;
 	uint64_t gp_done[GOODPUT_TICKS], gp_ns[GOODPUT_TICKS], gp_busy[GOODPUT_TICKS];
 	unsigned gp_i;
 	double peak, peak_prev, rate_min;
@@ -188,8 +189,15 @@ static void tick(struct loop *l)
 		l->kprev = k;
 		l->have_kprev = true;
 	} else {
-		/* No data plane: what reached us is the demand. */
+		/* No data plane: the acceptor enforces the rate (server.c);
+		 * what it admitted and what it shed for the rate are the
+		 * demand. */
+		uint64_t f = atomic_load_explicit(&d->c.fast[SLD_FAST_rate],
+						  memory_order_relaxed);
+
 		s.admitted = (double)da / dt;
+		s.shed_rate = (double)diff(l->fast_rate, f) / dt;
+		l->fast_rate = f;
 	}
 	/* A connection caught between its arrival and our accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
@@ -258,8 +266,10 @@ static void tick(struct loop *l)
 	atomic_store_explicit(&d->view.min_delay_ns, iv.min_delay_ns, memory_order_relaxed);
 	atomic_store_explicit(&d->view.upstream_excess_ns, up, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->view.ticks, 1, memory_order_relaxed);
-	pr_debug("tick: delay %.2f ms goodput %.0f/s demand %.0f/s backlog %u -> rate %u level %u",
-		 (double)o.delay_ns / 1e6, s.goodput, demand, s.backlog, o.rate_cap, o.level);
+	pr_debug("tick: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, %.2f req/conn) "
+		 "demand %.0f/s backlog %u -> rate %u level %u",
+		 (double)o.delay_ns / 1e6, s.goodput, dw, s.busy, l->rpc, demand, s.backlog,
+		 o.rate_cap, o.level);
 }
 
 static void timespec_add_ns(struct timespec *t, uint64_t ns)

@@ -39,7 +39,42 @@ struct server {
 	bool listening;		/* listen fd registered */
 	bool draining;
 	uint64_t next_scan_ns;
+	uint64_t tat_ns;	/* no data plane: GCRA on the controller's rate */
+	uint32_t user_rate;	/* the rate tat_ns was built at */
 };
+
+#define USER_BURST 4		/* as the service entry the daemon creates */
+#define USER_TOL_MIN_NS 20000000ull	/* accepts come in batches of a wakeup */
+
+/*
+ * Without a data plane (no pins: nothing attached, or no BPF here) the
+ * controller's rate is enforced at accept, with the same GCRA the kernel
+ * runs: the excess costs an accept and a 503 instead of nothing, but is
+ * still never queued. The tolerance is at least 20 ms because accept()
+ * sees arrivals in the batches of the IO thread's wakeups, not spaced as
+ * the SYNs were. On a raise, how far ahead the tat is gets rescaled to
+ * the new interval, as dataplane.c does for the kernel's bucket.
+ */
+static bool over_user_rate(struct server *s, uint64_t now)
+{
+	uint32_t rate = atomic_load_explicit(&s->d->view.rate_cap, memory_order_relaxed);
+	uint64_t interval, tol, next;
+
+	if (s->d->dp.have_pins || rate == 0)
+		return false;
+	interval = 1000000000ull / rate;
+	tol = interval * USER_BURST;
+	if (tol < USER_TOL_MIN_NS)
+		tol = USER_TOL_MIN_NS;
+	if (rate > s->user_rate && s->user_rate && s->tat_ns > now)
+		s->tat_ns = now + (s->tat_ns - now) / rate * s->user_rate;
+	s->user_rate = rate;
+	next = (s->tat_ns > now ? s->tat_ns : now) + interval;
+	if (next - now > tol)
+		return true;
+	s->tat_ns = next;
+	return false;
+}
 
 static uint64_t secs(uint32_t s)
 {
@@ -259,11 +294,36 @@ void sld_conn_done(struct sld *d, struct conn *c)
  * gracefully: shut down for writing and read until EOF, so that the
  * client's unread request does not turn our close into a RST that could
  * overtake the answer. */
+static void conn_close(struct server *s, struct conn *c);
+
+/* Reads and discards what the client sent; true if it is all read (the
+ * socket had nothing more for now). */
+static bool discard_input(int fd)
+{
+	static char sink[4096];
+	ssize_t n;
+
+	do {
+		n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	} while (n == (ssize_t)sizeof(sink));
+	return n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
 static void answer_and_linger(struct server *s, struct conn *c, int len, int status)
 {
+	/* Cheapest first (the fast path at 10x runs this for every shed
+	 * connection): with the client's request read in full, a plain
+	 * close sends a FIN after the answer, and there is nothing to
+	 * linger for. */
+	bool clean = discard_input(c->fd);
+
 	sld_conn_set_out_inline(c, len, status, true);
 	sld_conn_try_write(c);
 	sld_response_finished(s->d, c);
+	if (clean && c->out_off == c->out_len) {
+		conn_close(s, c);
+		return;
+	}
 	shutdown(c->fd, SHUT_WR);
 	c->state = CS_LINGER;
 	c->timer_ns = sld_now_ns() + LINGER_NS;
@@ -519,6 +579,10 @@ static void on_accept(struct server *s)
 		if (atomic_load_explicit(&d->queued, memory_order_relaxed) >=
 		    d->queue_bound) {
 			fast_shed(s, c, SLD_FAST_full);
+			continue;
+		}
+		if (over_user_rate(s, sld_now_ns())) {
+			fast_shed(s, c, SLD_FAST_rate);
 			continue;
 		}
 		atomic_fetch_add_explicit(&d->conns_admitted, 1, memory_order_relaxed);

@@ -51,7 +51,8 @@ struct conn;
 	X(mark,     "connection carried the kernel's shed mark")              \
 	X(full,     "pool at its bound when the request was ready")           \
 	X(expired,  "queue wait exceeded the deadline when dequeued")         \
-	X(draining, "daemon draining (SIGTERM)")
+	X(draining, "daemon draining (SIGTERM)")                              \
+	X(rate,     "over the controller's rate, enforced here: no data plane")
 
 enum sld_fast {
 #define SLD_X(n, d) SLD_FAST_##n,
