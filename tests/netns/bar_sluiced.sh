@@ -15,6 +15,9 @@
 #   4. step: 0.5 x capacity, then BAR_FACTOR x from t = 2 s on; per 100 ms
 #      bin after the step, the p99 of admitted requests
 # Bound = 2 x unloaded p99 + target delay. Raw JSON in build/bar-sluiced/.
+# BAR_PIN=1 runs the load generator on CPU 0 and sluiced on CPU 1 (the
+# flood's receive work runs on the sender's CPU on a veth), so that the
+# service has a core of its own, as the Go baseline of REFERENCES.md had.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/netns.sh"
 
@@ -30,19 +33,23 @@ OUT=$BUILD/bar-sluiced
 mkdir -p "$OUT"
 
 topo_up || exit 1
+CLI_PIN=() SRV_PIN=()
+if [[ -n ${BAR_PIN:-} ]]; then
+	CLI_PIN=(taskset -c 0) SRV_PIN=(taskset -c 1)
+fi
 
 # The service's capacity, measured on the same daemon without the data
 # plane (no pins), so that no refusal makes the closed loop spin.
-nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen "$SRV4:$PORT" --metrics none \
+nsenter --net="/run/netns/$NS_SRV" "${SRV_PIN[@]}" "$SLUICED" --listen "$SRV4:$PORT" --metrics none \
 	--pin-dir "$PIN_DIR-none" --workers 1 --target-delay "$TARGET_MS" ${BAR_ARGS:-} \
 	2>"$OUT/capacity.log" &
 CPID=$!
 wait_listen $PORT || exit 1
-cli "$LOAD" --quiet --timeout 2000 --json "$OUT/capacity.json" --closed 2 --duration 3 "$URL" >/dev/null
+cli "${CLI_PIN[@]}" "$LOAD" --quiet --timeout 2000 --json "$OUT/capacity.json" --closed 2 --duration 3 "$URL" >/dev/null
 kill -TERM $CPID
 wait $CPID
 
-nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen "$SRV4:$PORT" --iface "$IF_SRV" \
+nsenter --net="/run/netns/$NS_SRV" "${SRV_PIN[@]}" "$SLUICED" --listen "$SRV4:$PORT" --iface "$IF_SRV" \
 	--attach-mode "$MODE" --shed-action reject --pin-dir "$PIN_DIR" --workers 1 \
 	--target-delay "$TARGET_MS" --metrics 127.0.0.1:9464 ${BAR_ARGS:-} 2>"$OUT/sluiced.log" &
 wait_listen $PORT || exit 1
@@ -51,7 +58,7 @@ sleep 0.5
 load() { # NAME ARGS
 	local name=$1
 	shift
-	cli "$LOAD" --quiet --timeout 2000 --json "$OUT/$name.json" "$@" "$URL" >/dev/null
+	cli "${CLI_PIN[@]}" "$LOAD" --quiet --timeout 2000 --json "$OUT/$name.json" "$@" "$URL" >/dev/null
 }
 j() { local f=$1; shift; jq -r "$@" "$OUT/$f.json"; }
 
@@ -72,7 +79,7 @@ sleep 1
 
 # Step: the low load runs throughout, the high one joins at t = 2 s.
 HALF=$((CAP / 2))
-cli "$LOAD" --quiet --timeout 2000 --json "$OUT/step-low.json" --rate $HALF \
+cli "${CLI_PIN[@]}" "$LOAD" --quiet --timeout 2000 --json "$OUT/step-low.json" --rate $HALF \
 	--duration $((SECS + 2)) "$URL" >/dev/null &
 LOW=$!
 sleep 2
