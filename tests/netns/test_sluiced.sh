@@ -173,6 +173,9 @@ nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen "$SRV4:8081" --upstream $
 wait_listen 8090 && wait_listen 8081
 body=$(cli curl -s --max-time 5 "http://$SRV4:8081/work?cpu_us=100")
 t_expect "proxy: a request reaches the upstream" "body" "$body" "ok"
+body=$(head -c 20000 /dev/zero | cli curl -s --max-time 5 -H 'Transfer-Encoding: chunked' \
+	--data-binary @- "http://$SRV4:8081/health")
+t_expect "proxy: a chunked upload is decoded and passed on" "body" "$body" "ok"
 load proxy --rate 200 --duration 1 --keepalive 4 "http://$SRV4:8081/work?cpu_us=200"
 # 503s past the deadline are legitimate on a busy machine; nothing else is.
 t_expect "proxy: keep-alive load answered 200 or 503" "timeout+reset+error+other" \

@@ -33,6 +33,7 @@ struct conn {
 	enum conn_state state;
 	bool close_after;	/* close once the response is written */
 	bool has_bytes;		/* some of the current request has arrived */
+	bool chunked;		/* the body is chunked: decoded into body */
 	uint64_t timer_ns;	/* when the current timeout fires */
 	uint64_t req_start_ns;	/* first byte of the request (request timeout) */
 	uint64_t head_ns;	/* head complete: latency is measured from here */
@@ -43,8 +44,9 @@ struct conn {
 	struct http_parser parser;
 	char in[SLD_MAX_HEAD + 1];
 	uint32_t in_len;
-	char *body;		/* Content-Length body, malloc'd */
-	uint32_t body_len, body_need;
+	char *body;		/* request body (decoded if chunked), malloc'd */
+	uint32_t body_len, body_need;	/* chunked: body_need is the buffer's size */
+	struct http_chunked chunk;
 
 	/* response: out points at out_inline or a malloc'd buffer */
 	char out_inline[SLD_OUT_INLINE];

@@ -184,6 +184,7 @@ static struct conn *conn_get(struct server *s)
 	/* Only the header fields: the buffers are overwritten before use. */
 	memset(c, 0, offsetof(struct conn, parser));
 	c->body = NULL;
+	c->body_len = c->body_need = 0;	/* a reused conn kept its last values */
 	c->in_len = 0;
 	c->out = c->out_inline;
 	c->out_len = c->out_off = 0;
@@ -395,6 +396,35 @@ static void dispatch(struct server *s, struct conn *c)
 	}
 }
 
+/* n raw bytes of a chunked body are at body + body_len: decode them. */
+static void chunk_feed(struct server *s, struct conn *c, size_t n)
+{
+	size_t cons = 0, prod = 0;
+	int rc = n ? http_chunked_decode(&c->chunk, c->body + c->body_len, n, &cons, &prod)
+		   : -EAGAIN;
+
+	c->body_len += (uint32_t)prod;
+	if (rc == 0) {
+		/* Bytes after the last chunk would be a pipelined request that
+		 * we did not keep: answer, then close. */
+		if (cons < n)
+			c->close_after = true;
+		dispatch(s, c);
+		return;
+	}
+	if (rc != -EAGAIN) {
+		error_answer(s, c, c->chunk.status ? c->chunk.status : 400);
+		return;
+	}
+	if (c->body_len >= c->body_need) {
+		error_answer(s, c, 413);
+		return;
+	}
+	c->state = CS_BODY;
+	c->timer_ns = c->req_start_ns + secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
+	arm(s, c, EPOLLIN);
+}
+
 /* The head is complete: gather the body if any, then dispatch. */
 static void head_complete(struct server *s, struct conn *c)
 {
@@ -403,8 +433,27 @@ static void head_complete(struct server *s, struct conn *c)
 
 	c->head_ns = sld_now_ns();
 	if (req->body == HTTP_BODY_CHUNKED) {
-		/* Buffered bodies need a length up front; see sluiced(8). */
-		error_answer(s, c, 411);
+		/* Decoded in place into a buffer of SLD_MAX_BODY: raw bytes are
+		 * read after the data decoded so far, and the decoder moves
+		 * their data down to join it. All of `in` after the head
+		 * belongs to the body now. */
+		c->chunked = true;
+		c->body_need = SLD_MAX_BODY;
+		c->body = malloc(SLD_MAX_BODY);
+		if (!c->body) {
+			error_answer(s, c, 500);
+			return;
+		}
+		http_chunked_init(&c->chunk, SLD_MAX_BODY);
+		memcpy(c->body, c->in + req->head_len, extra);
+		c->in_len = req->head_len;
+		if (req->expect_continue) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+			if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) < 0)
+				pr_debug("100-continue: %s", strerror(errno));
+		}
+		chunk_feed(s, c, extra);
 		return;
 	}
 	if (req->body == HTTP_BODY_LENGTH && req->content_length) {
@@ -442,6 +491,9 @@ static uint32_t consumed(const struct conn *c)
 {
 	uint32_t n = c->parser.req.head_len;
 	uint32_t extra = c->in_len - n;
+
+	if (c->chunked)
+		return c->in_len;	/* the rest went to the body */
 	uint32_t from_in = extra < c->body_need ? extra : c->body_need;
 
 	return n + from_in;
@@ -499,6 +551,10 @@ static void on_readable(struct server *s, struct conn *c)
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (c->state == CS_BODY && c->chunked) {
+			chunk_feed(s, c, (size_t)n);
+			return;
 		}
 		if (c->state == CS_BODY) {
 			c->body_len += (uint32_t)n;
@@ -607,6 +663,7 @@ static void after_response(struct server *s, struct conn *c)
 	free(c->body);
 	c->body = NULL;
 	c->body_len = c->body_need = 0;
+	c->chunked = false;
 	conn_reset_out(c);
 	new_request(s, c);
 	if (c->in_len)
