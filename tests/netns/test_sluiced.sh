@@ -175,7 +175,9 @@ body=$(cli curl -s --max-time 5 "http://$SRV4:8081/work?cpu_us=100")
 t_expect "proxy: a request reaches the upstream" "body" "$body" "ok"
 body=$(head -c 20000 /dev/zero | cli curl -s --max-time 5 -H 'Transfer-Encoding: chunked' \
 	--data-binary @- "http://$SRV4:8081/health")
-t_expect "proxy: a chunked upload is decoded and passed on" "body" "$body" "ok"
+# The built-in upstream takes GET only: its 405 shows the upload got past
+# the proxy's decoding (which would answer 400, 411 or 413 itself).
+t_expect "proxy: a chunked upload is decoded and passed on" "body" "$body" "method not allowed"
 load proxy --rate 200 --duration 1 --keepalive 4 "http://$SRV4:8081/work?cpu_us=200"
 # 503s past the deadline are legitimate on a busy machine; nothing else is.
 t_expect "proxy: keep-alive load answered 200 or 503" "timeout+reset+error+other" \
