@@ -67,7 +67,9 @@ load() {
 out() { jq -r ".outcomes.$2" "$LOGDIR/$1.json"; }
 
 # --- start, metrics, a request
-start_daemon d1.log || { t_fail start "sluiced did not listen"; finish; }
+CONF=$LOGDIR/sluiced.conf
+printf 'target-delay = 5\n' >"$CONF"
+start_daemon d1.log --config "$CONF" || { t_fail start "sluiced did not listen"; finish; }
 t_ok "start: listens on $SRV4:$PORT"
 # A 503 is a legitimate answer on a busy shared machine (a wait past the
 # deadline): retry a few times, asserting only that a 200 comes.
@@ -89,6 +91,36 @@ done
 t_expect "metrics: every family served" "missing" "${missing[*]}" ""
 writes=$(int "$(metric sluiced_admission_writes_total)")
 t_expect_cmp "controller: heartbeats written" "sluiced_admission_writes_total" "$writes" -gt 0
+
+# --- SIGHUP: a valid change applies; a bad file or a restart-only change
+# is refused whole, the running options kept
+# wait_metric NAME VALUE: until the metric shows VALUE (at most ~3 s).
+wait_metric() {
+	local i
+	for ((i = 0; i < 30; i++)); do
+		[[ $(metric "$1") == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+printf 'target-delay = 7\n' >"$CONF"
+kill -HUP "$DPID"
+wait_metric sluiced_controller_target_delay_seconds 0.007
+t_expect "reload: target-delay 7 ms applied" "target" \
+	"$(metric sluiced_controller_target_delay_seconds)" 0.007
+printf 'target-delay = 7\ntick = banana\n' >"$CONF"
+kill -HUP "$DPID"
+sleep 0.5
+printf 'target-delay = 9\nqueue-bound = 100\n' >"$CONF"
+kill -HUP "$DPID"
+sleep 0.5
+t_expect "reload: a bad file and a restart-only change are refused" "refusals logged" \
+	"$(grep -c 'reload refused' "$LOGDIR/d1.log")" 2
+t_expect "reload: the running options are kept" "target" \
+	"$(metric sluiced_controller_target_delay_seconds)" 0.007
+printf 'target-delay = 5\n' >"$CONF"
+kill -HUP "$DPID"
+wait_metric sluiced_controller_target_delay_seconds 0.005
 
 # --- overload: open loop well above capacity (1 worker, 1 ms per request)
 load calib --rate 200 --duration 1 "http://$SRV4:$PORT/work?cpu_us=1000"
