@@ -196,6 +196,14 @@ sleep 1.5
 read -r SA RST < <(syn_probe 20 $PORT)
 t_expect "stale: policy open admits everything" "RSTs" "$RST" 20
 
+# --- --detach-on-exit: a clean exit takes the data plane off the interface
+start_daemon d5.log --detach-on-exit || t_fail "detach" "sluiced did not listen"
+kill -TERM "$DPID"
+wait "$DPID"
+t_expect "detach-on-exit: exit status" "rc" "$?" 0
+t_expect "detach-on-exit: no attachment left" "attachments" \
+	"$(ctl -j status | jq '.attachments | length')" 0
+
 # --- proxy: a second sluiced in front of a built-in one, no data plane
 UP=127.0.0.1:8090
 nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen $UP --metrics none \
