@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "sluiced.h"
@@ -79,6 +81,22 @@ void sld_reload(struct sld *d)
 	pr_info("reloaded %s", next.config_path[0] ? next.config_path : "options");
 }
 
+/* One descriptor per connection, plus the daemon's own and the proxy's
+ * upstream connections: raise the soft limit as far as the hard one lets. */
+static void raise_nofile(uint32_t max_conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_conns + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur >= want)
+		return;
+	pr_warn("open files limited to %llu, below max-connections %u + 256: accepts "
+		"pause when descriptors run out", (unsigned long long)rl.rlim_cur, max_conns);
+}
+
 static int install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -126,6 +144,7 @@ int main(int argc, char **argv)
 	atomic_store(&d->c.upstream_min_ns, UINT64_MAX);
 	apply_hot(d);
 	sl_log_route_libbpf();
+	raise_nofile(d->cfg.max_connections);
 	if (install_signals()) {
 		pr_err("cannot install signal handlers: %s", strerror(errno));
 		goto out;

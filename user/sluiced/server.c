@@ -41,6 +41,8 @@ struct server {
 	uint64_t next_scan_ns;
 	uint64_t tat_ns;	/* no data plane: GCRA on the controller's rate */
 	uint32_t user_rate;	/* the rate tat_ns was built at */
+	bool paused;		/* accepting paused after EMFILE and the like */
+	bool pause_logged;
 };
 
 #define USER_BURST 4		/* as the service entry the daemon creates */
@@ -214,7 +216,7 @@ static void conn_close(struct server *s, struct conn *c)
 	s->free = c;
 	atomic_fetch_sub_explicit(&s->d->open_conns, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->d->c.closed, 1, memory_order_relaxed);
-	if (!s->draining &&
+	if (!s->draining && !s->paused &&
 	    atomic_load_explicit(&s->d->open_conns, memory_order_relaxed) <
 		    atomic_load_explicit(&s->d->max_connections, memory_order_relaxed))
 		listen_on(s, true);
@@ -595,9 +597,23 @@ static void on_accept(struct server *s)
 		}
 		fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of descriptors or memory: the listener stays
+				 * readable, so waiting on it would spin. Pause it
+				 * until the next timeout scan; the kernel's accept
+				 * queue holds (and bounds) what arrives meanwhile. */
+				if (!s->pause_logged)
+					pr_warn("accept: %s; pausing accepts (max-connections "
+						"%u above the descriptor limit?)", strerror(errno),
+						atomic_load(&d->max_connections));
+				s->pause_logged = true;
+				s->paused = true;
+				listen_on(s, false);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+				   errno != EINTR && errno != ECONNABORTED) {
 				pr_warn("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		c = conn_get(s);
@@ -817,6 +833,10 @@ int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
 		if (now >= s.next_scan_ns || s.draining) {
 			scan_timeouts(&s, now);
 			s.next_scan_ns = now + SCAN_NS;
+			if (s.paused && !s.draining) {
+				s.paused = false;
+				listen_on(&s, true);
+			}
 		}
 		if (s.draining) {
 			if (atomic_load_explicit(&d->open_conns, memory_order_relaxed) == 0)
