@@ -24,6 +24,9 @@
 #define REFRESH_TICKS 100	/* re-read the service entry (its mark) this often */
 #define UPSTREAM_WINDOW_NS 10000000000ull	/* the upstream's floor: min over 10-20 s */
 #define RETRY_AFTER_MAX 30
+/* Without a data plane the acceptor applies the rate only this long
+ * after an overloaded tick (server.c says why). */
+#define ENGAGED_NS 1000000000ull
 /* Goodput over the last GOODPUT_TICKS ticks: a 1000/s service completes
  * ~10 requests in a 10 ms tick, so one tick's count is +-10% noise, and
  * the law anchors its decrease to goodput. 5 ticks cut that to a few %
@@ -249,6 +252,9 @@ static void tick(struct loop *l)
 	atomic_store_explicit(&d->view.level, o.level, memory_order_relaxed);
 	atomic_store_explicit(&d->view.delay_ns, o.delay_ns, memory_order_relaxed);
 	atomic_store_explicit(&d->view.overloaded, o.overloaded, memory_order_relaxed);
+	if (o.overloaded)
+		atomic_store_explicit(&d->view.engaged_until_ns, s.now_ns + ENGAGED_NS,
+				      memory_order_relaxed);
 	atomic_store_explicit(&d->view.backlog, s.backlog, memory_order_relaxed);
 	atomic_store_explicit(&d->view.psi_milli,
 			      s.psi_valid ? (uint32_t)(s.psi_some_avg10 * 1000) : UINT32_MAX,

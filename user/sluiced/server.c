@@ -64,6 +64,15 @@ static bool over_user_rate(struct server *s, uint64_t now)
 
 	if (s->d->dp.have_pins || rate == 0)
 		return false;
+	/* Only while the controller is engaged (an overloaded tick within
+	 * the last second). In the kernel the cap costs nothing and its
+	 * no-wind-up bound stops a surge before it queues; here each refusal
+	 * costs an accept and a write anyway, and after a quiet spell the
+	 * rate sits at its floor, so enforcing it on an idle service would
+	 * refuse the first burst of a fresh start. A surge while unengaged
+	 * queues for a tick, and the deadline answers what waited too long. */
+	if (now >= atomic_load_explicit(&s->d->view.engaged_until_ns, memory_order_relaxed))
+		return false;
 	interval = 1000000000ull / rate;
 	tol = interval * USER_BURST;
 	if (tol < USER_TOL_MIN_NS)

@@ -113,6 +113,7 @@ struct sld_ctl_view {
 	_Atomic uint64_t min_delay_ns;
 	_Atomic uint64_t upstream_excess_ns;
 	_Atomic uint64_t target_ns;
+	_Atomic uint64_t engaged_until_ns;	/* overloaded within the last second */
 };
 
 struct sld_dataplane {
