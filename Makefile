@@ -2,7 +2,8 @@
 # sluice: top-level build. Each area keeps its rules in a build.mk of its own;
 # this file holds the toolchain, the flags and the user-facing targets.
 
-BUILD   ?= build$(if $(SAN),-$(SAN))
+comma   := ,
+BUILD   ?= build$(if $(SAN),-$(subst $(comma),-,$(SAN)))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?=
@@ -27,7 +28,8 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -pthread -I include -I $(BUILD)
 LDFLAGS += -pthread
 
 ifneq ($(SAN),)
-CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer
+# A sanitizer report fails the test that caused it (UBSan only warns by default).
+CFLAGS  += -fsanitize=$(SAN) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
@@ -99,4 +101,4 @@ help:
 	@echo '  bench-overload the full overload benchmark: each protection against open-loop bursts'
 	@echo '  install        install programs, library, headers and man pages (PREFIX, DESTDIR)'
 	@echo '  clean          remove $(BUILD)/'
-	@echo 'Variables: V=1 (show commands), SAN=address|undefined|thread, BUILD=dir, PREFIX, DESTDIR'
+	@echo 'Variables: V=1 (show commands), SAN=address|undefined|thread (or address,undefined), BUILD=dir, PREFIX, DESTDIR'

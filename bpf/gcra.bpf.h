@@ -16,11 +16,12 @@
  *     the admitted count over a window is rate x window + burst whatever
  *     the interleaving (a lost race retries with the new value);
  *   - measured (tests/bench/xdp/lockcmp.bpf.c, one bucket at 10^6/s, this
- *     2-CPU VM): 33 ns/packet on one CPU against 45 for the spin lock;
- *     with both CPUs flooding the bucket, 35-42 against 50-73 (the lock
- *     line bounces); both admit 98-99.5% of rate x time + burst (the rest
- *     is the start-up of the flood), where a plain read-modify-write
- *     admits 112-124%: the atomic is what keeps the count.
+ *     2-CPU VM, several runs): 33-35 ns/packet on one CPU against 45-51
+ *     for the spin lock; with both CPUs flooding the bucket, 35-51 against
+ *     50-105 (the lock's line bounces on every packet); both admit 98-99%
+ *     of rate x time + burst (the rest is the start-up of the flood),
+ *     where a plain read-modify-write admits 112-124%: the atomic is what
+ *     keeps the count.
  * The retry loop is bounded for the verifier (SL_CAS_TRIES); a packet that
  * loses every try is refused, which errs on the side of the limit.
  *

@@ -3,6 +3,14 @@
  * sluice data plane: the entry points. One XDP and one TC (clsact ingress)
  * program share the parser (parse.bpf.h), the limiters (limit.bpf.h) and
  * the verdict (verdict.bpf.h): parse -> classify -> judge -> verdict.
+ *
+ * What a loader sets before load (skeleton rodata / map sizes):
+ *   sl_debug           bpf_printk on rejects (off)
+ *   sl_clock_coarse    buckets on the coarse clock: ~25 ns less per judged
+ *                      packet on a VM, bursts larger by rate x slack (off)
+ *   sl_clock_slack_ns  with sl_clock_coarse: 3 x clock_getres(
+ *                      CLOCK_MONOTONIC_COARSE) (12 ms, for HZ=250)
+ *   sl_sources         max_entries: per-source buckets kept (65536)
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>

@@ -53,4 +53,4 @@ install-pool: $(POOL_LIB) $(POOL_SO) $(POOL_PC)
 	$(Q)ln -sf libsluice-pool.so.$(POOL_VERSION) $(DESTDIR)$(PREFIX)/lib/libsluice-pool.so.0
 	$(Q)ln -sf libsluice-pool.so.0 $(DESTDIR)$(PREFIX)/lib/libsluice-pool.so
 	$(Q)install -m 644 include/sluice/pool.h $(DESTDIR)$(PREFIX)/include/sluice/
-	$(Q)install -m 644 $(POOL_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(Q)sed 's|^prefix=.*|prefix=$(PREFIX)|' $(POOL_PC) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sluice-pool.pc

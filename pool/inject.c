@@ -117,6 +117,55 @@ bool inject_pop_mpmc(struct inject *q, struct task *t, bool *busy)
 	return true;
 }
 
+unsigned inject_pop_batch_mpmc(struct inject *q, struct task *t, unsigned max,
+			       unsigned backlog)
+{
+	/* relaxed: a guess, checked against the cells' seq and by the CAS */
+	uint64_t pos = atomic_load_explicit(&q->head, memory_order_relaxed);
+	unsigned n, i;
+
+	/* Is there a backlog? Look at the cell `backlog` places on rather
+	 * than at tail, whose line the producers write on every push: reading
+	 * it here would bounce it between them and us once per task.
+	 * Acquire, like every load of seq. */
+	if (backlog > 1 &&
+	    atomic_load_explicit(&q->cells[(pos + backlog - 1) & q->mask].seq,
+				 memory_order_acquire) != pos + backlog)
+		max = 1;
+	for (;;) {
+		/* count the published cells from pos, up to max; acquire:
+		 * pairs with each producer's release of seq */
+		for (n = 0; n < max; n++) {
+			struct inject_cell *c = &q->cells[(pos + n) & q->mask];
+
+			if (atomic_load_explicit(&c->seq, memory_order_acquire) !=
+			    pos + n + 1)
+				break;
+		}
+		if (!n)
+			return 0;
+		/* relaxed, as in inject_pop_mpmc: one CAS claims all n cells,
+		 * whose contents the seq loads above already ordered */
+		if (atomic_compare_exchange_weak_explicit(&q->head, &pos, pos + n,
+							  memory_order_relaxed,
+							  memory_order_relaxed))
+			break;
+	}
+	for (i = 0; i < n; i++) {
+		struct inject_cell *c = &q->cells[(pos + i) & q->mask];
+
+		/* relaxed: ordered after the acquire loads of seq above */
+		t[i].fn = atomic_load_explicit(&c->fn, memory_order_relaxed);
+		t[i].arg = atomic_load_explicit(&c->arg, memory_order_relaxed);
+		t[i].enq = atomic_load_explicit(&c->enq, memory_order_relaxed);
+		t[i].group = NULL;
+		/* release: our reads happen before a producer reuses it */
+		atomic_store_explicit(&c->seq, pos + i + q->mask + 1,
+				      memory_order_release);
+	}
+	return n;
+}
+
 void inject_close(struct inject *q)
 {
 	/* seq_cst: every producer's CAS on tail is ordered against it, so each

@@ -6,6 +6,7 @@
  *   deque.c   deque_init/free, deque_push_owner, deque_pop_owner, deque_steal,
  *             deque_size_any
  *   inject.c  inject_init/free, inject_push_mpmc, inject_pop_mpmc,
+ *             inject_pop_batch_mpmc,
  *             inject_close, inject_depth_any, inject_oldest_any
  *   park.c    park_init/free, park_worker, park_notify_one, park_wake_all,
  *             futex_wait/futex_wake
@@ -86,10 +87,11 @@ struct task {
 /* ---- Chase-Lev deque, fixed capacity (deque.c) -------------------------- */
 
 struct deque {
+	struct deque_slot *slots; /* read-only after init */
+	int64_t mask;
 	_Atomic int64_t top cacheline_aligned;    /* thieves CAS it */
 	_Atomic int64_t bottom cacheline_aligned; /* owner writes it */
-	struct deque_slot *slots;
-	int64_t mask;
+	char pad[CACHELINE - sizeof(int64_t)];
 };
 
 int deque_init(struct deque *d, unsigned size);
@@ -115,13 +117,25 @@ struct inject_cell {
 	_Atomic uint64_t enq;
 }; /* 32 bytes: the whole cost of a queued submitted task */
 
+_Static_assert(sizeof(struct inject_cell) == 32,
+	       "a queued submitted task costs 32 bytes");
+_Static_assert(sizeof(struct deque_slot) == 24,
+	       "a queued spawned task costs 24 bytes");
+
 #define INJECT_CLOSED (1ull << 63)
+/* Under a backlog a worker claims up to this many submitted tasks with one
+ * CAS, instead of fighting the other workers for the head once per task. */
+#define INJECT_BATCH 8
 
 struct inject {
-	_Atomic uint64_t tail cacheline_aligned; /* producers; bit 63: closed */
-	_Atomic uint64_t head cacheline_aligned; /* consumers */
+	/* read-only after init, on a line of their own: producers read them on
+	 * every push and must not share a line with head, which consumers
+	 * write on every pop */
 	struct inject_cell *cells;
 	uint64_t mask;
+	_Atomic uint64_t tail cacheline_aligned; /* producers; bit 63: closed */
+	_Atomic uint64_t head cacheline_aligned; /* consumers */
+	char pad[CACHELINE - sizeof(uint64_t)];
 };
 
 int inject_init(struct inject *q, unsigned size);
@@ -131,6 +145,11 @@ int inject_push_mpmc(struct inject *q, pool_fn fn, void *arg, uint64_t enq);
 /* Any thread. true: got one. false: empty (or the head cell is still being
  * written by a producer that has claimed it; *busy is then set). */
 bool inject_pop_mpmc(struct inject *q, struct task *t, bool *busy);
+/* Any thread. Claims up to max consecutive published tasks with one CAS, in
+ * FIFO order, or just one unless at least `backlog` are waiting; returns how
+ * many (0: none ready). */
+unsigned inject_pop_batch_mpmc(struct inject *q, struct task *t, unsigned max,
+			       unsigned backlog);
 void inject_close(struct inject *q);
 uint64_t inject_depth_any(struct inject *q);
 bool inject_nonempty_sc(struct inject *q);
@@ -175,7 +194,11 @@ struct worker {
 	struct pool *pool;
 	unsigned id;
 	unsigned tick;
-	unsigned spawns; /* by the running task, see pool_group_spawn */
+	struct task slot; /* continuation slot (pool_spawn), owner only */
+	/* submitted tasks claimed in one go from a backlog, run in order */
+	struct task batch[INJECT_BATCH];
+	unsigned batch_i, batch_n;
+	_Atomic uint32_t batch_left; /* batch_n - batch_i, for stats */
 	uint64_t rng;
 	_Atomic uint32_t notified cacheline_aligned; /* futex word */
 	pthread_t thread;
@@ -223,6 +246,24 @@ void park_wake_all(struct park *pk);
  * woken by a notifier (the caller is then counted as searching). */
 bool park_worker(struct park *pk, struct worker *w, bool searching,
 		 bool (*has_work)(struct pool *), struct pool *p);
+
+/* Queue-delay histogram bucket (see pool.h): log-linear, inlined because
+ * every submitted task that starts pays for it. */
+#define HIST_SUB (1u << POOL_HIST_SUB_BITS)
+#define HIST_MAX ((1ull << 41) - 1)
+
+static inline unsigned hist_bucket(uint64_t ns)
+{
+	unsigned e;
+
+	if (ns < HIST_SUB)
+		return (unsigned)ns;
+	if (ns > HIST_MAX)
+		ns = HIST_MAX;
+	e = 63 - (unsigned)__builtin_clzll(ns);
+	return (e - POOL_HIST_SUB_BITS + 1) * HIST_SUB +
+	       (unsigned)((ns >> (e - POOL_HIST_SUB_BITS)) & (HIST_SUB - 1));
+}
 
 /* single-writer counter bump */
 static inline void stat_inc(_Atomic uint64_t *c, uint64_t n)

@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #define INJECT_EVERY 61  /* tasks between forced looks at the inject queue */
+#ifndef SPIN_ROUNDS
 #define SPIN_ROUNDS 64   /* search rounds before a searcher parks */
+#endif
 #define STEAL_RETRIES 4
 
 static _Thread_local struct worker *tls_worker;
@@ -61,14 +63,12 @@ static void group_done(struct pool_group *g)
 static inline void run_task(struct worker *w, struct task *t)
 {
 	uint64_t saved_enq = tls_enq, saved_start = tls_start;
-	unsigned saved_spawns = w->spawns;
 
-	w->spawns = 0;
 	if (t->enq) {
 		uint64_t now = pool__ticks();
 		uint64_t d = now > t->enq ? pool__ticks_to_ns(now - t->enq) : 0;
 
-		stat_inc(&w->st.hist[pool_hist_bucket(d)], 1);
+		stat_inc(&w->st.hist[hist_bucket(d)], 1);
 		tls_enq = t->enq;
 		tls_start = now;
 		t->fn(t->arg);
@@ -82,7 +82,6 @@ static inline void run_task(struct worker *w, struct task *t)
 	}
 	tls_enq = saved_enq;
 	tls_start = saved_start;
-	w->spawns = saved_spawns;
 }
 
 static bool steal_any(struct worker *w, struct task *t)
@@ -117,18 +116,55 @@ static bool steal_any(struct worker *w, struct task *t)
 	return false;
 }
 
-static bool find_task(struct worker *w, struct task *t)
+static inline bool take_slot(struct worker *w, struct task *t)
+{
+	if (!w->slot.fn)
+		return false;
+	*t = w->slot;
+	w->slot.fn = NULL;
+	return true;
+}
+
+/*
+ * Take the next submitted task: from this worker's batch, else from the
+ * queue. When the queue holds a backlog (at least INJECT_BATCH tasks per
+ * worker waiting) claim a batch with one CAS: every worker is busy then, so
+ * holding a few tasks privately delays nobody who could have run them
+ * sooner, and it spares one contended CAS on the head per task.
+ */
+static bool take_submitted(struct worker *w, struct task *t)
 {
 	struct pool *p = w->pool;
+	unsigned n;
 
+	if (w->batch_i < w->batch_n)
+		goto from_batch;
+	n = inject_pop_batch_mpmc(&p->inj, w->batch, INJECT_BATCH,
+				  INJECT_BATCH * p->nworkers);
+	if (!n)
+		return false;
+	w->batch_i = 0;
+	w->batch_n = n;
+from_batch:
+	*t = w->batch[w->batch_i++];
+	/* relaxed: a gauge for stats */
+	atomic_store_explicit(&w->batch_left, w->batch_n - w->batch_i,
+			      memory_order_relaxed);
+	return true;
+}
+
+static bool find_task(struct worker *w, struct task *t)
+{
 	if (++w->tick == INJECT_EVERY) {
 		w->tick = 0;
-		if (inject_pop_mpmc(&p->inj, t, NULL))
+		if (take_submitted(w, t))
 			return true;
 	}
+	if (take_slot(w, t))
+		return true;
 	if (deque_pop_owner(&w->dq, t))
 		return true;
-	if (inject_pop_mpmc(&p->inj, t, NULL))
+	if (take_submitted(w, t))
 		return true;
 	return steal_any(w, t);
 }
@@ -198,8 +234,7 @@ static void *worker_main(void *arg)
 			searching = park_try_search(&p->park);
 		if (searching) {
 			for (int i = 0; i < SPIN_ROUNDS; i++) {
-				if (inject_pop_mpmc(&p->inj, &t, NULL) ||
-				    steal_any(w, &t))
+				if (take_submitted(w, &t) || steal_any(w, &t))
 					goto run;
 				for (int k = 0; k < 16; k++)
 					cpu_relax();
@@ -243,11 +278,10 @@ static int submit(struct pool *p, pool_fn fn, void *arg)
 		return err;
 	}
 	/* The push's CAS on tail was seq_cst: see park.c. From inside one of
-	 * our own tasks, the task's first submission into an otherwise empty
-	 * pool is left to the submitting worker, which takes it next (the same
-	 * rule as for spawn). */
-	if (tls_worker && tls_worker->pool == p && ++tls_worker->spawns == 1 &&
-	    inject_depth_any(&p->inj) <= 1 &&
+	 * our own tasks, a submission into an otherwise empty pool is left to
+	 * the submitting worker, which takes it next (the rule of spawn). */
+	if (tls_worker && tls_worker->pool == p &&
+	    inject_depth_any(&p->inj) <= 1 && !tls_worker->slot.fn &&
 	    !deque_size_any(&tls_worker->dq))
 		return 0;
 	park_notify_one(&p->park);
@@ -310,19 +344,32 @@ int pool_group_spawn(struct pool_group *g, pool_fn fn, void *arg)
 		run_task(w, &t);
 		return 0;
 	}
-	/* Wake a sleeper for a surplus only. A task's first spawn into an
-	 * empty deque is its continuation, which this worker runs as soon as
-	 * the task returns (Tokio's LIFO slot): waking a worker to fight over
-	 * it would cost a futex call per step of a chain. A task that goes on
-	 * spawning (a producer, fork-join) wakes helpers from its second
-	 * spawn. The push stored bottom seq_cst: see park.c. */
-	if (had > 0 || ++w->spawns > 1)
+	/* Wake a sleeper for a surplus only: a lone task in our deque is run
+	 * by this worker as soon as the current task returns or waits, and
+	 * waking a worker to fight over it would cost a futex call per step
+	 * of a fork-join round trip. The second task queued wakes a helper.
+	 * The push stored bottom seq_cst: see park.c. */
+	if (had > 0)
 		park_notify_one(&w->pool->park);
 	return 0;
 }
 
 int pool_spawn(pool_fn fn, void *arg)
 {
+	struct worker *w = tls_worker;
+
+	if (unlikely(!w))
+		return -EPERM;
+	if (unlikely(!fn))
+		return -EINVAL;
+	/* A continuation: the first spawn goes to this worker's slot, with no
+	 * atomic at all, and runs as soon as the task returns (Tokio's LIFO
+	 * slot). It cannot be stolen, so a task that spawns and then runs for
+	 * long delays it: fork-join work belongs in a group. */
+	if (!w->slot.fn) {
+		w->slot = (struct task){ fn, arg, NULL, 0 };
+		return 0;
+	}
 	return pool_group_spawn(NULL, fn, arg);
 }
 
@@ -339,7 +386,8 @@ void pool_group_wait(struct pool_group *g)
 			/* help: our own deque first (most likely the group's
 			 * tasks), then others'; never the inject queue, so a
 			 * join is not held up by an unrelated request */
-			if (deque_pop_owner(&w->dq, &t) || steal_any(w, &t)) {
+			if (take_slot(w, &t) || deque_pop_owner(&w->dq, &t) ||
+			    steal_any(w, &t)) {
 				run_task(w, &t);
 				idle = 0;
 			} else if (++idle < 256) {
@@ -442,11 +490,13 @@ int pool_create(struct pool **out, const struct pool_opts *opts)
 		err = -EINVAL;
 		goto out;
 	}
-	p = calloc(1, sizeof(*p));
+	/* aligned: the queue heads and counters sit on lines of their own */
+	p = aligned_alloc(CACHELINE, sizeof(*p));
 	if (!p) {
 		err = -ENOMEM;
 		goto out;
 	}
+	memset(p, 0, sizeof(*p));
 	p->opts = o;
 	p->nworkers = o.workers;
 	atomic_init(&p->stop, 0);
@@ -552,9 +602,16 @@ int pool_shutdown(struct pool *p, enum pool_shutdown_mode mode,
 		else
 			break;
 	}
-	for (unsigned i = 0; i < p->nworkers; i++)
-		while (deque_pop_owner(&p->workers[i]->dq, &t))
+	for (unsigned i = 0; i < p->nworkers; i++) {
+		struct worker *w = p->workers[i];
+
+		while (w->batch_i < w->batch_n) {
+			t = w->batch[w->batch_i++];
 			hand_back(&t, mode == POOL_CANCEL ? cb : NULL, ctx);
+		}
+		while (take_slot(w, &t) || deque_pop_owner(&w->dq, &t))
+			hand_back(&t, mode == POOL_CANCEL ? cb : NULL, ctx);
+	}
 	if (mode == POOL_CANCEL)
 		blocking_cancel(&p->blk, cb, ctx);
 	blocking_stop(&p->blk);

@@ -11,20 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SUB (1u << POOL_HIST_SUB_BITS)
-#define HIST_MAX ((1ull << 41) - 1)
+#define SUB HIST_SUB
 
 unsigned pool_hist_bucket(uint64_t ns)
 {
-	unsigned e;
-
-	if (ns < SUB)
-		return (unsigned)ns;
-	if (ns > HIST_MAX)
-		ns = HIST_MAX;
-	e = 63 - (unsigned)__builtin_clzll(ns);
-	return (e - POOL_HIST_SUB_BITS + 1) * SUB +
-	       (unsigned)((ns >> (e - POOL_HIST_SUB_BITS)) & (SUB - 1));
+	return hist_bucket(ns);
 }
 
 uint64_t pool_hist_lower(unsigned b)
@@ -96,7 +87,12 @@ int pool_stats(struct pool *p, struct pool_stats *s)
 		struct worker_stats *st = &w->st;
 		uint64_t since, busy;
 
+		/* (a worker's continuation slot is its own and not counted) */
 		s->depth += (uint64_t)deque_size_any(&w->dq);
+		s->inject_depth += atomic_load_explicit(&w->batch_left,
+							memory_order_relaxed);
+		s->depth += atomic_load_explicit(&w->batch_left,
+						 memory_order_relaxed);
 		s->completed += atomic_load_explicit(&st->completed, memory_order_relaxed);
 		s->spawned_run += atomic_load_explicit(&st->spawned_run, memory_order_relaxed);
 		s->stolen += atomic_load_explicit(&st->stolen, memory_order_relaxed);

@@ -67,9 +67,16 @@ srv() { ip netns exec "$NS_SRV" "$@"; }
 # ctl ARGS: sluicectl on the server host, sharing the host's bpffs.
 ctl() { nsenter --net="/run/netns/$NS_SRV" "$SLUICECTL" --pin-dir "$PIN_DIR" "$@"; }
 
-# bg CMD...: run in the background; cleanup ends it with its host.
+# bg [srv|cli] CMD...: run CMD in the background, on a host if one is
+# named; cleanup ends it with its host. The job is `ip netns exec` itself,
+# not a subshell running the srv/cli function around it, which would
+# report "Terminated" when cleanup ends CMD.
 bg() {
-	"$@" &
+	case $1 in
+	srv) shift; ip netns exec "$NS_SRV" "$@" & ;;
+	cli) shift; ip netns exec "$NS_CLI" "$@" & ;;
+	*) "$@" & ;;
+	esac
 }
 
 # wait_listen PORT: until the server host listens on PORT (at most ~5 s).

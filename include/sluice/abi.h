@@ -179,7 +179,7 @@ enum sl_stale_policy {
  * Written by sluiced for a service it controls, as one value each tick.
  * While now - heartbeat_ns <= stale_after_ns the data plane uses level and
  * rate_cap from here; after that it follows stale_policy. heartbeat_ns is
- * CLOCK_MONOTONIC (bpf_ktime_get_ns()); the data plane compares it with
+ * CLOCK_MONOTONIC (bpf_ktime_get_ns()); the data plane may compare it with
  * the coarse clock (CLOCK_MONOTONIC_COARSE, up to a tick behind), so keep
  * stale_after_ns well above a tick. rate_cap caps sl_service.rate, and
  * acts as the rate of a service that has none (with its burst).

@@ -8,7 +8,7 @@
  *   pool_submit_wait(p, fn, arg)  same, but waits for room instead of -EAGAIN
  *   pool_submit_blocking(p,fn,arg) run a task that may block, on the capped
  *                                 set of extra threads
- *   pool_spawn(fn, arg)           from inside a task: LIFO on this worker
+ *   pool_spawn(fn, arg)           from inside a task: a continuation, run next
  *   pool_group_init/spawn/wait    fork-join; a waiting worker runs other tasks
  *   pool_task_enqueue_ns()        when the running task was submitted
  *   pool_task_delay_ns()          how long it waited before it started
@@ -87,7 +87,14 @@ int pool_submit_blocking(struct pool *p, pool_fn fn, void *arg);
  * pool task (-EPERM otherwise); spawned tasks run LIFO on the spawning
  * worker, idle workers steal them. pool_group_wait returns once every task
  * spawned into the group has finished; from a worker it runs other tasks
- * meanwhile, from any other thread it sleeps.
+ * meanwhile, from any other thread it sleeps. A spawn into a full deque runs
+ * the task at once, in the caller.
+ *
+ * pool_spawn is for continuations: a task's first pool_spawn goes to the
+ * worker's one-task slot, runs right after the task returns, and cannot be
+ * stolen (Tokio's LIFO slot); further spawns go to the deque. A spawn wakes a
+ * sleeping worker only when the deque already held a task: a lone task is
+ * run by its own worker next.
  */
 struct pool_group {
 	_Atomic uint32_t state; /* 2 x pending tasks | 1 if a thread sleeps */
@@ -120,7 +127,7 @@ struct pool_stats {
 	unsigned workers;
 	unsigned blocking_threads; /* blocking threads alive now */
 	/* monotonic counters (diff two snapshots for a rate) */
-	uint64_t submitted;    /* accepted by pool_submit* */
+	uint64_t submitted;    /* accepted by pool_submit, pool_submit_wait */
 	uint64_t rejected;     /* refused with -EAGAIN */
 	uint64_t completed;    /* submitted tasks that ran to completion */
 	uint64_t spawned_run;  /* spawned tasks that ran */
@@ -132,13 +139,18 @@ struct pool_stats {
 	/* gauges */
 	uint64_t depth;          /* tasks waiting now: submitted + spawned */
 	uint64_t inject_depth;   /* submitted tasks waiting now */
-	uint64_t oldest_wait_ns; /* age of the oldest waiting submitted task */
+	uint64_t oldest_wait_ns; /* age of the task at the head of the submit
+				    queue (under a backlog a worker may hold
+				    up to 8 older ones it already claimed) */
 	unsigned sleeping;       /* workers asleep now */
 	/* queue delay (enqueue to start) of every submitted task that started,
 	 * counts per bucket, monotonic */
 	uint64_t delay_hist[POOL_HIST_BUCKETS];
 };
 
+/* Any thread, any rate (~0.4 us with 2 workers: it sums per-worker counters,
+ * it takes no lock the CPU workers use). Counters are monotonic: diff two
+ * snapshots with pool_stats_interval, or keep a pool_window. */
 int pool_stats(struct pool *p, struct pool_stats *out);
 
 /* What happened between two snapshots of the same pool (a older than b). */
@@ -190,7 +202,8 @@ enum pool_shutdown_mode {
 int pool_shutdown(struct pool *p, enum pool_shutdown_mode mode,
 		  pool_cancel_fn cb, void *ctx);
 
-/* Frees the pool; drains it first if pool_shutdown was not called. */
+/* Frees the pool; drains it first if pool_shutdown was not called. No other
+ * thread may still be calling into the pool. */
 void pool_destroy(struct pool *p);
 
 #ifdef __cplusplus

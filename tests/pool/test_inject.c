@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit and stress tests of the injection queue: FIFO, refusal when full,
- * closing, and with many producers and consumers every task taken once.
+ * closing, batches, and with many producers and consumers (single and batch
+ * pops mixed) every task taken once.
  */
 #include "internal.h"
 #include "common.h"
@@ -42,6 +43,36 @@ static void test_fifo_full_close(void **state)
 	inject_free(&q);
 }
 
+static void test_batch(void **state)
+{
+	struct inject q;
+	struct task t[8];
+
+	(void)state;
+	assert_int_equal(inject_init(&q, 16), 0);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 1), 0);
+	for (uintptr_t i = 0; i < 11; i++)
+		assert_int_equal(inject_push_mpmc(&q, FN, (void *)i, 1 + i), 0);
+	/* fewer than the backlog asked for: one */
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 12), 1);
+	assert_ptr_equal(t[0].arg, (void *)0);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 10), 8);
+	for (uintptr_t i = 0; i < 8; i++) {
+		assert_ptr_equal(t[i].arg, (void *)(i + 1)); /* FIFO order */
+		assert_int_equal(t[i].enq, 2 + i);
+	}
+	assert_int_equal(inject_depth_any(&q), 2);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 8, 1), 2);
+	assert_ptr_equal(t[1].arg, (void *)10);
+	/* the cells are reusable: a full lap more */
+	for (uintptr_t i = 0; i < 16; i++)
+		assert_int_equal(inject_push_mpmc(&q, FN, (void *)i, 1), 0);
+	assert_int_equal(inject_push_mpmc(&q, FN, NULL, 1), -EAGAIN);
+	assert_int_equal(inject_pop_batch_mpmc(&q, t, 5, 16), 5);
+	assert_ptr_equal(t[4].arg, (void *)4);
+	inject_free(&q);
+}
+
 #define PRODUCERS 3
 #define CONSUMERS 2
 static struct inject sq;
@@ -75,17 +106,23 @@ static void *consumer(void *arg)
 
 	for (;;) {
 		bool busy = false;
+		struct task b[4];
+		unsigned n = 0;
 
-		if (inject_pop_mpmc(&sq, &t, &busy)) {
-			uintptr_t v = (uintptr_t)t.arg;
+		/* consumer 0 pops one at a time, the others in batches */
+		if (arg == 0)
+			n = inject_pop_mpmc(&sq, &b[0], &busy);
+		else if (!(n = inject_pop_batch_mpmc(&sq, b, 4, 4)))
+			inject_pop_mpmc(&sq, &t, &busy) ? (b[0] = t, n = 1) : 0;
+		for (unsigned i = 0; i < n; i++) {
+			uintptr_t v = (uintptr_t)b[i].arg;
 
-			if (t.enq != v + 1 ||
-			    atomic_fetch_add(&seen[v], 1))
+			if (b[i].enq != v + 1 || atomic_fetch_add(&seen[v], 1))
 				atomic_fetch_add(&dups, 1);
 			atomic_fetch_add(&got, 1);
-		} else if (!busy && !atomic_load(&producers_left)) {
-			break;
 		}
+		if (!n && !busy && !atomic_load(&producers_left))
+			break;
 		maybe_yield(&rng, 128);
 	}
 	return NULL;
@@ -121,6 +158,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_full_close),
+		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_stress_mpmc),
 	};
 

@@ -5,9 +5,11 @@
  * modes, blocking tasks and idle parking. No assertion on elapsed time:
  * waits for a condition are bounded only to fail instead of hanging.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <sluice/pool.h>
 #include "common.h"
 
+#include <sys/prctl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -342,6 +344,113 @@ static void test_idle_parks(void **state)
 	pool_destroy(p);
 }
 
+/*
+ * Submitted tasks are not starved by spawned work: on one worker, a chain of
+ * spawned tasks that would run forever (through the continuation slot and
+ * through the deque) stops only when a submitted task gets to run.
+ */
+static _Atomic int chain_stop;
+static _Atomic long chain_steps;
+
+static void endless(void *arg)
+{
+	atomic_fetch_add(&chain_steps, 1);
+	if (atomic_load(&chain_stop))
+		return;
+	if (arg)
+		pool_spawn(endless, arg); /* continuation slot */
+	else
+		pool_group_spawn(NULL, endless, NULL); /* deque */
+}
+
+static void stopper(void *arg)
+{
+	(void)arg;
+	atomic_store(&chain_stop, 1);
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_no_starvation(void **state)
+{
+	struct pool *p;
+
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		atomic_store(&counter, 0);
+		atomic_store(&chain_stop, 0);
+		atomic_store(&chain_steps, 0);
+		assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1 }),
+				 0);
+		assert_int_equal(pool_submit(p, endless, kind ? p : NULL), 0);
+		while (atomic_load(&chain_steps) < 1000)
+			sched_yield();
+		assert_int_equal(pool_submit(p, stopper, NULL), 0);
+		assert_true(wait_for(&counter, 1));
+		pool_destroy(p);
+	}
+}
+
+/* options: thread names and CPU pinning */
+static char seen_name[16];
+static _Atomic int seen_ncpus;
+
+static void name_task(void *arg)
+{
+	cpu_set_t set;
+
+	(void)arg;
+	prctl(PR_GET_NAME, seen_name);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		atomic_store(&seen_ncpus, CPU_COUNT(&set));
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_options(void **state)
+{
+	struct pool *p;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1,
+			 .pin_cpus = 1, .name = "tst" }), 0);
+	assert_int_equal(pool_submit(p, name_task, NULL), 0);
+	assert_true(wait_for(&counter, 1));
+	assert_string_equal(seen_name, "tst-w0");
+	assert_int_equal(atomic_load(&seen_ncpus), 1); /* pinned to one CPU */
+	pool_destroy(p);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .deque_size = 3 }),
+			 -EINVAL);
+}
+
+/*
+ * No lost wake-up: one task at a time into a pool whose workers are in every
+ * state (spinning, going to sleep, asleep). Nothing else would wake them, so
+ * a lost wake-up leaves the task unrun and the bounded wait fails.
+ */
+static void test_no_lost_wakeup(void **state)
+{
+	struct pool *p;
+	uint64_t rng = 7;
+	long rounds = (long)scaled(3000);
+
+	(void)state;
+	atomic_store(&counter, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 2 }), 0);
+	for (long i = 1; i <= rounds; i++) {
+		struct timespec ts = { 0, (long)(xrand(&rng) % 300) * 1000 };
+
+		assert_int_equal(pool_submit(p, count_task, NULL), 0);
+		for (int k = 0; k < 4000000 && atomic_load(&counter) < i; k++)
+			if (k > 1000)
+				sched_yield();
+		if (atomic_load(&counter) < i)
+			assert_true(wait_for(&counter, i));
+		if (xrand(&rng) % 2)
+			nanosleep(&ts, NULL);
+	}
+	pool_destroy(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +462,9 @@ int main(void)
 		cmocka_unit_test(test_shutdown_modes),
 		cmocka_unit_test(test_blocking),
 		cmocka_unit_test(test_idle_parks),
+		cmocka_unit_test(test_no_lost_wakeup),
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_no_starvation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

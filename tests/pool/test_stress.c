@@ -45,8 +45,10 @@ static void parent_task(void *arg)
 		uintptr_t cid = nids * (1 + c) + id;
 
 		/* a child counts as accepted once spawn returns 0 */
-		if (pool_group_spawn(id % 8 ? &g : NULL, child_task,
-				     (void *)cid) == 0)
+		/* every 8th parent uses pool_spawn: the continuation slot and
+		 * then the deque, without a group */
+		if ((id % 8 ? pool_group_spawn(&g, child_task, (void *)cid) :
+			      pool_spawn(child_task, (void *)cid)) == 0)
 			atomic_store(&accepted[cid], 1);
 		maybe_yield(&rng, 16);
 	}

@@ -11,5 +11,20 @@ $(BUILD)/tests/prog/test_dataplane: $(PROG_TEST_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS) -lcmocka
 
-TEST_BINS  += $(BUILD)/tests/prog/test_dataplane
-TEST_PROGS += $(BUILD)/tests/prog/test_dataplane
+# Helper of test_actions_netns.sh: attaches the data plane to a real hook.
+$(BUILD)/tests/prog/action_loader.o: $(BUILD)/sluice.skel.h
+
+$(BUILD)/tests/prog/action_loader: $(addprefix $(BUILD)/tests/prog/,action_loader.o env.o pkt.o)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS)
+
+# The script, with this build's directory written in (run.sh passes no
+# arguments, and SAN builds live in build-$(SAN)/).
+$(BUILD)/tests/prog/test_actions_netns: tests/prog/test_actions_netns.sh
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)sed 's|^build=.*|build=$(BUILD)|' $< > $@ && chmod +x $@
+
+TEST_BINS  += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/action_loader \
+	$(BUILD)/tests/bench/xdp/empty.bpf.o $(BUILD)/tests/prog/test_actions_netns
+TEST_PROGS += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/test_actions_netns

@@ -107,13 +107,9 @@ int do_attach(int argc, char **argv)
 int do_detach(int argc, char **argv)
 {
 	struct sl_detach_result r;
-	int c, err;
+	int err;
 
-	cli_getopt_reset();
-	while ((c = cli_getopt(argc, argv, NULL)) != -1)
-		if (c < 0)
-			return c;
-	err = cli_expect_args(argc, argv, 1, 1, "detach DEV");
+	err = cli_plain_args(argc, argv, 1, 1, "detach DEV");
 	if (!err)
 		err = check_ifname(argv[optind]);
 	if (err)
@@ -149,13 +145,9 @@ int do_status(int argc, char **argv)
 	struct sl_pins p;
 	size_t natt = 0, nsvc = 0;
 	uint32_t level = 0;
-	int c, exists, err;
+	int exists, err;
 
-	cli_getopt_reset();
-	while ((c = cli_getopt(argc, argv, NULL)) != -1)
-		if (c < 0)
-			return c;
-	err = cli_expect_args(argc, argv, 0, 0, "status");
+	err = cli_plain_args(argc, argv, 0, 0, "status");
 	if (err)
 		return err;
 	err = sl_pins_check_env(cli_pin_dir);

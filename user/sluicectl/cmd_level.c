@@ -31,11 +31,7 @@ static int do_set(int argc, char **argv)
 	uint32_t level;
 	int err;
 
-	cli_getopt_reset();
-	while ((err = cli_getopt(argc, argv, NULL)) != -1)
-		if (err < 0)
-			return err;
-	err = cli_expect_args(argc, argv, 1, 1, "level set N");
+	err = cli_plain_args(argc, argv, 1, 1, "level set N");
 	if (err)
 		return err;
 	if (sl_parse_u32(argv[optind], 0, SL_LEVEL_MAX, &level))
@@ -54,11 +50,7 @@ static int do_show(int argc, char **argv)
 	uint32_t level;
 	int err;
 
-	cli_getopt_reset();
-	while ((err = cli_getopt(argc, argv, NULL)) != -1)
-		if (err < 0)
-			return err;
-	err = cli_expect_args(argc, argv, 0, 0, "level show");
+	err = cli_plain_args(argc, argv, 0, 0, "level show");
 	if (err)
 		return err;
 	err = cli_open_pins(&p);

@@ -46,17 +46,6 @@ static int parse_rule(int argc, char **argv, struct sl_prefix_rule *r)
 	return cli_usage("unknown rule '%s', expected allow, deny or class N", kind);
 }
 
-static int skip_opts(int argc, char **argv)
-{
-	int c;
-
-	cli_getopt_reset();
-	while ((c = cli_getopt(argc, argv, NULL)) != -1)
-		if (c < 0)
-			return c;
-	return 0;
-}
-
 static void json_prefix(struct sl_json *w, const struct sl_cidr *c, const struct sl_prefix_rule *r)
 {
 	char text[SL_CIDR_STRLEN];
@@ -80,9 +69,7 @@ static int do_add(int argc, char **argv)
 	char text[SL_CIDR_STRLEN], rtext[32];
 	int err;
 
-	err = skip_opts(argc, argv);
-	if (!err)
-		err = cli_expect_args(argc, argv, 2, 3, ADD_SYNOPSIS);
+	err = cli_plain_args(argc, argv, 2, 3, ADD_SYNOPSIS);
 	if (err)
 		return err;
 	if (sl_parse_cidr(argv[optind], &cidr))
@@ -117,9 +104,7 @@ static int do_del(int argc, char **argv)
 	char text[SL_CIDR_STRLEN];
 	int err;
 
-	err = skip_opts(argc, argv);
-	if (!err)
-		err = cli_expect_args(argc, argv, 1, 1, "prefix del CIDR");
+	err = cli_plain_args(argc, argv, 1, 1, "prefix del CIDR");
 	if (err)
 		return err;
 	if (sl_parse_cidr(argv[optind], &cidr))
@@ -155,9 +140,7 @@ static int do_list(int argc, char **argv)
 	size_t n;
 	int err;
 
-	err = skip_opts(argc, argv);
-	if (!err)
-		err = cli_expect_args(argc, argv, 0, 0, "prefix list");
+	err = cli_plain_args(argc, argv, 0, 0, "prefix list");
 	if (err)
 		return err;
 	err = cli_open_pins(&p);

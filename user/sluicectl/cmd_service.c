@@ -51,14 +51,9 @@ static int parse_svc_opts(int argc, char **argv, struct sl_svc_opts *o)
 	return 0;
 }
 
-static int parse_service_arg(int argc, char **argv, const char *synopsis, enum sl_proto *proto,
-			     uint16_t *port)
+static int parse_service_arg(const char *arg, enum sl_proto *proto, uint16_t *port)
 {
-	int err = cli_expect_args(argc, argv, 1, 1, synopsis);
-
-	if (err)
-		return err;
-	if (sl_parse_proto_port(argv[optind], proto, port))
+	if (sl_parse_proto_port(arg, proto, port))
 		return cli_usage("%s", sl_parse_errmsg());
 	return 0;
 }
@@ -168,7 +163,9 @@ static int do_add_or_set(int argc, char **argv, bool add)
 	err = parse_svc_opts(argc, argv, &o);
 	if (err)
 		return err;
-	err = parse_service_arg(argc, argv, synopsis, &proto, &port);
+	err = cli_expect_args(argc, argv, 1, 1, synopsis);
+	if (!err)
+		err = parse_service_arg(argv[optind], &proto, &port);
 	if (err)
 		return err;
 	sl_format_service(proto, port, name, sizeof(name));
@@ -250,11 +247,9 @@ static int do_del(int argc, char **argv)
 	char name[SL_SERVICE_STRLEN];
 	int err;
 
-	cli_getopt_reset();
-	while ((err = cli_getopt(argc, argv, NULL)) != -1)
-		if (err < 0)
-			return err;
-	err = parse_service_arg(argc, argv, "service del PROTO/PORT", &proto, &port);
+	err = cli_plain_args(argc, argv, 1, 1, "service del PROTO/PORT");
+	if (!err)
+		err = parse_service_arg(argv[optind], &proto, &port);
 	if (err)
 		return err;
 	sl_format_service(proto, port, name, sizeof(name));
@@ -292,11 +287,7 @@ static int do_list(int argc, char **argv)
 	size_t n;
 	int err;
 
-	cli_getopt_reset();
-	while ((err = cli_getopt(argc, argv, NULL)) != -1)
-		if (err < 0)
-			return err;
-	err = cli_expect_args(argc, argv, 0, 0, "service list");
+	err = cli_plain_args(argc, argv, 0, 0, "service list");
 	if (err)
 		return err;
 	err = cli_open_pins(&p);

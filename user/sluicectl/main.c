@@ -221,6 +221,17 @@ int cli_expect_args(int argc, char **argv, int min, int max, const char *synopsi
 	return 0;
 }
 
+int cli_plain_args(int argc, char **argv, int min, int max, const char *synopsis)
+{
+	int c;
+
+	cli_getopt_reset();
+	while ((c = cli_getopt(argc, argv, NULL)) != -1)
+		if (c < 0)
+			return c;
+	return cli_expect_args(argc, argv, min, max, synopsis);
+}
+
 int cli_open_pins(struct sl_pins *p)
 {
 	return sl_pins_open(cli_pin_dir, p);

@@ -47,6 +47,9 @@ int cli_getopt(int argc, char **argv, const struct option *longopts);
 int cli_getopt_idx(int argc, char **argv, const struct option *longopts, int *longindex);
 void cli_getopt_reset(void);
 int cli_expect_args(int argc, char **argv, int min, int max, const char *synopsis);
+/* For a command with no options of its own: the global options, then
+ * min..max positional arguments (cli_expect_args). */
+int cli_plain_args(int argc, char **argv, int min, int max, const char *synopsis);
 
 /*
  * Open the pins or report why not (returns -errno, already logged). The

@@ -34,6 +34,7 @@ struct skew {
 long omp_fib(int n);                                  /* returns fib(n) */
 void omp_submit(unsigned long n, unsigned threads);   /* n empty tasks */
 void omp_chain(unsigned long steps);
+void omp_roundtrip(unsigned long steps);                 /* task + taskwait */
 void omp_skew(struct skew *s);
 void omp_touch(void);                                 /* start the team */
 long omp_task_bytes(unsigned k);                      /* heap per pending task */

@@ -5,7 +5,7 @@
  * (uv_queue_work) and OpenMP tasks (libgomp). Each figure is the median of
  * several runs; the table gives each one's ratio to the naive pool.
  *
- *   bench_pool [-q]    -q: fewer repetitions and a 1 s idle window (smoke)
+ *   bench_pool [-q]    -q: one repetition and a 1 s idle window (smoke)
  */
 #include <sluice/pool.h>
 #include "bench.h"
@@ -33,7 +33,7 @@
 enum { P_POOL, P_NAIVE, P_UV, P_OMP, NPOOLS };
 static const char *pool_names[NPOOLS] = { "sluice", "naive", "libuv", "openmp" };
 
-static int reps = 5;
+static int reps = 7;
 static unsigned idle_s = 5;
 
 static int cmp_double(const void *a, const void *b)
@@ -313,6 +313,45 @@ static void pool_chain_step(void *arg)
 		latch_open();
 }
 
+/* ping-pong: the parent spawns a child and waits for it, over and over */
+static void nop(void *arg)
+{
+	(void)arg;
+}
+
+static void pool_roundtrip(void *arg)
+{
+	struct chain *c = arg;
+
+	for (unsigned long i = 0; i < c->left; i++) {
+		struct pool_group g = POOL_GROUP_INIT;
+
+		pool_group_spawn(&g, nop, NULL);
+		pool_group_wait(&g);
+	}
+	latch_open();
+}
+
+static void naive_nop(void *arg)
+{
+	atomic_fetch_sub((_Atomic int *)arg, 1);
+}
+
+static void naive_roundtrip(void *arg)
+{
+	struct chain *c = arg;
+
+	for (unsigned long i = 0; i < c->left; i++) {
+		_Atomic int pending = 1;
+
+		naive_submit(c->np, naive_nop, &pending);
+		while (atomic_load(&pending))
+			if (!naive_try_run_one(c->np))
+				sched_yield();
+	}
+	latch_open();
+}
+
 static void pool_pingpong_step(void *arg)
 {
 	struct chain *c = arg;
@@ -348,19 +387,23 @@ static void uv_chain_after(uv_work_t *req, int status)
 		uv_queue_work(uv_default_loop(), req, uv_chain_work, uv_chain_after);
 }
 
-/* pingpong: 0 = chained spawn (each task spawns the next), 1 = ping-pong
- * through the FIFO queue (each task submits the next from inside the pool) */
-static double run_chain(int which, unsigned long steps, int pingpong)
+/* kind 0: chained spawn (each task spawns the next); 1: ping-pong, a task
+ * spawns a child and joins it; 2: chained submit, each task submits the
+ * next from inside the pool through the FIFO queue */
+static double run_chain(int which, unsigned long steps, int kind)
 {
+	static pool_fn pool_kinds[] = { pool_chain_step, pool_roundtrip,
+					pool_pingpong_step };
 	struct chain c = { .left = steps };
 	uint64_t t0, t1;
 
 	latch_reset();
+	if (which == P_UV) /* ~50 us per step: fewer steps */
+		c.left = steps = steps / 50;
 	if (which == P_POOL) {
 		pool_create(&c.p, &(struct pool_opts){ .workers = WORKERS });
 		t0 = bench_ns();
-		pool_submit(c.p, pingpong ? pool_pingpong_step : pool_chain_step,
-			    &c);
+		pool_submit(c.p, pool_kinds[kind], &c);
 		latch_wait();
 		t1 = bench_ns();
 		pool_destroy(c.p);
@@ -370,13 +413,16 @@ static double run_chain(int which, unsigned long steps, int pingpong)
 		naive_create(&np, WORKERS);
 		c.np = &np;
 		t0 = bench_ns();
-		naive_submit(&np, naive_chain_step, &c);
+		naive_submit(&np, kind == 1 ? naive_roundtrip : naive_chain_step,
+			     &c);
 		latch_wait();
 		t1 = bench_ns();
 		naive_shutdown(&np);
 	} else if (which == P_UV) {
 		uv_work_t req;
 
+		if (kind == 1)
+			return NAN; /* no join inside libuv's threadpool */
 		uv_c.left = steps;
 		t0 = bench_ns();
 		uv_queue_work(uv_default_loop(), &req, uv_chain_work,
@@ -384,10 +430,13 @@ static double run_chain(int which, unsigned long steps, int pingpong)
 		uv_run(uv_default_loop(), UV_RUN_DEFAULT);
 		t1 = bench_ns();
 	} else {
-		if (pingpong)
-			return NAN; /* one task kind in OpenMP: see chain */
+		if (kind == 2)
+			return NAN; /* one kind of task creation: see 3a */
 		t0 = bench_ns();
-		omp_chain(steps);
+		if (kind == 1)
+			omp_roundtrip(steps);
+		else
+			omp_chain(steps);
 		t1 = bench_ns();
 	}
 	return (double)(t1 - t0) / (double)steps;
@@ -560,7 +609,7 @@ static double run_idle(int which)
 	/* each pool first runs some work, then sits idle */
 	if (which == P_POOL) {
 		pool_create(&p, &(struct pool_opts){ .workers = WORKERS });
-		run_chain(P_POOL, 1000, 1);
+		run_chain(P_POOL, 1000, 0);
 		for (int i = 0; i < 1000; i++)
 			pool_submit(p, tiny, NULL);
 	} else if (which == P_NAIVE) {
@@ -701,7 +750,8 @@ int main(int argc, char **argv)
 		{ "1. fib(30), task per call", "ns/task", b_fib, 0, 0, 1, { 0 } },
 		{ "2. external submit, 10M", "ns/task", b_submit, 0, 0, 1, { 0 } },
 		{ "3a. chained spawn", "ns/step", b_chain, 0, 0, 1, { 0 } },
-		{ "3b. ping-pong via queue", "ns/step", b_chain, 1, 0, 1, { 0 } },
+		{ "3b. ping-pong spawn+join", "ns/step", b_chain, 1, 0, 1, { 0 } },
+		{ "3c. chained submit inside", "ns/step", b_chain, 2, 0, 1, { 0 } },
 		{ "4. skewed load p99 delay", "us", b_skew, 0, 0, 1, { 0 } },
 		{ "5. idle CPU", "ms/s", b_idle, 0, 1, 1, { 0 } },
 		{ "6. memory per queued task", "bytes", b_mem, 0, 1, 1, { 0 } },
@@ -719,22 +769,28 @@ int main(int argc, char **argv)
 	make_skew(SKEW_N, 12345);
 	omp_touch();
 
+	/* Runs are interleaved (sluice, naive, libuv, openmp, sluice, ...) so
+	 * that the load of a shared machine, which drifts, weighs on each
+	 * contender alike; every run is printed to stderr, the medians below. */
 	for (int r = 0; r < nrows; r++) {
 		int runs = rows[r].runs ? rows[r].runs : reps;
+		double v[NPOOLS][16];
 
-		for (int w = 0; w < NPOOLS; w++) {
-			double v[16];
-
-			for (int i = 0; i < runs; i++)
-				v[i] = rows[r].fn(w, rows[r].arg);
-			rows[r].v[w] = median(v, runs);
-			fprintf(stderr, "  %-28s %-7s %10.1f %s\n", rows[r].name,
-				pool_names[w], rows[r].v[w], rows[r].unit);
+		for (int i = 0; i < runs; i++) {
+			for (int w = 0; w < NPOOLS; w++) {
+				v[w][i] = rows[r].fn(w, rows[r].arg);
+				fprintf(stderr, "  %-28s %-7s run %d %10.1f %s\n",
+					rows[r].name, pool_names[w], i + 1,
+					v[w][i], rows[r].unit);
+			}
 		}
+		for (int w = 0; w < NPOOLS; w++)
+			rows[r].v[w] = median(v[w], runs);
 	}
 
-	printf("\nsluice pool vs baselines, %d workers, median of %d runs "
-	       "(ratio: value / naive pool)\n\n", WORKERS, reps);
+	printf("\nsluice pool vs baselines, %d workers, median of %d interleaved "
+	       "runs (5 and 6: one run)\n(ratio: value / naive pool; lower is "
+	       "better everywhere)\n\n", WORKERS, reps);
 	printf("%-28s %-8s", "benchmark", "unit");
 	for (int w = 0; w < NPOOLS; w++)
 		printf(" %16s", pool_names[w]);

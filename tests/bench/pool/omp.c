@@ -59,6 +59,17 @@ static void chain_step(unsigned long left)
 	chain_step(left - 1);
 }
 
+void omp_roundtrip(unsigned long steps)
+{
+#pragma omp parallel num_threads(2)
+#pragma omp single
+	for (unsigned long i = 0; i < steps; i++) {
+#pragma omp task
+		atomic_signal_fence(memory_order_seq_cst);
+#pragma omp taskwait
+	}
+}
+
 void omp_chain(unsigned long steps)
 {
 #pragma omp parallel num_threads(2)

@@ -65,9 +65,11 @@ struct path {
 static struct path paths[] = {
 	{ "empty XDP program (baseline)", XDP, { 0 }, 0, true },
 	{ "TCP ACK to a protected port", XDP, { .flags = TH_ACK }, 13 },
+	{ "TCP ACK, IPv6", XDP, { .family = 6, .flags = TH_ACK }, 13 },
 	{ "TCP ACK, IPv6 + QinQ + 2 ext hdrs", XDP, { V6Q, .flags = TH_ACK }, 13 },
 	{ "SYN to an unprotected port", XDP, { .dport = 22 }, 13 },
 	{ "UDP to an unprotected port", XDP, { .l4 = IPPROTO_UDP, .dport = 5353 }, 13 },
+	{ "SYN admitted, no bucket set", XDP, { 0 }, 25 },
 	{ "SYN admitted, all limiters on", XDP, { .dport = 82 }, 25 },
 	{ "SYN admitted, IPv6 + QinQ + ext", XDP, { V6Q, .dport = 82 }, 25 },
 	{ "SYN dropped: service bucket", XDP, { .dport = 83 }, 25 },
@@ -196,7 +198,9 @@ static void print_insns(const char *name, int fd)
 /* ---- bucket mechanisms ---- */
 struct lc_arg {
 	int fd, cpu;
-	volatile int *go, *stop, *ready;
+	/* go: release/acquire, nothing else to publish but the start;
+	 * stop: relaxed, results come back through pthread_join(). */
+	int *go, *stop, *ready;
 	__u64 runs, ns_total;
 	int err;
 };
@@ -223,9 +227,9 @@ static void *lc_thread(void *p)
 
 	pin_cpu(a->cpu);
 	__sync_fetch_and_add(a->ready, 1);
-	while (!*a->go)
+	while (!__atomic_load_n(a->go, __ATOMIC_ACQUIRE))
 		;
-	while (!*a->stop && !a->err) {
+	while (!__atomic_load_n(a->stop, __ATOMIC_RELAXED) && !a->err) {
 		double ns;
 
 		a->err = measure_n(a->fd, pkt, sizeof(pkt), 20000, &ns);
@@ -295,7 +299,7 @@ static int bench_lockcmp(void)
 
 	for (r = 0; r < lrounds; r++) {
 		for (m = 0; m < 3; m++) {
-			volatile int go = 0, stop = 0, ready = 0;
+			int go = 0, stop = 0, ready = 0;
 			struct lc_arg a[2];
 			pthread_t th[2];
 			__u64 t0, t1, adm, ref;
@@ -312,12 +316,12 @@ static int bench_lockcmp(void)
 							.stop = &stop, .ready = &ready };
 				pthread_create(&th[c], NULL, lc_thread, &a[c]);
 			}
-			while (ready < ncpu)
+			while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < ncpu)
 				usleep(100);
 			t0 = env_now_ns();
-			go = 1;
+			__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 			usleep(300000);
-			stop = 1;
+			__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 			for (c = 0; c < ncpu; c++)
 				pthread_join(th[c], NULL);
 			t1 = env_now_ns();
