@@ -71,6 +71,16 @@ void sld_reload(struct sld *d)
 		pr_err("reload refused, keeping the running options: %s", err.msg);
 		return;
 	}
+	/* The upstream first: if the new one does not resolve, nothing
+	 * changes (never half-applied). */
+	if (next.upstream[0] && (strcmp(next.upstream, d->cfg.upstream) != 0 ||
+				 next.request_timeout_s != d->cfg.request_timeout_s) &&
+	    sld_proxy_reload(next.upstream, next.request_timeout_s)) {
+		pr_err("reload refused, keeping the running options: upstream %s "
+		       "does not resolve", next.upstream);
+		return;
+	}
+	atomic_store(&d->proxy, next.upstream[0] != '\0');
 	pthread_mutex_lock(&d->cfg_lock);
 	d->cfg = next;
 	pthread_mutex_unlock(&d->cfg_lock);
@@ -186,8 +196,7 @@ out:
 	sld_metrics_stop();
 	if (ctl_up)
 		sld_control_stop(d);
-	if (d->proxy)
-		sld_proxy_fini();
+	sld_proxy_fini();
 	sld_dataplane_down(d, d->cfg.detach_on_exit);
 	if (pool_up)
 		pool_destroy(d->pool);

@@ -53,10 +53,15 @@ static struct {
 	uint32_t timeout_s;
 } P = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static int resolve(const char *hostport)
+/* Resolves hostport and, only if that works, makes it the upstream (under
+ * the lock; idle connections to the old one are closed). */
+static int resolve(const char *hostport, uint32_t timeout_s)
 {
 	char host[SLD_ADDR_MAX], portstr[8];
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct sockaddr_storage addr[4];
+	socklen_t addrlen[4];
+	unsigned n = 0;
 	uint16_t port;
 	int rc;
 
@@ -68,23 +73,38 @@ static int resolve(const char *hostport)
 		pr_err("upstream %s: cannot resolve: %s", hostport, gai_strerror(rc));
 		return -EHOSTUNREACH;
 	}
-	P.n_addr = 0;
-	for (struct addrinfo *a = ai; a && P.n_addr < 4; a = a->ai_next) {
-		memcpy(&P.addr[P.n_addr], a->ai_addr, a->ai_addrlen);
-		P.addrlen[P.n_addr++] = a->ai_addrlen;
+	for (struct addrinfo *a = ai; a && n < 4; a = a->ai_next) {
+		memcpy(&addr[n], a->ai_addr, a->ai_addrlen);
+		addrlen[n++] = a->ai_addrlen;
 	}
 	freeaddrinfo(ai);
+	pthread_mutex_lock(&P.lock);
+	memcpy(P.addr, addr, sizeof(addr));
+	memcpy(P.addrlen, addrlen, sizeof(addrlen));
+	P.n_addr = n;
+	P.timeout_s = timeout_s;
 	snprintf(P.host, sizeof(P.host), "%s", hostport);
+	while (P.n_idle)
+		close(P.idle[--P.n_idle]);
+	pthread_mutex_unlock(&P.lock);
 	return 0;
 }
 
 int sld_proxy_init(struct sld *d)
 {
-	int err = resolve(d->cfg.upstream);
+	int err = resolve(d->cfg.upstream, d->cfg.request_timeout_s);
 
 	if (!err)
 		pr_info("proxying to %s", d->cfg.upstream);
-	P.timeout_s = d->cfg.request_timeout_s;
+	return err;
+}
+
+int sld_proxy_reload(const char *upstream, uint32_t timeout_s)
+{
+	int err = resolve(upstream, timeout_s);
+
+	if (!err)
+		pr_info("proxying to %s", upstream);
 	return err;
 }
 
@@ -96,9 +116,10 @@ void sld_proxy_fini(void)
 	pthread_mutex_unlock(&P.lock);
 }
 
-static int up_connect_one(const struct sockaddr_storage *addr, socklen_t addrlen)
+static int up_connect_one(const struct sockaddr_storage *addr, socklen_t addrlen,
+			  uint32_t timeout_s)
 {
-	struct timeval tv = { .tv_sec = P.timeout_s };
+	struct timeval tv = { .tv_sec = timeout_s };
 	struct pollfd pfd;
 	int fd, one = 1, err = 0;
 	socklen_t el = sizeof(err);
@@ -135,10 +156,21 @@ fail:
 
 static int up_connect(void)
 {
+	struct sockaddr_storage addr[4];
+	socklen_t addrlen[4];
+	unsigned n;
+	uint32_t timeout_s;
 	int fd = -EHOSTUNREACH;
 
-	for (unsigned i = 0; i < P.n_addr; i++) {
-		fd = up_connect_one(&P.addr[i], P.addrlen[i]);
+	/* A reload may change the upstream: connect to a copy. */
+	pthread_mutex_lock(&P.lock);
+	n = P.n_addr;
+	timeout_s = P.timeout_s;
+	memcpy(addr, P.addr, sizeof(addr));
+	memcpy(addrlen, P.addrlen, sizeof(addrlen));
+	pthread_mutex_unlock(&P.lock);
+	for (unsigned i = 0; i < n; i++) {
+		fd = up_connect_one(&addr[i], addrlen[i], timeout_s);
 		if (fd >= 0)
 			break;
 	}
@@ -516,7 +548,7 @@ static void proxy_task(void *arg)
 	}
 	if (err) {
 		atomic_fetch_add_explicit(&d->c.upstream_errors, 1, memory_order_relaxed);
-		pr_debug("upstream %s: %s", P.host, strerror(-err));
+		pr_debug("upstream: %s", strerror(-err));
 		answer_error(c, err == -ETIMEDOUT ? 504 : 502);
 		goto out;
 	}

@@ -148,7 +148,7 @@ struct sld {
 	_Atomic uint32_t open_conns;
 	_Atomic uint64_t conns_admitted;	/* accepted and not shed at accept */
 	uint32_t queue_bound;
-	bool proxy;
+	_Atomic bool proxy;	/* --upstream set; a reload may switch it */
 
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	_Atomic bool ctl_stop;
@@ -182,6 +182,7 @@ void sld_request_task(void *arg);
 
 /* proxy.c */
 int sld_proxy_init(struct sld *d);
+int sld_proxy_reload(const char *upstream, uint32_t timeout_s);
 void sld_proxy_fini(void);
 void sld_proxy_request(struct sld *d, struct conn *c);
 
