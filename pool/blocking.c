@@ -95,7 +95,7 @@ int blocking_submit(struct blocking *b, pool_fn fn, void *arg)
 		err = -EAGAIN;
 		goto out;
 	}
-	b->ring[(b->head + b->count) % b->size] = (struct task){ fn, arg, 0, 0 };
+	b->ring[(b->head + b->count) % b->size] = (struct task){ .fn = fn, .arg = arg };
 	b->count++;
 	if (b->idle >= b->count) {
 		pthread_cond_signal(&b->cond);

@@ -124,8 +124,12 @@ _Static_assert(sizeof(struct deque_slot) == 24,
 
 #define INJECT_CLOSED (1ull << 63)
 /* Under a backlog a worker claims up to this many submitted tasks with one
- * CAS, instead of fighting the other workers for the head once per task. */
+ * CAS, instead of fighting the other workers for the head once per task. It
+ * does so only while its recent tasks were short (SHORT_TASK_NS each on
+ * average): a batch shares one clock read for its tasks' start (see
+ * take_submitted in pool.c). */
 #define INJECT_BATCH 8
+#define SHORT_TASK_NS 1000
 
 struct inject {
 	/* read-only after init, on a line of their own: producers read them on
@@ -198,6 +202,10 @@ struct worker {
 	/* submitted tasks claimed in one go from a backlog, run in order */
 	struct task batch[INJECT_BATCH];
 	unsigned batch_i, batch_n;
+	uint64_t claim_ticks; /* the clock at the last claim: the start of the
+				 submitted tasks it took, for their delay */
+	unsigned claim_n;     /* how many tasks that claim took */
+	bool claim_short;     /* its tasks were short: claim a batch next */
 	_Atomic uint32_t batch_left; /* batch_n - batch_i, for stats */
 	uint64_t rng;
 	_Atomic uint32_t notified cacheline_aligned; /* futex word */
@@ -221,6 +229,7 @@ struct pool {
 	struct worker **workers;
 	unsigned nworkers;
 	_Atomic int stop;      /* 0 running, 1 drain, 2 cancel */
+	uint64_t short_ticks; /* SHORT_TASK_NS in ticks */
 	_Atomic uint64_t rejected cacheline_aligned;
 	struct blocking blk;
 	bool shut;

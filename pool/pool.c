@@ -65,7 +65,9 @@ static inline void run_task(struct worker *w, struct task *t)
 	uint64_t saved_enq = tls_enq, saved_start = tls_start;
 
 	if (t->enq) {
-		uint64_t now = pool__ticks();
+		/* read when claimed, see take_submitted: a submitted task
+		 * runs only from there, never nested in another's join */
+		uint64_t now = w->claim_ticks;
 		uint64_t d = now > t->enq ? pool__ticks_to_ns(now - t->enq) : 0;
 
 		stat_inc(&w->st.hist[hist_bucket(d)], 1);
@@ -131,18 +133,42 @@ static inline bool take_slot(struct worker *w, struct task *t)
  * worker waiting) claim a batch with one CAS: every worker is busy then, so
  * holding a few tasks privately delays nobody who could have run them
  * sooner, and it spares one contended CAS on the head per task.
+ *
+ * The clock is read once per claim, and that reading is the start of every
+ * task of the claim for its queue delay. For a single task it is the start,
+ * give or take this bookkeeping. For a batch it is exact for the first task
+ * and early for the others by the run time of the tasks ahead of them in the
+ * batch, so a worker claims batches only while its tasks are short: while
+ * the time since its previous claim, divided by the tasks that claim took,
+ * is at most SHORT_TASK_NS. The error of a batch's delays is then about
+ * INJECT_BATCH short tasks, microseconds, where the daemon's signal works in
+ * milliseconds; when a long task shows up in a batch, the at most
+ * INJECT_BATCH - 1 tasks behind it see their delay short by its run time,
+ * once, and the worker claims one task at a time from then on, measuring each
+ * exactly, until its tasks are short again. Reading the clock costs about as
+ * much as the rest of taking a tiny task (an rdtsc is ~11 ns on this kind of
+ * VM), and under a backlog of tiny tasks the workers, not the producer, are
+ * the bottleneck.
  */
 static bool take_submitted(struct worker *w, struct task *t)
 {
 	struct pool *p = w->pool;
+	uint64_t now;
 	unsigned n;
 
 	if (w->batch_i < w->batch_n)
 		goto from_batch;
-	n = inject_pop_batch_mpmc(&p->inj, w->batch, INJECT_BATCH,
+	n = inject_pop_batch_mpmc(&p->inj, w->batch,
+				  w->claim_short ? INJECT_BATCH : 1,
 				  INJECT_BATCH * p->nworkers);
 	if (!n)
 		return false;
+	now = pool__ticks();
+	/* were the previous claim's tasks short? (an idle spell since then
+	 * counts as long: the next claim takes one task) */
+	w->claim_short = now - w->claim_ticks <= w->claim_n * p->short_ticks;
+	w->claim_ticks = now;
+	w->claim_n = n;
 	w->batch_i = 0;
 	w->batch_n = n;
 from_batch:
@@ -327,7 +353,7 @@ int pool_submit_blocking(struct pool *p, pool_fn fn, void *arg)
 int pool_group_spawn(struct pool_group *g, pool_fn fn, void *arg)
 {
 	struct worker *w = tls_worker;
-	struct task t = { fn, arg, g, 0 };
+	struct task t = { .fn = fn, .arg = arg, .group = g };
 	int had;
 
 	if (unlikely(!w))
@@ -367,7 +393,7 @@ int pool_spawn(pool_fn fn, void *arg)
 	 * slot). It cannot be stolen, so a task that spawns and then runs for
 	 * long delays it: fork-join work belongs in a group. */
 	if (!w->slot.fn) {
-		w->slot = (struct task){ fn, arg, NULL, 0 };
+		w->slot = (struct task){ .fn = fn, .arg = arg };
 		return 0;
 	}
 	return pool_group_spawn(NULL, fn, arg);
@@ -499,6 +525,8 @@ int pool_create(struct pool **out, const struct pool_opts *opts)
 	memset(p, 0, sizeof(*p));
 	p->opts = o;
 	p->nworkers = o.workers;
+	/* ns = ticks * mult >> 32, so ticks = (ns << 32) / mult */
+	p->short_ticks = ((uint64_t)SHORT_TASK_NS << 32) / pool__tick_mult;
 	atomic_init(&p->stop, 0);
 	atomic_init(&p->rejected, 0);
 	if ((err = inject_init(&p->inj, o.queue_bound)) ||

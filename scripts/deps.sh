@@ -20,7 +20,9 @@ packages=(
 	ethtool               # turns TSO off on test veths
 	socat                 # real TCP listeners and echo services in the namespace tests
 	jq                    # reads sluicectl -j output in the namespace tests
-	python3               # the demo's stand-in service (until sluiced serves it)
+	python3               # a test service in the data plane's action test
+	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
+	gnuplot-nox           # the overload benchmark's plots
 )
 
 missing=()

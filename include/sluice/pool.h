@@ -111,7 +111,10 @@ int pool_spawn(pool_fn fn, void *arg);
  * For the running task: the pool_now_ns() time at which it was submitted and
  * how long it waited before it started (0 for spawned tasks and outside a
  * task). A server answers 503 instead of working when the wait already
- * exceeds the request's deadline.
+ * exceeds the request's deadline. A worker reads the clock once per claim of
+ * submitted tasks, and claims several at once only while its tasks are short
+ * (about 1 us each): the start of a task claimed with others may then be
+ * early by the run time of those ahead of it, a few microseconds.
  */
 uint64_t pool_task_enqueue_ns(void);
 uint64_t pool_task_delay_ns(void);

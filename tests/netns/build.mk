@@ -3,3 +3,4 @@
 # They need root, bpffs and the tools scripts/deps.sh installs, and skip
 # with the reason when something is missing.
 TEST_PROGS += tests/netns/test_static.sh
+TEST_PROGS += tests/netns/test_sluiced.sh

@@ -12,7 +12,7 @@
 
 static struct task mk(uintptr_t v)
 {
-	return (struct task){ (pool_fn)(uintptr_t)0x1, (void *)v, NULL, 0 };
+	return (struct task){ .fn = (pool_fn)(uintptr_t)0x1, .arg = (void *)v };
 }
 
 static void test_lifo_fifo(void **state)

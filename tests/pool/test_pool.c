@@ -8,6 +8,7 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <sluice/pool.h>
 #include "common.h"
+#include "internal.h" /* INJECT_BATCH */
 
 #include <sys/prctl.h>
 #include <errno.h>
@@ -239,6 +240,79 @@ static void test_task_delay(void **state)
 	pool_destroy(p);
 }
 
+/*
+ * A worker reads the clock once per claim of submitted tasks: a batch of
+ * short tasks shares one start. Behind a long task in such a batch the others
+ * see their start early by its run time, once; then the worker claims one
+ * task at a time and measures each exactly. So: no reported start is ever
+ * later than the real one, every task is counted once, and only the tasks
+ * that shared a batch with the long one (at most INJECT_BATCH - 1) are off by
+ * much. A preempted worker can make one more batch late: allow for that.
+ */
+#define PROBES 64
+
+static _Atomic unsigned nprobe;
+static uint64_t probe_entry[PROBES], probe_start[PROBES];
+
+static void probe_task(void *arg)
+{
+	unsigned i = atomic_fetch_add(&nprobe, 1);
+
+	(void)arg;
+	probe_entry[i] = pool_now_ns();
+	probe_start[i] = pool_task_enqueue_ns() + pool_task_delay_ns();
+	atomic_fetch_add(&counter, 1);
+}
+
+static void long_task(void *arg)
+{
+	uint64_t end = pool_now_ns() + 5000000;
+
+	(void)arg;
+	while (pool_now_ns() < end)
+		;
+	atomic_fetch_add(&counter, 1);
+}
+
+static void test_batch_delay_bound(void **state)
+{
+	struct pool *p;
+	struct pool_stats a, b;
+	struct pool_interval iv;
+	unsigned off = 0;
+
+	(void)state;
+	atomic_store(&counter, 0);
+	atomic_store(&nprobe, 0);
+	atomic_store(&gate_open, 0);
+	atomic_store(&gate_entered, 0);
+	assert_int_equal(pool_create(&p, &(struct pool_opts){ .workers = 1 }), 0);
+	pool_stats(p, &a);
+	assert_int_equal(pool_submit(p, gate_task, NULL), 0);
+	assert_true(wait_for(&gate_entered, 1));
+	/* short tasks first, so that the worker claims batches */
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(pool_submit(p, count_task, NULL), 0);
+	assert_int_equal(pool_submit(p, long_task, NULL), 0);
+	for (int i = 0; i < PROBES; i++)
+		assert_int_equal(pool_submit(p, probe_task, NULL), 0);
+	atomic_store(&gate_open, 1);
+	assert_true(wait_for(&counter, 1 + 64 + 1 + PROBES));
+	for (int i = 0; i < PROBES; i++) {
+		/* never late; 1 us for the TSC conversion's rounding */
+		assert_true(probe_start[i] <= probe_entry[i] + 1000);
+		if (probe_entry[i] - probe_start[i] > 1000000)
+			off++;
+	}
+	print_message("probes off by more than 1 ms: %u\n", off);
+	assert_true(off <= 2 * (INJECT_BATCH - 1));
+	pool_stats(p, &b);
+	pool_stats_interval(&a, &b, &iv);
+	assert_int_equal(iv.started, 1 + 64 + 1 + PROBES);
+	assert_true(iv.max_delay_ns >= 4000000);
+	pool_destroy(p);
+}
+
 /* shutdown: drain runs everything; cancel hands everything back */
 static _Atomic long handed;
 
@@ -459,6 +533,7 @@ int main(void)
 		cmocka_unit_test(test_group_wait_outside),
 		cmocka_unit_test(test_bound_rejects),
 		cmocka_unit_test(test_task_delay),
+		cmocka_unit_test(test_batch_delay_bound),
 		cmocka_unit_test(test_shutdown_modes),
 		cmocka_unit_test(test_blocking),
 		cmocka_unit_test(test_idle_parks),

@@ -33,3 +33,5 @@ $(SLUICED_FUZZ): $(SLUICED_FUZZ_SRCS) $(wildcard user/sluiced/http_*.h)
 
 .PHONY: fuzz-sluiced
 fuzz-sluiced: $(SLUICED_FUZZ)
+TEST_PROGS += tests/sluiced/test_man.sh
+TEST_PROGS += tests/sluiced/test_server.sh

@@ -638,6 +638,45 @@ static void test_irregular_ticks(void **state)
 	assert_true(out.rate_cap <= r0 + 2 * 0.05 * r0 + 1);
 }
 
+/* Well under target with the pool a quarter busy: the rate jumps to 0.9 x
+ * goodput / busy (the workers' capacity) instead of climbing 5% a tick;
+ * with busy unknown (0) it climbs. */
+static void test_busy_jump(void **state)
+{
+	(void)state;
+	struct ctl_params p;
+	struct ctl c;
+	struct ctl_output o;
+	struct ctl_signals sg = { .now_ns = 1000 * TICK_NS, .goodput = 200,
+				  .admitted = 200, .shed_rate = 4800, .busy = 0.25 };
+
+	ctl_params_default(&p);
+	ctl_init(&c, &p);
+	c.rate = 200;
+	c.started = true;
+	c.last_ns = sg.now_ns - TICK_NS;
+	ctl_tick(&c, &sg, &o);
+	assert_true(o.rate_cap >= 700 && o.rate_cap <= 740);
+
+	ctl_init(&c, &p);
+	c.rate = 200;
+	c.started = true;
+	c.last_ns = sg.now_ns - TICK_NS;
+	sg.busy = 0;
+	ctl_tick(&c, &sg, &o);
+	assert_true(o.rate_cap <= 215);
+
+	/* overloaded: no jump, whatever busy says */
+	ctl_init(&c, &p);
+	c.rate = 200;
+	c.started = true;
+	c.last_ns = sg.now_ns - TICK_NS;
+	sg.busy = 0.25;
+	sg.delay_min_ns = p.target_delay_ns;	/* d = T: not under T/2 */
+	ctl_tick(&c, &sg, &o);
+	assert_true(o.rate_cap <= 215);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +698,7 @@ int main(void)
 		cmocka_unit_test(test_params_validate),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_irregular_ticks),
+		cmocka_unit_test(test_busy_jump),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);

@@ -7,12 +7,15 @@
  * the user reads.
  */
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 
 #include "log.h"
 
-static enum sl_log_level cur_level = SL_LOG_WARN;
+/* Read by every thread that logs, set by a reload on another: atomic,
+ * relaxed (a level is a value on its own; nothing else hangs on it). */
+static _Atomic int cur_level = SL_LOG_WARN;
 static sl_log_handler_t handler;
 
 const char *sl_log_level_name(enum sl_log_level level)
@@ -33,12 +36,12 @@ const char *sl_log_level_name(enum sl_log_level level)
 
 void sl_log_set_level(enum sl_log_level level)
 {
-	cur_level = level;
+	atomic_store_explicit(&cur_level, (int)level, memory_order_relaxed);
 }
 
 enum sl_log_level sl_log_get_level(void)
 {
-	return cur_level;
+	return (enum sl_log_level)atomic_load_explicit(&cur_level, memory_order_relaxed);
 }
 
 void sl_log_set_handler(sl_log_handler_t fn)
@@ -51,7 +54,7 @@ void sl_vlog(enum sl_log_level level, const char *fmt, va_list ap)
 	char buf[1024];
 	size_t n;
 
-	if (level > cur_level)
+	if ((int)level > atomic_load_explicit(&cur_level, memory_order_relaxed))
 		return;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
@@ -88,7 +91,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		ours = SL_LOG_TRACE;
 		break;
 	}
-	if (ours > cur_level)
+	if ((int)ours > atomic_load_explicit(&cur_level, memory_order_relaxed))
 		return 0;
 	sl_vlog(ours, fmt, ap);
 	return 0;

@@ -43,6 +43,11 @@ struct opt {
 
 static const char *const stale_policies[] = { "static", "open", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const attach_modes[] = { "auto", "native", "generic", "tc", NULL };
+static const char *const shed_actions[] = { "drop", "reject", "mark", NULL };
+
+_Static_assert(SL_ACT_DROP == 0 && SL_ACT_REJECT == 1 && SL_ACT_MARK == 2,
+	       "shed_actions[] is indexed by enum sl_action");
 
 _Static_assert(SL_STALE_STATIC == 0 && SL_STALE_OPEN == 1,
 	       "stale_policies[] is indexed by enum sl_stale_policy");
@@ -88,6 +93,14 @@ static const struct opt opts[] = {
 	  "bpffs directory of the pinned maps" },
 	{ "service-port", 0, K_U32, OFF(service_port), 0, 65535, NULL, NULL,
 	  "protected port in the maps, 0 for the listen port" },
+	{ "attach-mode", 0, K_CHOICE, OFF(attach_mode), 0, 0, NULL, attach_modes,
+	  "how --iface attaches: auto (native XDP, else generic), native, generic, tc" },
+	{ "shed-action", 0, K_CHOICE, OFF(shed_action), 0, 0, NULL, shed_actions,
+	  "action of the service entry the daemon creates when it is missing" },
+	{ "deadline", 0, K_U32, OFF(deadline_ms), 0, 60000, "milliseconds", NULL,
+	  "a request that waited longer in the queue is answered 503, 0 for target-delay" },
+	{ "level-max", 0, K_U32, OFF(level_max), 0, SL_MAX_CLASS + 1, NULL, NULL,
+	  "highest admission level the controller sets; 4 never sheds sources without a class rule" },
 	{ "help", 'h', K_HELP, 0, 0, 0, NULL, NULL, "show this help" },
 };
 
@@ -109,6 +122,12 @@ void sld_config_defaults(struct sld_config *c)
 	c->idle_timeout_s = 60;
 	c->request_timeout_s = 30;
 	c->log_level = SLD_LOG_INFO;
+	c->attach_mode = 0;		/* auto */
+	/* Sources without a class rule are class SL_CLASS_DEFAULT: a level
+	 * above it would shed all of them at once, which the rate cap does
+	 * more finely. Classes below the default are shed by level. */
+	c->level_max = SL_CLASS_DEFAULT;
+	c->shed_action = SL_ACT_REJECT;	/* a RST: the client fails at once */
 	strcpy(c->pin_dir, SL_PIN_DIR_DEFAULT);
 }
 
@@ -531,6 +550,10 @@ int sld_config_validate(const struct sld_config *c, struct sld_config_err *err)
 	if (c->upstream[0] && strcmp(c->upstream, c->listen) == 0)
 		return errorf(err, "upstream %s is the listen address: requests "
 				   "would loop", c->upstream);
+	if (c->shed_action == SL_ACT_MARK && c->n_ifaces && c->attach_mode != 3)
+		return errorf(err, "shed-action mark needs attach-mode tc (XDP "
+				   "cannot mark a packet; got attach-mode %s)",
+			      attach_modes[c->attach_mode]);
 	if (strcmp(c->metrics, c->listen) == 0)
 		return errorf(err, "metrics %s is the listen address", c->metrics);
 	return 0;
@@ -548,8 +571,13 @@ static const char *metavar(const struct opt *o)
 	case K_METRICS:
 		return " HOST:PORT";
 	case K_CHOICE:
-		return o->choices == stale_policies ? " static|open" :
-						      " error|warn|info|debug";
+		if (o->choices == stale_policies)
+			return " static|open";
+		if (o->choices == attach_modes)
+			return " auto|native|generic|tc";
+		if (o->choices == shed_actions)
+			return " drop|reject|mark";
+		return " error|warn|info|debug";
 	case K_BOOL:
 		return "";
 	case K_IFACE:
@@ -756,7 +784,7 @@ out:
  */
 static const char *const restart_only[] = {
 	"listen", "iface", "workers", "metrics", "queue-bound", "pin-dir",
-	"service-port",
+	"service-port", "attach-mode", "shed-action",
 };
 
 static bool is_restart_only(const char *name)

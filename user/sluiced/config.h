@@ -67,6 +67,10 @@ struct sld_config {
 	uint32_t log_level;		/* enum sld_log_level */
 	char pin_dir[SLD_PATH_MAX];	/* bpffs directory of the pinned maps */
 	uint32_t service_port;		/* protected port in the maps; 0 = the listen port */
+	uint32_t attach_mode;		/* enum sl_attach_mode: 0 native, else generic; native, generic, tc */
+	uint32_t shed_action;		/* enum sl_action of a service the daemon creates */
+	uint32_t level_max;		/* highest admission level the controller sets */
+	uint32_t deadline_ms;		/* queue wait past which a request is answered 503; 0 = target-delay */
 	char config_path[SLD_PATH_MAX];	/* the file read, "" if none */
 	bool help;			/* --help was given */
 };

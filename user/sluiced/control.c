@@ -57,7 +57,19 @@
  *    with no reaction needed. When demand later jumps, growth starts from
  *    there: 1.5 x the old demand at once, then the additive step.
  *
- *    CPU pressure: when PSI "some avg10" is at or above psi_hold, the rate
+ *    Capacity from the busy fraction: climbing 5% a tick from a low rate
+    (after a quiet spell, or from the floor) takes a second to reach
+    capacity while the pool sits mostly idle. The workers' busy fraction
+    says how far that is: goodput / busy is what they would complete at
+    100% busy (Little's law on the workers; N workers / mean service
+    time, so a few completions already tell it). Well under target (d <
+    T/2), with busy known (> 0) and demand above the rate, the rate jumps at once
+    to busy_jump (0.9) of that estimate, capped by the no-wind-up bound.
+    Under load the estimate is the goodput itself (busy ~ 1), so the jump
+    never lifts the rate above what is completed; on a CPU shared with
+    other work busy counts preempted time, so the estimate errs low.
+
+    CPU pressure: when PSI "some avg10" is at or above psi_hold, the rate
  *    does not increase (it may still decrease): something outside the pool
  *    is taking the CPU, and growing into it would show up as delay only
  *    later. Depth and busy fraction are reported but not used: queueing
@@ -122,6 +134,9 @@ void ctl_params_default(struct ctl_params *p)
 		.level_block_ns = 5000000000ull,/* ...is not retried for 5 s */
 		.fill_hi = 1.5,			/* the cap turns away a third */
 		.fill_lo = 0.8,			/* 20% of the rate unused */
+		.busy_jump = 0.9,		/* 10% below the estimated capacity: the
+						 * estimate is one tick's, and the additive
+						 * step covers the rest */
 	};
 }
 
@@ -149,6 +164,8 @@ int ctl_params_validate(const struct ctl_params *p, const char **why)
 		msg = "level max must be <= SL_MAX_CLASS + 1";
 	else if (!(p->fill_lo > 0 && p->fill_hi > p->fill_lo))
 		msg = "need 0 < fill_lo < fill_hi";
+	else if (!(p->busy_jump >= 0 && p->busy_jump <= 1))
+		msg = "busy jump must be in [0, 1]";
 	if (why)
 		*why = msg;
 	return msg ? -EINVAL : 0;
@@ -220,6 +237,13 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 			ahead = ahead > c->rate ? ahead : c->rate;
 			if (r > ahead)
 				r = ahead;
+		}
+		if (p->busy_jump > 0 && s->busy > 0 && s->goodput > 0 && d < T / 2 &&
+		    demand > r) {
+			double est = p->busy_jump * s->goodput / s->busy;
+
+			if (r < est)
+				r = est;
 		}
 		/* Right after a level raise, demand may vanish because the
 		 * shed class was all of it; the raise will be undone, and the

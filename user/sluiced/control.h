@@ -39,6 +39,8 @@ struct ctl_params {
 	uint64_t level_block_ns;	/* ...for this long */
 	double fill_hi;			/* demand/rate above which the level rises */
 	double fill_lo;			/* demand/rate below which it falls */
+	double busy_jump;		/* under target, jump to this share of
+					 * goodput / busy (0: off) */
 };
 
 /* One tick's measurements. Rates are averages over the interval since the
@@ -48,7 +50,8 @@ struct ctl_signals {
 	uint64_t delay_min_ns;	/* min queue delay of tasks started in the interval (0: none) */
 	uint64_t oldest_age_ns;	/* age of the oldest queued task now (0: queue empty) */
 	uint32_t depth;		/* queued tasks now (reported, not used by the law) */
-	double busy;		/* workers' busy fraction, 0..1 (reported, not used) */
+	double busy;		/* workers' busy fraction, 0..1, over the goodput's
+				 * interval (0: unknown; see busy_jump) */
 	double goodput;		/* completions per second */
 	double admitted;	/* new connections admitted per second */
 	double shed_rate;	/* refused by the rate cap per second */

@@ -2,16 +2,25 @@
 /*
  * Pool benchmarks against baselines measured in the same run: the sluice pool,
  * a naive pool (one mutex + condvar + queue), libuv's threadpool
- * (uv_queue_work) and OpenMP tasks (libgomp). Each figure is the median of
+ * (uv_queue_work), OpenMP tasks (libgomp) and Go (gochan/main.go: a buffered
+ * channel feeding two goroutines, a goroutine per fib call; rows 1 and 2
+ * only, n/a when the program was not built). Each figure is the median of
  * several runs; the table gives each one's ratio to the naive pool.
  *
- *   bench_pool [-q]    -q: one repetition and a 1 s idle window (smoke)
+ *   bench_pool [-q] [-n REPS] [-r ROW]
+ *     -q      one repetition and a 1 s idle window (smoke)
+ *     -n      repetitions per row (default 7, at most 15)
+ *     -r ROW  only the rows whose label starts with ROW ("2", "3a", ...)
+ *
+ * The Go program is $BENCH_GOCHAN, else `gochan` next to this binary.
  */
 #include <sluice/pool.h>
 #include "bench.h"
 #include "naive.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
@@ -30,8 +39,9 @@
 #define CHAIN_N 1000000ul
 #define SKEW_N 40000u
 
-enum { P_POOL, P_NAIVE, P_UV, P_OMP, NPOOLS };
-static const char *pool_names[NPOOLS] = { "sluice", "naive", "libuv", "openmp" };
+enum { P_POOL, P_NAIVE, P_UV, P_OMP, P_GO, NPOOLS };
+static const char *pool_names[NPOOLS] = { "sluice", "naive", "libuv", "openmp",
+					  "go" };
 
 static int reps = 7;
 static unsigned idle_s = 5;
@@ -81,6 +91,54 @@ static void latch_wait(void)
 	while (!g_latch.open)
 		pthread_cond_wait(&g_latch.cv, &g_latch.mu);
 	pthread_mutex_unlock(&g_latch.mu);
+}
+
+/* ---- the Go baseline: a program of its own ------------------------------ */
+
+static char go_prog[PATH_MAX]; /* empty: not built, the column says n/a */
+
+static void find_go_prog(void)
+{
+	const char *env = getenv("BENCH_GOCHAN");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		snprintf(go_prog, sizeof(go_prog), "%s", env);
+	} else {
+		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n <= 0)
+			return;
+		self[n] = 0;
+		snprintf(go_prog, sizeof(go_prog), "%s/gochan", dirname(self));
+	}
+	if (access(go_prog, X_OK)) {
+		fprintf(stderr, "bench_pool: no Go baseline (%s): column n/a\n",
+			go_prog);
+		go_prog[0] = 0;
+	}
+}
+
+/* Runs `gochan MODE N`, which times itself and prints ns per task. */
+static double run_go(const char *mode, unsigned long n)
+{
+	char cmd[PATH_MAX + 64];
+	double v = NAN;
+	FILE *f;
+
+	if (!go_prog[0])
+		return NAN;
+	snprintf(cmd, sizeof(cmd), "'%s' %s %lu", go_prog, mode, n);
+	f = popen(cmd, "r");
+	if (!f)
+		return NAN;
+	if (fscanf(f, "%lf", &v) != 1)
+		v = NAN;
+	if (pclose(f) != 0) {
+		fprintf(stderr, "bench_pool: %s failed\n", cmd);
+		exit(1);
+	}
+	return v;
 }
 
 /* ---- fib: a task per call, down to n <= 2 ------------------------------- */
@@ -196,6 +254,8 @@ static double run_fib(int which)
 		t0 = bench_ns();
 		got = omp_fib(FIB_N);
 		t1 = bench_ns();
+	} else if (which == P_GO) {
+		return run_go("fib", FIB_N);
 	} else {
 		return NAN; /* libuv cannot join inside its threadpool */
 	}
@@ -285,6 +345,8 @@ static double run_submit(int which, unsigned long n)
 			uv_run(loop, UV_RUN_ONCE);
 		}
 		t1 = bench_ns();
+	} else if (which == P_GO) {
+		return run_go("submit", n);
 	} else {
 		/* a team of WORKERS + 1: the producer and two that run tasks */
 		t0 = bench_ns();
@@ -738,10 +800,11 @@ struct row {
 
 static double b_fib(int w, int a) { (void)a; return run_fib(w); }
 static double b_submit(int w, int a) { (void)a; return run_submit(w, SUBMIT_N); }
-static double b_chain(int w, int a) { return run_chain(w, CHAIN_N, a); }
-static double b_skew(int w, int a) { (void)a; return run_skew(w); }
-static double b_idle(int w, int a) { (void)a; return run_idle(w); }
-static double b_mem(int w, int a) { (void)a; return run_mem(w); }
+/* Go: rows 1 and 2 only */
+static double b_chain(int w, int a) { return w == P_GO ? NAN : run_chain(w, CHAIN_N, a); }
+static double b_skew(int w, int a) { (void)a; return w == P_GO ? NAN : run_skew(w); }
+static double b_idle(int w, int a) { (void)a; return w == P_GO ? NAN : run_idle(w); }
+static double b_mem(int w, int a) { (void)a; return w == P_GO ? NAN : run_mem(w); }
 
 int main(int argc, char **argv)
 {
@@ -757,11 +820,33 @@ int main(int argc, char **argv)
 		{ "6. memory per queued task", "bytes", b_mem, 0, 1, 1, { 0 } },
 	};
 	const int nrows = (int)(sizeof(rows) / sizeof(rows[0]));
+	const char *only = NULL;
+	int opt;
 
-	if (argc > 1 && !strcmp(argv[1], "-q")) {
-		reps = 1;
-		idle_s = 1;
+	while ((opt = getopt(argc, argv, "qn:r:")) != -1) {
+		switch (opt) {
+		case 'q':
+			reps = 1;
+			idle_s = 1;
+			break;
+		case 'n':
+			reps = atoi(optarg);
+			if (reps < 1 || reps > 15) {
+				fprintf(stderr, "bench_pool: bad -n %s: want 1..15\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			only = optarg;
+			break;
+		default:
+			fprintf(stderr,
+				"usage: bench_pool [-q] [-n REPS] [-r ROW]\n");
+			return 2;
+		}
 	}
+	find_go_prog();
 	/* before libuv's first use: two threads, like the others */
 	setenv("UV_THREADPOOL_SIZE", "2", 1);
 	uv_reqs = window_reqs;
@@ -776,9 +861,16 @@ int main(int argc, char **argv)
 		int runs = rows[r].runs ? rows[r].runs : reps;
 		double v[NPOOLS][16];
 
+		if (only && strncmp(rows[r].name, only, strlen(only))) {
+			for (int w = 0; w < NPOOLS; w++)
+				rows[r].v[w] = NAN;
+			continue;
+		}
 		for (int i = 0; i < runs; i++) {
 			for (int w = 0; w < NPOOLS; w++) {
 				v[w][i] = rows[r].fn(w, rows[r].arg);
+				if (isnan(v[w][i]))
+					continue;
 				fprintf(stderr, "  %-28s %-7s run %d %10.1f %s\n",
 					rows[r].name, pool_names[w], i + 1,
 					v[w][i], rows[r].unit);
@@ -798,6 +890,8 @@ int main(int argc, char **argv)
 	for (int r = 0; r < nrows; r++) {
 		double base = rows[r].v[P_NAIVE];
 
+		if (only && strncmp(rows[r].name, only, strlen(only)))
+			continue;
 		printf("%-28s %-8s", rows[r].name, rows[r].unit);
 		for (int w = 0; w < NPOOLS; w++) {
 			double v = rows[r].v[w];
@@ -814,7 +908,9 @@ int main(int argc, char **argv)
 		}
 		printf("\n");
 	}
-	printf("\nsubmit throughput: sluice %.1f M tasks/s, naive %.1f M/s\n",
-	       1e3 / rows[1].v[P_POOL], 1e3 / rows[1].v[P_NAIVE]);
+	if (!isnan(rows[1].v[P_POOL]))
+		printf("\nsubmit throughput: sluice %.1f M tasks/s, naive %.1f "
+		       "M/s, go %.1f M/s\n", 1e3 / rows[1].v[P_POOL],
+		       1e3 / rows[1].v[P_NAIVE], 1e3 / rows[1].v[P_GO]);
 	return 0;
 }

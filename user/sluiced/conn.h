@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection. Owned by the IO thread, except while its request
+ * runs as a pool task (state CS_TASK): then only the task touches it, and
+ * hands it back with sld_conn_done(). Its socket is registered with
+ * EPOLLONESHOT, so no event for it arrives while a task owns it.
+ *
+ * Memory: the struct holds the request head buffer and the parser inline
+ * (sizeof(struct conn), about 11 KiB); a request body (at most
+ * SLD_MAX_BODY) and a proxied response (at most SLD_MAX_RESPONSE) are
+ * allocated while the request lives. sld_memory_bound() adds it up.
+ */
+#ifndef SLUICED_CONN_H
+#define SLUICED_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http_parse.h"
+#include "sluiced.h"
+
+enum conn_state {
+	CS_FREE = 0,
+	CS_READ,	/* reading a request head (or idle between requests) */
+	CS_BODY,	/* reading a Content-Length body */
+	CS_TASK,	/* a pool task owns it */
+	CS_WRITE,	/* the IO thread writes the rest of the response */
+	CS_LINGER,	/* answered and shut down for writing: read until EOF */
+};
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	bool close_after;	/* close once the response is written */
+	bool has_bytes;		/* some of the current request has arrived */
+	bool chunked;		/* the body is chunked: decoded into body */
+	uint64_t timer_ns;	/* when the current timeout fires */
+	uint64_t req_start_ns;	/* first byte of the request (request timeout) */
+	uint64_t head_ns;	/* head complete: latency is measured from here */
+	struct conn *prev, *next;	/* the IO thread's list of open conns */
+	struct conn *done_next;		/* completion stack */
+
+	/* request */
+	struct http_parser parser;
+	char in[SLD_MAX_HEAD + 1];
+	uint32_t in_len;
+	char *body;		/* request body (decoded if chunked), malloc'd */
+	uint32_t body_len, body_need;	/* chunked: body_need is the buffer's size */
+	struct http_chunked chunk;
+
+	/* response: out points at out_inline or a malloc'd buffer */
+	char out_inline[SLD_OUT_INLINE];
+	char *out;
+	size_t out_len, out_off;
+	int status;
+	struct sld *d;
+};
+
+/* Set the response (copied into the conn's buffer or taken over when heap). */
+void sld_conn_set_out_inline(struct conn *c, int len, int status, bool close);
+void sld_conn_set_out_heap(struct conn *c, char *buf, size_t len, int status,
+			   bool close);
+/* From a task: write what can be written now, without blocking. */
+void sld_conn_try_write(struct conn *c);
+
+#endif /* SLUICED_CONN_H */

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's side of the pinned state: attach the data plane to each
+ * --iface exactly as `sluicectl attach` does (the shared loader), find or
+ * create the service entry of the port it serves, re-adopt the limits a
+ * previous daemon left (no gap in enforcement across a restart), write
+ * the admission limits with a heartbeat, and read the kernel's counters.
+ *
+ * The service entry: the daemon controls the TCP service on
+ * --service-port (default: the listen port). If sluicectl has not made
+ * one, the daemon creates it with the defaults of `sluicectl service add`,
+ * no static rate (the daemon's rate cap is the rate while its heartbeat is
+ * fresh), a burst of SLD_BURST and --shed-action; an existing entry is
+ * used as the operator set it, and never deleted by the daemon.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "loader.h"
+#include "log.h"
+#include "parse.h"
+#include "sluiced.h"
+#include "state.h"
+
+/* Connections. A bucket of 1 would refuse the jitter of arrivals at a
+ * rate just under the cap; a deep one lets in bursts that queue past the
+ * target: at 1000/s and a 5 ms target, 4-5 requests is the target's worth. */
+#define SLD_BURST 4
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: the heartbeat's clock. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The mark action needs the accepted socket to inherit the SYN's mark. */
+static void fwmark_accept_on(void)
+{
+	const char *path = "/proc/sys/net/ipv4/tcp_fwmark_accept";
+	char v = '0';
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0) {
+		pr_warn("cannot open %s: %s; marked connections will not be "
+			"recognised", path, strerror(errno));
+		return;
+	}
+	if (pread(fd, &v, 1, 0) == 1 && v == '0') {
+		if (pwrite(fd, "1", 1, 0) == 1)
+			pr_info("set net.ipv4.tcp_fwmark_accept=1: the service's "
+				"action is mark, and accepted sockets must carry it");
+		else
+			pr_warn("cannot set %s: %s", path, strerror(errno));
+	}
+	close(fd);
+}
+
+static void read_service(struct sld *d)
+{
+	struct sl_service svc;
+
+	if (sl_service_get(&d->dp.pins, d->dp.slot, &svc))
+		return;
+	atomic_store_explicit(&d->dp.mark, svc.action == SL_ACT_MARK ? svc.mark : 0,
+			      memory_order_relaxed);
+	atomic_store_explicit(&d->dp.svc_rate, svc.rate, memory_order_relaxed);
+	atomic_store_explicit(&d->dp.svc_burst, svc.burst ? svc.burst : 1,
+			      memory_order_relaxed);
+}
+
+/*
+ * The service bucket is GCRA: its state is a theoretical arrival time
+ * (tat) up to `burst` intervals ahead of now. Under a flood at a low rate
+ * it sits the whole tolerance ahead, e.g. 16 x 100 ms = 1.6 s at 10/s.
+ * Raise the rate and the kernel keeps refusing until now catches up with
+ * that old tat: a raise would take effect only after up to burst / old
+ * rate seconds, and the controller, seeing no goodput from it, would stop
+ * raising. So on a raise, rescale how far ahead the tat is to the new
+ * interval (what the bucket would hold had it run at the new rate). The
+ * write races with the data plane's compare-and-swap on tat_ns; either
+ * order leaves a tat within the new tolerance.
+ */
+static void rescale_bucket(struct sld *d, uint32_t old_cap, uint32_t new_cap)
+{
+	uint32_t rate = atomic_load_explicit(&d->dp.svc_rate, memory_order_relaxed);
+	uint64_t burst = atomic_load_explicit(&d->dp.svc_burst, memory_order_relaxed);
+	struct sl_bucket b;
+	uint64_t now, ahead, tol;
+
+	if (!old_cap || new_cap <= old_cap || (rate && rate <= old_cap))
+		return;	/* not a raise of a cap that binds */
+	if (bpf_map_lookup_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b))
+		return;
+	now = mono_ns();
+	if (b.tat_ns <= now)
+		return;
+	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
+	tol = 1000000000ull / new_cap * burst;
+	b.tat_ns = now + (ahead < tol ? ahead : tol);
+	bpf_map_update_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b, BPF_ANY);
+}
+
+int sld_dataplane_up(struct sld *d)
+{
+	struct sld_dataplane *dp = &d->dp;
+	const struct sld_config *cfg = &d->cfg;
+	char name[SL_SERVICE_STRLEN];
+	struct sl_service svc;
+	int exists, err = 0;
+
+	if (cfg->service_port)
+		dp->port = (uint16_t)cfg->service_port;
+	for (uint32_t i = 0; i < cfg->n_ifaces; i++) {
+		struct sl_attach_opts o = { .pin_dir = cfg->pin_dir,
+					    .ifname = cfg->ifaces[i],
+					    .mode = cfg->attach_mode };
+		struct sl_attach_result r;
+
+		err = sl_loader_attach(&o, &r);
+		if (err) {
+			pr_err("cannot attach to %s", cfg->ifaces[i]);
+			goto out;
+		}
+		pr_info("%s: %s in %s mode (prog id %u)", cfg->ifaces[i],
+			r.already ? "already attached" : "attached",
+			sl_mode_name(r.mode), r.prog_id);
+	}
+	exists = sl_pins_exist(cfg->pin_dir);
+	if (exists <= 0) {
+		pr_warn("no data plane state in %s (no --iface, nothing attached): "
+			"shedding on the fast path only", cfg->pin_dir);
+		return 0;
+	}
+	err = sl_pins_open(cfg->pin_dir, &dp->pins);
+	if (err)
+		goto out;
+	dp->have_pins = true;
+	sl_format_service(SL_PROTO_TCP, dp->port, name, sizeof(name));
+	err = sl_service_find(&dp->pins, SL_PROTO_TCP, dp->port, &dp->slot);
+	if (err == -ENOENT) {
+		sl_service_defaults(&svc, SL_PROTO_TCP, dp->port);
+		svc.action = (uint8_t)cfg->shed_action;
+		svc.burst = SLD_BURST;
+		err = sl_service_add(&dp->pins, &svc, &dp->slot);
+		if (err)
+			goto out;
+		pr_info("created service %s (slot %u, action %s, no static rate)",
+			name, dp->slot, sl_action_name(svc.action));
+	} else if (err) {
+		goto out;
+	} else {
+		pr_info("controlling service %s (slot %u)", name, dp->slot);
+	}
+	err = sl_service_get(&dp->pins, dp->slot, &svc);
+	if (err)
+		goto out;
+	if (svc.action == SL_ACT_MARK)
+		fwmark_accept_on();
+	read_service(d);
+
+	/* Re-adopt: a fresh entry is the last daemon's limits, still being
+	 * enforced; the controller starts from them instead of from open. */
+	if (bpf_map_lookup_elem(dp->pins.admission_fd, &dp->slot, &dp->adopted_adm) == 0) {
+		uint64_t age = mono_ns() - dp->adopted_adm.heartbeat_ns;
+
+		dp->adopted = age <= dp->adopted_adm.stale_after_ns;
+		pr_info("found the limits of a previous daemon (rate %u/s, level %u, "
+			"heartbeat %.1f s ago): %s", dp->adopted_adm.rate_cap,
+			dp->adopted_adm.level, (double)age / 1e9,
+			dp->adopted ? "adopted" : "stale, starting afresh");
+	}
+	return 0;
+out:
+	if (dp->have_pins)
+		sl_pins_close(&dp->pins);
+	dp->have_pins = false;
+	return err;
+}
+
+int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
+			uint64_t stale_after_ns, uint32_t stale_policy)
+{
+	struct sl_admission adm = {
+		.stale_after_ns = stale_after_ns,
+		.rate_cap = o->rate_cap,
+		.level = o->level,
+		.stale_policy = (__u8)stale_policy,
+	};
+
+	if (!d->dp.have_pins)
+		return 0;
+	adm.heartbeat_ns = mono_ns();
+	/* A hash update replaces the whole value at once (abi.h): the data
+	 * plane never sees a new rate with an old heartbeat. */
+	if (bpf_map_update_elem(d->dp.pins.admission_fd, &d->dp.slot, &adm, BPF_ANY))
+		return -errno;
+	rescale_bucket(d, d->dp.last_cap, o->rate_cap);
+	d->dp.last_cap = o->rate_cap;
+	return 0;
+}
+
+int sld_dataplane_stats(struct sld *d, struct sl_stats *s)
+{
+	if (!d->dp.have_pins)
+		return -ENOENT;
+	return sl_stats_read(&d->dp.pins, d->dp.slot, s);
+}
+
+void sld_dataplane_refresh(struct sld *d)
+{
+	if (d->dp.have_pins)
+		read_service(d);
+}
+
+void sld_dataplane_down(struct sld *d, bool detach)
+{
+	const struct sld_config *cfg = &d->cfg;
+
+	if (d->dp.have_pins)
+		sl_pins_close(&d->dp.pins);
+	d->dp.have_pins = false;
+	if (!detach) {
+		if (cfg->n_ifaces)
+			pr_info("leaving the data plane attached and its pins in %s; "
+				"it keeps the last limits, then falls back after "
+				"stale-after", cfg->pin_dir);
+		return;
+	}
+	for (uint32_t i = 0; i < cfg->n_ifaces; i++) {
+		struct sl_detach_result r;
+
+		if (sl_loader_detach(cfg->pin_dir, cfg->ifaces[i], &r) == 0)
+			pr_info("%s: detached (%s)", cfg->ifaces[i], sl_mode_name(r.mode));
+	}
+}

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The Prometheus endpoint: GET /metrics on --metrics (127.0.0.1:9464 by
+ * default, so the numbers do not leave the host unless asked), served by a
+ * thread of its own with a blocking accept, one scrape at a time, so a
+ * scrape never competes with the IO thread for the service's clients.
+ * The page is built whole into a buffer (prom.h) and refused whole if it
+ * does not fit.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "http_response.h"
+#include "log.h"
+#include "prom.h"
+#include "sluiced.h"
+#include "state.h"
+
+#define PAGE_CAP (128u << 10)
+#define SLD_MEM_BASE (48ull << 20)	/* code, libbpf, thread stacks touched,
+					 * the metrics page, the controller */
+
+static struct {
+	struct sld *d;
+	int fd;
+	int stop_pipe[2];
+	pthread_t thread;
+	bool running;
+	char *page;
+} M = { .fd = -1, .stop_pipe = { -1, -1 } };
+
+uint64_t sld_memory_bound(struct sld *d)
+{
+	uint64_t per_conn = sizeof(struct conn) + SLD_MAX_BODY;
+	uint64_t bound = SLD_MEM_BASE +
+			 (uint64_t)atomic_load_explicit(&d->max_connections,
+							 memory_order_relaxed) * per_conn +
+			 (uint64_t)d->queue_bound * 2 * sizeof(void *);
+
+	if (d->proxy)
+		bound += 8ull * SLD_MAX_RESPONSE;	/* max_blocking responses */
+	return bound;
+}
+
+static double ld(_Atomic uint64_t *v)
+{
+	return (double)atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static double ld32(_Atomic uint32_t *v)
+{
+	return (double)atomic_load_explicit(v, memory_order_relaxed);
+}
+
+#define GAUGE(b, name, help, v)                                                \
+	do {                                                                   \
+		prom_family(b, name, help, PROM_GAUGE);                        \
+		prom_sample(b, name, NULL, 0, v);                              \
+	} while (0)
+#define COUNTER(b, name, help, v)                                              \
+	do {                                                                   \
+		prom_family(b, name, help, PROM_COUNTER);                      \
+		prom_sample(b, name, NULL, 0, v);                              \
+	} while (0)
+
+static int build_page(struct sld *d, char *mem, size_t cap)
+{
+	struct prom_buf b;
+	struct pool_stats ps;
+	struct sl_stats k;
+	struct sld_ctl_view *v = &d->view;
+	char code[8];
+	uint64_t lat[SLD_N_LAT + 1];
+
+	prom_init(&b, mem, cap);
+
+	/* pool */
+	if (pool_stats(d->pool, &ps) == 0) {
+		static const double qs[] = { 0.5, 0.99, 0.999 };
+		static const char *const qn[] = { "0.5", "0.99", "0.999" };
+
+		GAUGE(&b, "sluiced_pool_workers", "CPU worker threads.", ps.workers);
+		GAUGE(&b, "sluiced_pool_queue_depth", "Tasks waiting now.", (double)ps.depth);
+		GAUGE(&b, "sluiced_pool_oldest_wait_seconds",
+		      "Age of the oldest waiting task.", (double)ps.oldest_wait_ns / 1e9);
+		COUNTER(&b, "sluiced_pool_completed_total", "Tasks run to completion.",
+			(double)ps.completed);
+		COUNTER(&b, "sluiced_pool_rejected_total",
+			"Submissions refused at the queue bound.", (double)ps.rejected);
+		COUNTER(&b, "sluiced_pool_busy_seconds_total",
+			"Time the workers spent running tasks.", (double)ps.busy_ns / 1e9);
+		prom_family(&b, "sluiced_pool_queue_delay_seconds",
+			    "Queue delay of started tasks since start, quantiles.",
+			    PROM_GAUGE);
+		for (int i = 0; i < 3; i++) {
+			struct prom_label l = { "quantile", qn[i] };
+
+			prom_sample(&b, "sluiced_pool_queue_delay_seconds", &l, 1,
+				    (double)pool_hist_quantile(ps.delay_hist, qs[i]) / 1e9);
+		}
+	}
+	GAUGE(&b, "sluiced_pool_busy_ratio", "Workers' busy fraction, last tick.",
+	      ld(&v->busy_milli) / 1000);
+	GAUGE(&b, "sluiced_pool_min_delay_seconds",
+	      "Smallest queue delay of the tasks started in the last tick.",
+	      ld(&v->min_delay_ns) / 1e9);
+
+	/* controller */
+	GAUGE(&b, "sluiced_controller_rate", "Admission rate cap written to the kernel, new connections/s.",
+	      ld32(&v->rate_cap));
+	GAUGE(&b, "sluiced_controller_level", "Admission level written to the kernel.",
+	      ld32(&v->level));
+	GAUGE(&b, "sluiced_controller_target_delay_seconds", "Queueing-delay target.",
+	      ld(&v->target_ns) / 1e9);
+	GAUGE(&b, "sluiced_controller_delay_seconds", "Delay signal of the last tick.",
+	      ld(&v->delay_ns) / 1e9);
+	GAUGE(&b, "sluiced_controller_overloaded", "1 if the delay was above target.",
+	      ld32(&v->overloaded));
+	GAUGE(&b, "sluiced_controller_goodput", "Completed requests per second, in connections.",
+	      ld(&v->goodput_milli) / 1000);
+	GAUGE(&b, "sluiced_controller_demand", "New connections per second past the level.",
+	      ld(&v->demand_milli) / 1000);
+	GAUGE(&b, "sluiced_controller_requests_per_connection",
+	      "Requests per admitted connection (EWMA).", ld(&v->req_per_conn_milli) / 1000);
+	GAUGE(&b, "sluiced_controller_retry_after_seconds", "Retry-After of a 503 now.",
+	      ld32(&v->retry_after_s));
+	GAUGE(&b, "sluiced_accept_backlog", "Connections waiting for accept().",
+	      ld32(&v->backlog));
+	if (atomic_load(&v->psi_milli) != UINT32_MAX)
+		GAUGE(&b, "sluiced_cpu_pressure_some_avg10", "CPU PSI some avg10, percent.",
+		      ld32(&v->psi_milli) / 1000);
+	if (d->proxy)
+		GAUGE(&b, "sluiced_upstream_excess_seconds",
+		      "Upstream latency above its floor, last tick.",
+		      ld(&v->upstream_excess_ns) / 1e9);
+	COUNTER(&b, "sluiced_controller_ticks_total", "Controller ticks.", ld(&v->ticks));
+	COUNTER(&b, "sluiced_admission_writes_total", "Heartbeats written to sl_admission.",
+		ld(&v->map_writes));
+	COUNTER(&b, "sluiced_admission_write_errors_total", "Failed sl_admission writes.",
+		ld(&v->map_errors));
+
+	/* fast path */
+	prom_family(&b, "sluiced_fastpath_total",
+		    "Requests answered 503 without being worked, by reason.", PROM_COUNTER);
+	for (unsigned i = 0; i < SLD_FAST__COUNT; i++) {
+		struct prom_label l = { "reason", sld_fast_name(i) };
+
+		prom_sample(&b, "sluiced_fastpath_total", &l, 1, ld(&d->c.fast[i]));
+	}
+
+	/* kernel */
+	if (sld_dataplane_stats(d, &k) == 0) {
+		prom_family(&b, "sluice_kernel_decisions_total",
+			    "Data-plane decisions for the service, by reason, summed over CPUs.",
+			    PROM_COUNTER);
+		for (unsigned i = 0; i < SL_R__COUNT; i++) {
+			struct prom_label l = { "reason", sl_reason_name(i) };
+
+			prom_sample_u64(&b, "sluice_kernel_decisions_total", &l, 1,
+					sl_stats_field(&k, i));
+		}
+	}
+
+	/* HTTP */
+	prom_family(&b, "sluiced_http_responses_total", "Responses, by status code.",
+		    PROM_COUNTER);
+	for (unsigned i = 0; i < SLD_N_STATUS; i++) {
+		struct prom_label l = { "code", code };
+
+		if (i < SLD_N_STATUS - 1)
+			snprintf(code, sizeof(code), "%d", sld_status_codes[i]);
+		else
+			snprintf(code, sizeof(code), "other");
+		prom_sample(&b, "sluiced_http_responses_total", &l, 1, ld(&d->c.status[i]));
+	}
+	for (unsigned i = 0; i <= SLD_N_LAT; i++)
+		lat[i] = atomic_load_explicit(&d->c.lat[i], memory_order_relaxed);
+	prom_family(&b, "sluiced_request_duration_seconds",
+		    "Request head received to response written.", PROM_HISTOGRAM);
+	prom_histogram(&b, "sluiced_request_duration_seconds", NULL, 0,
+		       &(struct prom_histogram){ .bounds = sld_lat_bounds,
+						 .n_bounds = SLD_N_LAT,
+						 .counts = lat,
+						 .sum = ld(&d->c.lat_sum_ns) / 1e9 });
+	COUNTER(&b, "sluiced_requests_total", "Request heads received.", ld(&d->c.requests));
+	COUNTER(&b, "sluiced_worked_total", "Requests a handler completed.", ld(&d->c.worked));
+	GAUGE(&b, "sluiced_worked_wait_max_seconds",
+	      "Longest queue wait of a request that was worked.",
+	      ld(&d->c.worked_wait_max_ns) / 1e9);
+	GAUGE(&b, "sluiced_deadline_seconds", "Queue wait past which a request is answered 503.",
+	      ld(&d->deadline_ns) / 1e9);
+	COUNTER(&b, "sluiced_connections_accepted_total", "Connections accepted.",
+		ld(&d->c.accepted));
+	GAUGE(&b, "sluiced_connections_open", "Connections open now.", ld32(&d->open_conns));
+	GAUGE(&b, "sluiced_connections_max", "max-connections.", ld32(&d->max_connections));
+	COUNTER(&b, "sluiced_timeouts_total", "Connections ended by a timeout.",
+		ld(&d->c.timeouts));
+	COUNTER(&b, "sluiced_accept_paused_total", "Times accepting paused at max-connections.",
+		ld(&d->c.at_max));
+	GAUGE(&b, "sluiced_connection_bytes", "Memory of one connection, without a body.",
+	      (double)sizeof(struct conn));
+	GAUGE(&b, "sluiced_memory_bound_bytes",
+	      "Bound on the daemon's memory: connections, bodies, queue, base.",
+	      (double)sld_memory_bound(d));
+	if (d->proxy) {
+		COUNTER(&b, "sluiced_upstream_requests_total", "Requests sent upstream.",
+			ld(&d->c.upstream_requests));
+		COUNTER(&b, "sluiced_upstream_errors_total",
+			"Upstream failures (answered 502/504).", ld(&d->c.upstream_errors));
+		COUNTER(&b, "sluiced_upstream_latency_seconds_total",
+			"Sum of upstream latencies.", ld(&d->c.upstream_lat_ns) / 1e9);
+	}
+	return prom_finish(&b);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void serve_one(int fd)
+{
+	struct timeval tv = { .tv_sec = 1 };
+	char req[2048], head[256];
+	size_t len = 0;
+	int n, status = 200;
+	const char *body = M.page;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (len < sizeof(req) - 1) {
+		ssize_t r = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+
+		if (r <= 0)
+			return;
+		len += (size_t)r;
+		req[len] = '\0';
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	if (strncmp(req, "GET /metrics ", 13) != 0 && strncmp(req, "GET / ", 6) != 0) {
+		status = 404;
+		body = "GET /metrics\n";
+		n = (int)strlen(body);
+	} else {
+		n = build_page(M.d, M.page, PAGE_CAP);
+		if (n < 0) {
+			status = 500;
+			body = "metrics page did not fit\n";
+			n = (int)strlen(body);
+			pr_warn("metrics page: %s", strerror(-n));
+		}
+	}
+	struct http_response r = { .status = status, .content_length = (uint64_t)n,
+				   .content_type = "text/plain; version=0.0.4",
+				   .close = true };
+	int h = http_write_head(head, sizeof(head), &r);
+
+	if (h > 0) {
+		write_all(fd, head, (size_t)h);
+		write_all(fd, body, (size_t)n);
+	}
+}
+
+static void *metrics_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = M.fd, .events = POLLIN },
+				       { .fd = M.stop_pipe[0], .events = POLLIN } };
+		int fd;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		if (!(p[0].revents & POLLIN))
+			continue;
+		fd = accept4(M.fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		serve_one(fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+int sld_metrics_start(struct sld *d)
+{
+	char host[SLD_ADDR_MAX];
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	uint16_t port;
+	int one = 1, err;
+
+	if (strcmp(d->cfg.metrics, "none") == 0)
+		return 0;
+	err = sld_parse_hostport(d->cfg.metrics, false, host, sizeof(host), &port);
+	if (err) {
+		pr_err("metrics %s: expected HOST:PORT", d->cfg.metrics);
+		return err;
+	}
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		inet_pton(AF_INET6, host, &a->sin6_addr);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		if (host[0])
+			inet_pton(AF_INET, host, &a->sin_addr);
+		len = sizeof(*a);
+	}
+	M.d = d;
+	M.page = malloc(PAGE_CAP);
+	M.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!M.page || M.fd < 0 || pipe2(M.stop_pipe, O_CLOEXEC) < 0) {
+		err = -errno;
+		pr_err("metrics: %s", strerror(errno));
+		goto out;
+	}
+	setsockopt(M.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(M.fd, (struct sockaddr *)&ss, len) < 0 || listen(M.fd, 16) < 0) {
+		err = -errno;
+		pr_err("cannot serve metrics on %s: %s", d->cfg.metrics, strerror(errno));
+		goto out;
+	}
+	err = -pthread_create(&M.thread, NULL, metrics_main, NULL);
+	if (err) {
+		pr_err("cannot start the metrics thread: %s", strerror(-err));
+		goto out;
+	}
+	M.running = true;
+	pr_info("metrics on http://%s/metrics", d->cfg.metrics);
+	return 0;
+out:
+	sld_metrics_stop();
+	return err;
+}
+
+void sld_metrics_stop(void)
+{
+	if (M.running) {
+		if (write(M.stop_pipe[1], "x", 1) < 0)
+			pr_warn("metrics stop: %s", strerror(errno));
+		pthread_join(M.thread, NULL);
+		M.running = false;
+	}
+	for (int i = 0; i < 2; i++)
+		if (M.stop_pipe[i] >= 0)
+			close(M.stop_pipe[i]);
+	if (M.fd >= 0)
+		close(M.fd);
+	M.fd = M.stop_pipe[0] = M.stop_pipe[1] = -1;
+	free(M.page);
+	M.page = NULL;
+}

@@ -1,0 +1,879 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The IO thread: one epoll loop that accepts, reads and parses requests,
+ * hands each complete request to the pool as a task, and takes the
+ * connection back when the task has answered (keep-alive or close). The
+ * fast path lives at its two doors: on accept (the kernel's shed mark, the
+ * pool at its bound) and at dispatch (the pool refuses the task).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "conn.h"
+#include "http_response.h"
+#include "log.h"
+#include "sluiced.h"
+
+#define ACCEPT_BATCH 64
+#define SCAN_NS 100000000ull	/* timeouts are checked every 100 ms */
+#define LINGER_NS 2000000000ull	/* a shed connection is read until EOF this long */
+
+/* epoll data for the two non-connection fds */
+static char tag_listen, tag_done;
+
+struct server {
+	struct sld *d;
+	int ep;
+	struct conn head;	/* open connections, a circular list */
+	struct conn *free;	/* freed conns, reused (linked by next) */
+	bool listening;		/* listen fd registered */
+	bool draining;
+	uint64_t next_scan_ns;
+	uint64_t tat_ns;	/* no data plane: GCRA on the controller's rate */
+	uint32_t user_rate;	/* the rate tat_ns was built at */
+	bool paused;		/* accepting paused after EMFILE and the like */
+	bool pause_logged;
+};
+
+#define USER_BURST 4		/* as the service entry the daemon creates */
+#define USER_TOL_MIN_NS 20000000ull	/* accepts come in batches of a wakeup */
+
+/*
+ * Without a data plane (no pins: nothing attached, or no BPF here) the
+ * controller's rate is enforced at accept, with the same GCRA the kernel
+ * runs: the excess costs an accept and a 503 instead of nothing, but is
+ * still never queued. The tolerance is at least 20 ms because accept()
+ * sees arrivals in the batches of the IO thread's wakeups, not spaced as
+ * the SYNs were. On a raise, how far ahead the tat is gets rescaled to
+ * the new interval, as dataplane.c does for the kernel's bucket.
+ */
+static bool over_user_rate(struct server *s, uint64_t now)
+{
+	uint32_t rate = atomic_load_explicit(&s->d->view.rate_cap, memory_order_relaxed);
+	uint64_t interval, tol, next;
+
+	if (s->d->dp.have_pins || rate == 0)
+		return false;
+	/* Only while the controller is engaged (an overloaded tick within
+	 * the last second). In the kernel the cap costs nothing and its
+	 * no-wind-up bound stops a surge before it queues; here each refusal
+	 * costs an accept and a write anyway, and after a quiet spell the
+	 * rate sits at its floor, so enforcing it on an idle service would
+	 * refuse the first burst of a fresh start. A surge while unengaged
+	 * queues for a tick, and the deadline answers what waited too long. */
+	if (now >= atomic_load_explicit(&s->d->view.engaged_until_ns, memory_order_relaxed))
+		return false;
+	interval = 1000000000ull / rate;
+	tol = interval * USER_BURST;
+	if (tol < USER_TOL_MIN_NS)
+		tol = USER_TOL_MIN_NS;
+	if (rate > s->user_rate && s->user_rate && s->tat_ns > now)
+		s->tat_ns = now + (s->tat_ns - now) / rate * s->user_rate;
+	s->user_rate = rate;
+	next = (s->tat_ns > now ? s->tat_ns : now) + interval;
+	if (next - now > tol)
+		return true;
+	s->tat_ns = next;
+	return false;
+}
+
+static uint64_t secs(uint32_t s)
+{
+	return (uint64_t)s * 1000000000ull;
+}
+
+static uint32_t cfg_u32(struct sld *d, const uint32_t *field)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&d->cfg_lock);
+	v = *field;
+	pthread_mutex_unlock(&d->cfg_lock);
+	return v;
+}
+
+int sld_server_listen(struct sld *d)
+{
+	char host[SLD_ADDR_MAX];
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	uint16_t port;
+	int fd = -1, one = 1, err;
+
+	err = sld_parse_hostport(d->cfg.listen, false, host, sizeof(host), &port);
+	if (err) {
+		pr_err("listen %s: expected HOST:PORT", d->cfg.listen);
+		return err;
+	}
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		inet_pton(AF_INET6, host, &a->sin6_addr);
+		len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		if (host[0])
+			inet_pton(AF_INET, host, &a->sin_addr);
+		len = sizeof(*a);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("socket: %s", strerror(errno));
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		err = -errno;
+		pr_err("cannot bind %s: %s", d->cfg.listen, strerror(errno));
+		goto out;
+	}
+	/* The kernel's accept queue is a queue the controller watches
+	 * (sld_accept_backlog); SOMAXCONN caps it (net.core.somaxconn). */
+	if (listen(fd, 4096) < 0) {
+		err = -errno;
+		pr_err("cannot listen on %s: %s", d->cfg.listen, strerror(errno));
+		goto out;
+	}
+	d->listen_fd = fd;
+	d->dp.port = port;
+	pr_info("serving HTTP on %s", d->cfg.listen);
+	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static void arm(struct server *s, struct conn *c, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev | EPOLLONESHOT | EPOLLRDHUP,
+				 .data.ptr = c };
+
+	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e) < 0)
+		pr_warn("epoll_ctl(MOD, fd %d): %s", c->fd, strerror(errno));
+}
+
+static void listen_on(struct server *s, bool on)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tag_listen };
+
+	if (on == s->listening || s->d->listen_fd < 0)
+		return;
+	if (epoll_ctl(s->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, s->d->listen_fd,
+		      &e) < 0)
+		pr_warn("epoll_ctl(listen): %s", strerror(errno));
+	s->listening = on;
+}
+
+static struct conn *conn_get(struct server *s)
+{
+	struct conn *c = s->free;
+
+	if (c) {
+		s->free = c->next;
+	} else {
+		c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+	}
+	/* Only the header fields: the buffers are overwritten before use. */
+	memset(c, 0, offsetof(struct conn, parser));
+	c->body = NULL;
+	c->body_len = c->body_need = 0;	/* a reused conn kept its last values */
+	c->in_len = 0;
+	c->out = c->out_inline;
+	c->out_len = c->out_off = 0;
+	c->d = s->d;
+	return c;
+}
+
+static void conn_reset_out(struct conn *c)
+{
+	if (c->out != c->out_inline)
+		free(c->out);
+	c->out = c->out_inline;
+	c->out_len = c->out_off = 0;
+	c->status = 0;
+}
+
+static void conn_close(struct server *s, struct conn *c)
+{
+	close(c->fd);
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	free(c->body);
+	c->body = NULL;
+	conn_reset_out(c);
+	c->state = CS_FREE;
+	c->next = s->free;
+	s->free = c;
+	atomic_fetch_sub_explicit(&s->d->open_conns, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->d->c.closed, 1, memory_order_relaxed);
+	if (!s->draining && !s->paused &&
+	    atomic_load_explicit(&s->d->open_conns, memory_order_relaxed) <
+		    atomic_load_explicit(&s->d->max_connections, memory_order_relaxed))
+		listen_on(s, true);
+}
+
+void sld_conn_set_out_inline(struct conn *c, int len, int status, bool close)
+{
+	c->out = c->out_inline;
+	c->out_len = len > 0 ? (size_t)len : 0;
+	c->out_off = 0;
+	c->status = status;
+	c->close_after |= close;
+}
+
+void sld_conn_set_out_heap(struct conn *c, char *buf, size_t len, int status,
+			   bool close)
+{
+	if (c->out != c->out_inline)
+		free(c->out);
+	c->out = buf;
+	c->out_len = len;
+	c->out_off = 0;
+	c->status = status;
+	c->close_after |= close;
+}
+
+void sld_conn_try_write(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		/* The client went away: nothing more to write. */
+		c->out_off = c->out_len;
+		c->close_after = true;
+		c->status = -1;
+		return;
+	}
+}
+
+void sld_response_finished(struct sld *d, struct conn *c)
+{
+	if (c->status > 0) {
+		sld_count_status(d, c->status);
+		if (c->head_ns)
+			sld_count_latency(d, sld_now_ns() - c->head_ns);
+	}
+	c->status = 0;
+}
+
+void sld_conn_done(struct sld *d, struct conn *c)
+{
+	struct conn *old = atomic_load_explicit(&d->done, memory_order_relaxed);
+	uint64_t one = 1;
+
+	/* Release: the IO thread that pops c sees everything the task wrote
+	 * into it. */
+	do {
+		c->done_next = old;
+	} while (!atomic_compare_exchange_weak_explicit(&d->done, &old, c,
+							memory_order_release,
+							memory_order_relaxed));
+	/* Only the push onto an empty stack wakes the IO thread: it reads the
+	 * eventfd before taking the stack, so later pushes are seen too. */
+	if (!old && write(d->done_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		pr_warn("eventfd write: %s", strerror(errno));
+}
+
+/* Answer from the IO thread (fast path, parse errors, timeouts), then close
+ * gracefully: shut down for writing and read until EOF, so that the
+ * client's unread request does not turn our close into a RST that could
+ * overtake the answer. */
+static void conn_close(struct server *s, struct conn *c);
+
+/* Reads and discards what the client sent; true if it is all read (the
+ * socket had nothing more for now). */
+static bool discard_input(int fd)
+{
+	static char sink[4096];
+	ssize_t n;
+
+	do {
+		n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	} while (n == (ssize_t)sizeof(sink));
+	return n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+static void answer_and_linger(struct server *s, struct conn *c, int len, int status)
+{
+	/* Cheapest first (the fast path at 10x runs this for every shed
+	 * connection): with the client's request read in full, a plain
+	 * close sends a FIN after the answer, and there is nothing to
+	 * linger for. */
+	bool clean = discard_input(c->fd);
+
+	sld_conn_set_out_inline(c, len, status, true);
+	sld_conn_try_write(c);
+	sld_response_finished(s->d, c);
+	if (clean && c->out_off == c->out_len) {
+		conn_close(s, c);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->state = CS_LINGER;
+	c->timer_ns = sld_now_ns() + LINGER_NS;
+	arm(s, c, EPOLLIN);
+}
+
+static void fast_shed(struct server *s, struct conn *c, enum sld_fast why)
+{
+	/* At accept no request was read yet: count it as one, answered. */
+	if (c->state == CS_READ && !c->has_bytes && c->in_len == 0)
+		atomic_fetch_add_explicit(&s->d->c.requests, 1, memory_order_relaxed);
+	int n = sld_fast_answer(c->out_inline, sizeof(c->out_inline), s->d, why, false);
+
+	answer_and_linger(s, c, n, 503);
+}
+
+static void error_answer(struct server *s, struct conn *c, int status)
+{
+	struct http_response r = { .status = status, .close = true,
+				   .content_type = "text/plain" };
+	char body[64];
+	int n;
+
+	snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
+	n = http_write_simple(c->out_inline, sizeof(c->out_inline), &r, body);
+	answer_and_linger(s, c, n, status);
+}
+
+static void new_request(struct server *s, struct conn *c)
+{
+	struct http_limits lim = {
+		.max_head = SLD_MAX_HEAD,
+		.max_target = HTTP_DEFAULT_MAX_TARGET,
+		.max_headers = HTTP_DEFAULT_MAX_HEADERS,
+		.max_body = SLD_MAX_BODY,
+	};
+
+	http_parser_init(&c->parser, &lim);
+	c->state = CS_READ;
+	c->has_bytes = c->in_len > 0;
+	c->head_ns = 0;
+	c->req_start_ns = sld_now_ns();
+	c->timer_ns = c->req_start_ns +
+		      secs(c->has_bytes ? cfg_u32(s->d, &s->d->cfg.header_timeout_s)
+					: cfg_u32(s->d, &s->d->cfg.idle_timeout_s));
+}
+
+static void dispatch(struct server *s, struct conn *c)
+{
+	struct sld *d = s->d;
+	int err;
+
+	atomic_fetch_add_explicit(&d->c.requests, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&d->c.dispatched, 1, memory_order_relaxed);
+	if (s->draining) {
+		fast_shed(s, c, SLD_FAST_draining);
+		return;
+	}
+	if (c->parser.req.keep_alive == false)
+		c->close_after = true;
+	c->state = CS_TASK;
+	atomic_fetch_add_explicit(&d->queued, 1, memory_order_relaxed);
+	err = pool_submit(d->pool, sld_request_task, c);
+	if (err) {
+		/* -EAGAIN: the pool is at its bound; -ESHUTDOWN: draining. */
+		atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
+		c->state = CS_READ;
+		fast_shed(s, c, err == -EAGAIN ? SLD_FAST_full : SLD_FAST_draining);
+	}
+}
+
+/* n raw bytes of a chunked body are at body + body_len: decode them. */
+static void chunk_feed(struct server *s, struct conn *c, size_t n)
+{
+	size_t cons = 0, prod = 0;
+	int rc = n ? http_chunked_decode(&c->chunk, c->body + c->body_len, n, &cons, &prod)
+		   : -EAGAIN;
+
+	c->body_len += (uint32_t)prod;
+	if (rc == 0) {
+		/* Bytes after the last chunk would be a pipelined request that
+		 * we did not keep: answer, then close. */
+		if (cons < n)
+			c->close_after = true;
+		dispatch(s, c);
+		return;
+	}
+	if (rc != -EAGAIN) {
+		error_answer(s, c, c->chunk.status ? c->chunk.status : 400);
+		return;
+	}
+	if (c->body_len >= c->body_need) {
+		error_answer(s, c, 413);
+		return;
+	}
+	c->state = CS_BODY;
+	c->timer_ns = c->req_start_ns + secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
+	arm(s, c, EPOLLIN);
+}
+
+/* The head is complete: gather the body if any, then dispatch. */
+static void head_complete(struct server *s, struct conn *c)
+{
+	const struct http_request *req = &c->parser.req;
+	uint32_t extra = c->in_len - req->head_len;
+
+	c->head_ns = sld_now_ns();
+	if (req->body == HTTP_BODY_CHUNKED) {
+		/* Decoded in place into a buffer of SLD_MAX_BODY: raw bytes are
+		 * read after the data decoded so far, and the decoder moves
+		 * their data down to join it. All of `in` after the head
+		 * belongs to the body now. */
+		c->chunked = true;
+		c->body_need = SLD_MAX_BODY;
+		c->body = malloc(SLD_MAX_BODY);
+		if (!c->body) {
+			error_answer(s, c, 500);
+			return;
+		}
+		http_chunked_init(&c->chunk, SLD_MAX_BODY);
+		memcpy(c->body, c->in + req->head_len, extra);
+		c->in_len = req->head_len;
+		if (req->expect_continue) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+			if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) < 0)
+				pr_debug("100-continue: %s", strerror(errno));
+		}
+		chunk_feed(s, c, extra);
+		return;
+	}
+	if (req->body == HTTP_BODY_LENGTH && req->content_length) {
+		uint32_t take;
+
+		c->body_need = (uint32_t)req->content_length;	/* <= SLD_MAX_BODY */
+		c->body = malloc(c->body_need);
+		if (!c->body) {
+			error_answer(s, c, 500);
+			return;
+		}
+		take = extra < c->body_need ? extra : c->body_need;
+		memcpy(c->body, c->in + req->head_len, take);
+		c->body_len = take;
+		if (req->expect_continue && c->body_len < c->body_need) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+			if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL) < 0)
+				pr_debug("100-continue: %s", strerror(errno));
+		}
+		if (c->body_len < c->body_need) {
+			c->state = CS_BODY;
+			c->timer_ns = c->req_start_ns +
+				      secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
+			arm(s, c, EPOLLIN);
+			return;
+		}
+	}
+	dispatch(s, c);
+}
+
+/* Bytes of `in` the current request used (head, plus body bytes taken
+ * from the same read): the rest is the next, pipelined, request. */
+static uint32_t consumed(const struct conn *c)
+{
+	uint32_t n = c->parser.req.head_len;
+	uint32_t extra = c->in_len - n;
+
+	if (c->chunked)
+		return c->in_len;	/* the rest went to the body */
+	uint32_t from_in = extra < c->body_need ? extra : c->body_need;
+
+	return n + from_in;
+}
+
+static void parse_more(struct server *s, struct conn *c)
+{
+	int rc = http_parse_head(&c->parser, c->in, c->in_len);
+
+	if (rc == -EAGAIN) {
+		if (!c->has_bytes) {
+			c->has_bytes = true;
+			c->timer_ns = sld_now_ns() +
+				      secs(cfg_u32(s->d, &s->d->cfg.header_timeout_s));
+		}
+		arm(s, c, EPOLLIN);
+		return;
+	}
+	if (rc < 0) {
+		atomic_fetch_add_explicit(&s->d->c.requests, 1, memory_order_relaxed);
+		error_answer(s, c, c->parser.status ? c->parser.status : 400);
+		return;
+	}
+	head_complete(s, c);
+}
+
+static void on_readable(struct server *s, struct conn *c)
+{
+	for (;;) {
+		ssize_t n;
+		char *dst;
+		size_t room;
+
+		if (c->state == CS_BODY) {
+			dst = c->body + c->body_len;
+			room = c->body_need - c->body_len;
+		} else if (c->state == CS_LINGER) {
+			static char sink[4096];
+
+			dst = sink;
+			room = sizeof(sink);
+		} else {
+			dst = c->in + c->in_len;
+			room = sizeof(c->in) - c->in_len;
+		}
+		if (room == 0)
+			break;
+		n = recv(c->fd, dst, room, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			       errno != EINTR)) {
+			conn_close(s, c);	/* EOF or error: the client is gone */
+			return;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (c->state == CS_BODY && c->chunked) {
+			chunk_feed(s, c, (size_t)n);
+			return;
+		}
+		if (c->state == CS_BODY) {
+			c->body_len += (uint32_t)n;
+			if (c->body_len == c->body_need) {
+				dispatch(s, c);
+				return;
+			}
+		} else if (c->state == CS_READ) {
+			c->in_len += (uint32_t)n;
+		}
+		if ((size_t)n < room)
+			break;
+	}
+	if (c->state == CS_READ && c->in_len)
+		parse_more(s, c);
+	else
+		arm(s, c, EPOLLIN);
+}
+
+static void on_accept(struct server *s)
+{
+	struct sld *d = s->d;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct conn *c;
+		uint32_t mark = 0, want;
+		socklen_t ml = sizeof(mark);
+		struct epoll_event e;
+		int fd, one = 1;
+
+		if (atomic_load_explicit(&d->open_conns, memory_order_relaxed) >=
+		    atomic_load_explicit(&d->max_connections, memory_order_relaxed)) {
+			/* Leave the rest in the kernel's accept queue, where the
+			 * controller sees it (backlog) and the kernel bounds it. */
+			atomic_fetch_add_explicit(&d->c.at_max, 1, memory_order_relaxed);
+			listen_on(s, false);
+			return;
+		}
+		fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of descriptors or memory: the listener stays
+				 * readable, so waiting on it would spin. Pause it
+				 * until the next timeout scan; the kernel's accept
+				 * queue holds (and bounds) what arrives meanwhile. */
+				if (!s->pause_logged)
+					pr_warn("accept: %s; pausing accepts (max-connections "
+						"%u above the descriptor limit?)", strerror(errno),
+						atomic_load(&d->max_connections));
+				s->pause_logged = true;
+				s->paused = true;
+				listen_on(s, false);
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
+				   errno != EINTR && errno != ECONNABORTED) {
+				pr_warn("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		c = conn_get(s);
+		if (!c) {
+			close(fd);
+			pr_warn("out of memory for a connection");
+			return;
+		}
+		c->fd = fd;
+		c->next = s->head.next;
+		c->prev = &s->head;
+		s->head.next->prev = c;
+		s->head.next = c;
+		atomic_fetch_add_explicit(&d->open_conns, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&d->c.accepted, 1, memory_order_relaxed);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		e = (struct epoll_event){ .events = EPOLLONESHOT | EPOLLRDHUP,
+					  .data.ptr = c };
+		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+			pr_warn("epoll_ctl(ADD): %s", strerror(errno));
+			conn_close(s, c);
+			continue;
+		}
+		new_request(s, c);
+		want = atomic_load_explicit(&d->dp.mark, memory_order_relaxed);
+		if (want && getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &ml) == 0 &&
+		    mark == want) {
+			fast_shed(s, c, SLD_FAST_mark);
+			continue;
+		}
+		if (s->draining) {
+			fast_shed(s, c, SLD_FAST_draining);
+			continue;
+		}
+		if (atomic_load_explicit(&d->queued, memory_order_relaxed) >=
+		    d->queue_bound) {
+			fast_shed(s, c, SLD_FAST_full);
+			continue;
+		}
+		if (over_user_rate(s, sld_now_ns())) {
+			fast_shed(s, c, SLD_FAST_rate);
+			continue;
+		}
+		atomic_fetch_add_explicit(&d->conns_admitted, 1, memory_order_relaxed);
+		/* TCP_DEFER_ACCEPT: the request is usually here already. */
+		on_readable(s, c);
+	}
+}
+
+/* After a response is written: close, or wait for the next request. */
+static void after_response(struct server *s, struct conn *c)
+{
+	uint32_t used;
+
+	sld_response_finished(s->d, c);
+	if (c->close_after || s->draining) {
+		conn_close(s, c);
+		return;
+	}
+	used = consumed(c);
+	memmove(c->in, c->in + used, c->in_len - used);
+	c->in_len -= used;
+	free(c->body);
+	c->body = NULL;
+	c->body_len = c->body_need = 0;
+	c->chunked = false;
+	conn_reset_out(c);
+	new_request(s, c);
+	if (c->in_len)
+		parse_more(s, c);
+	else
+		arm(s, c, EPOLLIN);
+}
+
+static void on_writable(struct server *s, struct conn *c)
+{
+	sld_conn_try_write(c);
+	if (c->out_off < c->out_len) {
+		arm(s, c, EPOLLOUT);
+		return;
+	}
+	after_response(s, c);
+}
+
+static void take_done(struct server *s)
+{
+	struct sld *d = s->d;
+	struct conn *list, *rev = NULL;
+	uint64_t v;
+
+	if (read(d->done_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		pr_warn("eventfd read: %s", strerror(errno));
+	/* Acquire: pairs with the release in sld_conn_done. */
+	list = atomic_exchange_explicit(&d->done, NULL, memory_order_acquire);
+	while (list) {	/* LIFO -> FIFO */
+		struct conn *n = list->done_next;
+
+		list->done_next = rev;
+		rev = list;
+		list = n;
+	}
+	while (rev) {
+		struct conn *c = rev;
+
+		rev = rev->done_next;
+		c->state = CS_WRITE;
+		c->timer_ns = sld_now_ns() + secs(cfg_u32(d, &d->cfg.request_timeout_s));
+		on_writable(s, c);
+	}
+}
+
+static void scan_timeouts(struct server *s, uint64_t now)
+{
+	struct conn *c = s->head.next;
+
+	while (c != &s->head) {
+		struct conn *next = c->next;
+
+		if (c->state != CS_TASK && now >= c->timer_ns) {
+			if ((c->state == CS_READ && c->has_bytes) || c->state == CS_BODY) {
+				atomic_fetch_add_explicit(&s->d->c.timeouts, 1,
+							  memory_order_relaxed);
+				error_answer(s, c, 408);
+				/* error_answer lingers: close at the next scan */
+				c->timer_ns = now;
+			} else {
+				if (c->state != CS_LINGER)
+					atomic_fetch_add_explicit(&s->d->c.timeouts, 1,
+								  memory_order_relaxed);
+				conn_close(s, c);
+			}
+		} else if (s->draining && c->state == CS_READ && !c->has_bytes) {
+			conn_close(s, c);	/* idle keep-alive: nothing in flight */
+		}
+		c = next;
+	}
+}
+
+static void start_drain(struct server *s)
+{
+	pr_info("draining: %u connections open",
+		atomic_load_explicit(&s->d->open_conns, memory_order_relaxed));
+	s->draining = true;
+	listen_on(s, false);
+	/* Closing the listener makes the kernel refuse new connections at once
+	 * (RST) rather than queue them for a process that is leaving. */
+	close(atomic_exchange(&s->d->listen_fd, -1));
+	scan_timeouts(s, 0);
+}
+
+int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
+{
+	struct server s = { .d = d };
+	struct epoll_event evs[256];
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tag_done };
+	sigset_t waitmask;
+	uint64_t drain_until = 0;
+	int one = 1, err = 0;
+
+	sigemptyset(&waitmask);
+	s.head.next = s.head.prev = &s.head;
+	s.ep = epoll_create1(EPOLL_CLOEXEC);
+	d->done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s.ep < 0 || d->done_efd < 0) {
+		err = -errno;
+		pr_err("epoll/eventfd: %s", strerror(errno));
+		goto out;
+	}
+	if (epoll_ctl(s.ep, EPOLL_CTL_ADD, d->done_efd, &e) < 0) {
+		err = -errno;
+		pr_err("epoll_ctl(eventfd): %s", strerror(errno));
+		goto out;
+	}
+	/* Wake the acceptor only when the request has arrived: one wakeup and
+	 * one read per connection instead of two. */
+	setsockopt(d->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+	listen_on(&s, true);
+
+	for (;;) {
+		uint64_t now;
+		int n;
+
+		/* Signals are blocked except while waiting here: a flag set
+		 * by a handler is always seen before the next wait. */
+		n = epoll_pwait(s.ep, evs, 256, 100, &waitmask);
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			pr_err("epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			struct conn *c = p;
+
+			if (p == &tag_listen) {
+				if (!s.draining)
+					on_accept(&s);
+			} else if (p == &tag_done) {
+				take_done(&s);
+			} else if (c->state == CS_WRITE) {
+				on_writable(&s, c);
+			} else if (c->state == CS_READ || c->state == CS_BODY ||
+				   c->state == CS_LINGER) {
+				on_readable(&s, c);
+			}
+		}
+		if (*reload) {
+			*reload = 0;
+			sld_reload(d);
+		}
+		now = sld_now_ns();
+		if (*d->stop && !s.draining) {
+			start_drain(&s);
+			drain_until = now + secs(cfg_u32(d, &d->cfg.request_timeout_s)) +
+				      LINGER_NS;
+		}
+		if (now >= s.next_scan_ns || s.draining) {
+			scan_timeouts(&s, now);
+			s.next_scan_ns = now + SCAN_NS;
+			if (s.paused && !s.draining) {
+				s.paused = false;
+				listen_on(&s, true);
+			}
+		}
+		if (s.draining) {
+			if (atomic_load_explicit(&d->open_conns, memory_order_relaxed) == 0)
+				break;
+			if (now >= drain_until) {
+				pr_warn("drain: %u connections still open after the "
+					"request timeout; closing them",
+					atomic_load_explicit(&d->open_conns,
+							     memory_order_relaxed));
+				break;
+			}
+		}
+	}
+	pr_info("drained");
+out:
+	/* Connections a task still owns are the pool's to finish (drain). */
+	for (struct conn *c = s.head.next, *n; c != &s.head; c = n) {
+		n = c->next;
+		if (c->state != CS_TASK)
+			conn_close(&s, c);
+	}
+	while (s.free) {
+		struct conn *c = s.free;
+
+		s.free = c->next;
+		free(c);
+	}
+	if (s.ep >= 0)
+		close(s.ep);
+	return err;
+}

@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The running daemon's shared state and the API between its parts:
+ *
+ *   server.c      the IO thread: epoll acceptor, connections, timeouts,
+ *                 request dispatch to the pool and completion hand-back
+ *   fastpath.c    503 + Retry-After without a worker: the shed mark, the
+ *                 pool at its bound, the expired deadline
+ *   handlers.c    the pool task of a request: deadline check, then the
+ *                 built-in handlers (/work, /health) or the proxy
+ *   proxy.c       reverse proxy to --upstream over a keep-alive pool
+ *   controlloop.c the controller thread: signals -> ctl_tick -> sl_admission
+ *   dataplane.c   attach (--iface), the pinned service, re-adoption, the
+ *                 admission writes, kernel counters
+ *   metrics.c     the Prometheus endpoint, its own thread
+ *   main.c        start, signals, reload, drain
+ *
+ * Threads: the main thread is the IO thread and the only one that owns
+ * client sockets outside a task; pool workers own a connection while its
+ * request runs; the controller and metrics threads only read counters.
+ * Counters are relaxed atomics: each is a statistic on its own, no reader
+ * infers anything about other memory from it.
+ */
+#ifndef SLUICED_SLUICED_H
+#define SLUICED_SLUICED_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sluice/abi.h>
+#include <sluice/pool.h>
+
+#include "config.h"
+#include "control.h"
+#include "http_parse.h"
+#include "pins.h"
+#include "signals.h"
+
+struct conn;
+
+#define SLD_MAX_HEAD 8192		/* request line + headers */
+#define SLD_MAX_BODY (64u << 10)	/* buffered request body */
+#define SLD_OUT_INLINE 512		/* built-in responses fit here */
+#define SLD_MAX_RESPONSE (4u << 20)	/* proxied response, buffered */
+
+/* Fast-path reasons: answered 503 without working the request. */
+#define SLD_FAST(X)                                                          \
+	X(mark,     "connection carried the kernel's shed mark")              \
+	X(full,     "pool at its bound when the request was ready")           \
+	X(expired,  "queue wait exceeded the deadline when dequeued")         \
+	X(draining, "daemon draining (SIGTERM)")                              \
+	X(rate,     "over the controller's rate, enforced here: no data plane")
+
+enum sld_fast {
+#define SLD_X(n, d) SLD_FAST_##n,
+	SLD_FAST(SLD_X)
+#undef SLD_X
+	SLD_FAST__COUNT
+};
+
+/* Response statuses counted by code; anything else is "other". */
+#define SLD_STATUS_CODES 200, 400, 404, 405, 408, 411, 413, 414, 417, 431, \
+			 500, 501, 502, 503, 504, 505
+#define SLD_N_STATUS 17
+
+/* Request latency, head received to response written, in seconds. */
+#define SLD_LAT_BOUNDS 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, \
+		       0.2, 0.5, 1, 2, 5
+#define SLD_N_LAT 13
+
+struct sld_counters {
+	_Atomic uint64_t accepted;	/* connections accepted */
+	_Atomic uint64_t closed;	/* connections closed */
+	_Atomic uint64_t requests;	/* request heads read, plus connections
+					 * answered at accept */
+	_Atomic uint64_t dispatched;	/* requests read on admitted connections:
+					 * requests per connection for the controller */
+	_Atomic uint64_t worked;	/* requests a handler completed */
+	_Atomic uint64_t worked_wait_max_ns;	/* longest queue wait of a worked request */
+	_Atomic uint64_t fast[SLD_FAST__COUNT];
+	_Atomic uint64_t status[SLD_N_STATUS];
+	_Atomic uint64_t lat[SLD_N_LAT + 1];
+	_Atomic uint64_t lat_sum_ns;
+	_Atomic uint64_t timeouts;	/* connections closed by a timeout */
+	_Atomic uint64_t at_max;	/* times accepting paused at max-connections */
+	_Atomic uint64_t upstream_errors;
+	_Atomic uint64_t upstream_requests;
+	_Atomic uint64_t upstream_lat_ns;	/* sum */
+	_Atomic uint64_t upstream_min_ns;	/* min over the current tick */
+};
+
+/* What the controller publishes for the other threads. */
+struct sld_ctl_view {
+	_Atomic uint32_t rate_cap;
+	_Atomic uint32_t level;
+	_Atomic uint32_t retry_after_s;
+	_Atomic uint64_t delay_ns;
+	_Atomic uint32_t overloaded;
+	_Atomic uint64_t ticks;
+	_Atomic uint64_t map_writes;
+	_Atomic uint64_t map_errors;
+	_Atomic uint32_t backlog;
+	_Atomic uint32_t psi_milli;	/* some avg10 x 1000; UINT32_MAX: none */
+	_Atomic uint64_t goodput_milli;	/* per second x 1000 */
+	_Atomic uint64_t demand_milli;
+	_Atomic uint64_t req_per_conn_milli;
+	_Atomic uint64_t busy_milli;
+	_Atomic uint64_t depth;
+	_Atomic uint64_t oldest_ns;
+	_Atomic uint64_t min_delay_ns;
+	_Atomic uint64_t upstream_excess_ns;
+	_Atomic uint64_t target_ns;
+	_Atomic uint64_t engaged_until_ns;	/* overloaded within the last second */
+};
+
+struct sld_dataplane {
+	bool have_pins;
+	struct sl_pins pins;
+	uint32_t slot;			/* sl_services slot of our port */
+	uint16_t port;
+	_Atomic uint32_t mark;		/* sl_service.mark: the shed mark */
+	_Atomic uint32_t svc_rate, svc_burst;	/* the entry's static rate and burst */
+	uint32_t last_cap;		/* rate_cap last written (controller thread) */
+	bool adopted;			/* a fresh sl_admission was there at start */
+	struct sl_admission adopted_adm;
+};
+
+struct sld {
+	struct sld_config cfg;		/* written by the main thread on reload,
+					 * under cfg_lock; others copy fields */
+	pthread_mutex_t cfg_lock;
+	_Atomic uint32_t cfg_gen;	/* bumped on each applied reload */
+	/* values the hot paths read without the lock */
+	_Atomic uint64_t deadline_ns;
+	_Atomic uint32_t max_connections;
+
+	struct pool *pool;
+	struct sld_dataplane dp;
+	struct sld_counters c;
+	struct sld_ctl_view view;
+
+	_Atomic int listen_fd;	/* -1 once draining; the controller reads it
+				 * for the backlog and tolerates a failure */
+	_Atomic uint32_t queued;	/* requests submitted and not yet started */
+	_Atomic uint32_t open_conns;
+	_Atomic uint64_t conns_admitted;	/* accepted and not shed at accept */
+	uint32_t queue_bound;
+	_Atomic bool proxy;	/* --upstream set; a reload may switch it */
+
+	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
+	_Atomic bool ctl_stop;
+	pthread_t ctl_thread;
+
+	/* completion hand-back: workers push, the IO thread pops */
+	_Atomic(struct conn *) done;
+	int done_efd;
+};
+
+/* server.c */
+int sld_server_listen(struct sld *d);
+int sld_server_run(struct sld *d, volatile sig_atomic_t *reload);
+void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
+void sld_response_finished(struct sld *d, struct conn *c);
+
+/* main.c: SIGHUP, called on the IO thread */
+void sld_reload(struct sld *d);
+
+/* fastpath.c */
+int sld_fast_answer(char *buf, size_t cap, struct sld *d, enum sld_fast why,
+		    bool keep_alive);
+void sld_count_status(struct sld *d, int status);
+void sld_count_latency(struct sld *d, uint64_t ns);
+const char *sld_fast_name(unsigned i);
+extern const int sld_status_codes[SLD_N_STATUS - 1];
+extern const double sld_lat_bounds[SLD_N_LAT];
+
+/* handlers.c */
+void sld_request_task(void *arg);
+
+/* proxy.c */
+int sld_proxy_init(struct sld *d);
+int sld_proxy_reload(const char *upstream, uint32_t timeout_s);
+void sld_proxy_fini(void);
+void sld_proxy_request(struct sld *d, struct conn *c);
+
+/* dataplane.c */
+int sld_dataplane_up(struct sld *d);
+int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
+			uint64_t stale_after_ns, uint32_t stale_policy);
+int sld_dataplane_stats(struct sld *d, struct sl_stats *s);
+void sld_dataplane_refresh(struct sld *d);
+void sld_dataplane_down(struct sld *d, bool detach);
+
+/* controlloop.c */
+int sld_control_start(struct sld *d);
+void sld_control_stop(struct sld *d);
+void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p);
+
+/* metrics.c */
+int sld_metrics_start(struct sld *d);
+void sld_metrics_stop(void);
+uint64_t sld_memory_bound(struct sld *d);
+
+static inline uint64_t sld_now_ns(void)
+{
+	return pool_now_ns();
+}
+
+#endif /* SLUICED_SLUICED_H */
