@@ -358,7 +358,7 @@ printf '%s\n' "CAP=$CAP" "UNLOADED_P99=$UNLOADED_P99" "CPU_US=$CPU_US" "SECS=$SE
 
 runnable() {
 	if [[ $1 == sluiced* && ! -x $SLUICED ]]; then
-		echo "  ${LABEL[$1]} skipped: $SLUICED is not built (sluiced is not on this branch yet)"
+		echo "  ${LABEL[$1]} skipped: $SLUICED is not built (run make)"
 		return 1
 	fi
 	return 0
