@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# make demo: the overload benchmark in short (at most 2 minutes). A Go
+# make demo: the overload benchmark in short (under 2 minutes). A Go
 # net/http service with a CPU-bound handler on a test host takes bursts of
-# new connections at 1x and 10x its capacity, with no protection, behind an
+# new connections at 1x and 10x its capacity: with no protection, behind an
 # nftables limit, behind its own token bucket + 503, behind sluice's static
-# limits and, when sluiced is built, behind sluiced; then a step test
-# 0.5x -> 10x -> 0.5x (without protection, the in-app limiter and sluice). Prints the table, checks the bar and says where the
-# plots are. `make bench-overload` runs the full sweep (0.5x..10x, longer
-# runs, the load generator's 20k/s check).
+# limits, behind sluiced as a proxy, and sluiced serving /work itself (the
+# last two when sluiced is built); then a step test 0.5x -> 10x -> 0.5x
+# (no protection, the in-app limiter, sluice static, sluiced). Prints the
+# table, checks the bar and says where the plots are. `make bench-overload`
+# runs the full sweep (0.5x..10x, three rounds, the load generator's 20k/s
+# check).
 #
 # Any BENCH_* knob of scripts/bench-overload.sh can be set to override.
 set -euo pipefail
 export BENCH_FACTORS=${BENCH_FACTORS:-1 10}
-export BENCH_CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced}
+export BENCH_CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced sluiced-work}
 export BENCH_SECONDS=${BENCH_SECONDS:-3}
 export BENCH_REPEAT=${BENCH_REPEAT:-1}
 export BENCH_REJECT_SECONDS=${BENCH_REJECT_SECONDS:-2}
