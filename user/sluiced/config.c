@@ -225,6 +225,34 @@ int sld_parse_hostport(const char *s, bool allow_name, char *host,
 	return 0;
 }
 
+int sld_listen_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[SLD_ADDR_MAX];
+	uint16_t port;
+	int err = sld_parse_hostport(s, false, host, sizeof(host), &port);
+
+	if (err)
+		return err;
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		inet_pton(AF_INET6, host, &a->sin6_addr);
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		if (host[0])	/* empty: every address */
+			inet_pton(AF_INET, host, &a->sin_addr);
+		*len = sizeof(*a);
+	}
+	return 0;
+}
+
 static int parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };

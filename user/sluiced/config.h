@@ -24,12 +24,16 @@
  *                                           option that needs a restart
  *   sld_config_usage(f, prog)                  the --help text
  *   sld_parse_hostport(s, allow_name, host, hostlen, &port)
+ *   sld_listen_addr(s, &ss, &len)              HOST:PORT (numeric, or an
+ *                                           empty host for all) to bind to
  * All return 0 or -EINVAL (-ENOENT/-EIO/-EFBIG for an unreadable file) with
  * a message in err->msg naming the file and line or the flag, the key, the
  * value and what was expected. A usage error is exit status 2.
  */
 #ifndef SLUICED_CONFIG_H
 #define SLUICED_CONFIG_H
+
+#include <sys/socket.h>
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -95,5 +99,6 @@ int sld_config_check_reload(const struct sld_config *running,
 void sld_config_usage(FILE *f, const char *prog);
 int sld_parse_hostport(const char *s, bool allow_name, char *host,
 		       size_t hostlen, uint16_t *port);
+int sld_listen_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
 
 #endif /* SLUICED_CONFIG_H */

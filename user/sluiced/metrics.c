@@ -308,34 +308,16 @@ static void *metrics_main(void *arg)
 
 int sld_metrics_start(struct sld *d)
 {
-	char host[SLD_ADDR_MAX];
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	socklen_t len;
-	uint16_t port;
 	int one = 1, err;
 
 	if (strcmp(d->cfg.metrics, "none") == 0)
 		return 0;
-	err = sld_parse_hostport(d->cfg.metrics, false, host, sizeof(host), &port);
+	err = sld_listen_addr(d->cfg.metrics, &ss, &len);
 	if (err) {
 		pr_err("metrics %s: expected HOST:PORT", d->cfg.metrics);
 		return err;
-	}
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(port);
-		inet_pton(AF_INET6, host, &a->sin6_addr);
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(port);
-		if (host[0])
-			inet_pton(AF_INET, host, &a->sin_addr);
-		len = sizeof(*a);
 	}
 	M.d = d;
 	M.page = malloc(PAGE_CAP);

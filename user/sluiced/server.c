@@ -104,32 +104,14 @@ static uint32_t cfg_u32(struct sld *d, const uint32_t *field)
 
 int sld_server_listen(struct sld *d)
 {
-	char host[SLD_ADDR_MAX];
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss;
 	socklen_t len;
-	uint16_t port;
 	int fd = -1, one = 1, err;
 
-	err = sld_parse_hostport(d->cfg.listen, false, host, sizeof(host), &port);
+	err = sld_listen_addr(d->cfg.listen, &ss, &len);
 	if (err) {
 		pr_err("listen %s: expected HOST:PORT", d->cfg.listen);
 		return err;
-	}
-	if (strchr(host, ':')) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(port);
-		inet_pton(AF_INET6, host, &a->sin6_addr);
-		len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-
-		a->sin_family = AF_INET;
-		a->sin_port = htons(port);
-		if (host[0])
-			inet_pton(AF_INET, host, &a->sin_addr);
-		len = sizeof(*a);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -151,7 +133,9 @@ int sld_server_listen(struct sld *d)
 		goto out;
 	}
 	d->listen_fd = fd;
-	d->dp.port = port;
+	d->dp.port = ntohs(ss.ss_family == AF_INET6 ?
+			   ((struct sockaddr_in6 *)&ss)->sin6_port :
+			   ((struct sockaddr_in *)&ss)->sin_port);
 	pr_info("serving HTTP on %s", d->cfg.listen);
 	return 0;
 out:
