@@ -53,9 +53,14 @@ static __always_inline void sl_count(__u32 slot, __u32 reason, __u32 action, boo
 		st->stale++;
 }
 
+/*
+ * Let the packet go on. In TC that is TC_ACT_UNSPEC, not TC_ACT_OK: OK
+ * would end the filter chain, and any filter the operator has after
+ * sluice's would never see the traffic sluice does not judge.
+ */
 static __always_inline int sl_ret_pass(bool tc)
 {
-	return tc ? TC_ACT_OK : XDP_PASS;
+	return tc ? TC_ACT_UNSPEC : XDP_PASS;
 }
 
 static __always_inline int sl_ret_drop(bool tc)
@@ -210,7 +215,7 @@ static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
 		}
 		((struct __sk_buff *)p->ctx)->mark = svc->mark;
 		sl_count(slot, j.reason, SL_R_marked, j.stale);
-		return TC_ACT_OK;
+		return sl_ret_pass(tc);
 	}
 	if (action == SL_ACT_REJECT && p->l4proto == IPPROTO_TCP) {
 		if (sl_build_rst(p, tc) == 0) {

@@ -79,7 +79,7 @@ struct progsel {
 };
 static const struct progsel progs[] = {
 	{ "xdp", &env_xdp_fd, XDP_PASS, XDP_DROP, XDP_TX },
-	{ "tc", &env_tc_fd, TC_ACT_OK, TC_ACT_SHOT, TC_ACT_REDIRECT },
+	{ "tc", &env_tc_fd, TC_ACT_UNSPEC, TC_ACT_SHOT, TC_ACT_REDIRECT },
 };
 
 enum outcome { PASS = 0, DROP, TX, XDP_PASS_TC_PASS };
@@ -320,14 +320,14 @@ static void test_mark_action(void **state)
 	(void)state;
 	REQUIRE_ENV();
 	len = pkt_build(&spec, pkt, sizeof(pkt), NULL);
-	run_and_check(&progs[1], "mark (tc)", pkt, len, 1, TC_ACT_OK, SLOT_TCP8080, &d, &res);
+	run_and_check(&progs[1], "mark (tc)", pkt, len, 1, TC_ACT_UNSPEC, SLOT_TCP8080, &d, &res);
 	assert_int_equal(res.mark, TEST_MARK);
 	run_and_check(&progs[0], "mark (xdp)", pkt, len, 1, XDP_PASS, SLOT_TCP8080, &dx, &res);
 	/* An admitted SYN is not marked. */
 	spec.src = NULL;
 	len = pkt_build(&spec, pkt, sizeof(pkt), NULL);
 	d = (struct sl_stats){ .admitted = 1 };
-	run_and_check(&progs[1], "admitted, unmarked (tc)", pkt, len, 1, TC_ACT_OK,
+	run_and_check(&progs[1], "admitted, unmarked (tc)", pkt, len, 1, TC_ACT_UNSPEC,
 		      SLOT_TCP8080, &d, &res);
 	assert_int_equal(res.mark, 0);
 }
