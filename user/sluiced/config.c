@@ -65,6 +65,8 @@ static const struct opt opts[] = {
 	  "pool worker threads, 0 for one per CPU" },
 	{ "upstream", 'u', K_UPSTREAM, OFF(upstream), 0, 0, NULL, NULL,
 	  "proxy requests to HOST:PORT instead of the built-in handlers" },
+	{ "upstream-concurrency", 0, K_U32, OFF(upstream_concurrency), 1, 1024, "requests", NULL,
+	  "requests in flight to the upstream at most (the adaptive limit's ceiling)" },
 	{ "target-delay", 0, K_U32, OFF(target_delay_ms), 1, 1000, "milliseconds", NULL,
 	  "queueing delay the controller aims at" },
 	{ "metrics", 'm', K_METRICS, OFF(metrics), 0, 0, NULL, NULL,
@@ -111,6 +113,7 @@ void sld_config_defaults(struct sld_config *c)
 	memset(c, 0, sizeof(*c));
 	strcpy(c->listen, "0.0.0.0:8080");
 	c->workers = 0;
+	c->upstream_concurrency = 16;
 	c->target_delay_ms = 5;
 	strcpy(c->metrics, "127.0.0.1:9464");	/* local only, by default */
 	c->stale_after_s = 5;
@@ -811,7 +814,7 @@ out:
  * the operator restarts instead.
  */
 static const char *const restart_only[] = {
-	"listen", "iface", "workers", "metrics", "queue-bound", "pin-dir",
+	"listen", "iface", "workers", "upstream-concurrency", "metrics", "queue-bound", "pin-dir",
 	"service-port", "attach-mode", "shed-action",
 };
 

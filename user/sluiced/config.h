@@ -57,6 +57,7 @@ struct sld_config {
 	uint32_t n_ifaces;
 	uint32_t workers;		/* pool threads; 0 = one per CPU */
 	char upstream[SLD_ADDR_MAX];	/* HOST:PORT to proxy to; "" = built-in handlers */
+	uint32_t upstream_concurrency;	/* requests in flight upstream at most */
 	uint32_t target_delay_ms;	/* controller's queueing-delay target */
 	char metrics[SLD_ADDR_MAX];	/* HOST:PORT for Prometheus; "none" = off */
 	uint32_t stale_after_s;		/* kernel falls back after this without a heartbeat */

@@ -39,6 +39,10 @@ struct conn {
 	uint64_t head_ns;	/* head complete: latency is measured from here */
 	struct conn *prev, *next;	/* the IO thread's list of open conns */
 	struct conn *done_next;		/* completion stack */
+	/* the proxy's upstream queue (upqueue.c) */
+	struct conn *up_next;
+	uint64_t wait_since_ns;		/* entered the pool's queue */
+	bool up_alone;			/* no other exchange in flight at its start */
 
 	/* request */
 	struct http_parser parser;

@@ -2,7 +2,8 @@
 /*
  * The controller thread: every tick, read the load signals (the pool's
  * queue delay, depth, busy fraction and completions; the accept backlog;
- * CPU pressure; for the proxy, the upstream's latency above its floor),
+ * CPU pressure; for the proxy, its upstream queue and the upstream's
+ * latency above its floor),
  * run the law (control.c), and write the admission rate and level to the
  * kernel in one map update with a heartbeat. A thread of its own on an
  * absolute clock, so neither a busy IO thread nor a slow metrics scrape
@@ -22,7 +23,6 @@
 
 #define RPC_ALPHA 0.1		/* EWMA weight of a tick's requests per connection */
 #define REFRESH_TICKS 100	/* re-read the service entry (its mark) this often */
-#define UPSTREAM_WINDOW_NS 10000000000ull	/* the upstream's floor: min over 10-20 s */
 #define RETRY_AFTER_MAX 30
 /* Without a data plane the acceptor applies the rate only this long
  * after an overloaded tick (server.c says why). */
@@ -56,7 +56,6 @@ struct loop {
 	uint64_t peak_start;
 	uint32_t backlog_prev;
 	double rpc;
-	uint64_t up_floor, up_floor_prev, up_window_start;
 	uint32_t gen;
 	uint64_t stale_after_ns;
 	uint32_t stale_policy;
@@ -106,25 +105,30 @@ static void load_config(struct loop *l)
 	atomic_store_explicit(&d->view.target_ns, p.target_delay_ns, memory_order_relaxed);
 }
 
-/* Upstream latency above its floor (min over a sliding 10-20 s): queueing
- * in or in front of the upstream, which the pool's queue does not see. */
-static uint64_t upstream_excess(struct loop *l, uint64_t now)
+/*
+ * The proxy's part of the delay: the wait in the upstream queue (which
+ * began in the pool's queue) plus the upstream's round trip above its
+ * floor, the queue inside the upstream. Both are minimums of the tick, so
+ * their sum is at most what any request of the tick paid. The oldest
+ * waiting request stands in for the pool's oldest task.
+ */
+static void upstream_signals(struct sld *d, struct ctl_signals *s)
 {
-	uint64_t m = atomic_exchange_explicit(&l->d->c.upstream_min_ns, UINT64_MAX,
-					      memory_order_relaxed);
-	uint64_t floor;
+	struct sld_upq_signals u;
+	uint64_t excess, delay;
 
-	if (now - l->up_window_start > UPSTREAM_WINDOW_NS) {
-		l->up_floor_prev = l->up_floor;
-		l->up_floor = UINT64_MAX;
-		l->up_window_start = now;
-	}
-	if (m == UINT64_MAX || m == 0)
-		return 0;
-	if (m < l->up_floor)
-		l->up_floor = m;
-	floor = l->up_floor < l->up_floor_prev ? l->up_floor : l->up_floor_prev;
-	return m > floor ? m - floor : 0;
+	sld_upq_tick(s->now_ns, &u);
+	excess = u.floor_ns && u.rtt_min_ns > u.floor_ns ? u.rtt_min_ns - u.floor_ns : 0;
+	delay = u.wait_min_ns + excess;
+	if (delay > s->delay_min_ns)
+		s->delay_min_ns = delay;
+	if (u.head_age_ns > s->oldest_age_ns)
+		s->oldest_age_ns = u.head_age_ns;
+	atomic_store_explicit(&d->view.upstream_excess_ns, excess, memory_order_relaxed);
+	atomic_store_explicit(&d->view.upstream_floor_ns, u.floor_ns, memory_order_relaxed);
+	atomic_store_explicit(&d->view.upstream_limit, u.limit, memory_order_relaxed);
+	atomic_store_explicit(&d->view.upstream_inflight, u.inflight, memory_order_relaxed);
+	atomic_store_explicit(&d->view.upstream_queued, u.queued, memory_order_relaxed);
 }
 
 static void tick(struct loop *l)
@@ -136,7 +140,7 @@ static void tick(struct loop *l)
 	struct sld_backlog bl = { 0 };
 	struct sld_psi psi;
 	struct sl_stats k;
-	uint64_t w, a, r, dw, da, dr, up;
+	uint64_t w, a, r, dw, da, dr;
 	double dt;
 	int err;
 
@@ -179,9 +183,8 @@ static void tick(struct loop *l)
 		s.goodput = (double)done / ((double)ns / 1e9) / l->rpc;
 		s.busy = (double)busy / (double)ns;
 	}
-	up = upstream_excess(l, l->cur.now_ns);
-	if (up > s.delay_min_ns)
-		s.delay_min_ns = up;
+	if (d->proxy)
+		upstream_signals(d, &s);
 
 	if (sld_dataplane_stats(d, &k) == 0) {
 		if (l->have_kprev) {
@@ -270,7 +273,6 @@ static void tick(struct loop *l)
 	atomic_store_explicit(&d->view.depth, s.depth, memory_order_relaxed);
 	atomic_store_explicit(&d->view.oldest_ns, s.oldest_age_ns, memory_order_relaxed);
 	atomic_store_explicit(&d->view.min_delay_ns, iv.min_delay_ns, memory_order_relaxed);
-	atomic_store_explicit(&d->view.upstream_excess_ns, up, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->view.ticks, 1, memory_order_relaxed);
 	pr_debug("tick: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, %.2f req/conn) "
 		 "demand %.0f/s backlog %u -> rate %u level %u",
@@ -327,7 +329,6 @@ int sld_control_start(struct sld *d)
 	memset(l, 0, sizeof(*l));
 	l->d = d;
 	l->rpc = 1;
-	l->up_floor = l->up_floor_prev = UINT64_MAX;
 	l->gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
 	load_config(l);
 	{

@@ -3,8 +3,9 @@
  * The pool task of one request. First the CoDel-style check: a request
  * that waited in the queue longer than its deadline is answered 503 at
  * once, because its client has likely given up and working it would only
- * delay the requests behind it. Then the handler: the reverse proxy when
- * --upstream is set, else the built-in ones:
+ * delay the requests behind it. Then the handler: with --upstream, the
+ * proxy's queue (upqueue.c, which makes the same check when the request
+ * leaves it), else the built-in ones:
  *   GET /work?cpu_us=N&sleep_us=N   burn N µs of CPU (thread CPU time, so
  *                                   preemption does not shorten it), then
  *                                   sleep on a blocking thread
@@ -122,22 +123,22 @@ not_allowed:
 	finish(d, c, false);
 }
 
-void sld_request_task(void *arg)
+void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why)
 {
-	struct conn *c = arg;
-	struct sld *d = c->d;
-	uint64_t waited = pool_task_delay_ns();
+	int n = sld_fast_answer(c->out_inline, sizeof(c->out_inline), d, why, false);
+
+	sld_conn_set_out_inline(c, n, 503, true);
+	sld_conn_try_write(c);
+	sld_conn_done(d, c);
+}
+
+bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited)
+{
 	uint64_t deadline = atomic_load_explicit(&d->deadline_ns, memory_order_relaxed);
 
-	atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
 	if (waited > deadline) {
-		int n = sld_fast_answer(c->out_inline, sizeof(c->out_inline), d,
-					SLD_FAST_expired, false);
-
-		sld_conn_set_out_inline(c, n, 503, true);
-		sld_conn_try_write(c);
-		sld_conn_done(d, c);
-		return;
+		sld_task_shed(d, c, SLD_FAST_expired);
+		return false;
 	}
 	/* The longest wait of a request that was worked: the e2e test checks
 	 * it against the deadline (metric sluiced_worked_wait_max_seconds). */
@@ -148,8 +149,22 @@ void sld_request_task(void *arg)
 						      waited, memory_order_relaxed,
 						      memory_order_relaxed))
 		;
-	if (d->proxy)
-		sld_proxy_request(d, c);
-	else
+	return true;
+}
+
+void sld_request_task(void *arg)
+{
+	struct conn *c = arg;
+	struct sld *d = c->d;
+	uint64_t waited = pool_task_delay_ns();
+
+	atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
+	if (d->proxy) {
+		/* The wait goes on in the upstream queue; the deadline is
+		 * checked when it ends. */
+		sld_upq_submit(c, sld_now_ns() - waited);
+		return;
+	}
+	if (sld_request_admit(d, c, waited))
 		builtin(d, c);
 }

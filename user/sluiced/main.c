@@ -151,7 +151,6 @@ int main(int argc, char **argv)
 	d->stop = &stop_flag;
 	d->queue_bound = d->cfg.queue_bound;
 	d->proxy = d->cfg.upstream[0] != '\0';
-	atomic_store(&d->c.upstream_min_ns, UINT64_MAX);
 	apply_hot(d);
 	sl_log_route_libbpf();
 	raise_nofile(d->cfg.max_connections);
@@ -165,6 +164,9 @@ int main(int argc, char **argv)
 		goto out;
 	po.workers = d->cfg.workers;
 	po.queue_bound = d->cfg.queue_bound;
+	/* A proxy's blocking threads are its places in flight upstream. */
+	if (d->proxy)
+		po.max_blocking = d->cfg.upstream_concurrency;
 	po.name = "sluiced";
 	err = pool_create(&d->pool, &po);
 	if (err) {
@@ -173,8 +175,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pool_up = true;
-	if (d->proxy && sld_proxy_init(d))
-		goto out;
+	if (d->proxy) {
+		if (sld_proxy_init(d))
+			goto out;
+		sld_upq_init(d);
+	}
 	if (sld_control_start(d))
 		goto out;
 	ctl_up = true;

@@ -49,7 +49,7 @@ uint64_t sld_memory_bound(struct sld *d)
 			 (uint64_t)d->queue_bound * 2 * sizeof(void *);
 
 	if (d->proxy)
-		bound += 8ull * SLD_MAX_RESPONSE;	/* max_blocking responses */
+		bound += (uint64_t)d->cfg.upstream_concurrency * SLD_MAX_RESPONSE;
 	return bound;
 }
 
@@ -140,10 +140,23 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	if (atomic_load(&v->psi_milli) != UINT32_MAX)
 		GAUGE(&b, "sluiced_cpu_pressure_some_avg10", "CPU PSI some avg10, percent.",
 		      ld32(&v->psi_milli) / 1000);
-	if (d->proxy)
+	if (d->proxy) {
 		GAUGE(&b, "sluiced_upstream_excess_seconds",
 		      "Upstream latency above its floor, last tick.",
 		      ld(&v->upstream_excess_ns) / 1e9);
+		GAUGE(&b, "sluiced_upstream_floor_seconds",
+		      "Upstream latency with nothing queued in it (0: unknown).",
+		      ld(&v->upstream_floor_ns) / 1e9);
+		GAUGE(&b, "sluiced_upstream_limit",
+		      "Requests allowed in flight to the upstream, last tick.",
+		      ld32(&v->upstream_limit));
+		GAUGE(&b, "sluiced_upstream_inflight",
+		      "Requests in flight to the upstream, last tick.",
+		      ld32(&v->upstream_inflight));
+		GAUGE(&b, "sluiced_upstream_queued",
+		      "Requests waiting for a place in flight, last tick.",
+		      ld32(&v->upstream_queued));
+	}
 	COUNTER(&b, "sluiced_controller_ticks_total", "Controller ticks.", ld(&v->ticks));
 	COUNTER(&b, "sluiced_admission_writes_total", "Heartbeats written to sl_admission.",
 		ld(&v->map_writes));

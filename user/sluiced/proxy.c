@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Reverse proxy to --upstream, so that sluice can stand in front of an
- * existing service written in anything. The request's pool task (after
- * its deadline check) hands the upstream exchange to a blocking thread
- * (pool_submit_blocking): the CPU workers never wait on the network.
+ * existing service written in anything. The exchange runs on a blocking
+ * thread of the pool, taken from the upstream queue (upqueue.c), so the
+ * CPU workers never wait on the network.
  *
  * Upstream connections are kept alive in a small LIFO pool; a request
  * that fails on a reused connection before any byte of the answer came
@@ -13,9 +13,8 @@
  * hop-by-hop headers are dropped and it is re-framed with Content-Length.
  * Failures are 502 (connect, protocol, too large) or 504 (timeout).
  *
- * The upstream's latency is a load signal: each exchange updates the
- * minimum of the current tick, which the controller compares with the
- * upstream's floor (controlloop.c).
+ * The upstream's latency is a load signal: sld_proxy_exchange returns it
+ * to the queue, which keeps its floor and the minimum of each tick.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -476,22 +475,10 @@ out:
 	return err;
 }
 
-static uint64_t now_ns(void)
-{
-	return sld_now_ns();
-}
-
 static void note_latency(struct sld *d, uint64_t ns)
 {
-	uint64_t min = atomic_load_explicit(&d->c.upstream_min_ns, memory_order_relaxed);
-
 	atomic_fetch_add_explicit(&d->c.upstream_requests, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->c.upstream_lat_ns, ns, memory_order_relaxed);
-	while (ns < min &&
-	       !atomic_compare_exchange_weak_explicit(&d->c.upstream_min_ns, &min, ns,
-						      memory_order_relaxed,
-						      memory_order_relaxed))
-		;
 }
 
 static void answer_error(struct conn *c, int status)
@@ -506,10 +493,10 @@ static void answer_error(struct conn *c, int status)
 	sld_conn_set_out_inline(c, n, status, true);
 }
 
-static void proxy_task(void *arg)
+uint64_t sld_proxy_exchange(struct conn *c)
 {
-	struct conn *c = arg;
 	struct sld *d = c->d;
+	uint64_t rtt = 0;
 	struct buf req = { 0 }, out = { 0 };
 	struct up_resp r = { 0 };
 	bool head_req = c->parser.req.method == HTTP_M_HEAD;
@@ -525,12 +512,13 @@ static void proxy_task(void *arg)
 			err = fd;
 			break;
 		}
-		t0 = now_ns();
+		t0 = sld_now_ns();
 		err = send_all(fd, req.p, req.len);
 		if (!err)
 			err = read_response(fd, head_req, &r);
 		if (!err) {
-			note_latency(d, now_ns() - t0);
+			rtt = sld_now_ns() - t0;
+			note_latency(d, rtt);
 			break;
 		}
 		close(fd);
@@ -578,18 +566,5 @@ out:
 	if (fd >= 0)
 		close(fd);
 	sld_conn_done(d, c);
-}
-
-void sld_proxy_request(struct sld *d, struct conn *c)
-{
-	if (pool_submit_blocking(d->pool, proxy_task, c) == 0)
-		return;
-	/* The blocking threads are all busy and their queue is full: the
-	 * pool is at its bound for upstream work. */
-	int n = sld_fast_answer(c->out_inline, sizeof(c->out_inline), d, SLD_FAST_full,
-				false);
-
-	sld_conn_set_out_inline(c, n, 503, true);
-	sld_conn_try_write(c);
-	sld_conn_done(d, c);
+	return rtt;
 }

@@ -9,6 +9,8 @@
  *   handlers.c    the pool task of a request: deadline check, then the
  *                 built-in handlers (/work, /health) or the proxy
  *   proxy.c       reverse proxy to --upstream over a keep-alive pool
+ *   upqueue.c     the proxy's queue: requests in flight to the upstream
+ *                 held to an adaptive limit (uplimit.c)
  *   controlloop.c the controller thread: signals -> ctl_tick -> sl_admission
  *   dataplane.c   attach (--iface), the pinned service, re-adoption, the
  *                 admission writes, kernel counters
@@ -89,7 +91,6 @@ struct sld_counters {
 	_Atomic uint64_t upstream_errors;
 	_Atomic uint64_t upstream_requests;
 	_Atomic uint64_t upstream_lat_ns;	/* sum */
-	_Atomic uint64_t upstream_min_ns;	/* min over the current tick */
 };
 
 /* What the controller publishes for the other threads. */
@@ -112,6 +113,10 @@ struct sld_ctl_view {
 	_Atomic uint64_t oldest_ns;
 	_Atomic uint64_t min_delay_ns;
 	_Atomic uint64_t upstream_excess_ns;
+	_Atomic uint64_t upstream_floor_ns;
+	_Atomic uint32_t upstream_limit;
+	_Atomic uint32_t upstream_inflight;
+	_Atomic uint32_t upstream_queued;
 	_Atomic uint64_t target_ns;
 	_Atomic uint64_t engaged_until_ns;	/* overloaded within the last second */
 };
@@ -179,12 +184,31 @@ extern const double sld_lat_bounds[SLD_N_LAT];
 
 /* handlers.c */
 void sld_request_task(void *arg);
+/* From a task: answer 503 on the fast path and hand the connection back. */
+void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why);
+/* From a task: false (and the request answered 503) when it waited past
+ * the deadline. */
+bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited);
 
 /* proxy.c */
 int sld_proxy_init(struct sld *d);
 int sld_proxy_reload(const char *upstream, uint32_t timeout_s);
 void sld_proxy_fini(void);
-void sld_proxy_request(struct sld *d, struct conn *c);
+/* Forward c's request and answer it; the round trip, 0 if it failed. */
+uint64_t sld_proxy_exchange(struct conn *c);
+
+/* upqueue.c */
+struct sld_upq_signals {
+	uint64_t wait_min_ns;	/* smallest wait of those that left the queue (0: none) */
+	uint64_t head_age_ns;	/* the oldest waiting request's wait (0: none) */
+	uint64_t rtt_min_ns;	/* smallest upstream round trip of the tick (0: none) */
+	uint64_t floor_ns;	/* the upstream's round trip with nothing queued (0: unknown) */
+	unsigned limit, inflight, queued;
+};
+void sld_upq_init(struct sld *d);
+void sld_upq_submit(struct conn *c, uint64_t since_ns);
+/* Once a tick, from the controller: the tick's signals; moves the limit. */
+void sld_upq_tick(uint64_t now, struct sld_upq_signals *s);
 
 /* dataplane.c */
 int sld_dataplane_up(struct sld *d);

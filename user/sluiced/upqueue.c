@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The proxy's queue in front of the upstream. A request that passed the
+ * pool waits here, in arrival order, for one of `limit` places in flight;
+ * the blocking thread that finishes an exchange takes the next request
+ * itself, so a thread is handed work only when a place opens. uplimit.h
+ * says how the limit moves and why there is one.
+ *
+ * What the controller reads each tick (sld_upq_tick):
+ *   - the queueing delay: the smallest wait of the requests that left the
+ *     queue in the tick (counted from when they entered the pool's queue),
+ *     and the age of the oldest one still waiting; the law treats them as
+ *     it treats the pool's own (control.c);
+ *   - the upstream's round trip: the minimum of the tick and the floor.
+ *     Any lower sample lowers the floor at once; to let it rise again (a
+ *     slower upstream), every PROBE_EVERY_NS the limit drops to one for
+ *     PROBE_SAMPLES exchanges that ran alone, as Envoy's adaptive
+ *     concurrency filter re-measures its minimum RTT, and their minimum
+ *     becomes the floor.
+ *
+ * A request whose wait passed the deadline when it leaves is answered 503
+ * (handlers.c), like one that waited too long in the pool.
+ *
+ * Locking: one mutex for all of it, taken twice per request by at most
+ * --upstream-concurrency threads and by the controller once a tick.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "sluiced.h"
+#include "uplimit.h"
+
+#define PROBE_EVERY_NS 30000000000ull	/* 30 s */
+#define PROBE_SAMPLES 8
+#define PROBE_MAX_NS 200000000ull	/* give up a probe after 200 ms */
+
+static struct {
+	pthread_mutex_t lock;
+	struct sld *d;
+	struct conn *head, *tail;
+	unsigned queued, inflight, limit, max;
+	bool waited;		/* a request found no place this tick */
+	uint64_t wait_min_ns;	/* this tick; UINT64_MAX: none left the queue */
+	uint64_t rtt_min_ns;	/* this tick; UINT64_MAX: none completed */
+	uint64_t floor_ns;	/* UINT64_MAX: no exchange yet */
+	/* the floor's re-measurement */
+	bool probing;
+	unsigned probe_n, probe_saved_limit;
+	uint64_t probe_min_ns, probe_end_ns, next_probe_ns;
+} Q = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+void sld_upq_init(struct sld *d)
+{
+	pthread_mutex_lock(&Q.lock);
+	Q.d = d;
+	Q.max = d->cfg.upstream_concurrency;
+	Q.limit = 1;		/* grows by one a tick while requests wait */
+	Q.wait_min_ns = Q.rtt_min_ns = Q.floor_ns = UINT64_MAX;
+	Q.next_probe_ns = sld_now_ns() + PROBE_EVERY_NS;
+	pthread_mutex_unlock(&Q.lock);
+}
+
+/* Under the lock: the head of the queue, which takes a place in flight. */
+static struct conn *pop_locked(uint64_t now)
+{
+	struct conn *c = Q.head;
+	uint64_t wait = now - c->wait_since_ns;
+
+	Q.head = c->up_next;
+	if (!Q.head)
+		Q.tail = NULL;
+	Q.queued--;
+	Q.inflight++;
+	c->up_alone = Q.inflight == 1;
+	if (wait < Q.wait_min_ns)
+		Q.wait_min_ns = wait;
+	return c;
+}
+
+/* Under the lock: a completed exchange's round trip (0: it failed). */
+static void note_rtt_locked(uint64_t rtt, bool alone)
+{
+	if (!rtt)
+		return;
+	if (rtt < Q.rtt_min_ns)
+		Q.rtt_min_ns = rtt;
+	if (rtt < Q.floor_ns)
+		Q.floor_ns = rtt;
+	if (Q.probing && alone) {
+		Q.probe_n++;
+		if (rtt < Q.probe_min_ns)
+			Q.probe_min_ns = rtt;
+	}
+}
+
+static void upstream_worker(void *arg)
+{
+	struct conn *c = arg;
+
+	while (c) {
+		bool alone = c->up_alone;
+		uint64_t rtt = 0;
+
+		/* c may be gone once answered: read what we need first. */
+		if (sld_request_admit(Q.d, c, sld_now_ns() - c->wait_since_ns))
+			rtt = sld_proxy_exchange(c);
+		pthread_mutex_lock(&Q.lock);
+		note_rtt_locked(rtt, alone);
+		/* This thread's place counts itself: it goes on while the
+		 * places in flight, its own included, are within the limit. */
+		if (Q.head && Q.inflight <= Q.limit) {
+			Q.inflight--;
+			c = pop_locked(sld_now_ns());
+		} else {
+			Q.inflight--;
+			c = NULL;
+		}
+		pthread_mutex_unlock(&Q.lock);
+	}
+}
+
+/* Give free places to waiting requests, each on a blocking thread. */
+static void dispatch(void)
+{
+	pthread_mutex_lock(&Q.lock);
+	while (Q.head && Q.inflight < Q.limit) {
+		struct conn *c = pop_locked(sld_now_ns());
+
+		pthread_mutex_unlock(&Q.lock);
+		if (pool_submit_blocking(Q.d->pool, upstream_worker, c)) {
+			/* Only while draining: the pool refuses new work. */
+			pthread_mutex_lock(&Q.lock);
+			Q.inflight--;
+			pthread_mutex_unlock(&Q.lock);
+			sld_task_shed(Q.d, c, SLD_FAST_draining);
+		}
+		pthread_mutex_lock(&Q.lock);
+	}
+	if (Q.head)
+		Q.waited = true;
+	pthread_mutex_unlock(&Q.lock);
+}
+
+void sld_upq_submit(struct conn *c, uint64_t since_ns)
+{
+	c->wait_since_ns = since_ns;
+	c->up_next = NULL;
+	pthread_mutex_lock(&Q.lock);
+	if (Q.tail)
+		Q.tail->up_next = c;
+	else
+		Q.head = c;
+	Q.tail = c;
+	Q.queued++;
+	pthread_mutex_unlock(&Q.lock);
+	dispatch();
+}
+
+static uint64_t or_zero(uint64_t v)
+{
+	return v == UINT64_MAX ? 0 : v;
+}
+
+/* Under the lock: the limit for the next tick. */
+static void next_limit_locked(uint64_t now)
+{
+	if (Q.probing) {
+		if (Q.probe_n < PROBE_SAMPLES && now < Q.probe_end_ns)
+			return;
+		if (Q.probe_n)
+			Q.floor_ns = Q.probe_min_ns;
+		Q.probing = false;
+		Q.limit = Q.probe_saved_limit;
+		return;
+	}
+	if (now >= Q.next_probe_ns && Q.floor_ns != UINT64_MAX) {
+		Q.probing = true;
+		Q.probe_n = 0;
+		Q.probe_min_ns = UINT64_MAX;
+		Q.probe_end_ns = now + PROBE_MAX_NS;
+		Q.next_probe_ns = now + PROBE_EVERY_NS;
+		Q.probe_saved_limit = Q.limit;
+		Q.limit = 1;
+		return;
+	}
+	Q.limit = uplimit_next(Q.limit, or_zero(Q.floor_ns), or_zero(Q.rtt_min_ns),
+			       Q.waited, Q.max);
+}
+
+void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
+{
+	pthread_mutex_lock(&Q.lock);
+	s->wait_min_ns = or_zero(Q.wait_min_ns);
+	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns : 0;
+	s->rtt_min_ns = or_zero(Q.rtt_min_ns);
+	s->floor_ns = or_zero(Q.floor_ns);
+	next_limit_locked(now);
+	s->limit = Q.limit;
+	s->inflight = Q.inflight;
+	s->queued = Q.queued;
+	Q.waited = false;
+	Q.wait_min_ns = Q.rtt_min_ns = UINT64_MAX;
+	pthread_mutex_unlock(&Q.lock);
+	dispatch();	/* places the new limit opened */
+}
