@@ -233,4 +233,26 @@ t_expect_cmp "proxy: keep-alive load mostly served" "ok" "$ok" -ge 100
 ups=$(srvnet curl -s --max-time 5 http://127.0.0.1:9465/metrics |
 	awk '$1 == "sluiced_upstream_requests_total" { printf "%d", $2 }')
 t_expect_cmp "proxy: upstream requests counted" "sluiced_upstream_requests_total" "$ups" -ge "$ok"
+# Overload through the proxy: 1000 us requests at ~3x what the one-worker
+# upstream completes. The limit on requests in flight must settle near the
+# upstream's parallelism (one worker: 2) instead of its ceiling (16), so
+# the excess waits in the proxy, where the deadline applies.
+pmetric() {
+	srvnet curl -s --max-time 5 http://127.0.0.1:9465/metrics | awk -v m="$1" '$1 == m { print $2 }'
+}
+cli "$LOAD" --quiet --timeout 5000 --json "$LOGDIR/proxy-over.json" --rate 3000 \
+	--duration 2 --keepalive 16 "http://$SRV4:8081/work?cpu_us=1000" >/dev/null &
+lpid=$!
+sleep 1.5
+lim=$(pmetric sluiced_upstream_limit)
+lim=${lim:+$(int "$lim")}
+wait $lpid
+t_expect_cmp "proxy overload: the upstream limit stays near its parallelism" \
+	"sluiced_upstream_limit" "${lim:-99}" -le 6
+t_expect "proxy overload: answered 200 or 503" "timeout+reset+error+other" \
+	"$(jq -r '.outcomes | .timeout + .reset + .error + .other' "$LOGDIR/proxy-over.json")" 0
+wmax=$(pmetric sluiced_worked_wait_max_seconds) dl=$(pmetric sluiced_deadline_seconds)
+t_expect "proxy overload: nothing sent upstream after its deadline" \
+	"max wait <= deadline ($wmax <= $dl)" \
+	"$(awk -v a="$wmax" -v b="$dl" 'BEGIN { print (a != "" && a <= b) ? "yes" : "no" }')" yes
 finish

@@ -73,10 +73,6 @@ void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p)
 	p->level_max = (uint8_t)cfg->level_max;
 	if (p->drain_ns < 4 * tick)
 		p->drain_ns = 4 * tick;
-	/* A proxy's workers only hand requests to the blocking threads: their
-	 * busy fraction says nothing of the upstream's capacity. */
-	if (cfg->upstream[0])
-		p->busy_jump = 0;
 }
 
 static uint64_t diff(uint64_t a, uint64_t b)
@@ -107,10 +103,13 @@ static void load_config(struct loop *l)
 
 /*
  * The proxy's part of the delay: the wait in the upstream queue (which
- * began in the pool's queue) plus the upstream's round trip above its
- * floor, the queue inside the upstream. Both are minimums of the tick, so
- * their sum is at most what any request of the tick paid. The oldest
- * waiting request stands in for the pool's oldest task.
+ * began in the pool's queue), its minimum over the tick as for the pool,
+ * plus the queue inside the upstream, its mean round trip above its floor
+ * (the mean because the upstream need not serve in order; uplimit.h). The
+ * oldest waiting request stands in for the pool's oldest task, and the
+ * share of the places in flight in use for the workers' busy fraction:
+ * goodput / busy is then limit / round trip, what the upstream completes
+ * with every place taken (control.c's busy jump).
  */
 static void upstream_signals(struct sld *d, struct ctl_signals *s)
 {
@@ -118,17 +117,23 @@ static void upstream_signals(struct sld *d, struct ctl_signals *s)
 	uint64_t excess, delay;
 
 	sld_upq_tick(s->now_ns, &u);
-	excess = u.floor_ns && u.rtt_min_ns > u.floor_ns ? u.rtt_min_ns - u.floor_ns : 0;
+	excess = u.floor_ns && u.rtt_ns > u.floor_ns ? u.rtt_ns - u.floor_ns : 0;
 	delay = u.wait_min_ns + excess;
 	if (delay > s->delay_min_ns)
 		s->delay_min_ns = delay;
 	if (u.head_age_ns > s->oldest_age_ns)
 		s->oldest_age_ns = u.head_age_ns;
+	s->busy = u.busy;
 	atomic_store_explicit(&d->view.upstream_excess_ns, excess, memory_order_relaxed);
 	atomic_store_explicit(&d->view.upstream_floor_ns, u.floor_ns, memory_order_relaxed);
 	atomic_store_explicit(&d->view.upstream_limit, u.limit, memory_order_relaxed);
 	atomic_store_explicit(&d->view.upstream_inflight, u.inflight, memory_order_relaxed);
 	atomic_store_explicit(&d->view.upstream_queued, u.queued, memory_order_relaxed);
+	pr_debug("upstream: wait %.2f ms, oldest %.2f ms, rtt %.2f ms (floor %.2f), "
+		 "in flight %u of %u, %u waiting",
+		 (double)u.wait_min_ns / 1e6, (double)u.head_age_ns / 1e6,
+		 (double)u.rtt_ns / 1e6, (double)u.floor_ns / 1e6, u.inflight, u.limit,
+		 u.queued);
 }
 
 static void tick(struct loop *l)
@@ -170,21 +175,23 @@ static void tick(struct loop *l)
 	s.delay_min_ns = iv.min_delay_ns;
 	s.oldest_age_ns = l->cur.oldest_wait_ns;
 	s.depth = (uint32_t)l->cur.depth;
-	s.busy = iv.busy;	/* replaced below by the goodput window's */
+	s.busy = iv.busy;
+	/* A proxy's workers only hand requests on: its busy fraction is the
+	 * upstream's places in flight in use. */
+	if (d->proxy)
+		upstream_signals(d, &s);
 	{
 		uint64_t done = 0, ns = 0, busy = 0;
 
 		l->gp_done[l->gp_i] = dw;
 		l->gp_ns[l->gp_i] = iv.ns;
-		l->gp_busy[l->gp_i] = (uint64_t)(iv.busy * (double)iv.ns);
+		l->gp_busy[l->gp_i] = (uint64_t)(s.busy * (double)iv.ns);
 		l->gp_i = (l->gp_i + 1) % GOODPUT_TICKS;
 		for (int i = 0; i < GOODPUT_TICKS; i++)
 			done += l->gp_done[i], ns += l->gp_ns[i], busy += l->gp_busy[i];
 		s.goodput = (double)done / ((double)ns / 1e9) / l->rpc;
 		s.busy = (double)busy / (double)ns;
 	}
-	if (d->proxy)
-		upstream_signals(d, &s);
 
 	if (sld_dataplane_stats(d, &k) == 0) {
 		if (l->have_kprev) {

@@ -201,8 +201,9 @@ uint64_t sld_proxy_exchange(struct conn *c);
 struct sld_upq_signals {
 	uint64_t wait_min_ns;	/* smallest wait of those that left the queue (0: none) */
 	uint64_t head_age_ns;	/* the oldest waiting request's wait (0: none) */
-	uint64_t rtt_min_ns;	/* smallest upstream round trip of the tick (0: none) */
+	uint64_t rtt_ns;	/* mean upstream round trip of the tick (0: none) */
 	uint64_t floor_ns;	/* the upstream's round trip with nothing queued (0: unknown) */
+	double busy;		/* share of the places in flight in use, 0..1 */
 	unsigned limit, inflight, queued;
 };
 void sld_upq_init(struct sld *d);

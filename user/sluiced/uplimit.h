@@ -11,19 +11,25 @@
  * its depth or order it. Holding the excess in sluiced's own queue keeps
  * it measurable (the controller's delay signal) and first-come first-served.
  *
- * The rule: with `limit` in flight, the upstream's round trip grows from
- * its floor (nothing queued inside it) to rtt, so it runs about
- * limit * floor / rtt requests in parallel. Keep one more than that in
- * flight, so the upstream never idles during a round trip:
+ * The rule, after TCP Vegas: with `limit` in flight, the round trip grows
+ * from its floor (nothing queued inside the upstream) to rtt, so about
  *
- *   next = limit * floor / rtt + 1      (integer division)
+ *   inside = limit * (rtt - floor) / rtt
  *
- * rtt is the minimum of the tick (the least noisy sample, and never below
- * the floor, so the gradient is at most 1): with an upstream that is not
- * queueing, next = limit + 1, an additive increase; one that queues pulls
- * the limit straight back to its parallelism + 1. The limit grows only
- * while requests had to wait for it (demand above the limit), so an idle
- * proxy does not wind it up. Bounds: 1..max.
+ * of them wait inside the upstream. Below one, the upstream has a place
+ * free: add one (only while requests waited for a place, so an idle proxy
+ * does not wind the limit up). From one to two, hold: one waiting inside
+ * keeps the upstream busy across the round trip between two requests.
+ * Above two, pull back to what it runs in parallel plus one,
+ * limit * floor / rtt + 1, but at most halve in one tick, so one slow
+ * sample (a GC pause upstream) is not taken for a lasting change.
+ *
+ * rtt is the mean of the tick, not its minimum: an upstream that does not
+ * serve in order (Go's scheduler runs the goroutine readied last first)
+ * answers some requests in one service time whatever the number in
+ * flight, and only the mean (Little's law: in flight / throughput) shows
+ * the queue. One below the floor counts as the floor. Against an upstream of c cores the limit
+ * settles at c + 1 or c + 2, from below and from above. Bounds: 1..max.
  */
 #ifndef SLUICED_UPLIMIT_H
 #define SLUICED_UPLIMIT_H
@@ -31,9 +37,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* floor_ns, rtt_min_ns: 0 when unknown (no exchange completed): the limit
+/* floor_ns, rtt_ns: 0 when unknown (no exchange completed): the limit
  * stays. waited: a request found no free place since the last call. */
-unsigned uplimit_next(unsigned limit, uint64_t floor_ns, uint64_t rtt_min_ns,
+unsigned uplimit_next(unsigned limit, uint64_t floor_ns, uint64_t rtt_ns,
 		      bool waited, unsigned max);
 
 #endif /* SLUICED_UPLIMIT_H */

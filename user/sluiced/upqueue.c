@@ -7,11 +7,12 @@
  * says how the limit moves and why there is one.
  *
  * What the controller reads each tick (sld_upq_tick):
+ *   - the share of the places in flight in use over the tick (busy);
  *   - the queueing delay: the smallest wait of the requests that left the
  *     queue in the tick (counted from when they entered the pool's queue),
  *     and the age of the oldest one still waiting; the law treats them as
  *     it treats the pool's own (control.c);
- *   - the upstream's round trip: the minimum of the tick and the floor.
+ *   - the upstream's round trip: the mean of the tick and the floor.
  *     Any lower sample lowers the floor at once; to let it rise again (a
  *     slower upstream), every PROBE_EVERY_NS the limit drops to one for
  *     PROBE_SAMPLES exchanges that ran alone, as Envoy's adaptive
@@ -43,8 +44,11 @@ static struct {
 	unsigned queued, inflight, limit, max;
 	bool waited;		/* a request found no place this tick */
 	uint64_t wait_min_ns;	/* this tick; UINT64_MAX: none left the queue */
-	uint64_t rtt_min_ns;	/* this tick; UINT64_MAX: none completed */
+	uint64_t rtt_sum_ns;	/* this tick's completed exchanges */
+	unsigned rtt_n;
 	uint64_t floor_ns;	/* UINT64_MAX: no exchange yet */
+	uint64_t busy_ns;	/* this tick: places in flight in use x time */
+	uint64_t busy_since_ns, tick_start_ns;
 	/* the floor's re-measurement */
 	bool probing;
 	unsigned probe_n, probe_saved_limit;
@@ -57,9 +61,17 @@ void sld_upq_init(struct sld *d)
 	Q.d = d;
 	Q.max = d->cfg.upstream_concurrency;
 	Q.limit = 1;		/* grows by one a tick while requests wait */
-	Q.wait_min_ns = Q.rtt_min_ns = Q.floor_ns = UINT64_MAX;
-	Q.next_probe_ns = sld_now_ns() + PROBE_EVERY_NS;
+	Q.wait_min_ns = Q.floor_ns = UINT64_MAX;
+	Q.busy_since_ns = Q.tick_start_ns = sld_now_ns();
+	Q.next_probe_ns = Q.tick_start_ns + PROBE_EVERY_NS;
 	pthread_mutex_unlock(&Q.lock);
+}
+
+/* Under the lock, before the number in flight changes. */
+static void account_locked(uint64_t now)
+{
+	Q.busy_ns += Q.inflight * (now - Q.busy_since_ns);
+	Q.busy_since_ns = now;
 }
 
 /* Under the lock: the head of the queue, which takes a place in flight. */
@@ -72,6 +84,7 @@ static struct conn *pop_locked(uint64_t now)
 	if (!Q.head)
 		Q.tail = NULL;
 	Q.queued--;
+	account_locked(now);
 	Q.inflight++;
 	c->up_alone = Q.inflight == 1;
 	if (wait < Q.wait_min_ns)
@@ -84,8 +97,8 @@ static void note_rtt_locked(uint64_t rtt, bool alone)
 {
 	if (!rtt)
 		return;
-	if (rtt < Q.rtt_min_ns)
-		Q.rtt_min_ns = rtt;
+	Q.rtt_sum_ns += rtt;
+	Q.rtt_n++;
 	if (rtt < Q.floor_ns)
 		Q.floor_ns = rtt;
 	if (Q.probing && alone) {
@@ -110,13 +123,12 @@ static void upstream_worker(void *arg)
 		note_rtt_locked(rtt, alone);
 		/* This thread's place counts itself: it goes on while the
 		 * places in flight, its own included, are within the limit. */
-		if (Q.head && Q.inflight <= Q.limit) {
-			Q.inflight--;
-			c = pop_locked(sld_now_ns());
-		} else {
-			Q.inflight--;
-			c = NULL;
-		}
+		bool more = Q.head && Q.inflight <= Q.limit;
+		uint64_t now = sld_now_ns();
+
+		account_locked(now);
+		Q.inflight--;
+		c = more ? pop_locked(now) : NULL;
 		pthread_mutex_unlock(&Q.lock);
 	}
 }
@@ -132,6 +144,7 @@ static void dispatch(void)
 		if (pool_submit_blocking(Q.d->pool, upstream_worker, c)) {
 			/* Only while draining: the pool refuses new work. */
 			pthread_mutex_lock(&Q.lock);
+			account_locked(sld_now_ns());
 			Q.inflight--;
 			pthread_mutex_unlock(&Q.lock);
 			sld_task_shed(Q.d, c, SLD_FAST_draining);
@@ -163,6 +176,12 @@ static uint64_t or_zero(uint64_t v)
 	return v == UINT64_MAX ? 0 : v;
 }
 
+/* Under the lock: the mean round trip of the tick, 0 if none completed. */
+static uint64_t rtt_mean_locked(void)
+{
+	return Q.rtt_n ? Q.rtt_sum_ns / Q.rtt_n : 0;
+}
+
 /* Under the lock: the limit for the next tick. */
 static void next_limit_locked(uint64_t now)
 {
@@ -185,23 +204,32 @@ static void next_limit_locked(uint64_t now)
 		Q.limit = 1;
 		return;
 	}
-	Q.limit = uplimit_next(Q.limit, or_zero(Q.floor_ns), or_zero(Q.rtt_min_ns),
+	Q.limit = uplimit_next(Q.limit, or_zero(Q.floor_ns), rtt_mean_locked(),
 			       Q.waited, Q.max);
 }
 
 void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 {
 	pthread_mutex_lock(&Q.lock);
+	account_locked(now);
+	s->busy = now > Q.tick_start_ns
+		? (double)Q.busy_ns / ((double)Q.limit * (double)(now - Q.tick_start_ns)) : 0;
+	if (s->busy > 1)
+		s->busy = 1;	/* more in flight than the limit: it just fell */
+	Q.busy_ns = 0;
+	Q.tick_start_ns = now;
 	s->wait_min_ns = or_zero(Q.wait_min_ns);
 	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns : 0;
-	s->rtt_min_ns = or_zero(Q.rtt_min_ns);
+	s->rtt_ns = rtt_mean_locked();
 	s->floor_ns = or_zero(Q.floor_ns);
 	next_limit_locked(now);
 	s->limit = Q.limit;
 	s->inflight = Q.inflight;
 	s->queued = Q.queued;
 	Q.waited = false;
-	Q.wait_min_ns = Q.rtt_min_ns = UINT64_MAX;
+	Q.wait_min_ns = UINT64_MAX;
+	Q.rtt_sum_ns = 0;
+	Q.rtt_n = 0;
 	pthread_mutex_unlock(&Q.lock);
 	dispatch();	/* places the new limit opened */
 }
