@@ -144,6 +144,31 @@ cb=$(int "$(metric sluiced_connection_bytes)")
 bound=$(((48 << 20) + MAXCONN * cb))	# base + connections; no bodies here
 t_expect_cmp "overload: peak memory within the bound ($bound bytes)" "VmHWM" "$hwm" -le $bound
 
+# --- priority classes: under overload the controller raises the admission
+# level, which sheds a low class outright while the default class (4) is
+# still admitted by rate. The low class is a second client address.
+LOW4=198.18.0.3
+cli ip addr add "$LOW4/24" dev "$IF_CLI"
+ctl prefix add "$LOW4/32" class 1 >/dev/null
+shed0=$(stat_of $SVC shed_level) adm0=$(stat_of $SVC admitted)
+cli "$LOAD" --quiet --timeout 5000 --json "$LOGDIR/class.json" --rate 5000 --duration 4 \
+	"http://$SRV4:$PORT/work?cpu_us=1000" >/dev/null &
+lpid=$!
+# Until the level is up under this load (it may still be up from the last).
+for ((i = 0; i < 35; i++)); do
+	(($(stat_of $SVC admitted) > adm0 && $(int "$(metric sluiced_controller_level)") >= 2)) && break
+	sleep 0.1
+done
+level=$(int "$(metric sluiced_controller_level)")
+cli timeout 30 hping3 -S -a "$LOW4" -p $PORT -c 20 -i u1000 "$SRV4" >/dev/null 2>&1
+wait $lpid
+t_expect_cmp "classes: overload raised the admission level" "level" "$level" -ge 2
+t_expect_cmp "classes: the class-1 source was shed by level" "shed_level growth" \
+	$(($(stat_of $SVC shed_level) - shed0)) -ge 20
+t_expect_cmp "classes: the default class was admitted by rate" "admitted growth" \
+	$(($(stat_of $SVC admitted) - adm0)) -gt 0
+ctl prefix del "$LOW4/32" >/dev/null
+
 # --- kill -9 under load: the kernel keeps the limits; a restart re-adopts them
 bg cli "$LOAD" --quiet --timeout 5000 --rate 3000 --duration 3 "http://$SRV4:$PORT/work?cpu_us=1000"
 LPID=$!
