@@ -14,7 +14,7 @@
  * Failures are 502 (connect, protocol, too large) or 504 (timeout).
  *
  * The upstream's latency is a load signal: sld_proxy_exchange returns it
- * to the queue, which keeps its floor and the minimum of each tick.
+ * to the queue, which keeps its floor and the mean of each tick.
  */
 #define _GNU_SOURCE
 #include <errno.h>
