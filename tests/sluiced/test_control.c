@@ -640,7 +640,7 @@ static void test_irregular_ticks(void **state)
 
 /* Well under target with the pool a quarter busy: the rate jumps to 0.9 x
  * goodput / busy (the workers' capacity) instead of climbing 5% a tick;
- * with busy unknown (0) it climbs. */
+ * with busy unknown (0) it climbs; a busy fraction near 0 counts as 0.1. */
 static void test_busy_jump(void **state)
 {
 	(void)state;
@@ -675,6 +675,18 @@ static void test_busy_jump(void **state)
 	sg.delay_min_ns = p.target_delay_ns;	/* d = T: not under T/2 */
 	ctl_tick(&c, &sg, &o);
 	assert_true(o.rate_cap <= 215);
+
+	/* a busy fraction of 0.1% (one exchange caught at a tick's edge) is
+	 * read as a tenth: 10 x goodput at most, not 1000 x */
+	ctl_init(&c, &p);
+	c.rate = 200;
+	c.started = true;
+	c.last_ns = sg.now_ns - TICK_NS;
+	sg.delay_min_ns = 0;
+	sg.goodput = 34;
+	sg.busy = 0.001;
+	ctl_tick(&c, &sg, &o);
+	assert_true(o.rate_cap >= 300 && o.rate_cap <= 310);
 }
 
 int main(void)

@@ -64,7 +64,8 @@
     100% busy (Little's law on the workers; N workers / mean service
     time, so a few completions already tell it). Well under target (d <
     T/2), with busy known (> 0) and demand above the rate, the rate jumps at once
-    to busy_jump (0.9) of that estimate, capped by the no-wind-up bound.
+    to busy_jump (0.9) of that estimate, capped by the no-wind-up bound;
+    a busy fraction under a tenth counts as a tenth (JUMP_BUSY_MIN).
     Under load the estimate is the goodput itself (busy ~ 1), so the jump
     never lifts the rate above what is completed; on a CPU shared with
     other work busy counts preempted time, so the estimate errs low.
@@ -106,6 +107,12 @@
 #define NS_PER_S 1e9
 /* A raise is undone if the rate is under-filled for this many ticks. */
 #define REVERT_TICKS 3
+/* The busy jump reads goodput / busy as capacity; below this busy fraction
+ * that rests on a completion or two (a 10 ms exchange seen in one tick of
+ * three), and one tick read 34/s at 0.1% busy as 30,000/s. So one jump
+ * multiplies goodput by at most busy_jump / JUMP_BUSY_MIN; from a trickle
+ * two or three jumps reach capacity. */
+#define JUMP_BUSY_MIN 0.1
 /* A late tick's increase counts at most this many ticks' worth. */
 #define MAX_TICKS_PER_STEP 2.0
 
@@ -240,7 +247,8 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 		}
 		if (p->busy_jump > 0 && s->busy > 0 && s->goodput > 0 && d < T / 2 &&
 		    demand > r) {
-			double est = p->busy_jump * s->goodput / s->busy;
+			double busy = s->busy > JUMP_BUSY_MIN ? s->busy : JUMP_BUSY_MIN;
+			double est = p->busy_jump * s->goodput / busy;
 
 			if (r < est)
 				r = est;
