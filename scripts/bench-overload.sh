@@ -497,7 +497,8 @@ fi
 
 # One row per run: config factor offered goodput %cap steady %cap p50 p99
 # p999, then the outcome mix in percent of requests sent ("steady": see
-# JQ_STEADY).
+# JQ_STEADY), then the p99 of how late the generator sent (a busy machine
+# shows there first).
 for cfg in $CONFIGS; do
 	for f in $FACTORS; do
 		[[ -f $OUT/raw/$cfg-$f.json ]] || continue
@@ -510,7 +511,8 @@ for cfg in $CONFIGS; do
 			 .ok_latency.p50_ms, .ok_latency.p99_ms, .ok_latency.p999_ms,
 			 pct(.outcomes.ok), pct(.outcomes.shed), pct(.outcomes.refused),
 			 pct(.outcomes.reset), pct(.outcomes.timeout),
-			 pct(.outcomes.error + .outcomes.other + .outcomes.overflow)] | @tsv' "$OUT/raw/$cfg-$f.json"
+			 pct(.outcomes.error + .outcomes.other + .outcomes.overflow),
+			 .lateness.p99_ms] | @tsv' "$OUT/raw/$cfg-$f.json"
 	done >"$OUT/data/sweep-$cfg.tsv"
 done
 
@@ -530,14 +532,15 @@ cpu_each() {	# CONFIG: us of server CPU per rejected connection, or -
 		"$TIMEOUT_MS" "$LIMIT"
 	printf '%s s per run; each point is the run with the median goodput of %d.\n' "$SECS" "$REPEAT"
 	printf 'goodput: 2xx per second of the run; steady: the same after its first second. Outcomes in %% of requests sent:\n'
-	printf '503 = shed by the service, rst-syn = refused at connect, reset = reset after connect. us/reject: server CPU per refusal.\n\n'
-	printf '%-27s %5s %7s %7s %5s %7s %5s %7s %7s %7s %5s %5s %7s %5s %7s %5s %9s\n' \
-		protection load offered goodput "%cap" steady "%cap" "p50 ms" "p99 ms" "p999 ms" ok 503 rst-syn reset timeout other "us/reject"
+	printf '503 = shed by the service, rst-syn = refused at connect, reset = reset after connect.\n'
+	printf 'late: p99 of how late the load generator sent, in ms (over ~5 ms: the machine was busy). us/reject: server CPU per refusal.\n\n'
+	printf '%-27s %5s %7s %7s %5s %7s %5s %7s %7s %7s %5s %5s %7s %5s %7s %5s %5s %9s\n' \
+		protection load offered goodput "%cap" steady "%cap" "p50 ms" "p99 ms" "p999 ms" ok 503 rst-syn reset timeout other late "us/reject"
 	for cfg in $CONFIGS; do
 		[[ -s $OUT/data/sweep-$cfg.tsv ]] || { printf '%-27s (skipped)\n' "${LABEL[$cfg]}"; continue; }
 		awk -F'\t' -v label="${LABEL[$cfg]}" -v cpu="$(cpu_each "$cfg")" '{
-			printf "%-27s %4sx %7d %7d %5.0f %7d %5.0f %7.1f %7.1f %7.1f %5.1f %5.1f %7.1f %5.1f %7.1f %5.1f %9s\n",
-				NR == 1 ? label : "", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, NR == 1 ? cpu : ""
+			printf "%-27s %4sx %7d %7d %5.0f %7d %5.0f %7.1f %7.1f %7.1f %5.1f %5.1f %7.1f %5.1f %7.1f %5.1f %5.1f %9s\n",
+				NR == 1 ? label : "", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NR == 1 ? cpu : ""
 		}' "$OUT/data/sweep-$cfg.tsv"
 	done
 } | tee "$OUT/table.txt"
