@@ -303,6 +303,15 @@ out=$(ctlj detach veth3) && [[ $(jq -r .removed_qdisc <<<"$out") == true ]] &&
 	! in_ns tc qdisc show dev veth3 | grep -q clsact
 check "detach tc removes the clsact qdisc it created" test $? -eq 0
 
+# A filter another tool added to sluice's qdisc since: the qdisc stays.
+ctlj attach veth3 --mode tc >/dev/null &&
+	in_ns tc filter add dev veth3 ingress prio 90 u32 match u32 0 0 classid 1:1 &&
+	out=$(ctlj detach veth3) && [[ $(jq -r .removed_qdisc <<<"$out") == false ]] &&
+	in_ns tc filter show dev veth3 ingress | grep -q 'pref 90 u32' &&
+	! in_ns tc filter show dev veth3 ingress | grep -q sluice_tc
+check "detach tc keeps its clsact qdisc when others' filters use it" test $? -eq 0
+in_ns tc qdisc del dev veth3 clsact 2>/dev/null
+
 ctl detach veth0 >/dev/null && ! in_ns ip link show veth0 | grep -q 'prog/xdp' && [[ ! -e $PIN/links/veth0 ]]
 check "detach native removes the XDP link" test $? -eq 0
 

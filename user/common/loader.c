@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/if_link.h>
+#include <linux/pkt_sched.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "parse.h"
 #include "sluice.skel.h"
+#include "tcfilter.h"
 
 #define MAX_OBJ_MAPS 32
 
@@ -361,6 +363,19 @@ static void detach_tc(const char *ifname, const struct sl_attach_rec *rec, bool 
 				"place", ifname, q.prog_id);
 	}
 	if (rec->qdisc_created) {
+		int in = sl_tc_has_filters((int)rec->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS));
+		int eg = sl_tc_has_filters((int)rec->ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS));
+
+		/* Removing the qdisc would take others' filters with it. */
+		if (in || eg) {
+			if (in < 0 || eg < 0)
+				pr_warn("cannot list the filters on %s (%s): left the clsact qdisc "
+					"sluice created", ifname, strerror(-(in < 0 ? in : eg)));
+			else
+				pr_info("left the clsact qdisc sluice created on %s: other filters "
+					"use it now", ifname);
+			return;
+		}
 		/* INGRESS|EGRESS deletes the clsact qdisc itself (INGRESS alone flushes filters). */
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		err = bpf_tc_hook_destroy(&hook);
