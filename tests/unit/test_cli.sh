@@ -304,11 +304,13 @@ out=$(ctlj detach veth3) && [[ $(jq -r .removed_qdisc <<<"$out") == true ]] &&
 check "detach tc removes the clsact qdisc it created" test $? -eq 0
 
 # A filter another tool added to sluice's qdisc since: the qdisc stays.
+# (The listing is read whole first: grep -q stopping early would kill tc
+# with SIGPIPE, and pipefail would make that a failure.)
 ctlj attach veth3 --mode tc >/dev/null &&
 	in_ns tc filter add dev veth3 ingress prio 90 u32 match u32 0 0 classid 1:1 &&
 	out=$(ctlj detach veth3) && [[ $(jq -r .removed_qdisc <<<"$out") == false ]] &&
-	in_ns tc filter show dev veth3 ingress | grep -q 'pref 90 u32' &&
-	! in_ns tc filter show dev veth3 ingress | grep -q sluice_tc
+	filters=$(in_ns tc filter show dev veth3 ingress) &&
+	grep -q 'pref 90 u32' <<<"$filters" && ! grep -q sluice_tc <<<"$filters"
 check "detach tc keeps its clsact qdisc when others' filters use it" test $? -eq 0
 in_ns tc qdisc del dev veth3 clsact 2>/dev/null
 
