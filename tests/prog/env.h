@@ -11,7 +11,8 @@
  *   env_reset()                        default services, prefixes; clear state
  *   env_set_service(slot, svc)         sl_services + sl_ports, in update order
  *   env_set_prefix4/6(cidr, kind, cls)
- *   env_set_admission(slot, adm) / env_del_admission(slot)
+ *   env_set_admission(slot, adm)       the entry, and SL_SVC_DAEMON on the service
+ *   env_del_admission(slot)
  *   env_set_level(level)
  *   env_stats(slot, out)               summed over CPUs
  *   env_run(fd, pkt, len, repeat, res) one BPF_PROG_TEST_RUN
