@@ -294,7 +294,7 @@ if cfg 99; then
 			echo "  ABI check: '$args' exited $rc: $out"
 		}
 	done
-	cfg 1
+	cfg 2
 	[[ $ok -eq 1 && $(snapshot) == "$before" ]]
 	check "bad: pins of another ABI version are refused" test $? -eq 0
 else
