@@ -44,6 +44,7 @@ enum {
 	SLOT_ADMIT = SLOT_TCP82,	/* TCP 82: every limiter on, never refuses */
 	SLOT_SVCFULL = 8,		/* TCP 83: service bucket empty */
 	SLOT_SRCFULL = 9,		/* TCP 84: source bucket empty, LRU full */
+	SLOT_STATIC = 10,		/* TCP 85: as TCP 83, without a daemon */
 };
 
 enum prog_kind { XDP, TC };
@@ -73,6 +74,7 @@ static struct path paths[] = {
 	{ "SYN admitted, all limiters on", XDP, { .dport = 82 }, 25 },
 	{ "SYN admitted, IPv6 + QinQ + ext", XDP, { V6Q, .dport = 82 }, 25 },
 	{ "SYN dropped: service bucket", XDP, { .dport = 83 }, 25 },
+	{ "  same, no daemon (static limits)", XDP, { .dport = 85 }, 25 },
 	{ "SYN dropped: source bucket, LRU full", XDP, { .dport = 84 }, 25 },
 	{ "  same, IPv6 /64 + QinQ + ext", XDP, { V6Q, .dport = 84 }, 25 },
 	{ "SYN dropped: deny prefix", XDP, { .src = "198.18.2.7" }, 25 },
@@ -106,6 +108,8 @@ static int setup_maps(void)
 				    .src_rate = 4000000000u, .src_burst = 1000 };
 	struct sl_service svcfull = { .port = 83, .proto = SL_PROTO_TCP,
 				      .action = SL_ACT_DROP, .rate = 1, .burst = 1 };
+	struct sl_service svcstatic = { .port = 85, .proto = SL_PROTO_TCP,
+					.action = SL_ACT_DROP, .rate = 1, .burst = 1 };
 	struct sl_service srcfull = { .port = 84, .proto = SL_PROTO_TCP,
 				      .action = SL_ACT_DROP, .rate = 4000000000u,
 				      .burst = 1000, .src_rate = 1, .src_burst = 1 };
@@ -120,7 +124,9 @@ static int setup_maps(void)
 	err = err ?: env_set_service(SLOT_ADMIT, &admit);
 	err = err ?: env_set_service(SLOT_SVCFULL, &svcfull);
 	err = err ?: env_set_service(SLOT_SRCFULL, &srcfull);
-	/* A fresh daemon entry on every judged service: the longest path. */
+	err = err ?: env_set_service(SLOT_STATIC, &svcstatic);
+	/* A fresh daemon entry on every judged service but the static one:
+	 * the longest path. */
 	err = err ?: env_set_admission(SLOT_ADMIT, &adm);
 	err = err ?: env_set_admission(SLOT_SVCFULL, &adm);
 	err = err ?: env_set_admission(SLOT_SRCFULL, &adm);
