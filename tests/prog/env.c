@@ -181,6 +181,13 @@ static int clear_hash(struct bpf_map *m, size_t ksz)
 	return 0;
 }
 
+int env_clear_prefixes(void)
+{
+	int err = clear_hash(env_skel->maps.sl_prefix4, sizeof(struct sl_lpm4_key));
+
+	return err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
+}
+
 /* Zero the kernel-owned state: buckets, sources, stats. */
 int env_clear_state(void)
 {
@@ -220,8 +227,7 @@ int env_reset(void)
 	int err;
 
 	err = clear_hash(env_skel->maps.sl_admission, sizeof(__u32));
-	err = err ?: clear_hash(env_skel->maps.sl_prefix4, sizeof(struct sl_lpm4_key));
-	err = err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
+	err = err ?: env_clear_prefixes();
 	err = err ?: env_set_level(0);
 	for (slot = 1; slot < SLOT_USED && !err; slot++)
 		err = env_set_service(slot, &svcs[slot]);
