@@ -71,6 +71,8 @@ CONF=$LOGDIR/sluiced.conf
 printf 'target-delay = 5\n' >"$CONF"
 start_daemon d1.log --config "$CONF" || { t_fail start "sluiced did not listen"; finish; }
 t_ok "start: listens on $SRV4:$PORT"
+t_expect "start: the service is marked as the daemon's" "daemon" \
+	"$(ctl -j service list | jq -r --arg s $SVC '.services[] | select(.service == $s) | .daemon')" true
 # A 503 is a legitimate answer on a busy shared machine (a wait past the
 # deadline): retry a few times, asserting only that a 200 comes.
 for i in 1 2 3 4 5; do
