@@ -19,7 +19,6 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include <bpf/bpf_core_read.h>
 #include <sluice/abi.h>
 #include "maps.bpf.h"
 #include "parse.bpf.h"
@@ -73,28 +72,7 @@ static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 }
 
 /*
- * The kernel's own count of a trie's rules, read through the map pointer
- * (the verifier allows loads from a map's struct since 5.10; the offset is
- * a CO-RE relocation against the kernel's BTF). A lookup in an empty trie
- * still costs ~2 ns on this VM, and many deployments have no rules,
- * or rules of one family only. A count kept by user space could go stale
- * and switch off deny rules; this one cannot. Should a kernel rename the
- * field, the trie is always looked up.
- */
-struct lpm_trie {
-	__u64 n_entries;	/* size_t */
-} __attribute__((preserve_access_index));
-
-static __always_inline bool sl_trie_empty(void *map)
-{
-	struct lpm_trie *t = map;
-
-	return bpf_core_field_exists(t->n_entries) && t->n_entries == 0;
-}
-
-/*
- * Longest-prefix rule for the source, or NULL (at once if the trie is
- * empty).
+ * Longest-prefix rule for the source, or NULL.
  *
  * The empty asm statements, different in each branch, are for the
  * verifier: without them clang sinks the two lookups into one call with
@@ -110,16 +88,12 @@ static __always_inline struct sl_prefix_rule *sl_prefix_rule(const struct sl_pkt
 	if (p->family == 4) {
 		struct sl_lpm4_key k = { .prefixlen = 32 };
 
-		if (sl_trie_empty(&sl_prefix4))
-			return NULL;
 		__builtin_memcpy(k.addr, &p->saddr[0], 4);
 		rule = bpf_map_lookup_elem(&sl_prefix4, &k);
 		asm volatile("/* lpm4 */" : "+r"(rule));
 	} else {
 		struct sl_lpm6_key k = { .prefixlen = 128 };
 
-		if (sl_trie_empty(&sl_prefix6))
-			return NULL;
 		__builtin_memcpy(k.addr, p->saddr, 16);
 		rule = bpf_map_lookup_elem(&sl_prefix6, &k);
 		asm volatile("/* lpm6 */" : "+r"(rule));

@@ -307,42 +307,6 @@ static void test_prefix_rules_and_actions(void **state)
 	run_fixtures(rule_fixtures, sizeof(rule_fixtures) / sizeof(rule_fixtures[0]));
 }
 
-/* Empty tries are not looked up (the kernel's rule count says so): the
- * count follows every change, and each family has its own. */
-static void test_empty_tries(void **state)
-{
-	struct pkt v4 = { .src = "198.18.2.7" }, v6 = { V6, .src = "2001:db8:2::1" };
-	struct sl_stats adm = { .admitted = 1 }, deny = { .denied = 1, .dropped = 1 };
-	struct run_result res;
-	__u8 p4[256], p6[256];
-	int l4 = pkt_build(&v4, p4, sizeof(p4), NULL), l6 = pkt_build(&v6, p6, sizeof(p6), NULL);
-	size_t k;
-
-	(void)state;
-	REQUIRE_ENV();
-	for (k = 0; k < 2; k++) {
-		const struct progsel *ps = &progs[k];
-
-		assert_int_equal(env_reset(), 0);
-		assert_int_equal(env_clear_prefixes(), 0);
-		run_and_check(ps, "no rules: IPv4 admitted", p4, l4, 1, ps->pass, SLOT_TCP80, &adm,
-			      &res);
-		run_and_check(ps, "no rules: IPv6 admitted", p6, l6, 1, ps->pass, SLOT_TCP80, &adm,
-			      &res);
-		assert_int_equal(env_set_prefix4("198.18.2.0/24", SL_RULE_DENY, 0), 0);
-		run_and_check(ps, "an IPv4 rule added: denied", p4, l4, 1, ps->drop, SLOT_TCP80, &deny,
-			      &res);
-		run_and_check(ps, "IPv6 trie still empty: admitted", p6, l6, 1, ps->pass,
-			      SLOT_TCP80, &adm, &res);
-		assert_int_equal(env_set_prefix6("2001:db8:2::/48", SL_RULE_DENY, 0), 0);
-		run_and_check(ps, "an IPv6 rule added: denied", p6, l6, 1, ps->drop, SLOT_TCP80,
-			      &deny, &res);
-		assert_int_equal(env_clear_prefixes(), 0);
-		run_and_check(ps, "rules deleted: IPv4 admitted again", p4, l4, 1, ps->pass,
-			      SLOT_TCP80, &adm, &res);
-	}
-}
-
 /* Mark: TC sets skb->mark and passes; XDP cannot, and counts would_drop. */
 static void test_mark_action(void **state)
 {
@@ -1007,7 +971,6 @@ int main(void)
 		cmocka_unit_test_setup(test_untouched, setup),
 		cmocka_unit_test_setup(test_malformed, setup),
 		cmocka_unit_test_setup(test_prefix_rules_and_actions, setup),
-		cmocka_unit_test_setup(test_empty_tries, setup),
 		cmocka_unit_test_setup(test_mark_action, setup),
 		cmocka_unit_test_setup(test_reject_rst_ipv4, setup),
 		cmocka_unit_test_setup(test_reject_rst_ipv6, setup),
