@@ -36,14 +36,15 @@
  * The buckets read bpf_ktime_get_ns() by default: exact, but ~24 ns per
  * call on this machine (a VM on kvm-clock; tests/bench/xdp "building
  * blocks"), the largest single cost of a judged SYN. sl_clock_coarse
- * (rodata) switches them to the coarse clock. A bucket then refills a
- * tick's worth at a time, and on a loaded VM the tick comes late now and
- * then, so every tolerance gets sl_clock_slack_ns of slack or the bucket
- * loses the credit of each late tick: with one tick (4 ms) of slack a
- * two-CPU flood got 94% of rate x time + burst, with three ticks 100.6-
- * 101%. The price is a burst larger by rate x slack at a tick boundary.
- * The loader sets the slack to a few times
- * clock_getres(CLOCK_MONOTONIC_COARSE).
+ * (rodata, from sl_config.clock: SL_CLOCK_COARSE) switches them to the
+ * coarse clock. A bucket then refills a tick's worth at a time, and on a
+ * loaded VM the tick comes late now and then, so every tolerance gets
+ * sl_clock_slack_ns of slack or the bucket loses the credit of each late
+ * tick: with one tick (4 ms) of slack a two-CPU flood got 94% of rate x
+ * time + burst, with three ticks 100.6-101%. The price is a burst larger
+ * by rate x slack, and admissions in clumps of rate x tick at each tick
+ * instead of spread evenly. The loader sets the slack to three times
+ * clock_getres(CLOCK_MONOTONIC_COARSE) when it creates the maps.
  */
 const volatile bool sl_clock_coarse = false;
 const volatile __u64 sl_clock_slack_ns = 12000000;	/* three ticks at HZ=250 */
@@ -196,8 +197,9 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 			cls = rule->cls;
 	}
 
-	/* The daemon's limits while its heartbeat is fresh, else the fallback. */
-	adm = bpf_map_lookup_elem(&sl_admission, &slot);
+	/* The daemon's limits while its heartbeat is fresh, else the fallback.
+	 * Only a service the daemon has claimed is looked up (abi.h). */
+	adm = svc->flags & SL_SVC_DAEMON ? bpf_map_lookup_elem(&sl_admission, &slot) : NULL;
 	if (adm) {
 		__s64 age;
 

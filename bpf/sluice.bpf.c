@@ -6,10 +6,11 @@
  *
  * What a loader sets before load (skeleton rodata / map sizes):
  *   sl_debug           bpf_printk on rejects (off)
- *   sl_clock_coarse    buckets on the coarse clock: ~25 ns less per judged
- *                      packet on a VM, bursts larger by rate x slack (off)
- *   sl_clock_slack_ns  with sl_clock_coarse: 3 x clock_getres(
- *                      CLOCK_MONOTONIC_COARSE) (12 ms, for HZ=250)
+ *   sl_clock_coarse    buckets on the coarse clock: ~20 ns less per judged
+ *                      packet on a VM, bursts larger by rate x slack (off;
+ *                      the pinned sl_config.clock)
+ *   sl_clock_slack_ns  with sl_clock_coarse: sl_config.clock_slack_ns, 3 x
+ *                      clock_getres(CLOCK_MONOTONIC_COARSE) (12 ms, HZ=250)
  *   sl_sources         max_entries: per-source buckets kept (65536)
  */
 #include <linux/bpf.h>

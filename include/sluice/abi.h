@@ -10,7 +10,7 @@
  *
  * Maps (pinned by name under the pin dir, /sys/fs/bpf/sluice by default):
  *
- *   sl_config    ARRAY[1]            struct sl_config     global: ABI version, static level
+ *   sl_config    ARRAY[1]            struct sl_config     global: ABI version, static level, clock
  *   sl_ports     ARRAY[SL_PORT_KEYS] __u32 slot           (proto, port) -> service slot, 0 = unprotected
  *   sl_services  HASH  __u32 slot -> struct sl_service    per-service limits (CLI-owned)
  *   sl_admission HASH  __u32 slot -> struct sl_admission  daemon-owned adaptive limits + heartbeat
@@ -38,7 +38,7 @@
 
 #define SL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-#define SL_ABI_VERSION 1
+#define SL_ABI_VERSION 2
 
 #define SL_MAX_SERVICES   256
 #define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
@@ -128,6 +128,14 @@ enum sl_action {
 
 /* sl_service.flags */
 #define SL_SVC_MONITOR (1u << 0)	/* count what would be done, do nothing */
+/*
+ * Set by sluiced on the service it controls. The data plane looks up
+ * sl_admission only for a service with this flag: a miss in that hash
+ * costs as much as a hit (~5 ns), and most services have no daemon. An
+ * sl_admission entry of a service without the flag is ignored. sluicectl
+ * keeps the flag across `service set`; a new service starts without it.
+ */
+#define SL_SVC_DAEMON  (1u << 1)
 
 /*
  * A protected service. Rates are per second (new connections for TCP,
@@ -141,8 +149,8 @@ enum sl_action {
  *   - a SYN refused by the source bucket gives its service token back, so
  *     a flooding source does not drain the service bucket;
  *   - buckets are GCRA; over any window they admit at most
- *     rate x window + burst (+ rate x sl_clock_slack_ns when the loader
- *     selects the coarse clock, sl_clock_coarse);
+ *     rate x window + burst (+ rate x sl_config.clock_slack_ns on the
+ *     coarse clock, SL_CLOCK_COARSE);
  *   - rates above ~10^7/s lose precision (the interval is whole ns).
  * action: SL_ACT_REJECT on a UDP service drops; SL_ACT_MARK under XDP
  * passes and counts would_drop (the CLI refuses both pairings).
@@ -176,7 +184,8 @@ enum sl_stale_policy {
 };
 
 /*
- * Written by sluiced for a service it controls, as one value each tick.
+ * Written by sluiced for a service it controls (SL_SVC_DAEMON), as one
+ * value each tick.
  * While now - heartbeat_ns <= stale_after_ns the data plane uses level and
  * rate_cap from here; after that it follows stale_policy. heartbeat_ns is
  * CLOCK_MONOTONIC (bpf_ktime_get_ns()); the data plane may compare it with
@@ -195,17 +204,35 @@ struct sl_admission {
 SL_STATIC_ASSERT(sizeof(struct sl_admission) == 24, "sl_admission layout");
 
 /*
- * Global state, sl_config[0]. abi_version is written when the maps are
- * created; user space refuses pins whose version differs. level is the
- * static admission level: sources in a class below it are shed, so 0 and 1
- * shed nothing, SL_CLASS_DEFAULT + 1 sheds every source without a class
- * rule of SL_CLASS_DEFAULT + 1 or more, and SL_MAX_CLASS + 1 sheds all but
- * allow prefixes.
+ * The clock the buckets run on (sl_config.clock). Precise is
+ * bpf_ktime_get_ns(): exact, and ~23 ns per judged packet on a VM's
+ * kvm-clock. Coarse is bpf_ktime_get_coarse_ns(), CLOCK_MONOTONIC_COARSE,
+ * ~3 ns: it moves once a tick (4 ms at HZ=250), so a flooded bucket admits
+ * its rate x tick at each tick at once instead of evenly, and every bucket
+ * gets clock_slack_ns more depth (bpf/limit.bpf.h says why).
+ */
+enum sl_clock {
+	SL_CLOCK_PRECISE = 0,
+	SL_CLOCK_COARSE = 1,
+};
+
+/*
+ * Global state, sl_config[0]. abi_version, clock and clock_slack_ns are
+ * written when the maps are created, and every program loaded against
+ * them runs its buckets on that clock (the programs read it as rodata, set
+ * by the loader from here); user space refuses pins whose version
+ * differs. level is the static admission level: sources in a class below
+ * it are shed, so 0 and 1 shed nothing, SL_CLASS_DEFAULT + 1 sheds every
+ * source without a class rule of SL_CLASS_DEFAULT + 1 or more, and
+ * SL_MAX_CLASS + 1 sheds all but allow prefixes.
  */
 struct sl_config {
 	__u32 abi_version;
 	__u32 level;
-	__u64 reserved[3];
+	__u8 clock;		/* enum sl_clock */
+	__u8 pad0[7];
+	__u64 clock_slack_ns;	/* SL_CLOCK_COARSE: added to every bucket's depth */
+	__u64 reserved;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_config) == 32, "sl_config layout");
 

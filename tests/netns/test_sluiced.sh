@@ -91,6 +91,8 @@ done
 t_expect "metrics: every family served" "missing" "${missing[*]}" ""
 writes=$(int "$(metric sluiced_admission_writes_total)")
 t_expect_cmp "controller: heartbeats written" "sluiced_admission_writes_total" "$writes" -gt 0
+t_expect "controller: the service is marked as the daemon's" "daemon" \
+	"$(ctl -j service list | jq -r --arg s $SVC '.services[] | select(.service == $s) | .daemon')" true
 
 # --- SIGHUP: a valid change applies; a bad file or a restart-only change
 # is refused whole, the running options kept

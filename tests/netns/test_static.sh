@@ -156,4 +156,17 @@ for mode in ${SL_TEST_MODES:-tc generic native}; do
 		t_fail "$mode/detach" "sluicectl detach $IF_SRV failed"
 	fi
 done
+
+# Buckets on the coarse clock, a choice of new maps: the same limits hold
+# (its slack at 1/s is a hundredth of a token).
+rm -rf "$PIN_DIR"
+if ctl attach "$IF_SRV" --mode native --clock coarse >/dev/null &&
+	[[ $(ctl -j status | jq -r .clock) == coarse ]]; then
+	t_ok "coarse/attach"
+	case_drop coarse
+	case_reject coarse
+	ctl detach "$IF_SRV" >/dev/null
+else
+	t_fail "coarse/attach" "sluicectl attach $IF_SRV --mode native --clock coarse failed"
+fi
 finish

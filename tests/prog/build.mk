@@ -6,15 +6,18 @@ PROG_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -l
 
 # The skeleton must exist before anything that includes env.h compiles.
 $(BUILD)/tests/prog/test_dataplane.o $(BUILD)/tests/prog/env.o: $(BUILD)/sluice.skel.h
+# env.c takes the coarse clock's slack from the loader (user/common).
+$(BUILD)/tests/prog/env.o: CFLAGS += $(SL_USER_CFLAGS)
 
-$(BUILD)/tests/prog/test_dataplane: $(PROG_TEST_OBJS)
+$(BUILD)/tests/prog/test_dataplane: $(PROG_TEST_OBJS) $(SL_COMMON_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS) -lcmocka
 
 # Helper of test_actions_netns.sh: attaches the data plane to a real hook.
 $(BUILD)/tests/prog/action_loader.o: $(BUILD)/sluice.skel.h
 
-$(BUILD)/tests/prog/action_loader: $(addprefix $(BUILD)/tests/prog/,action_loader.o env.o pkt.o)
+$(BUILD)/tests/prog/action_loader: $(addprefix $(BUILD)/tests/prog/,action_loader.o env.o pkt.o) \
+	$(SL_COMMON_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS)
 

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "env.h"
+#include "loader.h"
 
 struct sluice_bpf *env_skel;
 int env_xdp_fd = -1, env_tc_fd = -1;
@@ -52,15 +53,10 @@ int env_open(__u32 src_entries, char *why, size_t whylen)
 		if (err)
 			goto fail;
 	}
-	/* What a loader of sluice does to run the buckets on the coarse
-	 * clock: slack of three of its ticks (bpf/limit.bpf.h says why). */
+	/* What the loader does for maps made with --clock coarse. */
 	if (env_coarse_clock) {
-		struct timespec res;
-
 		env_skel->rodata->sl_clock_coarse = true;
-		if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
-		    res.tv_nsec > 0)
-			env_skel->rodata->sl_clock_slack_ns = 3 * res.tv_nsec;
+		env_skel->rodata->sl_clock_slack_ns = sl_clock_slack_ns(SL_CLOCK_COARSE);
 	}
 	if (src_entries) {
 		err = bpf_map__set_max_entries(env_skel->maps.sl_sources, src_entries);
@@ -142,8 +138,17 @@ int env_set_prefix6(const char *cidr, int kind, int cls)
 	return set_prefix(env_skel->maps.sl_prefix6, AF_INET6, cidr, kind, cls);
 }
 
+/* What sluiced does: the entry, and the service flagged as the daemon's. */
 int env_set_admission(__u32 slot, const struct sl_admission *adm)
 {
+	struct sl_service svc;
+	int fd = mfd(env_skel->maps.sl_services);
+
+	if (bpf_map_lookup_elem(fd, &slot, &svc))
+		return -errno;
+	svc.flags |= SL_SVC_DAEMON;
+	if (bpf_map_update_elem(fd, &slot, &svc, BPF_EXIST))
+		return -errno;
 	return bpf_map_update_elem(mfd(env_skel->maps.sl_admission), &slot, adm, BPF_ANY);
 }
 
@@ -174,6 +179,13 @@ static int clear_hash(struct bpf_map *m, size_t ksz)
 			return -errno;
 	(void)key;
 	return 0;
+}
+
+int env_clear_prefixes(void)
+{
+	int err = clear_hash(env_skel->maps.sl_prefix4, sizeof(struct sl_lpm4_key));
+
+	return err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
 }
 
 /* Zero the kernel-owned state: buckets, sources, stats. */
@@ -215,8 +227,7 @@ int env_reset(void)
 	int err;
 
 	err = clear_hash(env_skel->maps.sl_admission, sizeof(__u32));
-	err = err ?: clear_hash(env_skel->maps.sl_prefix4, sizeof(struct sl_lpm4_key));
-	err = err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
+	err = err ?: env_clear_prefixes();
 	err = err ?: env_set_level(0);
 	for (slot = 1; slot < SLOT_USED && !err; slot++)
 		err = env_set_service(slot, &svcs[slot]);

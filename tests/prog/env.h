@@ -11,7 +11,9 @@
  *   env_reset()                        default services, prefixes; clear state
  *   env_set_service(slot, svc)         sl_services + sl_ports, in update order
  *   env_set_prefix4/6(cidr, kind, cls)
- *   env_set_admission(slot, adm) / env_del_admission(slot)
+ *   env_clear_prefixes()               both tries emptied
+ *   env_set_admission(slot, adm)       the entry, and SL_SVC_DAEMON on the service
+ *   env_del_admission(slot)
  *   env_set_level(level)
  *   env_stats(slot, out)               summed over CPUs
  *   env_run(fd, pkt, len, repeat, res) one BPF_PROG_TEST_RUN
@@ -55,6 +57,7 @@ int env_reset(void);
 int env_set_service(__u32 slot, const struct sl_service *svc);
 int env_set_prefix4(const char *cidr, int kind, int cls);
 int env_set_prefix6(const char *cidr, int kind, int cls);
+int env_clear_prefixes(void);
 int env_set_admission(__u32 slot, const struct sl_admission *adm);
 int env_del_admission(__u32 slot);
 int env_set_level(__u32 level);

@@ -564,6 +564,17 @@ static void test_admission_and_stale(void **state)
 		d = (struct sl_stats){ .admitted = 3, .svc_bucket = 17, .dropped = 17 };
 		run_and_check(ps, "fresh rate cap", pkt, len, 20, ps->drop, SLOT_TCP82, &d, &res);
 
+		/* The same entry on a service the daemon has not claimed
+		 * (written again without SL_SVC_DAEMON): not looked up, the
+		 * static limits hold. */
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(1000000000u, 3, 0, 0, 0, 0);
+		assert_int_equal(env_set_admission(SLOT_TCP82, &a), 0);
+		set_tcp82(1000000000u, 3, 0, 0, 0, 0);
+		d = (struct sl_stats){ .admitted = 20 };
+		run_and_check(ps, "entry of an unclaimed service ignored", pkt, len, 20, ps->pass,
+			      SLOT_TCP82, &d, &res);
+
 		/* A cap on a service without a bucket of its own. */
 		assert_int_equal(env_reset(), 0);
 		set_tcp82(0, 2, 0, 0, 0, 0);

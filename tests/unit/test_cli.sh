@@ -93,8 +93,15 @@ out=$(ctlj status) &&
 	[[ $(jq '.attachments | length' <<<"$out") -eq 4 ]] &&
 	[[ $(jq -r '[.attachments[].mode] | join(",")' <<<"$out") == native,generic,tc,tc ]] &&
 	[[ $(jq '[.attachments[] | select(.active and .prog_id > 0)] | length' <<<"$out") -eq 4 ]] &&
-	[[ $(jq .abi_version <<<"$out") -eq 1 ]] && [[ $(jq -r .pin_dir <<<"$out") == "$PIN" ]]
-check "status lists attachments, ABI version, pin dir" test $? -eq 0
+	[[ $(jq .abi_version <<<"$out") -eq 2 ]] && [[ $(jq -r .pin_dir <<<"$out") == "$PIN" ]] &&
+	[[ $(jq -r .clock <<<"$out") == precise ]] && [[ $(jq .clock_slack_ns <<<"$out") -eq 0 ]]
+check "status lists attachments, ABI version, pin dir, clock" test $? -eq 0
+
+out=$(ctlj attach veth1 --clock coarse)
+rc=$?
+[[ $rc -eq 1 && $(jq -r .error <<<"$out") == *"run their buckets on the precise clock"* ]] &&
+	ctlj attach veth1 --clock precise | jq -e .already_attached >/dev/null
+check "attach on another clock than the maps' is refused, on theirs accepted" test $? -eq 0
 
 # ---- services, prefixes, level ---------------------------------------------
 out=$(ctlj service add tcp/8080 --rate 10k --burst 500) &&
@@ -220,6 +227,7 @@ expect_fail() {
 }
 expect_fail 1 "bad: unknown interface" attach sl-nosuch0
 expect_fail 2 "bad: unknown mode" attach veth0 --mode turbo
+expect_fail 2 "bad: unknown clock" attach veth0 --clock fast
 expect_fail 2 "bad: --sources 0" attach veth0 --sources 0
 expect_fail 2 "bad: CIDR with host bits" prefix add 198.18.0.1/24 allow
 expect_fail 2 "bad: CIDR length 33" prefix add 198.18.0.0/33 deny
@@ -286,7 +294,7 @@ if cfg 99; then
 			echo "  ABI check: '$args' exited $rc: $out"
 		}
 	done
-	cfg 1
+	cfg 2
 	[[ $ok -eq 1 && $(snapshot) == "$before" ]]
 	check "bad: pins of another ABI version are refused" test $? -eq 0
 else
@@ -344,8 +352,15 @@ out=$(ctlj attach veth0) && [[ $(jq -r .created_maps <<<"$out") == false ]] &&
 	ctl detach veth0 >/dev/null && [[ $(ctlj status | jq '.attachments | length') -eq 0 ]]
 check "re-attach reuses maps; detach after the device is gone" test $? -eq 0
 
+rm -rf "$PIN" && out=$(ctlj attach veth2 --mode tc --clock coarse) &&
+	[[ $(jq -r .created_maps <<<"$out") == true && $(jq -r .clock <<<"$out") == coarse ]] &&
+	out=$(ctlj status) && [[ $(jq -r .clock <<<"$out") == coarse ]] &&
+	[[ $(jq .clock_slack_ns <<<"$out") -gt 0 ]] && ctl status | grep -q '^clock: *coarse' &&
+	ctl detach veth2 >/dev/null
+check "attach --clock coarse on new maps; status shows the clock" test $? -eq 0
+
 out=$(ctl --help) && [[ $out == *"service add PROTO/PORT"* ]] && out=$(ctlj --version) &&
-	[[ $(jq .abi_version <<<"$out") -eq 1 ]]
+	[[ $(jq .abi_version <<<"$out") -eq 2 ]]
 check "--help and --version" test $? -eq 0
 
 echo "[==========] $((passed + failed)) test(s) run."

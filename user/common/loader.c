@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
@@ -86,6 +87,18 @@ static int prog_id_of(int prog_fd, uint32_t *id)
 		return -errno;
 	*id = info.id;
 	return 0;
+}
+
+uint64_t sl_clock_slack_ns(enum sl_clock clock)
+{
+	struct timespec res;
+
+	if (clock != SL_CLOCK_COARSE)
+		return 0;
+	/* Three ticks: bpf/limit.bpf.h says why (HZ=250 if the kernel won't say). */
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || res.tv_nsec <= 0)
+		return 12000000;
+	return 3 * (uint64_t)res.tv_nsec;
 }
 
 static bool is_xdp(unsigned int mode)
@@ -205,14 +218,16 @@ static int create_attach_map(const char *dir, int *fd_out)
 	return 0;
 }
 
-static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_state *ns)
+static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_state *ns,
+			 const struct sl_attach_result *res)
 {
-	struct sl_config cfg = { .abi_version = SL_ABI_VERSION };
+	struct sl_config cfg = { .abi_version = SL_ABI_VERSION, .clock = (__u8)res->clock,
+				 .clock_slack_ns = res->clock_slack_ns };
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int err;
 
-	/* Version first, so nobody ever opens pins without one. */
+	/* Version and clock first, so nobody ever opens pins without them. */
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sl_config), &zero, &cfg, BPF_ANY)) {
 		err = -errno;
 		pr_err("cannot write %s: %s", SL_MAP_CONFIG, strerror(errno));
@@ -433,6 +448,18 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		if (err)
 			goto out;
 		opened = true;
+		res->clock = (enum sl_clock)p.clock;
+		res->clock_slack_ns = p.clock_slack_ns;
+		if (o->clock_given && o->clock != res->clock) {
+			/* The buckets' state is on the pinned clock, and every
+			 * attachment must read the same one. */
+			pr_err("cannot attach %s on the %s clock: the maps in %s run their buckets on the "
+			       "%s clock, shared by every attachment (detach all and remove %s to change "
+			       "it)", o->ifname, sl_clock_name(o->clock), o->pin_dir,
+			       sl_clock_name(res->clock), o->pin_dir);
+			err = -EINVAL;
+			goto out;
+		}
 		if (p.attach_fd >= 0 && !bpf_map_lookup_elem(p.attach_fd, &key, &rec)) {
 			struct sl_attachment att = { .rec = rec };
 			uint32_t id = 0;
@@ -488,6 +515,8 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 				"to recreate them)", o->sources, p.sources_max, o->pin_dir);
 	} else {
 		res->sources = o->sources ? o->sources : SL_SOURCES_DEFAULT;
+		res->clock = o->clock_given ? o->clock : SL_CLOCK_PRECISE;
+		res->clock_slack_ns = sl_clock_slack_ns(res->clock);
 	}
 
 	skel = sluice_bpf__open_opts(&oo);
@@ -499,6 +528,9 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	err = bpf_map__set_max_entries(skel->maps.sl_sources, res->sources);
 	if (err)
 		goto out;
+	skel->rodata->sl_clock_coarse = res->clock == SL_CLOCK_COARSE;
+	if (res->clock == SL_CLOCK_COARSE)
+		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
 	if (o->before_load) {
 		err = o->before_load(skel->obj, o->ctx);
 		if (err)
@@ -529,7 +561,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		goto out;
 	}
 	if (!exists) {
-		err = pin_new_state(o->pin_dir, skel, &ns);
+		err = pin_new_state(o->pin_dir, skel, &ns, res);
 		if (err)
 			goto out;
 		res->created_state = true;

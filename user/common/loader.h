@@ -2,8 +2,9 @@
 /*
  * Loading and attaching the data plane (the libbpf skeleton of
  * bpf/sluice.bpf.c) with its maps pinned by name in the pin dir: the first
- * attach creates the maps (and writes SL_ABI_VERSION into sl_config),
- * later ones reuse them, so every interface shares one set of limits.
+ * attach creates the maps (and writes SL_ABI_VERSION and the buckets'
+ * clock into sl_config), later ones reuse them and load the program for
+ * that clock, so every interface shares one set of limits on one clock.
  *
  * XDP is attached through a bpf_link pinned at <pin dir>/links/<ifname>,
  * so it outlives the process; TC through a clsact ingress filter. Each
@@ -19,6 +20,8 @@
  *   sl_loader_detach(dir, ifname, &result)
  *   sl_attachment_alive(&p, &att, &prog_id)   is the recorded attachment
  *                                      still in place in the kernel
+ *   sl_clock_slack_ns(clock)           the slack a bucket on that clock needs:
+ *                                      0, or three coarse-clock ticks
  */
 #ifndef SLUICE_LOADER_H
 #define SLUICE_LOADER_H
@@ -37,6 +40,9 @@ struct sl_attach_opts {
 	const char *ifname;
 	enum sl_attach_mode mode;	/* SL_MODE_NONE: native, else generic */
 	uint32_t sources;		/* sl_sources entries on creation; 0: default */
+	bool clock_given;		/* clock asked for: on creation, it is the
+					 * buckets' clock; else it must be theirs */
+	enum sl_clock clock;
 	/*
 	 * Called after open, before load: the place to set the data plane's
 	 * rodata knobs (the object is the skeleton's). 0 or -errno.
@@ -54,6 +60,8 @@ struct sl_attach_result {
 	bool fell_back;			/* default mode: native unsupported, generic used */
 	bool qdisc_created;		/* TC: sluice created the clsact qdisc */
 	uint32_t sources;		/* sl_sources entries in effect */
+	enum sl_clock clock;		/* the buckets' clock in effect */
+	uint64_t clock_slack_ns;	/* and its slack (coarse) */
 };
 
 struct sl_detach_result {
@@ -65,5 +73,6 @@ struct sl_detach_result {
 int sl_loader_attach(const struct sl_attach_opts *opts, struct sl_attach_result *res);
 int sl_loader_detach(const char *pin_dir, const char *ifname, struct sl_detach_result *res);
 int sl_attachment_alive(const struct sl_pins *p, const struct sl_attachment *att, uint32_t *prog_id);
+uint64_t sl_clock_slack_ns(enum sl_clock clock);
 
 #endif /* SLUICE_LOADER_H */

@@ -233,11 +233,18 @@ int sl_pins_open(const char *dir, struct sl_pins *p)
 		err = -EPROTO;
 		goto out;
 	}
+	p->clock = cfg.clock;
+	p->clock_slack_ns = cfg.clock_slack_ns;
 	err = 0;
 out:
 	if (err)
 		sl_pins_close(p);
 	return err;
+}
+
+const char *sl_clock_name(unsigned int clock)
+{
+	return clock == SL_CLOCK_COARSE ? "coarse" : "precise";
 }
 
 const char *sl_mode_name(unsigned int mode)

@@ -24,6 +24,7 @@
  *                                       maps; sl_pins_unlock(fd) releases it
  *   sl_attach_list(p, out, max, &n)     attachment records, sorted by name
  *   sl_mode_name(mode)                  "native", "generic", "tc"
+ *   sl_clock_name(clock)                "precise", "coarse" (enum sl_clock)
  */
 #ifndef SLUICE_PINS_H
 #define SLUICE_PINS_H
@@ -80,6 +81,8 @@ struct sl_pins {
 	int attach_fd;		/* -1 until the first attach creates it */
 	__u32 abi_version;
 	__u32 sources_max;	/* max_entries of the pinned sl_sources */
+	__u8 clock;		/* sl_config: enum sl_clock of the buckets */
+	__u64 clock_slack_ns;	/* sl_config: slack of the coarse clock */
 };
 
 int sl_pins_check_env(const char *dir);
@@ -91,5 +94,6 @@ int sl_pins_lock(const char *dir, int *fd);
 void sl_pins_unlock(int fd);
 int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t max, size_t *n);
 const char *sl_mode_name(unsigned int mode);
+const char *sl_clock_name(unsigned int clock);
 
 #endif /* SLUICE_PINS_H */

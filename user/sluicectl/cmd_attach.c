@@ -13,7 +13,8 @@
 #include "sluicectl.h"
 #include "state.h"
 
-#define ATTACH_SYNOPSIS "attach DEV [--mode native|generic|tc] [--sources N]"
+#define ATTACH_SYNOPSIS "attach DEV [--mode native|generic|tc] [--sources N] " \
+	"[--clock precise|coarse]"
 
 static int parse_mode(const char *s, enum sl_attach_mode *mode)
 {
@@ -25,6 +26,17 @@ static int parse_mode(const char *s, enum sl_attach_mode *mode)
 		*mode = SL_MODE_TC;
 	else
 		return cli_usage("unknown mode '%s', expected native, generic or tc", s);
+	return 0;
+}
+
+static int parse_clock(const char *s, enum sl_clock *clock)
+{
+	if (!strcmp(s, "precise"))
+		*clock = SL_CLOCK_PRECISE;
+	else if (!strcmp(s, "coarse"))
+		*clock = SL_CLOCK_COARSE;
+	else
+		return cli_usage("unknown clock '%s', expected precise or coarse", s);
 	return 0;
 }
 
@@ -41,6 +53,7 @@ int do_attach(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "sources", required_argument, NULL, 's' },
+		{ "clock", required_argument, NULL, 'c' },
 		{ 0 },
 	};
 	struct sl_attach_opts o = { .pin_dir = NULL, .mode = SL_MODE_NONE };
@@ -57,6 +70,11 @@ int do_attach(int argc, char **argv)
 				return err;
 		} else if (c == 's' && sl_parse_u32(optarg, 1, SL_SOURCES_MAX, &o.sources)) {
 			return cli_usage("--sources: %s", sl_parse_errmsg());
+		} else if (c == 'c') {
+			err = parse_clock(optarg, &o.clock);
+			if (err)
+				return err;
+			o.clock_given = true;
 		}
 	}
 	err = cli_expect_args(argc, argv, 1, 1, ATTACH_SYNOPSIS);
@@ -86,6 +104,7 @@ int do_attach(int argc, char **argv)
 		if (r.mode == SL_MODE_TC)
 			sl_json_kv_bool(&w, "created_qdisc", r.qdisc_created);
 		sl_json_kv_u64(&w, "sources", r.sources);
+		sl_json_kv_str(&w, "clock", sl_clock_name(r.clock));
 		sl_json_kv_str(&w, "pin_dir", cli_pin_dir);
 		sl_json_obj_end(&w);
 		return cli_json_finish(&w);
@@ -98,7 +117,8 @@ int do_attach(int argc, char **argv)
 	printf("%s: attached in %s mode%s (prog id %u)\n", o.ifname, sl_mode_name(r.mode),
 	       r.fell_back ? ", the driver has no native XDP" : "", r.prog_id);
 	if (r.created_state)
-		printf("created maps in %s (%u source entries)\n", cli_pin_dir, r.sources);
+		printf("created maps in %s (%u source entries, buckets on the %s clock)\n",
+		       cli_pin_dir, r.sources, sl_clock_name(r.clock));
 	if (r.mode == SL_MODE_TC && r.qdisc_created)
 		printf("created the clsact qdisc on %s (removed again by detach)\n", o.ifname);
 	return 0;
@@ -185,6 +205,8 @@ int do_status(int argc, char **argv)
 			sl_json_kv_u64(&w, "services", nsvc);
 			sl_json_kv_u64(&w, "level", level);
 			sl_json_kv_u64(&w, "sources", p.sources_max);
+			sl_json_kv_str(&w, "clock", sl_clock_name(p.clock));
+			sl_json_kv_u64(&w, "clock_slack_ns", p.clock_slack_ns);
 		}
 		sl_json_key(&w, "attachments");
 		sl_json_arr_begin(&w);
@@ -215,6 +237,10 @@ int do_status(int argc, char **argv)
 	printf("services:    %zu\n", nsvc);
 	printf("level:       %u\n", level);
 	printf("sources:     %u entries\n", p.sources_max);
+	if (p.clock == SL_CLOCK_COARSE)
+		printf("clock:       coarse (buckets %.0f ms deeper)\n", p.clock_slack_ns / 1e6);
+	else
+		printf("clock:       precise\n");
 	if (!natt) {
 		printf("attachments: none\n");
 		return 0;

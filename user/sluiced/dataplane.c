@@ -11,7 +11,9 @@
  * one, the daemon creates it with the defaults of `sluicectl service add`,
  * no static rate (the daemon's rate cap is the rate while its heartbeat is
  * fresh), a burst of SLD_BURST and --shed-action; an existing entry is
- * used as the operator set it, and never deleted by the daemon.
+ * used as the operator set it, and never deleted by the daemon. Either way
+ * the daemon flags it as its own (SL_SVC_DAEMON), without which the data
+ * plane does not read the admission limits.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -33,13 +35,47 @@
  * target: at 1000/s and a 5 ms target, 4-5 requests is the target's worth. */
 #define SLD_BURST 4
 
-static uint64_t mono_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: the heartbeat's clock. */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: the heartbeat's clock. */
+static uint64_t mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+/* The clock the buckets' tat_ns is on (sl_config.clock). */
+static uint64_t bucket_now_ns(const struct sld_dataplane *dp)
+{
+	return clock_ns(dp->pins.clock == SL_CLOCK_COARSE ? CLOCK_MONOTONIC_COARSE :
+							     CLOCK_MONOTONIC);
+}
+
+/*
+ * Flag the service as the daemon's (SL_SVC_DAEMON, abi.h). A
+ * read-modify-write of a value sluicectl writes too, so under the pin dir
+ * lock; sluicectl holds it only for the length of one command.
+ */
+static int claim_service(struct sld_dataplane *dp)
+{
+	struct sl_service svc;
+	int lock_fd, err;
+
+	err = sl_pins_lock(dp->pins.dir, &lock_fd);
+	if (err)
+		return err;
+	err = sl_service_get(&dp->pins, dp->slot, &svc);
+	if (!err && !(svc.flags & SL_SVC_DAEMON)) {
+		svc.flags |= SL_SVC_DAEMON;
+		err = sl_service_set(&dp->pins, dp->slot, &svc);
+	}
+	sl_pins_unlock(lock_fd);
+	return err;
 }
 
 /* The mark action needs the accepted socket to inherit the SYN's mark. */
@@ -70,6 +106,9 @@ static void read_service(struct sld *d)
 
 	if (sl_service_get(&d->dp.pins, d->dp.slot, &svc))
 		return;
+	/* Lost if the operator deleted and re-added the service: take it back. */
+	if (!(svc.flags & SL_SVC_DAEMON))
+		claim_service(&d->dp);
 	atomic_store_explicit(&d->dp.mark, svc.action == SL_ACT_MARK ? svc.mark : 0,
 			      memory_order_relaxed);
 	atomic_store_explicit(&d->dp.svc_rate, svc.rate, memory_order_relaxed);
@@ -100,7 +139,7 @@ static void rescale_bucket(struct sld *d, uint32_t old_cap, uint32_t new_cap)
 		return;	/* not a raise of a cap that binds */
 	if (bpf_map_lookup_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b))
 		return;
-	now = mono_ns();
+	now = bucket_now_ns(&d->dp);
 	if (b.tat_ns <= now)
 		return;
 	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
@@ -160,6 +199,9 @@ int sld_dataplane_up(struct sld *d)
 	} else {
 		pr_info("controlling service %s (slot %u)", name, dp->slot);
 	}
+	err = claim_service(dp);
+	if (err)
+		goto out;
 	err = sl_service_get(&dp->pins, dp->slot, &svc);
 	if (err)
 		goto out;

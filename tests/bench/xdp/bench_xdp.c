@@ -4,7 +4,10 @@
  * XDP (and TC) program, measured with BPF_PROG_TEST_RUN and a large repeat
  * count, next to an empty program run the same way in the same rounds.
  * Prints a table of median ns/packet and median ratio to the empty
- * program, the verifier's instruction counts, and a comparison of the
+ * program, for two setups of the maps: every limiter in play (a daemon
+ * entry on each service, 2000 prefix rules per family) and bare static
+ * limits (no daemon, no prefix rule: what `sluicectl service add` alone
+ * gives); the verifier's instruction counts, and a comparison of the
  * bucket-update mechanisms (compare-and-exchange, spin lock, plain) with
  * one CPU and with both CPUs flooding one bucket.
  *
@@ -44,9 +47,13 @@ enum {
 	SLOT_ADMIT = SLOT_TCP82,	/* TCP 82: every limiter on, never refuses */
 	SLOT_SVCFULL = 8,		/* TCP 83: service bucket empty */
 	SLOT_SRCFULL = 9,		/* TCP 84: source bucket empty, LRU full */
+	SLOT_STATIC = 10,		/* TCP 85: as TCP 83, without a daemon */
 };
 
 enum prog_kind { XDP, TC };
+
+/* The maps' contents a path runs against (setup_maps). */
+enum setup { FULL, BARE, NSETUPS };
 
 struct path {
 	const char *name;
@@ -54,10 +61,11 @@ struct path {
 	struct pkt spec;
 	int bar;		/* 0: baseline; 13 = 1.3x; 25 = 2.5x */
 	bool empty;		/* the baseline program itself */
+	bool rules;		/* judged by a prefix rule: not in the BARE table */
 	__u8 pkt[512];
 	int len;
-	/* [0]: buckets on bpf_ktime_get_ns (default), [1]: on the coarse clock */
-	double ns[2][MAX_ROUNDS], ratio[2][MAX_ROUNDS];
+	/* [setup][0]: buckets on bpf_ktime_get_ns (default), [1]: on the coarse clock */
+	double ns[NSETUPS][2][MAX_ROUNDS], ratio[NSETUPS][2][MAX_ROUNDS];
 };
 
 #define V6Q .family = 6, .vlans = 2, .ext = "HD"
@@ -73,9 +81,10 @@ static struct path paths[] = {
 	{ "SYN admitted, all limiters on", XDP, { .dport = 82 }, 25 },
 	{ "SYN admitted, IPv6 + QinQ + ext", XDP, { V6Q, .dport = 82 }, 25 },
 	{ "SYN dropped: service bucket", XDP, { .dport = 83 }, 25 },
+	{ "  same, no daemon (static limits)", XDP, { .dport = 85 }, 25 },
 	{ "SYN dropped: source bucket, LRU full", XDP, { .dport = 84 }, 25 },
 	{ "  same, IPv6 /64 + QinQ + ext", XDP, { V6Q, .dport = 84 }, 25 },
-	{ "SYN dropped: deny prefix", XDP, { .src = "198.18.2.7" }, 25 },
+	{ "SYN dropped: deny prefix", XDP, { .src = "198.18.2.7" }, 25, .rules = true },
 	{ "empty TC program (baseline)", TC, { 0 }, 0, true },
 	{ "TC: TCP ACK to a protected port", TC, { .flags = TH_ACK }, 13 },
 	{ "TC: SYN admitted, all limiters on", TC, { .dport = 82 }, 25 },
@@ -99,13 +108,15 @@ static double median(const double *v, int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
-static int setup_maps(void)
+static int setup_maps(enum setup setup)
 {
 	struct sl_service admit = { .port = 82, .proto = SL_PROTO_TCP, .action = SL_ACT_DROP,
 				    .rate = 4000000000u, .burst = 1000,
 				    .src_rate = 4000000000u, .src_burst = 1000 };
 	struct sl_service svcfull = { .port = 83, .proto = SL_PROTO_TCP,
 				      .action = SL_ACT_DROP, .rate = 1, .burst = 1 };
+	struct sl_service svcstatic = { .port = 85, .proto = SL_PROTO_TCP,
+					.action = SL_ACT_DROP, .rate = 1, .burst = 1 };
 	struct sl_service srcfull = { .port = 84, .proto = SL_PROTO_TCP,
 				      .action = SL_ACT_DROP, .rate = 4000000000u,
 				      .burst = 1000, .src_rate = 1, .src_burst = 1 };
@@ -117,10 +128,16 @@ static int setup_maps(void)
 	int err;
 
 	err = env_reset();
+	if (setup == BARE)
+		err = err ?: env_clear_prefixes();
 	err = err ?: env_set_service(SLOT_ADMIT, &admit);
 	err = err ?: env_set_service(SLOT_SVCFULL, &svcfull);
 	err = err ?: env_set_service(SLOT_SRCFULL, &srcfull);
-	/* A fresh daemon entry on every judged service: the longest path. */
+	err = err ?: env_set_service(SLOT_STATIC, &svcstatic);
+	if (setup == BARE)
+		goto sources;
+	/* A fresh daemon entry on every judged service but the static one:
+	 * the longest path. */
 	err = err ?: env_set_admission(SLOT_ADMIT, &adm);
 	err = err ?: env_set_admission(SLOT_SVCFULL, &adm);
 	err = err ?: env_set_admission(SLOT_SRCFULL, &adm);
@@ -132,6 +149,7 @@ static int setup_maps(void)
 		snprintf(cidr, sizeof(cidr), "2001:db8:%x:%x::/64", 0x100 + i / 256, i % 256);
 		err = err ?: env_set_prefix6(cidr, SL_RULE_CLASS, 1 + i % 7);
 	}
+sources:
 	/* Fill the LRU with other sources of the same service. */
 	for (i = 0; i < n && !err; i++) {
 		struct sl_src_key k = { .slot = SLOT_SRCFULL, .family = 4, .prefixlen = 32 };
@@ -422,14 +440,57 @@ out:
 	return err;
 }
 
+/* The bare setup runs the XDP paths that are judged by a limit (not by a
+ * prefix rule), and their baseline. */
+static bool in_setup(const struct path *p, enum setup setup)
+{
+	return setup == FULL || (p->kind == XDP && !p->rules && (p->empty || p->bar == 25));
+}
+
+/* One setup's table; true if a path is over its bar. */
+static bool print_table(enum setup setup)
+{
+	bool over = false;
+	size_t i;
+	int r;
+
+	printf("  %-38s %8s %7s %7s  %-14s %8s %7s\n", "", "ktime_get_ns", "", "", "",
+	       "coarse", "");
+	printf("  %-38s %8s %7s %7s  %-14s %8s %7s\n", "path", "ns/pkt", "spread", "ratio",
+	       "bar", "ns/pkt", "ratio");
+	for (i = 0; i < NPATHS; i++) {
+		struct path *p = &paths[i];
+		double *ns = p->ns[setup][0], *coarse = p->ns[setup][1];
+		double lo = ns[0], hi = ns[0], ratio = median(p->ratio[setup][0], rounds);
+		char bar[32] = "", spread[32];
+
+		if (!in_setup(p, setup))
+			continue;
+		for (r = 1; r < rounds; r++) {
+			lo = ns[r] < lo ? ns[r] : lo;
+			hi = ns[r] > hi ? ns[r] : hi;
+		}
+		snprintf(spread, sizeof(spread), "%.0f-%.0f", lo, hi);
+		if (p->bar) {
+			bool ok = ratio <= p->bar / 10.0;
+
+			snprintf(bar, sizeof(bar), "<= %.1fx %s", p->bar / 10.0, ok ? "ok" : "OVER");
+			over |= !ok;
+		}
+		printf("  %-38s %8.1f %7s %6.2fx  %-14s %8.1f %6.2fx\n", p->name, median(ns, rounds),
+		       spread, ratio, bar, median(coarse, rounds), median(p->ratio[setup][1], rounds));
+	}
+	return over;
+}
+
 int main(void)
 {
 	struct empty_bpf *empty = NULL;
 	char why[256];
 	const char *e;
 	size_t i;
-	int r, err, clk;
-	bool over = false;
+	int r, err, clk, run;
+	bool over;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if ((e = getenv("BENCH_REPEAT")))
@@ -449,10 +510,14 @@ int main(void)
 	printf("sluice data plane, BPF_PROG_TEST_RUN, %d runs per measurement, %d rounds,\n"
 	       "paths interleaved within each round; ratio = path / empty program of the "
 	       "same round;\n"
-	       "two loads of the same object: buckets on bpf_ktime_get_ns (default) and on\n"
-	       "the coarse clock (sl_clock_coarse).\n\n", repeat, rounds);
+	       "for each setup of the maps, two loads of the same object: buckets on\n"
+	       "bpf_ktime_get_ns (default) and on the coarse clock (attach --clock coarse).\n\n",
+	       repeat, rounds);
 
-	for (clk = 0; clk < 2; clk++) {
+	for (run = 0; run < 2 * NSETUPS; run++) {
+		enum setup setup = run / 2;
+
+		clk = run % 2;
 		env_coarse_clock = clk == 1;
 		err = env_open(0, why, sizeof(why));
 		if (err) {
@@ -467,7 +532,7 @@ int main(void)
 				return 1;
 			}
 		}
-		err = setup_maps();
+		err = setup_maps(setup);
 		if (err) {
 			fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
 			return 1;
@@ -483,18 +548,20 @@ int main(void)
 						     bpf_program__fd(empty->progs.empty_tc))
 						  : (p->kind == XDP ? env_xdp_fd : env_tc_fd);
 
-				err = measure(fd, p->pkt, p->len, &p->ns[clk][r]);
+				if (!in_setup(p, setup))
+					continue;
+				err = measure(fd, p->pkt, p->len, &p->ns[setup][clk][r]);
 				if (err) {
 					fprintf(stderr, "bench_xdp: %s: %s\n", p->name,
 						strerror(-err));
 					return 1;
 				}
 				if (p->empty)
-					base = p->ns[clk][r];
-				p->ratio[clk][r] = base > 0 ? p->ns[clk][r] / base : 0;
+					base = p->ns[setup][clk][r];
+				p->ratio[setup][clk][r] = base > 0 ? p->ns[setup][clk][r] / base : 0;
 			}
 		}
-		if (clk == 0) {
+		if (run == 0) {
 			printf("Verifier (bpf_prog_info):\n");
 			print_insns("sluice_xdp", env_xdp_fd);
 			print_insns("sluice_tc", env_tc_fd);
@@ -505,30 +572,11 @@ int main(void)
 		pin_cpu(-1);
 	}
 
-	printf("  %-38s %8s %7s %7s  %-14s %8s %7s\n", "", "ktime_get_ns", "", "", "",
-	       "coarse", "");
-	printf("  %-38s %8s %7s %7s  %-14s %8s %7s\n", "path", "ns/pkt", "spread", "ratio",
-	       "bar", "ns/pkt", "ratio");
-	for (i = 0; i < NPATHS; i++) {
-		struct path *p = &paths[i];
-		double lo = p->ns[0][0], hi = p->ns[0][0], ratio = median(p->ratio[0], rounds);
-		char bar[32] = "", spread[32];
-
-		for (r = 1; r < rounds; r++) {
-			lo = p->ns[0][r] < lo ? p->ns[0][r] : lo;
-			hi = p->ns[0][r] > hi ? p->ns[0][r] : hi;
-		}
-		snprintf(spread, sizeof(spread), "%.0f-%.0f", lo, hi);
-		if (p->bar) {
-			bool ok = ratio <= p->bar / 10.0;
-
-			snprintf(bar, sizeof(bar), "<= %.1fx %s", p->bar / 10.0, ok ? "ok" : "OVER");
-			over |= !ok;
-		}
-		printf("  %-38s %8.1f %7s %6.2fx  %-14s %8.1f %6.2fx\n", p->name,
-		       median(p->ns[0], rounds), spread, ratio, bar, median(p->ns[1], rounds),
-		       median(p->ratio[1], rounds));
-	}
+	printf("Every limiter in play: a daemon entry on each judged service (but the one\n"
+	       "marked no daemon), 2000 prefix rules per family:\n\n");
+	over = print_table(FULL);
+	printf("\nBare static limits: no daemon, no prefix rule (judged paths only):\n\n");
+	over |= print_table(BARE);
 
 	err = bench_parts(bpf_program__fd(empty->progs.empty_xdp));
 	if (err)

@@ -21,7 +21,7 @@ $(BENCH_XDP)/bench_xdp.o: $(BENCH_XDP)/empty.skel.h $(BENCH_XDP)/lockcmp.skel.h 
 	$(BUILD)/sluice.skel.h
 
 $(BENCH_XDP)/bench_xdp: $(BENCH_XDP)/bench_xdp.o $(BUILD)/tests/prog/env.o \
-	$(BUILD)/tests/prog/pkt.o
+	$(BUILD)/tests/prog/pkt.o $(SL_COMMON_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
