@@ -531,11 +531,6 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	skel->rodata->sl_clock_coarse = res->clock == SL_CLOCK_COARSE;
 	if (res->clock == SL_CLOCK_COARSE)
 		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
-	if (o->before_load) {
-		err = o->before_load(skel->obj, o->ctx);
-		if (err)
-			goto out;
-	}
 	bpf_program__set_autoload(skel->progs.sluice_xdp, o->mode != SL_MODE_TC);
 	bpf_program__set_autoload(skel->progs.sluice_tc, o->mode == SL_MODE_TC);
 	if (!exists) {

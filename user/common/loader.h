@@ -43,12 +43,6 @@ struct sl_attach_opts {
 	bool clock_given;		/* clock asked for: on creation, it is the
 					 * buckets' clock; else it must be theirs */
 	enum sl_clock clock;
-	/*
-	 * Called after open, before load: the place to set the data plane's
-	 * rodata knobs (the object is the skeleton's). 0 or -errno.
-	 */
-	int (*before_load)(struct bpf_object *obj, void *ctx);
-	void *ctx;
 };
 
 struct sl_attach_result {
