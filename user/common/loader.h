@@ -31,8 +31,6 @@
 
 #include "pins.h"
 
-struct bpf_object;
-
 #define SL_SOURCES_MAX (16u << 20)
 
 struct sl_attach_opts {
