@@ -4,8 +4,8 @@
  * branch of the rule, and convergence against a model upstream with c
  * cores sharing its CPU among the requests in flight (Go's net/http with
  * GOMAXPROCS=c): its round trip is s while at most c are in flight and
- * s * L / c beyond. The limit must settle at c + 1 or c + 2 from below
- * (a new proxy) and from above (an upstream that lost cores), and stay.
+ * s * L / c beyond. The limit must settle at c + 1 from below (a new
+ * proxy) and from above (an upstream that lost cores), and stay.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -43,21 +43,23 @@ static void test_no_wind_up_without_demand(void **state)
 	assert_int_equal(uplimit_next(8, 1 * MS, 8 * MS, false, 16), 4);
 }
 
-static void test_holds_with_one_or_two_inside(void **state)
+static void test_holds_with_about_one_inside(void **state)
 {
 	(void)state;
 	/* 2 in flight on one core: one waits inside */
 	assert_int_equal(uplimit_next(2, 1 * MS, 2 * MS, true, 16), 2);
-	/* 3 in flight on one core: two wait inside */
-	assert_int_equal(uplimit_next(3, 1 * MS, 3 * MS, true, 16), 3);
 	/* 5 in flight on 4 cores */
 	assert_int_equal(uplimit_next(5, 1 * MS, 1250000, true, 16), 5);
+	/* noise: 2 on one core measured at 1.6 and 2.8 ms */
+	assert_int_equal(uplimit_next(2, 1 * MS, 1600000, true, 16), 2);
+	assert_int_equal(uplimit_next(2, 1 * MS, 2800000, true, 16), 2);
 }
 
 static void test_queueing_pulls_back_at_most_by_half(void **state)
 {
 	(void)state;
-	/* 4 in flight on one core: back to its parallelism + 1 */
+	/* 3 and 4 in flight on one core: back to its parallelism + 1 */
+	assert_int_equal(uplimit_next(3, 1 * MS, 3 * MS, true, 16), 2);
 	assert_int_equal(uplimit_next(4, 1 * MS, 4 * MS, true, 16), 2);
 	/* 16 on one core: halved, not cut to 2 on one sample */
 	assert_int_equal(uplimit_next(16, 1 * MS, 16 * MS, true, 16), 8);
@@ -71,7 +73,10 @@ static void test_one_in_flight_grows_when_slow_but_not_queueing(void **state)
 	/* with one in flight nothing of ours waits inside: a slow round
 	 * trip is the upstream's own, and the limit may grow */
 	assert_int_equal(uplimit_next(1, 1070000, 1410000, true, 16), 2);
-	assert_int_equal(uplimit_next(1, 1 * MS, 1000 * MS, true, 16), 2);
+	assert_int_equal(uplimit_next(1, 1 * MS, 1900000, true, 16), 2);
+	/* but a round trip over twice the floor alone holds it: the floor
+	 * is stale, until the next probe re-measures it (upqueue.c) */
+	assert_int_equal(uplimit_next(1, 1 * MS, 1000 * MS, true, 16), 1);
 }
 
 static void test_bounded_by_max(void **state)
@@ -99,7 +104,7 @@ static void test_converges_on_a_model_upstream(void **state)
 			for (int tick = 0; tick < 100; tick++)
 				limit = uplimit_next(limit, MS, model_rtt(limit, cores[i], MS),
 						     true, 64);
-			assert_in_range(limit, cores[i] + 1, cores[i] + 2);
+			assert_int_equal(limit, cores[i] + 1);
 			/* and it stays */
 			for (int tick = 0; tick < 10; tick++) {
 				unsigned next = uplimit_next(limit, MS,
@@ -118,7 +123,7 @@ int main(void)
 		cmocka_unit_test(test_no_sample_keeps_the_limit),
 		cmocka_unit_test(test_grows_by_one_while_requests_wait),
 		cmocka_unit_test(test_no_wind_up_without_demand),
-		cmocka_unit_test(test_holds_with_one_or_two_inside),
+		cmocka_unit_test(test_holds_with_about_one_inside),
 		cmocka_unit_test(test_queueing_pulls_back_at_most_by_half),
 		cmocka_unit_test(test_one_in_flight_grows_when_slow_but_not_queueing),
 		cmocka_unit_test(test_bounded_by_max),

@@ -103,15 +103,16 @@ static void load_config(struct loop *l)
 
 /*
  * The proxy's part of the delay: the wait in the upstream queue (which
- * began in the pool's queue), its minimum over the tick as for the pool.
- * The queue inside the upstream is not added: the limit on requests in
- * flight holds it at one or two by design (uplimit.h), and counting it
- * would keep the signal that far above the queue the rate can drain. It
- * is exported (sluiced_upstream_excess_seconds) for the operator. The
- * oldest waiting request stands in for the pool's oldest task, and the
- * share of the places in flight in use for the workers' busy fraction:
- * goodput / busy is then limit / round trip, what the upstream completes
- * with every place taken (control.c's busy jump).
+ * began in the pool's queue), its minimum over the tick as for the pool,
+ * plus the queue inside the upstream, its mean round trip above its floor
+ * (the mean because the upstream need not serve in order; uplimit.h). The
+ * limit on requests in flight holds that inner queue near one request, so
+ * it takes about one service time of the target and the wait the rest:
+ * an admitted request pays both. The oldest waiting request stands in for
+ * the pool's oldest task, and the share of the places in flight in use for
+ * the workers' busy fraction: goodput / busy is then limit / round trip,
+ * what the upstream completes with every place taken (control.c's busy
+ * jump).
  */
 static void upstream_signals(struct sld *d, struct ctl_signals *s)
 {
@@ -120,8 +121,8 @@ static void upstream_signals(struct sld *d, struct ctl_signals *s)
 
 	sld_upq_tick(s->now_ns, &u);
 	excess = u.floor_ns && u.rtt_ns > u.floor_ns ? u.rtt_ns - u.floor_ns : 0;
-	if (u.wait_min_ns > s->delay_min_ns)
-		s->delay_min_ns = u.wait_min_ns;
+	if (u.wait_min_ns + excess > s->delay_min_ns)
+		s->delay_min_ns = u.wait_min_ns + excess;
 	if (u.head_age_ns > s->oldest_age_ns)
 		s->oldest_age_ns = u.head_age_ns;
 	s->busy = u.busy;

@@ -13,9 +13,9 @@ unsigned uplimit_next(unsigned limit, uint64_t floor_ns, uint64_t rtt_ns,
 		rtt_ns = floor_ns;
 	/* inside * rtt, to compare with multiples of rtt in integers */
 	queue_x_rtt = (uint64_t)limit * (rtt_ns - floor_ns);
-	if (queue_x_rtt < rtt_ns) {
+	if (2 * queue_x_rtt < rtt_ns) {
 		next = waited ? (uint64_t)limit + 1 : limit;
-	} else if (queue_x_rtt <= 2 * rtt_ns) {
+	} else if (2 * queue_x_rtt <= 3 * rtt_ns) {
 		next = limit;
 	} else {
 		next = (uint64_t)limit * floor_ns / rtt_ns + 1;

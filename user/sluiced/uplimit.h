@@ -16,11 +16,12 @@
  *
  *   inside = limit * (rtt - floor) / rtt
  *
- * of them wait inside the upstream. Below one, the upstream has a place
- * free: add one (only while requests waited for a place, so an idle proxy
- * does not wind the limit up). From one to two, hold: one waiting inside
- * keeps the upstream busy across the round trip between two requests.
- * Above two, pull back to what it runs in parallel plus one,
+ * of them wait inside the upstream. Below half a request, the upstream
+ * has a place free: add one (only while requests waited for a place, so
+ * an idle proxy does not wind the limit up). From a half to one and a
+ * half, hold: about one waiting inside keeps the upstream busy across the
+ * round trip between two requests, and costs an admitted request one
+ * service time. Above, pull back to what it runs in parallel plus one,
  * limit * floor / rtt + 1, but at most halve in one tick, so one slow
  * sample (a GC pause upstream) is not taken for a lasting change.
  *
