@@ -638,6 +638,15 @@ static void test_irregular_ticks(void **state)
 	assert_true(out.rate_cap <= r0 + 2 * 0.05 * r0 + 1);
 }
 
+/* A started controller at 200/s whose last tick was one tick before now. */
+static void rate_200_a_tick_ago(struct ctl *c, const struct ctl_params *p, uint64_t now)
+{
+	ctl_init(c, p);
+	c->rate = 200;
+	c->started = true;
+	c->last_ns = now - TICK_NS;
+}
+
 /* Well under target with the pool a quarter busy: the rate jumps to 0.9 x
  * goodput / busy (the workers' capacity) instead of climbing 5% a tick;
  * with busy unknown (0) it climbs; a busy fraction near 0 counts as 0.1. */
@@ -651,26 +660,17 @@ static void test_busy_jump(void **state)
 				  .admitted = 200, .shed_rate = 4800, .busy = 0.25 };
 
 	ctl_params_default(&p);
-	ctl_init(&c, &p);
-	c.rate = 200;
-	c.started = true;
-	c.last_ns = sg.now_ns - TICK_NS;
+	rate_200_a_tick_ago(&c, &p, sg.now_ns);
 	ctl_tick(&c, &sg, &o);
 	assert_true(o.rate_cap >= 700 && o.rate_cap <= 740);
 
-	ctl_init(&c, &p);
-	c.rate = 200;
-	c.started = true;
-	c.last_ns = sg.now_ns - TICK_NS;
+	rate_200_a_tick_ago(&c, &p, sg.now_ns);
 	sg.busy = 0;
 	ctl_tick(&c, &sg, &o);
 	assert_true(o.rate_cap <= 215);
 
 	/* overloaded: no jump, whatever busy says */
-	ctl_init(&c, &p);
-	c.rate = 200;
-	c.started = true;
-	c.last_ns = sg.now_ns - TICK_NS;
+	rate_200_a_tick_ago(&c, &p, sg.now_ns);
 	sg.busy = 0.25;
 	sg.delay_min_ns = p.target_delay_ns;	/* d = T: not under T/2 */
 	ctl_tick(&c, &sg, &o);
@@ -678,10 +678,7 @@ static void test_busy_jump(void **state)
 
 	/* a busy fraction of 0.1% (one exchange caught at a tick's edge) is
 	 * read as a tenth: 10 x goodput at most, not 1000 x */
-	ctl_init(&c, &p);
-	c.rate = 200;
-	c.started = true;
-	c.last_ns = sg.now_ns - TICK_NS;
+	rate_200_a_tick_ago(&c, &p, sg.now_ns);
 	sg.delay_min_ns = 0;
 	sg.goodput = 34;
 	sg.busy = 0.001;
