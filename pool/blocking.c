@@ -36,11 +36,24 @@ int blocking_init(struct blocking *b, const struct pool_opts *o)
 	return 0;
 }
 
+/* Under the lock, with a task queued: take the oldest, run it unlocked. */
+static void run_one_locked(struct blocking *b)
+{
+	struct task t = b->ring[b->head];
+
+	b->head = (b->head + 1) % b->size;
+	b->count--;
+	pthread_mutex_unlock(&b->lock);
+	t.fn(t.arg);
+	/* relaxed: a statistics counter */
+	atomic_fetch_add_explicit(&b->completed, 1, memory_order_relaxed);
+	pthread_mutex_lock(&b->lock);
+}
+
 static void *blocking_main(void *arg)
 {
 	struct blocking *b = arg;
 	struct timespec until;
-	struct task t;
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
@@ -62,14 +75,7 @@ static void *blocking_main(void *arg)
 		}
 		if (!b->count)
 			goto out; /* stopping and drained */
-		t = b->ring[b->head];
-		b->head = (b->head + 1) % b->size;
-		b->count--;
-		pthread_mutex_unlock(&b->lock);
-		t.fn(t.arg);
-		/* relaxed: a statistics counter */
-		atomic_fetch_add_explicit(&b->completed, 1, memory_order_relaxed);
-		pthread_mutex_lock(&b->lock);
+		run_one_locked(b);
 	}
 out:
 	b->threads--;
@@ -125,17 +131,8 @@ void blocking_stop(struct blocking *b)
 		pthread_cond_wait(&b->done, &b->lock);
 	/* every thread may have been reaped with work still queued: run the
 	 * rest here, so a drain runs everything */
-	while (b->count) {
-		struct task t = b->ring[b->head];
-
-		b->head = (b->head + 1) % b->size;
-		b->count--;
-		pthread_mutex_unlock(&b->lock);
-		t.fn(t.arg);
-		/* relaxed: a statistics counter */
-		atomic_fetch_add_explicit(&b->completed, 1, memory_order_relaxed);
-		pthread_mutex_lock(&b->lock);
-	}
+	while (b->count)
+		run_one_locked(b);
 	pthread_mutex_unlock(&b->lock);
 }
 
