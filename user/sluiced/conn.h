@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One client connection. Owned by the IO thread, except while its request
+ * One client connection. Owned by the IO loop that accepted it, except while its request
  * runs as a pool task (state CS_TASK): then only the task touches it, and
  * hands it back with sld_conn_done(). Its socket is registered with
  * EPOLLONESHOT, so no event for it arrives while a task owns it.
@@ -24,7 +24,7 @@ enum conn_state {
 	CS_READ,	/* reading a request head (or idle between requests) */
 	CS_BODY,	/* reading a Content-Length body */
 	CS_TASK,	/* a pool task owns it */
-	CS_WRITE,	/* the IO thread writes the rest of the response */
+	CS_WRITE,	/* the IO loop writes the rest of the response */
 	CS_LINGER,	/* answered and shut down for writing: read until EOF */
 };
 
@@ -37,7 +37,7 @@ struct conn {
 	uint64_t timer_ns;	/* when the current timeout fires */
 	uint64_t req_start_ns;	/* first byte of the request (request timeout) */
 	uint64_t head_ns;	/* head complete: latency is measured from here */
-	struct conn *prev, *next;	/* the IO thread's list of open conns */
+	struct conn *prev, *next;	/* its loop's list of open conns */
 	struct conn *done_next;		/* completion stack */
 	/* the proxy's upstream queue (upqueue.c) */
 	struct conn *up_next;
@@ -58,6 +58,7 @@ struct conn {
 	size_t out_len, out_off;
 	int status;
 	struct sld *d;
+	struct server *loop;	/* the IO loop that accepted it, for good */
 };
 
 /* Set the response (copied into the conn's buffer or taken over when heap). */

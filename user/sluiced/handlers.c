@@ -11,7 +11,7 @@
  *                                   sleep on a blocking thread
  *   GET /health                     200 "ok"
  * The task writes the response itself when the socket takes it, and hands
- * the connection back to the IO thread (sld_conn_done).
+ * the connection back to its IO loop (sld_conn_done).
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -117,7 +117,7 @@ static int install_signals(void)
 	    sigaction(SIGHUP, &sa, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	/* Blocked everywhere (threads inherit it) except in the IO thread's
+	/* Blocked everywhere (threads inherit it) except in IO loop 0's
 	 * epoll_pwait, so a flag is never set between its check and a wait. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -147,7 +147,6 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&d->cfg_lock, NULL);
 	d->listen_fd = -1;
-	d->done_efd = -1;
 	d->stop = &stop_flag;
 	d->queue_bound = d->cfg.queue_bound;
 	d->proxy = d->cfg.upstream[0] != '\0';

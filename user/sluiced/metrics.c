@@ -3,7 +3,7 @@
  * The Prometheus endpoint: GET /metrics on --metrics (127.0.0.1:9464 by
  * default, so the numbers do not leave the host unless asked), served by a
  * thread of its own with a blocking accept, one scrape at a time, so a
- * scrape never competes with the IO thread for the service's clients.
+ * scrape never competes with the IO loops for the service's clients.
  * The page is built whole into a buffer (prom.h) and refused whole if it
  * does not fit.
  */

@@ -1,10 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * The IO thread: one epoll loop that accepts, reads and parses requests,
+ * The IO loops: one epoll loop per pool worker, each a thread of its own
+ * (loop 0 is the main thread). A loop accepts, reads and parses requests,
  * hands each complete request to the pool as a task, and takes the
- * connection back when the task has answered (keep-alive or close). The
- * fast path lives at its two doors: on accept (the kernel's shed mark, the
- * pool at its bound) and at dispatch (the pool refuses the task).
+ * connection back when the task has answered (keep-alive or close). A
+ * connection lives on the loop that accepted it until it closes, as in
+ * nginx and HAProxy, so no single thread caps the daemon's IO.
+ *
+ * The loops share one listening socket, registered in each epoll with
+ * EPOLLEXCLUSIVE (one loop woken per arrival, not all) rather than one
+ * SO_REUSEPORT socket per loop: one accept queue keeps the controller's
+ * backlog signal in one place and never strands a connection behind a
+ * loop that is busy while another idles, as a hash over per-loop queues
+ * would.
+ *
+ * The fast path lives at its two doors: on accept (the kernel's shed mark,
+ * the pool at its bound) and at dispatch (the pool refuses the task).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +27,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -31,19 +43,40 @@
 /* epoll data for the two non-connection fds */
 static char tag_listen, tag_done;
 
+/* One IO loop. Only its own thread touches it, but for the completion
+ * stack, which the pool's workers push onto. */
 struct server {
 	struct sld *d;
+	unsigned id;
+	pthread_t thread;
 	int ep;
 	struct conn head;	/* open connections, a circular list */
 	struct conn *free;	/* freed conns, reused (linked by next) */
 	bool listening;		/* listen fd registered */
 	bool draining;
 	uint64_t next_scan_ns;
-	uint64_t tat_ns;	/* no data plane: GCRA on the controller's rate */
-	uint32_t user_rate;	/* the rate tat_ns was built at */
 	bool paused;		/* accepting paused after EMFILE and the like */
 	bool pause_logged;
+	/* completion hand-back: workers push, this loop pops */
+	_Atomic(struct conn *) done;
+	int done_efd;
+	int err;		/* why the loop stopped, 0 for a drain */
 };
+
+/* All the loops, and how many still have the listener registered: the
+ * last one to let go closes it (a loop must not remove from its epoll an
+ * fd another has closed, whose number may be taken again by then). */
+static struct {
+	struct server *loops;
+	unsigned n;
+	_Atomic unsigned listening;
+	/* Loop 0 sees the signal handler's stop flag and passes it on here:
+	 * the other loops do not read a flag a handler writes. */
+	_Atomic bool stop;
+	pthread_mutex_t rate_lock;	/* the GCRA below, shared by the loops */
+	uint64_t tat_ns;	/* no data plane: GCRA on the controller's rate */
+	uint32_t user_rate;	/* the rate tat_ns was built at */
+} L = { .rate_lock = PTHREAD_MUTEX_INITIALIZER };
 
 #define USER_BURST 4		/* as the service entry the daemon creates */
 #define USER_TOL_MIN_NS 20000000ull	/* accepts come in batches of a wakeup */
@@ -53,7 +86,7 @@ struct server {
  * controller's rate is enforced at accept, with the same GCRA the kernel
  * runs: the excess costs an accept and a 503 instead of nothing, but is
  * still never queued. The tolerance is at least 20 ms because accept()
- * sees arrivals in the batches of the IO thread's wakeups, not spaced as
+ * sees arrivals in the batches of the IO loops' wakeups, not spaced as
  * the SYNs were. On a raise, how far ahead the tat is gets rescaled to
  * the new interval, as dataplane.c does for the kernel's bucket.
  */
@@ -61,6 +94,7 @@ static bool over_user_rate(struct server *s, uint64_t now)
 {
 	uint32_t rate = atomic_load_explicit(&s->d->view.rate_cap, memory_order_relaxed);
 	uint64_t interval, tol, next;
+	bool over = false;
 
 	if (s->d->dp.have_pins || rate == 0)
 		return false;
@@ -77,14 +111,17 @@ static bool over_user_rate(struct server *s, uint64_t now)
 	tol = interval * USER_BURST;
 	if (tol < USER_TOL_MIN_NS)
 		tol = USER_TOL_MIN_NS;
-	if (rate > s->user_rate && s->user_rate && s->tat_ns > now)
-		s->tat_ns = now + (s->tat_ns - now) / rate * s->user_rate;
-	s->user_rate = rate;
-	next = (s->tat_ns > now ? s->tat_ns : now) + interval;
+	pthread_mutex_lock(&L.rate_lock);
+	if (rate > L.user_rate && L.user_rate && L.tat_ns > now)
+		L.tat_ns = now + (L.tat_ns - now) / rate * L.user_rate;
+	L.user_rate = rate;
+	next = (L.tat_ns > now ? L.tat_ns : now) + interval;
 	if (next - now > tol)
-		return true;
-	s->tat_ns = next;
-	return false;
+		over = true;
+	else
+		L.tat_ns = next;
+	pthread_mutex_unlock(&L.rate_lock);
+	return over;
 }
 
 static uint64_t secs(uint32_t s)
@@ -155,7 +192,8 @@ static void arm(struct server *s, struct conn *c, uint32_t ev)
 
 static void listen_on(struct server *s, bool on)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tag_listen };
+	struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+				 .data.ptr = &tag_listen };
 
 	if (on == s->listening || s->d->listen_fd < 0)
 		return;
@@ -184,6 +222,7 @@ static struct conn *conn_get(struct server *s)
 	c->out = c->out_inline;
 	c->out_len = c->out_off = 0;
 	c->d = s->d;
+	c->loop = s;
 	return c;
 }
 
@@ -268,25 +307,34 @@ void sld_response_finished(struct sld *d, struct conn *c)
 	c->status = 0;
 }
 
-void sld_conn_done(struct sld *d, struct conn *c)
+static void wake(struct server *s)
 {
-	struct conn *old = atomic_load_explicit(&d->done, memory_order_relaxed);
 	uint64_t one = 1;
 
-	/* Release: the IO thread that pops c sees everything the task wrote
-	 * into it. */
-	do {
-		c->done_next = old;
-	} while (!atomic_compare_exchange_weak_explicit(&d->done, &old, c,
-							memory_order_release,
-							memory_order_relaxed));
-	/* Only the push onto an empty stack wakes the IO thread: it reads the
-	 * eventfd before taking the stack, so later pushes are seen too. */
-	if (!old && write(d->done_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	if (write(s->done_efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		pr_warn("eventfd write: %s", strerror(errno));
 }
 
-/* Answer from the IO thread (fast path, parse errors, timeouts), then close
+void sld_conn_done(struct sld *d, struct conn *c)
+{
+	struct server *s = c->loop;
+	struct conn *old = atomic_load_explicit(&s->done, memory_order_relaxed);
+
+	(void)d;
+	/* Release: the loop that pops c sees everything the task wrote into
+	 * it. */
+	do {
+		c->done_next = old;
+	} while (!atomic_compare_exchange_weak_explicit(&s->done, &old, c,
+							memory_order_release,
+							memory_order_relaxed));
+	/* Only the push onto an empty stack wakes the loop: it reads the
+	 * eventfd before taking the stack, so later pushes are seen too. */
+	if (!old)
+		wake(s);
+}
+
+/* Answer from the IO loop (fast path, parse errors, timeouts), then close
  * gracefully: shut down for writing and read until EOF, so that the
  * client's unread request does not turn our close into a RST that could
  * overtake the answer. */
@@ -697,10 +745,10 @@ static void take_done(struct server *s)
 	struct conn *list, *rev = NULL;
 	uint64_t v;
 
-	if (read(d->done_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+	if (read(s->done_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		pr_warn("eventfd read: %s", strerror(errno));
 	/* Acquire: pairs with the release in sld_conn_done. */
-	list = atomic_exchange_explicit(&d->done, NULL, memory_order_acquire);
+	list = atomic_exchange_explicit(&s->done, NULL, memory_order_acquire);
 	while (list) {	/* LIFO -> FIFO */
 		struct conn *n = list->done_next;
 
@@ -747,92 +795,115 @@ static void scan_timeouts(struct server *s, uint64_t now)
 
 static void start_drain(struct server *s)
 {
-	pr_info("draining: %u connections open",
-		atomic_load_explicit(&s->d->open_conns, memory_order_relaxed));
+	if (s->id == 0) {
+		pr_info("draining: %u connections open",
+			atomic_load_explicit(&s->d->open_conns, memory_order_relaxed));
+	}
 	s->draining = true;
 	listen_on(s, false);
 	/* Closing the listener makes the kernel refuse new connections at once
 	 * (RST) rather than queue them for a process that is leaving. */
-	close(atomic_exchange(&s->d->listen_fd, -1));
+	if (atomic_fetch_sub_explicit(&L.listening, 1, memory_order_acq_rel) == 1)
+		close(atomic_exchange(&s->d->listen_fd, -1));
 	scan_timeouts(s, 0);
 }
 
-int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
+/* Ask every loop to drain, and wake them so they do it at once. */
+static void stop_loops(void)
 {
-	struct server s = { .d = d };
-	struct epoll_event evs[256];
+	if (atomic_exchange(&L.stop, true))
+		return;
+	for (unsigned i = 0; i < L.n; i++)
+		wake(&L.loops[i]);
+}
+
+static int loop_init(struct server *s, struct sld *d, unsigned id)
+{
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &tag_done };
+
+	s->d = d;
+	s->id = id;
+	s->head.next = s->head.prev = &s->head;
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	s->done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->ep < 0 || s->done_efd < 0) {
+		pr_err("epoll/eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, s->done_efd, &e) < 0) {
+		pr_err("epoll_ctl(eventfd): %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Runs one loop until it has drained. reload is only given to loop 0 (the
+ * main thread, where SIGHUP is handled). */
+static int loop_run(struct server *s, volatile sig_atomic_t *reload)
+{
+	struct sld *d = s->d;
+	struct epoll_event evs[256];
 	sigset_t waitmask;
 	uint64_t drain_until = 0;
-	int one = 1, err = 0;
+	int err = 0;
 
 	sigemptyset(&waitmask);
-	s.head.next = s.head.prev = &s.head;
-	s.ep = epoll_create1(EPOLL_CLOEXEC);
-	d->done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (s.ep < 0 || d->done_efd < 0) {
-		err = -errno;
-		pr_err("epoll/eventfd: %s", strerror(errno));
-		goto out;
-	}
-	if (epoll_ctl(s.ep, EPOLL_CTL_ADD, d->done_efd, &e) < 0) {
-		err = -errno;
-		pr_err("epoll_ctl(eventfd): %s", strerror(errno));
-		goto out;
-	}
-	/* Wake the acceptor only when the request has arrived: one wakeup and
-	 * one read per connection instead of two. */
-	setsockopt(d->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
-	listen_on(&s, true);
+	listen_on(s, true);
 
 	for (;;) {
 		uint64_t now;
 		int n;
 
-		/* Signals are blocked except while waiting here: a flag set
-		 * by a handler is always seen before the next wait. */
-		n = epoll_pwait(s.ep, evs, 256, 100, &waitmask);
+		/* Signals are blocked except while loop 0 waits here: a flag
+		 * set by a handler is always seen before its next wait. The
+		 * other loops keep them blocked, so only loop 0 takes them. */
+		if (reload)
+			n = epoll_pwait(s->ep, evs, 256, 100, &waitmask);
+		else
+			n = epoll_wait(s->ep, evs, 256, 100);
 		if (n < 0 && errno != EINTR) {
 			err = -errno;
 			pr_err("epoll_wait: %s", strerror(errno));
-			goto out;
+			break;
 		}
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			struct conn *c = p;
 
 			if (p == &tag_listen) {
-				if (!s.draining)
-					on_accept(&s);
+				if (!s->draining)
+					on_accept(s);
 			} else if (p == &tag_done) {
-				take_done(&s);
+				take_done(s);
 			} else if (c->state == CS_WRITE) {
-				on_writable(&s, c);
+				on_writable(s, c);
 			} else if (c->state == CS_READ || c->state == CS_BODY ||
 				   c->state == CS_LINGER) {
-				on_readable(&s, c);
+				on_readable(s, c);
 			}
 		}
-		if (*reload) {
+		if (reload && *reload) {
 			*reload = 0;
 			sld_reload(d);
 		}
 		now = sld_now_ns();
-		if (*d->stop && !s.draining) {
-			start_drain(&s);
+		if (reload && *d->stop)
+			stop_loops();
+		if (atomic_load_explicit(&L.stop, memory_order_relaxed) && !s->draining) {
+			start_drain(s);
 			drain_until = now + secs(cfg_u32(d, &d->cfg.request_timeout_s)) +
 				      LINGER_NS;
 		}
-		if (now >= s.next_scan_ns || s.draining) {
-			scan_timeouts(&s, now);
-			s.next_scan_ns = now + SCAN_NS;
-			if (s.paused && !s.draining) {
-				s.paused = false;
-				listen_on(&s, true);
+		if (now >= s->next_scan_ns || s->draining) {
+			scan_timeouts(s, now);
+			s->next_scan_ns = now + SCAN_NS;
+			if (s->paused && !s->draining) {
+				s->paused = false;
+				listen_on(s, true);
 			}
 		}
-		if (s.draining) {
-			if (atomic_load_explicit(&d->open_conns, memory_order_relaxed) == 0)
+		if (s->draining) {
+			if (s->head.next == &s->head)
 				break;
 			if (now >= drain_until) {
 				pr_warn("drain: %u connections still open after the "
@@ -843,21 +914,91 @@ int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
 			}
 		}
 	}
-	pr_info("drained");
-out:
-	/* Connections a task still owns are the pool's to finish (drain). */
-	for (struct conn *c = s.head.next, *n; c != &s.head; c = n) {
+	if (!s->draining && atomic_fetch_sub_explicit(&L.listening, 1,
+						      memory_order_acq_rel) == 1)
+		close(atomic_exchange(&d->listen_fd, -1));
+	/* Connections a task still owns are the pool's to finish (drain):
+	 * the loop's completion stack stays valid for them. */
+	for (struct conn *c = s->head.next, *n; c != &s->head; c = n) {
 		n = c->next;
 		if (c->state != CS_TASK)
-			conn_close(&s, c);
+			conn_close(s, c);
 	}
-	while (s.free) {
-		struct conn *c = s.free;
+	while (s->free) {
+		struct conn *c = s->free;
 
-		s.free = c->next;
+		s->free = c->next;
 		free(c);
 	}
-	if (s.ep >= 0)
-		close(s.ep);
+	return err;
+}
+
+static void *loop_thread(void *arg)
+{
+	struct server *s = arg;
+	char name[16];
+
+	snprintf(name, sizeof(name), "sluiced-io%u", s->id);
+	prctl(PR_SET_NAME, name);
+	s->err = loop_run(s, NULL);
+	if (s->err)
+		stop_loops();	/* take the others down too */
+	return NULL;
+}
+
+/* As many loops as the pool has workers, so that IO scales as the work
+ * does. */
+static unsigned loops_wanted(struct sld *d)
+{
+	struct pool_stats ps;
+
+	if (pool_stats(d->pool, &ps) || ps.workers == 0)
+		return 1;
+	return ps.workers;
+}
+
+int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
+{
+	unsigned n = loops_wanted(d), started = 1;
+	int one = 1, err = 0;
+
+	L.loops = calloc(n, sizeof(*L.loops));
+	if (!L.loops)
+		return -ENOMEM;
+	L.n = n;
+	atomic_store(&L.listening, n);
+	for (unsigned i = 0; i < n && !err; i++)
+		err = loop_init(&L.loops[i], d, i);
+	if (err)
+		return err;
+	/* Wake an acceptor only when the request has arrived: one wakeup and
+	 * one read per connection instead of two. */
+	setsockopt(d->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+	for (; started < n; started++) {
+		err = -pthread_create(&L.loops[started].thread, NULL, loop_thread,
+				      &L.loops[started]);
+		if (err) {
+			pr_err("cannot start IO loop %u: %s", started, strerror(-err));
+			stop_loops();
+			/* the loops not started never listened */
+			atomic_fetch_sub(&L.listening, n - started);
+			break;
+		}
+	}
+	if (!err)
+		err = loop_run(&L.loops[0], reload);
+	stop_loops();
+	for (unsigned i = 1; i < started; i++) {
+		pthread_join(L.loops[i].thread, NULL);
+		if (!err)
+			err = L.loops[i].err;
+	}
+	if (!err)
+		pr_info("drained");
+	/* The loops' memory and completion eventfds stay: the pool's drain
+	 * may still finish a task, which hands its connection back. */
+	for (unsigned i = 0; i < n; i++)
+		if (L.loops[i].ep >= 0)
+			close(L.loops[i].ep);
 	return err;
 }

@@ -2,8 +2,9 @@
 /*
  * The running daemon's shared state and the API between its parts:
  *
- *   server.c      the IO thread: epoll acceptor, connections, timeouts,
- *                 request dispatch to the pool and completion hand-back
+ *   server.c      the IO loops, one per worker: epoll acceptor,
+ *                 connections, timeouts, request dispatch to the pool
+ *                 and completion hand-back
  *   fastpath.c    503 + Retry-After without a worker: the shed mark, the
  *                 pool at its bound, the expired deadline
  *   handlers.c    the pool task of a request: deadline check, then the
@@ -17,9 +18,9 @@
  *   metrics.c     the Prometheus endpoint, its own thread
  *   main.c        start, signals, reload, drain
  *
- * Threads: the main thread is the IO thread and the only one that owns
- * client sockets outside a task; pool workers own a connection while its
- * request runs; the controller and metrics threads only read counters.
+ * Threads: the IO loops (the main thread is loop 0) own client sockets
+ * outside a task, each the connections it accepted; pool workers own a
+ * connection while its request runs; the controller and metrics threads only read counters.
  * Counters are relaxed atomics: each is a statistic on its own, no reader
  * infers anything about other memory from it.
  */
@@ -158,10 +159,6 @@ struct sld {
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	_Atomic bool ctl_stop;
 	pthread_t ctl_thread;
-
-	/* completion hand-back: workers push, the IO thread pops */
-	_Atomic(struct conn *) done;
-	int done_efd;
 };
 
 /* server.c */
@@ -170,7 +167,7 @@ int sld_server_run(struct sld *d, volatile sig_atomic_t *reload);
 void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
 void sld_response_finished(struct sld *d, struct conn *c);
 
-/* main.c: SIGHUP, called on the IO thread */
+/* main.c: SIGHUP, called on IO loop 0 */
 void sld_reload(struct sld *d);
 
 /* fastpath.c */
