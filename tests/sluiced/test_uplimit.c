@@ -21,50 +21,50 @@
 static void test_no_sample_keeps_the_limit(void **state)
 {
 	(void)state;
-	assert_int_equal(uplimit_next(5, 0, 0, true, 16), 5);
-	assert_int_equal(uplimit_next(5, 1 * MS, 0, true, 16), 5);
-	assert_int_equal(uplimit_next(5, 0, 3 * MS, true, 16), 5);
+	assert_int_equal(uplimit_next(5, 0, 0, 0, true, 16), 5);
+	assert_int_equal(uplimit_next(5, 1 * MS, 0, 0, true, 16), 5);
+	assert_int_equal(uplimit_next(5, 0, 3 * MS, 0, true, 16), 5);
 }
 
 static void test_grows_by_one_while_requests_wait(void **state)
 {
 	(void)state;
-	assert_int_equal(uplimit_next(1, 1 * MS, 1 * MS, true, 16), 2);
-	assert_int_equal(uplimit_next(7, 2 * MS, 2 * MS, true, 16), 8);
+	assert_int_equal(uplimit_next(1, 1 * MS, 1 * MS, 0, true, 16), 2);
+	assert_int_equal(uplimit_next(7, 2 * MS, 2 * MS, 0, true, 16), 8);
 	/* a sample under the floor counts as the floor: gradient at most 1 */
-	assert_int_equal(uplimit_next(3, 2 * MS, 1 * MS, true, 16), 4);
+	assert_int_equal(uplimit_next(3, 2 * MS, 1 * MS, 0, true, 16), 4);
 }
 
 static void test_no_wind_up_without_demand(void **state)
 {
 	(void)state;
-	assert_int_equal(uplimit_next(3, 1 * MS, 1 * MS, false, 16), 3);
+	assert_int_equal(uplimit_next(3, 1 * MS, 1 * MS, 0, false, 16), 3);
 	/* but it still shrinks when the upstream queues */
-	assert_int_equal(uplimit_next(8, 1 * MS, 8 * MS, false, 16), 4);
+	assert_int_equal(uplimit_next(8, 1 * MS, 8 * MS, 0, false, 16), 4);
 }
 
 static void test_holds_with_about_one_inside(void **state)
 {
 	(void)state;
 	/* 2 in flight on one core: one waits inside */
-	assert_int_equal(uplimit_next(2, 1 * MS, 2 * MS, true, 16), 2);
+	assert_int_equal(uplimit_next(2, 1 * MS, 2 * MS, 0, true, 16), 2);
 	/* 5 in flight on 4 cores */
-	assert_int_equal(uplimit_next(5, 1 * MS, 1250000, true, 16), 5);
+	assert_int_equal(uplimit_next(5, 1 * MS, 1250000, 0, true, 16), 5);
 	/* noise: 2 on one core measured at 1.6 and 2.8 ms */
-	assert_int_equal(uplimit_next(2, 1 * MS, 1600000, true, 16), 2);
-	assert_int_equal(uplimit_next(2, 1 * MS, 2800000, true, 16), 2);
+	assert_int_equal(uplimit_next(2, 1 * MS, 1600000, 0, true, 16), 2);
+	assert_int_equal(uplimit_next(2, 1 * MS, 2800000, 0, true, 16), 2);
 }
 
 static void test_queueing_pulls_back_at_most_by_half(void **state)
 {
 	(void)state;
 	/* 3 and 4 in flight on one core: back to its parallelism + 1 */
-	assert_int_equal(uplimit_next(3, 1 * MS, 3 * MS, true, 16), 2);
-	assert_int_equal(uplimit_next(4, 1 * MS, 4 * MS, true, 16), 2);
+	assert_int_equal(uplimit_next(3, 1 * MS, 3 * MS, 0, true, 16), 2);
+	assert_int_equal(uplimit_next(4, 1 * MS, 4 * MS, 0, true, 16), 2);
 	/* 16 on one core: halved, not cut to 2 on one sample */
-	assert_int_equal(uplimit_next(16, 1 * MS, 16 * MS, true, 16), 8);
+	assert_int_equal(uplimit_next(16, 1 * MS, 16 * MS, 0, true, 16), 8);
 	/* 6 on one core with a 7.6 ms sample (a pause upstream) */
-	assert_int_equal(uplimit_next(6, 1070000, 7600000, true, 16), 3);
+	assert_int_equal(uplimit_next(6, 1070000, 7600000, 0, true, 16), 3);
 }
 
 static void test_one_in_flight_grows_when_slow_but_not_queueing(void **state)
@@ -72,18 +72,33 @@ static void test_one_in_flight_grows_when_slow_but_not_queueing(void **state)
 	(void)state;
 	/* with one in flight nothing of ours waits inside: a slow round
 	 * trip is the upstream's own, and the limit may grow */
-	assert_int_equal(uplimit_next(1, 1070000, 1410000, true, 16), 2);
-	assert_int_equal(uplimit_next(1, 1 * MS, 1900000, true, 16), 2);
+	assert_int_equal(uplimit_next(1, 1070000, 1410000, 0, true, 16), 2);
+	assert_int_equal(uplimit_next(1, 1 * MS, 1900000, 0, true, 16), 2);
 	/* but a round trip over twice the floor alone holds it: the floor
 	 * is stale, until the next probe re-measures it (upqueue.c) */
-	assert_int_equal(uplimit_next(1, 1 * MS, 1000 * MS, true, 16), 1);
+	assert_int_equal(uplimit_next(1, 1 * MS, 1000 * MS, 0, true, 16), 1);
 }
 
 static void test_bounded_by_max(void **state)
 {
 	(void)state;
-	assert_int_equal(uplimit_next(16, 1 * MS, 1 * MS, true, 16), 16);
-	assert_int_equal(uplimit_next(40, 1 * MS, 1 * MS, false, 16), 16);
+	assert_int_equal(uplimit_next(16, 1 * MS, 1 * MS, 0, true, 16), 16);
+	assert_int_equal(uplimit_next(40, 1 * MS, 1 * MS, 0, false, 16), 16);
+}
+
+/* A round trip within the slack above the floor is no queue inside,
+ * whatever limit * excess / rtt says: the limit doubles while requests
+ * wait; beyond it the rule is as without. */
+static void test_slack_grows_past_wakeup_noise(void **state)
+{
+	(void)state;
+	/* 30 us floor, 400 us round trip (two wake-ups on a busy host) */
+	assert_int_equal(uplimit_next(1, 30000, 400000, MS / 2, true, 64), 2);
+	assert_int_equal(uplimit_next(20, 30000, 400000, MS / 2, true, 64), 40);
+	assert_int_equal(uplimit_next(40, 30000, 400000, MS / 2, true, 64), 64);
+	assert_int_equal(uplimit_next(20, 30000, 400000, MS / 2, false, 64), 20);
+	/* beyond the slack: the rule, here pulling back */
+	assert_int_equal(uplimit_next(20, 30000, 900000, MS / 2, true, 64), 10);
 }
 
 static uint64_t model_rtt(unsigned limit, unsigned cores, uint64_t service_ns)
@@ -103,13 +118,13 @@ static void test_converges_on_a_model_upstream(void **state)
 
 			for (int tick = 0; tick < 100; tick++)
 				limit = uplimit_next(limit, MS, model_rtt(limit, cores[i], MS),
-						     true, 64);
+						     0, true, 64);
 			assert_int_equal(limit, cores[i] + 1);
 			/* and it stays */
 			for (int tick = 0; tick < 10; tick++) {
 				unsigned next = uplimit_next(limit, MS,
 							     model_rtt(limit, cores[i], MS),
-							     true, 64);
+							     0, true, 64);
 
 				assert_int_equal(next, limit);
 			}
@@ -127,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_queueing_pulls_back_at_most_by_half),
 		cmocka_unit_test(test_one_in_flight_grows_when_slow_but_not_queueing),
 		cmocka_unit_test(test_bounded_by_max),
+		cmocka_unit_test(test_slack_grows_past_wakeup_noise),
 		cmocka_unit_test(test_converges_on_a_model_upstream),
 	};
 

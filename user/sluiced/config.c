@@ -113,7 +113,7 @@ void sld_config_defaults(struct sld_config *c)
 	memset(c, 0, sizeof(*c));
 	strcpy(c->listen, "0.0.0.0:8080");
 	c->workers = 0;
-	c->upstream_concurrency = 16;
+	c->upstream_concurrency = 64;
 	c->target_delay_ms = 5;
 	strcpy(c->metrics, "127.0.0.1:9464");	/* local only, by default */
 	c->stale_after_s = 5;

@@ -19,16 +19,28 @@
 #include "http_parse.h"
 #include "sluiced.h"
 
+/* What an epoll event's pointer is: the first byte of what it points at
+ * (a struct conn starts with it too). */
+enum sld_ev_kind {
+	SLD_EV_CONN = 0,	/* a client connection */
+	SLD_EV_LISTEN,		/* the listening socket */
+	SLD_EV_DONE,		/* the loop's completion eventfd */
+	SLD_EV_UPSTREAM,	/* a proxy's upstream connection (upstream.c) */
+};
+
 enum conn_state {
 	CS_FREE = 0,
 	CS_READ,	/* reading a request head (or idle between requests) */
 	CS_BODY,	/* reading a Content-Length body */
-	CS_TASK,	/* a pool task owns it */
+	CS_TASK,	/* a pool task owns it, or it waits in the upstream queue */
+	CS_UPSTART,	/* handed to its loop to start its upstream exchange */
+	CS_UPSTREAM,	/* its loop runs its upstream exchange (upstream.c) */
 	CS_WRITE,	/* the IO loop writes the rest of the response */
 	CS_LINGER,	/* answered and shut down for writing: read until EOF */
 };
 
 struct conn {
+	uint8_t ev_kind;	/* SLD_EV_CONN */
 	int fd;
 	enum conn_state state;
 	bool close_after;	/* close once the response is written */
@@ -43,6 +55,8 @@ struct conn {
 	struct conn *up_next;
 	uint64_t wait_since_ns;		/* entered the pool's queue */
 	bool up_alone;			/* no other exchange in flight at its start */
+	bool up_retried;		/* the exchange was tried a second time */
+	struct sld_upconn *upc;		/* the exchange's upstream connection */
 
 	/* request */
 	struct http_parser parser;

@@ -3,9 +3,9 @@
  * The pool task of one request. First the CoDel-style check: a request
  * that waited in the queue longer than its deadline is answered 503 at
  * once, because its client has likely given up and working it would only
- * delay the requests behind it. Then the handler: with --upstream, the
- * proxy's queue (upqueue.c, which makes the same check when the request
- * leaves it), else the built-in ones:
+ * delay the requests behind it. Then the built-in handlers (with
+ * --upstream a request goes from its loop to the proxy's queue instead,
+ * upqueue.c, which makes the same check when the request leaves it):
  *   GET /work?cpu_us=N&sleep_us=N   burn N µs of CPU (thread CPU time, so
  *                                   preemption does not shorten it), then
  *                                   sleep on a blocking thread
@@ -159,12 +159,6 @@ void sld_request_task(void *arg)
 	uint64_t waited = pool_task_delay_ns();
 
 	atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
-	if (d->proxy) {
-		/* The wait goes on in the upstream queue; the deadline is
-		 * checked when it ends. */
-		sld_upq_submit(c, sld_now_ns() - waited);
-		return;
-	}
 	if (sld_request_admit(d, c, waited))
 		builtin(d, c);
 }

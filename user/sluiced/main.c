@@ -163,9 +163,6 @@ int main(int argc, char **argv)
 		goto out;
 	po.workers = d->cfg.workers;
 	po.queue_bound = d->cfg.queue_bound;
-	/* A proxy's blocking threads are its places in flight upstream. */
-	if (d->proxy)
-		po.max_blocking = d->cfg.upstream_concurrency;
 	po.name = "sluiced";
 	err = pool_create(&d->pool, &po);
 	if (err) {
@@ -174,11 +171,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pool_up = true;
-	if (d->proxy) {
-		if (sld_proxy_init(d))
-			goto out;
-		sld_upq_init(d);
-	}
+	/* The queue also when not proxying: a reload may set --upstream. */
+	sld_upq_init(d);
+	if (d->proxy && sld_proxy_init(d))
+		goto out;
 	if (sld_control_start(d))
 		goto out;
 	ctl_up = true;
@@ -200,7 +196,6 @@ out:
 	sld_metrics_stop();
 	if (ctl_up)
 		sld_control_stop(d);
-	sld_proxy_fini();
 	sld_dataplane_down(d, d->cfg.detach_on_exit);
 	if (pool_up)
 		pool_destroy(d->pool);

@@ -35,13 +35,15 @@
 #include "http_response.h"
 #include "log.h"
 #include "sluiced.h"
+#include "upstream.h"
 
 #define ACCEPT_BATCH 64
 #define SCAN_NS 100000000ull	/* timeouts are checked every 100 ms */
 #define LINGER_NS 2000000000ull	/* a shed connection is read until EOF this long */
 
-/* epoll data for the two non-connection fds */
-static char tag_listen, tag_done;
+/* epoll data for the two fds that are neither a connection nor an
+ * upstream connection: what they point at says what they are */
+static uint8_t tag_listen = SLD_EV_LISTEN, tag_done = SLD_EV_DONE;
 
 /* One IO loop. Only its own thread touches it, but for the completion
  * stack, which the pool's workers push onto. */
@@ -61,7 +63,11 @@ struct server {
 	_Atomic(struct conn *) done;
 	int done_efd;
 	int err;		/* why the loop stopped, 0 for a drain */
+	struct sld_uplink up;	/* the proxy's upstream connections */
 };
+
+/* The loop this thread runs, if any. */
+static __thread struct server *self_loop;
 
 /* All the loops, and how many still have the listener registered: the
  * last one to let go closes it (a loop must not remove from its epoll an
@@ -429,6 +435,20 @@ static void dispatch(struct server *s, struct conn *c)
 	if (c->parser.req.keep_alive == false)
 		c->close_after = true;
 	c->state = CS_TASK;
+	if (d->proxy) {
+		/* No pool task: the exchange runs on this loop once the
+		 * upstream queue gives it a place; the queue's depth is held
+		 * to the same bound as the pool's. */
+		if (atomic_fetch_add_explicit(&d->queued, 1, memory_order_relaxed) >=
+		    d->queue_bound) {
+			atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
+			c->state = CS_READ;
+			fast_shed(s, c, SLD_FAST_full);
+			return;
+		}
+		sld_upq_submit(c, c->head_ns);
+		return;
+	}
 	atomic_fetch_add_explicit(&d->queued, 1, memory_order_relaxed);
 	err = pool_submit(d->pool, sld_request_task, c);
 	if (err) {
@@ -741,7 +761,6 @@ static void on_writable(struct server *s, struct conn *c)
 
 static void take_done(struct server *s)
 {
-	struct sld *d = s->d;
 	struct conn *list, *rev = NULL;
 	uint64_t v;
 
@@ -760,20 +779,48 @@ static void take_done(struct server *s)
 		struct conn *c = rev;
 
 		rev = rev->done_next;
-		c->state = CS_WRITE;
-		c->timer_ns = sld_now_ns() + secs(cfg_u32(d, &d->cfg.request_timeout_s));
-		on_writable(s, c);
+		if (c->state == CS_UPSTART)
+			sld_up_start(&s->up, c);
+		else
+			sld_loop_respond(c);
 	}
+}
+
+void sld_loop_respond(struct conn *c)
+{
+	struct server *s = c->loop;
+
+	c->state = CS_WRITE;
+	c->timer_ns = sld_now_ns() + secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
+	on_writable(s, c);
+}
+
+void sld_loop_launch(struct conn *c)
+{
+	if (c->loop == self_loop) {
+		sld_up_start(&c->loop->up, c);
+		return;
+	}
+	c->state = CS_UPSTART;
+	sld_conn_done(c->d, c);
 }
 
 static void scan_timeouts(struct server *s, uint64_t now)
 {
-	struct conn *c = s->head.next;
+	struct conn *c = s->head.next, *expired = NULL;
 
 	while (c != &s->head) {
 		struct conn *next = c->next;
 
-		if (c->state != CS_TASK && now >= c->timer_ns) {
+		if (c->state == CS_UPSTREAM) {
+			/* Expired after the walk: ending an exchange may start
+			 * or close other connections of this list. */
+			if (now >= c->timer_ns) {
+				c->done_next = expired;
+				expired = c;
+			}
+		} else if (c->state != CS_TASK && c->state != CS_UPSTART &&
+			   now >= c->timer_ns) {
 			if ((c->state == CS_READ && c->has_bytes) || c->state == CS_BODY) {
 				atomic_fetch_add_explicit(&s->d->c.timeouts, 1,
 							  memory_order_relaxed);
@@ -790,6 +837,12 @@ static void scan_timeouts(struct server *s, uint64_t now)
 			conn_close(s, c);	/* idle keep-alive: nothing in flight */
 		}
 		c = next;
+	}
+	while (expired) {
+		c = expired;
+		expired = c->done_next;
+		atomic_fetch_add_explicit(&s->d->c.timeouts, 1, memory_order_relaxed);
+		sld_up_expire(c);
 	}
 }
 
@@ -834,6 +887,7 @@ static int loop_init(struct server *s, struct sld *d, unsigned id)
 		pr_err("epoll_ctl(eventfd): %s", strerror(errno));
 		return -errno;
 	}
+	sld_up_loop_init(&s->up, s->ep);
 	return 0;
 }
 
@@ -848,6 +902,7 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 	int err = 0;
 
 	sigemptyset(&waitmask);
+	self_loop = s;
 	listen_on(s, true);
 
 	for (;;) {
@@ -869,12 +924,15 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 			struct conn *c = p;
+			uint8_t kind = *(uint8_t *)p;
 
-			if (p == &tag_listen) {
+			if (kind == SLD_EV_LISTEN) {
 				if (!s->draining)
 					on_accept(s);
-			} else if (p == &tag_done) {
+			} else if (kind == SLD_EV_DONE) {
 				take_done(s);
+			} else if (kind == SLD_EV_UPSTREAM) {
+				sld_up_event(p, evs[i].events);
 			} else if (c->state == CS_WRITE) {
 				on_writable(s, c);
 			} else if (c->state == CS_READ || c->state == CS_BODY ||
@@ -882,6 +940,7 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 				on_readable(s, c);
 			}
 		}
+		sld_up_reap(&s->up);
 		if (reload && *reload) {
 			*reload = 0;
 			sld_reload(d);
@@ -921,9 +980,10 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 	 * the loop's completion stack stays valid for them. */
 	for (struct conn *c = s->head.next, *n; c != &s->head; c = n) {
 		n = c->next;
-		if (c->state != CS_TASK)
+		if (c->state != CS_TASK && c->state != CS_UPSTART)
 			conn_close(s, c);
 	}
+	sld_up_loop_fini(&s->up);
 	while (s->free) {
 		struct conn *c = s->free;
 

@@ -9,7 +9,9 @@
  *                 pool at its bound, the expired deadline
  *   handlers.c    the pool task of a request: deadline check, then the
  *                 built-in handlers (/work, /health) or the proxy
- *   proxy.c       reverse proxy to --upstream over a keep-alive pool
+ *   proxy.c       reverse proxy to --upstream: the HTTP side
+ *   upstream.c    the exchange with the upstream, non-blocking on the
+ *                 client's loop, over that loop's keep-alive connections
  *   upqueue.c     the proxy's queue: requests in flight to the upstream
  *                 held to an adaptive limit (uplimit.c)
  *   controlloop.c the controller thread: signals -> ctl_tick -> sl_admission
@@ -165,6 +167,11 @@ struct sld {
 int sld_server_listen(struct sld *d);
 int sld_server_run(struct sld *d, volatile sig_atomic_t *reload);
 void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
+/* On c's loop: c has its response, write it. */
+void sld_loop_respond(struct conn *c);
+/* c has a place in flight upstream: start its exchange on its loop (at
+ * once when called there, else handed over). */
+void sld_loop_launch(struct conn *c);
 void sld_response_finished(struct sld *d, struct conn *c);
 
 /* main.c: SIGHUP, called on IO loop 0 */
@@ -190,9 +197,6 @@ bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited);
 /* proxy.c */
 int sld_proxy_init(struct sld *d);
 int sld_proxy_reload(const char *upstream, uint32_t timeout_s);
-void sld_proxy_fini(void);
-/* Forward c's request and answer it; the round trip, 0 if it failed. */
-uint64_t sld_proxy_exchange(struct conn *c);
 
 /* upqueue.c */
 struct sld_upq_signals {
@@ -205,6 +209,8 @@ struct sld_upq_signals {
 };
 void sld_upq_init(struct sld *d);
 void sld_upq_submit(struct conn *c, uint64_t since_ns);
+/* An exchange ended (rtt 0: it failed): its place opens for the next. */
+void sld_upq_done(uint64_t rtt, bool alone);
 /* Once a tick, from the controller: the tick's signals; moves the limit. */
 void sld_upq_tick(uint64_t now, struct sld_upq_signals *s);
 

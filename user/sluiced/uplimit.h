@@ -29,7 +29,19 @@
  * serve in order (Go's scheduler runs the goroutine readied last first)
  * answers some requests in one service time whatever the number in
  * flight, and only the mean (Little's law: in flight / throughput) shows
- * the queue. One below the floor counts as the floor. Against an upstream of c cores the limit
+ * the queue. One below the floor counts as the floor.
+ *
+ * Slack: a round trip less than slack_ns above its floor counts as no
+ * queue inside, whatever the estimate says. Against a fast upstream
+ * (tens of microseconds) on a busy host, the round trip is mostly the
+ * wake-ups of two processes, not a queue: held to one or two in flight,
+ * the proxy would cap its own throughput at 1 / round trip while the
+ * upstream idles, and queue (and shed) what the upstream could take.
+ * A round trip within a tenth of the target delay above its floor costs
+ * an admitted request nothing that matters. Within the slack the limit
+ * doubles while requests wait (TCP's slow start), so a fresh proxy in
+ * front of a fast upstream reaches its throughput in a few ticks instead
+ * of shedding on its deadline while it climbs by one a tick. Against an upstream of c cores the limit
  * settles at c + 1 or c + 2, from below and from above. Bounds: 1..max.
  */
 #ifndef SLUICED_UPLIMIT_H
@@ -39,8 +51,9 @@
 #include <stdint.h>
 
 /* floor_ns, rtt_ns: 0 when unknown (no exchange completed): the limit
- * stays. waited: a request found no free place since the last call. */
+ * stays. slack_ns: see above. waited: a request found no free place
+ * since the last call. */
 unsigned uplimit_next(unsigned limit, uint64_t floor_ns, uint64_t rtt_ns,
-		      bool waited, unsigned max);
+		      uint64_t slack_ns, bool waited, unsigned max);
 
 #endif /* SLUICED_UPLIMIT_H */

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * The proxy's queue in front of the upstream. A request that passed the
- * pool waits here, in arrival order, for one of `limit` places in flight;
- * the blocking thread that finishes an exchange takes the next request
- * itself, so a thread is handed work only when a place opens. uplimit.h
- * says how the limit moves and why there is one.
+ * The proxy's queue in front of the upstream. A request whose head its
+ * IO loop has read waits here, in arrival order, for one of `limit`
+ * places in flight; the loop that ends an exchange starts the next
+ * request (on that request's own loop: handed over if it is another), so
+ * an exchange starts only when a place opens. uplimit.h says how the
+ * limit moves and why there is one.
  *
  * What the controller reads each tick (sld_upq_tick):
  *   - the share of the places in flight in use over the tick (busy);
  *   - the queueing delay: the smallest wait of the requests that left the
- *     queue in the tick (counted from when they entered the pool's queue),
+ *     queue in the tick (counted from when their head was read),
  *     and the age of the oldest one still waiting; the law treats them as
  *     it treats the pool's own (control.c);
  *   - the upstream's round trip: the mean of the tick and the floor.
@@ -20,10 +21,11 @@
  *     becomes the floor.
  *
  * A request whose wait passed the deadline when it leaves is answered 503
- * (handlers.c), like one that waited too long in the pool.
+ * (handlers.c), like one that waited too long in the pool. The queue's
+ * depth counts in sld.queued, held to --queue-bound at the loop's door.
  *
- * Locking: one mutex for all of it, taken twice per request by at most
- * --upstream-concurrency threads and by the controller once a tick.
+ * Locking: one mutex for all of it, taken twice per request by the IO
+ * loops and by the controller once a tick.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -108,52 +110,40 @@ static void note_rtt_locked(uint64_t rtt, bool alone)
 	}
 }
 
-static void upstream_worker(void *arg)
-{
-	struct conn *c = arg;
-
-	while (c) {
-		bool alone = c->up_alone;
-		uint64_t rtt = 0;
-
-		/* c may be gone once answered: read what we need first. */
-		if (sld_request_admit(Q.d, c, sld_now_ns() - c->wait_since_ns))
-			rtt = sld_proxy_exchange(c);
-		pthread_mutex_lock(&Q.lock);
-		note_rtt_locked(rtt, alone);
-		/* This thread's place counts itself: it goes on while the
-		 * places in flight, its own included, are within the limit. */
-		bool more = Q.head && Q.inflight <= Q.limit;
-		uint64_t now = sld_now_ns();
-
-		account_locked(now);
-		Q.inflight--;
-		c = more ? pop_locked(now) : NULL;
-		pthread_mutex_unlock(&Q.lock);
-	}
-}
-
-/* Give free places to waiting requests, each on a blocking thread. */
+/* Give free places to waiting requests, each started on its own loop;
+ * one that waited past the deadline is answered 503 and its place goes
+ * to the next. */
 static void dispatch(void)
 {
 	pthread_mutex_lock(&Q.lock);
 	while (Q.head && Q.inflight < Q.limit) {
-		struct conn *c = pop_locked(sld_now_ns());
+		uint64_t now = sld_now_ns();
+		struct conn *c = pop_locked(now);
 
 		pthread_mutex_unlock(&Q.lock);
-		if (pool_submit_blocking(Q.d->pool, upstream_worker, c)) {
-			/* Only while draining: the pool refuses new work. */
+		atomic_fetch_sub_explicit(&Q.d->queued, 1, memory_order_relaxed);
+		if (sld_request_admit(Q.d, c, now - c->wait_since_ns)) {
+			sld_loop_launch(c);
 			pthread_mutex_lock(&Q.lock);
-			account_locked(sld_now_ns());
-			Q.inflight--;
-			pthread_mutex_unlock(&Q.lock);
-			sld_task_shed(Q.d, c, SLD_FAST_draining);
+			continue;
 		}
 		pthread_mutex_lock(&Q.lock);
+		account_locked(sld_now_ns());
+		Q.inflight--;
 	}
 	if (Q.head)
 		Q.waited = true;
 	pthread_mutex_unlock(&Q.lock);
+}
+
+void sld_upq_done(uint64_t rtt, bool alone)
+{
+	pthread_mutex_lock(&Q.lock);
+	note_rtt_locked(rtt, alone);
+	account_locked(sld_now_ns());
+	Q.inflight--;
+	pthread_mutex_unlock(&Q.lock);
+	dispatch();
 }
 
 void sld_upq_submit(struct conn *c, uint64_t since_ns)
@@ -205,6 +195,8 @@ static void next_limit_locked(uint64_t now)
 		return;
 	}
 	Q.limit = uplimit_next(Q.limit, or_zero(Q.floor_ns), rtt_mean_locked(),
+			       atomic_load_explicit(&Q.d->view.target_ns,
+						    memory_order_relaxed) / 10,
 			       Q.waited, Q.max);
 }
 
