@@ -9,12 +9,22 @@
 #   nft      a static nftables limit on new SYNs to the port, excess reset
 #   app      an in-application limiter: token bucket + 503 as middleware
 #   sluice   sluice with static limits set by sluicectl, excess reset in XDP
+#   haproxy  HAProxy in front of the Go service, as its documentation
+#            advises for overload: `maxconn` on the server (the requests it
+#            may have in flight) and `timeout queue` (how long the rest may
+#            wait for a place before a 503)
+#   nginx    nginx in front of the Go service with limit_req (a rate at the
+#            static limit, a burst, no delay) and limit_conn, excess 503
 #   sluiced  sluice adaptive in front of the Go service: sluiced as its
 #            reverse proxy sets the kernel's limits from measured load; run
 #            only when $BUILD/sluiced exists, skipped with a note otherwise
 #   sluiced-work  sluice adaptive as the service: sluiced serving /work
 #            itself on one worker (its built-in handler, C) in place of the
 #            Go service, on the Go service's core
+#
+# Every protection that runs in user space (the proxies, sluiced) shares
+# the Go service's core, as it would share the machine's cores in a real
+# deployment; the load generator has the other core to itself.
 #
 # Steps: a check that sluice-load keeps its schedule at 20k requests/s on one
 # core; capacity by a closed-loop run (an open-loop calibration with
@@ -33,7 +43,10 @@
 #                    the three unloaded runs (2)
 #   BENCH_REJECT_SECONDS  length of each CPU-per-refusal run (5)
 #   BENCH_STEP       step test as FACTOR:SECONDS,... ("0.5:3,10:4,0.5:3"; "" skips)
-#   BENCH_CONFIGS    protections to run ("none nft app sluice sluiced sluiced-work")
+#   BENCH_CONFIGS    protections to run ("none nft app sluice haproxy nginx sluiced sluiced-work")
+#   BENCH_HAPROXY_MAXCONN  HAProxy's maxconn on the server (2: the service's
+#                    one core plus one, as sluiced's limit settles)
+#   BENCH_HAPROXY_QUEUE_MS HAProxy's timeout queue (the target delay)
 #   BENCH_STEP_CONFIGS  those of them that take the step test (all)
 #   BENCH_CPU_US     CPU per request of the handler, in us (1000)
 #   BENCH_TIMEOUT_MS client timeout per request, from its scheduled time (1000)
@@ -56,14 +69,16 @@ REPEAT=${BENCH_REPEAT:-3}
 CAL_SECS=${BENCH_CAL_SECONDS:-2}
 STEP=${BENCH_STEP-0.5:3,10:4,0.5:3}
 REJ_SECS=${BENCH_REJECT_SECONDS:-5}
-CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced sluiced-work}
+CONFIGS=${BENCH_CONFIGS:-none nft app sluice haproxy nginx sluiced sluiced-work}
 STEP_CONFIGS=${BENCH_STEP_CONFIGS:-$CONFIGS}
 CPU_US=${BENCH_CPU_US:-1000}
 TIMEOUT_MS=${BENCH_TIMEOUT_MS:-1000}
 LIMIT=${BENCH_LIMIT:-0.8}
 MODE=${BENCH_MODE:-native}
 TARGET_MS=${BENCH_TARGET_MS:-5}
+HAPROXY_QUEUE_MS=${BENCH_HAPROXY_QUEUE_MS:-$TARGET_MS}
 GENCHECK=${BENCH_GENCHECK:-1}
+HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-2}
 PIN=${BENCH_PIN:-1}
 OUT=${BENCH_OUT:-$BUILD/bench/overload}
 LOAD=$BUILD/sluice-load
@@ -78,6 +93,8 @@ declare -A LABEL=(
 	[nft]="nftables SYN limit + RST"
 	[app]="in-app token bucket + 503"
 	[sluice]="sluice static (sluicectl)"
+	[haproxy]="HAProxy maxconn + timeout queue"
+	[nginx]="nginx limit_req + limit_conn"
 	[sluiced]="sluiced proxy -> Go"
 	[sluiced-work]="sluiced serving /work"
 )
@@ -89,6 +106,7 @@ die() { echo "bench-overload: $*" >&2; exit 1; }
 declare -A COLOR=(
 	[none]="#9400d3" [nft]="#009e73" [app]="#56b4e9"
 	[sluice]="#e69f00" [sluiced]="#d55e00" [sluiced-work]="#0072b2"
+	[haproxy]="#cc79a7" [nginx]="#666666"
 )
 
 plot_lines() {	# FILE-PREFIX COLUMN STYLE: gnuplot plot clauses, one per config
@@ -214,20 +232,82 @@ start() {
 		ctl attach "$IF_SRV" --mode "$MODE" >/dev/null
 		ctl service add tcp/$PORT --rate "$rate" --burst "$burst" --action reject >/dev/null
 		;;
-	sluiced)
-		# The reverse proxy in front of the same Go service (which keeps
-		# its core); sluiced itself is placed by the scheduler.
+	haproxy)
 		go_start "$UPSTREAM"
-		sluiced_start --workers 2 --upstream "$UPSTREAM"
+		haproxy_conf >"$OUT/haproxy.cfg"
+		bg srv "${SVC_CPU[@]}" haproxy -db -f "$OUT/haproxy.cfg" 2>>"$OUT/raw/haproxy.log"
+		;;
+	nginx)
+		go_start "$UPSTREAM"
+		nginx_conf "$rate" "$burst" >"$OUT/nginx.conf"
+		bg srv "${SVC_CPU[@]}" nginx -p "$OUT" -c "$OUT/nginx.conf" 2>>"$OUT/raw/nginx.log"
+		;;
+	sluiced)
+		# The reverse proxy in front of the same Go service, on its core.
+		go_start "$UPSTREAM"
+		sluiced_start --workers 1 --upstream "$UPSTREAM"
 		;;
 	sluiced-work)
 		sluiced_start --workers 1
 		;;
 	esac
 	wait_listen $PORT
-	if [[ $cfg == sluiced ]]; then
+	if [[ $cfg == sluiced || $cfg == haproxy || $cfg == nginx ]]; then
 		wait_listen "${UPSTREAM##*:}"
 	fi
+}
+
+# HAProxy as its configuration manual advises against overload: a server
+# maxconn, the rest queued in HAProxy at most `timeout queue`, then 503.
+haproxy_conf() {
+	cat <<-EOF
+		global
+			nbthread 1
+			maxconn 4096
+		defaults
+			mode http
+			timeout connect 1s
+			timeout client 10s
+			timeout server 10s
+			timeout queue ${HAPROXY_QUEUE_MS}ms
+		frontend fe
+			bind $SRV4:$PORT
+			default_backend be
+		backend be
+			http-reuse always
+			server go $UPSTREAM maxconn $HAPROXY_MAXCONN
+	EOF
+}
+
+# nginx as its documentation advises: limit_req (rate and burst, excess
+# answered at once) and limit_conn, both 503, upstream kept alive.
+nginx_conf() {	# RATE BURST
+	cat <<-EOF
+		worker_processes 1;
+		master_process off;
+		daemon off;
+		pid $OUT/nginx.pid;
+		error_log $OUT/raw/nginx.err;
+		events { worker_connections 4096; }
+		http {
+			access_log off;
+			limit_req_zone \$server_name zone=req:1m rate=$1r/s;
+			limit_conn_zone \$server_name zone=conn:1m;
+			upstream go { server $UPSTREAM; keepalive 16; }
+			server {
+				listen $SRV4:$PORT;
+				limit_req zone=req burst=$2 nodelay;
+				limit_conn conn 64;
+				limit_req_status 503;
+				limit_conn_status 503;
+				location / {
+					proxy_pass http://go;
+					proxy_http_version 1.1;
+					proxy_set_header Connection "";
+				}
+			}
+		}
+	EOF
 }
 
 # sluiced_start ARGS: sluiced on the server host, sharing the test's pins
@@ -374,6 +454,10 @@ runnable() {
 		echo "  ${LABEL[$1]} skipped: $SLUICED is not built (run make)"
 		return 1
 	fi
+	if [[ $1 == haproxy || $1 == nginx ]] && ! command -v "$1" >/dev/null; then
+		echo "  ${LABEL[$1]} skipped: $1 is not installed (scripts/deps.sh installs it)"
+		return 1
+	fi
 	return 0
 }
 
@@ -441,6 +525,12 @@ for cfg in $CONFIGS; do
 		# same XDP path as sluice static's (it only writes the rate into the
 		# same maps), and its own 503s are a few per mille of them.
 		echo "  ${LABEL[$cfg]}: refuses in XDP like sluice static (the controller only sets the rate)"
+		continue
+	fi
+	if [[ $cfg == haproxy ]]; then
+		# Its refusals are the requests that waited `timeout queue` for
+		# a place: no setting makes it refuse nearly all.
+		echo "  ${LABEL[$cfg]}: refuses only what waited its queue timeout; not measured"
 		continue
 	fi
 	start "$cfg" 1
@@ -579,6 +669,22 @@ if [[ -n $g_px ]]; then
 else
 	check "sluiced proxy: not run" skip
 fi
+# Ahead of the proxies an operator would pick instead, on goodput and on
+# p99, at every overload point of the sweep.
+for f in 2 5 10; do
+	g_s=$(awk -F'\t' -v f="$f" '$2 == f { print $6 }' "$OUT/data/sweep-sluiced.tsv" 2>/dev/null || true)
+	p_s=$(awk -F'\t' -v f="$f" '$2 == f { print $9 }' "$OUT/data/sweep-sluiced.tsv" 2>/dev/null || true)
+	for peer in haproxy nginx; do
+		g_p=$(awk -F'\t' -v f="$f" '$2 == f { print $6 }' "$OUT/data/sweep-$peer.tsv" 2>/dev/null || true)
+		p_p=$(awk -F'\t' -v f="$f" '$2 == f { print $9 }' "$OUT/data/sweep-$peer.tsv" 2>/dev/null || true)
+		if [[ -n $g_s && -n $g_p ]]; then
+			check "at ${f}x sluiced proxy ahead of ${LABEL[$peer]}: goodput $(printf %.0f "$g_s") >= $(printf %.0f "$g_p")/s, p99 $p_s <= $p_p ms" \
+				"$g_s >= $g_p && $p_s <= $p_p"
+		else
+			check "at ${f}x sluiced proxy against ${LABEL[$peer]}: not run" skip
+		fi
+	done
+done
 if [[ $c_app != - && $c_sl != - ]]; then
 	check "sluice's server CPU per rejected connection $c_sl us <= 1/10 of the in-app limiter's $c_app us" \
 		"$c_sl <= $c_app / 10"

@@ -49,6 +49,8 @@ struct conn {
 	uint64_t timer_ns;	/* when the current timeout fires */
 	uint64_t req_start_ns;	/* first byte of the request (request timeout) */
 	uint64_t head_ns;	/* head complete: latency is measured from here */
+	uint64_t kernel_wait_ns;	/* its first bytes waited this long in the
+					 * kernel before the loop read them */
 	struct conn *prev, *next;	/* its loop's list of open conns */
 	struct conn *done_next;		/* completion stack */
 	/* the proxy's upstream queue (upqueue.c) */

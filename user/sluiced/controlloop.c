@@ -147,7 +147,7 @@ static void tick(struct loop *l)
 	struct sld_backlog bl = { 0 };
 	struct sld_psi psi;
 	struct sl_stats k;
-	uint64_t w, a, r, dw, da, dr;
+	uint64_t w, a, r, dw, da, dr, kwait;
 	double dt;
 	int err;
 
@@ -175,6 +175,17 @@ static void tick(struct loop *l)
 
 	s.now_ns = l->cur.now_ns;
 	s.delay_min_ns = iv.min_delay_ns;
+	/* The blind spot (server.c, recv_first): the wait in the kernel
+	 * before a loop read the request. Every request of the tick waited
+	 * at least the smallest of it plus the smallest in the pool, so the
+	 * sum is still a floor, as CoDel's minimum is. A proxied request's
+	 * wait in the upstream queue already counts from its arrival. */
+	kwait = atomic_exchange_explicit(&d->kernel_wait_min_ns, UINT64_MAX,
+					 memory_order_relaxed);
+	kwait = kwait == UINT64_MAX ? 0 : kwait;
+	atomic_store_explicit(&d->view.kernel_wait_min_ns, kwait, memory_order_relaxed);
+	if (!d->proxy)
+		s.delay_min_ns += kwait;
 	s.oldest_age_ns = l->cur.oldest_wait_ns;
 	s.depth = (uint32_t)l->cur.depth;
 	s.busy = iv.busy;

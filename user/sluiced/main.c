@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 	d->listen_fd = -1;
 	d->stop = &stop_flag;
 	d->queue_bound = d->cfg.queue_bound;
+	d->kernel_wait_min_ns = UINT64_MAX;
 	d->proxy = d->cfg.upstream[0] != '\0';
 	apply_hot(d);
 	sl_log_route_libbpf();

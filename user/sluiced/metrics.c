@@ -115,6 +115,10 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	GAUGE(&b, "sluiced_pool_min_delay_seconds",
 	      "Smallest queue delay of the tasks started in the last tick.",
 	      ld(&v->min_delay_ns) / 1e9);
+	GAUGE(&b, "sluiced_kernel_wait_min_seconds",
+	      "Smallest wait of a request's first bytes in the kernel (accept queue, "
+	      "socket buffer) before sluiced read them, last tick; part of the delay signal.",
+	      ld(&v->kernel_wait_min_ns) / 1e9);
 
 	/* controller */
 	GAUGE(&b, "sluiced_controller_rate", "Admission rate cap written to the kernel, new connections/s.",

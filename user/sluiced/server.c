@@ -28,6 +28,8 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -415,10 +417,74 @@ static void new_request(struct server *s, struct conn *c)
 	c->state = CS_READ;
 	c->has_bytes = c->in_len > 0;
 	c->head_ns = 0;
+	c->kernel_wait_ns = 0;	/* a pipelined request did not wait there */
 	c->req_start_ns = sld_now_ns();
 	c->timer_ns = c->req_start_ns +
 		      secs(c->has_bytes ? cfg_u32(s->d, &s->d->cfg.header_timeout_s)
 					: cfg_u32(s->d, &s->d->cfg.idle_timeout_s));
+}
+
+/*
+ * The blind spot: how long the first bytes of a request waited in the
+ * kernel (in the accept queue, then in the socket's buffer) before this
+ * loop read them, while sluiced's threads waited for the CPU or were busy
+ * elsewhere. No queue of ours sees that wait, yet the request pays it.
+ * The kernel stamps each packet on arrival (SO_TIMESTAMPNS, set on the
+ * listener and inherited by every accepted socket): the stamp of the
+ * first read of a request against the clock now is the wait, at the cost
+ * of a recvmsg in place of a recv and a vDSO clock read per request.
+ * Measured from the first bytes, not from the whole head, so a client
+ * that sends its head slowly is not taken for a queue. The stamp is
+ * CLOCK_REALTIME: a wait below 0 or above 10 s (the clock was set) is
+ * counted as 0.
+ *
+ * It counts in the controller's delay signal (controlloop.c, and the
+ * upstream queue's wait, upqueue.c), so the daemon sheds earlier when it
+ * is late to read what arrived. It does not count against a request's
+ * deadline: that bounds the wait sluiced adds once it holds a request,
+ * and a busy host's scheduling delay alone (a few ms to wake a loop)
+ * must not turn into 503s for requests sluiced then serves at once.
+ */
+static ssize_t recv_first(struct conn *c, char *dst, size_t room)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timespec))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = dst, .iov_len = room };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	ssize_t n = recvmsg(c->fd, &m, MSG_DONTWAIT);
+
+	c->kernel_wait_ns = 0;
+	if (n <= 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+			struct timespec ts, now;
+			int64_t w;
+
+			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+			clock_gettime(CLOCK_REALTIME, &now);
+			w = (int64_t)(now.tv_sec - ts.tv_sec) * 1000000000 +
+			    (now.tv_nsec - ts.tv_nsec);
+			if (w > 0 && w < 10000000000)
+				c->kernel_wait_ns = (uint64_t)w;
+		}
+	}
+	return n;
+}
+
+/* The tick's smallest kernel wait; the controller takes it each tick. */
+static void note_kernel_wait(struct sld *d, uint64_t w)
+{
+	uint64_t min = atomic_load_explicit(&d->kernel_wait_min_ns, memory_order_relaxed);
+
+	while (w < min &&
+	       !atomic_compare_exchange_weak_explicit(&d->kernel_wait_min_ns, &min, w,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
 }
 
 static void dispatch(struct server *s, struct conn *c)
@@ -428,6 +494,7 @@ static void dispatch(struct server *s, struct conn *c)
 
 	atomic_fetch_add_explicit(&d->c.requests, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->c.dispatched, 1, memory_order_relaxed);
+	note_kernel_wait(d, c->kernel_wait_ns);
 	if (s->draining) {
 		fast_shed(s, c, SLD_FAST_draining);
 		return;
@@ -604,7 +671,10 @@ static void on_readable(struct server *s, struct conn *c)
 		}
 		if (room == 0)
 			break;
-		n = recv(c->fd, dst, room, MSG_DONTWAIT);
+		if (c->state == CS_READ && c->in_len == 0)
+			n = recv_first(c, dst, room);
+		else
+			n = recv(c->fd, dst, room, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 			       errno != EINTR)) {
 			conn_close(s, c);	/* EOF or error: the client is gone */
@@ -1034,6 +1104,10 @@ int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
 	/* Wake an acceptor only when the request has arrived: one wakeup and
 	 * one read per connection instead of two. */
 	setsockopt(d->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
+	/* Inherited by accepted sockets: recv_first's arrival stamps. */
+	if (setsockopt(d->listen_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+		pr_warn("SO_TIMESTAMPNS: %s; the wait before the queue is not measured",
+			strerror(errno));
 	for (; started < n; started++) {
 		err = -pthread_create(&L.loops[started].thread, NULL, loop_thread,
 				      &L.loops[started]);

@@ -115,6 +115,7 @@ struct sld_ctl_view {
 	_Atomic uint64_t depth;
 	_Atomic uint64_t oldest_ns;
 	_Atomic uint64_t min_delay_ns;
+	_Atomic uint64_t kernel_wait_min_ns;	/* last tick; 0: none */
 	_Atomic uint64_t upstream_excess_ns;
 	_Atomic uint64_t upstream_floor_ns;
 	_Atomic uint32_t upstream_limit;
@@ -155,6 +156,9 @@ struct sld {
 	_Atomic uint32_t queued;	/* requests submitted and not yet started */
 	_Atomic uint32_t open_conns;
 	_Atomic uint64_t conns_admitted;	/* accepted and not shed at accept */
+	/* smallest wait in the kernel of a request dispatched this tick
+	 * (server.c); UINT64_MAX: none. The controller takes it each tick. */
+	_Atomic uint64_t kernel_wait_min_ns;
 	uint32_t queue_bound;
 	_Atomic bool proxy;	/* --upstream set; a reload may switch it */
 

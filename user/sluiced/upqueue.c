@@ -10,7 +10,8 @@
  * What the controller reads each tick (sld_upq_tick):
  *   - the share of the places in flight in use over the tick (busy);
  *   - the queueing delay: the smallest wait of the requests that left the
- *     queue in the tick (counted from when their head was read),
+ *     queue in the tick (counted from when their head was read, plus what
+ *     their first bytes waited in the kernel before that: server.c),
  *     and the age of the oldest one still waiting; the law treats them as
  *     it treats the pool's own (control.c);
  *   - the upstream's round trip: the mean of the tick and the floor.
@@ -80,7 +81,8 @@ static void account_locked(uint64_t now)
 static struct conn *pop_locked(uint64_t now)
 {
 	struct conn *c = Q.head;
-	uint64_t wait = now - c->wait_since_ns;
+	/* the signal counts the wait in the kernel before its loop read it */
+	uint64_t wait = now - c->wait_since_ns + c->kernel_wait_ns;
 
 	Q.head = c->up_next;
 	if (!Q.head)
@@ -211,7 +213,7 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 	Q.busy_ns = 0;
 	Q.tick_start_ns = now;
 	s->wait_min_ns = or_zero(Q.wait_min_ns);
-	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns : 0;
+	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns + Q.head->kernel_wait_ns : 0;
 	s->rtt_ns = rtt_mean_locked();
 	s->floor_ns = or_zero(Q.floor_ns);
 	next_limit_locked(now);
