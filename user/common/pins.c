@@ -301,7 +301,7 @@ int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t ma
  * their last write. The data plane does not take it and needs not: each
  * write is a whole value, in the order of abi.h.
  */
-int sl_pins_lock(const char *dir, int *fd_out)
+static int lock_dir(const char *dir, int *fd_out, int how)
 {
 	int fd, err;
 
@@ -311,14 +311,25 @@ int sl_pins_lock(const char *dir, int *fd_out)
 		pr_err("cannot open pin dir %s: %s", dir, strerror(errno));
 		return err;
 	}
-	if (flock(fd, LOCK_EX)) {
+	if (flock(fd, how)) {
 		err = -errno;
-		pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
+		if (err != -EWOULDBLOCK)
+			pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
 		close(fd);
 		return err;
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+int sl_pins_lock(const char *dir, int *fd_out)
+{
+	return lock_dir(dir, fd_out, LOCK_EX);
+}
+
+int sl_pins_trylock(const char *dir, int *fd_out)
+{
+	return lock_dir(dir, fd_out, LOCK_EX | LOCK_NB);
 }
 
 void sl_pins_unlock(int fd)
