@@ -228,6 +228,17 @@ expect_fail() {
 	fi
 }
 expect_fail 1 "bad: unknown interface" attach sl-nosuch0
+# A device without an Ethernet header (tun, WireGuard, ipip): the parser
+# would read its IP packets as Ethernet and protect nothing.
+if in_ns ip tuntap add dev tun0 mode tun 2>/dev/null; then
+	for m in "" "--mode generic" "--mode tc"; do
+		# shellcheck disable=SC2086
+		expect_fail 1 "bad: attach ${m:+$m }to a tun device (no Ethernet header)" attach tun0 $m
+	done
+	out=$(ctl attach tun0 2>&1)
+	[[ $out == *"tun0"*"not an Ethernet device"* ]]
+	check "bad: the refusal names the device and why" test $? -eq 0
+fi
 expect_fail 2 "bad: unknown mode" attach veth0 --mode turbo
 expect_fail 2 "bad: unknown clock" attach veth0 --clock fast
 expect_fail 2 "bad: --sources 0" attach veth0 --sources 0

@@ -7,8 +7,11 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +102,43 @@ uint64_t sl_clock_slack_ns(enum sl_clock clock)
 	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || res.tv_nsec <= 0)
 		return 12000000;
 	return 3 * (uint64_t)res.tv_nsec;
+}
+
+/*
+ * The parser starts at an Ethernet header (bpf/parse.bpf.h). A device
+ * without one (tun, WireGuard, ipip, GRE: its packets start at IP) would
+ * be read as garbage and protect nothing, silently: refused. Loopback
+ * frames carry an Ethernet header (all-zero addresses). The type comes
+ * from SIOCGIFHWADDR, in this process's network namespace.
+ */
+static int check_link_type(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+	unsigned int type;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));	/* checked: < IFNAMSIZ */
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		err = -errno;
+		pr_err("cannot read the link type of %s: %s", ifname, strerror(errno));
+		goto out;
+	}
+	type = ifr.ifr_hwaddr.sa_family;
+	if (type != ARPHRD_ETHER && type != ARPHRD_LOOPBACK) {
+		pr_err("cannot attach to %s: it is not an Ethernet device (link type %u%s), and the "
+		       "data plane parses Ethernet frames; expected an Ethernet interface (attach to "
+		       "the one the tunnel's packets arrive on)", ifname, type,
+		       type == ARPHRD_NONE ? ": no link-layer header, as tun or WireGuard" :
+		       type == ARPHRD_TUNNEL || type == ARPHRD_TUNNEL6 || type == ARPHRD_SIT ||
+		       type == ARPHRD_IPGRE ? ": an IP tunnel" : "");
+		err = -EOPNOTSUPP;
+	}
+out:
+	close(fd);
+	return err;
 }
 
 static bool is_xdp(unsigned int mode)
@@ -428,6 +468,9 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		return -ENODEV;
 	}
 	res->ifindex = (uint32_t)ifindex;
+	err = check_link_type(o->ifname);
+	if (err)
+		return err;
 
 	/* Serialise with other writers from the first look at the state on. */
 	err = mkdir_p(o->pin_dir);
