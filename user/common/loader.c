@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "loader.h"
 #include "log.h"
 #include "netdev.h"
@@ -428,6 +429,8 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (err)
 		return err;
 	err = sl_pins_check_env(o->pin_dir);
+	if (!err)
+		err = sl_caps_require("attaching the data plane", SL_CAPS_ATTACH);
 	if (err)
 		return err;
 	ifindex = (int)if_nametoindex(o->ifname);
@@ -628,6 +631,8 @@ int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_resul
 	if (err)
 		return err;
 	err = sl_pins_check_env(dir);
+	if (!err)
+		err = sl_caps_require("detaching the data plane", SL_CAPS_ATTACH);
 	if (err)
 		return err;
 	exists = sl_pins_exist(dir);
