@@ -195,18 +195,24 @@ static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
 
 	if (j.reason >= SL_NO_COUNT)
 		return sl_ret_pass(tc);
+	if (j.reason == SL_R_unjudgeable && !svc) {
+		/* No service to ask: fail closed. */
+		sl_count(slot, j.reason, SL_R_dropped, false);
+		return sl_ret_drop(tc);
+	}
 	if (j.reason == SL_R_admitted || j.reason == SL_R_allowed ||
 	    j.reason == SL_R_parse_error || j.reason == SL_R_fragment || !svc) {
 		sl_count(slot, j.reason, SL_NO_COUNT, j.stale);
 		return sl_ret_pass(tc);
 	}
 
-	/* Refused: denied, shed_level, svc_bucket or src_bucket. */
+	/* Refused: denied, shed_level, svc_bucket, src_bucket or unjudgeable. */
 	if (svc->flags & SL_SVC_MONITOR) {
 		sl_count(slot, j.reason, SL_R_would_drop, j.stale);
 		return sl_ret_pass(tc);
 	}
-	action = svc->action;
+	/* Not known to be a SYN, nor whole: neither marked nor answered. */
+	action = j.reason == SL_R_unjudgeable ? SL_ACT_DROP : svc->action;
 	if (action == SL_ACT_MARK) {
 		if (!tc) {
 			/* XDP has no mark to set; the CLI refuses this pairing. */

@@ -10,6 +10,8 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# The version this build writes and expects (include/sluice/abi.h).
+abi=$(awk '$1 == "#define" && $2 == "SL_ABI_VERSION" { print $3 }' "$here/../../include/sluice/abi.h")
 SLUICECTL=${SL_TEST_SLUICECTL:-$here/../../build/sluicectl}
 NS=sl-cli-$$
 PIN=/sys/fs/bpf/sluice-test-$$
@@ -99,7 +101,7 @@ out=$(ctlj status) &&
 	[[ $(jq '.attachments | length' <<<"$out") -eq 4 ]] &&
 	[[ $(jq -r '[.attachments[].mode] | join(",")' <<<"$out") == native,generic,tc,tc ]] &&
 	[[ $(jq '[.attachments[] | select(.active and .prog_id > 0)] | length' <<<"$out") -eq 4 ]] &&
-	[[ $(jq .abi_version <<<"$out") -eq 2 ]] && [[ $(jq -r .pin_dir <<<"$out") == "$PIN" ]] &&
+	[[ $(jq .abi_version <<<"$out") -eq $abi ]] && [[ $(jq -r .pin_dir <<<"$out") == "$PIN" ]] &&
 	[[ $(jq -r .clock <<<"$out") == precise ]] && [[ $(jq .clock_slack_ns <<<"$out") -eq 0 ]]
 check "status lists attachments, ABI version, pin dir, clock" test $? -eq 0
 
@@ -300,7 +302,7 @@ if cfg 99; then
 			echo "  ABI check: '$args' exited $rc: $out"
 		}
 	done
-	cfg 2
+	cfg "$abi"
 	[[ $ok -eq 1 && $(snapshot) == "$before" ]]
 	check "bad: pins of another ABI version are refused" test $? -eq 0
 else
@@ -366,7 +368,7 @@ rm -rf "$PIN" && out=$(ctlj attach veth2 --mode tc --clock coarse) &&
 check "attach --clock coarse on new maps; status shows the clock" test $? -eq 0
 
 out=$(ctl --help) && [[ $out == *"service add PROTO/PORT"* ]] && out=$(ctlj --version) &&
-	[[ $(jq .abi_version <<<"$out") -eq 2 ]]
+	[[ $(jq .abi_version <<<"$out") -eq $abi ]]
 check "--help and --version" test $? -eq 0
 
 echo "[==========] $((passed + failed)) test(s) run."
