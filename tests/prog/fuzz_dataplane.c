@@ -22,7 +22,7 @@
  * bad IHL and version, IPv6 extension chains, fragments, TCP options, bad
  * data offsets, payloads, cuts inside each layer), and mutations of them:
  * truncated at every offset, random bytes overwritten, length fields set
- * to random values.
+ * to random values, made a tiny first fragment.
  *
  *   fuzz_dataplane [-n PACKETS] [-s SEED]    (default 20000, seed from the clock)
  *
@@ -80,10 +80,21 @@ static bool chance(unsigned one_in)
 
 /* ---- what the packet is: the reference parser ---------------------------- */
 
+/* What the data plane must do with a packet (bpf/parse.bpf.h's rules). */
+enum expect {
+	EXP_ANY,		/* malformed, or a non-first fragment: the
+				 * general properties only */
+	EXP_UNTOUCHED,		/* not a candidate: pass unchanged, unjudged */
+	EXP_JUDGED,		/* a new connection to a protected port:
+				 * counted under exactly one limiter's reason */
+	EXP_UNJUDGEABLE,	/* a candidate whose headers end too soon (a
+				 * chain past the walk, a short first
+				 * fragment): refused as unjudgeable */
+};
+
 struct ref {
-	bool clean;		/* headers well formed up to the L4 header */
-	bool judged;		/* the data plane must judge it */
-	bool tcp;		/* clean, and TCP */
+	enum expect expect;
+	bool tcp;		/* EXP_JUDGED: TCP (may be answered with a RST) */
 	int l2len, l3, l4;
 	int family;
 	__u8 saddr[16], daddr[16];
@@ -115,15 +126,78 @@ static bool is_ext(__u8 nh)
 	       nh == IPPROTO_FRAGMENT;
 }
 
-/* Walks what the data plane walks; "clean" only where it would get as far. */
+/* A SYN the kernel never answers (martian source, group destination). */
+static bool martian(const struct ref *r)
+{
+	if (r->family == 4) {
+		__u32 s = rd32(r->saddr), d = rd32(r->daddr);
+
+		return (s >> 24) == 0 || (s >> 24) == 127 || (s >> 28) == 0xe || s == 0xffffffffu ||
+		       (d >> 24) == 0 || (d >> 24) == 127 || (d >> 28) == 0xe || d == 0xffffffffu;
+	}
+	static const __u8 zero[16], one[16] = { [15] = 1 };
+	static const __u8 mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return r->saddr[0] == 0xff || r->daddr[0] == 0xff || !memcmp(r->saddr, zero, 16) ||
+	       !memcmp(r->saddr, one, 16) || !memcmp(r->saddr, mapped, 12) ||
+	       !memcmp(r->daddr, zero, 16) || !memcmp(r->daddr, one, 16);
+}
+
+/* The L4 header at r->l4: l4len is what the IP length fields leave for it. */
+static void ref_l4(const __u8 *b, int len, struct ref *r, int l4proto, int l4len,
+		   bool first_frag, bool group_mac)
+{
+	int off = r->l4;
+
+	if (l4proto != IPPROTO_TCP && l4proto != IPPROTO_UDP) {
+		r->expect = EXP_UNTOUCHED;
+		return;
+	}
+	if (first_frag && l4len < (l4proto == IPPROTO_TCP ? 20 : 8)) {
+		if (l4len < 4) {
+			r->expect = EXP_UNJUDGEABLE;	/* not even the ports */
+		} else if (off + 4 <= len) {
+			r->dport = rd16(b + off + 2);
+			r->expect = protected_port(l4proto, r->dport) ? EXP_UNJUDGEABLE
+								      : EXP_UNTOUCHED;
+		}
+		return;
+	}
+	if (off + (l4proto == IPPROTO_TCP ? 20 : 8) > len)
+		return;
+	r->sport = rd16(b + off);
+	r->dport = rd16(b + off + 2);
+	if (l4proto == IPPROTO_UDP) {
+		r->expect = protected_port(l4proto, r->dport) ? EXP_JUDGED : EXP_UNTOUCHED;
+		return;
+	}
+	r->seq = rd32(b + off + 4);
+	r->flags = b[off + 13];
+	if ((r->flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN) {
+		r->expect = EXP_UNTOUCHED;
+		return;
+	}
+	if ((b[off + 12] >> 4) < 5)
+		return;			/* a parse error */
+	if (!protected_port(l4proto, r->dport) || group_mac || martian(r)) {
+		r->expect = EXP_UNTOUCHED;
+		return;
+	}
+	r->expect = EXP_JUDGED;
+	r->tcp = true;
+}
+
+/* Walks what the data plane walks, and says what it must do. */
 static void ref_parse(const __u8 *b, int len, struct ref *r)
 {
-	int off = 14, nvlan = 0, l4proto;
+	int off = 14, nvlan = 0;
+	bool group_mac, first_frag = false;
 	__u16 proto;
 
 	memset(r, 0, sizeof(*r));
 	if (len < 14)
 		return;
+	group_mac = b[0] & 1;
 	proto = rd16(b + 12);
 	while (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
 		if (++nvlan > REF_VLAN_MAX || off + 4 > len)
@@ -144,11 +218,12 @@ static void ref_parse(const __u8 *b, int len, struct ref *r)
 		r->family = 4;
 		memcpy(r->saddr, b + off + 12, 4);
 		memcpy(r->daddr, b + off + 16, 4);
-		l4proto = b[off + 9];
-		off += hl;
+		first_frag = rd16(b + off + 6) & 0x2000;
+		r->l4 = off + hl;
+		ref_l4(b, len, r, b[off + 9], (int)rd16(b + off + 2) - hl, first_frag, group_mac);
 	} else if (proto == ETH_P_IPV6) {
+		int l3 = off, i;
 		__u8 nh;
-		int i;
 
 		if (off + 40 > len || b[off] >> 4 != 6)
 			return;
@@ -158,49 +233,30 @@ static void ref_parse(const __u8 *b, int len, struct ref *r)
 		nh = b[off + 6];
 		off += 40;
 		for (i = 0; i < REF_IPV6_EXT_MAX && is_ext(nh); i++) {
-			if (off + 8 > len)
+			if (off + 8 > len) {
+				if (first_frag)
+					r->expect = EXP_UNJUDGEABLE;
 				return;
+			}
 			if (nh == IPPROTO_FRAGMENT) {
 				if (rd16(b + off + 2) & 0xfff8)
 					return;		/* not the first fragment */
+				first_frag = rd16(b + off + 2) & 1;
 				nh = b[off];
 				off += 8;
 			} else {
-				int hl = (b[off + 1] + 1) * 8;
-
 				nh = b[off];
-				off += hl;
+				off += (b[off + 1] + 1) * 8;
 			}
 		}
-		if (is_ext(nh))
+		if (is_ext(nh)) {
+			r->expect = EXP_UNJUDGEABLE;	/* the chain goes on past the walk */
 			return;
-		l4proto = nh;
-	} else {
-		return;
-	}
-	r->l4 = off;
-	if (l4proto == IPPROTO_TCP) {
-		if (off + 20 > len)
-			return;
-		r->sport = rd16(b + off);
-		r->dport = rd16(b + off + 2);
-		r->seq = rd32(b + off + 4);
-		r->flags = b[off + 13];
-		/* The data plane looks at the data offset only for a SYN. */
-		if ((r->flags & (TH_SYN | TH_ACK)) == TH_SYN && (b[off + 12] >> 4) < 5)
-			return;
-		r->clean = r->tcp = true;
-		r->judged = (r->flags & (TH_SYN | TH_ACK)) == TH_SYN &&
-			    protected_port(IPPROTO_TCP, r->dport);
-	} else if (l4proto == IPPROTO_UDP) {
-		if (off + 8 > len)
-			return;
-		r->sport = rd16(b + off);
-		r->dport = rd16(b + off + 2);
-		r->clean = true;
-		r->judged = protected_port(IPPROTO_UDP, r->dport);
-	} else {
-		r->clean = true;	/* another protocol: passes untouched */
+		}
+		r->l4 = off;
+		ref_l4(b, len, r, nh, (int)rd16(b + l3 + 4) - (off - l3 - 40), first_frag, group_mac);
+	} else if (proto != ETH_P_8021Q && proto != ETH_P_8021AD) {
+		r->expect = EXP_UNTOUCHED;	/* ARP and the like */
 	}
 }
 
@@ -238,6 +294,7 @@ static int read_counts(struct sl_stats *out)
 
 static unsigned long long violations;
 static unsigned long long verdicts[2][3];	/* [xdp, tc][pass, drop, tx] */
+static unsigned long long expected[4];		/* runs by enum expect */
 
 static void hexdump(const __u8 *b, int len)
 {
@@ -272,7 +329,7 @@ static const char *check_rst(const __u8 *in, const struct ref *r, const __u8 *ou
 	const __u8 *tcp = out + l4;
 	__u32 sum;
 
-	if (!r->tcp || !r->judged)
+	if (r->expect != EXP_JUDGED || !r->tcp)
 		return "a RST for a packet that is not a judged TCP SYN";
 	if (olen != l4 + 20)
 		return "length is not L2 + bare IP + 20-byte TCP";
@@ -361,8 +418,9 @@ static int run_one(int fd, bool tc, unsigned long long n, const __u8 *pkt, int l
 			d[f] += *field(&after[s], f) - *field(&before[s], f);
 
 	ref_parse(pkt, len, &r);
+	expected[r.expect]++;
 	reasons = d[SL_R_admitted] + d[SL_R_allowed] + d[SL_R_denied] + d[SL_R_shed_level] +
-		  d[SL_R_svc_bucket] + d[SL_R_src_bucket];
+		  d[SL_R_svc_bucket] + d[SL_R_src_bucket] + d[SL_R_unjudgeable];
 	refused = reasons - d[SL_R_admitted] - d[SL_R_allowed];
 	actions = d[SL_R_dropped] + d[SL_R_rejected] + d[SL_R_marked] + d[SL_R_would_drop];
 
@@ -387,17 +445,24 @@ static int run_one(int fd, bool tc, unsigned long long n, const __u8 *pkt, int l
 			  (uint64_t)d[SL_R_rejected]);
 	if (d[SL_R_stale] > reasons)
 		violation(prog, n, pkt, len, "P2: stale counted without a judgement");
-	if (r.judged && reasons != 1)
-		violation(prog, n, pkt, len, "P2: a judged packet (port %u) counted %" PRIu64
-			  " times", r.dport, (uint64_t)reasons);
-	if (r.clean && !r.judged && reasons)
-		violation(prog, n, pkt, len, "P2/P4: an unjudged packet (port %u) was judged", r.dport);
+	if (r.expect == EXP_JUDGED && (reasons != 1 || d[SL_R_unjudgeable]))
+		violation(prog, n, pkt, len, "P2: a judged packet (port %u) counted under %" PRIu64
+			  " limiter reasons", r.dport, (uint64_t)(reasons - d[SL_R_unjudgeable]));
+	if (r.expect == EXP_UNJUDGEABLE && (d[SL_R_unjudgeable] != 1 || reasons != 1))
+		violation(prog, n, pkt, len, "P2: an unjudgeable packet counted %" PRIu64
+			  " times as unjudgeable, %" PRIu64 " as judged",
+			  (uint64_t)d[SL_R_unjudgeable], (uint64_t)(reasons - d[SL_R_unjudgeable]));
+	if (r.expect == EXP_UNTOUCHED && (reasons || d[SL_R_parse_error] || d[SL_R_fragment]))
+		violation(prog, n, pkt, len, "P2/P4: an unprotected or non-SYN packet (port %u) was "
+			  "counted", r.dport);
 	/* P3, P4 */
 	if (pass && (res.out_len != (__u32)len || memcmp(res.out, pkt, len)))
 		violation(prog, n, pkt, len, "P3: a pass changed the packet");
-	if (r.clean && !r.judged && !pass)
+	if (r.expect == EXP_UNTOUCHED && !pass)
 		violation(prog, n, pkt, len, "P4: unprotected or non-SYN (port %u, flags %#x) not "
 			  "passed: %u", r.dport, r.flags, res.retval);
+	if (tx && r.expect == EXP_UNJUDGEABLE)
+		violation(prog, n, pkt, len, "P5: an unjudgeable packet answered with a RST");
 	/* P5 */
 	if (tx && (bad = check_rst(pkt, &r, res.out, (int)res.out_len)))
 		violation(prog, n, pkt, len, "P5: RST: %s", bad);
@@ -408,11 +473,15 @@ static int run_one(int fd, bool tc, unsigned long long n, const __u8 *pkt, int l
 
 static const char *const src4[] = {
 	"198.18.0.10", "198.18.1.5", "198.18.2.5", "198.18.2.200", "198.18.3.5",
-	"198.18.4.5", "198.19.7.7",
+	"198.18.4.5", "198.19.7.7", "127.0.0.1", "0.1.2.3", "224.0.0.9",
 };
 static const char *const src6[] = {
 	"2001:db8::10", "2001:db8:1::5", "2001:db8:2::5", "2001:db8:3::5", "2001:db8:9::9",
+	"::1", "::", "::ffff:198.18.0.10", "ff02::1",
 };
+/* Destinations the kernel never answers a SYN to, now and then. */
+static const char *const dst4[] = { "198.19.0.1", "255.255.255.255", "239.1.2.3", "127.0.0.2" };
+static const char *const dst6[] = { "2001:db8:ffff::1", "ff02::2", "::1", "::" };
 static const int ports[] = { 80, 443, 8080, 81, 82, 53, 54, 22, 9999 };
 
 static void random_spec(struct pkt *s, char *ext, char (*addr)[64])
@@ -433,6 +502,7 @@ static void random_spec(struct pkt *s, char *ext, char (*addr)[64])
 	s->seq = (__u32)rnd() | 1;
 	if (s->family == 4) {
 		s->src = src4[below(sizeof(src4) / sizeof(src4[0]))];
+		s->dst = chance(8) ? dst4[below(sizeof(dst4) / sizeof(dst4[0]))] : NULL;
 		if (chance(4)) {
 			snprintf(*addr, 64, "%u.%u.%u.%u", below(256), below(256), below(256), below(256));
 			s->src = *addr;
@@ -442,6 +512,7 @@ static void random_spec(struct pkt *s, char *ext, char (*addr)[64])
 			s->ihl = (int)below(16) ? (int)below(16) : 1;
 	} else if (s->family == 6) {
 		s->src = src6[below(sizeof(src6) / sizeof(src6[0]))];
+		s->dst = chance(8) ? dst6[below(sizeof(dst6) / sizeof(dst6[0]))] : NULL;
 		n = chance(2) ? (int)below(9) : 0;
 		for (int i = 0; i < n; i++)
 			ext[i] = "HRDF"[below(4)];
@@ -488,6 +559,31 @@ static void bad_lengths(__u8 *b, int len)
 	}
 }
 
+/* A first fragment whose L4 header ends early by the IP length fields
+ * (RFC 1858's tiny fragment): MF and offset 0, and a length that leaves
+ * 0..23 bytes for TCP or UDP. */
+static void tiny_fragment(__u8 *b, int len)
+{
+	struct ref r;
+
+	ref_parse(b, len, &r);
+	if (!r.l4)
+		return;
+	if (r.family == 4 && r.l3 + 8 <= len) {
+		int hl = (b[r.l3] & 15) * 4;
+
+		b[r.l3 + 6] = 0x20;	/* MF, offset 0 */
+		b[r.l3 + 7] = 0;
+		b[r.l3 + 2] = 0;
+		b[r.l3 + 3] = (__u8)(hl + (int)below(24));
+	} else if (r.family == 6 && r.l3 + 6 <= len) {
+		int l4len = (int)below(24) + r.l4 - r.l3 - 40;
+
+		b[r.l3 + 4] = (__u8)(l4len >> 8);	/* a first fragment if the */
+		b[r.l3 + 5] = (__u8)l4len;		/* chain has one with M */
+	}
+}
+
 struct fuzz {
 	unsigned long long n, limit;
 };
@@ -516,19 +612,28 @@ static int fuzz_one_spec(struct fuzz *f)
 	len = pkt_build(&spec, base, sizeof(base), NULL);
 	if (len < 0)
 		return 0;
+	if (chance(16))
+		base[0] |= 1;	/* to a group (broadcast/multicast) MAC address */
 	err = run_both(f, base, len);
 	/* Truncated at every offset, now and then (it is len packets). */
 	for (int cut = 0; !err && chance(16) && cut < len; cut++)
 		err = run_both(f, base, cut);
 	for (int i = 0; !err && i < 3; i++) {
 		memcpy(mut, base, len);
-		if (chance(2)) {
+		switch (below(3)) {
+		case 0: {
 			int flips = 1 + (int)below(4);
 
 			for (int k = 0; k < flips; k++)
 				mut[below((unsigned)len)] = (__u8)rnd();
-		} else {
+			break;
+		}
+		case 1:
 			bad_lengths(mut, len);
+			break;
+		default:
+			tiny_fragment(mut, len);
+			break;
 		}
 		err = run_both(f, mut, chance(4) ? (int)below((unsigned)len + 1) : len);
 	}
@@ -608,6 +713,9 @@ int main(int argc, char **argv)
 	       violations > MAX_VIOLATIONS ? " (the first 20 printed)" : "");
 	printf("  %llu runs the kernel refused (shorter than Ethernet, or for TC than "
 	       "the IP header)\n", refused_by_kernel);
+	printf("  runs by what the reference expected: %llu judged, %llu unjudgeable, %llu "
+	       "untouched, %llu malformed or later fragments\n", expected[EXP_JUDGED],
+	       expected[EXP_UNJUDGEABLE], expected[EXP_UNTOUCHED], expected[EXP_ANY]);
 	for (int tc = 0; tc < 2; tc++)
 		printf("  %-3s: %llu passed, %llu dropped, %llu answered with a RST\n",
 		       tc ? "tc" : "xdp", verdicts[tc][0], verdicts[tc][1], verdicts[tc][2]);
