@@ -361,6 +361,7 @@ int sld_control_start(struct sld *d)
 		l->ctl.rate = d->dp.adopted_adm.rate_cap ? d->dp.adopted_adm.rate_cap
 							 : l->ctl.p.rate_max;
 		l->ctl.level = d->dp.adopted_adm.level;
+		l->ctl.demand_seen = d->dp.adopted_adm.rate_cap != 0;
 		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
 					 .level = l->ctl.level };
 		if (sld_dataplane_write(d, &o, l->stale_after_ns, l->stale_policy))
