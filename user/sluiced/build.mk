@@ -6,7 +6,7 @@
 #   handlers, proxy and its upstream queue, controller loop, data plane, metrics, main) on top of
 #   it, the pool and the common library -> $(BUILD)/sluiced.
 
-SLUICED_RUNTIME := main server fastpath handlers proxy upstream upqueue controlloop dataplane metrics
+SLUICED_RUNTIME := main server rxstamp fastpath handlers proxy upstream upqueue controlloop dataplane metrics
 SLUICED_RUNTIME_SRCS := $(patsubst %,user/sluiced/%.c,$(SLUICED_RUNTIME))
 SLUICED_CORE_SRCS := $(filter-out $(SLUICED_RUNTIME_SRCS),$(wildcard user/sluiced/*.c))
 SLUICED_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SLUICED_CORE_SRCS))

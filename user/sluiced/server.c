@@ -28,14 +28,13 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
-#include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
 #include "conn.h"
 #include "http_response.h"
 #include "log.h"
+#include "rxstamp.h"
 #include "sluiced.h"
 #include "upstream.h"
 
@@ -429,14 +428,12 @@ static void new_request(struct server *s, struct conn *c)
  * kernel (in the accept queue, then in the socket's buffer) before this
  * loop read them, while sluiced's threads waited for the CPU or were busy
  * elsewhere. No queue of ours sees that wait, yet the request pays it.
- * The kernel stamps each packet on arrival (SO_TIMESTAMPNS, set on the
+ * The kernel stamps each packet on arrival (rxstamp.c; set on the
  * listener and inherited by every accepted socket): the stamp of the
  * first read of a request against the clock now is the wait, at the cost
  * of a recvmsg in place of a recv and a vDSO clock read per request.
  * Measured from the first bytes, not from the whole head, so a client
- * that sends its head slowly is not taken for a queue. The stamp is
- * CLOCK_REALTIME: a wait below 0 or above 10 s (the clock was set) is
- * counted as 0.
+ * that sends its head slowly is not taken for a queue.
  *
  * It counts in the controller's delay signal (controlloop.c, and the
  * upstream queue's wait, upqueue.c), so the daemon sheds earlier when it
@@ -447,32 +444,7 @@ static void new_request(struct server *s, struct conn *c)
  */
 static ssize_t recv_first(struct conn *c, char *dst, size_t room)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(struct timespec))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = dst, .iov_len = room };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	ssize_t n = recvmsg(c->fd, &m, MSG_DONTWAIT);
-
-	c->kernel_wait_ns = 0;
-	if (n <= 0)
-		return n;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
-			struct timespec ts, now;
-			int64_t w;
-
-			memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
-			clock_gettime(CLOCK_REALTIME, &now);
-			w = (int64_t)(now.tv_sec - ts.tv_sec) * 1000000000 +
-			    (now.tv_nsec - ts.tv_nsec);
-			if (w > 0 && w < 10000000000)
-				c->kernel_wait_ns = (uint64_t)w;
-		}
-	}
-	return n;
+	return sld_recv_stamped(c->fd, dst, room, &c->kernel_wait_ns);
 }
 
 /* The tick's smallest kernel wait; the controller takes it each tick. */
@@ -1105,9 +1077,10 @@ int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
 	 * one read per connection instead of two. */
 	setsockopt(d->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
 	/* Inherited by accepted sockets: recv_first's arrival stamps. */
-	if (setsockopt(d->listen_fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+	err = sld_rxstamp_enable(d->listen_fd);
+	if (err)
 		pr_warn("SO_TIMESTAMPNS: %s; the wait before the queue is not measured",
-			strerror(errno));
+			strerror(-err));
 	for (; started < n; started++) {
 		err = -pthread_create(&L.loops[started].thread, NULL, loop_thread,
 				      &L.loops[started]);

@@ -37,6 +37,7 @@
 #include "conn.h"
 #include "log.h"
 #include "proxy.h"
+#include "rxstamp.h"
 #include "sluiced.h"
 #include "upstream.h"
 
@@ -55,6 +56,8 @@ struct sld_upconn {
 	struct sld_upconn *next;	/* idle or dead list */
 	struct conn *c;		/* the exchange; NULL when idle */
 	uint64_t t0;		/* request written from here */
+	uint64_t rx_age_ns;	/* the answer's first bytes waited in the
+				 * kernel this long before the loop read them */
 	struct sld_buf req;
 	size_t req_off;
 	struct sld_up_resp r;
@@ -77,6 +80,7 @@ static void reset_exchange(struct sld_upconn *x)
 	x->have = 0;
 	x->c = NULL;
 	x->got_bytes = false;
+	x->rx_age_ns = 0;
 }
 
 static void drop(struct sld_upconn *x)
@@ -148,6 +152,7 @@ static struct sld_upconn *open_new(struct sld_uplink *u, int *err)
 			continue;	/* the next address */
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		sld_rxstamp_enable(fd);	/* without it, the round trip has the loop's delay */
 		x = calloc(1, sizeof(*x) + sld_up_resp_room());
 		if (!x) {
 			close(fd);
@@ -320,6 +325,8 @@ static void complete(struct sld_upconn *x)
 	struct sld *d = c->d;
 	uint64_t rtt = sld_now_ns() - x->t0;
 
+	rtt = rtt > x->rx_age_ns ? rtt - x->rx_age_ns : 1;
+
 	atomic_fetch_add_explicit(&d->c.upstream_requests, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->c.upstream_lat_ns, rtt, memory_order_relaxed);
 	if (sld_proxy_answer(c, &x->r) == 0)
@@ -351,8 +358,19 @@ static void on_readable(struct sld_upconn *x)
 	size_t room = sld_up_resp_room();
 
 	for (;;) {
-		ssize_t n = recv(x->fd, x->raw + x->have, room - x->have, MSG_DONTWAIT);
+		ssize_t n;
 		int rc;
+
+		/* The answer's first read is stamped: the round trip is the
+		 * upstream's, without the time the answer waited for this
+		 * loop (which is busy with other connections, or off the
+		 * CPU), or the limit would take the proxy's own delay for a
+		 * queue inside the upstream. */
+		if (!x->got_bytes)
+			n = sld_recv_stamped(x->fd, x->raw + x->have, room - x->have,
+					     &x->rx_age_ns);
+		else
+			n = recv(x->fd, x->raw + x->have, room - x->have, MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
