@@ -839,8 +839,16 @@ void sld_loop_respond(struct conn *c)
 
 void sld_loop_launch(struct conn *c)
 {
-	if (c->loop == self_loop) {
+	/* Started here when this is c's loop, but not from inside another
+	 * start: one that fails at once (the upstream refuses) ends its
+	 * exchange, whose freed place launches the next, and so on through
+	 * the whole queue on one stack. Those go round the loop. */
+	static __thread unsigned depth;
+
+	if (c->loop == self_loop && depth == 0) {
+		depth++;
 		sld_up_start(&c->loop->up, c);
+		depth--;
 		return;
 	}
 	c->state = CS_UPSTART;
