@@ -20,6 +20,31 @@ bool http_span_eq_nocase(const char *buf, struct http_span s, const char *str)
 	return strlen(str) == s.len && http_mem_eq_nocase(buf + s.off, str, s.len);
 }
 
+const char *http_list_next(const char *v, size_t len, size_t *pos, size_t *tlen)
+{
+	size_t i = *pos;
+
+	while (i < len) {
+		size_t start, end;
+
+		while (i < len && (http_is_ows(v[i]) || v[i] == ','))
+			i++;
+		start = i;
+		while (i < len && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && http_is_ows(v[end - 1]))
+			end--;
+		if (end > start) {
+			*pos = i;
+			*tlen = end - start;
+			return v + start;
+		}
+	}
+	*pos = len;
+	return NULL;
+}
+
 const struct http_header *http_header_find(const struct http_request *req,
 					   const char *buf, const char *name)
 {
