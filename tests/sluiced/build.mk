@@ -15,9 +15,11 @@ SLUICED_TEST_BINS := $(patsubst %,$(BUILD)/tests/sluiced/%,$(SLUICED_TESTS))
 TEST_BINS  += $(SLUICED_TEST_BINS)
 TEST_PROGS += $(SLUICED_TEST_BINS)
 
-$(BUILD)/tests/sluiced/%.o: CFLAGS += -I user/sluiced
+$(BUILD)/tests/sluiced/%.o: CFLAGS += -I user/sluiced $(SL_USER_CFLAGS)
 
-$(BUILD)/tests/sluiced/test_%: $(BUILD)/tests/sluiced/test_%.o $(SLUICED_CORE_LIB)
+# The common library after the core one: the core's trusted.c parses CIDRs
+# with it (only its libbpf-free parse.o is pulled in).
+$(BUILD)/tests/sluiced/test_%: $(BUILD)/tests/sluiced/test_%.o $(SLUICED_CORE_LIB) $(SL_COMMON_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lcmocka -lm -o $@
 
@@ -39,3 +41,4 @@ $(BUILD)/fuzz/fuzz_%: tests/sluiced/fuzz_%.c $(SLUICED_FUZZ_HTTP) $(wildcard use
 fuzz-sluiced: $(SLUICED_FUZZ)
 TEST_PROGS += tests/sluiced/test_man.sh
 TEST_PROGS += tests/sluiced/test_server.sh
+TEST_PROGS += tests/sluiced/test_proxy.sh
