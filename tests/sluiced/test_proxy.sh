@@ -37,10 +37,10 @@ PIDS+=($!)
 
 # No upstream at start: the built-in handlers answer until a reload adds it.
 CONF=$TMP/sluiced.conf
-echo "listen = 127.0.0.1:$PX" >"$CONF"
+printf 'listen = 127.0.0.1:%s\ndeadline = 2000\n' $PX >"$CONF"
 "$SLUICED" --config "$CONF" --metrics 127.0.0.1:$MX --pin-dir /nonexistent/sluice \
 	--workers 1 --request-timeout 2 --header-timeout 2 --idle-timeout 30 \
-	--max-connections 64 --upstream-concurrency 2 --target-delay 200 --deadline 2000 \
+	--max-connections 64 --upstream-concurrency 2 --target-delay 200 \
 	--log-level warn 2>"$TMP/sluiced.log" &
 PID=$!
 PIDS+=($PID)
@@ -140,9 +140,12 @@ while True:
     if not d:
         break
     data += d
+name = sys.argv[2]
+scale = 1000 if name.endswith("_ms") else 1  # NAME_ms: a seconds gauge in ms
+name = name[:-3] if name.endswith("_ms") else name
 for l in data.decode().splitlines():
-    if l.startswith(sys.argv[2] + " "):
-        print(int(float(l.split()[1])))
+    if l.startswith(name + " "):
+        print(int(round(float(l.split()[1]) * scale)))
 EOF
 }
 HZ=$(getconf CLK_TCK)
@@ -303,6 +306,40 @@ print("closed" if time.time() - t0 < 7 else "open")
 EOF
 )
 expect "a silent new connection is closed at the header timeout" "after 8 s" "$closed" closed
+
+# --- a request waiting in the upstream queue is answered at the deadline,
+# not when a place frees: two slow exchanges take the places (504 at 2 s),
+# a third request waits and is answered 503 before the first one ends
+sed -i 's/^deadline = .*/deadline = 300/' "$CONF"
+kill -HUP $PID
+deadline_is() { metric sluiced_deadline_seconds_ms; }
+order=$(poll_for 300 deadline_is >/dev/null; python3 - "$PX" <<'EOF'
+import select, socket, sys, time
+port = int(sys.argv[1])
+def send(path):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path)
+    return s
+slow = [send(b"/slow"), send(b"/slow")]
+time.sleep(0.3)
+third = send(b"/len")
+names = {slow[0]: "slow", slow[1]: "slow", third: "queued"}
+order, left, end = [], list(names), time.time() + 8
+while left and time.time() < end:
+    r, _, _ = select.select(left, [], [], 0.5)
+    for s in r:
+        st = s.recv(64).split(b" ")[1].decode() if True else ""
+        order.append("%s:%s" % (names[s], st))
+        left.remove(s)
+# before the first exchange that got a place ended (a slow one may have
+# waited past the deadline too, while the limit grew to two)
+ended = [i for i, o in enumerate(order) if o.startswith("slow:") and o != "slow:503"]
+ok = "queued:503" in order and ended and order.index("queued:503") < ended[0]
+print("at the deadline" if ok else " ".join(order))
+EOF
+)
+expect "a request queued behind slow exchanges is answered at the deadline" \
+	"order of answers" "$order" "at the deadline"
 
 # --- descriptors run out: accepting pauses instead of spinning, in the
 # server and in the metrics endpoint. A daemon of its own with 48
