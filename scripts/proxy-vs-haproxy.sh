@@ -3,7 +3,7 @@
 # The reverse-proxy case table of tests/sluiced/proxy_cases.py, run side by
 # side through sluiced and through HAProxy (`option forwardfor`, keep-alive
 # to the server), both in front of the same scripted upstream on loopback,
-# with the same 2 s server timeout. With OLD_SLUICED=PATH, a third column
+# with the same 4 s server timeout. With OLD_SLUICED=PATH, a third column
 # for another sluiced build (say, main before a change).
 #
 #   scripts/proxy-vs-haproxy.sh            prints a markdown table
@@ -27,8 +27,8 @@ python3 "$CASES" upstream $UP A 2>/dev/null &
 PIDS+=($!)
 sluiced_at() {
 	"$1" --listen 127.0.0.1:$2 --upstream 127.0.0.1:$UP --metrics none \
-		--pin-dir /nonexistent/sluice --workers 1 --request-timeout 2 --header-timeout 2 \
-		--target-delay 200 --deadline 2000 --log-level error 2>"$TMP/sluiced-$2.log" &
+		--pin-dir /nonexistent/sluice --workers 1 --request-timeout 4 --header-timeout 2 \
+		--target-delay 1000 --deadline 2000 --log-level error 2>"$TMP/sluiced-$2.log" &
 	PIDS+=($!)
 }
 sluiced_at "$SLUICED" $SL
@@ -39,7 +39,7 @@ defaults
 	mode http
 	timeout connect 1s
 	timeout client 10s
-	timeout server 2s
+	timeout server 4s
 	option http-keep-alive
 	option forwardfor
 frontend f

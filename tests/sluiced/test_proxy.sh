@@ -39,35 +39,16 @@ PIDS+=($!)
 CONF=$TMP/sluiced.conf
 printf 'listen = 127.0.0.1:%s\ndeadline = 2000\n' $PX >"$CONF"
 "$SLUICED" --config "$CONF" --metrics 127.0.0.1:$MX --pin-dir /nonexistent/sluice \
-	--workers 1 --request-timeout 2 --header-timeout 2 --idle-timeout 30 \
-	--max-connections 64 --upstream-concurrency 2 --target-delay 200 \
+	--workers 1 --request-timeout 4 --header-timeout 2 --idle-timeout 30 \
+	--max-connections 64 --upstream-concurrency 2 --target-delay 1000 \
 	--log-level warn 2>"$TMP/sluiced.log" &
 PID=$!
 PIDS+=($PID)
 
 # get PORT PATH [EXTRA_HEADER]: "STATUS UPSTREAM-NAME" of one request, bounded.
-get() {
-	python3 - "$1" "$2" "${3:-}" <<'EOF'
-import socket, sys
-port, path, extra = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-try:
-    s = socket.create_connection(("127.0.0.1", port), timeout=3)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n"
-               % (path, extra + "\r\n" if extra else "")).encode())
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-except OSError as e:
-    print("error", e.__class__.__name__)
-    sys.exit(0)
-head = data.split(b"\r\n\r\n")[0].decode("latin-1")
-up = [l.split(":", 1)[1].strip() for l in head.split("\r\n") if l.lower().startswith("x-upstream:")]
-print(head.split(" ")[1] if head else "none", up[0] if up else "-")
-EOF
-}
+get() { python3 "$CASES" status "$@"; }
+# wait_file PATH: a background client's sign that it has sent (at most 5 s)
+wait_file() { for _ in $(seq 50); do [[ -e $1 ]] && break; sleep 0.1; done; }
 # poll_for WANT CMD...: run CMD until it prints WANT (at most 50 times, 0.1 s apart)
 poll_for() {
 	local want=$1 got=""
@@ -99,20 +80,7 @@ rc=$?
 echo "[==========] Running sluiced reverse-proxy tests: reload and bounds"
 
 # --- trusted proxies: a client-supplied X-Forwarded-For kept only from them
-xff() {
-	python3 - "$PX" <<'EOF'
-import re, socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
-s.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    d = s.recv(65536)
-    if not d:
-        break
-    data += d
-print(", ".join(x.decode() for x in re.findall(rb"(?im)^x-forwarded-for:\s*(.*?)\r$", data)))
-EOF
-}
+xff() { python3 "$CASES" xff $PX; }
 echo "trusted-proxies = 127.0.0.1/32" >>"$CONF"
 kill -HUP $PID
 expect "from a trusted proxy, X-Forwarded-For is appended to" "X-Forwarded-For" \
@@ -129,25 +97,7 @@ expect "after the change, no request reaches the old upstream" "answers" "$after
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/${1:-$PID}/stat"; }
 rss_bytes() { awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$PID/status"; }
-metric() {
-	python3 - "$MX" "$1" <<'EOF'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n")
-data = b""
-while True:
-    d = s.recv(65536)
-    if not d:
-        break
-    data += d
-name = sys.argv[2]
-scale = 1000 if name.endswith("_ms") else 1  # NAME_ms: a seconds gauge in ms
-name = name[:-3] if name.endswith("_ms") else name
-for l in data.decode().splitlines():
-    if l.startswith(name + " "):
-        print(int(round(float(l.split()[1]) * scale)))
-EOF
-}
+metric() { python3 "$CASES" metric $MX "$1"; }
 HZ=$(getconf CLK_TCK)
 # The daemon's CPU over a window, against a generous bar: a spin costs a
 # whole core (HZ ticks a second), idle costs next to nothing. Behaviour,
@@ -166,7 +116,7 @@ s.connect(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"GET /mib?n=3 HTTP/1.1\r\nHost: t\r\n\r\n")
 s.shutdown(socket.SHUT_WR)
 open(sys.argv[3] + ".sent", "w").close()
-time.sleep(1.5)
+time.sleep(2)
 got = 0
 s.settimeout(5)
 while True:
@@ -177,7 +127,7 @@ while True:
 open(sys.argv[3], "w").write(str(got))
 EOF
 HC=$!
-for _ in $(seq 50); do [[ -e $TMP/halfclose.sent ]] && break; sleep 0.1; done
+wait_file $TMP/halfclose.sent
 sleep 0.2
 t0=$(cpu_ticks)
 sleep 1
@@ -210,11 +160,15 @@ for _ in range(6):
     s.sendall(b"GET /mib?n=3 HTTP/1.1\r\nHost: t\r\n\r\n")
     socks.append(s)
 open(sys.argv[2] + ".sent", "w").close()
-time.sleep(2.5)
+time.sleep(4)
 EOF
 SR=$!
-for _ in $(seq 50); do [[ -e $TMP/slow.sent ]] && break; sleep 0.1; done
-sleep 0.5
+wait_file $TMP/slow.sent
+for _ in $(seq 50); do	# until the answers are held (at most 5 s)
+	held=$(metric sluiced_upstream_held_bytes)
+	((${held:-0} > 0)) && break
+	sleep 0.1
+done
 t0=$(cpu_ticks)
 rss=$(rss_bytes)
 bound=$(metric sluiced_memory_bound_bytes)
@@ -229,7 +183,9 @@ if [[ -n $held ]] && ((held > 0 && held <= budget)); then
 else
 	bad "slow readers: held responses within the budget" "held ${held:-?}, budget ${budget:-?}"
 fi
-if [[ -n $bound ]] && ((rss < bound)); then
+if ldd "$SLUICED" 2>/dev/null | grep -q 'lib[at]san'; then
+	echo "[  SKIPPED ] proxy: slow readers: RSS within the reported bound (a sanitizer build: shadow memory)"
+elif [[ -n $bound ]] && ((rss < bound)); then
 	ok "slow readers: RSS $((rss >> 20)) MiB within the reported bound $((bound >> 20)) MiB"
 else
 	bad "slow readers: RSS within the reported bound" "RSS $rss, bound ${bound:-none}"
@@ -260,9 +216,9 @@ for c in b"GET /metrics HTTP/1.1\r\n":
 EOF
 TRICKLE=$!
 sleep 0.5
-scraped=$(timeout 4 python3 - "$MX" <<'EOF'
+scraped=$(timeout 10 python3 - "$MX" <<'EOF'
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3.5)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8)
 s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n")
 print(s.recv(64).split(b"\r\n")[0].decode())
 EOF
@@ -308,7 +264,7 @@ EOF
 expect "a silent new connection is closed at the header timeout" "after 8 s" "$closed" closed
 
 # --- a request waiting in the upstream queue is answered at the deadline,
-# not when a place frees: two slow exchanges take the places (504 at 2 s),
+# not when a place frees: two slow exchanges take the places (504 at 4 s),
 # a third request waits and is answered 503 before the first one ends
 sed -i 's/^deadline = .*/deadline = 300/' "$CONF"
 kill -HUP $PID
@@ -367,7 +323,7 @@ open(sys.argv[3] + ".open", "w").close()
 time.sleep(3)
 EOF
 FD=$!
-for _ in $(seq 50); do [[ -e $TMP/fd.open ]] && break; sleep 0.1; done
+wait_file $TMP/fd.open
 sleep 0.3
 open_fds=$(ls "/proc/$FPID/fd" | wc -l)
 t0=$(cpu_ticks $FPID)

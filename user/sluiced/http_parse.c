@@ -311,33 +311,10 @@ static int parse_header_line(struct http_parser *p, const char *buf,
 			     size_t off, size_t len)
 {
 	struct http_request *r = &p->req;
-	const char *l = buf + off;
+	size_t nlen, vs, ve;
 
-	/* A line that starts with whitespace is obs-fold (or whitespace
-	 * before the first field): RFC 9112 5.2 lets a server reject it. */
-	if (http_is_ows(l[0]))
+	if (!http_field_split(buf + off, len, &nlen, &vs, &ve))
 		return fail(p, 400);
-	const char *colon = memchr(l, ':', len);
-
-	if (!colon || colon == l)
-		return fail(p, 400);
-	size_t nlen = colon - l;
-
-	/* A space before the colon fails here too: RFC 9112 5.1 says 400. */
-	for (size_t i = 0; i < nlen; i++)
-		if (!http_is_tchar(l[i]))
-			return fail(p, 400);
-
-	size_t vs = nlen + 1, ve = len;
-
-	while (vs < ve && http_is_ows(l[vs]))
-		vs++;
-	while (ve > vs && http_is_ows(l[ve - 1]))
-		ve--;
-	for (size_t i = vs; i < ve; i++)
-		if (!http_is_field_vchar(l[i]) && l[i] != ' ' && l[i] != '\t')
-			return fail(p, 400);	/* NUL, bare CR, other CTLs */
-
 	if (r->n_headers >= p->limits.max_headers)
 		return fail(p, 431);
 	struct http_header *h = &r->headers[r->n_headers++];

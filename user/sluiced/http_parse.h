@@ -20,6 +20,10 @@
  *   http_chunked_decode(c, buf, len, &consumed, &produced)
  *                                     decode in place; same returns
  *   http_span_eq(buf, span, str)      compare a span with a string
+ *   http_field_split(line, len, &nlen, &vs, &ve)  a field line without its
+ *                                     CRLF: name length and the trimmed value's
+ *                                     bounds; false if malformed (obs-fold, space
+ *                                     before the colon, a control character)
  *   http_list_next(v, len, &pos, &tlen)  next element of a comma-separated
  *                                     list (RFC 9110 5.6.1), trimmed; NULL at the end
  *   http_header_find(req, buf, name)  first header of that name, or NULL
@@ -146,6 +150,7 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
 
 bool http_span_eq(const char *buf, struct http_span s, const char *str);
 bool http_span_eq_nocase(const char *buf, struct http_span s, const char *str);
+bool http_field_split(const char *l, size_t len, size_t *nlen, size_t *vs, size_t *ve);
 const char *http_list_next(const char *v, size_t len, size_t *pos, size_t *tlen);
 const struct http_header *http_header_find(const struct http_request *req,
 					   const char *buf, const char *name);

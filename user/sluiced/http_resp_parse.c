@@ -124,28 +124,11 @@ static int parse_field_line(struct http_resp_parser *p, const char *buf,
 			    size_t off, size_t len)
 {
 	struct http_resp *r = &p->resp;
-	const char *l = buf + off;
-	const char *colon;
 	size_t nlen, vs, ve;
 
-	if (http_is_ows(l[0]))
-		return fail(p);	/* obs-fold: a proxy rejects or rewrites it */
-	colon = memchr(l, ':', len);
-	if (!colon || colon == l)
+	/* obs-fold too: a proxy rejects or rewrites it (RFC 9112 5.2) */
+	if (!http_field_split(buf + off, len, &nlen, &vs, &ve))
 		return fail(p);
-	nlen = (size_t)(colon - l);
-	for (size_t i = 0; i < nlen; i++)
-		if (!http_is_tchar(l[i]))
-			return fail(p);
-	vs = nlen + 1;
-	ve = len;
-	while (vs < ve && http_is_ows(l[vs]))
-		vs++;
-	while (ve > vs && http_is_ows(l[ve - 1]))
-		ve--;
-	for (size_t i = vs; i < ve; i++)
-		if (!http_is_field_vchar(l[i]) && l[i] != ' ' && l[i] != '\t')
-			return fail(p);
 	if (r->n_headers >= HTTP_MAX_HEADERS_CAP)
 		return fail(p);
 	struct http_header *h = &r->headers[r->n_headers++];
