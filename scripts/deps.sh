@@ -23,6 +23,7 @@ packages=(
 	python3               # a test service in the data plane's action test
 	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
 	gnuplot-nox           # the overload benchmark's plots
+	xdp-tools             # xdp-filter, the data-plane benchmark's peer (make bench)
 )
 
 missing=()
