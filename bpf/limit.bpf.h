@@ -152,6 +152,8 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 /*
  * Per-source bucket: true if the source is within its rate (and its token
  * taken). *bp is its bucket, or NULL for a source seen the first time.
+ * The buckets are in the service's own table (sl_sources[slot]), so a
+ * flood to another service cannot evict them.
  */
 static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 					const struct sl_service *svc, __u64 now,
@@ -161,17 +163,21 @@ static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 	__u64 tol = sl_tolerance(interval, svc->src_burst);
 	struct sl_src_bucket *b, nb;
 	struct sl_src_key k;
+	void *table;
 
 	*bp = NULL;
+	table = bpf_map_lookup_elem(&sl_sources, &slot);
+	if (!table)
+		return true;	/* no table made yet (abi.h): not applied */
 	sl_src_key(p, slot, svc, &k);
-	b = bpf_map_lookup_elem(&sl_sources, &k);
+	b = bpf_map_lookup_elem(table, &k);
 	if (!b) {
 		/* First packet of this source: a full bucket, less one. */
 		nb.tat_ns = now + interval;
-		if (bpf_map_update_elem(&sl_sources, &k, &nb, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(table, &k, &nb, BPF_NOEXIST) == 0)
 			return true;
 		/* Another CPU inserted it first: use theirs. */
-		b = bpf_map_lookup_elem(&sl_sources, &k);
+		b = bpf_map_lookup_elem(table, &k);
 		if (!b)
 			return true;	/* evicted at once: the LRU is thrashing; fail open */
 	}
@@ -184,10 +190,14 @@ static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
 					  const struct sl_service *svc, struct sl_src_bucket *b)
 {
 	struct sl_src_key k;
+	void *table;
 
 	if (!b) {
+		table = bpf_map_lookup_elem(&sl_sources, &slot);
+		if (!table)
+			return;
 		sl_src_key(p, slot, svc, &k);
-		b = bpf_map_lookup_elem(&sl_sources, &k);
+		b = bpf_map_lookup_elem(table, &k);
 		if (!b)
 			return;
 	}

@@ -11,7 +11,8 @@
  *                      the pinned sl_config.clock)
  *   sl_clock_slack_ns  with sl_clock_coarse: sl_config.clock_slack_ns, 3 x
  *                      clock_getres(CLOCK_MONOTONIC_COARSE) (12 ms, HZ=250)
- *   sl_sources         max_entries: per-source buckets kept (65536)
+ *   sl_sources         the inner template's max_entries: per-source buckets
+ *                      kept per service (65536; user space makes the tables)
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>

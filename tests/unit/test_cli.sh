@@ -293,8 +293,9 @@ rc=$?
 check "bad: no pins" test $? -eq 0
 
 # pins of another ABI version: every command refuses them, nothing changes
+# (abi_version, level 5, the precise clock, src_entries 65536: the state here)
 cfg() { bpftool map update pinned "$PIN/sl_config" key 0 0 0 0 value "$1" 0 0 0 5 0 0 0 \
-	0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0; }
+	0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 0 0 0 0; }
 if cfg 99; then
 	ok=1
 	for args in "service list" "service add tcp/82" "prefix add 10.0.0.0/8 deny" "level set 1" \

@@ -262,7 +262,7 @@ static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_st
 			 const struct sl_attach_result *res)
 {
 	struct sl_config cfg = { .abi_version = SL_ABI_VERSION, .clock = (__u8)res->clock,
-				 .clock_slack_ns = res->clock_slack_ns };
+				 .clock_slack_ns = res->clock_slack_ns, .src_entries = res->sources };
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int err;
@@ -568,9 +568,6 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		pr_err("cannot open the sluice BPF object: %s", strerror(errno));
 		goto out;
 	}
-	err = bpf_map__set_max_entries(skel->maps.sl_sources, res->sources);
-	if (err)
-		goto out;
 	skel->rodata->sl_clock_coarse = res->clock == SL_CLOCK_COARSE;
 	if (res->clock == SL_CLOCK_COARSE)
 		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
