@@ -67,6 +67,18 @@ static __always_inline __u64 sl_interval(__u32 rate)
 	return SL_NSEC_PER_SEC / rate;
 }
 
+/*
+ * The most datagrams a UDP GRO train carries (UDP_MAX_SEGMENTS), and the
+ * debt it may leave in a UDP service's buckets (gcra.bpf.h). A TCP
+ * service's SYNs are never merged: no debt, clamped exactly.
+ */
+#define SL_GRO_SEGS_MAX 128
+
+static __always_inline __u64 sl_debt(const struct sl_service *svc, __u64 interval)
+{
+	return svc->proto == SL_PROTO_UDP ? (SL_GRO_SEGS_MAX - 1) * interval : 0;
+}
+
 /* Depth 0 would refuse everything forever; the smallest bucket holds one. */
 static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 {
@@ -172,8 +184,8 @@ static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 	sl_src_key(p, slot, svc, &k);
 	b = bpf_map_lookup_elem(table, &k);
 	if (!b) {
-		/* First packet of this source: a full bucket, less one. */
-		nb.tat_ns = now + interval;
+		/* First packet of this source: a full bucket, less its cost. */
+		nb.tat_ns = now + interval * p->segs;
 		if (bpf_map_update_elem(table, &k, &nb, BPF_NOEXIST) == 0)
 			return true;
 		/* Another CPU inserted it first: use theirs. */
@@ -182,7 +194,8 @@ static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 			return true;	/* evicted at once: the LRU is thrashing; fail open */
 	}
 	*bp = b;
-	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse);
+	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
+		       sl_debt(svc, interval));
 }
 
 /* Give back the token sl_src_take() took, to a source the service refused. */
@@ -201,7 +214,7 @@ static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
 		if (!b)
 			return;
 	}
-	__sync_fetch_and_add(&b->tat_ns, -sl_interval(svc->src_rate));
+	__sync_fetch_and_add(&b->tat_ns, -(sl_interval(svc->src_rate) * p->segs));
 }
 
 static __always_inline struct sl_judgement
@@ -295,7 +308,7 @@ judge_level:
 			return j;	/* slot out of range: cannot happen, checked by caller */
 		interval = sl_interval(rate);
 		tol = sl_tolerance(interval, svc->burst);
-		if (!sl_gcra_peek(&b->tat_ns, now, interval, tol)) {
+		if (!sl_gcra_peek(&b->tat_ns, now, interval, tol, sl_debt(svc, interval))) {
 			j.reason = SL_R_svc_bucket;
 			return j;
 		}
@@ -304,7 +317,8 @@ judge_level:
 		j.reason = SL_R_src_bucket;
 		return j;
 	}
-	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse)) {
+	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
+			  sl_debt(svc, interval))) {
 		if (svc->src_rate)
 			sl_src_refund(p, slot, svc, sb);
 		j.reason = SL_R_svc_bucket;

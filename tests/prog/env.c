@@ -289,9 +289,10 @@ int env_stats(__u32 slot, struct sl_stats *out)
 	return err;
 }
 
-int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *res)
+static int run(int fd, const void *pkt, __u32 len, int repeat, __u32 gso_segs, __u32 gso_size,
+	       struct run_result *res)
 {
-	struct __sk_buff skb_in = { 0 }, skb_out = { 0 };
+	struct __sk_buff skb_in = { .gso_segs = gso_segs, .gso_size = gso_size }, skb_out = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		.data_in = pkt,
 		.data_size_in = len,
@@ -315,6 +316,16 @@ int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *r
 	res->out_len = o.data_size_out;
 	res->mark = skb_out.mark;
 	return 0;
+}
+
+int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *res)
+{
+	return run(fd, pkt, len, repeat, 0, 0, res);
+}
+
+int env_run_tc_gro(const void *pkt, __u32 len, __u32 segs, __u32 size, struct run_result *res)
+{
+	return run(env_tc_fd, pkt, len, 1, segs, size, res);
 }
 
 __u64 env_now_ns(void)

@@ -19,6 +19,8 @@
  *   env_set_level(level)
  *   env_stats(slot, out)               summed over CPUs
  *   env_run(fd, pkt, len, repeat, res) one BPF_PROG_TEST_RUN
+ *   env_run_tc_gro(pkt, len, segs, size, res)  the TC program on an skb that
+ *                                      GRO made of segs datagrams of size bytes
  */
 #ifndef SLUICE_TESTS_ENV_H
 #define SLUICE_TESTS_ENV_H
@@ -68,6 +70,7 @@ int env_set_level(__u32 level);
 int env_clear_state(void);
 int env_stats(__u32 slot, struct sl_stats *out);
 int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *res);
+int env_run_tc_gro(const void *pkt, __u32 len, __u32 segs, __u32 size, struct run_result *res);
 __u64 env_now_ns(void);
 
 #endif

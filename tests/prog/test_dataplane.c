@@ -1006,6 +1006,70 @@ static void test_source_tables_per_service(void **state)
 	}
 }
 
+/*
+ * ---- UDP GRO: a train of datagrams merged into one skb before TC is
+ * judged as its first datagram and charged and counted for all ----
+ * UDP 53 at 1/s with a burst of 100 (no refill in the test): trains of
+ * 40 take 40, 80; the third starts within the burst and is admitted
+ * whole (120: the overshoot is at most one train), then the debt holds:
+ * the fourth train and a lone datagram are refused, counted 40 and 1.
+ * Per source likewise. XDP sees no train (native XDP runs before GRO;
+ * generic XDP is refused with UDP services, test_cli).
+ */
+static void gro_run(const char *desc, const __u8 *pkt, int len, __u32 segs, int expect,
+		    struct sl_stats d)
+{
+	struct sl_stats before, after;
+	struct run_result res;
+	int r;
+
+	assert_int_equal(env_stats(SLOT_UDP53, &before), 0);
+	if (segs > 1)
+		assert_int_equal(env_run_tc_gro(pkt, len, segs, 1000, &res), 0);
+	else
+		assert_int_equal(env_run(env_tc_fd, pkt, len, 1, &res), 0);
+	if ((int)res.retval != expect)
+		fail_msg("%s: verdict %d, expected %d", desc, res.retval, expect);
+	assert_int_equal(env_stats(SLOT_UDP53, &after), 0);
+	for (r = 0; r < SL_R__COUNT; r++) {
+		__u64 got = ((__u64 *)&after)[r] - ((__u64 *)&before)[r];
+
+		if (got != ((__u64 *)&d)[r])
+			fail_msg("%s: %s += %llu, expected %llu", desc, reason_names[r],
+				 (unsigned long long)got, (unsigned long long)((__u64 *)&d)[r]);
+	}
+}
+
+static void test_udp_gro_trains(void **state)
+{
+	struct sl_service svc = { .port = 53, .proto = SL_PROTO_UDP, .action = SL_ACT_DROP,
+				  .rate = 1, .burst = 100 };
+	__u8 pkt[256];
+	int len, i;
+
+	(void)state;
+	REQUIRE_ENV();
+	len = pkt_build(&(struct pkt){ UDP, .payload = 100 }, pkt, sizeof(pkt), NULL);
+	assert_int_equal(env_reset(), 0);
+	assert_int_equal(env_set_service(SLOT_UDP53, &svc), 0);
+	for (i = 0; i < 3; i++)
+		gro_run("a train of 40 within the burst", pkt, len, 40, TC_ACT_UNSPEC,
+			(struct sl_stats){ .admitted = 40 });
+	gro_run("the fourth train: the debt of the third", pkt, len, 40, TC_ACT_SHOT,
+		(struct sl_stats){ .svc_bucket = 40, .dropped = 40 });
+	gro_run("a lone datagram", pkt, len, 1, TC_ACT_SHOT,
+		(struct sl_stats){ .svc_bucket = 1, .dropped = 1 });
+
+	svc = (struct sl_service){ .port = 53, .proto = SL_PROTO_UDP, .action = SL_ACT_DROP,
+				   .src_rate = 1, .src_burst = 10 };
+	assert_int_equal(env_reset(), 0);
+	assert_int_equal(env_set_service(SLOT_UDP53, &svc), 0);
+	gro_run("a source's train of 64, its first datagram within 10", pkt, len, 64,
+		TC_ACT_UNSPEC, (struct sl_stats){ .admitted = 64 });
+	gro_run("the source's next train", pkt, len, 64, TC_ACT_SHOT,
+		(struct sl_stats){ .src_bucket = 64, .dropped = 64 });
+}
+
 /* A non-first IPv6 fragment to a protected service with an empty bucket
  * is passed and counted as a fragment, not judged. */
 static void test_fragment_not_judged(void **state)
@@ -1257,6 +1321,7 @@ int main(void)
 		cmocka_unit_test_setup(test_limit_change, setup),
 		cmocka_unit_test_setup(test_source_refusal_leaves_service_bucket, setup),
 		cmocka_unit_test_setup(test_source_tables_per_service, setup),
+		cmocka_unit_test_setup(test_udp_gro_trains, setup),
 		cmocka_unit_test_setup(test_fragment_not_judged, setup),
 		cmocka_unit_test_setup(test_stats_btf, setup),
 		cmocka_unit_test_setup(test_no_pins, setup),

@@ -295,8 +295,44 @@ fail:
 	return err;
 }
 
+/*
+ * Generic XDP runs after GRO, which merges a UDP flow's datagrams
+ * (rx-udp-gro-forwarding, rx-gro-list, or a socket with UDP_GRO, as QUIC
+ * servers set) into one packet: it would judge a train of up to 64 as one,
+ * and nothing in the packet tells how many. TC counts them (gso_segs);
+ * native XDP runs before GRO. So generic XDP and UDP services exclude each
+ * other. Logged, naming the service.
+ */
+static int refuse_generic_with_udp(const char *ifname, int udp_port)
+{
+	if (udp_port < 0)
+		return 0;
+	pr_err("cannot attach %s in generic XDP mode while service udp/%d exists: generic XDP runs "
+	       "after GRO, which merges UDP datagrams into one packet (rx-udp-gro-forwarding, "
+	       "rx-gro-list, or a socket with UDP_GRO as QUIC servers use), judged once; attach with "
+	       "--mode tc (judges each datagram) or native XDP, or delete the UDP service", ifname,
+	       udp_port);
+	return -EOPNOTSUPP;
+}
+
+/* The port of some UDP service, or -1. */
+static int find_udp_service(const struct sl_pins *p)
+{
+	__u32 key, next, *prev = NULL;
+	struct sl_service svc;
+
+	while (!bpf_map_get_next_key(p->services_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(p->services_fd, &key, &svc) && svc.proto == SL_PROTO_UDP)
+			return svc.port;
+	}
+	return -1;
+}
+
+/* udp_port: a UDP service's port, or -1 (refuse_generic_with_udp). */
 static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, int ifindex,
-		      struct sl_attach_result *res)
+		      int udp_port, struct sl_attach_result *res)
 {
 	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, lo);
 	char path[PATH_MAX];
@@ -304,6 +340,11 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 	int link_fd, err;
 
 	res->mode = o->mode == SL_MODE_NONE ? SL_MODE_NATIVE : o->mode;
+	if (res->mode == SL_MODE_GENERIC) {
+		err = refuse_generic_with_udp(o->ifname, udp_port);
+		if (err)
+			return err;
+	}
 	lo.flags = res->mode == SL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	if (link_fd < 0 && o->mode == SL_MODE_NONE && (errno == EOPNOTSUPP || errno == EINVAL)) {
@@ -311,6 +352,9 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 			 strerror(errno));
 		res->mode = SL_MODE_GENERIC;
 		res->fell_back = true;
+		err = refuse_generic_with_udp(o->ifname, udp_port);
+		if (err)
+			return err;
 		lo.flags = XDP_FLAGS_SKB_MODE;
 		link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	}
@@ -613,7 +657,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (o->mode == SL_MODE_TC)
 		err = attach_tc(o, skel, ifindex, res, &rec);
 	else
-		err = attach_xdp(o, skel, ifindex, res);
+		err = attach_xdp(o, skel, ifindex, opened ? find_udp_service(&p) : -1, res);
 	if (err)
 		goto out;
 	attached = true;
