@@ -6,7 +6,7 @@
  * latency above its floor),
  * run the law (control.c), and write the admission rate and level to the
  * kernel in one map update with a heartbeat. A thread of its own on an
- * absolute clock, so neither a busy IO thread nor a slow metrics scrape
+ * absolute clock, so neither a busy IO loop nor a slow metrics scrape
  * delays a heartbeat.
  */
 #define _GNU_SOURCE

@@ -4,16 +4,18 @@
  * (upstream.c):
  *
  *   sld_proxy_request(c, &buf)     the request as the upstream gets it
- *   sld_up_resp_init/free(r)       a response being gathered
+ *   sld_proxy_idempotent(method)   may it be sent twice (a retry)
+ *   sld_up_resp_init/free(r, c)    a response being gathered for c
  *   sld_up_resp_feed(r, raw, &n, eof)
  *                                  take the n bytes read into raw (n is 0
  *                                  after: they are in r now); 0 when the
  *                                  response is whole, -EAGAIN for more,
- *                                  -EPIPE when the connection closed before
- *                                  any byte (a reused one: retry), -EPROTO,
- *                                  -EFBIG
+ *                                  -EPIPE when the connection ended before
+ *                                  the head, -EPROTO, -EFBIG, -ENOMEM
  *   sld_up_resp_room()             how much raw must hold
- *   sld_proxy_answer(c, r)         c's response from r (502 if it fails)
+ *   sld_up_resp_reusable(r)        may the upstream connection carry another
+ *   sld_proxy_answer(c, r)         c's response from r (a 503 past the
+ *                                  held-response budget: -ENOBUFS)
  *   sld_proxy_error(c, status)     c's response: 502 or 504
  *   sld_proxy_target(&t)           the upstream's addresses, a copy
  *   sld_proxy_gen()                bumped when a reload changes them
@@ -27,43 +29,48 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "http_buf.h"
+#include "http_forward.h"
 #include "http_parse.h"
+#include "http_resp_parse.h"
+#include "trusted.h"
 
 struct conn;
 
-/* A growable byte buffer, bounded by SLD_MAX_RESPONSE. */
-struct sld_buf {
-	char *p;
-	size_t len, cap;
-};
+#define SLD_UP_MAX_ADDRS 4
+#define SLD_UP_READ_CHUNK 65536	/* one recv; a response head must fit in it */
 
 struct sld_up_resp {
+	struct http_resp_parser *p;	/* malloc'd: it holds the header table */
+	struct http_resp_body body;
+	struct http_forward_resp f;
+	struct http_buf out;	/* 1xx heads passed on, the head, the body */
+	char *scratch;		/* chunked: decoded bytes of one read */
 	int status;
-	struct sld_buf head;	/* status line + end-to-end headers */
-	struct sld_buf body;	/* decoded */
-	bool head_req, have_head, chunked, no_body;
-	bool close_after;	/* the upstream connection is not reusable */
-	int64_t clen;		/* -1: none */
-	struct http_chunked ch;
+	bool head_req, client_http11, have_head;
+	bool extra;		/* bytes after the response: not reusable */
 };
 
 struct sld_up_target {
-	struct sockaddr_storage addr[4];	/* as resolved, tried in order */
-	socklen_t addrlen[4];
+	struct sockaddr_storage addr[SLD_UP_MAX_ADDRS];	/* as resolved, tried in order */
+	socklen_t addrlen[SLD_UP_MAX_ADDRS];
 	unsigned n_addr;
-	uint32_t timeout_s;	/* of one exchange */
-	unsigned gen;
+	uint32_t timeout_s;	/* of one exchange, a retry included */
+	struct sld_trusted trusted;
+	uint64_t gen;		/* bumped by each change of the upstream */
 };
 
-int sld_proxy_request(const struct conn *c, struct sld_buf *out);
-void sld_up_resp_init(struct sld_up_resp *r, bool head_req);
+int sld_proxy_request(const struct conn *c, struct http_buf *out);
+bool sld_proxy_idempotent(enum http_method m);
+int sld_up_resp_init(struct sld_up_resp *r, const struct conn *c);
 void sld_up_resp_free(struct sld_up_resp *r);
 int sld_up_resp_feed(struct sld_up_resp *r, char *raw, size_t *have, bool eof);
 size_t sld_up_resp_room(void);
-int sld_proxy_answer(struct conn *c, const struct sld_up_resp *r);
+bool sld_up_resp_reusable(const struct sld_up_resp *r);
+int sld_proxy_answer(struct conn *c, struct sld_up_resp *r);
 void sld_proxy_error(struct conn *c, int status);
 void sld_proxy_target(struct sld_up_target *t);
-unsigned sld_proxy_gen(void);
+uint64_t sld_proxy_gen(void);
 uint32_t sld_proxy_timeout_s(void);
 
 #endif /* SLUICED_PROXY_H */

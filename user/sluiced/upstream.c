@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -51,18 +52,19 @@ struct sld_upconn {
 	bool dead;		/* closed; freed by sld_up_reap */
 	int fd;
 	uint32_t events;	/* registered with epoll */
-	unsigned gen;		/* sld_proxy_gen() when connected */
+	uint64_t gen;		/* sld_proxy_gen() when connected */
 	struct sld_uplink *u;
 	struct sld_upconn *next;	/* idle or dead list */
 	struct conn *c;		/* the exchange; NULL when idle */
 	uint64_t t0;		/* request written from here */
 	uint64_t rx_age_ns;	/* the answer's first bytes waited in the
 				 * kernel this long before the loop read them */
-	struct sld_buf req;
+	struct http_buf req;
 	size_t req_off;
 	struct sld_up_resp r;
 	size_t have;
-	char raw[];		/* sld_up_resp_room() bytes */
+	char *raw;		/* sld_up_resp_room() bytes while an exchange runs:
+				 * an idle connection holds no buffer */
 };
 
 void sld_up_loop_init(struct sld_uplink *u, int ep)
@@ -73,10 +75,11 @@ void sld_up_loop_init(struct sld_uplink *u, int ep)
 
 static void reset_exchange(struct sld_upconn *x)
 {
-	free(x->req.p);
-	x->req = (struct sld_buf){ 0 };
+	http_buf_free(&x->req);
 	x->req_off = 0;
 	sld_up_resp_free(&x->r);
+	free(x->raw);
+	x->raw = NULL;
 	x->have = 0;
 	x->c = NULL;
 	x->got_bytes = false;
@@ -153,7 +156,7 @@ static struct sld_upconn *open_new(struct sld_uplink *u, int *err)
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		sld_rxstamp_enable(fd);	/* without it, the round trip has the loop's delay */
-		x = calloc(1, sizeof(*x) + sld_up_resp_room());
+		x = calloc(1, sizeof(*x));
 		if (!x) {
 			close(fd);
 			*err = -ENOMEM;
@@ -177,7 +180,7 @@ static struct sld_upconn *open_new(struct sld_uplink *u, int *err)
 /* The warmest idle connection of the current upstream, or a new one. */
 static struct sld_upconn *acquire(struct sld_uplink *u, bool fresh, int *err)
 {
-	unsigned gen = sld_proxy_gen();
+	uint64_t gen = sld_proxy_gen();
 
 	while (!fresh && u->idle) {
 		struct sld_upconn *x = u->idle;
@@ -250,10 +253,18 @@ static void send_more(struct sld_upconn *x)
 /* Begin on x: the request is built into x->req. */
 static void begin(struct sld_upconn *x, struct conn *c)
 {
+	int err;
+
 	x->c = c;
 	c->upc = x;
 	x->t0 = sld_now_ns();
-	sld_up_resp_init(&x->r, c->parser.req.method == HTTP_M_HEAD);
+	err = sld_up_resp_init(&x->r, c);
+	if (!err && !(x->raw = malloc(sld_up_resp_room())))
+		err = -ENOMEM;
+	if (err) {
+		fail(x, err);
+		return;
+	}
 	if (!x->connecting)
 		send_more(x);
 }
@@ -271,6 +282,7 @@ static void start(struct sld_uplink *u, struct conn *c, bool fresh)
 		finish(c, 0);
 		return;
 	}
+	x->req = HTTP_BUF_INIT(SIZE_MAX);
 	err = sld_proxy_request(c, &x->req);
 	if (err) {
 		x->c = c;	/* fail() answers c and drops x */
@@ -293,14 +305,17 @@ static void fail(struct sld_upconn *x, int err)
 {
 	struct conn *c = x->c;
 
-	/* Retry only what the upstream cannot have seen: a reused connection
-	 * that gave no byte back. */
-	if (x->reused && !x->got_bytes && !c->up_retried &&
-	    (err == -EPIPE || err == -ECONNRESET)) {
+	/* Retry, once, only what the upstream cannot have acted on (proxy.c):
+	 * nothing of the answer came back, and nothing of the request went
+	 * out, or it is idempotent and went out on a reused connection. */
+	if (!c->up_retried && err != -ETIMEDOUT && !x->got_bytes &&
+	    (x->req_off == 0 || (x->reused && sld_proxy_idempotent(c->parser.req.method)))) {
 		struct sld_uplink *u = x->u;
-		struct sld_buf req = x->req;
+		struct http_buf req = x->req;
 
-		x->req = (struct sld_buf){ 0 };	/* moves to the new connection */
+		pr_debug("upstream: %s on a %s connection; retrying on a new one",
+			 strerror(-err), x->reused ? "reused" : "new");
+		x->req = HTTP_BUF_INIT(SIZE_MAX);	/* moves to the new connection */
 		drop(x);
 		c->up_retried = true;
 		x = acquire(u, true, &err);
@@ -309,7 +324,7 @@ static void fail(struct sld_upconn *x, int err)
 			begin(x, c);
 			return;
 		}
-		free(req.p);
+		http_buf_free(&req);
 	} else {
 		drop(x);
 	}
@@ -329,12 +344,16 @@ static void complete(struct sld_upconn *x)
 
 	atomic_fetch_add_explicit(&d->c.upstream_requests, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&d->c.upstream_lat_ns, rtt, memory_order_relaxed);
+	bool reusable = sld_up_resp_reusable(&x->r);
+
 	if (sld_proxy_answer(c, &x->r) == 0)
 		atomic_fetch_add_explicit(&d->c.worked, 1, memory_order_relaxed);
-	if (x->r.close_after)
-		drop(x);
 	else
+		atomic_fetch_add_explicit(&d->c.upstream_errors, 1, memory_order_relaxed);
+	if (reusable)
 		release(x);
+	else
+		drop(x);
 	finish(c, rtt);
 }
 
