@@ -249,7 +249,7 @@ static void tick(struct loop *l)
 			pr_err("cannot write %s: %s (logged once)", SL_MAP_ADMISSION,
 			       strerror(-err));
 		l->map_error_logged = true;
-	} else if (d->dp.have_pins) {
+	} else if (sld_dataplane_claimed(d)) {
 		atomic_fetch_add_explicit(&d->view.map_writes, 1, memory_order_relaxed);
 	}
 
