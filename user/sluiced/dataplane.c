@@ -63,6 +63,7 @@ static uint64_t bucket_now_ns(const struct sld_dataplane *dp)
  */
 static int claim_service(struct sld_dataplane *dp)
 {
+	uint32_t flags = SL_SVC_DAEMON | (dp->guard ? SL_SVC_GUARD : 0);
 	struct sl_service svc;
 	int lock_fd, err;
 
@@ -70,8 +71,8 @@ static int claim_service(struct sld_dataplane *dp)
 	if (err)
 		return err;
 	err = sl_service_get(&dp->pins, dp->slot, &svc);
-	if (!err && !(svc.flags & SL_SVC_DAEMON)) {
-		svc.flags |= SL_SVC_DAEMON;
+	if (!err && (svc.flags & flags) != flags) {
+		svc.flags |= flags;
 		err = sl_service_set(&dp->pins, dp->slot, &svc);
 	}
 	sl_pins_unlock(lock_fd);
@@ -100,19 +101,19 @@ static void fwmark_accept_on(void)
 	close(fd);
 }
 
-static void read_service(struct sld *d)
+static void read_service(struct sld_dataplane *dp)
 {
 	struct sl_service svc;
 
-	if (sl_service_get(&d->dp.pins, d->dp.slot, &svc))
+	if (sl_service_get(&dp->pins, dp->slot, &svc))
 		return;
 	/* Lost if the operator deleted and re-added the service: take it back. */
 	if (!(svc.flags & SL_SVC_DAEMON))
-		claim_service(&d->dp);
-	atomic_store_explicit(&d->dp.mark, svc.action == SL_ACT_MARK ? svc.mark : 0,
+		claim_service(dp);
+	atomic_store_explicit(&dp->mark, svc.action == SL_ACT_MARK ? svc.mark : 0,
 			      memory_order_relaxed);
-	atomic_store_explicit(&d->dp.svc_rate, svc.rate, memory_order_relaxed);
-	atomic_store_explicit(&d->dp.svc_burst, svc.burst ? svc.burst : 1,
+	atomic_store_explicit(&dp->svc_rate, svc.rate, memory_order_relaxed);
+	atomic_store_explicit(&dp->svc_burst, svc.burst ? svc.burst : 1,
 			      memory_order_relaxed);
 }
 
@@ -128,57 +129,34 @@ static void read_service(struct sld *d)
  * write races with the data plane's compare-and-swap on tat_ns; either
  * order leaves a tat within the new tolerance.
  */
-static void rescale_bucket(struct sld *d, uint32_t old_cap, uint32_t new_cap)
+static void rescale_bucket(struct sld_dataplane *dp, uint32_t old_cap, uint32_t new_cap)
 {
-	uint32_t rate = atomic_load_explicit(&d->dp.svc_rate, memory_order_relaxed);
-	uint64_t burst = atomic_load_explicit(&d->dp.svc_burst, memory_order_relaxed);
+	uint32_t rate = atomic_load_explicit(&dp->svc_rate, memory_order_relaxed);
+	uint64_t burst = atomic_load_explicit(&dp->svc_burst, memory_order_relaxed);
 	struct sl_bucket b;
 	uint64_t now, ahead, tol;
 
 	if (!old_cap || new_cap <= old_cap || (rate && rate <= old_cap))
 		return;	/* not a raise of a cap that binds */
-	if (bpf_map_lookup_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b))
+	if (bpf_map_lookup_elem(dp->pins.buckets_fd, &dp->slot, &b))
 		return;
-	now = bucket_now_ns(&d->dp);
+	now = bucket_now_ns(dp);
 	if (b.tat_ns <= now)
 		return;
 	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
 	tol = 1000000000ull / new_cap * burst;
 	b.tat_ns = now + (ahead < tol ? ahead : tol);
-	bpf_map_update_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b, BPF_ANY);
+	bpf_map_update_elem(dp->pins.buckets_fd, &dp->slot, &b, BPF_ANY);
 }
 
-int sld_dataplane_up(struct sld *d)
+/* The service entry of dp->port: found or created, claimed, limits
+ * re-adopted. Opens the pins for dp (each service keeps its own). */
+static int service_up(struct sld_dataplane *dp, const struct sld_config *cfg)
 {
-	struct sld_dataplane *dp = &d->dp;
-	const struct sld_config *cfg = &d->cfg;
 	char name[SL_SERVICE_STRLEN];
 	struct sl_service svc;
-	int exists, err = 0;
+	int err;
 
-	if (cfg->service_port)
-		dp->port = (uint16_t)cfg->service_port;
-	for (uint32_t i = 0; i < cfg->n_ifaces; i++) {
-		struct sl_attach_opts o = { .pin_dir = cfg->pin_dir,
-					    .ifname = cfg->ifaces[i],
-					    .mode = cfg->attach_mode };
-		struct sl_attach_result r;
-
-		err = sl_loader_attach(&o, &r);
-		if (err) {
-			pr_err("cannot attach to %s", cfg->ifaces[i]);
-			goto out;
-		}
-		pr_info("%s: %s in %s mode (prog id %u)", cfg->ifaces[i],
-			r.already ? "already attached" : "attached",
-			sl_mode_name(r.mode), r.prog_id);
-	}
-	exists = sl_pins_exist(cfg->pin_dir);
-	if (exists <= 0) {
-		pr_warn("no data plane state in %s (no --iface, nothing attached): "
-			"shedding on the fast path only", cfg->pin_dir);
-		return 0;
-	}
 	err = sl_pins_open(cfg->pin_dir, &dp->pins);
 	if (err)
 		goto out;
@@ -207,7 +185,7 @@ int sld_dataplane_up(struct sld *d)
 		goto out;
 	if (svc.action == SL_ACT_MARK)
 		fwmark_accept_on();
-	read_service(d);
+	read_service(dp);
 
 	/* Re-adopt: a fresh entry is the last daemon's limits, still being
 	 * enforced; the controller starts from them instead of from open. */
@@ -215,8 +193,8 @@ int sld_dataplane_up(struct sld *d)
 		uint64_t age = mono_ns() - dp->adopted_adm.heartbeat_ns;
 
 		dp->adopted = age <= dp->adopted_adm.stale_after_ns;
-		pr_info("found the limits of a previous daemon (rate %u/s, level %u, "
-			"heartbeat %.1f s ago): %s", dp->adopted_adm.rate_cap,
+		pr_info("%s: found the limits of a previous daemon (rate %u/s, level %u, "
+			"heartbeat %.1f s ago): %s", name, dp->adopted_adm.rate_cap,
 			dp->adopted_adm.level, (double)age / 1e9,
 			dp->adopted ? "adopted" : "stale, starting afresh");
 	}
@@ -228,7 +206,47 @@ out:
 	return err;
 }
 
-int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
+int sld_dataplane_up(struct sld *d)
+{
+	const struct sld_config *cfg = &d->cfg;
+	int exists, err = 0;
+
+	if (cfg->service_port)
+		d->dp.port = (uint16_t)cfg->service_port;
+	for (uint32_t i = 0; i < cfg->n_ifaces; i++) {
+		struct sl_attach_opts o = { .pin_dir = cfg->pin_dir,
+					    .ifname = cfg->ifaces[i],
+					    .mode = cfg->attach_mode };
+		struct sl_attach_result r;
+
+		err = sl_loader_attach(&o, &r);
+		if (err) {
+			pr_err("cannot attach to %s", cfg->ifaces[i]);
+			return err;
+		}
+		pr_info("%s: %s in %s mode (prog id %u)", cfg->ifaces[i],
+			r.already ? "already attached" : "attached",
+			sl_mode_name(r.mode), r.prog_id);
+	}
+	exists = sl_pins_exist(cfg->pin_dir);
+	if (exists <= 0) {
+		pr_warn("no data plane state in %s (no --iface, nothing attached): %s",
+			cfg->pin_dir, d->n_guards ? "guard mode measures but nothing enforces"
+						  : "shedding on the fast path only");
+		return 0;
+	}
+	if (!d->n_guards)
+		return service_up(&d->dp, cfg);
+	for (uint32_t i = 0; i < d->n_guards; i++) {
+		d->guards[i].dp.guard = true;
+		err = service_up(&d->guards[i].dp, cfg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 			uint64_t stale_after_ns, uint32_t stale_policy)
 {
 	struct sl_admission adm = {
@@ -238,29 +256,29 @@ int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 		.stale_policy = (__u8)stale_policy,
 	};
 
-	if (!d->dp.have_pins)
+	if (!dp->have_pins)
 		return 0;
 	adm.heartbeat_ns = mono_ns();
 	/* A hash update replaces the whole value at once (abi.h): the data
 	 * plane never sees a new rate with an old heartbeat. */
-	if (bpf_map_update_elem(d->dp.pins.admission_fd, &d->dp.slot, &adm, BPF_ANY))
+	if (bpf_map_update_elem(dp->pins.admission_fd, &dp->slot, &adm, BPF_ANY))
 		return -errno;
-	rescale_bucket(d, d->dp.last_cap, o->rate_cap);
-	d->dp.last_cap = o->rate_cap;
+	rescale_bucket(dp, dp->last_cap, o->rate_cap);
+	dp->last_cap = o->rate_cap;
 	return 0;
 }
 
-int sld_dataplane_stats(struct sld *d, struct sl_stats *s)
+int sld_dataplane_stats(struct sld_dataplane *dp, struct sl_stats *s)
 {
-	if (!d->dp.have_pins)
+	if (!dp->have_pins)
 		return -ENOENT;
-	return sl_stats_read(&d->dp.pins, d->dp.slot, s);
+	return sl_stats_read(&dp->pins, dp->slot, s);
 }
 
-void sld_dataplane_refresh(struct sld *d)
+void sld_dataplane_refresh(struct sld_dataplane *dp)
 {
-	if (d->dp.have_pins)
-		read_service(d);
+	if (dp->have_pins)
+		read_service(dp);
 }
 
 void sld_dataplane_down(struct sld *d, bool detach)
@@ -270,6 +288,11 @@ void sld_dataplane_down(struct sld *d, bool detach)
 	if (d->dp.have_pins)
 		sl_pins_close(&d->dp.pins);
 	d->dp.have_pins = false;
+	for (uint32_t i = 0; i < d->n_guards; i++) {
+		if (d->guards[i].dp.have_pins)
+			sl_pins_close(&d->guards[i].dp.pins);
+		d->guards[i].dp.have_pins = false;
+	}
 	if (!detach) {
 		if (cfg->n_ifaces)
 			pr_info("leaving the data plane attached and its pins in %s; "
