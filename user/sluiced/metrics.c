@@ -195,6 +195,9 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 		    "Sockets with work waiting for a read now.", pending, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_connections_open",
 		    "Established connections open now.", open, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_saturated_cpus",
+		    "CPUs the service keeps busy when saturated (learnt; its busy fraction's unit).",
+		    sat_cpu_milli, 1e-3);
 	for (unsigned c = 0; c < 5; c++) {
 		prom_family(&b, cn[c], ch[c], PROM_COUNTER);
 		for (unsigned i = 0; i < n; i++) {

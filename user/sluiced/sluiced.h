@@ -46,6 +46,7 @@
 #include "pins.h"
 #include "signals.h"
 #include "guardsig.h"
+#include "procsock.h"
 
 struct conn;
 
@@ -159,6 +160,7 @@ struct sld_guard_view {
 	_Atomic uint64_t wait_p99_ns;
 	_Atomic uint64_t pending;	/* sockets with work waiting now */
 	_Atomic uint64_t open;		/* established connections open */
+	_Atomic uint64_t sat_cpu_milli;	/* CPUs the service uses saturated, x 1000 */
 	struct sl_guard_stats total;	/* the kernel's counters (controller thread
 					 * writes, metrics reads: under lock) */
 	pthread_mutex_t lock;
@@ -170,8 +172,14 @@ struct sld_guard {
 	struct sld_dataplane dp;	/* its service entry */
 	struct sld_ctl_view view;	/* its controller's outputs */
 	struct sld_guard_view gv;
-	struct gsig_state sig;		/* controller thread only */
-	bool told_down;			/* "no listener" said (controller thread) */
+	/* controller thread only: */
+	struct gsig_state sig;
+	bool told_down;			/* "no listener" said */
+	uint32_t inode;			/* the listener whose owner is in cpu */
+	bool have_cpu;			/* the owner's CPU clock is readable */
+	struct sld_cpu cpu;
+	uint64_t cpu_ns, cpu_at_ns;	/* its CPU time at the last tick, and when */
+	double sat_cpu;			/* CPUs it keeps busy when saturated (learnt) */
 };
 
 struct sld {

@@ -59,7 +59,8 @@ static int dump_family(int fd, uint8_t family, uint16_t port, struct sld_listene
 			m = NLMSG_DATA(h);
 			if (ntohs(m->id.idiag_sport) != port)
 				continue;
-			out->sockets++;
+			if (!out->sockets++)
+				out->inode = m->idiag_inode;
 			out->queued += m->idiag_rqueue;
 			out->limit += m->idiag_wqueue;
 		}

@@ -18,6 +18,7 @@ struct sld_listener {
 	uint32_t sockets;	/* listening sockets on the port */
 	uint32_t queued;	/* connections waiting for accept() */
 	uint32_t limit;		/* their listen() backlogs */
+	uint32_t inode;		/* the first one's socket inode (its owner: procsock.c) */
 };
 
 int sld_listener_find(uint16_t port, struct sld_listener *out);
