@@ -25,8 +25,22 @@
  * The retry loop is bounded for the verifier (SL_CAS_TRIES); a packet that
  * loses every try is refused, which errs on the side of the limit.
  *
+ * Limit changes take effect at once. A tat further ahead of now than the
+ * tolerance is state written under other limits (a deeper burst, a lower
+ * rate): kept, it would refuse everything until now caught up with it
+ * (rate 100/s, burst lowered from 10000 to 100: 99 s). It is clamped to
+ * now + tolerance, the new bucket empty, and refills at the new rate. A
+ * tat can also be a little ahead because another CPU admitted with a
+ * later clock reading than ours; so the clock is read again before the
+ * clamp, or the clamp would hand out that difference as credit. Only this
+ * path reads it twice: it follows a limit change, or another CPU's
+ * admission in the same nanoseconds.
+ *
  * API:
- *   sl_gcra(&tat, now, interval, tolerance) -> true if the packet conforms
+ *   sl_gcra(&tat, now, interval, tolerance, coarse) -> true if the packet
+ *                                      conforms (coarse: the clock of now)
+ *   sl_gcra_peek(&tat, now, interval, tolerance) -> false if it surely
+ *                                      would not, read without a write
  */
 #ifndef SLUICE_GCRA_BPF_H
 #define SLUICE_GCRA_BPF_H
@@ -41,21 +55,45 @@
  * One GCRA step on *tat. interval = 1e9 / rate ns; tolerance = burst x
  * interval. Returns true (and advances *tat) if the packet conforms.
  */
-static __always_inline bool sl_gcra(__u64 *tat, __u64 now, __u64 interval, __u64 tolerance)
+static __always_inline bool sl_gcra(__u64 *tat, __u64 now, __u64 interval, __u64 tolerance,
+				    bool coarse)
 {
 	int i;
 
 #pragma unroll
 	for (i = 0; i < SL_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)tat;
-		__u64 next = (old > now ? old : now) + interval;
+		__u64 next;
 
+		if (old > now + tolerance) {
+			now = coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+			if (old > now + tolerance) {
+				/* Lost to a concurrent writer: theirs stands,
+				 * and this packet is refused either way. */
+				__sync_val_compare_and_swap(tat, old, now + tolerance);
+				return false;
+			}
+		}
+		next = (old > now ? old : now) + interval;
 		if (next - now > tolerance)
 			return false;
 		if (__sync_val_compare_and_swap(tat, old, next) == old)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Would a packet conform, by a plain read? false only for a bucket that is
+ * empty within its limits; state left by other limits answers true, so
+ * that the sl_gcra() that follows clamps it.
+ */
+static __always_inline bool sl_gcra_peek(const __u64 *tat, __u64 now, __u64 interval,
+					 __u64 tolerance)
+{
+	__u64 old = *(const volatile __u64 *)tat;
+
+	return old > now + tolerance || (old > now ? old : now) + interval - now <= tolerance;
 }
 
 #endif /* SLUICE_GCRA_BPF_H */

@@ -26,6 +26,7 @@ packages=(
 	nodejs                # the Node.js event-loop service of guard mode's test and bench
 	openjdk-17-jdk-headless # the JDK thread-pool service of guard mode's test and bench
 	wrk                   # keep-alive load: the cost of guard mode's probes (bench-guard)
+	xdp-tools             # xdp-filter, the data-plane benchmark's peer (make bench)
 )
 
 missing=()

@@ -289,7 +289,7 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 			pr_err("cannot write %s: %s (logged once)", SL_MAP_ADMISSION,
 			       strerror(-err));
 		l->map_error_logged = true;
-	} else if (l->dp->have_pins) {
+	} else if (sld_dataplane_claimed(l->dp)) {
 		atomic_fetch_add_explicit(&v->map_writes, 1, memory_order_relaxed);
 	}
 
@@ -410,6 +410,7 @@ static void loop_init(struct loop *l, struct sld *d, struct sld_dataplane *dp,
 		l->ctl.rate = dp->adopted_adm.rate_cap ? dp->adopted_adm.rate_cap
 						       : l->ctl.p.rate_max;
 		l->ctl.level = dp->adopted_adm.level;
+		l->ctl.demand_seen = dp->adopted_adm.rate_cap != 0;
 		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
 					 .level = l->ctl.level };
 		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy))
