@@ -191,6 +191,33 @@ static void test_backlog_and_abandoned(void **state)
 	assert_int_equal(t.open, 1);
 }
 
+/* A one-thread service on 2 CPUs: half the CPUs while saturated is busy 1
+ * once an overload taught it; before, it reads half (the CPU count). */
+static void test_busy_learns_saturation(void **state)
+{
+	(void)state;
+	struct gsig_busy b;
+	uint64_t now = 0, cpu = 0;
+	double busy;
+
+	gsig_busy_init(&b, 2, cpu, now);
+	now += 10 * MS, cpu += 10 * MS;	/* one CPU for the whole tick */
+	busy = gsig_busy(&b, cpu, now, false);
+	assert_true(busy > 0.49 && busy < 0.51);
+	for (int i = 0; i < 200; i++) {	/* two seconds overloaded */
+		now += 10 * MS, cpu += 10 * MS;
+		busy = gsig_busy(&b, cpu, now, true);
+	}
+	assert_true(b.sat > 0.99 && b.sat < 1.01);
+	assert_true(busy > 0.99);
+	now += 10 * MS, cpu += 3 * MS;	/* then 30% of its CPU */
+	busy = gsig_busy(&b, cpu, now, false);
+	assert_true(busy > 0.29 && busy < 0.31);
+	/* a clock that did not move, or went back: unknown */
+	assert_true(gsig_busy(&b, cpu, now, false) == 0);
+	assert_true(gsig_busy(&b, cpu - 1, now + MS, false) == 0);
+}
+
 /* The listener lookup on a real loopback listener of our own. */
 static void test_listener_find(void **state)
 {
@@ -236,6 +263,7 @@ int main(void)
 		cmocka_unit_test(test_idle_is_not_delay),
 		cmocka_unit_test(test_stuck_service),
 		cmocka_unit_test(test_backlog_and_abandoned),
+		cmocka_unit_test(test_busy_learns_saturation),
 		cmocka_unit_test(test_listener_find),
 	};
 

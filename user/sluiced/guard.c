@@ -79,57 +79,40 @@ static bool listener_state(struct sld_guard *g, int err, const struct sld_listen
 }
 
 /*
- * The service's busy fraction: its CPU time over the tick (the kernel's
- * per-process CPU clock) against what it uses when saturated. It gives
- * the controller's busy jump its capacity estimate, goodput / busy, so
- * that a rate that sank during a quiet spell opens in a tick or two when
- * load returns, instead of climbing 5% a tick while the service idles.
- *
- * How much CPU a saturated service uses is not its CPU count: a Node.js
- * event loop or a Go service with GOMAXPROCS=1 uses one CPU of many, and
- * measured against all of them it reads half as busy as it is, so the
- * jump admitted twice its capacity (measured: a sawtooth of 20-30 ms
- * queues). So it is learnt: in a tick the controller found overloaded the
- * service was saturated, and its CPU rate then is what saturation costs
- * (an EWMA, SAT_ALPHA). Until the first overload, the CPUs it may run on
- * (its affinity) stand in; the error then errs high, bounded by the
- * no-wind-up cap (1.5 x demand) and the next tick's delay. 0: unknown.
+ * The service's busy fraction (guardsig.h says how it is measured): it
+ * gives the controller's busy jump its capacity estimate, goodput / busy,
+ * so that a rate that sank during a quiet spell opens in a tick or two
+ * when load returns, instead of climbing 5% a tick while the service
+ * idles. The process is found once per listener. 0: unknown.
  */
-#define SAT_ALPHA 0.05
-
 static double busy_of(struct sld_guard *g, uint32_t inode, uint64_t now)
 {
+	bool overloaded = atomic_load_explicit(&g->view.overloaded, memory_order_relaxed);
 	uint64_t ns;
-	double cpu_rate;
+	double busy;
 	pid_t pid;
 
 	if (inode != g->inode) {	/* a new listener: find its process */
 		g->inode = inode;
 		g->have_cpu = sld_socket_owner(inode, &pid) == 0 &&
 			      sld_cpu_open(pid, &g->cpu) == 0 &&
-			      sld_cpu_read(&g->cpu, &g->cpu_ns) == 0;
-		g->cpu_at_ns = now;
-		g->sat_cpu = g->have_cpu ? g->cpu.cpus : 0;
-		if (g->have_cpu)
+			      sld_cpu_read(&g->cpu, &ns) == 0;
+		if (g->have_cpu) {
+			gsig_busy_init(&g->busy, g->cpu.cpus, ns, now);
 			pr_info("%s: the service is process %d (%u CPU%s)", g->name,
 				(int)g->cpu.pid, g->cpu.cpus, g->cpu.cpus == 1 ? "" : "s");
-		else
+		} else {
 			pr_warn("%s: cannot find the service's process: its busy "
 				"fraction is unknown", g->name);
+		}
 		return 0;
 	}
-	if (!g->have_cpu || sld_cpu_read(&g->cpu, &ns) || now <= g->cpu_at_ns)
+	if (!g->have_cpu || sld_cpu_read(&g->cpu, &ns))
 		return 0;
-	cpu_rate = (double)(ns - g->cpu_ns) / (double)(now - g->cpu_at_ns);
-	g->cpu_ns = ns;
-	g->cpu_at_ns = now;
-	if (atomic_load_explicit(&g->view.overloaded, memory_order_relaxed) && cpu_rate > 0)
-		g->sat_cpu += SAT_ALPHA * (cpu_rate - g->sat_cpu);
-	atomic_store_explicit(&g->gv.sat_cpu_milli, (uint64_t)(g->sat_cpu * 1000),
+	busy = gsig_busy(&g->busy, ns, now, overloaded);
+	atomic_store_explicit(&g->gv.sat_cpu_milli, (uint64_t)(g->busy.sat * 1000),
 			      memory_order_relaxed);
-	if (g->sat_cpu <= 0)
-		return 0;
-	return cpu_rate < g->sat_cpu ? cpu_rate / g->sat_cpu : 1;
+	return busy;
 }
 
 int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,

@@ -97,3 +97,30 @@ void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats 
 	st->prev = *cur;
 	st->prev_ns = now;
 }
+
+/* Weight of one overloaded interval in the saturated CPU rate: ~20 of
+ * them (a fifth of a second of overload at 10 ms ticks) to settle. */
+#define SAT_ALPHA 0.05
+
+void gsig_busy_init(struct gsig_busy *b, unsigned cpus, uint64_t cpu_ns, uint64_t now)
+{
+	b->cpu_ns = cpu_ns;
+	b->at_ns = now;
+	b->sat = cpus ? cpus : 1;
+}
+
+double gsig_busy(struct gsig_busy *b, uint64_t cpu_ns, uint64_t now, bool overloaded)
+{
+	double rate;
+
+	if (now <= b->at_ns || cpu_ns < b->cpu_ns)
+		return 0;
+	rate = (double)(cpu_ns - b->cpu_ns) / (double)(now - b->at_ns);
+	b->cpu_ns = cpu_ns;
+	b->at_ns = now;
+	if (overloaded && rate > 0)
+		b->sat += SAT_ALPHA * (rate - b->sat);
+	if (b->sat <= 0)
+		return 0;
+	return rate < b->sat ? rate / b->sat : 1;
+}

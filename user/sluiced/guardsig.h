@@ -21,6 +21,17 @@
  *   gsig_tick(st, now, cur, backlog, out)   one tick; the first only primes
  *   gsig_quantile(hist, n, q)               q-quantile (0..1) of bucket counts,
  *                                           in ns (bucket middle); 0 if n is 0
+ *   gsig_busy_init(b, cpus, cpu_ns, now)    the service's CPU clock at start
+ *   gsig_busy(b, cpu_ns, now, overloaded)   its busy fraction since the last
+ *                                           call, 0..1 (0: unknown)
+ *
+ * The busy fraction: the service's CPU time over the interval against
+ * what it uses when saturated. That is not its CPU count: a Node.js event
+ * loop, or Go with GOMAXPROCS=1, uses one CPU of many, and against all of
+ * them it reads half as busy as it is. So it is learnt: in an interval the
+ * controller found overloaded the service was saturated, and its CPU rate
+ * then is what saturation costs (an EWMA). Until the first overload, the
+ * CPUs it may run on stand in (an estimate that errs high).
  */
 #ifndef SLUICED_GUARDSIG_H
 #define SLUICED_GUARDSIG_H
@@ -51,9 +62,16 @@ struct gsig_tick {
 	uint64_t open;		/* established connections open now */
 };
 
+struct gsig_busy {
+	uint64_t cpu_ns, at_ns;	/* the service's CPU time at the last call, and when */
+	double sat;		/* CPUs it keeps busy when saturated */
+};
+
 void gsig_init(struct gsig_state *st);
 void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
 	       uint32_t backlog, struct gsig_tick *out);
 uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q);
+void gsig_busy_init(struct gsig_busy *b, unsigned cpus, uint64_t cpu_ns, uint64_t now);
+double gsig_busy(struct gsig_busy *b, uint64_t cpu_ns, uint64_t now, bool overloaded);
 
 #endif /* SLUICED_GUARDSIG_H */

@@ -180,8 +180,7 @@ struct sld_guard {
 	uint32_t inode;			/* the listener whose owner is in cpu */
 	bool have_cpu;			/* the owner's CPU clock is readable */
 	struct sld_cpu cpu;
-	uint64_t cpu_ns, cpu_at_ns;	/* its CPU time at the last tick, and when */
-	double sat_cpu;			/* CPUs it keeps busy when saturated (learnt) */
+	struct gsig_busy busy;		/* its busy fraction, learnt */
 };
 
 struct sld {
