@@ -23,13 +23,14 @@
 # >= 97% of unguarded); then each guard program's run time per event
 # (kernel.bpf_stats_enabled for one run, restored after).
 #
-# Knobs: GUARD_BENCH_SERVICES ("go node jdk"), GUARD_BENCH_SECONDS (5),
-# GUARD_BENCH_TARGET_MS (5), GUARD_BENCH_WRK_ROUNDS (3), GUARD_BENCH_OUT
+# Knobs: GUARD_BENCH_SERVICES ("go node jdk"; empty: the probe cost only),
+# GUARD_BENCH_SECONDS (5), GUARD_BENCH_TARGET_MS (5), GUARD_BENCH_WRK_ROUNDS
+# (3), GUARD_BENCH_LOG (sluiced's log level, warn), GUARD_BENCH_OUT
 # ($BUILD/bench/guard). Raw JSON and logs stay under the output directory.
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
 
-SERVICES=${GUARD_BENCH_SERVICES:-go node jdk}
+SERVICES=${GUARD_BENCH_SERVICES-go node jdk}
 SECS=${GUARD_BENCH_SECONDS:-5}
 TARGET_MS=${GUARD_BENCH_TARGET_MS:-5}
 ROUNDS=${GUARD_BENCH_WRK_ROUNDS:-3}
