@@ -202,12 +202,13 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 		prom_family(&b, cn[c], ch[c], PROM_COUNTER);
 		for (unsigned i = 0; i < n; i++) {
 			struct prom_label l = { "service", names[i] };
-			double val = c == 0 ? (double)t[i].waits :
-				     c == 1 ? (double)t[i].wait_ns / 1e9 :
-				     c == 2 ? (double)t[i].conns :
-				     c == 3 ? (double)t[i].served : (double)t[i].abandoned;
+			uint64_t val = c == 0 ? t[i].waits : c == 2 ? t[i].conns :
+				       c == 3 ? t[i].served : t[i].abandoned;
 
-			prom_sample(&b, cn[c], &l, 1, val);
+			if (c == 1)	/* seconds, not a count */
+				prom_sample(&b, cn[c], &l, 1, (double)t[i].wait_ns / 1e9);
+			else
+				prom_sample_u64(&b, cn[c], &l, 1, val);
 		}
 	}
 	prom_family(&b, "sluice_kernel_decisions_total",
