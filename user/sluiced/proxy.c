@@ -83,6 +83,7 @@ int sld_proxy_configure(const struct sld_config *next)
 	}
 	freeaddrinfo(ai);
 	t.timeout_s = next->request_timeout_s;
+	snprintf(t.hostport, sizeof(t.hostport), "%s", next->upstream);
 	t.trusted = next->trusted;
 	pthread_mutex_lock(&P.lock);
 	same = P.t.n_addr == t.n_addr &&
@@ -132,6 +133,7 @@ int sld_proxy_request(const struct conn *c, struct http_buf *req)
 	struct http_forward_req f = {
 		.client_addr = addr,
 		.body_len = c->body_len,
+		.host = t->hostport,
 	};
 	int err;
 

@@ -29,6 +29,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "http_buf.h"
 #include "http_forward.h"
 #include "http_parse.h"
@@ -57,6 +58,7 @@ struct sld_up_target {
 	unsigned n_addr;
 	uint32_t timeout_s;	/* of one exchange, a retry included */
 	struct sld_trusted trusted;
+	char hostport[SLD_ADDR_MAX];	/* as configured: the Host of a request without one */
 	uint64_t gen;		/* bumped by each change of the upstream */
 };
 
