@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test bench bench-overload demo install clean help
+.PHONY: all deps test fuzz soak bench bench-overload bench-guard demo install clean help
 
 all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -74,6 +74,17 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(abspath $(BUILD)) TEST_LOGDIR=$(BUILD)/test-logs tests/run.sh $(TEST_PROGS)
 
+# The data-plane fuzzer's long run: FUZZ_PACKETS (10M) through XDP and TC,
+# seed printed; FUZZ_SEED=N reruns one.
+FUZZ_PACKETS ?= 10000000
+fuzz: $(BUILD)/tests/prog/fuzz_dataplane
+	$(Q)$< -n $(FUZZ_PACKETS) $(if $(FUZZ_SEED),-s $(FUZZ_SEED))
+
+# sluiced serving and proxying at 10x overload for SOAK_MINUTES (30).
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SOAK_MINUTES=$(or $(SOAK_MINUTES),30) scripts/soak.sh
+
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench.sh $(BENCH_PROGS)
@@ -81,6 +92,10 @@ bench: deps
 bench-overload: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench-overload.sh
+
+bench-guard: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench-guard.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -96,9 +111,12 @@ help:
 	@echo 'Targets:'
 	@echo '  all (default)  build the data plane, sluicectl, the pool and the tests into $(BUILD)/'
 	@echo '  test           install missing packages, build, run every test (needs root for BPF/netns)'
+	@echo '  fuzz           data-plane fuzzer, 10M packets through XDP and TC (FUZZ_PACKETS, FUZZ_SEED)'
+	@echo '  soak           sluiced serving and proxying at 10x overload, SOAK_MINUTES (30): RSS, fds, counters'
 	@echo '  demo           a burst against a service in test namespaces, without and with sluice'
 	@echo '  bench          data-plane and pool benchmarks, as ratios to baselines of the same run'
 	@echo '  bench-overload the full overload benchmark: each protection against open-loop bursts'
+	@echo '  bench-guard    the bar of sluiced --guard for Go, Node.js and JDK services, and its probes'"'"' cost'
 	@echo '  install        install programs, library, headers and man pages (PREFIX, DESTDIR)'
 	@echo '  clean          remove $(BUILD)/'
 	@echo 'Variables: V=1 (show commands), SAN=address|undefined|thread (or address,undefined), BUILD=dir, PREFIX, DESTDIR'

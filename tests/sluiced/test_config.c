@@ -5,6 +5,7 @@
  * flags, flags over the file, cross-key validation, and the promise that a
  * failed parse or reload leaves the options it was given untouched.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -292,6 +293,51 @@ static void test_flag_errors(void **state)
 	assert_memory_equal(&c, &before, sizeof(c));
 }
 
+/* --guard: repeatable tcp/PORT, never with a listener or an upstream. */
+static void test_guard_flags(void **state)
+{
+	(void)state;
+	struct sld_config c;
+	struct sld_config_err err;
+	const char *text = "guard = tcp/81\nguard = tcp/82\n";
+	char *path;
+
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/8080", "-g", "tcp/9000"), 0);
+	assert_int_equal(c.n_guards, 2);
+	assert_int_equal(c.guards[0], 8080);
+	assert_int_equal(c.guards[1], 9000);
+	assert_false(c.listen_set);
+
+	assert_int_equal(LOAD(&c, &err, "--guard", "udp/53"), -EINVAL);
+	assert_contains(err.msg, "--guard \"udp/53\": expected tcp/PORT");
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/0"), -EINVAL);
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/80", "--guard", "tcp/80"), -EINVAL);
+	assert_contains(err.msg, "guarded port given twice");
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/80", "--listen", ":8080"), -EINVAL);
+	assert_contains(err.msg, "cannot be combined with listen");
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/80", "-u", "127.0.0.1:81"), -EINVAL);
+	assert_contains(err.msg, "cannot be combined with upstream");
+
+	/* the file key, repeatable; flags replace the file's list */
+	path = write_file("guard.conf", text, strlen(text));
+	assert_int_equal(LOAD(&c, &err, "--config", path), 0);
+	assert_int_equal(c.n_guards, 2);
+	assert_int_equal(LOAD(&c, &err, "--config", path, "--guard", "tcp/83"), 0);
+	assert_int_equal(c.n_guards, 1);
+	assert_int_equal(c.guards[0], 83);
+
+	/* a changed list needs a restart */
+	{
+		struct sld_config next;
+
+		assert_int_equal(LOAD(&c, &err, "--guard", "tcp/81"), 0);
+		next = c;
+		next.guards[0] = 82;
+		assert_int_equal(sld_config_check_reload(&c, &next, &err), -EINVAL);
+		assert_contains(err.msg, "guard changed");
+	}
+}
+
 static void test_help(void **state)
 {
 	(void)state;
@@ -356,6 +402,36 @@ static void test_validate_cross_keys(void **state)
 	assert_int_equal(LOAD(&c, &err, "--tick", "1", "--target-delay", "500"),
 			 -EINVAL);
 	assert_contains(err.msg, "target-delay (500 ms) must be at most 100 ticks");
+	assert_int_equal(LOAD(&c, &err, "--max-header-line", "40000"), -EINVAL);
+	assert_contains(err.msg, "max-header-line (40000 bytes) must not exceed "
+				 "max-header-size (32768 bytes)");
+}
+
+static void test_trusted_proxies(void **state)
+{
+	(void)state;
+	struct sld_config c;
+	struct sld_config_err err;
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", "10.0.0.0/8,2001:db8::/32"), 0);
+	assert_int_equal(c.trusted.n, 2);
+	inet_pton(AF_INET, "10.1.2.3", &v4.sin_addr);
+	assert_true(sld_trusted_match(&c.trusted, (struct sockaddr *)&v4));
+	inet_pton(AF_INET, "11.1.2.3", &v4.sin_addr);
+	assert_false(sld_trusted_match(&c.trusted, (struct sockaddr *)&v4));
+	inet_pton(AF_INET6, "2001:db8:1::7", &v6.sin6_addr);
+	assert_true(sld_trusted_match(&c.trusted, (struct sockaddr *)&v6));
+	/* an IPv4 peer on a dual-stack socket, as ::ffff:10.9.9.9 */
+	inet_pton(AF_INET6, "::ffff:10.9.9.9", &v6.sin6_addr);
+	assert_true(sld_trusted_match(&c.trusted, (struct sockaddr *)&v6));
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", "10.0.0.0/33"), -EINVAL);
+	assert_contains(err.msg, "\"10.0.0.0/33\": expected a comma-separated list of at "
+				 "most 16 CIDRs");
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", "10.0.0.1,"), -EINVAL);
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", ""), 0);
+	assert_int_equal(c.trusted.n, 0);
 }
 
 /* The SIGHUP path: re-run the load into a fresh struct; a bad file leaves
@@ -480,9 +556,11 @@ int main(void)
 		cmocka_unit_test(test_file_io_errors),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_flag_errors),
+		cmocka_unit_test(test_guard_flags),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_validate_cross_keys),
+		cmocka_unit_test(test_trusted_proxies),
 		cmocka_unit_test(test_reload_never_half_applies),
 		cmocka_unit_test(test_reload_restart_only_keys),
 		cmocka_unit_test(test_set_one_key),

@@ -22,8 +22,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "loader.h"
 #include "log.h"
+#include "netdev.h"
 #include "parse.h"
 #include "sluice.skel.h"
 #include "tcfilter.h"
@@ -372,7 +374,15 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 	int prog_fd = bpf_program__fd(skel->progs.sluice_xdp);
 	int link_fd, err;
 
-	res->mode = o->mode == SL_MODE_NONE ? SL_MODE_NATIVE : o->mode;
+	res->native_tx_lost = sl_netdev_native_tx_lost(o->ifname);
+	res->mode = o->mode;
+	if (o->mode == SL_MODE_NONE)
+		/* A service added later may reject: pick the mode whose RST arrives. */
+		res->mode = res->native_tx_lost ? SL_MODE_GENERIC : SL_MODE_NATIVE;
+	else if (o->mode == SL_MODE_NATIVE && res->native_tx_lost)
+		pr_warn("%s is a veth: in native mode the RST of a 'reject' service reaches the peer "
+			"only if the peer runs an XDP program, else rejects become drops (--mode "
+			"generic or tc delivers them)", o->ifname);
 	if (res->mode == SL_MODE_GENERIC) {
 		err = refuse_generic_with_udp(o->ifname, udp_port);
 		if (err)
@@ -538,6 +548,8 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (err)
 		return err;
 	err = sl_pins_check_env(o->pin_dir);
+	if (!err)
+		err = sl_caps_require("attaching the data plane", SL_CAPS_ATTACH);
 	if (err)
 		return err;
 	ifindex = (int)if_nametoindex(o->ifname);
@@ -738,6 +750,8 @@ int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_resul
 	if (err)
 		return err;
 	err = sl_pins_check_env(dir);
+	if (!err)
+		err = sl_caps_require("detaching the data plane", SL_CAPS_ATTACH);
 	if (err)
 		return err;
 	exists = sl_pins_exist(dir);

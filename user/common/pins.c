@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "caps.h"
 #include "log.h"
 #include "pins.h"
 
@@ -101,11 +102,9 @@ int sl_pins_check_env(const char *dir)
 	struct statfs st;
 	int err;
 
-	if (geteuid() != 0) {
-		pr_err("sluicectl needs root to reach the pinned maps in %s (running as uid %u)",
-		       dir, (unsigned int)geteuid());
-		return -EPERM;
-	}
+	err = sl_caps_require("reaching the pinned maps", SL_CAPS_MAPS);
+	if (err)
+		return err;
 	err = statfs_up(dir, &st);
 	if (err) {
 		pr_err("cannot inspect pin dir %s: %s", dir, strerror(-err));
@@ -205,7 +204,9 @@ int sl_pins_open(const char *dir, struct sl_pins *p)
 			else if (err == -ENOENT)
 				pr_err("incomplete sluice state in %s: %s is missing", dir, s->name);
 			else if (err == -EPERM || err == -EACCES)
-				pr_err("cannot open %s: permission denied (needs root)", path);
+				pr_err("cannot open %s: permission denied (the pins are the "
+				       "creator's, mode 0600: run as their owner, uid %u here)", path,
+				       (unsigned int)geteuid());
 			else
 				pr_err("cannot open %s: %s", path, strerror(-err));
 			goto out;

@@ -3,7 +3,7 @@
  * The pinned state of sluice: open the maps pinned by name under the pin
  * directory, check that they are what this build expects (type, key and
  * value sizes, SL_ABI_VERSION in sl_config), and explain what is missing
- * when they cannot be opened (not root, no bpffs, nothing attached yet).
+ * when they cannot be opened (no CAP_BPF, no bpffs, nothing attached yet).
  *
  * Besides the data-plane maps of abi.h, the pin dir holds state that only
  * user space reads:
@@ -12,7 +12,7 @@
  *   links/<ifname>    the pinned bpf_link of an XDP attachment
  *
  * API:
- *   sl_pins_check_env(dir)   0, or -EPERM (not root) / -ENODEV (dir is not
+ *   sl_pins_check_env(dir)   0, or -EPERM (no CAP_BPF) / -ENODEV (dir is not
  *                            on bpffs), logged
  *   sl_pins_exist(dir)       1 if the state exists, 0 if not, -errno
  *   sl_pins_open(dir, &p)    open every map and check it; logged errors:
