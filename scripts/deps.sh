@@ -23,6 +23,9 @@ packages=(
 	python3               # test services: the action test, the HTTP front, the proxy's scripted upstream
 	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
 	gnuplot-nox           # the overload benchmark's plots
+	nodejs                # the Node.js event-loop service of guard mode's test and bench
+	openjdk-17-jdk-headless # the JDK thread-pool service of guard mode's test and bench
+	wrk                   # keep-alive load: the cost of guard mode's probes (bench-guard)
 	xdp-tools             # xdp-filter, the data-plane benchmark's peer (make bench)
 	haproxy               # scripts/proxy-vs-haproxy.sh: the proxy case table through HAProxy
 )

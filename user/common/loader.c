@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/pkt_sched.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -143,6 +145,37 @@ out:
 	return err;
 }
 
+/*
+ * Where a reject RST keeps its VLAN tag: in TC the tag is in the skb's
+ * metadata (the stack moves it there before TC) and the redirected RST
+ * keeps it; generic XDP leaves it in the metadata and its XDP_TX keeps it;
+ * native XDP keeps a tag that is in the frame. A tag the NIC strips on
+ * receive (rx VLAN offload, on by default in ixgbe, i40e, ice, mlx5) is
+ * invisible to native XDP without the driver's RX metadata (XDP hints,
+ * device-bound programs), which sluice does not use: the RST would leave
+ * untagged. So native attach says so (at info level: most interfaces,
+ * veth included, strip tags and carry no VLAN; sluicectl(8) documents it)
+ * while the device strips tags.
+ */
+static void warn_rx_vlan_offload(const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GFLAGS };
+	struct ifreq ifr = {};
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));	/* checked: < IFNAMSIZ */
+	ifr.ifr_data = (void *)&ev;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr) && (ev.data & ETH_FLAG_RXVLAN))
+		pr_info("%s strips VLAN tags on receive (rx-vlan-offload): native XDP does not see "
+			"them, and a RST sent for a SYN that came on a VLAN leaves untagged; for "
+			"services with action reject on VLANs, attach with --mode tc, or turn it off "
+			"('ethtool -K %s rxvlan off')", ifname, ifname);
+	close(fd);
+}
+
 static bool is_xdp(unsigned int mode)
 {
 	return mode == SL_MODE_NATIVE || mode == SL_MODE_GENERIC;
@@ -264,7 +297,7 @@ static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_st
 			 const struct sl_attach_result *res)
 {
 	struct sl_config cfg = { .abi_version = SL_ABI_VERSION, .clock = (__u8)res->clock,
-				 .clock_slack_ns = res->clock_slack_ns };
+				 .clock_slack_ns = res->clock_slack_ns, .src_entries = res->sources };
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int err;
@@ -297,8 +330,44 @@ fail:
 	return err;
 }
 
+/*
+ * Generic XDP runs after GRO, which merges a UDP flow's datagrams
+ * (rx-udp-gro-forwarding, rx-gro-list, or a socket with UDP_GRO, as QUIC
+ * servers set) into one packet: it would judge a train of up to 64 as one,
+ * and nothing in the packet tells how many. TC counts them (gso_segs);
+ * native XDP runs before GRO. So generic XDP and UDP services exclude each
+ * other. Logged, naming the service.
+ */
+static int refuse_generic_with_udp(const char *ifname, int udp_port)
+{
+	if (udp_port < 0)
+		return 0;
+	pr_err("cannot attach %s in generic XDP mode while service udp/%d exists: generic XDP runs "
+	       "after GRO, which merges UDP datagrams into one packet (rx-udp-gro-forwarding, "
+	       "rx-gro-list, or a socket with UDP_GRO as QUIC servers use), judged once; attach with "
+	       "--mode tc (judges each datagram) or native XDP, or delete the UDP service", ifname,
+	       udp_port);
+	return -EOPNOTSUPP;
+}
+
+/* The port of some UDP service, or -1. */
+static int find_udp_service(const struct sl_pins *p)
+{
+	__u32 key, next, *prev = NULL;
+	struct sl_service svc;
+
+	while (!bpf_map_get_next_key(p->services_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(p->services_fd, &key, &svc) && svc.proto == SL_PROTO_UDP)
+			return svc.port;
+	}
+	return -1;
+}
+
+/* udp_port: a UDP service's port, or -1 (refuse_generic_with_udp). */
 static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, int ifindex,
-		      struct sl_attach_result *res)
+		      int udp_port, struct sl_attach_result *res)
 {
 	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, lo);
 	char path[PATH_MAX];
@@ -314,6 +383,11 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 		pr_warn("%s is a veth: in native mode the RST of a 'reject' service reaches the peer "
 			"only if the peer runs an XDP program, else rejects become drops (--mode "
 			"generic or tc delivers them)", o->ifname);
+	if (res->mode == SL_MODE_GENERIC) {
+		err = refuse_generic_with_udp(o->ifname, udp_port);
+		if (err)
+			return err;
+	}
 	lo.flags = res->mode == SL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	if (link_fd < 0 && o->mode == SL_MODE_NONE && (errno == EOPNOTSUPP || errno == EINVAL)) {
@@ -321,6 +395,9 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 			 strerror(errno));
 		res->mode = SL_MODE_GENERIC;
 		res->fell_back = true;
+		err = refuse_generic_with_udp(o->ifname, udp_port);
+		if (err)
+			return err;
 		lo.flags = XDP_FLAGS_SKB_MODE;
 		link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	}
@@ -350,6 +427,8 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 	close(link_fd);
 	if (err)
 		return err;
+	if (res->mode == SL_MODE_NATIVE)
+		warn_rx_vlan_offload(o->ifname);
 	return prog_id_of(prog_fd, &res->prog_id);
 }
 
@@ -580,9 +659,6 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		pr_err("cannot open the sluice BPF object: %s", strerror(errno));
 		goto out;
 	}
-	err = bpf_map__set_max_entries(skel->maps.sl_sources, res->sources);
-	if (err)
-		goto out;
 	skel->rodata->sl_clock_coarse = res->clock == SL_CLOCK_COARSE;
 	if (res->clock == SL_CLOCK_COARSE)
 		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
@@ -628,7 +704,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (o->mode == SL_MODE_TC)
 		err = attach_tc(o, skel, ifindex, res, &rec);
 	else
-		err = attach_xdp(o, skel, ifindex, res);
+		err = attach_xdp(o, skel, ifindex, opened ? find_udp_service(&p) : -1, res);
 	if (err)
 		goto out;
 	attached = true;

@@ -6,7 +6,8 @@
 #   handlers, proxy and its upstream queue, controller loop, data plane, metrics, main) on top of
 #   it, the pool and the common library -> $(BUILD)/sluiced.
 
-SLUICED_RUNTIME := main server fastpath handlers proxy upqueue controlloop dataplane metrics
+SLUICED_RUNTIME := main server fastpath handlers proxy upqueue controlloop dataplane metrics \
+	guard guardbpf
 SLUICED_RUNTIME_SRCS := $(patsubst %,user/sluiced/%.c,$(SLUICED_RUNTIME))
 SLUICED_CORE_SRCS := $(filter-out $(SLUICED_RUNTIME_SRCS),$(wildcard user/sluiced/*.c))
 SLUICED_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SLUICED_CORE_SRCS))
@@ -20,6 +21,8 @@ BINS += $(SLUICED)
 INSTALL_RULES += install-sluiced
 
 $(SLUICED_OBJS) $(SLUICED_CORE_OBJS): CFLAGS += $(SL_USER_CFLAGS)
+# Guard mode embeds its BPF object through the skeleton.
+$(BUILD)/user/sluiced/guardbpf.o: $(BUILD)/guard.skel.h
 
 $(SLUICED_CORE_LIB): $(SLUICED_CORE_OBJS)
 	$(call msg,AR,$@)
