@@ -503,27 +503,25 @@ uint64_t sld_proxy_exchange(struct conn *c)
 	err = build_request(c, &t, &req);
 	if (!err)
 		err = exchange(c, &t, &req, &r, &rtt);
-	if (!err && sld_resp_hold(d, c, r.out.len))
-		err = -ENOBUFS;
+	http_buf_free(&req);
+	if (!err && sld_resp_hold(d, c, r.out.len)) {
+		/* Slow readers hold the budget: refuse rather than grow. */
+		http_buf_free(&r.out);
+		sld_task_shed(d, c, SLD_FAST_memory);
+		return rtt;
+	}
 	if (err) {
 		atomic_fetch_add_explicit(&d->c.upstream_errors, 1, memory_order_relaxed);
 		pr_debug("upstream: %s", strerror(-err));
 		http_buf_free(&r.out);
-		if (err == -ENOBUFS)
-			sld_task_shed(d, c, SLD_FAST_memory);
-		else
-			answer_error(c, err == -ETIMEDOUT ? 504 : 502);
-		goto out;
-	}
-	note_latency(d, rtt);
-	size_t len = r.out.len;
+		answer_error(c, err == -ETIMEDOUT ? 504 : 502);
+	} else {
+		size_t len = r.out.len;
 
-	sld_conn_set_out_heap(c, http_buf_take(&r.out), len, r.status, r.close_client);
-	atomic_fetch_add_explicit(&d->c.worked, 1, memory_order_relaxed);
-out:
-	http_buf_free(&req);
-	if (err == -ENOBUFS)
-		return rtt;	/* sld_task_shed handed the connection back */
+		note_latency(d, rtt);
+		sld_conn_set_out_heap(c, http_buf_take(&r.out), len, r.status, r.close_client);
+		atomic_fetch_add_explicit(&d->c.worked, 1, memory_order_relaxed);
+	}
 	sld_conn_try_write(c);
 	sld_conn_done(d, c);
 	return rtt;
