@@ -28,20 +28,45 @@ t_expect_cmp() {
 	fi
 }
 
-# skip_all WHY: the machine lacks something; report it and stop, passing.
+# wait_until SECONDS CMD...: until CMD succeeds, trying every 0.1 s; fails
+# after SECONDS, a bound for a feature that never comes, not a speed claim.
+wait_until() {
+	local i n=$(($1 * 10))
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# skip_all WHY: the machine lacks a capability the file needs; report it
+# and stop. It stands for every case of the file: the line carries their
+# count (the t_ok/t_expect call sites, a lower bound where loops repeat
+# them), which tests/run.sh adds to the skipped total.
 skip_all() {
-	t_skip "$(basename "$0")" "$1"
+	t_skip "$(basename "$0")" "$1 ($(grep -cE '^[[:space:]]*(t_ok|t_expect|t_expect_cmp) ' "$0") cases)"
 	exit 0
 }
 
+# fail_all WHY: a set-up the machine can do failed (or a program is not
+# built): a failure, never a skip.
+fail_all() {
+	t_fail "$(basename "$0")" "$1"
+	exit 1
+}
+
+# Root is the one capability a user may lack; as root, bpffs and the
+# programs are ours to provide (make deps mounts it, make builds them),
+# and a missing tool is named for make deps to install.
 require_env() {
 	[[ $(id -u) -eq 0 ]] || skip_all "needs root (network namespaces, BPF)"
-	mountpoint -q /sys/fs/bpf || skip_all "bpffs is not mounted on /sys/fs/bpf"
+	mountpoint -q /sys/fs/bpf || fail_all "bpffs is not mounted on /sys/fs/bpf (make deps mounts it)"
 	local c
 	for c in ip nsenter hping3 socat ethtool jq "$@"; do
-		command -v "$c" >/dev/null || skip_all "needs $c (make deps installs it)"
+		command -v "$c" >/dev/null || skip_all "needs $c, missing here (make deps installs it)"
 	done
-	[[ -x $SLUICECTL ]] || skip_all "$SLUICECTL is not built (run make)"
+	[[ -x $SLUICECTL ]] || fail_all "$SLUICECTL is not built (run make)"
 }
 
 # stat_of SERVICE FIELD: one counter of `sluicectl -j stats`, summed over CPUs.

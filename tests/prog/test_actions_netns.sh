@@ -37,14 +37,23 @@ trap "exit 143" TERM INT HUP
 for c in ip python3 realpath; do
 	command -v "$c" >/dev/null || skip_all "missing command: $c"
 done
-[[ -x $loader ]] || skip_all "missing $loader (run make)"
+# As root, what follows is set-up the machine can do: a failure is a bug.
+fail_all() {
+	for t in reject_tc mark_tc reject_xdp; do
+		echo "[ RUN      ] $t"
+		echo "$1"
+		echo "[  FAILED  ] $t"
+	done
+	exit 1
+}
+[[ -x $loader ]] || fail_all "missing $loader (run make)"
 
 ip netns add "$A" && ip netns add "$B" &&
 	ip link add vA netns "$A" type veth peer name vB netns "$B" &&
 	ip -n "$A" addr add 198.18.2.1/24 dev vA && ip -n "$B" addr add 198.18.2.2/24 dev vB &&
 	ip -n "$A" link set vA up && ip -n "$B" link set vB up &&
 	ip netns exec "$B" sysctl -qw net.ipv4.tcp_fwmark_accept=1 ||
-	skip_all "cannot build the test hosts (no netns/veth support?)"
+	fail_all "cannot build the test hosts (ip netns/veth failed)"
 
 # Listener in B on 443 and 8080: logs "port mark" for each accepted socket.
 ip netns exec "$B" python3 - "$tmp/accepted" <<'PY' &
@@ -70,7 +79,7 @@ with open(sys.argv[1], "a", buffering=1) as log:
 PY
 server_pid=$!
 for _ in $(seq 100); do [[ -e $tmp/accepted.ready ]] && break; sleep 0.1; done
-[[ -e $tmp/accepted.ready ]] || skip_all "the listener did not start"
+[[ -e $tmp/accepted.ready ]] || fail_all "the listener did not start"
 
 # connect PORT -> "refused SECONDS" | "connected SECONDS" | "timeout SECONDS"
 connect() {
@@ -127,6 +136,7 @@ if ip -n "$A" link set dev vA xdpdrv obj "$empty_obj" sec xdp 2>"$tmp/err"; then
 else
 	echo "[ RUN      ] reject_xdp"
 	echo "cannot put an XDP program on the veth peer: $(cat "$tmp/err")"
-	echo "[  SKIPPED ] reject_xdp"
+	echo "[  FAILED  ] reject_xdp"
+	failed=$((failed + 1))
 fi
 exit $((failed > 0))
