@@ -35,3 +35,4 @@ $(SLUICED_FUZZ): $(SLUICED_FUZZ_SRCS) $(wildcard user/sluiced/http_*.h)
 fuzz-sluiced: $(SLUICED_FUZZ)
 TEST_PROGS += tests/sluiced/test_man.sh
 TEST_PROGS += tests/sluiced/test_server.sh
+TEST_PROGS += tests/sluiced/test_fastpath.sh

@@ -199,7 +199,8 @@ check "service add zeroes the counters of its slot" test $? -eq 0
 tmp=$(mktemp)
 nsenter --net="/run/netns/$NS" "$SLUICECTL" --pin-dir "$PIN" -j stats --watch 1 >"$tmp" &
 pid=$!
-sleep 2.5
+# Until two reports are out (the second has per-second rates), at most ~10 s.
+for _ in $(seq 100); do (($(wc -l <"$tmp") >= 2)) && break; sleep 0.1; done
 kill -INT "$pid"
 wait "$pid"
 rc=$?
