@@ -178,11 +178,11 @@ t_expect_cmp "classes: the default class was admitted by rate" "admitted growth"
 ctl prefix del "$LOW4/32" >/dev/null
 
 # --- kill -9 under load: the kernel keeps the limits; a restart re-adopts them
-# adm FIELD: a field of the service's sl_admission entry (the daemon's
-# limits and heartbeat), read from the pinned map.
+# adm: the service's sl_admission entry (the daemon's limits and
+# heartbeat), "rate_cap level heartbeat_ns", read at once from the pin.
 adm() {
 	bpftool -j map dump pinned "$PIN_DIR/sl_admission" 2>/dev/null |
-		jq -r --arg f "$1" 'first(.[] | (.formatted // .).value[$f]) // "missing"'
+		jq -r 'first(.[] | (.formatted // .).value | "\(.rate_cap) \(.level) \(.heartbeat_ns)") // "missing"'
 }
 # grows BEFORE FIELD: the service's counter FIELD is above BEFORE.
 grows() { (($(stat_of $SVC "$2") > $1)); }
@@ -194,7 +194,7 @@ stale0=$(stat_of $SVC stale)
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
 # The limits in force when the daemon died, as the kernel holds them.
-rate0=$(adm rate_cap) level0=$(adm level) hb0=$(adm heartbeat_ns)
+read -r rate0 level0 hb0 < <(adm)
 shed0=$(stat_of $SVC svc_bucket)
 wait_until 5 grows "$shed0" svc_bucket
 t_expect "kill -9: the kernel keeps shedding" "svc_bucket grows" "$(grows "$shed0" svc_bucket && echo yes)" yes
@@ -203,7 +203,8 @@ t_expect "kill -9: the kernel keeps shedding" "svc_bucket grows" "$(grows "$shed
 start_daemon d2.log --tick 500 || t_fail "restart" "sluiced did not listen again"
 metrics_up() { [[ -n $(metric sluiced_admission_writes_total) ]]; }
 wait_until 5 metrics_up
-w0=$(metric sluiced_admission_writes_total) rate1=$(adm rate_cap) level1=$(adm level) hb1=$(adm heartbeat_ns)
+w0=$(metric sluiced_admission_writes_total)
+read -r rate1 level1 hb1 < <(adm)
 w1=$(metric sluiced_admission_writes_total)
 t_expect "restart: re-adopted the pinned limits" "log" \
 	"$(grep -c 'adopted$' "$LOGDIR/d2.log")" 1

@@ -5,7 +5,7 @@
 # in each attach mode. Checks what the client sees (SYN-ACK, RST or
 # silence) against the kernel's counters.
 source "$(dirname "$0")/lib.sh"
-require_env
+require_env python3
 
 PORT=8080
 SVC=tcp/$PORT
@@ -127,6 +127,112 @@ case_unprotected() {
 	t_expect "$m/unprotected: other ports are not judged" "stats changed" "$([[ $before == "$after" ]] && echo no || echo yes)" no
 }
 
+# --- IPv6, UDP and per-source buckets through the real hooks (test-run
+# covers their parsing; here real packets from the client host).
+# IPv6 from 2001:2::/48, set aside for benchmarks (RFC 5180).
+CLI6=2001:2::1
+SRV6=2001:2::2
+CLI4B=198.18.0.4	# a second client source, for the per-source buckets
+cli ip -6 addr add $CLI6/64 dev "$IF_CLI" nodad
+srv ip -6 addr add $SRV6/64 dev "$IF_SRV" nodad
+cli ip -6 neigh replace $SRV6 lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
+srv ip -6 neigh replace $CLI6 lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+cli ip addr add $CLI4B/24 dev "$IF_CLI"
+bg srv socat TCP6-LISTEN:$PORT,ipv6only=1,fork,reuseaddr,backlog=4096 EXEC:cat
+# A UDP echo service on 5353.
+bg srv python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(d, a)
+'
+
+# connect6 COUNT: COUNT connections to [SRV6]:PORT from the client, one
+# after the other; prints "<connected> <refused>" (a SYN dropped would be
+# a timeout, counted in neither).
+connect6() {
+	cli python3 - "$1" "$SRV6" $PORT <<'EOF'
+import socket, sys
+n, host, port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ok = refused = 0
+for _ in range(n):
+    s = socket.socket(socket.AF_INET6)
+    s.settimeout(3)
+    try:
+        s.connect((host, port))
+        ok += 1
+    except ConnectionRefusedError:
+        refused += 1
+    except socket.timeout:
+        pass
+    s.close()
+print(ok, refused)
+EOF
+}
+
+# udp_probe COUNT: COUNT datagrams to SRV4:5353 from one client socket;
+# prints how many echoes came back (each arrives within the bound, or the
+# datagram was dropped).
+udp_probe() {
+	cli python3 - "$1" "$SRV4" <<'EOF'
+import socket, sys, time
+n, host = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(n):
+    s.sendto(b"%d" % i, (host, 5353))
+    time.sleep(0.001)
+s.settimeout(1)
+got = 0
+try:
+    while True:
+        s.recv(2048)
+        got += 1
+except socket.timeout:
+    pass
+print(got)
+EOF
+}
+
+case_ipv6() {
+	local m=$1 admitted
+	fresh_service --rate 1 --burst 5 --action reject
+	read -r SA RST < <(connect6 $N)
+	admitted=$(stat_of $SVC admitted)
+	t_expect_cmp "$m/ipv6: the burst admitted" "admitted" "$admitted" -ge 5
+	t_expect_cmp "$m/ipv6: no more than the burst" "admitted" "$admitted" -le 6
+	t_expect "$m/ipv6: every SYN judged" "admitted + svc_bucket" $((admitted + $(stat_of $SVC svc_bucket))) $N
+	t_expect "$m/ipv6: the client connected for the admitted" "connected" "$SA" "$admitted"
+	t_expect "$m/ipv6: and was refused (RST) for the rest" "refused" "$RST" $((N - admitted))
+}
+
+case_udp() {
+	local m=$1 admitted echoes
+	ctl service del udp/5353 >/dev/null 2>&1
+	ctl service add udp/5353 --rate 1 --burst 5 --action drop >/dev/null
+	echoes=$(udp_probe $N)
+	admitted=$(stat_of udp/5353 admitted)
+	t_expect_cmp "$m/udp: the burst admitted" "admitted" "$admitted" -ge 5
+	t_expect_cmp "$m/udp: no more than the burst" "admitted" "$admitted" -le 6
+	t_expect "$m/udp: every datagram judged" "admitted + svc_bucket" \
+		$((admitted + $(stat_of udp/5353 svc_bucket))) $N
+	t_expect "$m/udp: the refused ones dropped" "dropped" "$(stat_of udp/5353 dropped)" $((N - admitted))
+	t_expect "$m/udp: the client got an echo for each admitted" "echoes" "$echoes" "$admitted"
+	ctl service del udp/5353 >/dev/null
+}
+
+case_per_source() {
+	local m=$1 a b
+	fresh_service --rate 100k --burst 100k --per-source 1 --per-source-burst 3 --action drop
+	a=$(cli timeout 30 hping3 -S -p $PORT -c 10 -i u1000 "$SRV4" 2>&1 | grep -c 'flags=SA')
+	b=$(cli timeout 30 hping3 -S -a $CLI4B -p $PORT -c 10 -i u1000 "$SRV4" 2>&1 | grep -c 'flags=SA')
+	t_expect "$m/per-source: each source gets its own burst" "SYN-ACKs to $CLI4 and $CLI4B" "$a $b" "3 3"
+	t_expect "$m/per-source: the rest refused by the source bucket" "src_bucket" \
+		"$(stat_of $SVC src_bucket)" 14
+	t_expect "$m/per-source: admitted" "admitted" "$(stat_of $SVC admitted)" 6
+}
+
 for mode in ${SL_TEST_MODES:-tc generic native}; do
 	if ! ctl attach "$IF_SRV" --mode "$mode" >/dev/null; then
 		t_fail "$mode/attach" "sluicectl attach $IF_SRV --mode $mode failed"
@@ -141,6 +247,9 @@ for mode in ${SL_TEST_MODES:-tc generic native}; do
 	case_level "$mode"
 	case_monitor "$mode"
 	case_unprotected "$mode"
+	case_ipv6 "$mode"
+	case_udp "$mode"
+	case_per_source "$mode"
 	[[ $mode == tc ]] && case_mark "$mode"
 	fresh_service --rate 1 --burst 1 --action reject
 	if ctl detach "$IF_SRV" >/dev/null; then
