@@ -141,7 +141,12 @@ print(s.recv(100).split(b"\r\n")[0].decode())
 EOF
 CPID=$!
 for _ in $(seq 50); do [[ -e $LOG.sent ]] && break; sleep 0.1; done
-sleep 0.2
+# Until the daemon has read it: its side of the connection holds no unread
+# byte (in the accept queue it would hold the request).
+for _ in $(seq 50); do
+	[[ $(ss -Htn state established "( sport = :$PORT )" | awk '{ print $1 }') == 0 ]] && break
+	sleep 0.1
+done
 kill -TERM $PID
 wait $PID
 rc=$?
