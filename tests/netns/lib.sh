@@ -69,6 +69,13 @@ require_env() {
 	[[ -x $SLUICECTL ]] || fail_all "$SLUICECTL is not built (run make)"
 }
 
+# require_sluiced: the daemon and the load generator of this build.
+SLUICED=${SLUICED:-$BUILD/sluiced}
+LOAD=${LOAD:-$BUILD/sluice-load}
+require_sluiced() {
+	[[ -x $SLUICED && -x $LOAD ]] || fail_all "$SLUICED or $LOAD is not built (run make)"
+}
+
 # stat_of SERVICE FIELD: one counter of `sluicectl -j stats`, summed over CPUs.
 stat_of() {
 	ctl -j stats | jq -r --arg s "$1" --arg f "$2" \

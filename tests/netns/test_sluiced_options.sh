@@ -8,9 +8,7 @@
 source "$(dirname "$0")/lib.sh"
 require_env curl
 
-SLUICED=${SLUICED:-$BUILD/sluiced}
-LOAD=${LOAD:-$BUILD/sluice-load}
-[[ -x $SLUICED && -x $LOAD ]] || fail_all "$SLUICED or $LOAD is not built (run make)"
+require_sluiced
 
 PORT=8080
 SVC=tcp/$PORT
