@@ -851,6 +851,7 @@ static void *flood(void *p)
  */
 struct accuracy {
 	double low, high;
+	bool saturated;	/* the flood outran the bucket: it refused some */
 };
 
 static struct accuracy accuracy_run(__u32 rate, __u32 burst, bool per_source, double window_s)
@@ -905,33 +906,35 @@ static struct accuracy accuracy_run(__u32 rate, __u32 burst, bool per_source, do
 		      per_source ? "source" : "service", rate, burst, ncpu, (t1 - t0) / 1e9,
 		      (t_stop - t0) / 1e9, lost_ns / 1e9, (unsigned long long)runs,
 		      (unsigned long long)st.admitted, expect, acc.high, acc.low);
-	/* Every SYN judged once, and the flood outran the bucket (it refused
-	 * some): what was admitted is the limiter's choice, not the demand. */
+	/* Every SYN judged once. */
 	assert_int_equal(st.admitted + st.svc_bucket + st.src_bucket, runs);
-	assert_true(st.svc_bucket + st.src_bucket > 0);
+	acc.saturated = st.svc_bucket + st.src_bucket > 0;
 	return acc;
 }
 
 /*
  * Over-admission (ratio > 1.05) fails at once: no scheduling can cause it.
- * Under-admission (< 0.95 of the lower bound, which already discounts the
- * stalls) is tried again, and fails when all three runs show it.
+ * A run passes when the flood outran the bucket (so the upper bound was
+ * put to the test) and the bucket admitted at least 0.95 of the lower
+ * bound, which already discounts the stalls. A run that fails either (the
+ * machine starved the flood below the rate) is tried again, five times.
  */
 static void accuracy_case(__u32 rate, __u32 burst, bool per_source, double window_s)
 {
 	struct accuracy acc = { 0 };
 	int attempt;
 
-	for (attempt = 0; attempt < 3; attempt++) {
+	for (attempt = 0; attempt < 5; attempt++) {
 		acc = accuracy_run(rate, burst, per_source, window_s);
 		if (acc.high > 1.05)
 			fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), over +5%%",
 				 rate, burst, acc.high);
-		if (acc.low >= 0.95)
+		if (acc.saturated && acc.low >= 0.95)
 			return;
 	}
-	fail_msg("rate %u burst %u: admitted %.4f x (rate x time less the stalls + burst), "
-		 "under -5%% in three runs", rate, burst, acc.low);
+	fail_msg("rate %u burst %u: admitted %.4f x (rate x time less the stalls + burst)%s "
+		 "in five runs", rate, burst, acc.low,
+		 acc.saturated ? ", under -5%" : "; the flood never outran the bucket");
 }
 
 static void test_accuracy_two_cpus(void **state)

@@ -74,7 +74,7 @@ def send(port, data):
     s.sendall(data)
     return s
 
-def response(s, wait_s=10):
+def response(s, wait_s=30):
     """Status, Retry-After (or None) and whether the server closed after."""
     s.settimeout(wait_s)
     out = b""
@@ -96,7 +96,7 @@ GET = b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 EOF
 
 # --- full and expired: one worker, a queue bound of 1, a deadline of
-# 100 ms. A burns 1 s of CPU on the worker (a sleep would be handed to the
+# 100 ms. A burns 0.3 s of CPU on the worker (a sleep would be handed to the
 # pool's blocking threads); B waits behind it in the queue (its
 # wait passes the deadline: answered 503 "expired" when dequeued); C finds
 # the queue at its bound (503 "full" at accept, never queued).
@@ -107,7 +107,7 @@ import sys
 from client import *
 port, mport = int(sys.argv[1]), int(sys.argv[2])
 m = lambda k: metrics(mport)[k]
-a = send(port, GET % b"/work?cpu_us=1000000")
+a = send(port, GET % b"/work?cpu_us=300000")
 wait_for(lambda: m("sluiced_requests_total") >= 1 and m("sluiced_pool_queue_depth") == 0,
          "A on the worker")
 b = send(port, GET % b"/health")
@@ -177,9 +177,10 @@ expect "SIGTERM: exit status 0 once drained" "rc" "$rc" 0
 # what one worker serves engages it; the Retry-After of a 503 is the
 # controller's value (sluiced_controller_retry_after_seconds, read just
 # before and after while it holds still), which spreads the retries of a
-# demand above the rate over more than a second.
-start || { bad "start" "sluiced did not listen"; exit 1; }
-"$LOAD" --quiet --timeout 5000 --rate 5000 --duration 4 \
+# demand above the rate over more than a second. A tick of 200 ms keeps
+# the value still between the reads more often than the default 10 ms.
+start --tick 200 || { bad "start" "sluiced did not listen"; exit 1; }
+"$LOAD" --quiet --timeout 5000 --rate 5000 --duration 6 \
 	"http://127.0.0.1:$PORT/work?cpu_us=1000" >/dev/null 2>&1 &
 LPID=$!
 out=$(cd "$LOG" && python3 - "$PORT" "$MPORT" <<'EOF' 2>&1
@@ -187,7 +188,7 @@ import sys, time
 from client import *
 port, mport = int(sys.argv[1]), int(sys.argv[2])
 seen = "no 503 with a steady controller value"
-end = time.monotonic() + 3.5
+end = time.monotonic() + 5.5
 while time.monotonic() < end:
     before = metrics(mport)["sluiced_controller_retry_after_seconds"]
     st = response(send(port, GET % b"/health"))
