@@ -180,16 +180,21 @@ expect "SIGTERM: exit status 0 once drained" "rc" "$rc" 0
 # demand above the rate over more than a second. A tick of 200 ms keeps
 # the value still between the reads more often than the default 10 ms.
 start --tick 200 || { bad "start" "sluiced did not listen"; exit 1; }
-"$LOAD" --quiet --timeout 5000 --rate 5000 --duration 6 \
+"$LOAD" --quiet --timeout 5000 --rate 5000 --duration 8 \
 	"http://127.0.0.1:$PORT/work?cpu_us=1000" >/dev/null 2>&1 &
 LPID=$!
-out=$(cd "$LOG" && python3 - "$PORT" "$MPORT" <<'EOF' 2>&1
-import sys, time
+out=$(cd "$LOG" && python3 - "$PORT" "$MPORT" "$LPID" <<'EOF' 2>&1
+import os, sys, time
 from client import *
-port, mport = int(sys.argv[1]), int(sys.argv[2])
-seen = "no 503 with a steady controller value"
-end = time.monotonic() + 5.5
-while time.monotonic() < end:
+port, mport, lpid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+def load_runs():
+    try:
+        os.kill(lpid, 0)
+        return True
+    except OSError:
+        return False
+seen = "no 503 with a steady controller value >= 2 while the load ran"
+while load_runs():
     before = metrics(mport)["sluiced_controller_retry_after_seconds"]
     st = response(send(port, GET % b"/health"))
     after = metrics(mport)["sluiced_controller_retry_after_seconds"]
@@ -197,6 +202,9 @@ while time.monotonic() < end:
         seen = "Retry-After %s, controller %d" % (st[1], before)
         if st[1] == int(before):
             break
+    else:
+        seen = "no 503 with a steady controller value >= 2 while the load ran " \
+               "(last: controller %g, status %d, Retry-After %s, controller %g)" % (before, st[0], st[1], after)
     time.sleep(0.05)
 print(seen)
 EOF
