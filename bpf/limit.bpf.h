@@ -5,6 +5,8 @@
  *   2. the admission level: classes below it are shed;
  *   3. the per-service token bucket (rate, burst, capped by the daemon);
  *   4. the per-source token bucket, keyed by the source prefix.
+ * (3 and 4 are read in that order, but the service's token is taken
+ * last: sl_judge() says why.)
  * sl_judge() runs them and returns the reason (enum sl_reason) the packet
  * is counted under; the caller turns a refusal into the service's action.
  *
@@ -63,6 +65,18 @@ struct sl_judgement {
 static __always_inline __u64 sl_interval(__u32 rate)
 {
 	return SL_NSEC_PER_SEC / rate;
+}
+
+/*
+ * The most datagrams a UDP GRO train carries (UDP_MAX_SEGMENTS), and the
+ * debt it may leave in a UDP service's buckets (gcra.bpf.h). A TCP
+ * service's SYNs are never merged: no debt, clamped exactly.
+ */
+#define SL_GRO_SEGS_MAX 128
+
+static __always_inline __u64 sl_debt(const struct sl_service *svc, __u64 interval)
+{
+	return svc->proto == SL_PROTO_UDP ? (SL_GRO_SEGS_MAX - 1) * interval : 0;
 }
 
 /* Depth 0 would refuse everything forever; the smallest bucket holds one. */
@@ -147,28 +161,60 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 	}
 }
 
-/* Per-source bucket: true if the source is within its rate. */
-static __always_inline bool sl_src_conforms(const struct sl_pkt *p, __u32 slot,
-					    const struct sl_service *svc, __u64 now)
+/*
+ * Per-source bucket: true if the source is within its rate (and its token
+ * taken). *bp is its bucket, or NULL for a source seen the first time.
+ * The buckets are in the service's own table (sl_sources[slot]), so a
+ * flood to another service cannot evict them.
+ */
+static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
+					const struct sl_service *svc, __u64 now,
+					struct sl_src_bucket **bp)
 {
 	__u64 interval = sl_interval(svc->src_rate);
 	__u64 tol = sl_tolerance(interval, svc->src_burst);
 	struct sl_src_bucket *b, nb;
 	struct sl_src_key k;
+	void *table;
 
+	*bp = NULL;
+	table = bpf_map_lookup_elem(&sl_sources, &slot);
+	if (!table)
+		return true;	/* no table made yet (abi.h): not applied */
 	sl_src_key(p, slot, svc, &k);
-	b = bpf_map_lookup_elem(&sl_sources, &k);
+	b = bpf_map_lookup_elem(table, &k);
 	if (!b) {
-		/* First packet of this source: a full bucket, less one. */
-		nb.tat_ns = now + interval;
-		if (bpf_map_update_elem(&sl_sources, &k, &nb, BPF_NOEXIST) == 0)
+		/* First packet of this source: a full bucket, less its cost. */
+		nb.tat_ns = now + interval * p->segs;
+		if (bpf_map_update_elem(table, &k, &nb, BPF_NOEXIST) == 0)
 			return true;
 		/* Another CPU inserted it first: use theirs. */
-		b = bpf_map_lookup_elem(&sl_sources, &k);
+		b = bpf_map_lookup_elem(table, &k);
 		if (!b)
 			return true;	/* evicted at once: the LRU is thrashing; fail open */
 	}
-	return sl_gcra(&b->tat_ns, now, interval, tol);
+	*bp = b;
+	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
+		       sl_debt(svc, interval));
+}
+
+/* Give back the token sl_src_take() took, to a source the service refused. */
+static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
+					  const struct sl_service *svc, struct sl_src_bucket *b)
+{
+	struct sl_src_key k;
+	void *table;
+
+	if (!b) {
+		table = bpf_map_lookup_elem(&sl_sources, &slot);
+		if (!table)
+			return;
+		sl_src_key(p, slot, svc, &k);
+		b = bpf_map_lookup_elem(table, &k);
+		if (!b)
+			return;
+	}
+	__sync_fetch_and_add(&b->tat_ns, -(sl_interval(svc->src_rate) * p->segs));
 }
 
 static __always_inline struct sl_judgement
@@ -178,9 +224,11 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 	struct sl_admission *adm;
 	struct sl_prefix_rule *rule;
 	struct sl_config *cfg;
+	struct sl_bucket *b = NULL;
+	struct sl_src_bucket *sb = NULL;
 	__u32 zero = 0, level = 0, rate, cap = 0, cls = SL_CLASS_DEFAULT;
 	bool open = false, have_now = false;
-	__u64 now;
+	__u64 now, interval = 0, tol = 0;
 
 	/* 1. Prefix rules: allow and deny are final. */
 	rule = sl_prefix_rule(p);
@@ -244,29 +292,37 @@ judge_level:
 	if (!have_now)
 		now = sl_bucket_now();
 
+	/*
+	 * 3 and 4. Service bucket, then source bucket, without letting one
+	 * flooding source touch the service bucket: that bucket's line is
+	 * shared by every CPU judging the service, and a write to it per
+	 * flood packet (a token taken, then given back) would make legitimate
+	 * SYNs lose the compare-and-exchange race or find the token on loan.
+	 * So: peek at the service bucket (a read; an empty one refuses here),
+	 * take the source's token, and only then the service's. If the
+	 * service bucket emptied in between, the source gets its token back.
+	 */
 	if (rate) {
-		struct sl_bucket *b = bpf_map_lookup_elem(&sl_buckets, &slot);
-		__u64 interval = sl_interval(rate);
-
+		b = bpf_map_lookup_elem(&sl_buckets, &slot);
 		if (!b)
 			return j;	/* slot out of range: cannot happen, checked by caller */
-		if (!sl_gcra(&b->tat_ns, now, interval, sl_tolerance(interval, svc->burst))) {
+		interval = sl_interval(rate);
+		tol = sl_tolerance(interval, svc->burst);
+		if (!sl_gcra_peek(&b->tat_ns, now, interval, tol, sl_debt(svc, interval))) {
 			j.reason = SL_R_svc_bucket;
 			return j;
 		}
-		/* 4. Per-source bucket. A source refused here gives the
-		 * service token back, or one flooding source would drain the
-		 * service bucket that its own limit is meant to protect. */
-		if (svc->src_rate && !sl_src_conforms(p, slot, svc, now)) {
-			__sync_fetch_and_add(&b->tat_ns, -interval);
-			j.reason = SL_R_src_bucket;
-		}
+	}
+	if (svc->src_rate && !sl_src_take(p, slot, svc, now, &sb)) {
+		j.reason = SL_R_src_bucket;
 		return j;
 	}
-
-	/* 4. Per-source bucket alone. */
-	if (!sl_src_conforms(p, slot, svc, now))
-		j.reason = SL_R_src_bucket;
+	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
+			  sl_debt(svc, interval))) {
+		if (svc->src_rate)
+			sl_src_refund(p, slot, svc, sb);
+		j.reason = SL_R_svc_bucket;
+	}
 	return j;
 }
 

@@ -3,8 +3,24 @@
  * Packet parsing shared by the XDP and TC entries: Ethernet with up to two
  * VLAN tags, IPv4 (with options), IPv6 (bounded walk of extension headers),
  * TCP and UDP. It finds out whether a packet is a candidate for judgement
- * (a TCP SYN without ACK, or any UDP datagram) and stops as early as it can
- * for everything else.
+ * and stops as early as it can for everything else.
+ *
+ * A candidate is what Linux would take as a new connection: a TCP SYN
+ * without ACK, RST or FIN (a listener discards SYN+RST and SYN+FIN, RFC
+ * 9293 3.10.7.2), or any UDP datagram, to a protected port. A TCP SYN the
+ * kernel never answers is not a candidate either (it takes no token, and
+ * is never answered with a RST): one to a broadcast or multicast MAC or IP
+ * address, or from a martian source (sl_martian4/6 say which, after
+ * ip_route_input and ipv6_rcv).
+ *
+ * Fail closed: where Linux would deliver what the parser cannot read to the
+ * end, the answer is SL_P_UNJUDGEABLE, refused: an IPv6 extension chain
+ * longer than the walk, and a first fragment (IPv4 MF with offset 0, or an
+ * IPv6 fragment header with offset 0 and M) whose TCP or UDP header ends
+ * before the fragment does, measured by the IP length fields, not the
+ * frame (Ethernet pads a short frame, and the padding is not the header).
+ * Non-first fragments pass: Linux drops overlapping fragments (since 4.19;
+ * RFC 5722), so they cannot rewrite a header that was judged.
  *
  * API:
  *   struct sl_pkt               the context wrapper: ctx + what was parsed
@@ -63,7 +79,17 @@ enum sl_parse_res {
 				 * protected port: p->slot is its service */
 	SL_P_ERROR,		/* truncated or malformed: pass, count parse_error */
 	SL_P_FRAG,		/* non-first IP fragment: pass, count fragment */
+	SL_P_UNJUDGEABLE,	/* headers cut short where Linux may still
+				 * deliver a new connection: refuse, count
+				 * unjudgeable; p->slot is the service if the
+				 * port was read, else 0 (see the top) */
 };
+
+#define SL_TH_FLAGS_OFF 13	/* the byte of TCP flags in the header */
+#define SL_TH_FIN 0x01
+#define SL_TH_SYN 0x02
+#define SL_TH_RST 0x04
+#define SL_TH_ACK 0x10
 
 /*
  * What the limiters and the verdict need, as scalars only. Keeping no
@@ -80,7 +106,8 @@ struct sl_pkt {
 	__u8 l4proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	__be16 dport;
 	__be16 sport;
-	__u16 pad;
+	__u16 segs;		/* datagrams it stands for: 1, or a UDP GRO train's
+				 * count in TC (sl_process) */
 	__u32 slot;		/* service slot, from sl_ports */
 	__be32 seq;		/* TCP */
 	__be32 saddr[4];	/* IPv4 in [0] */
@@ -158,19 +185,85 @@ static __always_inline __u32 sl_port_slot(enum sl_proto proto, __be16 dport)
 	return slot < SL_MAX_SERVICES ? slot : 0;
 }
 
+/*
+ * Sources and destinations of a TCP SYN that the kernel never answers:
+ * ip_route_input() drops martian sources (0/8, 127/8 unless route_localnet,
+ * multicast, the limited broadcast), and TCP neither accepts nor resets a
+ * segment to a multicast or broadcast address (tcp_v4_conn_request,
+ * tcp_v4_send_reset). A subnet's directed broadcast needs the routing
+ * table and is not seen here; it normally comes with a broadcast MAC,
+ * which sl_parse() checks.
+ */
+static __always_inline bool sl_martian4(__be32 saddr, __be32 daddr)
+{
+	__u32 s = bpf_ntohl(saddr), d = bpf_ntohl(daddr);
+
+	if ((s >> 24) == 0 || (s >> 24) == 127 || (s >> 28) == 0xe || s == 0xffffffffu)
+		return true;
+	return (d >> 24) == 0 || (d >> 24) == 127 || (d >> 28) == 0xe || d == 0xffffffffu;
+}
+
+/*
+ * The same for IPv6 (ipv6_rcv, tcp_v6_conn_request): a multicast,
+ * unspecified, loopback or IPv4-mapped source, and a multicast,
+ * unspecified or loopback destination.
+ */
+static __always_inline bool sl_martian6(const __be32 *s, const __be32 *d)
+{
+	if ((bpf_ntohl(s[0]) >> 24) == 0xff || (bpf_ntohl(d[0]) >> 24) == 0xff)
+		return true;
+	if (!s[0] && !s[1] &&
+	    ((!s[2] && (!s[3] || s[3] == bpf_htonl(1))) || s[2] == bpf_htonl(0xffff)))
+		return true;
+	return !d[0] && !d[1] && !d[2] && (!d[3] || d[3] == bpf_htonl(1));
+}
+
+/* Refused, in slot 0: the port, and so the service, cannot be read. */
+static __always_inline int sl_unjudgeable_anon(struct sl_pkt *p)
+{
+	p->slot = 0;
+	return SL_P_UNJUDGEABLE;
+}
+
+/*
+ * TCP or UDP header at l4. l4len is what the IP length fields leave for
+ * it, checked only in a first fragment (first_frag): a fragment whose
+ * header ends early gets the rest of it from the next fragment, which is
+ * never judged. Elsewhere a header cut short is a parse error, and Linux
+ * drops it too.
+ */
 static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void *l4,
-				       __u8 proto)
+				       __u8 proto, int l4len, bool first_frag)
 {
 	void *data_end = h->data_end;
+	enum sl_proto sp = proto == IPPROTO_TCP ? SL_PROTO_TCP : SL_PROTO_UDP;
 
+	if (first_frag &&
+	    l4len < (int)(proto == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr))) {
+		struct udphdr *ports = l4;	/* both headers start with the ports */
+
+		if (l4len < 4)
+			return sl_unjudgeable_anon(p);	/* not even the ports */
+		if ((void *)ports + 4 > data_end)
+			return SL_P_ERROR;
+		p->slot = sl_port_slot(sp, ports->dest);
+		if (!p->slot)
+			return SL_P_PASS;
+		p->l4proto = proto;
+		p->dport = ports->dest;
+		p->sport = ports->source;
+		return SL_P_UNJUDGEABLE;
+	}
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = l4;
+		__u8 flags;
 
 		if ((void *)(tcp + 1) > data_end)
 			return SL_P_ERROR;
-		/* The cheap exit: everything but a SYN without ACK leaves
-		 * here, before any map lookup. */
-		if (!tcp->syn || tcp->ack)
+		/* The cheap exit: everything but a SYN without ACK, RST or FIN
+		 * leaves here, before any map lookup. */
+		flags = ((__u8 *)tcp)[SL_TH_FLAGS_OFF];
+		if ((flags & (SL_TH_SYN | SL_TH_ACK | SL_TH_RST | SL_TH_FIN)) != SL_TH_SYN)
 			return SL_P_PASS;
 		if (tcp->doff < 5)
 			return SL_P_ERROR;
@@ -203,6 +296,7 @@ static __always_inline int sl_parse_ipv4(struct sl_hdrs *h, struct sl_pkt *p,
 					 struct iphdr *ip)
 {
 	void *data_end = h->data_end;
+	bool first_frag;
 	__u32 hlen;
 	int res;
 
@@ -218,8 +312,11 @@ static __always_inline int sl_parse_ipv4(struct sl_hdrs *h, struct sl_pkt *p,
 		return SL_P_FRAG;
 	if (ip->protocol != IPPROTO_TCP && ip->protocol != IPPROTO_UDP)
 		return SL_P_PASS;
-	res = sl_parse_l4(h, p, (void *)ip + hlen, ip->protocol);
-	if (res == SL_P_JUDGE) {	/* only then: the ACK path copies nothing */
+	first_frag = ip->frag_off & bpf_htons(SL_IP_MF);
+	res = sl_parse_l4(h, p, (void *)ip + hlen, ip->protocol,
+			  first_frag ? (int)bpf_ntohs(ip->tot_len) - (int)hlen : 0, first_frag);
+	if (res == SL_P_JUDGE || res == SL_P_UNJUDGEABLE) {
+		/* only then: the ACK path copies nothing */
 		p->family = 4;
 		p->saddr[0] = ip->saddr;
 		p->daddr[0] = ip->daddr;
@@ -227,10 +324,17 @@ static __always_inline int sl_parse_ipv4(struct sl_hdrs *h, struct sl_pkt *p,
 	return res;
 }
 
+static __always_inline bool sl_ipv6_ext(__u8 nexthdr)
+{
+	return nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
+	       nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT;
+}
+
 static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 					 struct ipv6hdr *ip6)
 {
 	void *data_end = h->data_end;
+	bool first_frag = false;
 	void *cur;
 	__u8 nexthdr;
 	int i, res;
@@ -242,6 +346,8 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 	nexthdr = ip6->nexthdr;
 	cur = ip6 + 1;
 
+	/* A first fragment cut inside the chain (or past the walk) may still
+	 * carry a SYN once reassembled: refused, like a chain too long. */
 #pragma unroll
 	for (i = 0; i < SL_IPV6_EXT_MAX; i++) {
 		if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
@@ -250,29 +356,34 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 
 			/* Options headers are at least 8 bytes. */
 			if (cur + 8 > data_end)
-				return SL_P_ERROR;
+				return first_frag ? sl_unjudgeable_anon(p) : SL_P_ERROR;
 			nexthdr = oh->nexthdr;
 			cur += (oh->hdrlen + 1) * 8;
 		} else if (nexthdr == IPPROTO_FRAGMENT) {
 			struct sl_frag_hdr *fh = cur;
 
 			if ((void *)(fh + 1) > data_end)
-				return SL_P_ERROR;
+				return first_frag ? sl_unjudgeable_anon(p) : SL_P_ERROR;
 			if (fh->frag_off & bpf_htons(0xfff8))
 				return SL_P_FRAG;
+			first_frag = fh->frag_off & bpf_htons(1);	/* M */
 			nexthdr = fh->nexthdr;
 			cur = fh + 1;
 		} else {
 			break;
 		}
 	}
-	if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
-	    nexthdr == IPPROTO_DSTOPTS || nexthdr == IPPROTO_FRAGMENT)
-		return SL_P_ERROR;	/* chain longer than SL_IPV6_EXT_MAX */
+	/* A chain longer than SL_IPV6_EXT_MAX: Linux walks it all and
+	 * delivers what it ends in; the port is out of reach here. */
+	if (sl_ipv6_ext(nexthdr))
+		return sl_unjudgeable_anon(p);
 	if (nexthdr != IPPROTO_TCP && nexthdr != IPPROTO_UDP)
 		return SL_P_PASS;
-	res = sl_parse_l4(h, p, cur, nexthdr);
-	if (res == SL_P_JUDGE) {
+	res = sl_parse_l4(h, p, cur, nexthdr,
+			  first_frag ? (int)bpf_ntohs(ip6->payload_len) -
+					       (int)(cur - (void *)(ip6 + 1)) : 0,
+			  first_frag);
+	if (res == SL_P_JUDGE || res == SL_P_UNJUDGEABLE) {
 		p->family = 6;
 		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
@@ -283,20 +394,34 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
 {
 	void *data = h->data;
-	int off;
+	struct ethhdr *eth = data;
+	int off, res;
 	__be16 proto;
 
 	off = sl_skip_l2(data, h->data_end, &proto);
-	if (off < 0)
+	if (off < 0 || (void *)(eth + 1) > h->data_end)
 		return SL_P_ERROR;
 	if (proto == bpf_htons(ETH_P_IP))
-		return sl_parse_ipv4(h, p, data + off);
-	if (proto == bpf_htons(ETH_P_IPV6))
-		return sl_parse_ipv6(h, p, data + off);
+		res = sl_parse_ipv4(h, p, data + off);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		res = sl_parse_ipv6(h, p, data + off);
 	/* A third VLAN tag: more than we parse, and it may hide a SYN. */
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+	else if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return SL_P_ERROR;
-	return SL_P_PASS;
+	else
+		return SL_P_PASS;
+	/*
+	 * A SYN the kernel would neither accept nor answer (sl_martian4/6):
+	 * not a new connection. A group MAC is a broadcast or multicast
+	 * frame, and TCP drops what is not PACKET_HOST (tcp_v4_rcv). Checked
+	 * here, on judged SYNs only, so the rest of the traffic pays nothing.
+	 */
+	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP &&
+	    ((eth->h_dest[0] & 1) ||
+	     (p->family == 4 ? sl_martian4(p->saddr[0], p->daddr[0]) :
+			       sl_martian6(p->saddr, p->daddr))))
+		return SL_P_PASS;
+	return res;
 }
 
 #endif /* SLUICE_PARSE_BPF_H */

@@ -27,6 +27,7 @@ packages=(
 	systemd               # systemd-analyze verify of the unit in the install test (no running systemd needed)
 	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
 	gnuplot-nox           # the overload benchmark's plots
+	xdp-tools             # xdp-filter, the data-plane benchmark's peer (make bench)
 )
 
 missing=()

@@ -15,17 +15,27 @@
  *   sl_services  HASH  __u32 slot -> struct sl_service    per-service limits (CLI-owned)
  *   sl_admission HASH  __u32 slot -> struct sl_admission  daemon-owned adaptive limits + heartbeat
  *   sl_buckets   ARRAY[SL_MAX_SERVICES] struct sl_bucket  per-service bucket state (kernel-owned)
- *   sl_sources   LRU_HASH struct sl_src_key -> struct sl_src_bucket (size set at load)
+ *   sl_sources   ARRAY_OF_MAPS[SL_MAX_SERVICES]: slot -> that service's table of
+ *                per-source buckets, an LRU_HASH struct sl_src_key ->
+ *                struct sl_src_bucket of sl_config.src_entries entries,
+ *                made by user space for a service with a per-source rate
  *   sl_prefix4   LPM_TRIE struct sl_lpm4_key -> struct sl_prefix_rule
  *   sl_prefix6   LPM_TRIE struct sl_lpm6_key -> struct sl_prefix_rule
  *   sl_stats     PERCPU_ARRAY[SL_MAX_SERVICES] struct sl_stats
  *
  * Slot 0 is never a service: its sl_stats entry counts what cannot be
- * attributed to one (parse errors). Services use slots 1..SL_MAX_SERVICES-1.
+ * attributed to one (parse errors, fragments, unjudgeable headers without
+ * a readable port). Services use slots 1..SL_MAX_SERVICES-1.
  *
  * Update order, so the data plane never sees a half-made service:
- *   add: sl_services[slot], then sl_ports[key] = slot;
- *   del: sl_ports[key] = 0, then delete sl_services[slot] (and sl_admission).
+ *   add: a fresh sl_sources[slot] table (if per-source), sl_services[slot],
+ *        then sl_ports[key] = slot;
+ *   del: sl_ports[key] = 0, then delete sl_services[slot] (and sl_admission,
+ *        sl_sources[slot]).
+ * Each service has a per-source table of its own: a flood of spoofed
+ * sources (or of /64s) to one service evicts that service's entries only,
+ * never another's (one shared LRU let it). A service with a per-source
+ * rate and no table (not made yet) is judged without it.
  * sl_services and sl_admission are hash maps because a hash update replaces
  * the whole element at once (RCU), where an array update copies in place
  * and a concurrent reader could see half of the old value and half of the
@@ -38,13 +48,13 @@
 
 #define SL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-#define SL_ABI_VERSION 2
+#define SL_ABI_VERSION 3
 
 #define SL_MAX_SERVICES   256
 #define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
 #define SL_MAX_CLASS      7             /* priority classes 1..7, higher = more important */
 #define SL_CLASS_DEFAULT  4             /* class of a source no class rule matches */
-#define SL_SOURCES_DEFAULT 65536        /* sl_sources entries unless set at load */
+#define SL_SOURCES_DEFAULT 65536        /* entries of a service's per-source table */
 
 /* Map names, as pinned; at most 15 characters (the kernel keeps 16 bytes). */
 #define SL_MAP_CONFIG    "sl_config"
@@ -75,9 +85,20 @@ static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
  * to a protected service) is counted exactly once under a *reason*: why it
  * was admitted or refused. A refused packet is counted once more under the
  * *action* taken on it. So admitted + allowed + denied + shed_level +
- * svc_bucket + src_bucket = packets judged, and denied + shed_level +
- * svc_bucket + src_bucket = dropped + rejected + marked + would_drop.
- * parse_error and fragment count packets passed without judgement.
+ * svc_bucket + src_bucket + unjudgeable = packets judged, and denied +
+ * shed_level + svc_bucket + src_bucket + unjudgeable = dropped + rejected +
+ * marked + would_drop. parse_error and fragment count packets passed
+ * without judgement.
+ *
+ * unjudgeable is a packet Linux could take as a new connection but whose
+ * headers sluice cannot read far enough to judge: an IPv6 extension-header
+ * chain longer than the parser walks, or a first IP fragment that cuts the
+ * TCP (or UDP) header short (RFC 1858's tiny fragments). It is refused
+ * (dropped; would_drop in monitor mode; never answered with a RST). When
+ * the destination port is readable it is counted in that service's slot
+ * (and only a protected port's is refused); when it is not (the chain or
+ * the fragment ends before the ports) nobody can tell the service, and it
+ * is refused and counted in slot 0 whatever its port.
  *
  * X(field, description): the field name is the name everywhere (the
  * struct sl_stats member shown by bpftool, the CLI column, the JSON key,
@@ -92,6 +113,8 @@ static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
 	X(shed_level,  "source class below the admission level")               \
 	X(svc_bucket,  "over the service's rate (token bucket)")               \
 	X(src_bucket,  "over the per-source rate (token bucket)")              \
+	X(unjudgeable, "headers unreadable to the end (IPv6 extension chain "   \
+		       "past the walk, short first fragment): refused")        \
 	/* actions taken on refused packets */                                 \
 	X(dropped,     "refused and dropped")                                  \
 	X(rejected,    "refused and answered with a TCP RST")                  \
@@ -146,8 +169,11 @@ enum sl_action {
  *
  * Data-plane semantics (bpf/limit.bpf.h):
  *   - order: prefix rules, admission level, service bucket, source bucket;
- *   - a SYN refused by the source bucket gives its service token back, so
- *     a flooding source does not drain the service bucket;
+ *   - a SYN refused by the source bucket takes no service token (the
+ *     service bucket is only read before it), so a flooding source does
+ *     not drain the service bucket, nor write its shared cache line;
+ *   - a limit change takes effect at once: bucket state further ahead
+ *     than the new depth is clamped to it (bpf/gcra.bpf.h);
  *   - buckets are GCRA; over any window they admit at most
  *     rate x window + burst (+ rate x sl_config.clock_slack_ns on the
  *     coarse clock, SL_CLOCK_COARSE);
@@ -232,7 +258,8 @@ struct sl_config {
 	__u8 clock;		/* enum sl_clock */
 	__u8 pad0[7];
 	__u64 clock_slack_ns;	/* SL_CLOCK_COARSE: added to every bucket's depth */
-	__u64 reserved;
+	__u32 src_entries;	/* entries of each per-source table (sl_sources) */
+	__u32 pad1;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_config) == 32, "sl_config layout");
 

@@ -88,12 +88,30 @@ echo_server() {
 	wait_listen "$1"
 }
 
-# syn_probe COUNT PORT [INTERVAL_US]: COUNT SYNs from the client, each from a
-# new source port; prints "<syn-acks> <resets>" as the client saw them.
+# syn_probe COUNT PORT [INTERVAL_US [SRC]]: COUNT SYNs from the client
+# (from SRC, one of its addresses, if given), each from a new source port;
+# prints "<syn-acks> <resets>" as the client host received them. Counted
+# by the client's kernel as they arrive (nftables counters), not from
+# hping3's output: on a loaded machine hping3 may read a reply after it
+# stopped listening (1 s after its last SYN) and miss it.
 syn_probe() {
-	local out
-	out=$(cli timeout 30 hping3 -S -p "$2" -c "$1" -i "u${3:-1000}" "$SRV4" 2>&1)
-	echo "$(grep -c 'flags=SA' <<<"$out") $(grep -c 'flags=RA\|flags=R ' <<<"$out")"
+	local src=${4:-$CLI4}
+	cli nft -f - <<EOF
+table inet sl_probe
+delete table inet sl_probe
+table inet sl_probe {
+	chain in {
+		type filter hook input priority 0;
+		ip daddr $src tcp sport $2 tcp flags & (syn | ack | rst) == syn | ack counter
+		ip daddr $src tcp sport $2 tcp flags & rst == rst counter
+	}
+}
+EOF
+	cli timeout 30 hping3 -S ${4:+-a "$4"} -p "$2" -c "$1" -i "u${3:-1000}" "$SRV4" >/dev/null 2>&1
+	cli nft -j list table inet sl_probe |
+		jq -r '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] |
+			"\(.[0]) \(.[1])"'
+	cli nft delete table inet sl_probe
 }
 
 finish() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # sluiced end to end as a user starts it: with the defaults (auto attach
-# mode, which is native XDP on a veth, and the shed action reject), on a
+# mode, which is generic XDP on a veth, and the shed action reject), on a
 # service entry the operator made with sluicectl, with --service-port,
 # with --level-max, and with --iface given twice. Asserts what the client
 # host sees and what the pinned maps hold.
@@ -56,14 +56,14 @@ load() {
 }
 out() { jq -r ".outcomes.$2" "$LOGDIR/$1.json"; }
 
-# --- the defaults: --iface alone. auto attaches native XDP on the veth,
+# --- the defaults: --iface alone. auto attaches generic XDP on the veth,
 # the entry it creates rejects, and under overload a client whose SYN was
 # refused gets a RST: its connect fails at once ("refused", not a timeout),
 # one per refusal the kernel counts.
 start default.log --iface "$IF_SRV" || fail_all "sluiced did not listen"
 wait_until 5 attached 1 && wait_until 5 claimed $SVC
-t_expect "defaults: auto attaches native XDP on a veth" "mode" \
-	"$(ctl -j status | jq -r '.attachments[0].mode')" native
+t_expect "defaults: auto attaches generic XDP on a veth" "mode" \
+	"$(ctl -j status | jq -r '.attachments[0].mode')" generic
 t_expect "defaults: the entry it creates rejects" "action rate daemon" "$(entry $SVC | cut -d' ' -f1,3)" \
 	"reject true"
 rej0=$(stat_of $SVC rejected)
@@ -112,7 +112,7 @@ ctl service del tcp/8443 >/dev/null
 # sheds no class: a class-1 source is never shed by level.
 LOW4=198.18.0.3
 cli ip addr add "$LOW4/24" dev "$IF_CLI"
-ctl detach "$IF_SRV" >/dev/null	# native until now; mark needs tc
+ctl detach "$IF_SRV" >/dev/null	# generic until now; mark needs tc
 start lmax.log --iface "$IF_SRV" --attach-mode tc --shed-action mark --level-max 1 ||
 	fail_all "sluiced did not listen"
 wait_until 5 claimed $SVC

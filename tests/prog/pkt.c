@@ -53,7 +53,10 @@ int pkt_build(const struct pkt *s, void *out, size_t cap, struct pkt_layout *lo)
 	const char *src, *dst;
 
 	memset(buf, 0, sizeof(buf));
-	memcpy(p, mac_dst, 6);
+	if (s->mac_group)
+		memset(p, 0xff, 6);
+	else
+		memcpy(p, mac_dst, 6);
 	memcpy(p + 6, mac_src, 6);
 	p += 12;
 	for (i = 0; i < s->vlans; i++) {
@@ -159,6 +162,11 @@ int pkt_build(const struct pkt *s, void *out, size_t cap, struct pkt_layout *lo)
 	memset(p, 0xa5, s->payload);
 	p += s->payload;
 	len = p - buf;
+	/* A first fragment: the IP packet ends frag_l4 bytes into the L4
+	 * header (no checksum: it covers the whole datagram, unknown to a
+	 * fragment); pad keeps that many bytes of the rest as frame padding. */
+	if (s->frag_l4)
+		len = l4 - buf + s->frag_l4;
 
 	if (family == 4) {
 		int hl = 20 + s->ip4_opt;
@@ -169,7 +177,7 @@ int pkt_build(const struct pkt *s, void *out, size_t cap, struct pkt_layout *lo)
 	} else {
 		put16(ip + 4, len - (ip - buf) - 40);
 	}
-	if (l4p == IPPROTO_TCP || l4p == IPPROTO_UDP) {
+	if ((l4p == IPPROTO_TCP || l4p == IPPROTO_UDP) && !s->frag_l4) {
 		/* Correct L4 checksum, as a real sender would send. */
 		__u32 sum = 0;
 		int off = l4p == IPPROTO_TCP ? 16 : 6;
@@ -181,6 +189,7 @@ int pkt_build(const struct pkt *s, void *out, size_t cap, struct pkt_layout *lo)
 		put16(l4 + off, csum_fold16(sum));
 	}
 
+	len += s->pad;
 	switch (s->cut) {
 	case L_VLAN: len = vlan_last - buf + s->cut_keep; break;
 	case L_IP: len = ip - buf + s->cut_keep; break;

@@ -53,6 +53,12 @@ struct pkt {
 	__u32 seq;		/* TCP sequence number; default 0x11223344 */
 	enum pkt_layer cut;	/* cut the packet short inside this layer... */
 	int cut_keep;		/* ...keeping this many bytes of it */
+	int frag_l4;		/* a first fragment (with mf) that carries only
+				 * this many bytes of the TCP/UDP header, the IP
+				 * length fields saying so */
+	int pad;		/* bytes after the IP packet's end (Ethernet
+				 * padding), taken from the unfragmented packet */
+	bool mac_group;		/* destination MAC ff:ff:ff:ff:ff:ff */
 };
 
 struct pkt_layout {

@@ -196,6 +196,8 @@ static const struct fixture untouched_fixtures[] = {
 	{ "SYN-ACK to a protected port", { .flags = TH_SYN | TH_ACK }, PASS, 0, { 0 } },
 	{ "FIN-ACK to a protected port", { .flags = TH_FIN | TH_ACK }, PASS, 0, { 0 } },
 	{ "RST to a protected port", { .flags = TH_RST }, PASS, 0, { 0 } },
+	{ "RST from a denied prefix to a reject service", { .dport = 443, .flags = TH_RST,
+	  .src = "198.18.2.7" }, PASS, 0, { 0 } },
 	{ "IPv6 ACK after H, R", { V6, .ext = "HR", .flags = TH_ACK | TH_PSH, .payload = 100 },
 	  PASS, 0, { 0 } },
 	{ "ACK from a denied prefix", { .flags = TH_ACK, .src = "198.18.2.1" }, PASS, 0, { 0 } },
@@ -242,10 +244,103 @@ static const struct fixture malformed_fixtures[] = {
 	  PASS, 0, { .parse_error = 1 } },
 	{ "cut inside a fragment header", { V6, .ext = "F", .cut = L_EXT, .cut_keep = 6 }, PASS,
 	  0, { .parse_error = 1 } },
-	{ "IPv6 chain of 7 extension headers", { V6, .ext = "HDDDDDD" }, PASS, 0,
-	  { .parse_error = 1 } },
 	{ "cut inside TCP after IPv6 extension headers",
 	  { V6, .ext = "HD", .cut = L_L4, .cut_keep = 12 }, PASS, 0, { .parse_error = 1 } },
+};
+
+/*
+ * ---- fail closed: what Linux would deliver but the parser cannot read
+ * to the end is refused as unjudgeable (TCP 80 and UDP 53 drop) ----
+ */
+#define UJ_DROP { .unjudgeable = 1, .dropped = 1 }
+static const struct fixture unjudgeable_fixtures[] = {
+	{ "IPv6 SYN after 2 destination options headers", { V6, .ext = "DD" }, PASS, SLOT_TCP80,
+	  { .admitted = 1 } },
+	{ "IPv6 SYN after 7 destination options headers (past the walk)",
+	  { V6, .ext = "DDDDDDD" }, DROP, 0, UJ_DROP },
+	{ "IPv6 ACK after 7 extension headers: port unknown, refused too",
+	  { V6, .ext = "HDDDDDD", .flags = TH_ACK }, DROP, 0, UJ_DROP },
+	{ "IPv6 SYN to an unprotected port after 7 headers: port unknown, refused",
+	  { V6, .ext = "DDDDDDD", .dport = 22 }, DROP, 0, UJ_DROP },
+	{ "IPv4 first fragment with 8 bytes of TCP, flags in the next (RFC 1858)",
+	  { .mf = true, .frag_l4 = 8 }, DROP, SLOT_TCP80, UJ_DROP },
+	{ "the same padded by Ethernet with the rest of an ACK header",
+	  { .mf = true, .frag_l4 = 8, .pad = 12, .flags = TH_ACK }, DROP, SLOT_TCP80, UJ_DROP },
+	{ "the same, 19 bytes of TCP", { .mf = true, .frag_l4 = 19 }, DROP, SLOT_TCP80, UJ_DROP },
+	{ "IPv4 short first fragment to an unprotected port",
+	  { .mf = true, .frag_l4 = 8, .dport = 22 }, PASS, 0, { 0 } },
+	{ "IPv4 first fragment with 2 bytes of TCP: no port, refused",
+	  { .mf = true, .frag_l4 = 2, .dport = 22 }, DROP, 0, UJ_DROP },
+	{ "IPv4 first fragment with the whole TCP header: a SYN, judged",
+	  { .mf = true, .frag_l4 = 20 }, PASS, SLOT_TCP80, { .admitted = 1 } },
+	{ "IPv4 first fragment with the whole TCP header: an ACK, untouched",
+	  { .mf = true, .frag_l4 = 20, .flags = TH_ACK }, PASS, 0, { 0 } },
+	{ "IPv4 first fragment with 6 bytes of UDP", { UDP, .mf = true, .frag_l4 = 6 }, DROP,
+	  SLOT_UDP53, UJ_DROP },
+	{ "IPv4 first fragment with the whole UDP header, judged per datagram",
+	  { UDP, .mf = true, .frag_l4 = 8, .pad = 10 }, PASS, SLOT_UDP53, { .admitted = 1 } },
+	{ "IPv4 non-first fragment of a UDP datagram", { UDP, .frag = 1 }, PASS, 0,
+	  { .fragment = 1 } },
+	{ "IPv6 first fragment with 8 bytes of TCP", { V6, .ext = "F", .mf = true, .frag_l4 = 8 },
+	  DROP, SLOT_TCP80, UJ_DROP },
+	{ "IPv6 first fragment with 3 bytes of UDP: no port",
+	  { V6, UDP, .ext = "HF", .mf = true, .frag_l4 = 3 }, DROP, 0, UJ_DROP },
+	{ "IPv6 first fragment cut inside the headers after the fragment header",
+	  { V6, .ext = "FD", .mf = true, .cut = L_EXT, .cut_keep = 12 }, DROP, 0, UJ_DROP },
+	{ "IPv6 unfragmented packet cut inside the same header: a parse error",
+	  { V6, .ext = "HD", .cut = L_EXT, .cut_keep = 12 }, PASS, 0, { .parse_error = 1 } },
+	{ "short first fragment to a monitored service: would_drop",
+	  { .dport = 81, .mf = true, .frag_l4 = 8 }, PASS, SLOT_TCP81,
+	  { .unjudgeable = 1, .would_drop = 1 } },
+	{ "short first fragment to a reject service: dropped, no RST",
+	  { .dport = 443, .mf = true, .frag_l4 = 8 }, DROP, SLOT_TCP443, UJ_DROP },
+	{ "short first fragment to a mark service: dropped, not marked",
+	  { .dport = 8080, .mf = true, .frag_l4 = 8 }, DROP, SLOT_TCP8080, UJ_DROP },
+};
+
+/*
+ * ---- only what Linux takes as a new connection is judged: a SYN
+ * without ACK, RST or FIN, to a unicast address from a real source; the
+ * rest takes no token and is never answered (443 would answer a RST) ----
+ */
+static const struct fixture new_conn_fixtures[] = {
+	{ "SYN+RST", { .flags = TH_SYN | TH_RST }, PASS, 0, { 0 } },
+	{ "SYN+RST from a denied prefix to a reject service: no RST",
+	  { .dport = 443, .flags = TH_SYN | TH_RST, .src = "198.18.2.7" }, PASS, 0, { 0 } },
+	{ "SYN+FIN", { .flags = TH_SYN | TH_FIN }, PASS, 0, { 0 } },
+	{ "SYN+FIN+PSH+URG (christmas tree)", { .flags = TH_SYN | TH_FIN | TH_PSH | 0x20 }, PASS,
+	  0, { 0 } },
+	{ "SYN with ECE+CWR (ECN setup): judged", { .flags = TH_SYN | 0x40 | 0x80 }, PASS,
+	  SLOT_TCP80, { .admitted = 1 } },
+	{ "SYN+PSH: judged", { .flags = TH_SYN | TH_PSH }, PASS, SLOT_TCP80, { .admitted = 1 } },
+	{ "SYN to a broadcast MAC", { .dport = 443, .src = "198.18.2.7", .mac_group = true },
+	  PASS, 0, { 0 } },
+	{ "SYN from 0.0.0.5", { .dport = 443, .src = "0.0.0.5" }, PASS, 0, { 0 } },
+	{ "SYN from 127.0.0.1", { .dport = 443, .src = "127.0.0.1" }, PASS, 0, { 0 } },
+	{ "SYN from 224.0.0.5", { .dport = 443, .src = "224.0.0.5" }, PASS, 0, { 0 } },
+	{ "SYN from 255.255.255.255", { .dport = 443, .src = "255.255.255.255" }, PASS, 0,
+	  { 0 } },
+	{ "SYN to 224.0.0.1", { .dport = 443, .dst = "224.0.0.1" }, PASS, 0, { 0 } },
+	{ "SYN to 255.255.255.255", { .dport = 443, .dst = "255.255.255.255" }, PASS, 0, { 0 } },
+	{ "SYN to 0.0.0.0", { .dport = 443, .dst = "0.0.0.0" }, PASS, 0, { 0 } },
+	{ "SYN to 127.0.0.1", { .dport = 443, .dst = "127.0.0.1" }, PASS, 0, { 0 } },
+	{ "SYN from 240.0.0.1 (class E, not martian to Linux): judged",
+	  { .src = "240.0.0.1" }, PASS, SLOT_TCP80, { .admitted = 1 } },
+	{ "IPv6 SYN from ::", { V6, .dport = 443, .src = "::" }, PASS, 0, { 0 } },
+	{ "IPv6 SYN from ::1", { V6, .dport = 443, .src = "::1" }, PASS, 0, { 0 } },
+	{ "IPv6 SYN from ff02::1", { V6, .dport = 443, .src = "ff02::1" }, PASS, 0, { 0 } },
+	{ "IPv6 SYN from ::ffff:198.18.2.7", { V6, .dport = 443, .src = "::ffff:198.18.2.7" },
+	  PASS, 0, { 0 } },
+	{ "IPv6 SYN to ff02::1", { V6, .dport = 443, .dst = "ff02::1" }, PASS, 0, { 0 } },
+	{ "IPv6 SYN to ::1", { V6, .dport = 443, .dst = "::1" }, PASS, 0, { 0 } },
+	{ "IPv6 SYN to a multicast MAC", { V6, .dport = 443, .mac_group = true }, PASS, 0,
+	  { 0 } },
+	{ "IPv6 SYN from 2001:db8:2::1 (denied): refused with a RST",
+	  { V6, .dport = 443, .src = "2001:db8:2::1" }, TX, SLOT_TCP443,
+	  { .denied = 1, .rejected = 1 } },
+	{ "UDP from 0.0.0.0 to 255.255.255.255 (DHCP-like): still judged",
+	  { UDP, .src = "0.0.0.0", .dst = "255.255.255.255", .mac_group = true }, PASS,
+	  SLOT_UDP53, { .admitted = 1 } },
 };
 
 /* ---- prefix rules and actions (no rate limits set) ---- */
@@ -298,6 +393,21 @@ static void test_malformed(void **state)
 	(void)state;
 	REQUIRE_ENV();
 	run_fixtures(malformed_fixtures, sizeof(malformed_fixtures) / sizeof(malformed_fixtures[0]));
+}
+
+static void test_unjudgeable(void **state)
+{
+	(void)state;
+	REQUIRE_ENV();
+	run_fixtures(unjudgeable_fixtures,
+		     sizeof(unjudgeable_fixtures) / sizeof(unjudgeable_fixtures[0]));
+}
+
+static void test_new_connections_only(void **state)
+{
+	(void)state;
+	REQUIRE_ENV();
+	run_fixtures(new_conn_fixtures, sizeof(new_conn_fixtures) / sizeof(new_conn_fixtures[0]));
 }
 
 static void test_prefix_rules_and_actions(void **state)
@@ -732,6 +842,234 @@ static void test_source_bucket(void **state)
 	}
 }
 
+static __u64 bucket_tat(__u32 slot)
+{
+	struct sl_bucket b;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env_skel->maps.sl_buckets), &slot, &b), 0);
+	return b.tat_ns;
+}
+
+/* The one per-source bucket in TCP 82's table (the tests below make one). */
+static __u64 only_source_tat(void)
+{
+	int fd = env_src_table_fd(SLOT_TCP82);
+	struct sl_src_key k, next;
+	struct sl_src_bucket b;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_get_next_key(fd, NULL, &k), 0);
+	assert_int_not_equal(bpf_map_get_next_key(fd, &k, &next), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &b), 0);
+	close(fd);
+	return b.tat_ns;
+}
+
+/*
+ * ---- limit changes take effect at once ----
+ * The issue's case: rate 100 with burst 10000, the bucket emptied (its
+ * state 100 s ahead), then the burst lowered to 100: the state is clamped
+ * to the new depth (1 s) by the first SYN judged, not left to refuse
+ * everything for 99 s. The same for a per-source bucket. And a rate
+ * raised from 1/s (state 1000 s ahead) to 10^9/s with a burst of 5 admits
+ * again from the SYN after the clamp, where it would have refused for
+ * 1000 s.
+ */
+static void test_limit_change(void **state)
+{
+	struct pkt spec = { .dport = 82 };
+	struct run_result res;
+	__u8 pkt[256];
+	int len, k;
+
+	(void)state;
+	REQUIRE_ENV();
+	len = pkt_build(&spec, pkt, sizeof(pkt), NULL);
+	for (k = 0; k < 2; k++) {
+		const struct progsel *ps = &progs[k];
+		__u64 ahead;
+
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(100, 10000, 0, 0, 0, 0);
+		run_and_check(ps, "burst 10000 at 100/s, emptied", pkt, len, 10000, ps->pass,
+			      SLOT_TCP82, &(struct sl_stats){ .admitted = 10000 }, &res);
+		assert_true(bucket_tat(SLOT_TCP82) > env_now_ns() + 90ull * 1000000000ull);
+		set_tcp82(100, 100, 0, 0, 0, 0);
+		run_and_check(ps, "burst lowered to 100", pkt, len, 1, ps->drop, SLOT_TCP82,
+			      &(struct sl_stats){ .svc_bucket = 1, .dropped = 1 }, &res);
+		ahead = bucket_tat(SLOT_TCP82) - env_now_ns();
+		if (ahead > 1000000000ull || ahead < 900000000ull)
+			fail_msg("[%s] service bucket %.3f s ahead after the burst was lowered to 1 s "
+				 "of depth", ps->name, ahead / 1e9);
+
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(0, 0, 100, 10000, 0, 0);
+		run_and_check(ps, "per-source burst 10000 at 100/s, emptied", pkt, len, 10000,
+			      ps->pass, SLOT_TCP82, &(struct sl_stats){ .admitted = 10000 }, &res);
+		set_tcp82(0, 0, 100, 100, 0, 0);
+		run_and_check(ps, "per-source burst lowered to 100", pkt, len, 1, ps->drop,
+			      SLOT_TCP82, &(struct sl_stats){ .src_bucket = 1, .dropped = 1 }, &res);
+		ahead = only_source_tat() - env_now_ns();
+		if (ahead > 1000000000ull || ahead < 900000000ull)
+			fail_msg("[%s] source bucket %.3f s ahead after its burst was lowered to 1 s "
+				 "of depth", ps->name, ahead / 1e9);
+
+		/* Raised rates, both buckets: one refusal (the clamp), then
+		 * every SYN conforms to a 1 ns interval with 5 of depth. */
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(1, 1000, 1, 1000, 0, 0);
+		run_and_check(ps, "1/s, burst 1000, emptied", pkt, len, 1000, ps->pass, SLOT_TCP82,
+			      &(struct sl_stats){ .admitted = 1000 }, &res);
+		set_tcp82(1000000000u, 5, 0, 0, 0, 0);
+		run_and_check(ps, "service rate raised to 1e9/s", pkt, len, 20, ps->pass, SLOT_TCP82,
+			      &(struct sl_stats){ .admitted = 19, .svc_bucket = 1, .dropped = 1 },
+			      &res);
+		set_tcp82(0, 0, 1000000000u, 5, 0, 0);
+		run_and_check(ps, "source rate raised to 1e9/s", pkt, len, 20, ps->pass, SLOT_TCP82,
+			      &(struct sl_stats){ .admitted = 19, .src_bucket = 1, .dropped = 1 },
+			      &res);
+	}
+}
+
+/*
+ * ---- a source refused by its own bucket leaves the service bucket
+ * alone: not even a token taken and given back ----
+ * Seen in the service bucket's state: at 10^9/s it is idle again (its
+ * tat in the past) a few ns after the first SYN. A token taken and given
+ * back then moves tat from that past time up to now, where a bucket that
+ * was only read keeps it, to the nanosecond.
+ */
+static void test_source_refusal_leaves_service_bucket(void **state)
+{
+	struct pkt spec = { .dport = 82 };
+	struct run_result res;
+	__u8 pkt[256];
+	int len, k;
+
+	(void)state;
+	REQUIRE_ENV();
+	len = pkt_build(&spec, pkt, sizeof(pkt), NULL);
+	for (k = 0; k < 2; k++) {
+		const struct progsel *ps = &progs[k];
+		__u64 tat;
+
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(1000000000u, 5, 1, 1, 0, 0);
+		run_and_check(ps, "the source's one token", pkt, len, 1, ps->pass, SLOT_TCP82,
+			      &(struct sl_stats){ .admitted = 1 }, &res);
+		tat = bucket_tat(SLOT_TCP82);
+		run_and_check(ps, "the source refused", pkt, len, 50, ps->drop, SLOT_TCP82,
+			      &(struct sl_stats){ .src_bucket = 50, .dropped = 50 }, &res);
+		if (bucket_tat(SLOT_TCP82) != tat)
+			fail_msg("[%s] the service bucket moved by %lld ns under a source's refusals",
+				 ps->name, (long long)(bucket_tat(SLOT_TCP82) - tat));
+	}
+}
+
+/*
+ * ---- one service's flood cannot evict another's per-source state ----
+ * TCP 82 limits each source to 1 SYN (no refill in the test); a source
+ * spends it. Then 4 x the table size of fresh sources flood TCP 80. In a
+ * table shared by all services they would evict TCP 82's entry, and the
+ * source would get a fresh bucket; in TCP 82's own table it stays.
+ */
+static void test_source_tables_per_service(void **state)
+{
+	struct sl_service s80 = { .port = 80, .proto = SL_PROTO_TCP, .action = SL_ACT_DROP,
+				  .src_rate = 4000000000u, .src_burst = 1 };
+	struct run_result res;
+	__u8 pkt[256];
+	__u32 i, n = 4 * env_src_entries;
+	int len, k;
+
+	(void)state;
+	REQUIRE_ENV();
+	for (k = 0; k < 2; k++) {
+		const struct progsel *ps = &progs[k];
+
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(0, 0, 1, 1, 0, 0);
+		assert_int_equal(env_set_service(SLOT_TCP80, &s80), 0);
+		src_case(ps, "a source spends its one SYN", 4, "198.18.0.10", 2, ps->drop,
+			 (struct sl_stats){ .admitted = 1, .src_bucket = 1, .dropped = 1 });
+		for (i = 0; i < n; i++) {
+			char src[32];
+
+			snprintf(src, sizeof(src), "100.%u.%u.%u", i >> 16 & 0xff, i >> 8 & 0xff,
+				 i & 0xff);
+			len = pkt_build(&(struct pkt){ .src = src }, pkt, sizeof(pkt), NULL);
+			assert_int_equal(env_run(*ps->fd, pkt, len, 1, &res), 0);
+		}
+		src_case(ps, "after a flood of fresh sources to another service", 4,
+			 "198.18.0.10", 1, ps->drop,
+			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
+	}
+}
+
+/*
+ * ---- UDP GRO: a train of datagrams merged into one skb before TC is
+ * judged as its first datagram and charged and counted for all ----
+ * UDP 53 at 1/s with a burst of 100 (no refill in the test): trains of
+ * 40 take 40, 80; the third starts within the burst and is admitted
+ * whole (120: the overshoot is at most one train), then the debt holds:
+ * the fourth train and a lone datagram are refused, counted 40 and 1.
+ * Per source likewise. XDP sees no train (native XDP runs before GRO;
+ * generic XDP is refused with UDP services, test_cli).
+ */
+static void gro_run(const char *desc, const __u8 *pkt, int len, __u32 segs, int expect,
+		    struct sl_stats d)
+{
+	struct sl_stats before, after;
+	struct run_result res;
+	int r;
+
+	assert_int_equal(env_stats(SLOT_UDP53, &before), 0);
+	if (segs > 1)
+		assert_int_equal(env_run_tc_gro(pkt, len, segs, 1000, &res), 0);
+	else
+		assert_int_equal(env_run(env_tc_fd, pkt, len, 1, &res), 0);
+	if ((int)res.retval != expect)
+		fail_msg("%s: verdict %d, expected %d", desc, res.retval, expect);
+	assert_int_equal(env_stats(SLOT_UDP53, &after), 0);
+	for (r = 0; r < SL_R__COUNT; r++) {
+		__u64 got = ((__u64 *)&after)[r] - ((__u64 *)&before)[r];
+
+		if (got != ((__u64 *)&d)[r])
+			fail_msg("%s: %s += %llu, expected %llu", desc, reason_names[r],
+				 (unsigned long long)got, (unsigned long long)((__u64 *)&d)[r]);
+	}
+}
+
+static void test_udp_gro_trains(void **state)
+{
+	struct sl_service svc = { .port = 53, .proto = SL_PROTO_UDP, .action = SL_ACT_DROP,
+				  .rate = 1, .burst = 100 };
+	__u8 pkt[256];
+	int len, i;
+
+	(void)state;
+	REQUIRE_ENV();
+	len = pkt_build(&(struct pkt){ UDP, .payload = 100 }, pkt, sizeof(pkt), NULL);
+	assert_int_equal(env_reset(), 0);
+	assert_int_equal(env_set_service(SLOT_UDP53, &svc), 0);
+	for (i = 0; i < 3; i++)
+		gro_run("a train of 40 within the burst", pkt, len, 40, TC_ACT_UNSPEC,
+			(struct sl_stats){ .admitted = 40 });
+	gro_run("the fourth train: the debt of the third", pkt, len, 40, TC_ACT_SHOT,
+		(struct sl_stats){ .svc_bucket = 40, .dropped = 40 });
+	gro_run("a lone datagram", pkt, len, 1, TC_ACT_SHOT,
+		(struct sl_stats){ .svc_bucket = 1, .dropped = 1 });
+
+	svc = (struct sl_service){ .port = 53, .proto = SL_PROTO_UDP, .action = SL_ACT_DROP,
+				   .src_rate = 1, .src_burst = 10 };
+	assert_int_equal(env_reset(), 0);
+	assert_int_equal(env_set_service(SLOT_UDP53, &svc), 0);
+	gro_run("a source's train of 64, its first datagram within 10", pkt, len, 64,
+		TC_ACT_UNSPEC, (struct sl_stats){ .admitted = 64 });
+	gro_run("the source's next train", pkt, len, 64, TC_ACT_SHOT,
+		(struct sl_stats){ .src_bucket = 64, .dropped = 64 });
+}
+
 /* A non-first IPv6 fragment to a protected service with an empty bucket
  * is passed and counted as a fragment, not judged. */
 static void test_fragment_not_judged(void **state)
@@ -975,6 +1313,8 @@ int main(void)
 		cmocka_unit_test_setup(test_parse_branches, setup),
 		cmocka_unit_test_setup(test_untouched, setup),
 		cmocka_unit_test_setup(test_malformed, setup),
+		cmocka_unit_test_setup(test_unjudgeable, setup),
+		cmocka_unit_test_setup(test_new_connections_only, setup),
 		cmocka_unit_test_setup(test_prefix_rules_and_actions, setup),
 		cmocka_unit_test_setup(test_mark_action, setup),
 		cmocka_unit_test_setup(test_reject_rst_ipv4, setup),
@@ -983,6 +1323,10 @@ int main(void)
 		cmocka_unit_test_setup(test_service_bucket, setup),
 		cmocka_unit_test_setup(test_admission_and_stale, setup),
 		cmocka_unit_test_setup(test_source_bucket, setup),
+		cmocka_unit_test_setup(test_limit_change, setup),
+		cmocka_unit_test_setup(test_source_refusal_leaves_service_bucket, setup),
+		cmocka_unit_test_setup(test_source_tables_per_service, setup),
+		cmocka_unit_test_setup(test_udp_gro_trains, setup),
 		cmocka_unit_test_setup(test_fragment_not_judged, setup),
 		cmocka_unit_test_setup(test_stats_btf, setup),
 		cmocka_unit_test_setup(test_no_pins, setup),

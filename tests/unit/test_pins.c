@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for user/common/pins.c with the kernel faked out (-Wl,--wrap
- * of geteuid, statfs, bpf_obj_get, bpf_obj_get_info_by_fd,
- * bpf_map_lookup_elem, close): the messages for not root, no bpffs, no
- * state, and pins of another ABI version or layout.
+ * of geteuid, capget, statfs, bpf_obj_get, bpf_obj_get_info_by_fd,
+ * bpf_map_lookup_elem, close): the messages for a missing capability, no
+ * bpffs, no state, and pins of another ABI version or layout.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "caps.h"
 #include "log.h"
 #include "pins.h"
 
@@ -31,8 +32,7 @@ static const struct {
 	{ SL_MAP_SERVICES, BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_service), SL_MAX_SERVICES },
 	{ SL_MAP_ADMISSION, BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_admission), SL_MAX_SERVICES },
 	{ SL_MAP_BUCKETS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bucket), SL_MAX_SERVICES },
-	{ SL_MAP_SOURCES, BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_src_key),
-	  sizeof(struct sl_src_bucket), 1000 },
+	{ SL_MAP_SOURCES, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
 	{ SL_MAP_PREFIX4, BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16384 },
 	{ SL_MAP_PREFIX6, BPF_MAP_TYPE_LPM_TRIE, 20, 4, 16384 },
 	{ SL_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct sl_stats), SL_MAX_SERVICES },
@@ -42,6 +42,7 @@ static const struct {
 #define NFAKE (sizeof(fake) / sizeof(fake[0]))
 
 static uid_t euid;
+static __u64 cap_eff;		/* the effective set capget reports */
 static long fs_type;
 static const char *missing;		/* bpf_obj_get fails with ENOENT for this name */
 static const char *wrong_value;		/* this map reports another value size */
@@ -53,6 +54,15 @@ uid_t __wrap_geteuid(void);
 uid_t __wrap_geteuid(void)
 {
 	return euid;
+}
+
+int __wrap_capget(cap_user_header_t hdr, cap_user_data_t data);
+int __wrap_capget(cap_user_header_t hdr, cap_user_data_t data)
+{
+	assert_int_equal(hdr->version, _LINUX_CAPABILITY_VERSION_3);
+	data[0].effective = (__u32)cap_eff;
+	data[1].effective = (__u32)(cap_eff >> 32);
+	return 0;
 }
 
 int __wrap_statfs(const char *path, struct statfs *st);
@@ -101,7 +111,7 @@ int __wrap_bpf_obj_get_info_by_fd(int fd, void *info, __u32 *len)
 int __wrap_bpf_map_lookup_elem(int fd, const void *key, void *value);
 int __wrap_bpf_map_lookup_elem(int fd, const void *key, void *value)
 {
-	struct sl_config cfg = { .abi_version = abi };
+	struct sl_config cfg = { .abi_version = abi, .src_entries = 1000 };
 
 	(void)key;
 	assert_int_equal(fd, FD_BASE);	/* only sl_config is read */
@@ -130,6 +140,7 @@ static int setup(void **state)
 {
 	(void)state;
 	euid = 0;
+	cap_eff = ~0ull;	/* root */
 	fs_type = BPF_FS_MAGIC;
 	missing = NULL;
 	wrong_value = NULL;
@@ -171,16 +182,38 @@ static void test_attach_map_optional(void **state)
 	assert_int_equal(open_fds, 0);
 }
 
-static void test_not_root(void **state)
+/* The capability is checked, not the uid, and the error names it. */
+static void test_no_cap_bpf(void **state)
 {
 	struct sl_pins p;
 
 	(void)state;
 	euid = 1000;
+	cap_eff = SL_CAP_BIT(CAP_NET_ADMIN) | SL_CAP_BIT(CAP_PERFMON);
 	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), -EPERM);
-	assert_err_has("root");
+	assert_err_has("needs CAP_BPF");
 	assert_err_has("uid 1000");
 	assert_int_equal(open_fds, 0);
+}
+
+/* A non-root user with CAP_BPF alone opens the pins; CAP_SYS_ADMIN stands
+ * in for it (the kernel's bpf_capable()). */
+static void test_caps_not_uid(void **state)
+{
+	struct sl_pins p;
+
+	(void)state;
+	euid = 65534;
+	cap_eff = SL_CAP_BIT(CAP_BPF);
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), 0);
+	sl_pins_close(&p);
+	cap_eff = SL_CAP_BIT(CAP_SYS_ADMIN);
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), 0);
+	sl_pins_close(&p);
+	assert_int_equal(open_fds, 0);
+	cap_eff = SL_CAP_BIT(CAP_BPF) | SL_CAP_BIT(CAP_NET_ADMIN);
+	assert_int_equal(sl_caps_require("attaching", SL_CAPS_ATTACH), -EPERM);
+	assert_err_has("attaching needs CAP_PERFMON");
 }
 
 static void test_no_bpffs(void **state)
@@ -244,6 +277,20 @@ static void test_layout_mismatch(void **state)
 	assert_int_equal(open_fds, 0);
 }
 
+/* Pins of another version whose maps also differ in shape (an older
+ * sl_sources): named by their version, the actionable part. */
+static void test_abi_named_before_layout(void **state)
+{
+	struct sl_pins p;
+
+	(void)state;
+	abi = SL_ABI_VERSION - 1;
+	wrong_value = SL_MAP_SOURCES;
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), -EPROTO);
+	assert_err_has("ABI version");
+	assert_int_equal(open_fds, 0);
+}
+
 static void test_path(void **state)
 {
 	char buf[16];
@@ -263,12 +310,14 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_ok),
 		T(test_attach_map_optional),
-		T(test_not_root),
+		T(test_no_cap_bpf),
+		T(test_caps_not_uid),
 		T(test_no_bpffs),
 		T(test_no_state),
 		T(test_incomplete_state),
 		T(test_abi_mismatch),
 		T(test_layout_mismatch),
+		T(test_abi_named_before_layout),
 		T(test_path),
 	};
 

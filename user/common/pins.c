@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "caps.h"
 #include "log.h"
 #include "pins.h"
 
@@ -44,8 +45,7 @@ static const struct map_spec specs[] = {
 	  SL_MAX_SERVICES },
 	{ SL_MAP_BUCKETS, FD(buckets_fd), BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bucket),
 	  SL_MAX_SERVICES },
-	{ SL_MAP_SOURCES, FD(sources_fd), BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_src_key),
-	  sizeof(struct sl_src_bucket), 0 },
+	{ SL_MAP_SOURCES, FD(sources_fd), BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
 	{ SL_MAP_PREFIX4, FD(prefix4_fd), BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm4_key),
 	  sizeof(struct sl_prefix_rule), 0 },
 	{ SL_MAP_PREFIX6, FD(prefix6_fd), BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm6_key),
@@ -102,11 +102,9 @@ int sl_pins_check_env(const char *dir)
 	struct statfs st;
 	int err;
 
-	if (geteuid() != 0) {
-		pr_err("sluicectl needs root to reach the pinned maps in %s (running as uid %u)",
-		       dir, (unsigned int)geteuid());
-		return -EPERM;
-	}
+	err = sl_caps_require("reaching the pinned maps", SL_CAPS_MAPS);
+	if (err)
+		return err;
 	err = statfs_up(dir, &st);
 	if (err) {
 		pr_err("cannot inspect pin dir %s: %s", dir, strerror(-err));
@@ -145,7 +143,7 @@ void sl_pins_close(struct sl_pins *p)
 	}
 }
 
-static int check_map(const char *path, int fd, const struct map_spec *s, __u32 *max_entries)
+static int check_map(const char *path, int fd, const struct map_spec *s)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -167,14 +165,13 @@ static int check_map(const char *path, int fd, const struct map_spec *s, __u32 *
 		       s->max_entries ? "" : " any entries");
 		return -EPROTO;
 	}
-	*max_entries = info.max_entries;
 	return 0;
 }
 
 int sl_pins_open(const char *dir, struct sl_pins *p)
 {
 	struct sl_config cfg;
-	__u32 zero = 0, max = 0;
+	__u32 zero = 0;
 	int err, n;
 
 	memset(p, 0, sizeof(*p));
@@ -207,34 +204,39 @@ int sl_pins_open(const char *dir, struct sl_pins *p)
 			else if (err == -ENOENT)
 				pr_err("incomplete sluice state in %s: %s is missing", dir, s->name);
 			else if (err == -EPERM || err == -EACCES)
-				pr_err("cannot open %s: permission denied (needs root)", path);
+				pr_err("cannot open %s: permission denied (the pins are the "
+				       "creator's, mode 0600: run as their owner, uid %u here)", path,
+				       (unsigned int)geteuid());
 			else
 				pr_err("cannot open %s: %s", path, strerror(-err));
 			goto out;
 		}
 		*fd_of(p, s) = fd;
-		err = check_map(path, fd, s, &max);
+		err = check_map(path, fd, s);
 		if (err)
 			goto out;
-		if (s->fd_off == FD(sources_fd))
-			p->sources_max = max;
-	}
-
-	err = bpf_map_lookup_elem(p->config_fd, &zero, &cfg);
-	if (err) {
-		err = -errno;
-		pr_err("cannot read %s/%s: %s", dir, SL_MAP_CONFIG, strerror(errno));
-		goto out;
-	}
-	p->abi_version = cfg.abi_version;
-	if (cfg.abi_version != SL_ABI_VERSION) {
-		pr_err("pins in %s have ABI version %u, this sluicectl expects %u: detach with the "
-		       "matching sluicectl, or remove %s", dir, cfg.abi_version, SL_ABI_VERSION, dir);
-		err = -EPROTO;
-		goto out;
+		if (s->fd_off != FD(config_fd))
+			continue;
+		/* The version first (sl_config comes first): pins of another
+		 * version are named as such, not as a map of the wrong shape. */
+		err = bpf_map_lookup_elem(p->config_fd, &zero, &cfg);
+		if (err) {
+			err = -errno;
+			pr_err("cannot read %s/%s: %s", dir, SL_MAP_CONFIG, strerror(errno));
+			goto out;
+		}
+		p->abi_version = cfg.abi_version;
+		if (cfg.abi_version != SL_ABI_VERSION) {
+			pr_err("pins in %s have ABI version %u, this sluicectl expects %u: detach with "
+			       "the matching sluicectl, or remove %s", dir, cfg.abi_version,
+			       SL_ABI_VERSION, dir);
+			err = -EPROTO;
+			goto out;
+		}
 	}
 	p->clock = cfg.clock;
 	p->clock_slack_ns = cfg.clock_slack_ns;
+	p->sources_max = cfg.src_entries;
 	err = 0;
 out:
 	if (err)
@@ -301,7 +303,7 @@ int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t ma
  * their last write. The data plane does not take it and needs not: each
  * write is a whole value, in the order of abi.h.
  */
-int sl_pins_lock(const char *dir, int *fd_out)
+static int lock_dir(const char *dir, int *fd_out, int how)
 {
 	int fd, err;
 
@@ -311,14 +313,25 @@ int sl_pins_lock(const char *dir, int *fd_out)
 		pr_err("cannot open pin dir %s: %s", dir, strerror(errno));
 		return err;
 	}
-	if (flock(fd, LOCK_EX)) {
+	if (flock(fd, how)) {
 		err = -errno;
-		pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
+		if (err != -EWOULDBLOCK)
+			pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
 		close(fd);
 		return err;
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+int sl_pins_lock(const char *dir, int *fd_out)
+{
+	return lock_dir(dir, fd_out, LOCK_EX);
+}
+
+int sl_pins_trylock(const char *dir, int *fd_out)
+{
+	return lock_dir(dir, fd_out, LOCK_EX | LOCK_NB);
 }
 
 void sl_pins_unlock(int fd)

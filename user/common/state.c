@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -251,43 +252,6 @@ static int slot_alloc(const struct sl_pins *p, uint32_t *slot)
 	return -ENOSPC;
 }
 
-/* Forget per-source buckets left by an earlier service in this slot. */
-static int purge_sources(const struct sl_pins *p, uint32_t slot)
-{
-	struct sl_src_key key, next, *prev = NULL, *doomed = NULL;
-	size_t n = 0, cap = 0;
-	int err = 0;
-
-	while (!bpf_map_get_next_key(p->sources_fd, prev, &next)) {
-		if (next.slot == slot) {
-			if (n == cap) {
-				struct sl_src_key *d;
-
-				cap = cap ? cap * 2 : 64;
-				d = realloc(doomed, cap * sizeof(*d));
-				if (!d) {
-					err = -ENOMEM;
-					goto out;
-				}
-				doomed = d;
-			}
-			doomed[n++] = next;
-		}
-		key = next;
-		prev = &key;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_delete_elem(p->sources_fd, &doomed[i]) && errno != ENOENT) {
-			err = -errno;
-			pr_err("cannot delete from %s: %s", SL_MAP_SOURCES, strerror(errno));
-			goto out;
-		}
-	}
-out:
-	free(doomed);
-	return err;
-}
-
 static int update(int fd, const char *map, __u32 key, const void *val, __u64 flags)
 {
 	if (bpf_map_update_elem(fd, &key, val, flags)) {
@@ -308,6 +272,39 @@ static int delete_ok_missing(int fd, const char *map, __u32 key)
 		return err;
 	}
 	return 0;
+}
+
+/*
+ * The service's own table of per-source buckets (abi.h): a fresh LRU of
+ * sl_config.src_entries entries put in sl_sources[slot]. Made before the
+ * service that uses it is written; the outer map holds the only
+ * reference, so replacing or deleting the entry frees the old table and
+ * every bucket of an earlier service in the slot with it.
+ */
+static int src_table_new(const struct sl_pins *p, uint32_t slot)
+{
+	char name[16];
+	int fd, err;
+
+	snprintf(name, sizeof(name), "sl_src_%u", slot);
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct sl_src_key),
+			    sizeof(struct sl_src_bucket), p->sources_max, NULL);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cannot create the per-source table of slot %u (%u entries): %s", slot,
+		       p->sources_max, strerror(errno));
+		return err;
+	}
+	err = update(p->sources_fd, SL_MAP_SOURCES, slot, &fd, BPF_ANY);
+	close(fd);
+	return err;
+}
+
+static bool src_table_exists(const struct sl_pins *p, uint32_t slot)
+{
+	__u32 key = slot, id;
+
+	return bpf_map_lookup_elem(p->sources_fd, &key, &id) == 0;
 }
 
 int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32_t *slot_out)
@@ -349,7 +346,9 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 	err = delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);
 	if (err)
 		goto out;
-	err = purge_sources(p, slot);
+	/* No buckets of an earlier service in the slot: a new table, or none. */
+	err = svc->src_rate ? src_table_new(p, slot) :
+			      delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
 	if (err)
 		goto out;
 	/* abi.h: the service first, then the port that points at it. */
@@ -370,8 +369,20 @@ out:
 
 int sl_service_set(const struct sl_pins *p, uint32_t slot, const struct sl_service *svc)
 {
+	int err;
+
+	/* A per-source rate turned on: its table first (abi.h). */
+	if (svc->src_rate && !src_table_exists(p, slot)) {
+		err = src_table_new(p, slot);
+		if (err)
+			return err;
+	}
 	/* A hash update swaps the whole element (RCU): never half written. */
-	return update(p->services_fd, SL_MAP_SERVICES, slot, svc, BPF_EXIST);
+	err = update(p->services_fd, SL_MAP_SERVICES, slot, svc, BPF_EXIST);
+	if (err || svc->src_rate)
+		return err;
+	/* Turned off (or never on): the table's memory back. */
+	return delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
 }
 
 int sl_service_del(const struct sl_pins *p, uint32_t slot)
@@ -392,6 +403,9 @@ int sl_service_del(const struct sl_pins *p, uint32_t slot)
 	if (err)
 		return err;
 	err = delete_ok_missing(p->services_fd, SL_MAP_SERVICES, slot);
+	if (err)
+		return err;
+	err = delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
 	if (err)
 		return err;
 	return delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);
