@@ -85,6 +85,10 @@ nsenter --net="/run/netns/$NS_SRV" setpriv $(setpriv_args "$ALL") "$SLUICED" --l
 	--iface "$IF_SRV" --pin-dir "$PIN_DIR" --workers 1 --metrics none >>"$LOG" 2>&1 &
 DPID=$!
 wait_listen $PORT
+# It attaches and claims its entry after it listens: a request before that
+# passes unjudged.
+claimed() { [[ $(uctl -j service list | jq -r '.services[] | select(.service == "tcp/8080") | .daemon') == true ]]; }
+wait_until 5 claimed
 t_expect "sluiced as uid $USER_ID serves" "reply" \
 	"$(cli curl -s --max-time 5 "http://$SRV4:$PORT/health")" ok
 uctl -j stats >>"$LOG"

@@ -170,6 +170,8 @@ srv ip -6 addr add $SRV6/64 dev "$IF_SRV" nodad
 cli ip -6 neigh replace $SRV6 lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
 srv ip -6 neigh replace $CLI6 lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
 cli ip addr add $CLI4B/24 dev "$IF_CLI"
+# (as for the first address: no ARP delay in a reply the probe counts)
+srv ip neigh replace $CLI4B lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
 bg srv socat TCP6-LISTEN:$PORT,ipv6only=1,fork,reuseaddr,backlog=4096 EXEC:cat
 # A UDP echo service on 5353.
 bg srv python3 -c '
