@@ -251,14 +251,15 @@ static int slot_alloc(const struct sl_pins *p, uint32_t *slot)
 	return -ENOSPC;
 }
 
-/* Forget per-source buckets left by an earlier service in this slot. */
-static int purge_sources(const struct sl_pins *p, uint32_t slot)
+/* Forget the per-source entries (keyed by struct sl_src_key) an earlier
+ * service left in this slot of one map. */
+static int purge_slot(int fd, const char *map, uint32_t slot)
 {
 	struct sl_src_key key, next, *prev = NULL, *doomed = NULL;
 	size_t n = 0, cap = 0;
 	int err = 0;
 
-	while (!bpf_map_get_next_key(p->sources_fd, prev, &next)) {
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		if (next.slot == slot) {
 			if (n == cap) {
 				struct sl_src_key *d;
@@ -277,9 +278,9 @@ static int purge_sources(const struct sl_pins *p, uint32_t slot)
 		prev = &key;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (bpf_map_delete_elem(p->sources_fd, &doomed[i]) && errno != ENOENT) {
+		if (bpf_map_delete_elem(fd, &doomed[i]) && errno != ENOENT) {
 			err = -errno;
-			pr_err("cannot delete from %s: %s", SL_MAP_SOURCES, strerror(errno));
+			pr_err("cannot delete from %s: %s", map, strerror(errno));
 			goto out;
 		}
 	}
@@ -349,7 +350,11 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 	err = delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);
 	if (err)
 		goto out;
-	err = purge_sources(p, slot);
+	err = purge_slot(p->sources_fd, SL_MAP_SOURCES, slot);
+	if (!err)
+		err = purge_slot(p->src_quota_fd, SL_MAP_SRC_QUOTA, slot);
+	if (!err)
+		err = purge_slot(p->src_seen_fd, SL_MAP_SRC_SEEN, slot);
 	if (err)
 		goto out;
 	/* abi.h: the service first, then the port that points at it. */

@@ -183,6 +183,7 @@ int sld_dataplane_up(struct sld *d)
 	if (err)
 		goto out;
 	dp->have_pins = true;
+	dp->fleet = cfg->fleet[0] != '\0';
 	sl_format_service(SL_PROTO_TCP, dp->port, name, sizeof(name));
 	err = sl_service_find(&dp->pins, SL_PROTO_TCP, dp->port, &dp->slot);
 	if (err == -ENOENT) {
@@ -236,6 +237,7 @@ int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 		.rate_cap = o->rate_cap,
 		.level = o->level,
 		.stale_policy = (__u8)stale_policy,
+		.flags = d->dp.fleet ? SL_ADM_FLEET : 0,
 	};
 
 	if (!d->dp.have_pins)

@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 	struct sld_config_err cerr;
 	struct pool_opts po = { 0 };
 	int err, rc = 1;
-	bool pool_up = false, ctl_up = false;
+	bool pool_up = false, ctl_up = false, fleet_up = false;
 
 	g_argc = argc;
 	g_argv = argv;
@@ -183,6 +183,9 @@ int main(int argc, char **argv)
 	if (sld_control_start(d))
 		goto out;
 	ctl_up = true;
+	if (sld_fleet_start(d))
+		goto out;
+	fleet_up = true;
 	if (sld_metrics_start(d))
 		goto out;
 	pr_info("running: target delay %u ms, deadline %.1f ms, tick %u ms, "
@@ -199,6 +202,8 @@ out:
 		pool_shutdown(d->pool, POOL_DRAIN, NULL, NULL);
 	}
 	sld_metrics_stop();
+	if (fleet_up)
+		sld_fleet_stop();
 	if (ctl_up)
 		sld_control_stop(d);
 	sld_proxy_fini();

@@ -234,6 +234,7 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 		COUNTER(&b, "sluiced_upstream_latency_seconds_total",
 			"Sum of upstream latencies.", ld(&d->c.upstream_lat_ns) / 1e9);
 	}
+	sld_fleet_metrics(&b);
 	return prom_finish(&b);
 }
 

@@ -1,0 +1,634 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fleet quotas (--fleet redis://HOST:PORT[/DB], --fleet-per-source RATE):
+ * a thread of its own shares, through Redis, how many new connections the
+ * heaviest source prefixes of our service made on this host, and writes a
+ * per-source exception (sl_src_quota, abi.h) for each source over RATE
+ * fleet-wide: its share of RATE on this host. The arithmetic is in
+ * fleet_share.c; this file is the loop, Redis (hiredis) and the maps.
+ *
+ * Every FLEET_SYNC_MS the thread
+ *   1. reads sl_src_seen (the kernel counts each judged source of the
+ *      service while SL_ADM_FLEET is set, sld_dataplane_write) and keeps
+ *      the FLEET_TRACK heaviest increases since the last read;
+ *   2. in one pipelined round trip: INCRBY each tracked source's increase
+ *      into its key of the current one-second window (wall clock, so the
+ *      hosts' windows agree to NTP's precision), GET its key of the window
+ *      before, complete since every host has moved on from it; INCR the
+ *      window's host count once per window and GET the last one's (the
+ *      reporting threshold is a share of RATE per host); keys EXPIRE after
+ *      FLEET_TTL_S, so Redis holds a few windows and nothing to clean up;
+ *   3. from the last window's fleet count and our own part of it sets,
+ *      changes or removes each source's exception.
+ * What a host sends is bounded by FLEET_TRACK sources whatever the number
+ * of clients (the closing note of issue 12 has the numbers).
+ *
+ * Redis is never in the request path: the data plane judges from the
+ * maps. When Redis is down, slow (FLEET_TIMEOUT_MS) or answers an error,
+ * the thread removes every exception it set (each host falls back to its
+ * local limits), logs it once, and retries with a doubling backoff up to
+ * FLEET_BACKOFF_MAX_MS; when Redis answers again it logs that once and the
+ * quota applies from the next window. Never fail closed.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fleet_share.h"
+#include "log.h"
+#include "prom.h"
+#include "sluiced.h"
+
+#define FLEET_SYNC_MS 250
+#define FLEET_WINDOW_MS 1000
+#define FLEET_TTL_S 5
+#define FLEET_TRACK 64			/* sources reported per host at most */
+#define FLEET_TIMEOUT_MS 200		/* connect, and each round trip */
+#define FLEET_BACKOFF_MAX_MS 2000
+#define FLEET_SEEN_CHUNK 256		/* entries per batch read of sl_src_seen */
+
+/* A source this host reports: in the heaviest of a sync in this window or
+ * the last, or under an exception. */
+struct tracked {
+	struct sl_src_key key;
+	uint64_t delta;		/* increase of this sync, to INCRBY */
+	uint64_t sent_cur;	/* what we added to this window's key */
+	uint64_t sent_prev;	/* ... and to the last window's */
+	uint64_t total_prev;	/* the fleet's count of the last window */
+	bool limited;
+	struct fleet_limit lim;
+};
+
+static struct {
+	struct sld *d;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;		/* guards stop, with wake */
+	pthread_cond_t wake;
+	bool stop;
+	char host[SLD_ADDR_MAX];
+	uint16_t port;
+	uint32_t db;
+	char service[24];		/* "tcp/8080": part of every key */
+	redisContext *rc;
+	struct fleet_src *prev, *cur;	/* sl_src_seen snapshots of our slot, by key */
+	size_t n_prev, n_cur, cap;
+	struct tracked t[FLEET_TRACK];
+	size_t n_t;
+	uint64_t window;
+	uint32_t hosts;			/* hosts that reported in the last window */
+	/* for /metrics; relaxed: statistics, each on its own */
+	_Atomic uint32_t connected;
+	_Atomic uint32_t limited;
+	_Atomic uint64_t last_sync_ms;	/* wall clock */
+	_Atomic uint64_t syncs, failures, commands, bytes_out, bytes_in;
+} F = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t now_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
+/* ---- the maps ---------------------------------------------------------- */
+
+/* Our slot's sl_src_seen entries into F.cur, sorted by key. */
+static int read_seen(void)
+{
+	int fd = F.d->dp.pins.src_seen_fd;
+	struct sl_src_key keys[FLEET_SEEN_CHUNK], batch;
+	struct sl_src_seen vals[FLEET_SEEN_CHUNK];
+	bool first = true, done = false;
+
+	F.n_cur = 0;
+	while (!done) {
+		__u32 n = FLEET_SEEN_CHUNK;
+		int err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals,
+					       &n, NULL);
+
+		if (err && errno != ENOENT)
+			return -errno;
+		done = err != 0;
+		first = false;
+		for (__u32 i = 0; i < n; i++) {
+			if (keys[i].slot != F.d->dp.slot)
+				continue;
+			if (F.n_cur == F.cap) {
+				size_t cap = F.cap ? F.cap * 2 : 1024;
+				struct fleet_src *c = realloc(F.cur, cap * sizeof(*c));
+				struct fleet_src *p = realloc(F.prev, cap * sizeof(*p));
+
+				if (c)
+					F.cur = c;
+				if (p)
+					F.prev = p;
+				if (!c || !p)
+					return -ENOMEM;
+				F.cap = cap;
+			}
+			F.cur[F.n_cur++] = (struct fleet_src){ .key = keys[i],
+							       .count = vals[i].count };
+		}
+	}
+	fleet_src_sort(F.cur, F.n_cur);
+	return 0;
+}
+
+static int set_exception(struct tracked *t)
+{
+	int fd = F.d->dp.pins.src_quota_fd;
+	struct sl_src_quota q = { 0 };
+
+	/* Keep the bucket's state: a rate change must not refill it. */
+	if (bpf_map_lookup_elem(fd, &t->key, &q) == 0 && q.rate_milli == t->lim.rate_milli &&
+	    q.burst == t->lim.burst)
+		return 0;
+	q.rate_milli = t->lim.rate_milli;
+	q.burst = t->lim.burst;
+	if (bpf_map_update_elem(fd, &t->key, &q, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static void clear_exception(struct tracked *t)
+{
+	if (bpf_map_delete_elem(F.d->dp.pins.src_quota_fd, &t->key) && errno != ENOENT) {
+		char src[64];
+
+		fleet_src_text(&t->key, src, sizeof(src));
+		pr_warn("fleet: cannot remove the exception of %s: %s", src, strerror(errno));
+	}
+	t->limited = false;
+}
+
+/* Every exception of our slot, ours or a previous daemon's: local limits. */
+static void clear_all_exceptions(void)
+{
+	int fd = F.d->dp.pins.src_quota_fd;
+	struct sl_src_key k, next, *prev = NULL;
+
+	for (size_t i = 0; i < F.n_t; i++)
+		F.t[i].limited = false;
+	/* Deleting the key just returned would restart the walk: delete
+	 * the one before, once the next is known. */
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (prev && prev->slot == F.d->dp.slot)
+			bpf_map_delete_elem(fd, prev);
+		k = next;
+		prev = &k;
+	}
+	if (prev && prev->slot == F.d->dp.slot)
+		bpf_map_delete_elem(fd, prev);
+	atomic_store_explicit(&F.limited, 0, memory_order_relaxed);
+}
+
+/* ---- Redis ------------------------------------------------------------- */
+
+static size_t digits(long long v)
+{
+	char b[24];
+
+	return (size_t)snprintf(b, sizeof(b), "%lld", v);
+}
+
+/* The bytes of a reply in RESP, as the server sent them. */
+static size_t reply_bytes(const redisReply *r)
+{
+	size_t n = 0;
+
+	switch (r->type) {
+	case REDIS_REPLY_INTEGER:
+		return 3 + digits(r->integer);
+	case REDIS_REPLY_STRING:
+		return 5 + digits((long long)r->len) + r->len;
+	case REDIS_REPLY_STATUS:
+	case REDIS_REPLY_ERROR:
+		return 3 + r->len;
+	case REDIS_REPLY_NIL:
+		return 5;
+	case REDIS_REPLY_ARRAY:
+		for (size_t i = 0; i < r->elements; i++)
+			n += reply_bytes(r->element[i]);
+		return n + 3 + digits((long long)r->elements);
+	default:
+		return 0;
+	}
+}
+
+static int append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Queue one command of the pipeline (formatted by hiredis: the counts of
+ * commands and bytes are exact). */
+static int append(const char *fmt, ...)
+{
+	char *cmd = NULL;
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = redisvFormatCommand(&cmd, fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return -ENOMEM;
+	if (redisAppendFormattedCommand(F.rc, cmd, (size_t)len) != REDIS_OK) {
+		free(cmd);
+		return -EIO;
+	}
+	free(cmd);
+	add(&F.commands, 1);
+	add(&F.bytes_out, (uint64_t)len);
+	return 0;
+}
+
+/* The next reply of the pipeline: an integer, or 0 for nil. */
+static int reply_int(long long *v)
+{
+	redisReply *r = NULL;
+	int err = 0;
+
+	if (redisGetReply(F.rc, (void **)&r) != REDIS_OK || !r)
+		return -EIO;
+	add(&F.bytes_in, reply_bytes(r));
+	if (r->type == REDIS_REPLY_INTEGER)
+		*v = r->integer;
+	else if (r->type == REDIS_REPLY_NIL)
+		*v = 0;
+	else if (r->type == REDIS_REPLY_STRING)
+		*v = strtoll(r->str, NULL, 10);
+	else if (r->type == REDIS_REPLY_STATUS)
+		*v = 0;
+	else
+		err = -EPROTO;
+	if (err)
+		pr_debug("fleet: Redis answered %s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+	freeReplyObject(r);
+	return err;
+}
+
+static int expect_ok(void)
+{
+	long long v;
+
+	return reply_int(&v);
+}
+
+static int redis_connect(void)
+{
+	struct timeval tv = { 0, FLEET_TIMEOUT_MS * 1000 };
+	char password[SLD_SECRET_MAX];
+	int err = 0;
+
+	F.rc = redisConnectWithTimeout(F.host, F.port, tv);
+	if (!F.rc || F.rc->err)
+		return -ECONNREFUSED;
+	if (redisSetTimeout(F.rc, tv) != REDIS_OK)
+		return -EIO;
+	pthread_mutex_lock(&F.d->cfg_lock);
+	strcpy(password, F.d->cfg.fleet_password);
+	pthread_mutex_unlock(&F.d->cfg_lock);
+	if (password[0]) {
+		err = append("AUTH %s", password);
+		if (!err)
+			err = expect_ok();
+	}
+	memset(password, 0, sizeof(password));
+	if (!err && F.db) {
+		err = append("SELECT %u", F.db);
+		if (!err)
+			err = expect_ok();
+	}
+	return err;
+}
+
+static void redis_drop(void)
+{
+	if (F.rc)
+		redisFree(F.rc);
+	F.rc = NULL;
+}
+
+/* ---- one sync ---------------------------------------------------------- */
+
+static struct tracked *track(const struct sl_src_key *k, bool add_it)
+{
+	for (size_t i = 0; i < F.n_t; i++)
+		if (memcmp(&F.t[i].key, k, sizeof(*k)) == 0)
+			return &F.t[i];
+	if (!add_it || F.n_t == FLEET_TRACK)
+		return NULL;
+	F.t[F.n_t] = (struct tracked){ .key = *k };
+	return &F.t[F.n_t++];
+}
+
+/* Which sources we report this sync, and by how much each grew. */
+static void pick_sources(uint32_t quota)
+{
+	struct fleet_src heavy[FLEET_TRACK], *swap;
+	uint64_t min = fleet_min_delta(quota, F.hosts, FLEET_SYNC_MS);
+	size_t m;
+
+	m = fleet_heavy(F.cur, F.n_cur, F.prev, F.n_prev, 1, heavy, FLEET_TRACK);
+	for (size_t i = 0; i < F.n_t; i++)
+		F.t[i].delta = 0;
+	for (size_t i = 0; i < m; i++) {
+		/* Under the threshold, only a source already reported. */
+		struct tracked *t = track(&heavy[i].key, heavy[i].delta >= min);
+
+		if (t)
+			t->delta = heavy[i].delta;
+	}
+	swap = F.prev;
+	F.prev = F.cur;
+	F.cur = swap;
+	F.n_prev = F.n_cur;
+}
+
+static void roll_window(uint64_t w)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < F.n_t; i++) {
+		struct tracked *t = &F.t[i];
+
+		t->sent_prev = w == F.window + 1 ? t->sent_cur : 0;
+		t->sent_cur = 0;
+		if (t->sent_prev || t->limited || t->delta)
+			F.t[j++] = *t;
+	}
+	F.n_t = j;
+}
+
+static int key_of(char *buf, const struct sl_src_key *k, uint64_t w, const char *name)
+{
+	return fleet_key(buf, FLEET_KEY_MAX, name, F.service, k, w);
+}
+
+static int sync_once(const char *name, uint32_t quota)
+{
+	uint64_t w = now_ms(CLOCK_REALTIME) / FLEET_WINDOW_MS;
+	bool new_window = w != F.window;
+	char key[FLEET_KEY_MAX];
+	long long v, hosts;
+	uint32_t limited = 0;
+	int err;
+
+	err = read_seen();
+	if (err) {
+		pr_warn("fleet: cannot read %s: %s", SL_MAP_SRC_SEEN, strerror(-err));
+		return 0;	/* a map problem, not Redis's: try again next sync */
+	}
+	pick_sources(quota);
+	if (new_window) {
+		roll_window(w);
+		F.window = w;
+	}
+
+	/* The pipeline. */
+	if (new_window) {
+		err = append("INCR %s:hosts:%llu", name, (unsigned long long)w);
+		err = err ?: append("EXPIRE %s:hosts:%llu %d", name, (unsigned long long)w,
+				    FLEET_TTL_S);
+	}
+	err = err ?: append("GET %s:hosts:%llu", name, (unsigned long long)(w - 1));
+	for (size_t i = 0; i < F.n_t && !err; i++) {
+		struct tracked *t = &F.t[i];
+
+		if (t->delta) {
+			err = key_of(key, &t->key, w, name);
+			err = err ?: append("INCRBY %s %llu", key, (unsigned long long)t->delta);
+			err = err ?: append("EXPIRE %s %d", key, FLEET_TTL_S);
+			t->sent_cur += t->delta;
+		}
+		err = err ?: key_of(key, &t->key, w - 1, name);
+		err = err ?: append("GET %s", key);
+	}
+	/* The replies, in order. */
+	if (new_window) {
+		err = err ?: reply_int(&v);
+		err = err ?: expect_ok();
+	}
+	err = err ?: reply_int(&hosts);
+	for (size_t i = 0; i < F.n_t && !err; i++) {
+		struct tracked *t = &F.t[i];
+
+		if (t->delta) {
+			err = reply_int(&v);
+			err = err ?: expect_ok();
+		}
+		err = err ?: reply_int(&v);
+		if (!err)
+			t->total_prev = v > 0 ? (uint64_t)v : 0;
+	}
+	if (err)
+		return err;
+	F.hosts = hosts > 0 ? (uint32_t)hosts : 1;
+
+	/* The decisions. */
+	for (size_t i = 0; i < F.n_t; i++) {
+		struct tracked *t = &F.t[i];
+
+		if (fleet_share(t->sent_prev, t->total_prev, quota, FLEET_WINDOW_MS, &t->lim)) {
+			if (set_exception(t) == 0) {
+				t->limited = true;
+				limited++;
+			}
+		} else if (t->limited) {
+			clear_exception(t);
+		}
+	}
+	atomic_store_explicit(&F.limited, limited, memory_order_relaxed);
+	add(&F.syncs, 1);
+	atomic_store_explicit(&F.last_sync_ms, now_ms(CLOCK_REALTIME), memory_order_relaxed);
+	return 0;
+}
+
+/* ---- the thread -------------------------------------------------------- */
+
+/* Sleep ms, or less if asked to stop; true if asked to stop. */
+static bool nap(uint32_t ms)
+{
+	struct timespec until;
+	bool stop;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&F.lock);
+	while (!F.stop &&
+	       pthread_cond_timedwait(&F.wake, &F.lock, &until) != ETIMEDOUT)
+		;
+	stop = F.stop;
+	pthread_mutex_unlock(&F.lock);
+	return stop;
+}
+
+static void *fleet_main(void *arg)
+{
+	char name[SLD_FLEET_NAME_MAX];
+	uint32_t backoff = 0, quota;
+	uint64_t down_since = 0;
+	bool logged_down = false;
+
+	(void)arg;
+	clear_all_exceptions();
+	do {
+		uint64_t t0 = now_ms(CLOCK_MONOTONIC);
+		int err = 0;
+
+		/* fleet-per-source may change on a reload; the name cannot. */
+		pthread_mutex_lock(&F.d->cfg_lock);
+		quota = F.d->cfg.fleet_per_source;
+		strcpy(name, F.d->cfg.fleet_name);
+		pthread_mutex_unlock(&F.d->cfg_lock);
+
+		if (!F.rc)
+			err = redis_connect();
+		if (!err)
+			err = sync_once(name, quota);
+		if (!err) {
+			if (!atomic_load_explicit(&F.connected, memory_order_relaxed)) {
+				if (logged_down)
+					pr_warn("fleet: Redis at %s:%u answers again after "
+						"%.1f s: fleet quotas apply from the next window",
+						F.host, F.port,
+						(double)(t0 - down_since) / 1000);
+				else
+					pr_info("fleet: connected to Redis at %s:%u (db %u), "
+						"%u new connections/s per source fleet-wide",
+						F.host, F.port, F.db, quota);
+				atomic_store_explicit(&F.connected, 1, memory_order_relaxed);
+			}
+			logged_down = false;
+			backoff = 0;
+			uint64_t spent = now_ms(CLOCK_MONOTONIC) - t0;
+
+			if (nap(spent < FLEET_SYNC_MS ? FLEET_SYNC_MS - (uint32_t)spent : 1))
+				break;
+			continue;
+		}
+		/* Down, slow or confused: local limits until it answers. */
+		add(&F.failures, 1);
+		if (!logged_down) {
+			pr_warn("fleet: Redis at %s:%u %s: every source is on this host's "
+				"local limits until it answers; retrying with backoff",
+				F.host, F.port,
+				F.rc && F.rc->err ? F.rc->errstr : "does not answer as expected");
+			logged_down = true;
+			down_since = t0;
+		}
+		atomic_store_explicit(&F.connected, 0, memory_order_relaxed);
+		redis_drop();
+		clear_all_exceptions();
+		backoff = fleet_backoff(backoff, FLEET_BACKOFF_MAX_MS);
+	} while (!nap(backoff));
+	return NULL;
+}
+
+int sld_fleet_start(struct sld *d)
+{
+	const struct sld_config *c = &d->cfg;
+	int err;
+
+	if (!c->fleet[0])
+		return 0;
+	if (!d->dp.have_pins) {
+		pr_err("fleet quotas need the data plane: no pinned state in %s "
+		       "(give --iface, or attach with sluicectl first)", c->pin_dir);
+		return -ENOENT;
+	}
+	if (sld_parse_redis_url(c->fleet, F.host, sizeof(F.host), &F.port, &F.db))
+		return -EINVAL;	/* checked when the options were read */
+	F.d = d;
+	snprintf(F.service, sizeof(F.service), "tcp/%u", d->dp.port);
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&F.wake, &ca);
+	pthread_condattr_destroy(&ca);
+	err = pthread_create(&F.thread, NULL, fleet_main, NULL);
+	if (err) {
+		pr_err("cannot start the fleet thread: %s", strerror(err));
+		return -err;
+	}
+	F.running = true;
+	return 0;
+}
+
+void sld_fleet_stop(void)
+{
+	if (!F.running)
+		return;
+	pthread_mutex_lock(&F.lock);
+	F.stop = true;
+	pthread_cond_signal(&F.wake);
+	pthread_mutex_unlock(&F.lock);
+	pthread_join(F.thread, NULL);
+	F.running = false;
+	redis_drop();
+	/* A stopped daemon's exceptions lapse with its heartbeat anyway;
+	 * removed now, the next daemon starts from local limits. */
+	clear_all_exceptions();
+	free(F.cur);
+	free(F.prev);
+	F.cur = F.prev = NULL;
+	F.cap = F.n_cur = F.n_prev = 0;
+}
+
+void sld_fleet_metrics(struct prom_buf *b)
+{
+	static const struct {
+		const char *name, *help;
+		enum prom_type type;
+	} m[] = {
+		{ "sluiced_fleet_connected", "1 while Redis answers; 0: local limits only.",
+		  PROM_GAUGE },
+		{ "sluiced_fleet_sources_limited",
+		  "Source prefixes under a fleet-wide exception on this host.", PROM_GAUGE },
+		{ "sluiced_fleet_last_sync_timestamp_seconds",
+		  "Wall-clock time of the last sync with Redis.", PROM_GAUGE },
+		{ "sluiced_fleet_syncs_total", "Syncs with Redis that succeeded.", PROM_COUNTER },
+		{ "sluiced_fleet_failures_total",
+		  "Syncs or connections that failed (Redis down, slow or erring).", PROM_COUNTER },
+		{ "sluiced_fleet_redis_commands_total", "Commands sent to Redis.", PROM_COUNTER },
+		{ "sluiced_fleet_redis_sent_bytes_total", "Bytes of the commands sent to Redis.",
+		  PROM_COUNTER },
+		{ "sluiced_fleet_redis_received_bytes_total", "Bytes of Redis's replies.",
+		  PROM_COUNTER },
+	};
+	double v[] = {
+		atomic_load_explicit(&F.connected, memory_order_relaxed),
+		atomic_load_explicit(&F.limited, memory_order_relaxed),
+		(double)atomic_load_explicit(&F.last_sync_ms, memory_order_relaxed) / 1000,
+		(double)atomic_load_explicit(&F.syncs, memory_order_relaxed),
+		(double)atomic_load_explicit(&F.failures, memory_order_relaxed),
+		(double)atomic_load_explicit(&F.commands, memory_order_relaxed),
+		(double)atomic_load_explicit(&F.bytes_out, memory_order_relaxed),
+		(double)atomic_load_explicit(&F.bytes_in, memory_order_relaxed),
+	};
+
+	if (!F.running)
+		return;
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		prom_family(b, m[i].name, m[i].help, m[i].type);
+		prom_sample(b, m[i].name, NULL, 0, v[i]);
+	}
+}
