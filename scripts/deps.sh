@@ -23,6 +23,8 @@ packages=(
 	python3               # a test service in the data plane's action test
 	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
 	gnuplot-nox           # the overload benchmark's plots
+	libhiredis-dev        # sluiced's Redis client for fleet quotas (--fleet)
+	redis-server          # the Redis of the fleet-quota namespace test (redis-server, redis-cli)
 )
 
 missing=()

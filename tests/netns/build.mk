@@ -4,3 +4,4 @@
 # with the reason when something is missing.
 TEST_PROGS += tests/netns/test_static.sh
 TEST_PROGS += tests/netns/test_sluiced.sh
+TEST_PROGS += tests/netns/test_fleet.sh

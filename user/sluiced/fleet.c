@@ -12,7 +12,8 @@
  *      service while SL_ADM_FLEET is set, sld_dataplane_write) and keeps
  *      the FLEET_TRACK heaviest increases since the last read;
  *   2. in one pipelined round trip: INCRBY each tracked source's increase
- *      into its key of the current one-second window (wall clock, so the
+ *      into its key of the current one-second window (EXPIRE with the
+ *      window's first INCRBY; wall clock, so the
  *      hosts' windows agree to NTP's precision), GET its key of the window
  *      before, complete since every host has moved on from it; INCR the
  *      window's host count once per window and GET the last one's (the
@@ -59,6 +60,7 @@
 struct tracked {
 	struct sl_src_key key;
 	uint64_t delta;		/* increase of this sync, to INCRBY */
+	bool expire;		/* the first INCRBY of the window: EXPIRE too */
 	uint64_t sent_cur;	/* what we added to this window's key */
 	uint64_t sent_prev;	/* ... and to the last window's */
 	uint64_t total_prev;	/* the fleet's count of the last window */
@@ -408,9 +410,13 @@ static int sync_once(const char *name, uint32_t quota)
 		struct tracked *t = &F.t[i];
 
 		if (t->delta) {
+			/* The key's life starts with the window's first INCRBY;
+			 * later ones need not renew it. */
+			t->expire = t->sent_cur == 0;
 			err = key_of(key, &t->key, w, name);
 			err = err ?: append("INCRBY %s %llu", key, (unsigned long long)t->delta);
-			err = err ?: append("EXPIRE %s %d", key, FLEET_TTL_S);
+			if (t->expire)
+				err = err ?: append("EXPIRE %s %d", key, FLEET_TTL_S);
 			t->sent_cur += t->delta;
 		}
 		err = err ?: key_of(key, &t->key, w - 1, name);
@@ -427,7 +433,8 @@ static int sync_once(const char *name, uint32_t quota)
 
 		if (t->delta) {
 			err = reply_int(&v);
-			err = err ?: expect_ok();
+			if (t->expire)
+				err = err ?: expect_ok();
 		}
 		err = err ?: reply_int(&v);
 		if (!err)
