@@ -207,6 +207,10 @@ int env_clear_state(void)
 	free(zero);
 	if (!err)
 		err = clear_hash(env_skel->maps.sl_sources, sizeof(struct sl_src_key));
+	if (!err)
+		err = clear_hash(env_skel->maps.sl_src_quota, sizeof(struct sl_src_key));
+	if (!err)
+		err = clear_hash(env_skel->maps.sl_src_seen, sizeof(struct sl_src_key));
 	return err;
 }
 
