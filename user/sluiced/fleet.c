@@ -374,6 +374,27 @@ static void roll_window(uint64_t w)
 	F.n_t = j;
 }
 
+/*
+ * After a (re)connect: the counters grew while nothing was sent (Redis
+ * down, or a previous daemon): take them as the baseline, or the first
+ * sync would report an outage's worth as one window and limit sources
+ * that were never over the rate.
+ */
+static int rebase(void)
+{
+	int err = read_seen();
+	struct fleet_src *swap = F.prev;
+
+	if (err)
+		return err;
+	F.prev = F.cur;
+	F.cur = swap;
+	F.n_prev = F.n_cur;
+	F.n_t = 0;
+	F.window = 0;
+	return 0;
+}
+
 static int key_of(char *buf, const struct sl_src_key *k, uint64_t w, const char *name)
 {
 	return fleet_key(buf, FLEET_KEY_MAX, name, F.service, k, w);
@@ -506,8 +527,10 @@ static void *fleet_main(void *arg)
 		strcpy(name, F.d->cfg.fleet_name);
 		pthread_mutex_unlock(&F.d->cfg_lock);
 
-		if (!F.rc)
+		if (!F.rc) {
 			err = redis_connect();
+			err = err ?: rebase();
+		}
 		if (!err)
 			err = sync_once(name, quota);
 		if (!err) {
