@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test bench bench-overload demo install clean help
+.PHONY: all deps test fuzz soak bench bench-overload demo install clean help
 
 all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -73,6 +73,17 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(abspath $(BUILD)) TEST_LOGDIR=$(BUILD)/test-logs tests/run.sh $(TEST_PROGS)
+
+# The data-plane fuzzer's long run: FUZZ_PACKETS (10M) through XDP and TC,
+# seed printed; FUZZ_SEED=N reruns one.
+FUZZ_PACKETS ?= 10000000
+fuzz: $(BUILD)/tests/prog/fuzz_dataplane
+	$(Q)$< -n $(FUZZ_PACKETS) $(if $(FUZZ_SEED),-s $(FUZZ_SEED))
+
+# sluiced serving and proxying at 10x overload for SOAK_MINUTES (30).
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SOAK_MINUTES=$(or $(SOAK_MINUTES),30) scripts/soak.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -96,6 +107,8 @@ help:
 	@echo 'Targets:'
 	@echo '  all (default)  build the data plane, sluicectl, the pool and the tests into $(BUILD)/'
 	@echo '  test           install missing packages, build, run every test (needs root for BPF/netns)'
+	@echo '  fuzz           data-plane fuzzer, 10M packets through XDP and TC (FUZZ_PACKETS, FUZZ_SEED)'
+	@echo '  soak           sluiced serving and proxying at 10x overload, SOAK_MINUTES (30): RSS, fds, counters'
 	@echo '  demo           a burst against a service in test namespaces, without and with sluice'
 	@echo '  bench          data-plane and pool benchmarks, as ratios to baselines of the same run'
 	@echo '  bench-overload the full overload benchmark: each protection against open-loop bursts'

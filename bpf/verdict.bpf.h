@@ -17,6 +17,7 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include <sluice/abi.h>
 #include "maps.bpf.h"
 #include "parse.bpf.h"
@@ -88,6 +89,63 @@ static __always_inline __u16 sl_csum_fold(__u32 sum)
 }
 
 /*
+ * TC only: how the skb's TCP checksum is to be finished. A SYN that came
+ * from a local stack or a VM over veth/virtio is CHECKSUM_PARTIAL: the
+ * device (or the stack, in software, if the device cannot) sums the
+ * segment from csum_start into csum_start + csum_offset on the way out,
+ * starting from what the field holds. The RST leaves as the same skb, so
+ * its field must then hold the pseudo-header's sum alone, not the whole
+ * checksum, which would be summed again and arrive corrupt. The state is
+ * read from the kernel's sk_buff (the __sk_buff view has no ip_summed);
+ * it cannot be changed from here.
+ */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+struct sk_buff___sl {
+	unsigned char *head;
+	unsigned char *data;
+	__u8 ip_summed:2;
+	union {
+		__u32 csum;
+		struct {
+			__u16 csum_start;
+			__u16 csum_offset;
+		};
+	};
+} __attribute__((preserve_access_index));
+
+#define SL_CHECKSUM_PARTIAL 3	/* include/linux/skbuff.h */
+
+enum sl_csum_mode {
+	SL_CSUM_FULL = 0,	/* write the whole checksum */
+	SL_CSUM_PSEUDO,		/* CHECKSUM_PARTIAL at the RST's TCP header */
+	SL_CSUM_MOVED,		/* CHECKSUM_PARTIAL elsewhere: the SYN's TCP header
+				 * sat after IP options or IPv6 extension headers
+				 * the RST does not keep; the RST cannot be right */
+};
+
+static __always_inline enum sl_csum_mode sl_tc_csum_mode(void *ctx, __u32 tcp_off)
+{
+	struct sk_buff___sl *k = bpf_cast_to_kern_ctx(ctx);
+
+	if (BPF_CORE_READ_BITFIELD(k, ip_summed) != SL_CHECKSUM_PARTIAL)
+		return SL_CSUM_FULL;
+	if (k->csum_start == (__u64)(k->data - k->head) + tcp_off &&
+	    k->csum_offset == offsetof(struct tcphdr, check))
+		return SL_CSUM_PSEUDO;
+	return SL_CSUM_MOVED;
+}
+
+/* The TCP checksum field for a pseudo-header sum and a header. */
+static __always_inline __u16 sl_tcp_check(__u32 pseudo, const struct tcphdr *th,
+					  enum sl_csum_mode mode)
+{
+	if (mode == SL_CSUM_PSEUDO)
+		return (__u16)~sl_csum_fold(pseudo);	/* folded, not complemented */
+	return sl_csum_fold(sl_csum_add(pseudo, th, sizeof(*th) / 2));
+}
+
+/*
  * Turn the SYN into a RST|ACK in place: swap MACs, addresses and ports,
  * seq 0, ack = SYN seq + 1 (RFC 9293 3.10.7.1, the reply to a segment
  * without ACK; seq + 1 is acceptable to the client even when its SYN
@@ -96,11 +154,13 @@ static __always_inline __u16 sl_csum_fold(__u32 sum)
  * headers are not echoed), fresh checksums, and the packet cut to that
  * length. VLAN tags stay, so the reply leaves on the VLAN it came from.
  * Everything is rebuilt from the scalars in p; only the VLAN tags are
- * walked again, to find where the IP header starts. Returns 0, or -1 if
- * the packet could not be rewritten (the caller then drops it).
+ * walked again, to find where the IP header starts. In TC the checksum
+ * follows the skb's state (sl_tc_csum_mode). Returns 0, or -1 if the
+ * packet could not be rewritten (the caller then drops it).
  */
 static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 {
+	enum sl_csum_mode mode = SL_CSUM_FULL;
 	struct tcphdr th = {};
 	struct sl_hdrs h;
 	__u8 mac[ETH_ALEN];
@@ -117,6 +177,12 @@ static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 	l3_off = sl_skip_l2(data, data_end, &proto);
 	if (l3_off < 0 || (void *)(eth + 1) > data_end)
 		return -1;
+	if (tc) {
+		mode = sl_tc_csum_mode(p->ctx, l3_off + (p->family == 4 ? sizeof(struct iphdr) :
+								      sizeof(struct ipv6hdr)));
+		if (mode == SL_CSUM_MOVED)
+			return -1;
+	}
 
 	th.source = p->dport;
 	th.dest = p->sport;
@@ -140,7 +206,7 @@ static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 
 		sum = sl_csum_add(0, &nip.saddr, 4);
 		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(th));
-		th.check = sl_csum_fold(sl_csum_add(sum, &th, sizeof(th) / 2));
+		th.check = sl_tcp_check(sum, &th, mode);
 		iphl = sizeof(nip);
 
 		/* The new headers fit where the old ones were, which were at
@@ -161,7 +227,7 @@ static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 
 		sum = sl_csum_add(0, &nip6.saddr, 16);
 		sum += bpf_htons(IPPROTO_TCP) + bpf_htons(sizeof(th));
-		th.check = sl_csum_fold(sl_csum_add(sum, &th, sizeof(th) / 2));
+		th.check = sl_tcp_check(sum, &th, mode);
 		iphl = sizeof(nip6);
 
 		if (data + l3_off + sizeof(nip6) + sizeof(th) > data_end)

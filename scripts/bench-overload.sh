@@ -40,7 +40,8 @@
 #   BENCH_LIMIT      static limits (nft, app, sluice) as a fraction of capacity (0.8:
 #                    a static limit needs headroom for the days the service is
 #                    slower than when it was measured; the adaptive one does not)
-#   BENCH_MODE       sluicectl attach mode: native, generic or tc (native)
+#   BENCH_MODE       attach mode: auto, native, generic or tc (auto: generic on
+#                    the veth, where native XDP would lose reject's RST)
 #   BENCH_TARGET_MS  sluiced's target queue delay (5)
 #   BENCH_GENCHECK   1: run the 20k/s schedule check of sluice-load (1)
 #   BENCH_PIN        1: service on CPU 1, load generator on CPU 0, both at nice
@@ -61,7 +62,7 @@ STEP_CONFIGS=${BENCH_STEP_CONFIGS:-$CONFIGS}
 CPU_US=${BENCH_CPU_US:-1000}
 TIMEOUT_MS=${BENCH_TIMEOUT_MS:-1000}
 LIMIT=${BENCH_LIMIT:-0.8}
-MODE=${BENCH_MODE:-native}
+MODE=${BENCH_MODE:-auto}
 TARGET_MS=${BENCH_TARGET_MS:-5}
 GENCHECK=${BENCH_GENCHECK:-1}
 PIN=${BENCH_PIN:-1}
@@ -211,7 +212,7 @@ start() {
 		;;
 	sluice)
 		go_start "$SRV4:$PORT"
-		ctl attach "$IF_SRV" --mode "$MODE" >/dev/null
+		ctl attach "$IF_SRV" $([[ $MODE != auto ]] && echo --mode "$MODE") >/dev/null
 		ctl service add tcp/$PORT --rate "$rate" --burst "$burst" --action reject >/dev/null
 		;;
 	sluiced)

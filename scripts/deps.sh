@@ -25,6 +25,7 @@ packages=(
 	gnuplot-nox           # the overload benchmark's plots
 	libhiredis-dev        # sluiced's Redis client for fleet quotas (--fleet)
 	redis-server          # the Redis of the fleet-quota namespace test (redis-server, redis-cli)
+	xdp-tools             # xdp-filter, the data-plane benchmark's peer (make bench)
 )
 
 missing=()

@@ -13,7 +13,6 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 SLUICECTL=${SLUICECTL:-$BUILD/sluicectl}
-PEER_XDP=$BUILD/tests/bench/xdp/empty.bpf.o
 
 NS_CLI=sl-c-$$
 NS_SRV=sl-s-$$
@@ -54,12 +53,8 @@ topo_up() {
 	cli sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
 	# With TSO on, the receive work of a flood runs on the sender's CPU.
 	cli ethtool -K "$IF_CLI" tso off >/dev/null 2>&1
-	# A native-mode XDP_TX on a veth (sluice's RST) lands in the peer's XDP
-	# receive ring, which exists only while the peer runs an XDP program:
-	# give the client the benchmark's empty one, as a real NIC needs nothing.
-	if [[ -f $PEER_XDP ]]; then
-		cli ip link set dev "$IF_CLI" xdpdrv obj "$PEER_XDP" sec xdp || return 1
-	fi
+	# Nothing is loaded on the client's side, as on a user's client (or
+	# inside a container, where the host's operator cannot load anything).
 	cli ip neigh replace "$SRV4" lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
 	srv ip neigh replace "$CLI4" lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
 }

@@ -5,3 +5,5 @@
 TEST_PROGS += tests/netns/test_static.sh
 TEST_PROGS += tests/netns/test_sluiced.sh
 TEST_PROGS += tests/netns/test_fleet.sh
+TEST_PROGS += tests/netns/test_sluiced_claim.sh
+TEST_PROGS += tests/netns/test_privilege.sh

@@ -21,6 +21,14 @@ $(BUILD)/tests/prog/test_srcquota: $(addprefix $(BUILD)/tests/prog/,test_srcquot
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS) -lcmocka
 
+# The data-plane fuzzer: a short run in `make test`, 10M packets in `make fuzz`.
+$(BUILD)/tests/prog/fuzz_dataplane.o: $(BUILD)/sluice.skel.h
+
+$(BUILD)/tests/prog/fuzz_dataplane: $(addprefix $(BUILD)/tests/prog/,fuzz_dataplane.o env.o pkt.o) \
+	$(SL_COMMON_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS)
+
 # Helper of test_actions_netns.sh: attaches the data plane to a real hook.
 $(BUILD)/tests/prog/action_loader.o: $(BUILD)/sluice.skel.h
 
@@ -37,7 +45,7 @@ $(BUILD)/tests/prog/test_actions_netns: tests/prog/test_actions_netns.sh
 	$(Q)sed 's|^build=.*|build=$(BUILD)|' $< > $@ && chmod +x $@
 
 TEST_BINS  += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/test_srcquota \
-	$(BUILD)/tests/prog/action_loader \
+	$(BUILD)/tests/prog/action_loader $(BUILD)/tests/prog/fuzz_dataplane \
 	$(BUILD)/tests/bench/xdp/empty.bpf.o $(BUILD)/tests/prog/test_actions_netns
 TEST_PROGS += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/test_srcquota \
-	$(BUILD)/tests/prog/test_actions_netns
+	$(BUILD)/tests/prog/test_actions_netns $(BUILD)/tests/prog/fuzz_dataplane

@@ -415,10 +415,36 @@ static void test_bounds(void **state)
 	assert_true(w.rate_max <= 1000000);
 	assert_int_equal(s.out.rate_cap, 1000000);
 
-	/* No demand at all: the floor, not 0. */
+	/* No demand ever: nothing is known, so no cap (rate_max), not the
+	 * floor, and never 0. */
 	sim_init(&s, 1000, 0);
 	window_run(&s, 10, &w);
-	assert_int_equal(s.out.rate_cap, 10);
+	assert_int_equal(s.out.rate_cap, 1000000);
+}
+
+/* A cold controller (started, idle) meets a normal load: all of it is
+ * admitted from the first tick, none refused at a floor. */
+static void test_cold_start_serves_normal_load(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+
+	sim_init(&s, 1000, 0);
+	window_run(&s, 100, &w);	/* 1 s idle after start */
+	assert_int_equal(s.out.rate_cap, 1000000);
+	s.offered = 900;
+	window_run(&s, 1, &w);
+	print_message("cold, idle, then 0.9x: first tick admitted %.0f/s of 900, rate -> %u\n",
+		      s.admitted, s.out.rate_cap);
+	assert_true(s.admitted >= 899);
+	window_run(&s, 300, &w);	/* 3 s */
+	print_message("cold, idle, then 0.9x: 3 s goodput %.0f/s, rate %.0f..%.0f\n",
+		      window_goodput(&w), w.rate_min, w.rate_max);
+	assert_true(window_goodput(&w) >= 0.99 * 900);
+	assert_true(w.rate_min >= 900);
+	/* and the no-wind-up bound holds from the first tick with demand */
+	assert_true(w.rate_max <= 1.5 * 900 + 1);
 }
 
 static void test_psi_holds_increase(void **state)
@@ -698,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_noisy_overload),
 		cmocka_unit_test(test_capacity_drop),
 		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_cold_start_serves_normal_load),
 		cmocka_unit_test(test_psi_holds_increase),
 		cmocka_unit_test(test_backlog_counts_as_delay),
 		cmocka_unit_test(test_level_sheds_low_classes_first),

@@ -53,10 +53,14 @@ for d in veth0 veth1 veth2 veth3; do in_ns ip link set "$d" up; done
 in_ns tc qdisc add dev veth2 clsact # not sluice's: must survive detach
 
 # ---- attach in each mode --------------------------------------------------
-out=$(ctlj attach veth0) && [[ $(jq -r .mode <<<"$out") == native ]] &&
+err_file=$(mktemp)
+out=$(ctlj attach veth0 --mode native 2>"$err_file") && [[ $(jq -r .mode <<<"$out") == native ]] &&
 	[[ $(jq -r .created_maps <<<"$out") == true ]] && [[ $(jq .prog_id <<<"$out") -gt 0 ]] &&
 	[[ -e $PIN/links/veth0 ]] && in_ns ip link show veth0 | grep -q 'prog/xdp'
 check "attach native creates maps and pins the link" test $? -eq 0
+grep -q "veth0 is a veth: in native mode the RST of a 'reject' service" "$err_file"
+check "attach native on a veth warns that rejects will not get through" test $? -eq 0
+rm -f "$err_file"
 
 out=$(ctlj attach veth0) && [[ $(jq -r .already_attached <<<"$out") == true ]]
 check "attach is idempotent" test $? -eq 0
@@ -66,9 +70,10 @@ rc=$?
 [[ $rc -eq 1 && $(jq -r .error <<<"$out") == *"already attached in native mode"* ]]
 check "attach in a second mode is refused" test $? -eq 0
 
-out=$(ctlj attach veth1 --mode generic) && [[ $(jq -r .mode <<<"$out") == generic ]] &&
+out=$(ctlj attach veth1) && [[ $(jq -r .mode <<<"$out") == generic ]] &&
+	[[ $(jq -r .native_loses_rst <<<"$out") == true ]] &&
 	[[ $(jq -r .created_maps <<<"$out") == false ]] && in_ns ip link show veth1 | grep -q 'xdpgeneric'
-check "attach generic shares the maps" test $? -eq 0
+check "the default mode on a veth is generic, and it shares the maps" test $? -eq 0
 
 out=$(ctlj attach veth2 --mode tc) && [[ $(jq -r .mode <<<"$out") == tc ]] &&
 	[[ $(jq -r .created_qdisc <<<"$out") == false ]] &&
@@ -81,7 +86,8 @@ check "attach tc creates clsact when missing" test $? -eq 0
 # a bridge has no native XDP: the default falls back to generic and says so
 in_ns ip link add slbr0 type bridge && in_ns ip link add slbr1 type bridge
 out=$(ctlj attach slbr0) && [[ $(jq -r .mode <<<"$out") == generic ]] &&
-	[[ $(jq -r .native_unsupported <<<"$out") == true ]]
+	[[ $(jq -r .native_unsupported <<<"$out") == true ]] &&
+	[[ $(jq -r .native_loses_rst <<<"$out") == false ]]
 check "default mode falls back to generic without driver support" test $? -eq 0
 out=$(ctlj attach slbr1 --mode native)
 rc=$?
@@ -228,6 +234,17 @@ expect_fail() {
 	fi
 }
 expect_fail 1 "bad: unknown interface" attach sl-nosuch0
+# A device without an Ethernet header (tun, WireGuard, ipip): the parser
+# would read its IP packets as Ethernet and protect nothing.
+if in_ns ip tuntap add dev tun0 mode tun 2>/dev/null; then
+	for m in "" "--mode generic" "--mode tc"; do
+		# shellcheck disable=SC2086
+		expect_fail 1 "bad: attach ${m:+$m }to a tun device (no Ethernet header)" attach tun0 $m
+	done
+	out=$(ctl attach tun0 2>&1)
+	[[ $out == *"tun0"*"not an Ethernet device"* ]]
+	check "bad: the refusal names the device and why" test $? -eq 0
+fi
 expect_fail 2 "bad: unknown mode" attach veth0 --mode turbo
 expect_fail 2 "bad: unknown clock" attach veth0 --clock fast
 expect_fail 2 "bad: --sources 0" attach veth0 --sources 0

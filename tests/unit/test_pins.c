@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests for user/common/pins.c with the kernel faked out (-Wl,--wrap
- * of geteuid, statfs, bpf_obj_get, bpf_obj_get_info_by_fd,
- * bpf_map_lookup_elem, close): the messages for not root, no bpffs, no
- * state, and pins of another ABI version or layout.
+ * of geteuid, capget, statfs, bpf_obj_get, bpf_obj_get_info_by_fd,
+ * bpf_map_lookup_elem, close): the messages for a missing capability, no
+ * bpffs, no state, and pins of another ABI version or layout.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "caps.h"
 #include "log.h"
 #include "pins.h"
 
@@ -46,6 +47,7 @@ static const struct {
 #define NFAKE (sizeof(fake) / sizeof(fake[0]))
 
 static uid_t euid;
+static __u64 cap_eff;		/* the effective set capget reports */
 static long fs_type;
 static const char *missing;		/* bpf_obj_get fails with ENOENT for this name */
 static const char *wrong_value;		/* this map reports another value size */
@@ -57,6 +59,15 @@ uid_t __wrap_geteuid(void);
 uid_t __wrap_geteuid(void)
 {
 	return euid;
+}
+
+int __wrap_capget(cap_user_header_t hdr, cap_user_data_t data);
+int __wrap_capget(cap_user_header_t hdr, cap_user_data_t data)
+{
+	assert_int_equal(hdr->version, _LINUX_CAPABILITY_VERSION_3);
+	data[0].effective = (__u32)cap_eff;
+	data[1].effective = (__u32)(cap_eff >> 32);
+	return 0;
 }
 
 int __wrap_statfs(const char *path, struct statfs *st);
@@ -134,6 +145,7 @@ static int setup(void **state)
 {
 	(void)state;
 	euid = 0;
+	cap_eff = ~0ull;	/* root */
 	fs_type = BPF_FS_MAGIC;
 	missing = NULL;
 	wrong_value = NULL;
@@ -175,16 +187,38 @@ static void test_attach_map_optional(void **state)
 	assert_int_equal(open_fds, 0);
 }
 
-static void test_not_root(void **state)
+/* The capability is checked, not the uid, and the error names it. */
+static void test_no_cap_bpf(void **state)
 {
 	struct sl_pins p;
 
 	(void)state;
 	euid = 1000;
+	cap_eff = SL_CAP_BIT(CAP_NET_ADMIN) | SL_CAP_BIT(CAP_PERFMON);
 	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), -EPERM);
-	assert_err_has("root");
+	assert_err_has("needs CAP_BPF");
 	assert_err_has("uid 1000");
 	assert_int_equal(open_fds, 0);
+}
+
+/* A non-root user with CAP_BPF alone opens the pins; CAP_SYS_ADMIN stands
+ * in for it (the kernel's bpf_capable()). */
+static void test_caps_not_uid(void **state)
+{
+	struct sl_pins p;
+
+	(void)state;
+	euid = 65534;
+	cap_eff = SL_CAP_BIT(CAP_BPF);
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), 0);
+	sl_pins_close(&p);
+	cap_eff = SL_CAP_BIT(CAP_SYS_ADMIN);
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), 0);
+	sl_pins_close(&p);
+	assert_int_equal(open_fds, 0);
+	cap_eff = SL_CAP_BIT(CAP_BPF) | SL_CAP_BIT(CAP_NET_ADMIN);
+	assert_int_equal(sl_caps_require("attaching", SL_CAPS_ATTACH), -EPERM);
+	assert_err_has("attaching needs CAP_PERFMON");
 }
 
 static void test_no_bpffs(void **state)
@@ -267,7 +301,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_ok),
 		T(test_attach_map_optional),
-		T(test_not_root),
+		T(test_no_cap_bpf),
+		T(test_caps_not_uid),
 		T(test_no_bpffs),
 		T(test_no_state),
 		T(test_incomplete_state),

@@ -7,8 +7,11 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,8 +20,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "caps.h"
 #include "loader.h"
 #include "log.h"
+#include "netdev.h"
 #include "parse.h"
 #include "sluice.skel.h"
 #include "tcfilter.h"
@@ -99,6 +104,43 @@ uint64_t sl_clock_slack_ns(enum sl_clock clock)
 	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || res.tv_nsec <= 0)
 		return 12000000;
 	return 3 * (uint64_t)res.tv_nsec;
+}
+
+/*
+ * The parser starts at an Ethernet header (bpf/parse.bpf.h). A device
+ * without one (tun, WireGuard, ipip, GRE: its packets start at IP) would
+ * be read as garbage and protect nothing, silently: refused. Loopback
+ * frames carry an Ethernet header (all-zero addresses). The type comes
+ * from SIOCGIFHWADDR, in this process's network namespace.
+ */
+static int check_link_type(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd, err = 0;
+	unsigned int type;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));	/* checked: < IFNAMSIZ */
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr)) {
+		err = -errno;
+		pr_err("cannot read the link type of %s: %s", ifname, strerror(errno));
+		goto out;
+	}
+	type = ifr.ifr_hwaddr.sa_family;
+	if (type != ARPHRD_ETHER && type != ARPHRD_LOOPBACK) {
+		pr_err("cannot attach to %s: it is not an Ethernet device (link type %u%s), and the "
+		       "data plane parses Ethernet frames; expected an Ethernet interface (attach to "
+		       "the one the tunnel's packets arrive on)", ifname, type,
+		       type == ARPHRD_NONE ? ": no link-layer header, as tun or WireGuard" :
+		       type == ARPHRD_TUNNEL || type == ARPHRD_TUNNEL6 || type == ARPHRD_SIT ||
+		       type == ARPHRD_IPGRE ? ": an IP tunnel" : "");
+		err = -EOPNOTSUPP;
+	}
+out:
+	close(fd);
+	return err;
 }
 
 static bool is_xdp(unsigned int mode)
@@ -263,7 +305,15 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 	int prog_fd = bpf_program__fd(skel->progs.sluice_xdp);
 	int link_fd, err;
 
-	res->mode = o->mode == SL_MODE_NONE ? SL_MODE_NATIVE : o->mode;
+	res->native_tx_lost = sl_netdev_native_tx_lost(o->ifname);
+	res->mode = o->mode;
+	if (o->mode == SL_MODE_NONE)
+		/* A service added later may reject: pick the mode whose RST arrives. */
+		res->mode = res->native_tx_lost ? SL_MODE_GENERIC : SL_MODE_NATIVE;
+	else if (o->mode == SL_MODE_NATIVE && res->native_tx_lost)
+		pr_warn("%s is a veth: in native mode the RST of a 'reject' service reaches the peer "
+			"only if the peer runs an XDP program, else rejects become drops (--mode "
+			"generic or tc delivers them)", o->ifname);
 	lo.flags = res->mode == SL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	if (link_fd < 0 && o->mode == SL_MODE_NONE && (errno == EOPNOTSUPP || errno == EINVAL)) {
@@ -419,6 +469,8 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (err)
 		return err;
 	err = sl_pins_check_env(o->pin_dir);
+	if (!err)
+		err = sl_caps_require("attaching the data plane", SL_CAPS_ATTACH);
 	if (err)
 		return err;
 	ifindex = (int)if_nametoindex(o->ifname);
@@ -428,6 +480,9 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		return -ENODEV;
 	}
 	res->ifindex = (uint32_t)ifindex;
+	err = check_link_type(o->ifname);
+	if (err)
+		return err;
 
 	/* Serialise with other writers from the first look at the state on. */
 	err = mkdir_p(o->pin_dir);
@@ -619,6 +674,8 @@ int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_resul
 	if (err)
 		return err;
 	err = sl_pins_check_env(dir);
+	if (!err)
+		err = sl_caps_require("detaching the data plane", SL_CAPS_ATTACH);
 	if (err)
 		return err;
 	exists = sl_pins_exist(dir);

@@ -36,7 +36,8 @@
 struct sl_attach_opts {
 	const char *pin_dir;
 	const char *ifname;
-	enum sl_attach_mode mode;	/* SL_MODE_NONE: native, else generic */
+	enum sl_attach_mode mode;	/* SL_MODE_NONE: native, else generic;
+					 * generic on a veth (see netdev.h) */
 	uint32_t sources;		/* sl_sources entries on creation; 0: default */
 	bool clock_given;		/* clock asked for: on creation, it is the
 					 * buckets' clock; else it must be theirs */
@@ -50,6 +51,9 @@ struct sl_attach_result {
 	bool already;			/* was attached in this mode: nothing done */
 	bool created_state;		/* this attach created the maps */
 	bool fell_back;			/* default mode: native unsupported, generic used */
+	bool native_tx_lost;		/* XDP: a veth, whose native XDP_TX (a reject's
+					 * RST) is lost unless the peer runs XDP; the
+					 * default mode is generic there */
 	bool qdisc_created;		/* TC: sluice created the clsact qdisc */
 	uint32_t sources;		/* sl_sources entries in effect */
 	enum sl_clock clock;		/* the buckets' clock in effect */

@@ -17,6 +17,7 @@
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 
+#include "caps.h"
 #include "log.h"
 #include "pins.h"
 
@@ -106,11 +107,9 @@ int sl_pins_check_env(const char *dir)
 	struct statfs st;
 	int err;
 
-	if (geteuid() != 0) {
-		pr_err("sluicectl needs root to reach the pinned maps in %s (running as uid %u)",
-		       dir, (unsigned int)geteuid());
-		return -EPERM;
-	}
+	err = sl_caps_require("reaching the pinned maps", SL_CAPS_MAPS);
+	if (err)
+		return err;
 	err = statfs_up(dir, &st);
 	if (err) {
 		pr_err("cannot inspect pin dir %s: %s", dir, strerror(-err));
@@ -211,7 +210,9 @@ int sl_pins_open(const char *dir, struct sl_pins *p)
 			else if (err == -ENOENT)
 				pr_err("incomplete sluice state in %s: %s is missing", dir, s->name);
 			else if (err == -EPERM || err == -EACCES)
-				pr_err("cannot open %s: permission denied (needs root)", path);
+				pr_err("cannot open %s: permission denied (the pins are the "
+				       "creator's, mode 0600: run as their owner, uid %u here)", path,
+				       (unsigned int)geteuid());
 			else
 				pr_err("cannot open %s: %s", path, strerror(-err));
 			goto out;
@@ -305,7 +306,7 @@ int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t ma
  * their last write. The data plane does not take it and needs not: each
  * write is a whole value, in the order of abi.h.
  */
-int sl_pins_lock(const char *dir, int *fd_out)
+static int lock_dir(const char *dir, int *fd_out, int how)
 {
 	int fd, err;
 
@@ -315,14 +316,25 @@ int sl_pins_lock(const char *dir, int *fd_out)
 		pr_err("cannot open pin dir %s: %s", dir, strerror(errno));
 		return err;
 	}
-	if (flock(fd, LOCK_EX)) {
+	if (flock(fd, how)) {
 		err = -errno;
-		pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
+		if (err != -EWOULDBLOCK)
+			pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
 		close(fd);
 		return err;
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+int sl_pins_lock(const char *dir, int *fd_out)
+{
+	return lock_dir(dir, fd_out, LOCK_EX);
+}
+
+int sl_pins_trylock(const char *dir, int *fd_out)
+{
+	return lock_dir(dir, fd_out, LOCK_EX | LOCK_NB);
 }
 
 void sl_pins_unlock(int fd)

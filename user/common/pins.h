@@ -3,7 +3,7 @@
  * The pinned state of sluice: open the maps pinned by name under the pin
  * directory, check that they are what this build expects (type, key and
  * value sizes, SL_ABI_VERSION in sl_config), and explain what is missing
- * when they cannot be opened (not root, no bpffs, nothing attached yet).
+ * when they cannot be opened (no CAP_BPF, no bpffs, nothing attached yet).
  *
  * Besides the data-plane maps of abi.h, the pin dir holds state that only
  * user space reads:
@@ -12,7 +12,7 @@
  *   links/<ifname>    the pinned bpf_link of an XDP attachment
  *
  * API:
- *   sl_pins_check_env(dir)   0, or -EPERM (not root) / -ENODEV (dir is not
+ *   sl_pins_check_env(dir)   0, or -EPERM (no CAP_BPF) / -ENODEV (dir is not
  *                            on bpffs), logged
  *   sl_pins_exist(dir)       1 if the state exists, 0 if not, -errno
  *   sl_pins_open(dir, &p)    open every map and check it; logged errors:
@@ -22,6 +22,8 @@
  *   sl_pins_lock(dir, &fd)              exclusive advisory lock (flock) on the
  *                                       pin dir, for read-modify-write of the
  *                                       maps; sl_pins_unlock(fd) releases it
+ *   sl_pins_trylock(dir, &fd)           the same without waiting: -EWOULDBLOCK
+ *                                       (not logged) while another holds it
  *   sl_attach_list(p, out, max, &n)     attachment records, sorted by name
  *   sl_mode_name(mode)                  "native", "generic", "tc"
  *   sl_clock_name(clock)                "precise", "coarse" (enum sl_clock)
@@ -93,6 +95,7 @@ int sl_pins_open(const char *dir, struct sl_pins *p);
 void sl_pins_close(struct sl_pins *p);
 int sl_pins_path(const char *dir, const char *name, char *buf, size_t len);
 int sl_pins_lock(const char *dir, int *fd);
+int sl_pins_trylock(const char *dir, int *fd);
 void sl_pins_unlock(int fd);
 int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t max, size_t *n);
 const char *sl_mode_name(unsigned int mode);

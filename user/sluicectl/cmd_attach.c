@@ -100,6 +100,7 @@ int do_attach(int argc, char **argv)
 		sl_json_kv_u64(&w, "prog_id", r.prog_id);
 		sl_json_kv_bool(&w, "already_attached", r.already);
 		sl_json_kv_bool(&w, "native_unsupported", r.fell_back);
+		sl_json_kv_bool(&w, "native_loses_rst", r.native_tx_lost);
 		sl_json_kv_bool(&w, "created_maps", r.created_state);
 		if (r.mode == SL_MODE_TC)
 			sl_json_kv_bool(&w, "created_qdisc", r.qdisc_created);
@@ -115,7 +116,9 @@ int do_attach(int argc, char **argv)
 		return 0;
 	}
 	printf("%s: attached in %s mode%s (prog id %u)\n", o.ifname, sl_mode_name(r.mode),
-	       r.fell_back ? ", the driver has no native XDP" : "", r.prog_id);
+	       r.fell_back ? ", the driver has no native XDP" :
+	       r.native_tx_lost && o.mode == SL_MODE_NONE ?
+	       ", a veth: native XDP would lose the RST of a reject" : "", r.prog_id);
 	if (r.created_state)
 		printf("created maps in %s (%u source entries, buckets on the %s clock)\n",
 		       cli_pin_dir, r.sources, sl_clock_name(r.clock));

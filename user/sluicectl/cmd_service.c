@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "netdev.h"
 #include "parse.h"
 #include "sluicectl.h"
 #include "state.h"
@@ -58,20 +59,32 @@ static int parse_service_arg(const char *arg, enum sl_proto *proto, uint16_t *po
 	return 0;
 }
 
-/* mark needs skb->mark, which XDP does not have: refuse it while XDP is attached. */
-static int check_mark_vs_xdp(const struct sl_pins *p, const struct sl_service *svc)
+/*
+ * What the attachments can do for this action: mark needs skb->mark, which
+ * XDP does not have (refused); a reject's RST is lost on a veth attached in
+ * native mode unless its peer runs XDP (warned: the peer is out of sight).
+ */
+static int check_action_vs_attachments(const struct sl_pins *p, const struct sl_service *svc)
 {
 	struct sl_attachment att[SL_ATTACH_MAX];
 	size_t n;
 	int err;
 
-	if (svc->action != SL_ACT_MARK)
+	if (svc->action != SL_ACT_MARK && svc->action != SL_ACT_REJECT)
 		return 0;
 	err = sl_attach_list(p, att, SL_ATTACH_MAX, &n);
 	if (err)
 		return err;
 	for (size_t i = 0; i < n; i++) {
-		if (att[i].rec.mode == SL_MODE_NATIVE || att[i].rec.mode == SL_MODE_GENERIC) {
+		if (svc->action == SL_ACT_REJECT) {
+			if (att[i].rec.mode == SL_MODE_NATIVE &&
+			    sl_netdev_native_tx_lost(att[i].ifname))
+				pr_warn("%s is a veth attached in native mode: the RST of %s/%u reaches "
+					"the peer only if the peer runs an XDP program, else rejects "
+					"become drops (re-attach %s with --mode generic or tc)",
+					att[i].ifname, sl_proto_name(svc->proto), svc->port,
+					att[i].ifname);
+		} else if (att[i].rec.mode == SL_MODE_NATIVE || att[i].rec.mode == SL_MODE_GENERIC) {
 			pr_err("action 'mark' on %s/%u needs TC, but %s is attached with XDP (%s), which "
 			       "cannot mark packets: use drop or reject, or re-attach %s with --mode tc",
 			       sl_proto_name(svc->proto), svc->port, att[i].ifname,
@@ -208,7 +221,7 @@ static int do_add_or_set(int argc, char **argv, bool add)
 			goto out;
 		}
 	}
-	err = check_mark_vs_xdp(&p, &svc);
+	err = check_action_vs_attachments(&p, &svc);
 	if (err)
 		goto out;
 

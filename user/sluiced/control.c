@@ -51,11 +51,21 @@
  *    signal into a queue once the rate reaches capacity.
  *
  *    No wind-up: r' <= headroom * max(demand, goodput), where demand =
- *    admitted + shed by the rate (the traffic that passed the level). While
+ *    admitted + shed by the rate (the traffic that passed the level; a
+ *    SYN the kernel refused is demand like one it admitted). While
  *    demand is below capacity the rate stays within headroom of it and
  *    does not climb to rate_max; headroom = 1.5 lets a 50% burst through
  *    with no reaction needed. When demand later jumps, growth starts from
  *    there: 1.5 x the old demand at once, then the additive step.
+ *
+ *    Cold start: no cap until the first tick that sees demand. Before
+ *    any traffic the bound above is headroom * 0, i.e. the floor, and a
+ *    normal load arriving at a cold daemon would be refused at a trickle
+ *    while the rate climbs back (and a client whose SYN was dropped shows
+ *    no demand for a second). With nothing known the only honest cap is
+ *    none (the service's static limit, if any, still holds); the first
+ *    tick with demand brings the rate within headroom of it, or anchors
+ *    it to goodput if that tick is already overloaded.
  *
  *    Capacity from the busy fraction: climbing 5% a tick from a low rate
     (after a quiet spell, or from the floor) takes a second to reach
@@ -182,8 +192,7 @@ void ctl_init(struct ctl *c, const struct ctl_params *p)
 {
 	memset(c, 0, sizeof(*c));
 	c->p = *p;
-	/* Start open: the first tick's no-wind-up cap brings the rate down to
-	 * the observed demand, or the anchor to the goodput if overloaded. */
+	/* Start open, and stay open until demand is seen (cold start). */
 	c->rate = p->rate_max;
 	c->ceiling = p->level_max;
 }
@@ -220,6 +229,8 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 	double demand = s->admitted + s->shed_rate;
 	double r = c->rate;
 
+	if (!c->demand_seen)
+		return p->rate_max;	/* cold: no cap (see the law) */
 	if (d > T) {
 		double f = (d - T) / (double)p->drain_ns;
 
@@ -356,6 +367,9 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	}
 	c->started = true;
 	c->last_ns = s->now_ns;
+	if (s->admitted + s->shed_rate + s->shed_level > 0 || s->goodput > 0 ||
+	    d > (double)c->p.target_delay_ns)
+		c->demand_seen = true;
 	c->rate = next_rate(c, s, d, dt_ticks);
 	next_level(c, s, d, rate_in_force);
 

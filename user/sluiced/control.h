@@ -9,7 +9,8 @@
  * API:
  *   ctl_params_default(p)     the defaults below
  *   ctl_params_validate(p)    0 or -EINVAL, with a reason in *why
- *   ctl_init(c, p)            start (rate at rate_max, level 0)
+ *   ctl_init(c, p)            start (rate at rate_max, no cap until demand
+ *                             is seen; level 0)
  *   ctl_tick(c, signals, out) one step; fills out
  *
  * Units. Rates are per second, of whatever unit the kernel's bucket counts
@@ -75,6 +76,7 @@ struct ctl {
 	uint8_t ceiling;	/* highest level allowed now (blocked moves) */
 	uint8_t floor;		/* lowest level allowed now */
 	bool started;
+	bool demand_seen;	/* a tick saw traffic: the cap applies (cold start) */
 	int last_move;		/* +1 up, -1 down, 0 none yet */
 	uint64_t last_ns;
 	uint64_t last_move_ns;

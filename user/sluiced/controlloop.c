@@ -249,7 +249,7 @@ static void tick(struct loop *l)
 			pr_err("cannot write %s: %s (logged once)", SL_MAP_ADMISSION,
 			       strerror(-err));
 		l->map_error_logged = true;
-	} else if (d->dp.have_pins) {
+	} else if (sld_dataplane_claimed(d)) {
 		atomic_fetch_add_explicit(&d->view.map_writes, 1, memory_order_relaxed);
 	}
 
@@ -361,6 +361,7 @@ int sld_control_start(struct sld *d)
 		l->ctl.rate = d->dp.adopted_adm.rate_cap ? d->dp.adopted_adm.rate_cap
 							 : l->ctl.p.rate_max;
 		l->ctl.level = d->dp.adopted_adm.level;
+		l->ctl.demand_seen = d->dp.adopted_adm.rate_cap != 0;
 		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
 					 .level = l->ctl.level };
 		if (sld_dataplane_write(d, &o, l->stale_after_ns, l->stale_policy))

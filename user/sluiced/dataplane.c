@@ -14,6 +14,16 @@
  * used as the operator set it, and never deleted by the daemon. Either way
  * the daemon flags it as its own (SL_SVC_DAEMON), without which the data
  * plane does not read the admission limits.
+ *
+ * The claim is on (tcp, port), never on a slot: the slot is looked up
+ * through sl_ports each time, and every write (the flag, the admission
+ * limits, the bucket's rescale) is made under the pin dir lock that
+ * sluicectl holds for a whole command, after checking that the slot still
+ * holds our service. When the operator deletes the service
+ * (sl_service_del removes its admission entry) the daemon lets go of it:
+ * it writes nothing and reads no counters until a service (tcp, port) is
+ * added again, which it then claims. A slot reused by another service is
+ * never touched, and its counters are never read as the daemon's.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -57,23 +67,50 @@ static uint64_t bucket_now_ns(const struct sld_dataplane *dp)
 }
 
 /*
- * Flag the service as the daemon's (SL_SVC_DAEMON, abi.h). A
- * read-modify-write of a value sluicectl writes too, so under the pin dir
- * lock; sluicectl holds it only for the length of one command.
+ * The slot of our service: sl_ports[(tcp, port)], and a service there
+ * that is (tcp, port) (between the two steps of an update it may not
+ * be). 0 if there is none. *svc is its entry.
  */
-static int claim_service(struct sld_dataplane *dp)
+static uint32_t find_ours(struct sld_dataplane *dp, struct sl_service *svc)
 {
-	struct sl_service svc;
+	uint32_t slot;
+
+	if (sl_service_find(&dp->pins, SL_PROTO_TCP, dp->port, &slot) ||
+	    sl_service_get(&dp->pins, slot, svc) ||
+	    svc->proto != SL_PROTO_TCP || svc->port != dp->port)
+		return 0;
+	return slot;
+}
+
+/*
+ * Find (tcp, port) and flag it as the daemon's (SL_SVC_DAEMON, abi.h),
+ * under the pin dir lock: a read-modify-write of a value sluicectl writes
+ * too. Sets dp->slot; -ENOENT (not logged) if there is no such service.
+ */
+static int claim_locked(struct sld_dataplane *dp, struct sl_service *svc)
+{
+	uint32_t slot = find_ours(dp, svc);
+	int err = 0;
+
+	if (!slot)
+		return -ENOENT;
+	if (!(svc->flags & SL_SVC_DAEMON)) {
+		svc->flags |= SL_SVC_DAEMON;
+		err = sl_service_set(&dp->pins, slot, svc);
+	}
+	if (!err)
+		atomic_store_explicit(&dp->slot, slot, memory_order_relaxed);
+	return err;
+}
+
+static int claim_service(struct sld_dataplane *dp, struct sl_service *svc)
+{
 	int lock_fd, err;
 
 	err = sl_pins_lock(dp->pins.dir, &lock_fd);
 	if (err)
 		return err;
-	err = sl_service_get(&dp->pins, dp->slot, &svc);
-	if (!err && !(svc.flags & SL_SVC_DAEMON)) {
-		svc.flags |= SL_SVC_DAEMON;
-		err = sl_service_set(&dp->pins, dp->slot, &svc);
-	}
+	err = claim_locked(dp, svc);
 	sl_pins_unlock(lock_fd);
 	return err;
 }
@@ -100,19 +137,37 @@ static void fwmark_accept_on(void)
 	close(fd);
 }
 
+/*
+ * Follow our service (every REFRESH_TICKS): its action, mark and static
+ * limits; deleted, let go; added again (in any slot), claim it again.
+ */
 static void read_service(struct sld *d)
 {
+	struct sld_dataplane *dp = &d->dp;
+	uint32_t held = atomic_load_explicit(&dp->slot, memory_order_relaxed);
+	char name[SL_SERVICE_STRLEN];
 	struct sl_service svc;
+	uint32_t slot;
 
-	if (sl_service_get(&d->dp.pins, d->dp.slot, &svc))
+	sl_format_service(SL_PROTO_TCP, dp->port, name, sizeof(name));
+	slot = find_ours(dp, &svc);
+	if (!slot) {
+		if (held)
+			pr_warn("service %s was deleted: no longer setting its kernel limits "
+				"(they come back if it is added again)", name);
+		atomic_store_explicit(&dp->slot, 0, memory_order_relaxed);
 		return;
-	/* Lost if the operator deleted and re-added the service: take it back. */
-	if (!(svc.flags & SL_SVC_DAEMON))
-		claim_service(&d->dp);
-	atomic_store_explicit(&d->dp.mark, svc.action == SL_ACT_MARK ? svc.mark : 0,
+	}
+	if (slot != held || !(svc.flags & SL_SVC_DAEMON)) {
+		if (claim_service(dp, &svc))
+			return;
+		pr_info("controlling service %s again (slot %u)", name,
+			atomic_load_explicit(&dp->slot, memory_order_relaxed));
+	}
+	atomic_store_explicit(&dp->mark, svc.action == SL_ACT_MARK ? svc.mark : 0,
 			      memory_order_relaxed);
-	atomic_store_explicit(&d->dp.svc_rate, svc.rate, memory_order_relaxed);
-	atomic_store_explicit(&d->dp.svc_burst, svc.burst ? svc.burst : 1,
+	atomic_store_explicit(&dp->svc_rate, svc.rate, memory_order_relaxed);
+	atomic_store_explicit(&dp->svc_burst, svc.burst ? svc.burst : 1,
 			      memory_order_relaxed);
 }
 
@@ -128,7 +183,7 @@ static void read_service(struct sld *d)
  * write races with the data plane's compare-and-swap on tat_ns; either
  * order leaves a tat within the new tolerance.
  */
-static void rescale_bucket(struct sld *d, uint32_t old_cap, uint32_t new_cap)
+static void rescale_bucket(struct sld *d, uint32_t slot, uint32_t old_cap, uint32_t new_cap)
 {
 	uint32_t rate = atomic_load_explicit(&d->dp.svc_rate, memory_order_relaxed);
 	uint64_t burst = atomic_load_explicit(&d->dp.svc_burst, memory_order_relaxed);
@@ -137,7 +192,7 @@ static void rescale_bucket(struct sld *d, uint32_t old_cap, uint32_t new_cap)
 
 	if (!old_cap || new_cap <= old_cap || (rate && rate <= old_cap))
 		return;	/* not a raise of a cap that binds */
-	if (bpf_map_lookup_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b))
+	if (bpf_map_lookup_elem(d->dp.pins.buckets_fd, &slot, &b))
 		return;
 	now = bucket_now_ns(&d->dp);
 	if (b.tat_ns <= now)
@@ -145,7 +200,7 @@ static void rescale_bucket(struct sld *d, uint32_t old_cap, uint32_t new_cap)
 	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
 	tol = 1000000000ull / new_cap * burst;
 	b.tat_ns = now + (ahead < tol ? ahead : tol);
-	bpf_map_update_elem(d->dp.pins.buckets_fd, &d->dp.slot, &b, BPF_ANY);
+	bpf_map_update_elem(d->dp.pins.buckets_fd, &slot, &b, BPF_ANY);
 }
 
 int sld_dataplane_up(struct sld *d)
@@ -154,7 +209,8 @@ int sld_dataplane_up(struct sld *d)
 	const struct sld_config *cfg = &d->cfg;
 	char name[SL_SERVICE_STRLEN];
 	struct sl_service svc;
-	int exists, err = 0;
+	uint32_t slot;
+	int exists, lock_fd, err = 0;
 
 	if (cfg->service_port)
 		dp->port = (uint16_t)cfg->service_port;
@@ -185,25 +241,27 @@ int sld_dataplane_up(struct sld *d)
 	dp->have_pins = true;
 	dp->fleet = cfg->fleet[0] != '\0';
 	sl_format_service(SL_PROTO_TCP, dp->port, name, sizeof(name));
-	err = sl_service_find(&dp->pins, SL_PROTO_TCP, dp->port, &dp->slot);
+	/* Find or create, and claim, in one hold of the lock: sluicectl
+	 * cannot add the same service, or take the slot, in between. */
+	err = sl_pins_lock(dp->pins.dir, &lock_fd);
+	if (err)
+		goto out;
+	err = claim_locked(dp, &svc);
 	if (err == -ENOENT) {
 		sl_service_defaults(&svc, SL_PROTO_TCP, dp->port);
 		svc.action = (uint8_t)cfg->shed_action;
 		svc.burst = SLD_BURST;
-		err = sl_service_add(&dp->pins, &svc, &dp->slot);
-		if (err)
-			goto out;
-		pr_info("created service %s (slot %u, action %s, no static rate)",
-			name, dp->slot, sl_action_name(svc.action));
-	} else if (err) {
-		goto out;
-	} else {
-		pr_info("controlling service %s (slot %u)", name, dp->slot);
+		err = sl_service_add(&dp->pins, &svc, &slot);
+		if (!err) {
+			pr_info("created service %s (slot %u, action %s, no static rate)",
+				name, slot, sl_action_name(svc.action));
+			err = claim_locked(dp, &svc);
+		}
+	} else if (!err) {
+		pr_info("controlling service %s (slot %u)", name,
+			atomic_load_explicit(&dp->slot, memory_order_relaxed));
 	}
-	err = claim_service(dp);
-	if (err)
-		goto out;
-	err = sl_service_get(&dp->pins, dp->slot, &svc);
+	sl_pins_unlock(lock_fd);
 	if (err)
 		goto out;
 	if (svc.action == SL_ACT_MARK)
@@ -212,7 +270,8 @@ int sld_dataplane_up(struct sld *d)
 
 	/* Re-adopt: a fresh entry is the last daemon's limits, still being
 	 * enforced; the controller starts from them instead of from open. */
-	if (bpf_map_lookup_elem(dp->pins.admission_fd, &dp->slot, &dp->adopted_adm) == 0) {
+	slot = atomic_load_explicit(&dp->slot, memory_order_relaxed);
+	if (bpf_map_lookup_elem(dp->pins.admission_fd, &slot, &dp->adopted_adm) == 0) {
 		uint64_t age = mono_ns() - dp->adopted_adm.heartbeat_ns;
 
 		dp->adopted = age <= dp->adopted_adm.stale_after_ns;
@@ -229,6 +288,12 @@ out:
 	return err;
 }
 
+/*
+ * Under the pin dir lock, and only to a slot that holds our service. The
+ * lock is tried, not waited for: while a sluicectl command holds it, this
+ * tick's heartbeat is skipped (stale-after is many ticks), and the
+ * controller never waits on a command.
+ */
 int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 			uint64_t stale_after_ns, uint32_t stale_policy)
 {
@@ -239,24 +304,56 @@ int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 		.stale_policy = (__u8)stale_policy,
 		.flags = d->dp.fleet ? SL_ADM_FLEET : 0,
 	};
+	struct sl_service svc;
+	uint32_t slot;
+	int lock_fd, err;
 
-	if (!d->dp.have_pins)
+	if (!sld_dataplane_claimed(d))
 		return 0;
+	err = sl_pins_trylock(d->dp.pins.dir, &lock_fd);
+	if (err)
+		return err == -EWOULDBLOCK ? 0 : err;
+	slot = find_ours(&d->dp, &svc);
+	if (!slot || slot != atomic_load_explicit(&d->dp.slot, memory_order_relaxed) ||
+	    !(svc.flags & SL_SVC_DAEMON)) {
+		/* Deleted or moved since the last refresh: it will tell. */
+		sl_pins_unlock(lock_fd);
+		return 0;
+	}
 	adm.heartbeat_ns = mono_ns();
 	/* A hash update replaces the whole value at once (abi.h): the data
 	 * plane never sees a new rate with an old heartbeat. */
-	if (bpf_map_update_elem(d->dp.pins.admission_fd, &d->dp.slot, &adm, BPF_ANY))
-		return -errno;
-	rescale_bucket(d, d->dp.last_cap, o->rate_cap);
-	d->dp.last_cap = o->rate_cap;
-	return 0;
+	err = bpf_map_update_elem(d->dp.pins.admission_fd, &slot, &adm, BPF_ANY) ? -errno : 0;
+	if (!err) {
+		rescale_bucket(d, slot, d->dp.last_cap, o->rate_cap);
+		d->dp.last_cap = o->rate_cap;
+	}
+	sl_pins_unlock(lock_fd);
+	return err;
 }
 
+bool sld_dataplane_claimed(struct sld *d)
+{
+	return d->dp.have_pins && atomic_load_explicit(&d->dp.slot, memory_order_relaxed);
+}
+
+/*
+ * Our service's counters, never another's: the slot is checked to be
+ * still ours after the read (a slot reused in between would fail it).
+ */
 int sld_dataplane_stats(struct sld *d, struct sl_stats *s)
 {
-	if (!d->dp.have_pins)
+	uint32_t slot = atomic_load_explicit(&d->dp.slot, memory_order_relaxed), now;
+	int err;
+
+	if (!d->dp.have_pins || !slot)
 		return -ENOENT;
-	return sl_stats_read(&d->dp.pins, d->dp.slot, s);
+	err = sl_stats_read(&d->dp.pins, slot, s);
+	if (err)
+		return err;
+	if (sl_service_find(&d->dp.pins, SL_PROTO_TCP, d->dp.port, &now) || now != slot)
+		return -ENOENT;
+	return 0;
 }
 
 void sld_dataplane_refresh(struct sld *d)

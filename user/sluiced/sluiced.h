@@ -127,7 +127,9 @@ struct sld_ctl_view {
 struct sld_dataplane {
 	bool have_pins;
 	struct sl_pins pins;
-	uint32_t slot;			/* sl_services slot of our port */
+	/* sl_services slot of (tcp, port) while the daemon holds it, 0 after
+	 * the operator deleted it; controller thread writes, metrics reads */
+	_Atomic uint32_t slot;
 	uint16_t port;
 	_Atomic uint32_t mark;		/* sl_service.mark: the shed mark */
 	_Atomic uint32_t svc_rate, svc_burst;	/* the entry's static rate and burst */
@@ -220,6 +222,7 @@ int sld_dataplane_up(struct sld *d);
 int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 			uint64_t stale_after_ns, uint32_t stale_policy);
 int sld_dataplane_stats(struct sld *d, struct sl_stats *s);
+bool sld_dataplane_claimed(struct sld *d);
 void sld_dataplane_refresh(struct sld *d);
 void sld_dataplane_down(struct sld *d, bool detach);
 

@@ -11,8 +11,16 @@
  * bucket-update mechanisms (compare-and-exchange, spin lock, plain) with
  * one CPU and with both CPUs flooding one bucket.
  *
+ * First, the bar of issue 11 on one 64-byte SYN: a judged SYN (admitted,
+ * and dropped by the service bucket, every limiter in play) against
+ * xdp-filter (xdp-tools' xdpfilt_dny_all with a few port, IP and Ethernet
+ * rules the packet misses, so it walks every lookup) and a SYN to an
+ * unprotected port against the empty program, all in the same rounds.
+ *
  * Environment: BENCH_REPEAT (runs per measurement, default 1000000),
- * BENCH_ROUNDS (default 9). Needs root; says so and exits 0 otherwise.
+ * BENCH_ROUNDS (default 9), BENCH_BAR_REPEAT (default 5000000) and
+ * BENCH_BAR_ROUNDS (default 5) for the bar, XDP_FILTER_OBJ (xdp-tools'
+ * object). Needs root; says so and exits 0 otherwise.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -440,6 +448,177 @@ out:
 	return err;
 }
 
+/* ---- the bar: against xdp-filter, on the same packet, in the same run ---- */
+
+#define XDP_FILTER_OBJ "/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_dny_all.o"
+/* xdp-filter's map values (xdp-tools, xdp-filter/common_kern_user.h). */
+#define XF_SRC (1 << 0)
+#define XF_DST (1 << 1)
+#define XF_TCP (1 << 2)
+#define XF_UDP (1 << 3)
+
+/* One rule in one of xdp-filter's per-CPU maps. */
+static int xf_rule(struct bpf_object *obj, const char *map, const void *key, __u64 flags)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, map);
+	int n = libbpf_num_possible_cpus();
+	__u64 v[256];
+
+	if (!m || n <= 0 || n > 256)
+		return -ENOENT;
+	for (int i = 0; i < n; i++)
+		v[i] = flags;
+	return bpf_map_update_elem(bpf_map__fd(m), key, v, BPF_ANY) ? -errno : 0;
+}
+
+/* xdp-filter as `xdp-filter load --mode skb --policy deny` would run it
+ * with a few rules; unpinned. Returns its program fd, or -errno. */
+static int xf_load(const char *path, struct bpf_object **objp, char *why, size_t whylen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = "/nonexistent/sluice-bench");
+	struct bpf_object *obj = bpf_object__open_file(path, &oo);
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	__u8 mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+	struct in6_addr a6;
+	__u32 key;
+	int err;
+
+	if (!obj) {
+		snprintf(why, whylen, "cannot open %s (xdp-tools installed?): %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	bpf_object__for_each_map(map, obj)
+		bpf_map__set_pin_path(map, NULL);
+	err = bpf_object__load(obj);
+	prog = err ? NULL : bpf_object__next_program(obj, NULL);
+	if (!prog) {
+		snprintf(why, whylen, "cannot load %s: %s", path, strerror(err ? -err : ENOENT));
+		bpf_object__close(obj);
+		return err ? err : -ENOENT;
+	}
+	/* Port keys are in network order in a __u32; addresses too. */
+	key = htons(22);
+	err = xf_rule(obj, "filter_ports", &key, XF_DST | XF_TCP);
+	key = htons(25);
+	err = err ?: xf_rule(obj, "filter_ports", &key, XF_DST | XF_TCP | XF_SRC);
+	key = htons(53);
+	err = err ?: xf_rule(obj, "filter_ports", &key, XF_DST | XF_UDP);
+	key = htonl(0x0a000001);	/* 10.0.0.1 */
+	err = err ?: xf_rule(obj, "filter_ipv4", &key, XF_SRC);
+	key = htonl(0x0a000002);
+	err = err ?: xf_rule(obj, "filter_ipv4", &key, XF_DST);
+	inet_pton(AF_INET6, "2001:db8:dead::1", &a6);
+	err = err ?: xf_rule(obj, "filter_ipv6", &a6, XF_SRC | XF_DST);
+	err = err ?: xf_rule(obj, "filter_ethernet", mac, XF_SRC);
+	if (err) {
+		snprintf(why, whylen, "cannot set xdp-filter's rules: %s", strerror(-err));
+		bpf_object__close(obj);
+		return err;
+	}
+	*objp = obj;
+	return bpf_program__fd(prog);
+}
+
+/*
+ * The rows of the bar, each a median over rounds of ns per run and of the
+ * ratio to its baseline measured in the same round. The maps are set up as
+ * in the FULL table (every limiter in play) by the caller.
+ */
+static bool bench_bar(int empty_fd)
+{
+	/* 64 bytes: Ethernet, IPv4, TCP with 8 bytes of options, 2 of data. */
+	struct pkt spec = { .tcp_opt = 8, .payload = 2 };
+	struct {
+		const char *name;
+		int dport, fd, base;	/* base: row of the baseline (-1: none) */
+		double bar, ns[MAX_ROUNDS], ratio[MAX_ROUNDS];
+		__u8 pkt[128];
+		int len;
+	} row[] = {
+		{ "empty XDP program", 80, empty_fd, -1 },
+		{ "xdp-filter (xdpfilt_dny_all, 7 rules)", 80, -1, -1 },
+		{ "SYN admitted, every limiter in play", 82, env_xdp_fd, 1, 1.0 },
+		{ "SYN dropped by the service bucket", 83, env_xdp_fd, 1, 1.0 },
+		{ "SYN to an unprotected port", 22, env_xdp_fd, 0, 1.3 },
+	};
+	const char *obj_path = getenv("XDP_FILTER_OBJ") ?: XDP_FILTER_OBJ;
+	const char *e;
+	int brepeat = (e = getenv("BENCH_BAR_REPEAT")) ? atoi(e) : 5000000;
+	int brounds = (e = getenv("BENCH_BAR_ROUNDS")) ? atoi(e) : 5;
+	struct bpf_object *xf = NULL;
+	char why[256];
+	bool over = false;
+	int r, err = 0;
+	size_t i, n = sizeof(row) / sizeof(row[0]);
+
+	if (brounds < 1 || brounds > MAX_ROUNDS || brepeat < 1) {
+		fprintf(stderr, "bench_xdp: BENCH_BAR_ROUNDS must be 1..%d, BENCH_BAR_REPEAT >= 1\n",
+			MAX_ROUNDS);
+		return true;
+	}
+	row[1].fd = xf_load(obj_path, &xf, why, sizeof(why));
+	if (row[1].fd < 0) {
+		printf("The bar against xdp-filter: skipped: %s\n\n", why);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		spec.dport = row[i].dport;
+		row[i].len = pkt_build(&spec, row[i].pkt, sizeof(row[i].pkt), NULL);
+		if (row[i].len != 64) {
+			fprintf(stderr, "bench_xdp: the bar's SYN is %d bytes, not 64\n", row[i].len);
+			bpf_object__close(xf);
+			return true;
+		}
+	}
+	{
+		/* The packet matches no rule of the deny policy: dropped after
+		 * every lookup, the full walk is what is timed. */
+		struct run_result *res = malloc(sizeof(*res));
+
+		err = res ? env_run(row[1].fd, row[1].pkt, row[1].len, 1, res) : -ENOMEM;
+		if (!err && res->retval != XDP_DROP)
+			printf("warning: xdp-filter returned %u, not XDP_DROP, on the bar's SYN\n",
+			       res->retval);
+		free(res);
+	}
+	pin_cpu(0);
+	for (r = 0; r < brounds && !err; r++) {
+		for (i = 0; i < n && !err; i++)
+			err = measure_n(row[i].fd, row[i].pkt, row[i].len, brepeat, &row[i].ns[r]);
+		for (i = 0; i < n; i++)
+			row[i].ratio[r] = row[i].base >= 0 ? row[i].ns[r] / row[row[i].base].ns[r] : 0;
+	}
+	pin_cpu(-1);
+	bpf_object__close(xf);
+	if (err) {
+		fprintf(stderr, "bench_xdp: the bar: %s\n", strerror(-err));
+		return true;
+	}
+	printf("The bar (issue 11): one 64-byte TCP SYN through each program, %d runs per\n"
+	       "measurement, medians of %d rounds; the maps as in the first table below\n"
+	       "(a daemon entry on each service, 2000 prefix rules per family):\n\n",
+	       brepeat, brounds);
+	printf("  %-40s %8s %8s  %-16s %s\n", "row", "ns/pkt", "ratio", "to", "bar");
+	for (i = 0; i < n; i++) {
+		double ratio = median(row[i].ratio, brounds);
+		bool ok = ratio <= row[i].bar;
+
+		if (row[i].base < 0) {
+			printf("  %-40s %8.1f\n", row[i].name, median(row[i].ns, brounds));
+			continue;
+		}
+		printf("  %-40s %8.1f %7.2fx  %-16s <= %.1fx %s\n", row[i].name,
+		       median(row[i].ns, brounds), ratio,
+		       row[i].base == 1 ? "xdp-filter" : "empty program", row[i].bar,
+		       ok ? "ok" : "OVER");
+		over |= !ok;
+	}
+	printf("\n");
+	return over;
+}
+
 /* The bare setup runs the XDP paths that are judged by a limit (not by a
  * prefix rule), and their baseline. */
 static bool in_setup(const struct path *p, enum setup setup)
@@ -514,6 +693,26 @@ int main(void)
 	       "bpf_ktime_get_ns (default) and on the coarse clock (attach --clock coarse).\n\n",
 	       repeat, rounds);
 
+	/* The bar first, on the precise clock and the FULL maps. */
+	env_coarse_clock = false;
+	err = env_open(0, why, sizeof(why));
+	if (err) {
+		printf("bench_xdp: skipped: %s\n", why);
+		return err == -ENOEXEC ? 1 : 0;
+	}
+	empty = empty_bpf__open_and_load();
+	if (!empty) {
+		fprintf(stderr, "bench_xdp: cannot load the empty program: %s\n", strerror(errno));
+		return 1;
+	}
+	err = setup_maps(FULL);
+	if (err) {
+		fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
+		return 1;
+	}
+	over = bench_bar(bpf_program__fd(empty->progs.empty_xdp));
+	env_close();
+
 	for (run = 0; run < 2 * NSETUPS; run++) {
 		enum setup setup = run / 2;
 
@@ -523,14 +722,6 @@ int main(void)
 		if (err) {
 			printf("bench_xdp: skipped: %s\n", why);
 			return err == -ENOEXEC ? 1 : 0;
-		}
-		if (!empty) {
-			empty = empty_bpf__open_and_load();
-			if (!empty) {
-				fprintf(stderr, "bench_xdp: cannot load the empty program: %s\n",
-					strerror(errno));
-				return 1;
-			}
 		}
 		err = setup_maps(setup);
 		if (err) {
@@ -574,7 +765,7 @@ int main(void)
 
 	printf("Every limiter in play: a daemon entry on each judged service (but the one\n"
 	       "marked no daemon), 2000 prefix rules per family:\n\n");
-	over = print_table(FULL);
+	over |= print_table(FULL);
 	printf("\nBare static limits: no daemon, no prefix rule (judged paths only):\n\n");
 	over |= print_table(BARE);
 
