@@ -219,6 +219,14 @@ redis_calls() {
 		awk -F'[:=,]' '/^cmdstat_(incr|incrby|expire|get|auth|select)/ { s += $3 } END { print s + 0 }'
 }
 redis_net() { rcli INFO stats | tr -d '\r' | awk -F: -v k="$1" '$1 == k { print $2 }'; }
+# cost_snapshot: Redis's commands, bytes in and out, and daemon 1's
+# commands, bytes sent and received, on one line.
+cost_snapshot() {
+	echo "$(redis_calls) $(redis_net total_net_input_bytes) $(redis_net total_net_output_bytes)" \
+		"$(metric_on 1 sluiced_fleet_redis_commands_total)" \
+		"$(metric_on 1 sluiced_fleet_redis_sent_bytes_total)" \
+		"$(metric_on 1 sluiced_fleet_redis_received_bytes_total)"
+}
 
 # --- hosts, Redis, daemons
 fleet_topo_up || { t_fail topology "could not build the test hosts"; finish; }
@@ -238,26 +246,31 @@ t_expect "the password is refused as a flag" "exit status" \
 
 # --- phase A: the quota, and the figures
 A_S=9
-calls0=$(redis_calls)
-in0=$(redis_net total_net_input_bytes)
-out0=$(redis_net total_net_output_bytes)
-cmds0=$(metric_on 1 sluiced_fleet_redis_commands_total)
-sent0=$(metric_on 1 sluiced_fleet_redis_sent_bytes_total)
-recv0=$(metric_on 1 sluiced_fleet_redis_received_bytes_total)
+read -r calls0 in0 out0 cmds0 sent0 recv0 <<<"$(cost_snapshot)"
 svc0=$(svc_bucket_sum)
 loads a $A_S
 watch_light_exceptions "$A_S" &
 watcher=$!
 limited=$(poll_all sluiced_fleet_sources_limited -ge 1 80)
 limited_ok=$?
+# The exception, seen through the tools while it is in force.
+ex=$(ctl_on 1 -j prefix list | jq -r --arg s "$SVC" \
+	'[.exceptions[] | select(.service == $s and .prefix == "'$HEAVY4'/32")] | length')
+t_expect "sluicectl prefix list shows the heavy source's exception" "exceptions" "$ex" 1
+ctl_on 1 prefix list >"$LOGDIR/prefix-list.txt"
+quota_refused=$(ctl_on 1 -j stats | jq -r --arg s "$SVC" \
+	'first(.services[] | select(.service == $s) | .src_quota)')
+t_expect_cmp "sluicectl stats counts src_quota" "src_quota" "$quota_refused" -gt 0
+dump=$(bpftool map dump pinned "$(srv_pins 1)/sl_src_quota"; bpftool map dump pinned "$(srv_pins 1)/sl_src_seen")
+if grep -q '"rate_milli"' <<<"$dump" && grep -q '"count"' <<<"$dump"; then
+	t_ok "bpftool shows sl_src_quota and sl_src_seen with named fields"
+else
+	t_fail bpftool "no named fields in the dump of sl_src_quota / sl_src_seen"
+fi
+
 wait_loads
 wait "$watcher"
-calls1=$(redis_calls)
-in1=$(redis_net total_net_input_bytes)
-out1=$(redis_net total_net_output_bytes)
-cmds1=$(metric_on 1 sluiced_fleet_redis_commands_total)
-sent1=$(metric_on 1 sluiced_fleet_redis_sent_bytes_total)
-recv1=$(metric_on 1 sluiced_fleet_redis_received_bytes_total)
+read -r calls1 in1 out1 cmds1 sent1 recv1 <<<"$(cost_snapshot)"
 
 heavy=$(ok_between a heavy 3000 $((A_S * 1000)))
 heavy_rate=$((heavy / (A_S - 3)))
@@ -283,21 +296,6 @@ fi
 t_expect "light source: never under an exception on any host" "samples with one" \
 	"$(wc -l <"$LOGDIR/light-exceptions")" 0
 check_answered a "light source, the quota in force"
-
-# The exception, seen through the tools.
-ex=$(ctl_on 1 -j prefix list | jq -r --arg s "$SVC" \
-	'[.exceptions[] | select(.service == $s and .prefix == "'$HEAVY4'/32")] | length')
-t_expect "sluicectl prefix list shows the heavy source's exception" "exceptions" "$ex" 1
-ctl_on 1 prefix list >"$LOGDIR/prefix-list.txt"
-quota_refused=$(ctl_on 1 -j stats | jq -r --arg s "$SVC" \
-	'first(.services[] | select(.service == $s) | .src_quota)')
-t_expect_cmp "sluicectl stats counts src_quota" "src_quota" "$quota_refused" -gt 0
-dump=$(bpftool map dump pinned "$(srv_pins 1)/sl_src_quota"; bpftool map dump pinned "$(srv_pins 1)/sl_src_seen")
-if grep -q '"rate_milli"' <<<"$dump" && grep -q '"count"' <<<"$dump"; then
-	t_ok "bpftool shows sl_src_quota and sl_src_seen with named fields"
-else
-	t_fail bpftool "no named fields in the dump of sl_src_quota / sl_src_seen"
-fi
 
 calls=$((calls1 - calls0))
 echo "[   INFO   ] Redis, 3 hosts, one heavy + one light source, ${A_S} s: $calls commands" \
@@ -354,6 +352,13 @@ done
 echo "[   INFO   ] light source, Redis killed and restarted: $(outcome_sum b light refused) refused" \
 	"(the per-host shedding, svc_bucket, while the heavy source is on local limits)"
 check_answered b "light source, Redis killed and restarted"
+# Once per outage, and once when it ends: the kill is one; a loaded
+# machine may add short ones (a round trip past the timeout is "slow").
 downs=$(grep -c "local limits until it answers" "$LOGDIR/sluiced-1.log")
-t_expect "the outage is logged once per host" "warnings on host 1" "$downs" 1
+ups=$(grep -c "answers again" "$LOGDIR/sluiced-1.log")
+if ((downs >= 1 && downs == ups)); then
+	t_ok "each outage is logged once on host 1, and its end once ($downs)"
+else
+	t_fail "outage log" "host 1 logged $downs outages and $ups ends"
+fi
 finish

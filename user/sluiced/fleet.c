@@ -19,8 +19,9 @@
  *      window's host count once per window and GET the last one's (the
  *      reporting threshold is a share of RATE per host); keys EXPIRE after
  *      FLEET_TTL_S, so Redis holds a few windows and nothing to clean up;
- *   3. from the last window's fleet count and our own part of it sets,
- *      changes or removes each source's exception.
+ *   3. from the last window's fleet count and our own part of it (or the
+ *      current window's so far, decide()) sets, changes or removes each
+ *      source's exception.
  * What a host sends is bounded by FLEET_TRACK sources whatever the number
  * of clients (the closing note of issue 12 has the numbers).
  *
@@ -51,8 +52,10 @@
 #define FLEET_WINDOW_MS 1000
 #define FLEET_TTL_S 5
 #define FLEET_TRACK 64			/* sources reported per host at most */
-#define FLEET_TIMEOUT_MS 200		/* connect, and each round trip */
-#define FLEET_BACKOFF_MAX_MS 2000
+#define FLEET_TIMEOUT_MS 500		/* connect, and each round trip */
+#define FLEET_BACKOFF_MAX_MS 1000
+/* The current window counts once this much of it has passed (below). */
+#define FLEET_EARLY_MS 500
 #define FLEET_SEEN_CHUNK 256		/* entries per batch read of sl_src_seen */
 
 /* A source this host reports: in the heaviest of a sync in this window or
@@ -64,6 +67,7 @@ struct tracked {
 	uint64_t sent_cur;	/* what we added to this window's key */
 	uint64_t sent_prev;	/* ... and to the last window's */
 	uint64_t total_prev;	/* the fleet's count of the last window */
+	uint64_t total_cur;	/* ... of this one so far (INCRBY's answer) */
 	bool limited;
 	struct fleet_limit lim;
 };
@@ -79,12 +83,14 @@ static struct {
 	uint16_t port;
 	uint32_t db;
 	char service[24];		/* "tcp/8080": part of every key */
+	uint32_t slot;			/* the service's slot we work on, 0: none */
 	redisContext *rc;
 	struct fleet_src *prev, *cur;	/* sl_src_seen snapshots of our slot, by key */
 	size_t n_prev, n_cur, cap;
 	struct tracked t[FLEET_TRACK];
 	size_t n_t;
 	uint64_t window;
+	uint64_t last_read_ms;		/* monotonic time of the last read of sl_src_seen */
 	uint32_t hosts;			/* hosts that reported in the last window */
 	/* for /metrics; relaxed: statistics, each on its own */
 	_Atomic uint32_t connected;
@@ -127,7 +133,7 @@ static int read_seen(void)
 		done = err != 0;
 		first = false;
 		for (__u32 i = 0; i < n; i++) {
-			if (keys[i].slot != F.d->dp.slot)
+			if (keys[i].slot != F.slot)
 				continue;
 			if (F.n_cur == F.cap) {
 				size_t cap = F.cap ? F.cap * 2 : 1024;
@@ -188,12 +194,12 @@ static void clear_all_exceptions(void)
 	/* Deleting the key just returned would restart the walk: delete
 	 * the one before, once the next is known. */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (prev && prev->slot == F.d->dp.slot)
+		if (prev && prev->slot == F.slot)
 			bpf_map_delete_elem(fd, prev);
 		k = next;
 		prev = &k;
 	}
-	if (prev && prev->slot == F.d->dp.slot)
+	if (prev && prev->slot == F.slot)
 		bpf_map_delete_elem(fd, prev);
 	atomic_store_explicit(&F.limited, 0, memory_order_relaxed);
 }
@@ -336,11 +342,18 @@ static struct tracked *track(const struct sl_src_key *k, bool add_it)
 	return &F.t[F.n_t++];
 }
 
-/* Which sources we report this sync, and by how much each grew. */
+/*
+ * Which sources we report this sync, and by how much each grew. An
+ * increase over more than a window (this thread was kept off the CPU, or
+ * Redis was slow) is scaled to one window's worth: the rest belongs to
+ * windows already closed, and added to this one it would make a light
+ * source look heavy.
+ */
 static void pick_sources(uint32_t quota)
 {
 	struct fleet_src heavy[FLEET_TRACK], *swap;
 	uint64_t min = fleet_min_delta(quota, F.hosts, FLEET_SYNC_MS);
+	uint64_t now = now_ms(CLOCK_MONOTONIC), gap = now - F.last_read_ms;
 	size_t m;
 
 	m = fleet_heavy(F.cur, F.n_cur, F.prev, F.n_prev, 1, heavy, FLEET_TRACK);
@@ -351,8 +364,10 @@ static void pick_sources(uint32_t quota)
 		struct tracked *t = track(&heavy[i].key, heavy[i].delta >= min);
 
 		if (t)
-			t->delta = heavy[i].delta;
+			t->delta = gap > FLEET_WINDOW_MS ?
+					   heavy[i].delta * FLEET_WINDOW_MS / gap : heavy[i].delta;
 	}
+	F.last_read_ms = now;
 	swap = F.prev;
 	F.prev = F.cur;
 	F.cur = swap;
@@ -368,6 +383,7 @@ static void roll_window(uint64_t w)
 
 		t->sent_prev = w == F.window + 1 ? t->sent_cur : 0;
 		t->sent_cur = 0;
+		t->total_cur = 0;
 		if (t->sent_prev || t->limited || t->delta)
 			F.t[j++] = *t;
 	}
@@ -392,6 +408,7 @@ static int rebase(void)
 	F.n_prev = F.n_cur;
 	F.n_t = 0;
 	F.window = 0;
+	F.last_read_ms = now_ms(CLOCK_MONOTONIC);
 	return 0;
 }
 
@@ -400,9 +417,27 @@ static int key_of(char *buf, const struct sl_src_key *k, uint64_t w, const char 
 	return fleet_key(buf, FLEET_KEY_MAX, name, F.service, k, w);
 }
 
+/*
+ * The decision for one source. The last window is complete; the current
+ * one, once FLEET_EARLY_MS of it has passed, is a lower bound of its rate
+ * (hosts that have not sent their part yet count as nothing, and the part
+ * a host sent at the window's start may be up to a sync older: hence the
+ * divisor of elapsed + one sync). So a source that starts, or a Redis
+ * that comes back empty, is limited within the window instead of after
+ * the next, and a source under the rate is never taken for over it.
+ */
+static bool decide(struct tracked *t, uint32_t quota, uint32_t elapsed_ms)
+{
+	if (fleet_share(t->sent_prev, t->total_prev, quota, FLEET_WINDOW_MS, &t->lim))
+		return true;
+	return elapsed_ms >= FLEET_EARLY_MS &&
+	       fleet_share(t->sent_cur, t->total_cur, quota, elapsed_ms + FLEET_SYNC_MS, &t->lim);
+}
+
 static int sync_once(const char *name, uint32_t quota)
 {
-	uint64_t w = now_ms(CLOCK_REALTIME) / FLEET_WINDOW_MS;
+	uint64_t ms = now_ms(CLOCK_REALTIME);
+	uint64_t w = ms / FLEET_WINDOW_MS;
 	bool new_window = w != F.window;
 	char key[FLEET_KEY_MAX];
 	long long v, hosts;
@@ -454,6 +489,8 @@ static int sync_once(const char *name, uint32_t quota)
 
 		if (t->delta) {
 			err = reply_int(&v);
+			if (!err)
+				t->total_cur = v > 0 ? (uint64_t)v : 0;
 			if (t->expire)
 				err = err ?: expect_ok();
 		}
@@ -469,7 +506,7 @@ static int sync_once(const char *name, uint32_t quota)
 	for (size_t i = 0; i < F.n_t; i++) {
 		struct tracked *t = &F.t[i];
 
-		if (fleet_share(t->sent_prev, t->total_prev, quota, FLEET_WINDOW_MS, &t->lim)) {
+		if (decide(t, quota, (uint32_t)(ms % FLEET_WINDOW_MS))) {
 			if (set_exception(t) == 0) {
 				t->limited = true;
 				limited++;
@@ -521,6 +558,20 @@ static void *fleet_main(void *arg)
 		uint64_t t0 = now_ms(CLOCK_MONOTONIC);
 		int err = 0;
 
+		/* The operator may delete the service and add it again, in
+		 * another slot (dataplane.c follows it): start afresh there. */
+		uint32_t slot = atomic_load_explicit(&F.d->dp.slot, memory_order_relaxed);
+
+		if (slot != F.slot) {
+			clear_all_exceptions();
+			F.slot = slot;
+			F.n_t = F.n_prev = 0;
+			F.window = 0;
+		}
+		if (!slot) {
+			backoff = FLEET_SYNC_MS;	/* no service: nothing to share */
+			continue;
+		}
 		/* fleet-per-source may change on a reload; the name cannot. */
 		pthread_mutex_lock(&F.d->cfg_lock);
 		quota = F.d->cfg.fleet_per_source;
@@ -587,6 +638,7 @@ int sld_fleet_start(struct sld *d)
 	if (sld_parse_redis_url(c->fleet, F.host, sizeof(F.host), &F.port, &F.db))
 		return -EINVAL;	/* checked when the options were read */
 	F.d = d;
+	F.slot = atomic_load_explicit(&d->dp.slot, memory_order_relaxed);
 	snprintf(F.service, sizeof(F.service), "tcp/%u", d->dp.port);
 	pthread_condattr_t ca;
 
