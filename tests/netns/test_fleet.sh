@@ -361,4 +361,9 @@ if ((downs >= 1 && downs == ups)); then
 else
 	t_fail "outage log" "host 1 logged $downs outages and $ups ends"
 fi
+if grep -q "Sanitizer" "$LOGDIR"/sluiced-*.log; then
+	t_fail sanitizer "a report in the daemons' logs (KEEP_LOGS=1 keeps $LOGDIR)"
+else
+	t_ok "no sanitizer report in the daemons' logs"
+fi
 finish
