@@ -126,6 +126,46 @@ static void test_share_clamps_mine_and_burst(void **state)
 	assert_int_equal(l.burst, 64);
 }
 
+static void test_decide_last_window_then_current(void **state)
+{
+	struct fleet_windows w = { .window_ms = 1000, .sync_ms = 250 };
+	struct fleet_limit l;
+
+	(void)state;
+	/* The last window over: limited on it, whatever the current says. */
+	w.mine_prev = 100;
+	w.total_prev = 300;
+	assert_true(fleet_decide(&w, 100, &l));
+	assert_int_equal(l.rate_milli, 33333);
+	/* A source that starts: nothing last window; this one counts only
+	 * from its middle on. 300/s seen 400 ms in: not yet. */
+	w = (struct fleet_windows){ .window_ms = 1000, .sync_ms = 250, .elapsed_ms = 400,
+				    .mine_cur = 40, .total_cur = 120 };
+	assert_false(fleet_decide(&w, 100, &l));
+	w.elapsed_ms = 600;
+	w.mine_cur = 60;
+	w.total_cur = 180 + 75;	/* with a sync's worth from before the window */
+	assert_true(fleet_decide(&w, 100, &l));
+	assert_int_equal(l.rate_milli, 23529);	/* 100 x 60 / 255 */
+	/* A light source (30/s fleet-wide), a sync's worth from before the
+	 * window and one host late: never over. */
+	w = (struct fleet_windows){ .window_ms = 1000, .sync_ms = 250, .elapsed_ms = 500,
+				    .mine_cur = 10, .total_cur = 30 * 3 / 4 + 30 / 4 };
+	assert_false(fleet_decide(&w, 100, &l));
+	w.elapsed_ms = 999;
+	w.total_cur = 30 + 8;
+	assert_false(fleet_decide(&w, 100, &l));
+}
+
+static void test_scale_delta_to_one_window(void **state)
+{
+	(void)state;
+	assert_int_equal(fleet_scale_delta(25, 250, 1000), 25);
+	assert_int_equal(fleet_scale_delta(100, 1000, 1000), 100);
+	/* Five seconds off the CPU: one second's worth of them. */
+	assert_int_equal(fleet_scale_delta(50, 5000, 1000), 10);
+}
+
 static void test_key_has_the_source_as_hash_tag(void **state)
 {
 	struct fleet_src s = src4(2, 0);
@@ -168,6 +208,8 @@ int main(void)
 		cmocka_unit_test(test_share_adds_up_to_the_quota),
 		cmocka_unit_test(test_share_none_within_the_quota),
 		cmocka_unit_test(test_share_clamps_mine_and_burst),
+		cmocka_unit_test(test_decide_last_window_then_current),
+		cmocka_unit_test(test_scale_delta_to_one_window),
 		cmocka_unit_test(test_key_has_the_source_as_hash_tag),
 		cmocka_unit_test(test_backoff_doubles_to_its_ceiling),
 	};

@@ -54,8 +54,6 @@
 #define FLEET_TRACK 64			/* sources reported per host at most */
 #define FLEET_TIMEOUT_MS 500		/* connect, and each round trip */
 #define FLEET_BACKOFF_MAX_MS 1000
-/* The current window counts once this much of it has passed (below). */
-#define FLEET_EARLY_MS 500
 #define FLEET_SEEN_CHUNK 256		/* entries per batch read of sl_src_seen */
 
 /* A source this host reports: in the heaviest of a sync in this window or
@@ -364,8 +362,7 @@ static void pick_sources(uint32_t quota)
 		struct tracked *t = track(&heavy[i].key, heavy[i].delta >= min);
 
 		if (t)
-			t->delta = gap > FLEET_WINDOW_MS ?
-					   heavy[i].delta * FLEET_WINDOW_MS / gap : heavy[i].delta;
+			t->delta = fleet_scale_delta(heavy[i].delta, gap, FLEET_WINDOW_MS);
 	}
 	F.last_read_ms = now;
 	swap = F.prev;
@@ -417,21 +414,16 @@ static int key_of(char *buf, const struct sl_src_key *k, uint64_t w, const char 
 	return fleet_key(buf, FLEET_KEY_MAX, name, F.service, k, w);
 }
 
-/*
- * The decision for one source. The last window is complete; the current
- * one, once FLEET_EARLY_MS of it has passed, is a lower bound of its rate
- * (hosts that have not sent their part yet count as nothing, and the part
- * a host sent at the window's start may be up to a sync older: hence the
- * divisor of elapsed + one sync). So a source that starts, or a Redis
- * that comes back empty, is limited within the window instead of after
- * the next, and a source under the rate is never taken for over it.
- */
+/* The decision for one source (fleet_decide says how). */
 static bool decide(struct tracked *t, uint32_t quota, uint32_t elapsed_ms)
 {
-	if (fleet_share(t->sent_prev, t->total_prev, quota, FLEET_WINDOW_MS, &t->lim))
-		return true;
-	return elapsed_ms >= FLEET_EARLY_MS &&
-	       fleet_share(t->sent_cur, t->total_cur, quota, elapsed_ms + FLEET_SYNC_MS, &t->lim);
+	struct fleet_windows w = {
+		.mine_prev = t->sent_prev, .total_prev = t->total_prev,
+		.mine_cur = t->sent_cur, .total_cur = t->total_cur,
+		.elapsed_ms = elapsed_ms, .window_ms = FLEET_WINDOW_MS, .sync_ms = FLEET_SYNC_MS,
+	};
+
+	return fleet_decide(&w, quota, &t->lim);
 }
 
 static int sync_once(const char *name, uint32_t quota)

@@ -97,6 +97,28 @@ bool fleet_share(uint64_t mine, uint64_t total, uint32_t quota, uint32_t window_
 	return true;
 }
 
+/*
+ * The last window is complete; the current one, once half of it has
+ * passed, is a lower bound of its rate: hosts that have not sent their
+ * part yet count as nothing, and the part a host sent at the window's
+ * start may be up to a sync older than the window (hence the divisor of
+ * elapsed + one sync). So a source that starts, or a Redis that comes
+ * back empty, is limited within the window instead of after the next,
+ * and a source under the rate is not taken for over it.
+ */
+bool fleet_decide(const struct fleet_windows *w, uint32_t quota, struct fleet_limit *lim)
+{
+	if (fleet_share(w->mine_prev, w->total_prev, quota, w->window_ms, lim))
+		return true;
+	return w->elapsed_ms >= w->window_ms / 2 &&
+	       fleet_share(w->mine_cur, w->total_cur, quota, w->elapsed_ms + w->sync_ms, lim);
+}
+
+uint64_t fleet_scale_delta(uint64_t delta, uint64_t gap_ms, uint32_t window_ms)
+{
+	return gap_ms > window_ms ? delta * window_ms / gap_ms : delta;
+}
+
 void fleet_src_text(const struct sl_src_key *k, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
