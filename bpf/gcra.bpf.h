@@ -36,11 +36,19 @@
  * path reads it twice: it follows a limit change, or another CPU's
  * admission in the same nanoseconds.
  *
+ * A UDP GRO train (several datagrams in one skb, seen as one by TC) is
+ * judged as its first datagram and charged for all: cost intervals. The
+ * tat may then end up to (cost - 1) intervals past the tolerance, a debt
+ * the next packets pay at the rate; the caller says how much such debt a
+ * bucket may legitimately carry (debt), and only state beyond it is taken
+ * for a limit change and clamped.
+ *
  * API:
- *   sl_gcra(&tat, now, interval, tolerance, coarse) -> true if the packet
- *                                      conforms (coarse: the clock of now)
- *   sl_gcra_peek(&tat, now, interval, tolerance) -> false if it surely
- *                                      would not, read without a write
+ *   sl_gcra(&tat, now, interval, tolerance, coarse, cost, debt) -> true if
+ *                                      the packet conforms (coarse: the
+ *                                      clock of now; cost: tokens charged)
+ *   sl_gcra_peek(&tat, now, interval, tolerance, debt) -> false if it
+ *                                      surely would not, read without a write
  */
 #ifndef SLUICE_GCRA_BPF_H
 #define SLUICE_GCRA_BPF_H
@@ -53,31 +61,32 @@
 
 /*
  * One GCRA step on *tat. interval = 1e9 / rate ns; tolerance = burst x
- * interval. Returns true (and advances *tat) if the packet conforms.
+ * interval. Returns true (and advances *tat by cost intervals) if the
+ * packet conforms.
  */
 static __always_inline bool sl_gcra(__u64 *tat, __u64 now, __u64 interval, __u64 tolerance,
-				    bool coarse)
+				    bool coarse, __u32 cost, __u64 debt)
 {
 	int i;
 
 #pragma unroll
 	for (i = 0; i < SL_CAS_TRIES; i++) {
 		__u64 old = *(volatile __u64 *)tat;
-		__u64 next;
+		__u64 start;
 
-		if (old > now + tolerance) {
+		if (old > now + tolerance + debt) {
 			now = coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
-			if (old > now + tolerance) {
+			if (old > now + tolerance + debt) {
 				/* Lost to a concurrent writer: theirs stands,
 				 * and this packet is refused either way. */
 				__sync_val_compare_and_swap(tat, old, now + tolerance);
 				return false;
 			}
 		}
-		next = (old > now ? old : now) + interval;
-		if (next - now > tolerance)
+		start = old > now ? old : now;
+		if (start + interval - now > tolerance)
 			return false;
-		if (__sync_val_compare_and_swap(tat, old, next) == old)
+		if (__sync_val_compare_and_swap(tat, old, start + interval * cost) == old)
 			return true;
 	}
 	return false;
@@ -89,11 +98,12 @@ static __always_inline bool sl_gcra(__u64 *tat, __u64 now, __u64 interval, __u64
  * that the sl_gcra() that follows clamps it.
  */
 static __always_inline bool sl_gcra_peek(const __u64 *tat, __u64 now, __u64 interval,
-					 __u64 tolerance)
+					 __u64 tolerance, __u64 debt)
 {
 	__u64 old = *(const volatile __u64 *)tat;
 
-	return old > now + tolerance || (old > now ? old : now) + interval - now <= tolerance;
+	return old > now + tolerance + debt ||
+	       (old > now ? old : now) + interval - now <= tolerance;
 }
 
 #endif /* SLUICE_GCRA_BPF_H */

@@ -69,6 +69,18 @@ static __always_inline __u64 sl_interval(__u32 rate)
 	return SL_NSEC_PER_SEC / rate;
 }
 
+/*
+ * The most datagrams a UDP GRO train carries (UDP_MAX_SEGMENTS), and the
+ * debt it may leave in a UDP service's buckets (gcra.bpf.h). A TCP
+ * service's SYNs are never merged: no debt, clamped exactly.
+ */
+#define SL_GRO_SEGS_MAX 128
+
+static __always_inline __u64 sl_debt(const struct sl_service *svc, __u64 interval)
+{
+	return svc->proto == SL_PROTO_UDP ? (SL_GRO_SEGS_MAX - 1) * interval : 0;
+}
+
 /* Depth 0 would refuse everything forever; the smallest bucket holds one. */
 static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 {
@@ -154,6 +166,8 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 /*
  * Per-source bucket: true if the source is within its rate (and its token
  * taken). *bp is its bucket, or NULL for a source seen the first time.
+ * The buckets are in the service's own table (sl_sources[slot]), so a
+ * flood to another service cannot evict them.
  */
 static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 					const struct sl_service *svc, __u64 now,
@@ -163,22 +177,27 @@ static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 	__u64 tol = sl_tolerance(interval, svc->src_burst);
 	struct sl_src_bucket *b, nb;
 	struct sl_src_key k;
+	void *table;
 
 	*bp = NULL;
+	table = bpf_map_lookup_elem(&sl_sources, &slot);
+	if (!table)
+		return true;	/* no table made yet (abi.h): not applied */
 	sl_src_key(p, slot, svc, &k);
-	b = bpf_map_lookup_elem(&sl_sources, &k);
+	b = bpf_map_lookup_elem(table, &k);
 	if (!b) {
-		/* First packet of this source: a full bucket, less one. */
-		nb.tat_ns = now + interval;
-		if (bpf_map_update_elem(&sl_sources, &k, &nb, BPF_NOEXIST) == 0)
+		/* First packet of this source: a full bucket, less its cost. */
+		nb.tat_ns = now + interval * p->segs;
+		if (bpf_map_update_elem(table, &k, &nb, BPF_NOEXIST) == 0)
 			return true;
 		/* Another CPU inserted it first: use theirs. */
-		b = bpf_map_lookup_elem(&sl_sources, &k);
+		b = bpf_map_lookup_elem(table, &k);
 		if (!b)
 			return true;	/* evicted at once: the LRU is thrashing; fail open */
 	}
 	*bp = b;
-	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse);
+	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
+		       sl_debt(svc, interval));
 }
 
 /* Give back the token sl_src_take() took, to a source the service refused. */
@@ -186,26 +205,32 @@ static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
 					  const struct sl_service *svc, struct sl_src_bucket *b)
 {
 	struct sl_src_key k;
+	void *table;
 
 	if (!b) {
+		table = bpf_map_lookup_elem(&sl_sources, &slot);
+		if (!table)
+			return;
 		sl_src_key(p, slot, svc, &k);
-		b = bpf_map_lookup_elem(&sl_sources, &k);
+		b = bpf_map_lookup_elem(table, &k);
 		if (!b)
 			return;
 	}
-	__sync_fetch_and_add(&b->tat_ns, -sl_interval(svc->src_rate));
+	__sync_fetch_and_add(&b->tat_ns, -(sl_interval(svc->src_rate) * p->segs));
 }
 
 /*
  * Fleet quotas (SL_ADM_FLEET): count the source in sl_src_seen, then judge
  * it against its exception if the daemon set one. true: no exception, or
- * within its rate. A counter that another CPU inserted first is counted
- * on the next packet; an approximate count is all the daemon needs.
+ * within its rate. A UDP GRO train counts, and is charged, once per
+ * datagram, as in the buckets. A counter that another CPU inserted first
+ * is counted on the next packet: an approximate count is all the daemon
+ * needs.
  */
 static __always_inline bool sl_src_quota_take(const struct sl_pkt *p, __u32 slot,
 					      const struct sl_service *svc, __u64 now)
 {
-	struct sl_src_seen *seen, one = { .count = 1 };
+	struct sl_src_seen *seen, one = { .count = p->segs };
 	struct sl_src_quota *q;
 	struct sl_src_key k;
 	__u64 interval;
@@ -213,7 +238,7 @@ static __always_inline bool sl_src_quota_take(const struct sl_pkt *p, __u32 slot
 	sl_src_key(p, slot, svc, &k);
 	seen = bpf_map_lookup_elem(&sl_src_seen, &k);
 	if (seen)
-		__sync_fetch_and_add(&seen->count, 1);
+		__sync_fetch_and_add(&seen->count, p->segs);
 	else
 		bpf_map_update_elem(&sl_src_seen, &k, &one, BPF_NOEXIST);
 	q = bpf_map_lookup_elem(&sl_src_quota, &k);
@@ -223,7 +248,7 @@ static __always_inline bool sl_src_quota_take(const struct sl_pkt *p, __u32 slot
 		return false;	/* refused outright */
 	interval = SL_NSEC_PER_SEC * 1000 / q->rate_milli;
 	return sl_gcra(&q->tat_ns, now, interval, sl_tolerance(interval, q->burst),
-		       sl_clock_coarse);
+		       sl_clock_coarse, p->segs, sl_debt(svc, interval));
 }
 
 static __always_inline struct sl_judgement
@@ -331,7 +356,7 @@ judge_level:
 			return j;	/* slot out of range: cannot happen, checked by caller */
 		interval = sl_interval(rate);
 		tol = sl_tolerance(interval, svc->burst);
-		if (!sl_gcra_peek(&b->tat_ns, now, interval, tol)) {
+		if (!sl_gcra_peek(&b->tat_ns, now, interval, tol, sl_debt(svc, interval))) {
 			j.reason = SL_R_svc_bucket;
 			return j;
 		}
@@ -340,7 +365,8 @@ judge_level:
 		j.reason = SL_R_src_bucket;
 		return j;
 	}
-	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse)) {
+	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
+			  sl_debt(svc, interval))) {
 		if (svc->src_rate)
 			sl_src_refund(p, slot, svc, sb);
 		j.reason = SL_R_svc_bucket;

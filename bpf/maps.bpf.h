@@ -51,13 +51,33 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_buckets SEC(".maps");
 
-/* max_entries is set by the loader before load (bpf_map__set_max_entries). */
-struct {
+/*
+ * A table of per-source buckets per service (abi.h): the inner maps are
+ * made by user space, each like this template (its max_entries is
+ * sl_config.src_entries; the kernel checks type, key, value and flags).
+ */
+struct sl_src_table {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SL_SOURCES_DEFAULT);
 	__type(key, struct sl_src_key);
 	__type(value, struct sl_src_bucket);
+};
+
+/*
+ * clang emits the types a nested map definition points to as forward
+ * declarations only, and libbpf then cannot size the template's key and
+ * value. A variable of each, in a section libbpf skips, puts them in the
+ * object's BTF whole.
+ */
+struct sl_src_key sl_btf_src_key SEC(".btf_emit");
+struct sl_src_bucket sl_btf_src_bucket SEC(".btf_emit");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sl_src_table);	/* last: a flexible array */
 } sl_sources SEC(".maps");
 
 struct {

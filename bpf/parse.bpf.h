@@ -106,7 +106,8 @@ struct sl_pkt {
 	__u8 l4proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	__be16 dport;
 	__be16 sport;
-	__u16 pad;
+	__u16 segs;		/* datagrams it stands for: 1, or a UDP GRO train's
+				 * count in TC (sl_process) */
 	__u32 slot;		/* service slot, from sl_ports */
 	__be32 seq;		/* TCP */
 	__be32 saddr[4];	/* IPv4 in [0] */
@@ -217,6 +218,13 @@ static __always_inline bool sl_martian6(const __be32 *s, const __be32 *d)
 	return !d[0] && !d[1] && !d[2] && (!d[3] || d[3] == bpf_htonl(1));
 }
 
+/* Refused, in slot 0: the port, and so the service, cannot be read. */
+static __always_inline int sl_unjudgeable_anon(struct sl_pkt *p)
+{
+	p->slot = 0;
+	return SL_P_UNJUDGEABLE;
+}
+
 /*
  * TCP or UDP header at l4. l4len is what the IP length fields leave for
  * it, checked only in a first fragment (first_frag): a fragment whose
@@ -234,10 +242,8 @@ static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void
 	    l4len < (int)(proto == IPPROTO_TCP ? sizeof(struct tcphdr) : sizeof(struct udphdr))) {
 		struct udphdr *ports = l4;	/* both headers start with the ports */
 
-		if (l4len < 4) {
-			p->slot = 0;	/* not even the ports: no service to tell */
-			return SL_P_UNJUDGEABLE;
-		}
+		if (l4len < 4)
+			return sl_unjudgeable_anon(p);	/* not even the ports */
 		if ((void *)ports + 4 > data_end)
 			return SL_P_ERROR;
 		p->slot = sl_port_slot(sp, ports->dest);
@@ -286,13 +292,8 @@ static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void
 	return SL_P_PASS;
 }
 
-/*
- * The L3 parsers take group_mac: the frame went to a broadcast or
- * multicast MAC address, and TCP drops what is not PACKET_HOST
- * (tcp_v4_rcv), so a SYN there is not a new connection either.
- */
 static __always_inline int sl_parse_ipv4(struct sl_hdrs *h, struct sl_pkt *p,
-					 struct iphdr *ip, bool group_mac)
+					 struct iphdr *ip)
 {
 	void *data_end = h->data_end;
 	bool first_frag;
@@ -313,10 +314,7 @@ static __always_inline int sl_parse_ipv4(struct sl_hdrs *h, struct sl_pkt *p,
 		return SL_P_PASS;
 	first_frag = ip->frag_off & bpf_htons(SL_IP_MF);
 	res = sl_parse_l4(h, p, (void *)ip + hlen, ip->protocol,
-			  (int)bpf_ntohs(ip->tot_len) - (int)hlen, first_frag);
-	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP &&
-	    (group_mac || sl_martian4(ip->saddr, ip->daddr)))
-		return SL_P_PASS;
+			  first_frag ? (int)bpf_ntohs(ip->tot_len) - (int)hlen : 0, first_frag);
 	if (res == SL_P_JUDGE || res == SL_P_UNJUDGEABLE) {
 		/* only then: the ACK path copies nothing */
 		p->family = 4;
@@ -333,7 +331,7 @@ static __always_inline bool sl_ipv6_ext(__u8 nexthdr)
 }
 
 static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
-					 struct ipv6hdr *ip6, bool group_mac)
+					 struct ipv6hdr *ip6)
 {
 	void *data_end = h->data_end;
 	bool first_frag = false;
@@ -358,14 +356,14 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 
 			/* Options headers are at least 8 bytes. */
 			if (cur + 8 > data_end)
-				return first_frag ? SL_P_UNJUDGEABLE : SL_P_ERROR;
+				return first_frag ? sl_unjudgeable_anon(p) : SL_P_ERROR;
 			nexthdr = oh->nexthdr;
 			cur += (oh->hdrlen + 1) * 8;
 		} else if (nexthdr == IPPROTO_FRAGMENT) {
 			struct sl_frag_hdr *fh = cur;
 
 			if ((void *)(fh + 1) > data_end)
-				return first_frag ? SL_P_UNJUDGEABLE : SL_P_ERROR;
+				return first_frag ? sl_unjudgeable_anon(p) : SL_P_ERROR;
 			if (fh->frag_off & bpf_htons(0xfff8))
 				return SL_P_FRAG;
 			first_frag = fh->frag_off & bpf_htons(1);	/* M */
@@ -375,25 +373,21 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 			break;
 		}
 	}
-	if (sl_ipv6_ext(nexthdr)) {
-		/* A chain longer than SL_IPV6_EXT_MAX: Linux walks it all and
-		 * delivers what it ends in; the port is out of reach here. */
-		p->slot = 0;
-		return SL_P_UNJUDGEABLE;
-	}
+	/* A chain longer than SL_IPV6_EXT_MAX: Linux walks it all and
+	 * delivers what it ends in; the port is out of reach here. */
+	if (sl_ipv6_ext(nexthdr))
+		return sl_unjudgeable_anon(p);
 	if (nexthdr != IPPROTO_TCP && nexthdr != IPPROTO_UDP)
 		return SL_P_PASS;
 	res = sl_parse_l4(h, p, cur, nexthdr,
-			  (int)bpf_ntohs(ip6->payload_len) - (int)(cur - (void *)(ip6 + 1)),
+			  first_frag ? (int)bpf_ntohs(ip6->payload_len) -
+					       (int)(cur - (void *)(ip6 + 1)) : 0,
 			  first_frag);
 	if (res == SL_P_JUDGE || res == SL_P_UNJUDGEABLE) {
 		p->family = 6;
 		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
 		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
 	}
-	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP &&
-	    (group_mac || sl_martian6(p->saddr, p->daddr)))
-		return SL_P_PASS;
 	return res;
 }
 
@@ -401,20 +395,33 @@ static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
 {
 	void *data = h->data;
 	struct ethhdr *eth = data;
-	int off;
+	int off, res;
 	__be16 proto;
 
 	off = sl_skip_l2(data, h->data_end, &proto);
 	if (off < 0 || (void *)(eth + 1) > h->data_end)
 		return SL_P_ERROR;
 	if (proto == bpf_htons(ETH_P_IP))
-		return sl_parse_ipv4(h, p, data + off, eth->h_dest[0] & 1);
-	if (proto == bpf_htons(ETH_P_IPV6))
-		return sl_parse_ipv6(h, p, data + off, eth->h_dest[0] & 1);
+		res = sl_parse_ipv4(h, p, data + off);
+	else if (proto == bpf_htons(ETH_P_IPV6))
+		res = sl_parse_ipv6(h, p, data + off);
 	/* A third VLAN tag: more than we parse, and it may hide a SYN. */
-	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+	else if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
 		return SL_P_ERROR;
-	return SL_P_PASS;
+	else
+		return SL_P_PASS;
+	/*
+	 * A SYN the kernel would neither accept nor answer (sl_martian4/6):
+	 * not a new connection. A group MAC is a broadcast or multicast
+	 * frame, and TCP drops what is not PACKET_HOST (tcp_v4_rcv). Checked
+	 * here, on judged SYNs only, so the rest of the traffic pays nothing.
+	 */
+	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP &&
+	    ((eth->h_dest[0] & 1) ||
+	     (p->family == 4 ? sl_martian4(p->saddr[0], p->daddr[0]) :
+			       sl_martian6(p->saddr, p->daddr))))
+		return SL_P_PASS;
+	return res;
 }
 
 #endif /* SLUICE_PARSE_BPF_H */

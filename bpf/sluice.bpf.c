@@ -11,7 +11,8 @@
  *                      the pinned sl_config.clock)
  *   sl_clock_slack_ns  with sl_clock_coarse: sl_config.clock_slack_ns, 3 x
  *                      clock_getres(CLOCK_MONOTONIC_COARSE) (12 ms, HZ=250)
- *   sl_sources         max_entries: per-source buckets kept (65536)
+ *   sl_sources         the inner template's max_entries: per-source buckets
+ *                      kept per service (65536; user space makes the tables)
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -44,17 +45,46 @@ static __always_inline bool sl_tc_pull_all(struct __sk_buff *skb)
 	return linear < skb->len && bpf_skb_pull_data(skb, skb->len) == 0;
 }
 
+/*
+ * TC: the datagrams a UDP skb carries. GRO merges a flow's datagrams into
+ * one skb (rx-udp-gro-forwarding, rx-gro-list, or a socket with UDP_GRO,
+ * as QUIC servers set) before TC, which then sees one packet with one UDP
+ * header: it is judged as its first datagram and charged and counted for
+ * all (limit.bpf.h). Native XDP runs before GRO and sees each datagram.
+ */
+static __always_inline __u16 sl_tc_datagrams(struct __sk_buff *skb)
+{
+	__u32 segs = skb->gso_segs;
+
+	if (!skb->gso_size || segs < 2)
+		return 1;
+	return segs < SL_GRO_SEGS_MAX ? segs : SL_GRO_SEGS_MAX;
+}
+
+/*
+ * TC's parser, once in the program for its two calls: inlined twice, the
+ * parser's copies made every TC packet slower (an ACK by half).
+ */
+static __noinline int sl_parse_tc(struct __sk_buff *skb, struct sl_pkt *p)
+{
+	struct sl_hdrs h;
+
+	sl_hdrs_init(&h, skb, true);
+	return sl_parse(&h, p);
+}
+
 static __always_inline int sl_parse_pkt(struct sl_pkt *p, bool tc)
 {
 	struct sl_hdrs h;
 	int res;
 
-	sl_hdrs_init(&h, p->ctx, tc);
-	res = sl_parse(&h, p);
-	if (tc && (res == SL_P_ERROR || res == SL_P_UNJUDGEABLE) && sl_tc_pull_all(p->ctx)) {
-		sl_hdrs_init(&h, p->ctx, tc);
-		res = sl_parse(&h, p);
+	if (!tc) {
+		sl_hdrs_init(&h, p->ctx, false);
+		return sl_parse(&h, p);
 	}
+	res = sl_parse_tc(p->ctx, p);
+	if ((res == SL_P_ERROR || res == SL_P_UNJUDGEABLE) && sl_tc_pull_all(p->ctx))
+		res = sl_parse_tc(p->ctx, p);
 	return res;
 }
 
@@ -88,28 +118,43 @@ static __always_inline int sl_process(struct sl_pkt *p, bool tc)
 		j.reason = SL_NO_COUNT;
 		return sl_verdict(p, tc, 0, NULL, j);
 	}
+	if (tc && p->l4proto == IPPROTO_UDP)
+		p->segs = sl_tc_datagrams(p->ctx);
 	if (res == SL_P_JUDGE)
 		j = sl_judge(p, slot, svc);
 	return sl_verdict(p, tc, slot, svc, j);
 }
 
+/*
+ * Not zeroed: every field is written before it is read. But clang would
+ * keep the fields in registers, and merge paths where some are not
+ * written yet: it then spills an undefined register, which the verifier
+ * refuses. Its address made opaque, the struct stays on the stack, where
+ * a slot not written yet is only stack not written yet.
+ */
+static __always_inline void sl_pkt_init(struct sl_pkt *p, void *ctx)
+{
+	p->ctx = ctx;
+	p->segs = 1;
+	asm volatile("" : : "r"(p) : "memory");
+}
+
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	/* Zeroed: clang keeps the fields in registers, and one the parser
-	 * leaves unwritten on some path would be spilled undefined, which the
-	 * verifier refuses. Constants in registers cost next to nothing. */
-	struct sl_pkt p = { .ctx = ctx };
+	struct sl_pkt p;
 
+	sl_pkt_init(&p, ctx);
 	return sl_process(&p, false);
 }
 
 SEC("tc")
 int sluice_tc(struct __sk_buff *skb)
 {
-	struct sl_pkt p = { .ctx = skb };	/* zeroed: see sluice_xdp */
+	struct sl_pkt p;
 	__u32 linear = skb->data_end - skb->data;
 
+	sl_pkt_init(&p, skb);
 	if (linear < skb->len && linear < SL_TC_PULL_LEN)
 		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
 	return sl_process(&p, true);

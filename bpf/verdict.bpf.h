@@ -37,7 +37,9 @@ const volatile bool sl_debug = false;
 			bpf_printk("sluice: " fmt, ##__VA_ARGS__); \
 	} while (0)
 
-static __always_inline void sl_count(__u32 slot, __u32 reason, __u32 action, bool stale)
+/* n: the datagrams the packet stands for (a UDP GRO train in TC). */
+static __always_inline void sl_count(__u32 slot, __u32 reason, __u32 action, bool stale,
+				     __u32 n)
 {
 	struct sl_stats *st = bpf_map_lookup_elem(&sl_stats, &slot);
 	__u64 *f;
@@ -47,11 +49,11 @@ static __always_inline void sl_count(__u32 slot, __u32 reason, __u32 action, boo
 	f = (__u64 *)st;
 	/* Per CPU: plain increments. The bounds are for the verifier. */
 	if (reason < SL_R__COUNT)
-		f[reason]++;
+		f[reason] += n;
 	if (action < SL_R__COUNT)
-		f[action]++;
+		f[action] += n;
 	if (stale)
-		st->stale++;
+		st->stale += n;
 }
 
 /*
@@ -263,18 +265,18 @@ static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
 		return sl_ret_pass(tc);
 	if (j.reason == SL_R_unjudgeable && !svc) {
 		/* No service to ask: fail closed. */
-		sl_count(slot, j.reason, SL_R_dropped, false);
+		sl_count(slot, j.reason, SL_R_dropped, false, p->segs);
 		return sl_ret_drop(tc);
 	}
 	if (j.reason == SL_R_admitted || j.reason == SL_R_allowed ||
 	    j.reason == SL_R_parse_error || j.reason == SL_R_fragment || !svc) {
-		sl_count(slot, j.reason, SL_NO_COUNT, j.stale);
+		sl_count(slot, j.reason, SL_NO_COUNT, j.stale, p->segs);
 		return sl_ret_pass(tc);
 	}
 
 	/* Refused: denied, shed_level, svc_bucket, src_bucket or unjudgeable. */
 	if (svc->flags & SL_SVC_MONITOR) {
-		sl_count(slot, j.reason, SL_R_would_drop, j.stale);
+		sl_count(slot, j.reason, SL_R_would_drop, j.stale, p->segs);
 		return sl_ret_pass(tc);
 	}
 	/* Not known to be a SYN, nor whole: neither marked nor answered. */
@@ -282,16 +284,16 @@ static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
 	if (action == SL_ACT_MARK) {
 		if (!tc) {
 			/* XDP has no mark to set; the CLI refuses this pairing. */
-			sl_count(slot, j.reason, SL_R_would_drop, j.stale);
+			sl_count(slot, j.reason, SL_R_would_drop, j.stale, p->segs);
 			return XDP_PASS;
 		}
 		((struct __sk_buff *)p->ctx)->mark = svc->mark;
-		sl_count(slot, j.reason, SL_R_marked, j.stale);
+		sl_count(slot, j.reason, SL_R_marked, j.stale, p->segs);
 		return sl_ret_pass(tc);
 	}
 	if (action == SL_ACT_REJECT && p->l4proto == IPPROTO_TCP) {
 		if (sl_build_rst(p, tc) == 0) {
-			sl_count(slot, j.reason, SL_R_rejected, j.stale);
+			sl_count(slot, j.reason, SL_R_rejected, j.stale, p->segs);
 			sl_dbg("rst to port %u", bpf_ntohs(p->dport));
 			if (tc)
 				return bpf_redirect(((struct __sk_buff *)p->ctx)->ifindex, 0);
@@ -300,7 +302,7 @@ static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
 	}
 	/* SL_ACT_DROP, reject on UDP (no RST there), a failed rewrite, or an
 	 * action this program does not know. */
-	sl_count(slot, j.reason, SL_R_dropped, j.stale);
+	sl_count(slot, j.reason, SL_R_dropped, j.stale, p->segs);
 	return sl_ret_drop(tc);
 }
 

@@ -20,7 +20,8 @@
 #
 # The bar, after the warm-up (checked, printed, exit 1 on a failure):
 #   RSS grows < 1% (last sample against the first after warm-up);
-#   the fd count is flat (the same at every quiet point);
+#   the fd count is flat (no growth; one fd of slack for an upstream
+#   connection in flight at a sample);
 #   every admitted request is answered (responses = requests read);
 #   the kernel's and the daemon's counters agree (its sluice_kernel_*
 #   metrics = sluicectl stats, and connections accepted <= SYNs admitted).
@@ -88,8 +89,19 @@ for name in "${NAMES[@]}"; do
 	echo "capacity of $name: ${CAP[$name]} req/s; offering $((FACTOR * CAP[$name])) req/s"
 done
 
+# protected NAME: until the daemon's service is in the maps and its limits
+# written (it listens before it attaches): a SYN before that is not judged.
+protected() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(($(metric "$1" sluiced_admission_writes_total) > 0)) && return 0
+		sleep 0.1
+	done
+	die "$1 wrote no limits in 10 s (see $OUT/$1.log)"
+}
 for name in "${NAMES[@]}"; do
 	daemon "$name" "$PIN_DIR" --iface "$IF_SRV" --shed-action reject
+	protected "$name"
 done
 
 # quiet NAME: until the daemon has no connection open (at most ~10 s).
@@ -159,7 +171,12 @@ for name in "${NAMES[@]}"; do
 		"$accepted connections accepted, kernel admitted $admitted; clients got $ok OK"
 	check "$name: RSS grows < 1% after warm-up" "$(awk -v a="$rss0" -v b="$rss1" 'BEGIN { print b < a * 1.01 }')" \
 		"$(awk -v a="$rss0" -v b="$rss1" 'BEGIN { printf "%+.2f%%", 100 * (b - a) / a }')"
-	check "$name: fd count flat" "$((fdmin == fdmax))" "$fdmin..$fdmax"
+	# A connection to the upstream may be in flight at a sample: one fd
+	# of slack, but no growth.
+	fdlast=$(tail -n 1 <<<"$rows" | cut -f4)
+	fdfirst=$(head -n 1 <<<"$rows" | cut -f4)
+	check "$name: fd count flat" "$((fdlast <= fdfirst + 1 && fdmax - fdmin <= 2))" \
+		"$fdfirst -> $fdlast, range $fdmin..$fdmax"
 	check "$name: every request read was answered" "$((reqs == answered))" "$answered of $reqs"
 	check "$name: the daemon's kernel counters = the pinned maps'" "$([[ $kdaemon == "$kpins" ]] && echo 1 || echo 0)" \
 		"$kdaemon vs $kpins (admitted, allowed, rejected)"

@@ -15,7 +15,10 @@
  *   sl_services  HASH  __u32 slot -> struct sl_service    per-service limits (CLI-owned)
  *   sl_admission HASH  __u32 slot -> struct sl_admission  daemon-owned adaptive limits + heartbeat
  *   sl_buckets   ARRAY[SL_MAX_SERVICES] struct sl_bucket  per-service bucket state (kernel-owned)
- *   sl_sources   LRU_HASH struct sl_src_key -> struct sl_src_bucket (size set at load)
+ *   sl_sources   ARRAY_OF_MAPS[SL_MAX_SERVICES]: slot -> that service's table of
+ *                per-source buckets, an LRU_HASH struct sl_src_key ->
+ *                struct sl_src_bucket of sl_config.src_entries entries,
+ *                made by user space for a service with a per-source rate
  *   sl_prefix4   LPM_TRIE struct sl_lpm4_key -> struct sl_prefix_rule
  *   sl_prefix6   LPM_TRIE struct sl_lpm6_key -> struct sl_prefix_rule
  *   sl_stats     PERCPU_ARRAY[SL_MAX_SERVICES] struct sl_stats
@@ -29,8 +32,14 @@
  * a readable port). Services use slots 1..SL_MAX_SERVICES-1.
  *
  * Update order, so the data plane never sees a half-made service:
- *   add: sl_services[slot], then sl_ports[key] = slot;
- *   del: sl_ports[key] = 0, then delete sl_services[slot] (and sl_admission).
+ *   add: a fresh sl_sources[slot] table (if per-source), sl_services[slot],
+ *        then sl_ports[key] = slot;
+ *   del: sl_ports[key] = 0, then delete sl_services[slot] (and sl_admission,
+ *        sl_sources[slot]).
+ * Each service has a per-source table of its own: a flood of spoofed
+ * sources (or of /64s) to one service evicts that service's entries only,
+ * never another's (one shared LRU let it). A service with a per-source
+ * rate and no table (not made yet) is judged without it.
  * sl_services and sl_admission are hash maps because a hash update replaces
  * the whole element at once (RCU), where an array update copies in place
  * and a concurrent reader could see half of the old value and half of the
@@ -49,7 +58,7 @@
 #define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
 #define SL_MAX_CLASS      7             /* priority classes 1..7, higher = more important */
 #define SL_CLASS_DEFAULT  4             /* class of a source no class rule matches */
-#define SL_SOURCES_DEFAULT 65536        /* sl_sources entries unless set at load */
+#define SL_SOURCES_DEFAULT 65536        /* entries of a service's per-source table */
 #define SL_SRC_QUOTA_MAX  4096          /* sl_src_quota entries */
 #define SL_SRC_SEEN_MAX   16384         /* sl_src_seen entries (LRU) */
 
@@ -269,7 +278,8 @@ struct sl_config {
 	__u8 clock;		/* enum sl_clock */
 	__u8 pad0[7];
 	__u64 clock_slack_ns;	/* SL_CLOCK_COARSE: added to every bucket's depth */
-	__u64 reserved;
+	__u32 src_entries;	/* entries of each per-source table (sl_sources) */
+	__u32 pad1;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_config) == 32, "sl_config layout");
 

@@ -6,9 +6,9 @@
 #   tests/netns/bar_sluiced.sh            # BAR_SECONDS=5 BAR_FACTOR=10 BAR_MODE=auto
 #
 # sluiced with one worker on the server host, the data plane attached
-# (native XDP where the veth has it; the shed action reject), and
-# sluice-load on the client host, a new connection per request to
-# /work?cpu_us=1000:
+# (auto mode: generic XDP on the veth, where a reject's RST reaches the
+# client; the shed action reject), and sluice-load on the client host, a
+# new connection per request to /work?cpu_us=1000:
 #   1. capacity: closed loop over 4 connections (the worker never idles
 #      waiting for the next request; at most 3 queued)
 #   2. unloaded p99: open loop at 0.25 x capacity

@@ -19,6 +19,7 @@
 struct sluice_bpf *env_skel;
 int env_xdp_fd = -1, env_tc_fd = -1;
 bool env_coarse_clock;
+__u32 env_src_entries = SL_SOURCES_DEFAULT;
 static int ncpus;
 
 static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -58,11 +59,7 @@ int env_open(__u32 src_entries, char *why, size_t whylen)
 		env_skel->rodata->sl_clock_coarse = true;
 		env_skel->rodata->sl_clock_slack_ns = sl_clock_slack_ns(SL_CLOCK_COARSE);
 	}
-	if (src_entries) {
-		err = bpf_map__set_max_entries(env_skel->maps.sl_sources, src_entries);
-		if (err)
-			goto fail;
-	}
+	env_src_entries = src_entries ? src_entries : SL_SOURCES_DEFAULT;
 	err = sluice_bpf__load(env_skel);
 	if (err) {
 		snprintf(why, whylen, "the data plane does not load: %s (see the verifier log above)",
@@ -100,12 +97,43 @@ static int mfd(struct bpf_map *m)
 	return bpf_map__fd(m);
 }
 
+/* What sluicectl does for a per-source rate: the service's own table. */
+static int src_table_ensure(__u32 slot)
+{
+	int outer = mfd(env_skel->maps.sl_sources), fd, err;
+	__u32 id;
+
+	if (bpf_map_lookup_elem(outer, &slot, &id) == 0)
+		return 0;
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "sl_src_test", sizeof(struct sl_src_key),
+			    sizeof(struct sl_src_bucket), env_src_entries, NULL);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_update_elem(outer, &slot, &fd, BPF_ANY);
+	close(fd);
+	return err;
+}
+
+int env_src_table_fd(__u32 slot)
+{
+	__u32 id;
+	int fd;
+
+	if (bpf_map_lookup_elem(mfd(env_skel->maps.sl_sources), &slot, &id))
+		return -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
 int env_set_service(__u32 slot, const struct sl_service *svc)
 {
 	__u32 key = sl_port_key(svc->proto, svc->port);
-	int err;
+	int err = 0;
 
-	err = bpf_map_update_elem(mfd(env_skel->maps.sl_services), &slot, svc, BPF_ANY);
+	if (svc->src_rate)
+		err = src_table_ensure(slot);
+	if (!err)
+		err = bpf_map_update_elem(mfd(env_skel->maps.sl_services), &slot, svc, BPF_ANY);
 	if (!err)
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_ports), &key, &slot, BPF_ANY);
 	return err;
@@ -188,7 +216,7 @@ int env_clear_prefixes(void)
 	return err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
 }
 
-/* Zero the kernel-owned state: buckets, sources, stats. */
+/* Zero the kernel-owned state: buckets, stats; per-source tables dropped. */
 int env_clear_state(void)
 {
 	struct sl_bucket b = { 0 };
@@ -203,10 +231,11 @@ int env_clear_state(void)
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_buckets), &slot, &b, BPF_ANY);
 		if (!err)
 			err = bpf_map_update_elem(mfd(env_skel->maps.sl_stats), &slot, zero, BPF_ANY);
+		if (!err && bpf_map_delete_elem(mfd(env_skel->maps.sl_sources), &slot) &&
+		    errno != ENOENT)
+			err = -errno;
 	}
 	free(zero);
-	if (!err)
-		err = clear_hash(env_skel->maps.sl_sources, sizeof(struct sl_src_key));
 	if (!err)
 		err = clear_hash(env_skel->maps.sl_src_quota, sizeof(struct sl_src_key));
 	if (!err)
@@ -264,9 +293,10 @@ int env_stats(__u32 slot, struct sl_stats *out)
 	return err;
 }
 
-int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *res)
+static int run(int fd, const void *pkt, __u32 len, int repeat, __u32 gso_segs, __u32 gso_size,
+	       struct run_result *res)
 {
-	struct __sk_buff skb_in = { 0 }, skb_out = { 0 };
+	struct __sk_buff skb_in = { .gso_segs = gso_segs, .gso_size = gso_size }, skb_out = { 0 };
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		.data_in = pkt,
 		.data_size_in = len,
@@ -290,6 +320,16 @@ int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *r
 	res->out_len = o.data_size_out;
 	res->mark = skb_out.mark;
 	return 0;
+}
+
+int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *res)
+{
+	return run(fd, pkt, len, repeat, 0, 0, res);
+}
+
+int env_run_tc_gro(const void *pkt, __u32 len, __u32 segs, __u32 size, struct run_result *res)
+{
+	return run(env_tc_fd, pkt, len, 1, segs, size, res);
 }
 
 __u64 env_now_ns(void)

@@ -9,7 +9,9 @@
  *                                      env_coarse_clock set first selects that clock
  *   env_close()
  *   env_reset()                        default services, prefixes; clear state
- *   env_set_service(slot, svc)         sl_services + sl_ports, in update order
+ *   env_set_service(slot, svc)         sl_services + sl_ports, in update order, and
+ *                                      the slot's per-source table if it has none
+ *   env_src_table_fd(slot)             a new fd of the slot's table, or -errno
  *   env_set_prefix4/6(cidr, kind, cls)
  *   env_clear_prefixes()               both tries emptied
  *   env_set_admission(slot, adm)       the entry, and SL_SVC_DAEMON on the service
@@ -17,6 +19,8 @@
  *   env_set_level(level)
  *   env_stats(slot, out)               summed over CPUs
  *   env_run(fd, pkt, len, repeat, res) one BPF_PROG_TEST_RUN
+ *   env_run_tc_gro(pkt, len, segs, size, res)  the TC program on an skb that
+ *                                      GRO made of segs datagrams of size bytes
  */
 #ifndef SLUICE_TESTS_ENV_H
 #define SLUICE_TESTS_ENV_H
@@ -29,6 +33,7 @@
 extern struct sluice_bpf *env_skel;
 extern int env_xdp_fd, env_tc_fd;
 extern bool env_coarse_clock;	/* env_open: buckets on the coarse clock */
+extern __u32 env_src_entries;	/* entries of each per-source table */
 
 /* Default services (env_reset). */
 enum {
@@ -55,6 +60,7 @@ int env_open(__u32 src_entries, char *why, size_t whylen);
 void env_close(void);
 int env_reset(void);
 int env_set_service(__u32 slot, const struct sl_service *svc);
+int env_src_table_fd(__u32 slot);
 int env_set_prefix4(const char *cidr, int kind, int cls);
 int env_set_prefix6(const char *cidr, int kind, int cls);
 int env_clear_prefixes(void);
@@ -64,6 +70,7 @@ int env_set_level(__u32 level);
 int env_clear_state(void);
 int env_stats(__u32 slot, struct sl_stats *out);
 int env_run(int fd, const void *pkt, __u32 len, int repeat, struct run_result *res);
+int env_run_tc_gro(const void *pkt, __u32 len, __u32 segs, __u32 size, struct run_result *res);
 __u64 env_now_ns(void);
 
 #endif

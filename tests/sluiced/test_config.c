@@ -5,6 +5,7 @@
  * flags, flags over the file, cross-key validation, and the promise that a
  * failed parse or reload leaves the options it was given untouched.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -414,6 +415,36 @@ static void test_validate_cross_keys(void **state)
 	assert_int_equal(LOAD(&c, &err, "--tick", "1", "--target-delay", "500"),
 			 -EINVAL);
 	assert_contains(err.msg, "target-delay (500 ms) must be at most 100 ticks");
+	assert_int_equal(LOAD(&c, &err, "--max-header-line", "40000"), -EINVAL);
+	assert_contains(err.msg, "max-header-line (40000 bytes) must not exceed "
+				 "max-header-size (32768 bytes)");
+}
+
+static void test_trusted_proxies(void **state)
+{
+	(void)state;
+	struct sld_config c;
+	struct sld_config_err err;
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", "10.0.0.0/8,2001:db8::/32"), 0);
+	assert_int_equal(c.trusted.n, 2);
+	inet_pton(AF_INET, "10.1.2.3", &v4.sin_addr);
+	assert_true(sld_trusted_match(&c.trusted, (struct sockaddr *)&v4));
+	inet_pton(AF_INET, "11.1.2.3", &v4.sin_addr);
+	assert_false(sld_trusted_match(&c.trusted, (struct sockaddr *)&v4));
+	inet_pton(AF_INET6, "2001:db8:1::7", &v6.sin6_addr);
+	assert_true(sld_trusted_match(&c.trusted, (struct sockaddr *)&v6));
+	/* an IPv4 peer on a dual-stack socket, as ::ffff:10.9.9.9 */
+	inet_pton(AF_INET6, "::ffff:10.9.9.9", &v6.sin6_addr);
+	assert_true(sld_trusted_match(&c.trusted, (struct sockaddr *)&v6));
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", "10.0.0.0/33"), -EINVAL);
+	assert_contains(err.msg, "\"10.0.0.0/33\": expected a comma-separated list of at "
+				 "most 16 CIDRs");
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", "10.0.0.1,"), -EINVAL);
+	assert_int_equal(LOAD(&c, &err, "--trusted-proxies", ""), 0);
+	assert_int_equal(c.trusted.n, 0);
 }
 
 /* The SIGHUP path: re-run the load into a fresh struct; a bad file leaves
@@ -542,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_validate_cross_keys),
+		cmocka_unit_test(test_trusted_proxies),
 		cmocka_unit_test(test_reload_never_half_applies),
 		cmocka_unit_test(test_reload_restart_only_keys),
 		cmocka_unit_test(test_set_one_key),

@@ -370,19 +370,19 @@ static void test_expect_continue(void **state)
 static void test_oversized(void **state)
 {
 	(void)state;
-	char big[16384];
+	static char big[40000];
 
-	/* target over 2048 bytes: 414, early (no line end needed) */
+	/* target over 8 KiB: 414, early (no line end needed) */
 	int n = snprintf(big, sizeof(big), "GET /");
-	memset(big + n, 'a', 2100);
-	big[n + 2100] = '\0';
+	memset(big + n, 'a', 8300);
+	big[n + 8300] = '\0';
 	http_parser_init(&P, NULL);
 	assert_int_equal(http_parse_head(&P, big, strlen(big)), -EPROTO);
 	assert_int_equal(P.status, 414);
 	strcat(big, " HTTP/1.1\r\nHost: a\r\n\r\n");
 	expect_status(big, 414);
 
-	/* headers beyond 8 KiB: 431, also before the line is complete */
+	/* a header line beyond 8 KiB: 431, also before the line is complete */
 	n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a\r\nX: ");
 	memset(big + n, 'b', 9000);
 	big[n + 9000] = '\0';
@@ -390,6 +390,26 @@ static void test_oversized(void **state)
 	assert_int_equal(http_parse_head(&P, big, strlen(big)), -EPROTO);
 	assert_int_equal(P.status, 431);
 	strcat(big, "\r\n\r\n");
+	expect_status(big, 431);
+
+	/* nginx's defaults: a 6,000-byte target and a 7,000-byte cookie
+	 * pass; four 7,000-byte lines (over 32 KiB in all) are 431 */
+	n = snprintf(big, sizeof(big), "GET /");
+	memset(big + n, 'u', 6000);
+	n += 6000;
+	n += snprintf(big + n, sizeof(big) - n, " HTTP/1.1\r\nHost: a\r\nCookie: ");
+	memset(big + n, 'c', 7000);
+	n += 7000;
+	snprintf(big + n, sizeof(big) - n, "\r\n\r\n");
+	assert_int_equal(parse(big), 0);
+	n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a\r\n");
+	for (int i = 0; i < 5; i++) {
+		n += snprintf(big + n, sizeof(big) - n, "X-%d: ", i);
+		memset(big + n, 'c', 7000);
+		n += 7000;
+		n += snprintf(big + n, sizeof(big) - n, "\r\n");
+	}
+	snprintf(big + n, sizeof(big) - n, "\r\n");
 	expect_status(big, 431);
 
 	/* too many header lines: 431 */
@@ -529,11 +549,11 @@ static void test_every_split_point(void **state)
 static void test_long_target_any_split(void **state)
 {
 	(void)state;
-	char req[2300];
+	char req[8500];
 	int n = snprintf(req, sizeof(req), "GET /");
 
-	memset(req + n, 'a', 2100);
-	strcpy(req + n + 2100, " HTTP/1.1\r\nHost: a\r\n\r\n");
+	memset(req + n, 'a', 8300);
+	strcpy(req + n + 8300, " HTTP/1.1\r\nHost: a\r\n\r\n");
 	for (size_t cut = 1; cut < strlen(req); cut += 97) {
 		struct http_parser p;
 		int rc;

@@ -11,7 +11,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 UNIT_WRAP_pins := geteuid capget statfs bpf_obj_get bpf_obj_get_info_by_fd \
 	bpf_map_lookup_elem close
-UNIT_WRAP_state := bpf_map_update_elem bpf_map_lookup_elem bpf_map_delete_elem \
+UNIT_WRAP_state := bpf_map_update_elem bpf_map_lookup_elem bpf_map_delete_elem bpf_map_create \
 	bpf_map_get_next_key libbpf_num_possible_cpus
 
 TEST_BINS  += $(UNIT_BINS)

@@ -32,8 +32,7 @@ static const struct {
 	{ SL_MAP_SERVICES, BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_service), SL_MAX_SERVICES },
 	{ SL_MAP_ADMISSION, BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_admission), SL_MAX_SERVICES },
 	{ SL_MAP_BUCKETS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bucket), SL_MAX_SERVICES },
-	{ SL_MAP_SOURCES, BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_src_key),
-	  sizeof(struct sl_src_bucket), 1000 },
+	{ SL_MAP_SOURCES, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
 	{ SL_MAP_PREFIX4, BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16384 },
 	{ SL_MAP_PREFIX6, BPF_MAP_TYPE_LPM_TRIE, 20, 4, 16384 },
 	{ SL_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct sl_stats), SL_MAX_SERVICES },
@@ -116,7 +115,7 @@ int __wrap_bpf_obj_get_info_by_fd(int fd, void *info, __u32 *len)
 int __wrap_bpf_map_lookup_elem(int fd, const void *key, void *value);
 int __wrap_bpf_map_lookup_elem(int fd, const void *key, void *value)
 {
-	struct sl_config cfg = { .abi_version = abi };
+	struct sl_config cfg = { .abi_version = abi, .src_entries = 1000 };
 
 	(void)key;
 	assert_int_equal(fd, FD_BASE);	/* only sl_config is read */
@@ -282,6 +281,20 @@ static void test_layout_mismatch(void **state)
 	assert_int_equal(open_fds, 0);
 }
 
+/* Pins of another version whose maps also differ in shape (an older
+ * sl_sources): named by their version, the actionable part. */
+static void test_abi_named_before_layout(void **state)
+{
+	struct sl_pins p;
+
+	(void)state;
+	abi = SL_ABI_VERSION - 1;
+	wrong_value = SL_MAP_SOURCES;
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), -EPROTO);
+	assert_err_has("ABI version");
+	assert_int_equal(open_fds, 0);
+}
+
 static void test_path(void **state)
 {
 	char buf[16];
@@ -308,6 +321,7 @@ int main(void)
 		T(test_incomplete_state),
 		T(test_abi_mismatch),
 		T(test_layout_mismatch),
+		T(test_abi_named_before_layout),
 		T(test_path),
 	};
 

@@ -183,6 +183,22 @@ int __wrap_bpf_map_get_next_key(int fd, const void *key, void *next)
 	return 0;
 }
 
+/* A per-source table: a number no real fd has, which state.c then closes
+ * (EBADF, harmlessly). */
+int __wrap_bpf_map_create(enum bpf_map_type type, const char *name, __u32 key_size,
+			  __u32 value_size, __u32 max_entries, const void *opts);
+int __wrap_bpf_map_create(enum bpf_map_type type, const char *name, __u32 key_size,
+			  __u32 value_size, __u32 max_entries, const void *opts)
+{
+	(void)opts;
+	assert_int_equal(type, BPF_MAP_TYPE_LRU_HASH);
+	assert_int_equal(key_size, sizeof(struct sl_src_key));
+	assert_int_equal(value_size, sizeof(struct sl_src_bucket));
+	if (nops < 64)
+		snprintf(oplog[nops++], sizeof(oplog[0]), "create %s %u", name, max_entries);
+	return 9000;
+}
+
 int __wrap_libbpf_num_possible_cpus(void);
 int __wrap_libbpf_num_possible_cpus(void)
 {
@@ -205,8 +221,8 @@ static int setup(void **state)
 	def(M_SERVICES, "services", false, false, 4, sizeof(struct sl_service));
 	def(M_ADMISSION, "admission", false, false, 4, sizeof(struct sl_admission));
 	def(M_BUCKETS, "buckets", true, false, 4, sizeof(struct sl_bucket));
-	def(M_SOURCES, "sources", false, false, sizeof(struct sl_src_key),
-	    sizeof(struct sl_src_bucket));
+	/* An ARRAY_OF_MAPS: slot -> table; an empty slot reads ENOENT. */
+	def(M_SOURCES, "sources", false, false, 4, 4);
 	def(M_PREFIX4, "prefix4", false, false, sizeof(struct sl_lpm4_key),
 	    sizeof(struct sl_prefix_rule));
 	def(M_PREFIX6, "prefix6", false, false, sizeof(struct sl_lpm6_key),
@@ -223,6 +239,7 @@ static int setup(void **state)
 	pins.prefix6_fd = FD_BASE + M_PREFIX6;
 	pins.stats_fd = FD_BASE + M_STATS;
 	pins.attach_fd = -1;
+	pins.sources_max = 1000;
 	nops = 0;
 	fail_update_map = -1;
 	return 0;
@@ -436,9 +453,6 @@ static void test_service_check(void **state)
 
 static void test_service_add_order(void **state)
 {
-	struct sl_src_key src = { .slot = 1, .family = 4, .prefixlen = 32 };
-	struct sl_src_key other = { .slot = 2, .family = 4, .prefixlen = 32 };
-	struct sl_src_bucket sb = { .tat_ns = 1 };
 	struct sl_admission adm = { .level = 3 };
 	struct sl_stats old[NCPUS] = { [1] = { .admitted = 99 } }, sum;
 	struct sl_service s, got;
@@ -446,8 +460,8 @@ static void test_service_add_order(void **state)
 
 	(void)state;
 	/* leftovers of an earlier service in slot 1 */
-	put(M_SOURCES, &src, &sb);
-	put(M_SOURCES, &other, &sb);
+	put(M_SOURCES, &(__u32){ 1 }, &(__u32){ 77 });	/* its per-source table */
+	put(M_SOURCES, &(__u32){ 2 }, &(__u32){ 78 });
 	put(M_ADMISSION, &(__u32){ 1 }, &adm);
 	put(M_STATS, &(__u32){ 1 }, old);
 
@@ -460,7 +474,7 @@ static void test_service_add_order(void **state)
 	assert_string_equal(oplog[0], "update stats 1");
 	assert_string_equal(oplog[1], "update buckets 1");
 	assert_string_equal(oplog[2], "delete admission 1");
-	assert_string_equal(oplog[3], "delete sources");
+	assert_string_equal(oplog[3], "delete sources 1");	/* no per-source rate: no table */
 	assert_string_equal(oplog[4], "update services 1");
 	assert_string_equal(oplog[5], "update ports 8080");
 
@@ -469,7 +483,51 @@ static void test_service_add_order(void **state)
 	assert_memory_equal(&got, &s, sizeof(s));
 	assert_int_equal(sl_stats_read(&pins, 1, &sum), 0);
 	assert_int_equal(sum.admitted, 0);
-	assert_int_equal(maps[M_SOURCES].n, 1);	/* slot 2's bucket stays */
+	assert_int_equal(maps[M_SOURCES].n, 1);	/* slot 2's table stays */
+}
+
+/* A per-source rate has a table of its own, made before the service
+ * that uses it and freed when the rate or the service goes. */
+static void test_service_per_source_table(void **state)
+{
+	struct sl_service s;
+	uint32_t slot = 0;
+
+	(void)state;
+	put(M_SOURCES, &(__u32){ 1 }, &(__u32){ 77 });	/* an earlier service's table */
+	sl_service_defaults(&s, SL_PROTO_TCP, 8080);
+	s.src_rate = s.src_burst = 10;
+	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
+	assert_int_equal(nops, 6);
+	assert_string_equal(oplog[2], "create sl_src_1 1000");
+	assert_string_equal(oplog[3], "update sources 1");	/* replaces table 77 */
+	assert_string_equal(oplog[4], "update services 1");
+	assert_string_equal(oplog[5], "update ports 8080");
+
+	s.src_rate = s.src_burst = 0;
+	nops = 0;
+	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
+	assert_int_equal(nops, 2);
+	assert_string_equal(oplog[0], "update services 1");
+	assert_string_equal(oplog[1], "delete sources 1");
+
+	s.src_rate = s.src_burst = 5;
+	nops = 0;
+	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
+	assert_int_equal(nops, 3);
+	assert_string_equal(oplog[0], "create sl_src_1 1000");
+	assert_string_equal(oplog[1], "update sources 1");
+	assert_string_equal(oplog[2], "update services 1");
+	nops = 0;
+	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
+	assert_int_equal(nops, 1);	/* the table is kept, buckets and all */
+
+	nops = 0;
+	assert_int_equal(sl_service_del(&pins, slot), 0);
+	assert_int_equal(nops, 3);
+	assert_string_equal(oplog[1], "delete services 1");
+	assert_string_equal(oplog[2], "delete sources 1");
+	assert_int_equal(maps[M_SOURCES].n, 0);
 }
 
 static void test_service_add_exists_writes_nothing(void **state)
@@ -643,6 +701,7 @@ int main(void)
 		T(test_service_options),
 		T(test_service_check),
 		T(test_service_add_order),
+		T(test_service_per_source_table),
 		T(test_service_add_exists_writes_nothing),
 		T(test_slot_allocation),
 		T(test_service_add_rollback),

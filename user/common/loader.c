@@ -264,7 +264,7 @@ static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_st
 			 const struct sl_attach_result *res)
 {
 	struct sl_config cfg = { .abi_version = SL_ABI_VERSION, .clock = (__u8)res->clock,
-				 .clock_slack_ns = res->clock_slack_ns };
+				 .clock_slack_ns = res->clock_slack_ns, .src_entries = res->sources };
 	char path[PATH_MAX];
 	__u32 zero = 0;
 	int err;
@@ -297,8 +297,44 @@ fail:
 	return err;
 }
 
+/*
+ * Generic XDP runs after GRO, which merges a UDP flow's datagrams
+ * (rx-udp-gro-forwarding, rx-gro-list, or a socket with UDP_GRO, as QUIC
+ * servers set) into one packet: it would judge a train of up to 64 as one,
+ * and nothing in the packet tells how many. TC counts them (gso_segs);
+ * native XDP runs before GRO. So generic XDP and UDP services exclude each
+ * other. Logged, naming the service.
+ */
+static int refuse_generic_with_udp(const char *ifname, int udp_port)
+{
+	if (udp_port < 0)
+		return 0;
+	pr_err("cannot attach %s in generic XDP mode while service udp/%d exists: generic XDP runs "
+	       "after GRO, which merges UDP datagrams into one packet (rx-udp-gro-forwarding, "
+	       "rx-gro-list, or a socket with UDP_GRO as QUIC servers use), judged once; attach with "
+	       "--mode tc (judges each datagram) or native XDP, or delete the UDP service", ifname,
+	       udp_port);
+	return -EOPNOTSUPP;
+}
+
+/* The port of some UDP service, or -1. */
+static int find_udp_service(const struct sl_pins *p)
+{
+	__u32 key, next, *prev = NULL;
+	struct sl_service svc;
+
+	while (!bpf_map_get_next_key(p->services_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(p->services_fd, &key, &svc) && svc.proto == SL_PROTO_UDP)
+			return svc.port;
+	}
+	return -1;
+}
+
+/* udp_port: a UDP service's port, or -1 (refuse_generic_with_udp). */
 static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, int ifindex,
-		      struct sl_attach_result *res)
+		      int udp_port, struct sl_attach_result *res)
 {
 	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, lo);
 	char path[PATH_MAX];
@@ -314,6 +350,11 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 		pr_warn("%s is a veth: in native mode the RST of a 'reject' service reaches the peer "
 			"only if the peer runs an XDP program, else rejects become drops (--mode "
 			"generic or tc delivers them)", o->ifname);
+	if (res->mode == SL_MODE_GENERIC) {
+		err = refuse_generic_with_udp(o->ifname, udp_port);
+		if (err)
+			return err;
+	}
 	lo.flags = res->mode == SL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	if (link_fd < 0 && o->mode == SL_MODE_NONE && (errno == EOPNOTSUPP || errno == EINVAL)) {
@@ -321,6 +362,9 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 			 strerror(errno));
 		res->mode = SL_MODE_GENERIC;
 		res->fell_back = true;
+		err = refuse_generic_with_udp(o->ifname, udp_port);
+		if (err)
+			return err;
 		lo.flags = XDP_FLAGS_SKB_MODE;
 		link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
 	}
@@ -580,9 +624,6 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		pr_err("cannot open the sluice BPF object: %s", strerror(errno));
 		goto out;
 	}
-	err = bpf_map__set_max_entries(skel->maps.sl_sources, res->sources);
-	if (err)
-		goto out;
 	skel->rodata->sl_clock_coarse = res->clock == SL_CLOCK_COARSE;
 	if (res->clock == SL_CLOCK_COARSE)
 		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
@@ -628,7 +669,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (o->mode == SL_MODE_TC)
 		err = attach_tc(o, skel, ifindex, res, &rec);
 	else
-		err = attach_xdp(o, skel, ifindex, res);
+		err = attach_xdp(o, skel, ifindex, opened ? find_udp_service(&p) : -1, res);
 	if (err)
 		goto out;
 	attached = true;

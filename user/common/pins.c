@@ -45,8 +45,7 @@ static const struct map_spec specs[] = {
 	  SL_MAX_SERVICES },
 	{ SL_MAP_BUCKETS, FD(buckets_fd), BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bucket),
 	  SL_MAX_SERVICES },
-	{ SL_MAP_SOURCES, FD(sources_fd), BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_src_key),
-	  sizeof(struct sl_src_bucket), 0 },
+	{ SL_MAP_SOURCES, FD(sources_fd), BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
 	{ SL_MAP_PREFIX4, FD(prefix4_fd), BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm4_key),
 	  sizeof(struct sl_prefix_rule), 0 },
 	{ SL_MAP_PREFIX6, FD(prefix6_fd), BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm6_key),
@@ -148,7 +147,7 @@ void sl_pins_close(struct sl_pins *p)
 	}
 }
 
-static int check_map(const char *path, int fd, const struct map_spec *s, __u32 *max_entries)
+static int check_map(const char *path, int fd, const struct map_spec *s)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -170,14 +169,13 @@ static int check_map(const char *path, int fd, const struct map_spec *s, __u32 *
 		       s->max_entries ? "" : " any entries");
 		return -EPROTO;
 	}
-	*max_entries = info.max_entries;
 	return 0;
 }
 
 int sl_pins_open(const char *dir, struct sl_pins *p)
 {
 	struct sl_config cfg;
-	__u32 zero = 0, max = 0;
+	__u32 zero = 0;
 	int err, n;
 
 	memset(p, 0, sizeof(*p));
@@ -218,28 +216,31 @@ int sl_pins_open(const char *dir, struct sl_pins *p)
 			goto out;
 		}
 		*fd_of(p, s) = fd;
-		err = check_map(path, fd, s, &max);
+		err = check_map(path, fd, s);
 		if (err)
 			goto out;
-		if (s->fd_off == FD(sources_fd))
-			p->sources_max = max;
-	}
-
-	err = bpf_map_lookup_elem(p->config_fd, &zero, &cfg);
-	if (err) {
-		err = -errno;
-		pr_err("cannot read %s/%s: %s", dir, SL_MAP_CONFIG, strerror(errno));
-		goto out;
-	}
-	p->abi_version = cfg.abi_version;
-	if (cfg.abi_version != SL_ABI_VERSION) {
-		pr_err("pins in %s have ABI version %u, this sluicectl expects %u: detach with the "
-		       "matching sluicectl, or remove %s", dir, cfg.abi_version, SL_ABI_VERSION, dir);
-		err = -EPROTO;
-		goto out;
+		if (s->fd_off != FD(config_fd))
+			continue;
+		/* The version first (sl_config comes first): pins of another
+		 * version are named as such, not as a map of the wrong shape. */
+		err = bpf_map_lookup_elem(p->config_fd, &zero, &cfg);
+		if (err) {
+			err = -errno;
+			pr_err("cannot read %s/%s: %s", dir, SL_MAP_CONFIG, strerror(errno));
+			goto out;
+		}
+		p->abi_version = cfg.abi_version;
+		if (cfg.abi_version != SL_ABI_VERSION) {
+			pr_err("pins in %s have ABI version %u, this sluicectl expects %u: detach with "
+			       "the matching sluicectl, or remove %s", dir, cfg.abi_version,
+			       SL_ABI_VERSION, dir);
+			err = -EPROTO;
+			goto out;
+		}
 	}
 	p->clock = cfg.clock;
 	p->clock_slack_ns = cfg.clock_slack_ns;
+	p->sources_max = cfg.src_entries;
 	err = 0;
 out:
 	if (err)

@@ -84,7 +84,7 @@ struct sl_pins {
 	int src_seen_fd;
 	int attach_fd;		/* -1 until the first attach creates it */
 	__u32 abi_version;
-	__u32 sources_max;	/* max_entries of the pinned sl_sources */
+	__u32 sources_max;	/* sl_config: entries of each per-source table */
 	__u8 clock;		/* sl_config: enum sl_clock of the buckets */
 	__u64 clock_slack_ns;	/* sl_config: slack of the coarse clock */
 };

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -311,6 +312,39 @@ static int delete_ok_missing(int fd, const char *map, __u32 key)
 	return 0;
 }
 
+/*
+ * The service's own table of per-source buckets (abi.h): a fresh LRU of
+ * sl_config.src_entries entries put in sl_sources[slot]. Made before the
+ * service that uses it is written; the outer map holds the only
+ * reference, so replacing or deleting the entry frees the old table and
+ * every bucket of an earlier service in the slot with it.
+ */
+static int src_table_new(const struct sl_pins *p, uint32_t slot)
+{
+	char name[16];
+	int fd, err;
+
+	snprintf(name, sizeof(name), "sl_src_%u", slot);
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct sl_src_key),
+			    sizeof(struct sl_src_bucket), p->sources_max, NULL);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("cannot create the per-source table of slot %u (%u entries): %s", slot,
+		       p->sources_max, strerror(errno));
+		return err;
+	}
+	err = update(p->sources_fd, SL_MAP_SOURCES, slot, &fd, BPF_ANY);
+	close(fd);
+	return err;
+}
+
+static bool src_table_exists(const struct sl_pins *p, uint32_t slot)
+{
+	__u32 key = slot, id;
+
+	return bpf_map_lookup_elem(p->sources_fd, &key, &id) == 0;
+}
+
 int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32_t *slot_out)
 {
 	struct sl_bucket bucket = {};
@@ -350,7 +384,9 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 	err = delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);
 	if (err)
 		goto out;
-	err = purge_slot(p->sources_fd, SL_MAP_SOURCES, slot);
+	/* No buckets of an earlier service in the slot: a new table, or none. */
+	err = svc->src_rate ? src_table_new(p, slot) :
+			      delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
 	if (!err)
 		err = purge_slot(p->src_quota_fd, SL_MAP_SRC_QUOTA, slot);
 	if (!err)
@@ -375,8 +411,20 @@ out:
 
 int sl_service_set(const struct sl_pins *p, uint32_t slot, const struct sl_service *svc)
 {
+	int err;
+
+	/* A per-source rate turned on: its table first (abi.h). */
+	if (svc->src_rate && !src_table_exists(p, slot)) {
+		err = src_table_new(p, slot);
+		if (err)
+			return err;
+	}
 	/* A hash update swaps the whole element (RCU): never half written. */
-	return update(p->services_fd, SL_MAP_SERVICES, slot, svc, BPF_EXIST);
+	err = update(p->services_fd, SL_MAP_SERVICES, slot, svc, BPF_EXIST);
+	if (err || svc->src_rate)
+		return err;
+	/* Turned off (or never on): the table's memory back. */
+	return delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
 }
 
 int sl_service_del(const struct sl_pins *p, uint32_t slot)
@@ -397,6 +445,9 @@ int sl_service_del(const struct sl_pins *p, uint32_t slot)
 	if (err)
 		return err;
 	err = delete_ok_missing(p->services_fd, SL_MAP_SERVICES, slot);
+	if (err)
+		return err;
+	err = delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
 	if (err)
 		return err;
 	return delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);

@@ -21,8 +21,11 @@
  *   sl_service_find(p, proto, port, &slot)   -ENOENT if not a service
  *   sl_service_get(p, slot, &svc)
  *   sl_service_add(p, &svc, &slot)           free slot, zero its counters
- *                                            and buckets, services, ports
- *   sl_service_set(p, slot, &svc)            replace the whole value
+ *                                            and buckets, a fresh per-source
+ *                                            table, services, ports
+ *   sl_service_set(p, slot, &svc)            replace the whole value (and
+ *                                            make or free the per-source
+ *                                            table as the rate needs)
  *   sl_service_del(p, slot)                  ports, then services
  *   sl_service_list(p, out, max, &n)         sorted by protocol and port
  * API (prefixes):

@@ -120,7 +120,7 @@ int do_attach(int argc, char **argv)
 	       r.native_tx_lost && o.mode == SL_MODE_NONE ?
 	       ", a veth: native XDP would lose the RST of a reject" : "", r.prog_id);
 	if (r.created_state)
-		printf("created maps in %s (%u source entries, buckets on the %s clock)\n",
+		printf("created maps in %s (%u source entries per service, buckets on the %s clock)\n",
 		       cli_pin_dir, r.sources, sl_clock_name(r.clock));
 	if (r.mode == SL_MODE_TC && r.qdisc_created)
 		printf("created the clsact qdisc on %s (removed again by detach)\n", o.ifname);
@@ -239,7 +239,7 @@ int do_status(int argc, char **argv)
 	printf("ABI version: %u\n", p.abi_version);
 	printf("services:    %zu\n", nsvc);
 	printf("level:       %u\n", level);
-	printf("sources:     %u entries\n", p.sources_max);
+	printf("sources:     %u entries per service\n", p.sources_max);
 	if (p.clock == SL_CLOCK_COARSE)
 		printf("clock:       coarse (buckets %.0f ms deeper)\n", p.clock_slack_ns / 1e6);
 	else

@@ -95,6 +95,35 @@ static int check_action_vs_attachments(const struct sl_pins *p, const struct sl_
 	return 0;
 }
 
+/*
+ * A UDP service needs its datagrams judged one by one, which generic XDP
+ * cannot do after GRO has merged them (loader.c says why): refuse one
+ * while a generic XDP attachment exists.
+ */
+static int check_udp_vs_generic(const struct sl_pins *p, const struct sl_service *svc)
+{
+	struct sl_attachment att[SL_ATTACH_MAX];
+	size_t n;
+	int err;
+
+	if (svc->proto != SL_PROTO_UDP)
+		return 0;
+	err = sl_attach_list(p, att, SL_ATTACH_MAX, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if (att[i].rec.mode == SL_MODE_GENERIC) {
+			pr_err("service udp/%u cannot be protected while %s is attached in generic XDP "
+			       "mode: generic XDP runs after GRO, which merges UDP datagrams into one "
+			       "packet (rx-udp-gro-forwarding, rx-gro-list, or a socket with UDP_GRO as "
+			       "QUIC servers use), judged once; re-attach %s with --mode tc (judges each "
+			       "datagram) or native XDP", svc->port, att[i].ifname, att[i].ifname);
+			return -EOPNOTSUPP;
+		}
+	}
+	return 0;
+}
+
 static void json_service(struct sl_json *w, uint32_t slot, const struct sl_service *s)
 {
 	char name[SL_SERVICE_STRLEN];
@@ -222,6 +251,8 @@ static int do_add_or_set(int argc, char **argv, bool add)
 		}
 	}
 	err = check_action_vs_attachments(&p, &svc);
+	if (!err && add)
+		err = check_udp_vs_generic(&p, &svc);
 	if (err)
 		goto out;
 

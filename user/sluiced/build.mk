@@ -20,7 +20,7 @@ SLUICED_UNIT := user/sluiced/sluiced.service
 BINS += $(SLUICED)
 INSTALL_RULES += install-sluiced
 
-$(SLUICED_OBJS): CFLAGS += $(SL_USER_CFLAGS)
+$(SLUICED_OBJS) $(SLUICED_CORE_OBJS): CFLAGS += $(SL_USER_CFLAGS)
 
 $(SLUICED_CORE_LIB): $(SLUICED_CORE_OBJS)
 	$(call msg,AR,$@)

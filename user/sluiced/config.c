@@ -29,6 +29,7 @@ enum opt_kind {
 	K_REDIS,	/* redis://HOST:PORT[/DB]; "" = none */
 	K_NAME,		/* 1..64 of [A-Za-z0-9_.-] */
 	K_SECRET,	/* config file only: never on a command line */
+	K_CIDRS,	/* CIDR,... (also parsed into trusted) */
 	K_CONFIG,	/* flag only: the file to read */
 	K_HELP,		/* flag only */
 };
@@ -90,6 +91,12 @@ static const struct opt opts[] = {
 	  "a keep-alive connection may idle this long" },
 	{ "request-timeout", 0, K_U32, OFF(request_timeout_s), 1, 3600, "seconds", NULL,
 	  "a whole request must arrive within this" },
+	{ "max-header-line", 0, K_U32, OFF(max_header_line), 256, 65536, "bytes", NULL,
+	  "a request header line or target longer than this is answered 431 (414)" },
+	{ "max-header-size", 0, K_U32, OFF(max_header_size), 1024, 1048576, "bytes", NULL,
+	  "a request head (line and headers) larger than this is answered 431" },
+	{ "trusted-proxies", 0, K_CIDRS, OFF(trusted_proxies), 0, 0, NULL, NULL,
+	  "keep X-Forwarded-For only from these peers (CIDR,...); replace it from others" },
 	{ "detach-on-exit", 0, K_BOOL, OFF(detach_on_exit), 0, 0, NULL, NULL,
 	  "detach the data plane on a clean exit (default: leave it)" },
 	{ "log-level", 0, K_CHOICE, OFF(log_level), 0, 0, NULL, log_levels,
@@ -136,6 +143,8 @@ void sld_config_defaults(struct sld_config *c)
 	c->header_timeout_s = 10;
 	c->idle_timeout_s = 60;
 	c->request_timeout_s = 30;
+	c->max_header_line = 8192;	/* nginx's large_client_header_buffers 4 8k */
+	c->max_header_size = 32768;
 	c->log_level = SLD_LOG_INFO;
 	c->attach_mode = 0;		/* auto */
 	/* Sources without a class rule are class SL_CLASS_DEFAULT: a level
@@ -401,6 +410,11 @@ static void expected_text(const struct opt *o, char *buf, size_t len)
 	case K_SECRET:
 		snprintf(buf, len, "1..%d bytes", SLD_SECRET_MAX - 1);
 		break;
+	case K_CIDRS:
+		snprintf(buf, len, "a comma-separated list of at most %d CIDRs "
+				   "(198.18.0.0/15, 2001:db8::/32, or addresses), or \"\"",
+			 SLD_MAX_TRUSTED);
+		break;
 	default:
 		snprintf(buf, len, "nothing: not a setting");
 		break;
@@ -465,6 +479,11 @@ static int opt_apply(struct sld_config *c, const struct opt *o, const char *v)
 		return 0;
 	case K_SECRET:
 		if (!*v || strlen(v) >= SLD_SECRET_MAX)
+			return -EINVAL;
+		strcpy(field, v);
+		return 0;
+	case K_CIDRS:
+		if (strlen(v) >= SLD_TRUSTED_MAX || sld_trusted_parse(v, &c->trusted))
 			return -EINVAL;
 		strcpy(field, v);
 		return 0;
@@ -658,6 +677,10 @@ int sld_config_validate(const struct sld_config *c, struct sld_config_err *err)
 		return errorf(err, "header-timeout (%u s) must not exceed "
 				   "request-timeout (%u s)", c->header_timeout_s,
 			      c->request_timeout_s);
+	if (c->max_header_line > c->max_header_size)
+		return errorf(err, "max-header-line (%u bytes) must not exceed "
+				   "max-header-size (%u bytes)", c->max_header_line,
+			      c->max_header_size);
 	if (c->upstream[0] && strcmp(c->upstream, c->listen) == 0)
 		return errorf(err, "upstream %s is the listen address: requests "
 				   "would loop", c->upstream);
@@ -706,6 +729,8 @@ static const char *metavar(const struct opt *o)
 		return " URL";
 	case K_NAME:
 		return " NAME";
+	case K_CIDRS:
+		return " CIDR,...";
 	case K_CONFIG:
 		return " FILE";
 	default:

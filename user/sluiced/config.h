@@ -40,6 +40,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "trusted.h"
+
 #define SLD_MAX_IFACES 16
 #define SLD_IFNAMSIZ 16		/* IFNAMSIZ, with the NUL */
 #define SLD_ADDR_MAX 272	/* a host name (255) + ":65535" + brackets */
@@ -47,6 +49,7 @@
 #define SLD_FLEET_URL_MAX 300	/* redis://HOST:PORT/DB */
 #define SLD_FLEET_NAME_MAX 65	/* the key namespace, with the NUL */
 #define SLD_SECRET_MAX 257
+#define SLD_TRUSTED_MAX 800	/* --trusted-proxies text: 16 CIDRs of up to 48 */
 
 enum sld_log_level {
 	SLD_LOG_ERROR = 0,
@@ -71,7 +74,12 @@ struct sld_config {
 	uint32_t queue_bound;		/* pool tasks waiting; beyond: 503 on the fast path */
 	uint32_t header_timeout_s;	/* a request head must arrive within */
 	uint32_t idle_timeout_s;	/* a keep-alive connection may idle for */
-	uint32_t request_timeout_s;	/* a whole request (head + body) within */
+	uint32_t request_timeout_s;	/* a whole request (head + body) within;
+					 * an upstream exchange within */
+	uint32_t max_header_line;	/* one header line or request target, bytes */
+	uint32_t max_header_size;	/* request line + header section, bytes */
+	char trusted_proxies[SLD_TRUSTED_MAX];	/* CIDR,... "" = none */
+	struct sld_trusted trusted;	/* trusted_proxies, parsed */
 	bool detach_on_exit;		/* detach the data plane on a clean exit */
 	uint32_t log_level;		/* enum sld_log_level */
 	char pin_dir[SLD_PATH_MAX];	/* bpffs directory of the pinned maps */

@@ -5,16 +5,19 @@
  * hands it back with sld_conn_done(). Its socket is registered with
  * EPOLLONESHOT, so no event for it arrives while a task owns it.
  *
- * Memory: the struct holds the request head buffer and the parser inline
- * (sizeof(struct conn), about 11 KiB); a request body (at most
- * SLD_MAX_BODY) and a proxied response (at most SLD_MAX_RESPONSE) are
- * allocated while the request lives. sld_memory_bound() adds it up.
+ * Memory: the struct holds the parser inline (sizeof(struct conn)); the
+ * request head buffer starts at SLD_IN_INITIAL bytes and grows, as a head
+ * needs it, up to max-header-size (shrunk back between requests); a
+ * request body (at most SLD_MAX_BODY) and a proxied response (at most
+ * SLD_MAX_RESPONSE) are allocated while the request lives.
+ * sld_memory_bound() adds it up.
  */
 #ifndef SLUICED_CONN_H
 #define SLUICED_CONN_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "http_parse.h"
 #include "sluiced.h"
@@ -44,10 +47,12 @@ struct conn {
 	uint64_t wait_since_ns;		/* entered the pool's queue */
 	bool up_alone;			/* no other exchange in flight at its start */
 
+	struct sockaddr_storage peer;	/* the client's address */
+
 	/* request */
 	struct http_parser parser;
-	char in[SLD_MAX_HEAD + 1];
-	uint32_t in_len;
+	char *in;		/* the head (and pipelined bytes), malloc'd */
+	uint32_t in_len, in_cap;
 	char *body;		/* request body (decoded if chunked), malloc'd */
 	uint32_t body_len, body_need;	/* chunked: body_need is the buffer's size */
 	struct http_chunked chunk;
@@ -56,6 +61,8 @@ struct conn {
 	char out_inline[SLD_OUT_INLINE];
 	char *out;
 	size_t out_len, out_off;
+	uint64_t out_held;	/* bytes of out counted in sld.resp_held */
+	uint64_t discarded;	/* CS_LINGER: bytes read and dropped */
 	int status;
 	struct sld *d;
 };

@@ -32,9 +32,12 @@ void http_parser_init(struct http_parser *p, const struct http_limits *limits)
 	} else {
 		p->limits.max_head = HTTP_DEFAULT_MAX_HEAD;
 		p->limits.max_target = HTTP_DEFAULT_MAX_TARGET;
+		p->limits.max_line = HTTP_DEFAULT_MAX_LINE;
 		p->limits.max_headers = HTTP_DEFAULT_MAX_HEADERS;
 		p->limits.max_body = HTTP_DEFAULT_MAX_BODY;
 	}
+	if (p->limits.max_line == 0 || p->limits.max_line > p->limits.max_head)
+		p->limits.max_line = p->limits.max_head;
 	if (p->limits.max_headers > HTTP_MAX_HEADERS_CAP)
 		p->limits.max_headers = HTTP_MAX_HEADERS_CAP;
 	p->state = HS_REQUEST_LINE;
@@ -247,28 +250,16 @@ static int parse_content_length(struct http_parser *p, const char *v,
 	return 0;
 }
 
-/* Calls fn on each element of a comma-separated list, trimmed, skipping
- * empty ones (RFC 9110 5.6.1). */
+/* Calls fn on each element of a comma-separated list. */
 static void for_each_token(const char *v, size_t len,
 			   void (*fn)(struct http_parser *, const char *, size_t),
 			   struct http_parser *p)
 {
-	size_t i = 0;
+	size_t pos = 0, tlen;
+	const char *t;
 
-	while (i < len) {
-		size_t start, end;
-
-		while (i < len && (http_is_ows(v[i]) || v[i] == ','))
-			i++;
-		start = i;
-		while (i < len && v[i] != ',')
-			i++;
-		end = i;
-		while (end > start && http_is_ows(v[end - 1]))
-			end--;
-		if (end > start)
-			fn(p, v + start, end - start);
-	}
+	while ((t = http_list_next(v, len, &pos, &tlen)))
+		fn(p, t, tlen);
 }
 
 static void te_token(struct http_parser *p, const char *t, size_t len)
@@ -320,33 +311,10 @@ static int parse_header_line(struct http_parser *p, const char *buf,
 			     size_t off, size_t len)
 {
 	struct http_request *r = &p->req;
-	const char *l = buf + off;
+	size_t nlen, vs, ve;
 
-	/* A line that starts with whitespace is obs-fold (or whitespace
-	 * before the first field): RFC 9112 5.2 lets a server reject it. */
-	if (http_is_ows(l[0]))
+	if (!http_field_split(buf + off, len, &nlen, &vs, &ve))
 		return fail(p, 400);
-	const char *colon = memchr(l, ':', len);
-
-	if (!colon || colon == l)
-		return fail(p, 400);
-	size_t nlen = colon - l;
-
-	/* A space before the colon fails here too: RFC 9112 5.1 says 400. */
-	for (size_t i = 0; i < nlen; i++)
-		if (!http_is_tchar(l[i]))
-			return fail(p, 400);
-
-	size_t vs = nlen + 1, ve = len;
-
-	while (vs < ve && http_is_ows(l[vs]))
-		vs++;
-	while (ve > vs && http_is_ows(l[ve - 1]))
-		ve--;
-	for (size_t i = vs; i < ve; i++)
-		if (!http_is_field_vchar(l[i]) && l[i] != ' ' && l[i] != '\t')
-			return fail(p, 400);	/* NUL, bare CR, other CTLs */
-
 	if (r->n_headers >= p->limits.max_headers)
 		return fail(p, 431);
 	struct http_header *h = &r->headers[r->n_headers++];
@@ -404,6 +372,8 @@ static int need_more(struct http_parser *p, const char *buf, size_t len)
 
 		if (err)
 			return err;
+	} else if (n > p->limits.max_line) {
+		return fail(p, 431);	/* a header line longer than a line may be */
 	}
 	if (len > p->limits.max_head)
 		return fail(p, 431);
@@ -437,7 +407,8 @@ int http_parse_head(struct http_parser *p, const char *buf, size_t len)
 		if (p->state == HS_REQUEST_LINE && !blank)
 			err = request_line_prefix(p, buf + line, end - line,
 						  end + 1);
-		else if (p->state == HS_HEADERS && end + 1 > p->limits.max_head)
+		else if (p->state == HS_HEADERS && (end + 1 > p->limits.max_head ||
+						      end - line > p->limits.max_line))
 			err = fail(p, 431);
 		if (err)
 			return err;

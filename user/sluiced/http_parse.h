@@ -20,6 +20,12 @@
  *   http_chunked_decode(c, buf, len, &consumed, &produced)
  *                                     decode in place; same returns
  *   http_span_eq(buf, span, str)      compare a span with a string
+ *   http_field_split(line, len, &nlen, &vs, &ve)  a field line without its
+ *                                     CRLF: name length and the trimmed value's
+ *                                     bounds; false if malformed (obs-fold, space
+ *                                     before the colon, a control character)
+ *   http_list_next(v, len, &pos, &tlen)  next element of a comma-separated
+ *                                     list (RFC 9110 5.6.1), trimmed; NULL at the end
  *   http_header_find(req, buf, name)  first header of that name, or NULL
  *   http_query_get_u64(buf, query, key, max, &out)
  *   http_work_params_parse(buf, req, &params)   /work?cpu_us=N&sleep_us=N
@@ -74,12 +80,17 @@ enum http_body_kind {
 struct http_limits {
 	uint32_t max_head;	/* request line + headers, bytes -> 431 (414 if the line) */
 	uint32_t max_target;	/* request-target, bytes -> 414 */
+	uint32_t max_line;	/* one header line, bytes -> 431 (0: max_head) */
 	uint32_t max_headers;	/* header lines, <= HTTP_MAX_HEADERS_CAP -> 431 */
 	uint64_t max_body;	/* Content-Length or decoded chunked size -> 413 */
 };
 
-#define HTTP_DEFAULT_MAX_HEAD    8192
-#define HTTP_DEFAULT_MAX_TARGET  2048
+/* nginx's defaults (large_client_header_buffers 4 8k): a line or a
+ * target up to 8 KiB, the head up to 32 KiB. A session cookie or a long
+ * signed URL passes; HAProxy's 16 KiB buffer is of the same order. */
+#define HTTP_DEFAULT_MAX_HEAD    32768
+#define HTTP_DEFAULT_MAX_TARGET  8192
+#define HTTP_DEFAULT_MAX_LINE    8192
 #define HTTP_DEFAULT_MAX_HEADERS 64
 #define HTTP_DEFAULT_MAX_BODY    (1u << 20)
 
@@ -139,6 +150,8 @@ int http_chunked_decode(struct http_chunked *c, char *buf, size_t len,
 
 bool http_span_eq(const char *buf, struct http_span s, const char *str);
 bool http_span_eq_nocase(const char *buf, struct http_span s, const char *str);
+bool http_field_split(const char *l, size_t len, size_t *nlen, size_t *vs, size_t *ve);
+const char *http_list_next(const char *v, size_t len, size_t *pos, size_t *tlen);
 const struct http_header *http_header_find(const struct http_request *req,
 					   const char *buf, const char *name);
 

@@ -20,6 +20,62 @@ bool http_span_eq_nocase(const char *buf, struct http_span s, const char *str)
 	return strlen(str) == s.len && http_mem_eq_nocase(buf + s.off, str, s.len);
 }
 
+bool http_field_split(const char *l, size_t len, size_t *nlen, size_t *vs, size_t *ve)
+{
+	const char *colon;
+	size_t s, e;
+
+	/* A line that starts with whitespace is obs-fold (or whitespace
+	 * before the first field): RFC 9112 5.2 lets a recipient reject it. */
+	if (!len || http_is_ows(l[0]))
+		return false;
+	colon = memchr(l, ':', len);
+	if (!colon || colon == l)
+		return false;
+	/* A space before the colon fails here too: RFC 9112 5.1 says 400. */
+	for (const char *c = l; c < colon; c++)
+		if (!http_is_tchar(*c))
+			return false;
+	s = (size_t)(colon - l) + 1;
+	e = len;
+	while (s < e && http_is_ows(l[s]))
+		s++;
+	while (e > s && http_is_ows(l[e - 1]))
+		e--;
+	for (size_t i = s; i < e; i++)
+		if (!http_is_field_vchar(l[i]) && l[i] != ' ' && l[i] != '\t')
+			return false;	/* NUL, bare CR, other CTLs */
+	*nlen = (size_t)(colon - l);
+	*vs = s;
+	*ve = e;
+	return true;
+}
+
+const char *http_list_next(const char *v, size_t len, size_t *pos, size_t *tlen)
+{
+	size_t i = *pos;
+
+	while (i < len) {
+		size_t start, end;
+
+		while (i < len && (http_is_ows(v[i]) || v[i] == ','))
+			i++;
+		start = i;
+		while (i < len && v[i] != ',')
+			i++;
+		end = i;
+		while (end > start && http_is_ows(v[end - 1]))
+			end--;
+		if (end > start) {
+			*pos = i;
+			*tlen = end - start;
+			return v + start;
+		}
+	}
+	*pos = len;
+	return NULL;
+}
+
 const struct http_header *http_header_find(const struct http_request *req,
 					   const char *buf, const char *name)
 {

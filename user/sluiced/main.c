@@ -2,7 +2,9 @@
 /*
  * sluiced: start (options, the data plane, the pool, the controller, the
  * metrics endpoint), serve until SIGTERM, then drain; SIGHUP rereads the
- * options. Exit status: 0 success, 1 runtime failure, 2 usage error.
+ * options, on a thread of its own: reading the file and resolving the
+ * upstream's name may block, and the IO thread must not. Exit status: 0
+ * success, 1 runtime failure, 2 usage error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,14 @@ static volatile sig_atomic_t stop_flag;
 static volatile sig_atomic_t reload_flag;
 static int g_argc;
 static char **g_argv;
+
+/* The reload thread: one at a time; a SIGHUP during a reload runs another
+ * once it ends (the file may have changed again). */
+static struct {
+	pthread_mutex_t lock;
+	pthread_t thread;
+	bool started, running, again;
+} R = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void on_signal(int sig)
 {
@@ -55,10 +65,12 @@ static void apply_hot(struct sld *d)
 {
 	atomic_store(&d->deadline_ns, deadline_ns(&d->cfg));
 	atomic_store(&d->max_connections, d->cfg.max_connections);
+	atomic_store(&d->max_header_line, d->cfg.max_header_line);
+	atomic_store(&d->max_header_size, d->cfg.max_header_size);
 	sl_log_set_level(log_level(d->cfg.log_level));
 }
 
-void sld_reload(struct sld *d)
+static void reload_now(struct sld *d)
 {
 	struct sld_config next;
 	struct sld_config_err err;
@@ -72,10 +84,10 @@ void sld_reload(struct sld *d)
 		return;
 	}
 	/* The upstream first: if the new one does not resolve, nothing
-	 * changes (never half-applied). */
-	if (next.upstream[0] && (strcmp(next.upstream, d->cfg.upstream) != 0 ||
-				 next.request_timeout_s != d->cfg.request_timeout_s) &&
-	    sld_proxy_reload(next.upstream, next.request_timeout_s)) {
+	 * changes (never half-applied). Resolved again on every reload, so
+	 * a name that now points elsewhere is followed too. The upstream
+	 * queue is always set up, so a proxy added here serves at once. */
+	if (next.upstream[0] && sld_proxy_configure(&next)) {
 		pr_err("reload refused, keeping the running options: upstream %s "
 		       "does not resolve", next.upstream);
 		return;
@@ -89,6 +101,55 @@ void sld_reload(struct sld *d)
 	 * (it also takes cfg_lock to read it). */
 	atomic_fetch_add_explicit(&d->cfg_gen, 1, memory_order_release);
 	pr_info("reloaded %s", next.config_path[0] ? next.config_path : "options");
+}
+
+static void *reload_main(void *arg)
+{
+	struct sld *d = arg;
+	bool again;
+
+	do {
+		reload_now(d);
+		pthread_mutex_lock(&R.lock);
+		again = R.again;
+		R.again = false;
+		R.running = again;
+		pthread_mutex_unlock(&R.lock);
+	} while (again);
+	return NULL;
+}
+
+/* On the IO thread: never blocks (the previous reload thread, if any,
+ * has ended when it is joined here). */
+void sld_reload(struct sld *d)
+{
+	int err;
+
+	pthread_mutex_lock(&R.lock);
+	if (R.running) {
+		R.again = true;
+		pthread_mutex_unlock(&R.lock);
+		return;
+	}
+	if (R.started)
+		pthread_join(R.thread, NULL);
+	R.started = R.running = false;
+	err = pthread_create(&R.thread, NULL, reload_main, d);
+	if (err)
+		pr_err("reload: cannot start a thread: %s", strerror(err));
+	else
+		R.started = R.running = true;
+	pthread_mutex_unlock(&R.lock);
+}
+
+static void reload_wait(void)
+{
+	pthread_mutex_lock(&R.lock);
+	R.again = false;
+	pthread_mutex_unlock(&R.lock);
+	if (R.started)
+		pthread_join(R.thread, NULL);
+	R.started = false;
 }
 
 /* One descriptor per connection, plus the daemon's own and the proxy's
@@ -164,9 +225,10 @@ int main(int argc, char **argv)
 		goto out;
 	po.workers = d->cfg.workers;
 	po.queue_bound = d->cfg.queue_bound;
-	/* A proxy's blocking threads are its places in flight upstream. */
-	if (d->proxy)
-		po.max_blocking = d->cfg.upstream_concurrency;
+	/* A proxy's blocking threads are its places in flight upstream
+	 * (sized even without one: a reload may add it). */
+	po.max_blocking = d->cfg.upstream_concurrency;
+	d->resp_budget = (uint64_t)d->cfg.upstream_concurrency * SLD_MAX_RESPONSE;
 	po.name = "sluiced";
 	err = pool_create(&d->pool, &po);
 	if (err) {
@@ -175,11 +237,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	pool_up = true;
-	if (d->proxy) {
-		if (sld_proxy_init(d))
-			goto out;
-		sld_upq_init(d);
-	}
+	sld_upq_init(d);
+	if (d->proxy && sld_proxy_configure(&d->cfg))
+		goto out;
 	if (sld_control_start(d))
 		goto out;
 	ctl_up = true;
@@ -196,6 +256,7 @@ int main(int argc, char **argv)
 	if (sld_server_run(d, &reload_flag) == 0)
 		rc = 0;
 out:
+	reload_wait();
 	if (pool_up) {
 		/* Drain: in-flight tasks finish; the server loop has already
 		 * waited for their connections. */

@@ -2,8 +2,12 @@
 /*
  * The Prometheus endpoint: GET /metrics on --metrics (127.0.0.1:9464 by
  * default, so the numbers do not leave the host unless asked), served by a
- * thread of its own with a blocking accept, one scrape at a time, so a
- * scrape never competes with the IO thread for the service's clients.
+ * thread of its own, one scrape at a time, so a scrape never competes with
+ * the IO thread for the service's clients. Every wait is bounded: a
+ * scrape's request must arrive within READ_MS and its answer be taken
+ * within WRITE_MS (a trickling or stalled scraper is cut, the next one
+ * served), and out of descriptors the thread waits PAUSE_MS before
+ * accepting again instead of spinning on a listener that stays readable.
  * The page is built whole into a buffer (prom.h) and refused whole if it
  * does not fit.
  */
@@ -17,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -28,6 +31,9 @@
 #include "state.h"
 
 #define PAGE_CAP (128u << 10)
+#define READ_MS 1000
+#define WRITE_MS 2000
+#define PAUSE_MS 100
 #define SLD_MEM_BASE (48ull << 20)	/* code, libbpf, thread stacks touched,
 					 * the metrics page, the controller */
 
@@ -40,16 +46,30 @@ static struct {
 	char *page;
 } M = { .fd = -1, .stop_pipe = { -1, -1 } };
 
+#define SLD_EXCHANGE_EXTRA (1ull << 20)	/* an exchange's buffers besides the
+						 * response: read, chunk scratch,
+						 * the request, the parser */
+
+/*
+ * Connections (each with its head buffer at its largest and a body), the
+ * queue, and with a proxy: the exchanges in flight (a response being read
+ * each) plus the responses handed to clients that have not read them yet,
+ * which sld_resp_hold keeps within resp_budget (beyond it a response is
+ * answered 503 instead of held: a slow reader cannot push the daemon past
+ * this number).
+ */
 uint64_t sld_memory_bound(struct sld *d)
 {
-	uint64_t per_conn = sizeof(struct conn) + SLD_MAX_BODY;
+	uint64_t per_conn = sizeof(struct conn) + SLD_MAX_BODY +
+			    atomic_load_explicit(&d->max_header_size, memory_order_relaxed);
 	uint64_t bound = SLD_MEM_BASE +
 			 (uint64_t)atomic_load_explicit(&d->max_connections,
 							 memory_order_relaxed) * per_conn +
 			 (uint64_t)d->queue_bound * 2 * sizeof(void *);
 
 	if (d->proxy)
-		bound += (uint64_t)d->cfg.upstream_concurrency * SLD_MAX_RESPONSE;
+		bound += (uint64_t)d->cfg.upstream_concurrency *
+				 (SLD_MAX_RESPONSE + SLD_EXCHANGE_EXTRA) + d->resp_budget;
 	return bound;
 }
 
@@ -223,6 +243,12 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 		ld(&d->c.at_max));
 	GAUGE(&b, "sluiced_connection_bytes", "Memory of one connection, without a body.",
 	      (double)sizeof(struct conn));
+	GAUGE(&b, "sluiced_upstream_held_bytes",
+	      "Proxied responses written but not yet read by their clients.",
+	      ld(&d->resp_held));
+	GAUGE(&b, "sluiced_upstream_held_budget_bytes",
+	      "Bound on held responses; beyond it a response is answered 503.",
+	      (double)d->resp_budget);
 	GAUGE(&b, "sluiced_memory_bound_bytes",
 	      "Bound on the daemon's memory: connections, bodies, queue, base.",
 	      (double)sld_memory_bound(d));
@@ -238,11 +264,34 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	return prom_finish(&b);
 }
 
-static void write_all(int fd, const char *p, size_t n)
+/* Waits for ev on fd until deadline; false when it passed (or an error). */
+static bool ready_by(int fd, short ev, uint64_t deadline)
+{
+	for (;;) {
+		uint64_t now = sld_now_ns();
+		struct pollfd p = { .fd = fd, .events = ev };
+		int n;
+
+		if (now >= deadline)
+			return false;
+		n = poll(&p, 1, (int)((deadline - now) / 1000000) + 1);
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return false;
+	}
+}
+
+static void write_all(int fd, const char *p, size_t n, uint64_t deadline)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!ready_by(fd, POLLOUT, deadline))
+				return;
+			continue;
+		}
 		if (w <= 0) {
 			if (w < 0 && errno == EINTR)
 				continue;
@@ -255,17 +304,20 @@ static void write_all(int fd, const char *p, size_t n)
 
 static void serve_one(int fd)
 {
-	struct timeval tv = { .tv_sec = 1 };
+	uint64_t deadline = sld_now_ns() + READ_MS * 1000000ull;
 	char req[2048], head[256];
 	size_t len = 0;
 	int n, status = 200;
 	const char *body = M.page;
 
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (len < sizeof(req) - 1) {
-		ssize_t r = recv(fd, req + len, sizeof(req) - 1 - len, 0);
+		ssize_t r;
 
+		if (!ready_by(fd, POLLIN, deadline))
+			return;
+		r = recv(fd, req + len, sizeof(req) - 1 - len, MSG_DONTWAIT);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
 		if (r <= 0)
 			return;
 		len += (size_t)r;
@@ -292,8 +344,9 @@ static void serve_one(int fd)
 	int h = http_write_head(head, sizeof(head), &r);
 
 	if (h > 0) {
-		write_all(fd, head, (size_t)h);
-		write_all(fd, body, (size_t)n);
+		deadline = sld_now_ns() + WRITE_MS * 1000000ull;
+		write_all(fd, head, (size_t)h, deadline);
+		write_all(fd, body, (size_t)n, deadline);
 	}
 }
 
@@ -312,8 +365,18 @@ static void *metrics_main(void *arg)
 		if (!(p[0].revents & POLLIN))
 			continue;
 		fd = accept4(M.fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The listener stays readable: pause (a stop
+				 * still ends the wait). */
+				struct pollfd s = { .fd = M.stop_pipe[0], .events = POLLIN };
+
+				if (poll(&s, 1, PAUSE_MS) > 0)
+					break;
+			}
 			continue;
+		}
 		serve_one(fd);
 		close(fd);
 	}

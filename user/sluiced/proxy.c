@@ -3,123 +3,153 @@
  * Reverse proxy to --upstream, so that sluice can stand in front of an
  * existing service written in anything. The exchange runs on a blocking
  * thread of the pool, taken from the upstream queue (upqueue.c), so the
- * CPU workers never wait on the network.
+ * CPU workers never wait on the network. The HTTP it speaks is in pure
+ * functions any IO design can call: the request head for the upstream
+ * and the response head for the client (http_forward.c), the response
+ * parser and its framing (http_resp_parse.c); this file is the sockets.
  *
- * Upstream connections are kept alive in a small LIFO pool; a request
- * that fails on a reused connection before any byte of the answer came
- * back is retried once on a new one (the upstream may have closed an idle
- * connection at the moment we reused it). The response is read whole (at
- * most SLD_MAX_RESPONSE bytes; Content-Length, chunked, or until close),
- * hop-by-hop headers are dropped and it is re-framed with Content-Length.
- * Failures are 502 (connect, protocol, too large) or 504 (timeout).
+ * Upstream connections are kept alive in a small LIFO pool, each tagged
+ * with the generation of the upstream it was opened to, so a reload that
+ * changes the upstream sends the very next request to the new one.
+ *
+ * Retries (RFC 9110 9.2.2; nginx's proxy_next_upstream with
+ * non_idempotent off, HAProxy's retry-on conn-failure): an attempt that
+ * failed before any byte of the answer came back is retried once, on a
+ * new connection, only if the upstream cannot have acted on it: nothing
+ * of the request was written yet, or the request is idempotent and went
+ * out on a reused connection (the upstream may have closed it idle at the
+ * moment we reused it). A POST the upstream read and then reset is never
+ * sent twice: it is answered 502.
+ *
+ * Bounds: one deadline for the whole exchange (--request-timeout: connect,
+ * send, the head and the body, a retry included), not one per recv, so a
+ * trickling upstream is cut at the same time as a silent one (504); the
+ * response is buffered whole, at most SLD_MAX_RESPONSE, and it counts in
+ * the daemon's held-response budget until the client has read it
+ * (sld_resp_hold). Failures are 502 (connect, protocol, too large) or 504
+ * (timeout).
  *
  * The upstream's latency is a load signal: sld_proxy_exchange returns it
  * to the queue, which keeps its floor and the mean of each tick.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #include "conn.h"
+#include "http_forward.h"
+#include "http_resp_parse.h"
 #include "http_response.h"
 #include "log.h"
 #include "sluiced.h"
 
 #define IDLE_MAX 64		/* idle upstream connections kept */
-#define HEAD_MAX 16384		/* upstream response head */
+#define RESP_HEAD_MAX 32768	/* upstream response head, as a request's */
+#define READ_CHUNK 65536	/* one recv; a head must fit in it */
 #define CONNECT_MS 1000
+#define MAX_ADDRS 4
+
+struct up_target {
+	struct sockaddr_storage addr[MAX_ADDRS];	/* as resolved, tried in order */
+	socklen_t addrlen[MAX_ADDRS];
+	unsigned n_addr;
+	uint32_t timeout_s;
+	struct sld_trusted trusted;
+	uint64_t gen;		/* bumped by each change of the upstream */
+};
 
 static struct {
 	pthread_mutex_t lock;
-	struct sockaddr_storage addr[4];	/* as resolved, tried in order */
-	socklen_t addrlen[4];
-	unsigned n_addr;
-	char host[SLD_ADDR_MAX];
-	int idle[IDLE_MAX];
+	struct up_target t;
+	struct {
+		int fd;
+		uint64_t gen;
+	} idle[IDLE_MAX];
 	unsigned n_idle;
-	uint32_t timeout_s;
 } P = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* Resolves hostport and, only if that works, makes it the upstream (under
- * the lock; idle connections to the old one are closed). */
-static int resolve(const char *hostport, uint32_t timeout_s)
+/* Resolves next->upstream (may block: never on the IO thread) and, only
+ * if that works, makes it the upstream, with next's timeout and trusted
+ * proxies. Idle connections to an old upstream are closed. */
+int sld_proxy_configure(const struct sld_config *next)
 {
 	char host[SLD_ADDR_MAX], portstr[8];
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	struct sockaddr_storage addr[4];
-	socklen_t addrlen[4];
-	unsigned n = 0;
+	struct up_target t = { 0 };
+	bool same;
 	uint16_t port;
 	int rc;
 
-	if (sld_parse_hostport(hostport, true, host, sizeof(host), &port))
+	if (sld_parse_hostport(next->upstream, true, host, sizeof(host), &port))
 		return -EINVAL;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	rc = getaddrinfo(host, portstr, &hints, &ai);
 	if (rc) {
-		pr_err("upstream %s: cannot resolve: %s", hostport, gai_strerror(rc));
+		pr_err("upstream %s: cannot resolve: %s", next->upstream, gai_strerror(rc));
 		return -EHOSTUNREACH;
 	}
-	for (struct addrinfo *a = ai; a && n < 4; a = a->ai_next) {
-		memcpy(&addr[n], a->ai_addr, a->ai_addrlen);
-		addrlen[n++] = a->ai_addrlen;
+	for (struct addrinfo *a = ai; a && t.n_addr < MAX_ADDRS; a = a->ai_next) {
+		memcpy(&t.addr[t.n_addr], a->ai_addr, a->ai_addrlen);
+		t.addrlen[t.n_addr++] = a->ai_addrlen;
 	}
 	freeaddrinfo(ai);
+	t.timeout_s = next->request_timeout_s;
+	t.trusted = next->trusted;
 	pthread_mutex_lock(&P.lock);
-	memcpy(P.addr, addr, sizeof(addr));
-	memcpy(P.addrlen, addrlen, sizeof(addrlen));
-	P.n_addr = n;
-	P.timeout_s = timeout_s;
-	snprintf(P.host, sizeof(P.host), "%s", hostport);
-	while (P.n_idle)
-		close(P.idle[--P.n_idle]);
+	same = P.t.n_addr == t.n_addr &&
+	       memcmp(P.t.addr, t.addr, sizeof(t.addr)) == 0;
+	t.gen = P.t.gen + !same;
+	P.t = t;
+	while (!same && P.n_idle)
+		close(P.idle[--P.n_idle].fd);
 	pthread_mutex_unlock(&P.lock);
+	pr_info("proxying to %s", next->upstream);
 	return 0;
-}
-
-int sld_proxy_init(struct sld *d)
-{
-	int err = resolve(d->cfg.upstream, d->cfg.request_timeout_s);
-
-	if (!err)
-		pr_info("proxying to %s", d->cfg.upstream);
-	return err;
-}
-
-int sld_proxy_reload(const char *upstream, uint32_t timeout_s)
-{
-	int err = resolve(upstream, timeout_s);
-
-	if (!err)
-		pr_info("proxying to %s", upstream);
-	return err;
 }
 
 void sld_proxy_fini(void)
 {
 	pthread_mutex_lock(&P.lock);
 	while (P.n_idle)
-		close(P.idle[--P.n_idle]);
+		close(P.idle[--P.n_idle].fd);
 	pthread_mutex_unlock(&P.lock);
 }
 
-static int up_connect_one(const struct sockaddr_storage *addr, socklen_t addrlen,
-			  uint32_t timeout_s)
+/* Waits until fd is ready for ev or the deadline passes (-ETIMEDOUT).
+ * An error or hang-up counts as ready: the next call reports it. */
+static int wait_io(int fd, short ev, uint64_t deadline)
 {
-	struct timeval tv = { .tv_sec = timeout_s };
-	struct pollfd pfd;
+	for (;;) {
+		uint64_t now = sld_now_ns();
+		struct pollfd p = { .fd = fd, .events = ev };
+		uint64_t ms;
+		int n;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		ms = (deadline - now + 999999) / 1000000;
+		n = poll(&p, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int up_connect_one(const struct sockaddr_storage *addr, socklen_t addrlen,
+			  uint64_t deadline)
+{
+	uint64_t cdl = sld_now_ns() + CONNECT_MS * 1000000ull;
 	int fd, one = 1, err = 0;
 	socklen_t el = sizeof(err);
 
@@ -130,22 +160,14 @@ static int up_connect_one(const struct sockaddr_storage *addr, socklen_t addrlen
 		err = -errno;
 		goto fail;
 	}
-	pfd = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	if (poll(&pfd, 1, CONNECT_MS) != 1) {
-		err = -ETIMEDOUT;
+	err = wait_io(fd, POLLOUT, cdl < deadline ? cdl : deadline);
+	if (err)
 		goto fail;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
 		err = err ? -err : -errno;
 		goto fail;
 	}
-	/* Blocking from here on, bounded by the request timeout. */
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
-		err = -errno;
-		goto fail;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	/* Non-blocking from here on: every wait is a poll to the deadline. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return fd;
 fail:
@@ -153,38 +175,28 @@ fail:
 	return err ? err : -EIO;
 }
 
-static int up_connect(void)
+static int up_connect(const struct up_target *t, uint64_t deadline)
 {
-	struct sockaddr_storage addr[4];
-	socklen_t addrlen[4];
-	unsigned n;
-	uint32_t timeout_s;
 	int fd = -EHOSTUNREACH;
 
-	/* A reload may change the upstream: connect to a copy. */
-	pthread_mutex_lock(&P.lock);
-	n = P.n_addr;
-	timeout_s = P.timeout_s;
-	memcpy(addr, P.addr, sizeof(addr));
-	memcpy(addrlen, P.addrlen, sizeof(addrlen));
-	pthread_mutex_unlock(&P.lock);
-	for (unsigned i = 0; i < n; i++) {
-		fd = up_connect_one(&addr[i], addrlen[i], timeout_s);
-		if (fd >= 0)
+	for (unsigned i = 0; i < t->n_addr; i++) {
+		fd = up_connect_one(&t->addr[i], t->addrlen[i], deadline);
+		if (fd >= 0 || fd == -ETIMEDOUT)
 			break;
 	}
 	return fd;
 }
 
-/* An idle connection, or -1. One the upstream closed meanwhile reads as
- * EOF (or data it should not have sent): dropped. */
-static int up_get(bool *reused)
+/* An idle connection to the current upstream, else a new one. One the
+ * upstream closed meanwhile reads as EOF (or data it should not have
+ * sent): dropped. */
+static int up_get(const struct up_target *t, bool *reused, uint64_t deadline)
 {
 	char b;
 
 	pthread_mutex_lock(&P.lock);
 	while (P.n_idle) {
-		int fd = P.idle[--P.n_idle];
+		int fd = P.idle[--P.n_idle].fd;
 		ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -196,14 +208,15 @@ static int up_get(bool *reused)
 	}
 	pthread_mutex_unlock(&P.lock);
 	*reused = false;
-	return up_connect();
+	return up_connect(t, deadline);
 }
 
-static void up_put(int fd)
+static void up_put(int fd, uint64_t gen)
 {
 	pthread_mutex_lock(&P.lock);
-	if (P.n_idle < IDLE_MAX) {
-		P.idle[P.n_idle++] = fd;
+	if (P.n_idle < IDLE_MAX && gen == P.t.gen) {
+		P.idle[P.n_idle].fd = fd;
+		P.idle[P.n_idle++].gen = gen;
 		fd = -1;
 	}
 	pthread_mutex_unlock(&P.lock);
@@ -211,267 +224,172 @@ static void up_put(int fd)
 		close(fd);
 }
 
-static int send_all(int fd, const char *p, size_t n)
+/* What one attempt did, for the retry decision. */
+struct attempt {
+	int fd;
+	uint64_t deadline;
+	bool sent_any;		/* a byte of the request was written */
+	bool got_any;		/* a byte of the answer came back */
+};
+
+static int send_all(struct attempt *a, const char *p, size_t n)
 {
 	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = send(a->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int err;
 
+		if (w > 0) {
+			a->sent_any = true;
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		n -= (size_t)w;
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		err = wait_io(a->fd, POLLOUT, a->deadline);
+		if (err)
+			return err;
 	}
 	return 0;
 }
 
-/* A growable byte buffer, bounded. */
-struct buf {
-	char *p;
-	size_t len, cap;
+/* Bytes read (> 0), 0 at EOF, or -errno (-ETIMEDOUT at the deadline). */
+static ssize_t recv_some(struct attempt *a, char *p, size_t n)
+{
+	for (;;) {
+		ssize_t r = recv(a->fd, p, n, MSG_DONTWAIT);
+		int err;
+
+		if (r > 0)
+			a->got_any = true;
+		if (r >= 0)
+			return r;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		err = wait_io(a->fd, POLLIN, a->deadline);
+		if (err)
+			return err;
+	}
+}
+
+/* The response, as the client gets it. */
+struct up_resp {
+	struct http_buf out;	/* 1xx heads passed on, the head, the body */
+	int status;
+	bool reusable;		/* the upstream connection may carry another */
+	bool close_client;	/* close-delimited to the client */
 };
 
-static int buf_add(struct buf *b, const void *src, size_t n)
-{
-	if (b->len + n > SLD_MAX_RESPONSE)
-		return -EFBIG;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, src, n);
-	b->len += n;
-	return 0;
-}
-
-static int buf_addf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int buf_addf(struct buf *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
-		return -ENOSPC;
-	return buf_add(b, tmp, (size_t)n);
-}
-
-static bool name_is(const char *p, size_t len, const char *name)
-{
-	return strlen(name) == len && strncasecmp(p, name, len) == 0;
-}
-
-static bool hop_by_hop(const char *p, size_t len)
-{
-	static const char *const hop[] = { "connection", "keep-alive", "proxy-connection",
-					   "te", "trailer", "transfer-encoding", "upgrade",
-					   "expect", "content-length" };
-
-	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (name_is(p, len, hop[i]))
-			return true;
-	return false;
-}
-
-/* The request as the upstream gets it: HTTP/1.1, keep-alive, our framing. */
-static int build_request(struct conn *c, struct buf *out)
+/* Reads heads until the final one: 1xx are passed on to an HTTP/1.1
+ * client (103 Early Hints and the like), except 100 Continue, which
+ * answered our own request and not the client's (we sent no Expect).
+ * On return the final head is parsed in p and raw[0, *have) holds it and
+ * what followed. */
+static int read_heads(struct attempt *a, struct conn *c, char *raw, size_t *have,
+		      struct http_resp_parser *p, struct up_resp *r)
 {
 	const struct http_request *req = &c->parser.req;
-	const char *in = c->in;
-	int err;
 
-	err = buf_addf(out, "%.*s %.*s HTTP/1.1\r\n", (int)req->method_name.len,
-		       in + req->method_name.off, (int)req->target.len, in + req->target.off);
-	for (uint32_t i = 0; !err && i < req->n_headers; i++) {
-		const struct http_header *h = &req->headers[i];
+	for (;;) {
+		int rc;
 
-		if (hop_by_hop(in + h->name.off, h->name.len))
-			continue;
-		err = buf_addf(out, "%.*s: %.*s\r\n", (int)h->name.len, in + h->name.off,
-			       (int)h->value.len, in + h->value.off);
+		http_resp_parser_init(p, RESP_HEAD_MAX, req->method == HTTP_M_HEAD);
+		while ((rc = http_resp_parse(p, raw, *have)) == -EAGAIN) {
+			ssize_t n = recv_some(a, raw + *have, READ_CHUNK - *have);
+
+			if (n == 0 || n == -ECONNRESET)
+				return -EPIPE;	/* a retry may go ahead if got_any is false */
+			if (n < 0)
+				return (int)n;
+			*have += (size_t)n;
+		}
+		if (rc)
+			return rc;
+		if (p->resp.status >= 200)
+			return 0;
+		if (p->resp.status != 100 && req->version_minor == 1) {
+			struct http_forward_resp f = { 0 };
+
+			rc = http_forward_response(&r->out, &p->resp, raw, &f);
+			if (rc)
+				return rc;
+		}
+		*have -= p->resp.head_len;
+		memmove(raw, raw + p->resp.head_len, *have);
 	}
-	if (!err && c->body_len)
-		err = buf_addf(out, "Content-Length: %u\r\n", c->body_len);
-	if (!err)
-		err = buf_addf(out, "Connection: keep-alive\r\n\r\n");
-	if (!err && c->body_len)
-		err = buf_add(out, c->body, c->body_len);
-	return err;
 }
 
-struct up_resp {
-	int status;
-	struct buf head;	/* status line + end-to-end headers, re-framed later */
-	struct buf body;
-	bool reusable;
-};
-
-/* Reads one response from fd. -EPIPE: the connection was dead before
- * any byte came back (retry on a new one); -ETIMEDOUT; -EPROTO; -EFBIG. */
-static int read_response(int fd, bool head_req, struct up_resp *r)
+/* Reads one response from the attempt's connection into r. -EPIPE: the
+ * connection ended before the whole answer (got_any says whether any of
+ * it came); -ETIMEDOUT; -EPROTO; -EFBIG. */
+static int read_response(struct attempt *a, struct conn *c, struct up_resp *r)
 {
-	char *raw = malloc(HEAD_MAX);
-	size_t have = 0, hlen = 0;
-	char *end = NULL, *line, *eol;
-	int64_t clen = -1;
-	bool chunked = false, close_after = false, no_body;
-	int err = 0;
+	struct http_resp_parser *p = malloc(sizeof(*p));
+	char *raw = malloc(READ_CHUNK), *scratch = NULL;
+	struct http_forward_resp f = { .client_http10 = c->parser.req.version_minor == 0,
+				       .close = c->close_after };
+	struct http_resp_body body;
+	size_t have = 0, rest_off, nrest;
+	bool extra = false;
+	int err;
 
-	if (!raw)
-		return -ENOMEM;
-	while (!end) {
-		ssize_t n = recv(fd, raw + have, HEAD_MAX - have, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n == 0 || errno == ECONNRESET ? (have ? -EPROTO : -EPIPE)
-			    : (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		have += (size_t)n;
-		end = memmem(raw, have, "\r\n\r\n", 4);
-		if (!end && have == HEAD_MAX) {
-			err = -EPROTO;
-			goto out;
-		}
-	}
-	hlen = (size_t)(end - raw) + 4;
-	if (have < 12 || memcmp(raw, "HTTP/1.", 7) != 0 || raw[8] != ' ') {
-		err = -EPROTO;
+	if (!p || !raw) {
+		err = -ENOMEM;
 		goto out;
 	}
-	r->status = atoi(raw + 9);
-	if (r->status < 100 || r->status > 599) {
-		err = -EPROTO;
-		goto out;
-	}
-	if (raw[7] == '0')
-		close_after = true;
-	eol = memmem(raw, hlen, "\r\n", 2);
-	/* We answer as HTTP/1.1 whatever the upstream speaks: the response
-	 * is re-framed with Content-Length below. */
-	err = buf_add(&r->head, "HTTP/1.1", 8);
-	if (!err)
-		err = buf_add(&r->head, raw + 8, (size_t)(eol - raw) - 8 + 2);
-	for (line = eol + 2; !err && line < end; line = eol + 2) {
-		char *colon, *v;
-		size_t nlen;
-
-		eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
-		colon = memchr(line, ':', (size_t)(eol - line));
-		if (!colon) {
-			err = -EPROTO;
-			break;
-		}
-		nlen = (size_t)(colon - line);
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		if (name_is(line, nlen, "content-length")) {
-			char *e;
-			long long x = strtoll(v, &e, 10);
-
-			if (e == v || x < 0 || (clen >= 0 && x != clen)) {
-				err = -EPROTO;
-				break;
-			}
-			clen = x;
-		} else if (name_is(line, nlen, "transfer-encoding")) {
-			chunked = (size_t)(eol - v) >= 7 &&
-				  strncasecmp(eol - 7, "chunked", 7) == 0;
-			if (!chunked)
-				close_after = true;	/* unknown coding: read to EOF */
-		} else if (name_is(line, nlen, "connection")) {
-			if ((size_t)(eol - v) == 5 && strncasecmp(v, "close", 5) == 0)
-				close_after = true;
-		}
-		if (!hop_by_hop(line, nlen))
-			err = buf_add(&r->head, line, (size_t)(eol - line) + 2);
-	}
+	err = read_heads(a, c, raw, &have, p, r);
 	if (err)
 		goto out;
-	if (clen > (int64_t)SLD_MAX_RESPONSE) {
-		err = -EFBIG;
+	r->status = p->resp.status;
+	err = http_forward_response(&r->out, &p->resp, raw, &f);
+	if (err == -ENOTSUP)
+		err = -EPROTO;
+	if (err)
+		goto out;
+	if (p->resp.framing == HTTP_RF_CHUNKED && !(scratch = malloc(READ_CHUNK))) {
+		err = -ENOMEM;
 		goto out;
 	}
-	no_body = head_req || r->status / 100 == 1 || r->status == 204 || r->status == 304;
-	{
-		/* Body bytes that came with the head. */
-		char *rest = raw + hlen;
-		size_t nrest = have - hlen;
-		struct http_chunked ch;
-		char tmp[16384];
-		bool done = no_body || clen == 0;
+	http_resp_body_init(&body, &p->resp);
+	rest_off = p->resp.head_len;
+	nrest = have - rest_off;
+	for (;;) {
+		size_t used, data;
+		int rc = http_resp_body_feed(&body, raw + rest_off, nrest, scratch, &used, &data);
+		ssize_t n;
 
-		http_chunked_init(&ch, SLD_MAX_RESPONSE);
-		for (;;) {
-			if (done)
-				break;
-			if (nrest) {
-				if (chunked) {
-					size_t cons, prod;
-					int rc = http_chunked_decode(&ch, rest, nrest, &cons, &prod);
-
-					if (rc == -EPROTO) {
-						err = -EPROTO;
-						goto out;
-					}
-					err = buf_add(&r->body, rest, prod);
-					if (rc == 0)
-						done = true;
-				} else {
-					size_t take = nrest;
-
-					if (clen >= 0 && r->body.len + take > (size_t)clen)
-						take = (size_t)clen - r->body.len;
-					err = buf_add(&r->body, rest, take);
-					if (clen >= 0 && r->body.len == (size_t)clen)
-						done = true;
-				}
-				if (err)
-					goto out;
-				if (done)
-					break;
-			}
-			ssize_t n = recv(fd, tmp, sizeof(tmp), 0);
-
-			if (n < 0 && errno == EINTR) {
-				nrest = 0;
-				continue;
-			}
-			if (n == 0 && !chunked && clen < 0) {
-				close_after = true;	/* delimited by close */
-				break;
-			}
-			if (n <= 0) {
-				err = n == 0 ? -EPROTO
-				    : (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT
-				    : -errno;
-				goto out;
-			}
-			rest = tmp;
-			nrest = (size_t)n;
+		if (rc == -EPROTO) {
+			err = -EPROTO;
+			goto out;
 		}
-		if (!chunked && clen < 0 && !no_body)
-			close_after = true;
+		err = f.body == HTTP_CB_DECHUNK ? http_buf_add(&r->out, scratch, data)
+						: http_buf_add(&r->out, raw + rest_off, used);
+		if (err)
+			goto out;
+		if (rc == 0) {
+			extra = used < nrest;	/* more than the answer: do not reuse */
+			break;
+		}
+		n = recv_some(a, raw, READ_CHUNK);
+		if (n == 0 && p->resp.framing == HTTP_RF_CLOSE)
+			break;
+		if (n <= 0) {
+			err = n == 0 ? -EPROTO : (int)n;	/* cut short */
+			goto out;
+		}
+		rest_off = 0;
+		nrest = (size_t)n;
 	}
-	r->reusable = !close_after;
+	r->reusable = p->resp.keep_alive && !extra;
+	r->close_client = f.close_after;
 out:
+	free(p);
 	free(raw);
+	free(scratch);
 	return err;
 }
 
@@ -493,78 +411,117 @@ static void answer_error(struct conn *c, int status)
 	sld_conn_set_out_inline(c, n, status, true);
 }
 
+/* RFC 9110 9.2.2: the methods a client may repeat without a new effect. */
+static bool idempotent(enum http_method m)
+{
+	return m == HTTP_M_GET || m == HTTP_M_HEAD || m == HTTP_M_PUT ||
+	       m == HTTP_M_DELETE || m == HTTP_M_OPTIONS || m == HTTP_M_TRACE;
+}
+
+static void peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+
+	if (!inet_ntop(ss->ss_family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "unknown");
+}
+
+/* The request as the upstream gets it. */
+static int build_request(struct conn *c, const struct up_target *t, struct http_buf *req)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct http_forward_req f = {
+		.client_addr = addr,
+		.peer_trusted = sld_trusted_match(&t->trusted, (const struct sockaddr *)&c->peer),
+		.body_len = c->body_len,
+	};
+	int err;
+
+	peer_text(&c->peer, addr, sizeof(addr));
+	err = http_forward_request(req, &c->parser.req, c->in, &f);
+	if (!err)
+		err = http_buf_add(req, c->body, c->body_len);
+	return err;
+}
+
+/* One exchange, a retry included; the connection is closed or kept. */
+static int exchange(struct conn *c, const struct up_target *t, const struct http_buf *req,
+		    struct up_resp *r, uint64_t *rtt)
+{
+	bool idem = idempotent(c->parser.req.method);
+	uint64_t deadline = sld_now_ns() + t->timeout_s * 1000000000ull;
+	int err = -EIO;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct attempt a = { .deadline = deadline };
+		bool reused;
+		uint64_t t0 = sld_now_ns();
+
+		a.fd = up_get(t, &reused, deadline);
+		if (a.fd < 0)
+			return a.fd;
+		err = send_all(&a, req->p, req->len);
+		if (!err)
+			err = read_response(&a, c, r);
+		if (!err) {
+			*rtt = sld_now_ns() - t0;
+			if (r->reusable)
+				up_put(a.fd, t->gen);
+			else
+				close(a.fd);
+			return 0;
+		}
+		close(a.fd);
+		http_buf_free(&r->out);
+		/* Only what the upstream cannot have acted on. */
+		if (err == -ETIMEDOUT || a.got_any || (a.sent_any && !(reused && idem)))
+			break;
+		pr_debug("upstream: %s on a %s connection; retrying on a new one",
+			 strerror(-err), reused ? "reused" : "new");
+	}
+	return err;
+}
+
 uint64_t sld_proxy_exchange(struct conn *c)
 {
 	struct sld *d = c->d;
+	struct up_target t;
+	struct http_buf req = HTTP_BUF_INIT(SIZE_MAX);
+	struct up_resp r = { .out = HTTP_BUF_INIT(SLD_MAX_RESPONSE + 2 * RESP_HEAD_MAX) };
 	uint64_t rtt = 0;
-	struct buf req = { 0 }, out = { 0 };
-	struct up_resp r = { 0 };
-	bool head_req = c->parser.req.method == HTTP_M_HEAD;
-	int err, fd = -1;
+	int err;
 
-	err = build_request(c, &req);
-	for (int attempt = 0; !err && attempt < 2; attempt++) {
-		bool reused;
-		uint64_t t0;
-
-		fd = up_get(&reused);
-		if (fd < 0) {
-			err = fd;
-			break;
-		}
-		t0 = sld_now_ns();
-		err = send_all(fd, req.p, req.len);
-		if (!err)
-			err = read_response(fd, head_req, &r);
-		if (!err) {
-			rtt = sld_now_ns() - t0;
-			note_latency(d, rtt);
-			break;
-		}
-		close(fd);
-		fd = -1;
-		free(r.head.p);
-		free(r.body.p);
-		memset(&r, 0, sizeof(r));
-		/* Retry only what the upstream cannot have seen: a reused
-		 * connection that gave no byte back. */
-		if (!(reused && (err == -EPIPE || err == -ECONNRESET)))
-			break;
-		err = 0;
-		if (attempt == 1)
-			err = -EPIPE;
-	}
+	/* A reload may change the upstream: this exchange uses a copy. */
+	pthread_mutex_lock(&P.lock);
+	t = P.t;
+	pthread_mutex_unlock(&P.lock);
+	err = build_request(c, &t, &req);
+	if (!err)
+		err = exchange(c, &t, &req, &r, &rtt);
+	if (!err && sld_resp_hold(d, c, r.out.len))
+		err = -ENOBUFS;
 	if (err) {
 		atomic_fetch_add_explicit(&d->c.upstream_errors, 1, memory_order_relaxed);
 		pr_debug("upstream: %s", strerror(-err));
-		answer_error(c, err == -ETIMEDOUT ? 504 : 502);
+		http_buf_free(&r.out);
+		if (err == -ENOBUFS)
+			sld_task_shed(d, c, SLD_FAST_memory);
+		else
+			answer_error(c, err == -ETIMEDOUT ? 504 : 502);
 		goto out;
 	}
-	if (r.reusable)
-		up_put(fd);
-	else
-		close(fd);
-	fd = -1;
-	err = buf_add(&out, r.head.p, r.head.len);
-	if (!err)
-		err = buf_addf(&out, "Content-Length: %zu\r\n%s\r\n", r.body.len,
-			       c->close_after ? "Connection: close\r\n" : "");
-	if (!err && !head_req)
-		err = buf_add(&out, r.body.p, r.body.len);
-	if (err) {
-		free(out.p);
-		answer_error(c, 502);
-		goto out;
-	}
-	sld_conn_set_out_heap(c, out.p, out.len, r.status, false);
+	note_latency(d, rtt);
+	size_t len = r.out.len;
+
+	sld_conn_set_out_heap(c, http_buf_take(&r.out), len, r.status, r.close_client);
 	atomic_fetch_add_explicit(&d->c.worked, 1, memory_order_relaxed);
 out:
+	http_buf_free(&req);
+	if (err == -ENOBUFS)
+		return rtt;	/* sld_task_shed handed the connection back */
 	sld_conn_try_write(c);
-	free(req.p);
-	free(r.head.p);
-	free(r.body.p);
-	if (fd >= 0)
-		close(fd);
 	sld_conn_done(d, c);
 	return rtt;
 }

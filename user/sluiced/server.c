@@ -27,6 +27,7 @@
 #define ACCEPT_BATCH 64
 #define SCAN_NS 100000000ull	/* timeouts are checked every 100 ms */
 #define LINGER_NS 2000000000ull	/* a shed connection is read until EOF this long */
+#define LINGER_BYTES (1u << 20)	/* and for this many bytes at most */
 
 /* epoll data for the two non-connection fds */
 static char tag_listen, tag_done;
@@ -146,7 +147,11 @@ out:
 
 static void arm(struct server *s, struct conn *c, uint32_t ev)
 {
-	struct epoll_event e = { .events = ev | EPOLLONESHOT | EPOLLRDHUP,
+	/* EPOLLRDHUP only with EPOLLIN: a client that shut down its write
+	 * side after its request stays RDHUP, and while we wait to write to
+	 * it (a slow reader) that would wake us at once, every time. */
+	struct epoll_event e = { .events = ev | EPOLLONESHOT |
+					   (ev & EPOLLIN ? EPOLLRDHUP : 0),
 				 .data.ptr = c };
 
 	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e) < 0)
@@ -175,6 +180,12 @@ static struct conn *conn_get(struct server *s)
 		c = malloc(sizeof(*c));
 		if (!c)
 			return NULL;
+		c->in = malloc(SLD_IN_INITIAL);
+		if (!c->in) {
+			free(c);
+			return NULL;
+		}
+		c->in_cap = SLD_IN_INITIAL;
 	}
 	/* Only the header fields: the buffers are overwritten before use. */
 	memset(c, 0, offsetof(struct conn, parser));
@@ -183,12 +194,29 @@ static struct conn *conn_get(struct server *s)
 	c->in_len = 0;
 	c->out = c->out_inline;
 	c->out_len = c->out_off = 0;
+	c->out_held = 0;
 	c->d = s->d;
 	return c;
 }
 
+int sld_resp_hold(struct sld *d, struct conn *c, uint64_t n)
+{
+	uint64_t held = atomic_fetch_add_explicit(&d->resp_held, n, memory_order_relaxed);
+
+	if (held + n > d->resp_budget) {
+		atomic_fetch_sub_explicit(&d->resp_held, n, memory_order_relaxed);
+		return -ENOBUFS;
+	}
+	c->out_held = n;
+	return 0;
+}
+
 static void conn_reset_out(struct conn *c)
 {
+	if (c->out_held) {
+		atomic_fetch_sub_explicit(&c->d->resp_held, c->out_held, memory_order_relaxed);
+		c->out_held = 0;
+	}
 	if (c->out != c->out_inline)
 		free(c->out);
 	c->out = c->out_inline;
@@ -305,13 +333,18 @@ static bool discard_input(int fd)
 	return n >= 0 || errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
-static void answer_and_linger(struct server *s, struct conn *c, int len, int status)
+static void answer_and_linger(struct server *s, struct conn *c, int len, int status,
+			      bool may_close)
 {
 	/* Cheapest first (the fast path at 10x runs this for every shed
 	 * connection): with the client's request read in full, a plain
 	 * close sends a FIN after the answer, and there is nothing to
-	 * linger for. */
-	bool clean = discard_input(c->fd);
+	 * linger for. An error answered while a body may still be coming
+	 * (413, 408 in the body, a bad chunk) always lingers: the socket
+	 * being empty now does not mean the client is done, and a close
+	 * with its next bytes unread becomes a reset that can destroy the
+	 * answer in flight. */
+	bool clean = discard_input(c->fd) && may_close;
 
 	sld_conn_set_out_inline(c, len, status, true);
 	sld_conn_try_write(c);
@@ -322,6 +355,7 @@ static void answer_and_linger(struct server *s, struct conn *c, int len, int sta
 	}
 	shutdown(c->fd, SHUT_WR);
 	c->state = CS_LINGER;
+	c->discarded = 0;
 	c->timer_ns = sld_now_ns() + LINGER_NS;
 	arm(s, c, EPOLLIN);
 }
@@ -333,7 +367,7 @@ static void fast_shed(struct server *s, struct conn *c, enum sld_fast why)
 		atomic_fetch_add_explicit(&s->d->c.requests, 1, memory_order_relaxed);
 	int n = sld_fast_answer(c->out_inline, sizeof(c->out_inline), s->d, why, false);
 
-	answer_and_linger(s, c, n, 503);
+	answer_and_linger(s, c, n, 503, true);
 }
 
 static void error_answer(struct server *s, struct conn *c, int status)
@@ -345,14 +379,19 @@ static void error_answer(struct server *s, struct conn *c, int status)
 
 	snprintf(body, sizeof(body), "%d %s\n", status, http_reason(status));
 	n = http_write_simple(c->out_inline, sizeof(c->out_inline), &r, body);
-	answer_and_linger(s, c, n, status);
+	answer_and_linger(s, c, n, status, false);
 }
 
-static void new_request(struct server *s, struct conn *c)
+/* fresh: a new connection, which gets the header timeout from the
+ * start (nginx's client_header_timeout), not the keep-alive idle one. */
+static void new_request(struct server *s, struct conn *c, bool fresh)
 {
+	struct sld *d = s->d;
+	uint32_t line = atomic_load_explicit(&d->max_header_line, memory_order_relaxed);
 	struct http_limits lim = {
-		.max_head = SLD_MAX_HEAD,
-		.max_target = HTTP_DEFAULT_MAX_TARGET,
+		.max_head = atomic_load_explicit(&d->max_header_size, memory_order_relaxed),
+		.max_target = line,
+		.max_line = line,
 		.max_headers = HTTP_DEFAULT_MAX_HEADERS,
 		.max_body = SLD_MAX_BODY,
 	};
@@ -363,8 +402,27 @@ static void new_request(struct server *s, struct conn *c)
 	c->head_ns = 0;
 	c->req_start_ns = sld_now_ns();
 	c->timer_ns = c->req_start_ns +
-		      secs(c->has_bytes ? cfg_u32(s->d, &s->d->cfg.header_timeout_s)
-					: cfg_u32(s->d, &s->d->cfg.idle_timeout_s));
+		      secs(c->has_bytes || fresh ? cfg_u32(d, &d->cfg.header_timeout_s)
+						 : cfg_u32(d, &d->cfg.idle_timeout_s));
+}
+
+/* The head buffer is full: double it, up to the head's limit (+1 byte,
+ * so the parser sees that a head is too large). false: at the limit. */
+static bool grow_in(struct conn *c)
+{
+	uint32_t max = c->parser.limits.max_head + 1, cap = c->in_cap * 2;
+	char *p;
+
+	if (c->in_cap >= max)
+		return false;
+	if (cap > max)
+		cap = max;
+	p = realloc(c->in, cap);
+	if (!p)
+		return false;	/* answered 431 as if at the limit */
+	c->in = p;
+	c->in_cap = cap;
+	return true;
 }
 
 static void dispatch(struct server *s, struct conn *c)
@@ -531,8 +589,10 @@ static void on_readable(struct server *s, struct conn *c)
 			dst = sink;
 			room = sizeof(sink);
 		} else {
+			if (c->in_len == c->in_cap)
+				grow_in(c);
 			dst = c->in + c->in_len;
-			room = sizeof(c->in) - c->in_len;
+			room = c->in_cap - c->in_len;
 		}
 		if (room == 0)
 			break;
@@ -546,6 +606,10 @@ static void on_readable(struct server *s, struct conn *c)
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (c->state == CS_LINGER && (c->discarded += (uint64_t)n) > LINGER_BYTES) {
+			conn_close(s, c);	/* bounded: the client keeps sending */
+			return;
 		}
 		if (c->state == CS_BODY && c->chunked) {
 			chunk_feed(s, c, (size_t)n);
@@ -578,6 +642,8 @@ static void on_accept(struct server *s)
 		uint32_t mark = 0, want;
 		socklen_t ml = sizeof(mark);
 		struct epoll_event e;
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
 		int fd, one = 1;
 
 		if (atomic_load_explicit(&d->open_conns, memory_order_relaxed) >=
@@ -588,7 +654,8 @@ static void on_accept(struct server *s)
 			listen_on(s, false);
 			return;
 		}
-		fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(d->listen_fd, (struct sockaddr *)&peer, &plen,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
@@ -616,6 +683,7 @@ static void on_accept(struct server *s)
 			return;
 		}
 		c->fd = fd;
+		c->peer = peer;
 		c->next = s->head.next;
 		c->prev = &s->head;
 		s->head.next->prev = c;
@@ -630,7 +698,7 @@ static void on_accept(struct server *s)
 			conn_close(s, c);
 			continue;
 		}
-		new_request(s, c);
+		new_request(s, c, true);
 		want = atomic_load_explicit(&d->dp.mark, memory_order_relaxed);
 		if (want && getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &ml) == 0 &&
 		    mark == want) {
@@ -674,17 +742,34 @@ static void after_response(struct server *s, struct conn *c)
 	c->body_len = c->body_need = 0;
 	c->chunked = false;
 	conn_reset_out(c);
-	new_request(s, c);
+	if (c->in_cap > SLD_IN_INITIAL && c->in_len <= SLD_IN_INITIAL) {
+		/* A large head grew the buffer; an idle connection gives it back. */
+		char *p = realloc(c->in, SLD_IN_INITIAL);
+
+		if (p) {
+			c->in = p;
+			c->in_cap = SLD_IN_INITIAL;
+		}
+	}
+	new_request(s, c, false);
 	if (c->in_len)
 		parse_more(s, c);
 	else
 		arm(s, c, EPOLLIN);
 }
 
+/* The write timeout (--request-timeout) runs from the last progress, as
+ * nginx's send_timeout: a slow reader that reads is served; one that
+ * stops is closed, and what it held (sld_resp_hold) freed. */
 static void on_writable(struct server *s, struct conn *c)
 {
+	size_t before = c->out_off;
+
 	sld_conn_try_write(c);
 	if (c->out_off < c->out_len) {
+		if (c->out_off > before)
+			c->timer_ns = sld_now_ns() +
+				      secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
 		arm(s, c, EPOLLOUT);
 		return;
 	}
@@ -855,6 +940,7 @@ out:
 		struct conn *c = s.free;
 
 		s.free = c->next;
+		free(c->in);
 		free(c);
 	}
 	if (s.ep >= 0)

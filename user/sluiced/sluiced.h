@@ -46,7 +46,7 @@
 
 struct conn;
 
-#define SLD_MAX_HEAD 8192		/* request line + headers */
+#define SLD_IN_INITIAL 4096		/* a connection's head buffer to start */
 #define SLD_MAX_BODY (64u << 10)	/* buffered request body */
 #define SLD_OUT_INLINE 512		/* built-in responses fit here */
 #define SLD_MAX_RESPONSE (4u << 20)	/* proxied response, buffered */
@@ -57,7 +57,8 @@ struct conn;
 	X(full,     "pool at its bound when the request was ready")           \
 	X(expired,  "queue wait exceeded the deadline when dequeued")         \
 	X(draining, "daemon draining (SIGTERM)")                              \
-	X(rate,     "over the controller's rate, enforced here: no data plane")
+	X(rate,     "over the controller's rate, enforced here: no data plane") \
+	X(memory,   "proxied responses held for slow readers at their bound")
 
 enum sld_fast {
 #define SLD_X(n, d) SLD_FAST_##n,
@@ -147,6 +148,7 @@ struct sld {
 	/* values the hot paths read without the lock */
 	_Atomic uint64_t deadline_ns;
 	_Atomic uint32_t max_connections;
+	_Atomic uint32_t max_header_line, max_header_size;
 
 	struct pool *pool;
 	struct sld_dataplane dp;
@@ -160,6 +162,11 @@ struct sld {
 	_Atomic uint64_t conns_admitted;	/* accepted and not shed at accept */
 	uint32_t queue_bound;
 	_Atomic bool proxy;	/* --upstream set; a reload may switch it */
+	/* Proxied responses written to clients that have not read them yet
+	 * (slow readers), bytes: held within resp_budget, which the memory
+	 * bound counts (sld_resp_hold). */
+	_Atomic uint64_t resp_held;
+	uint64_t resp_budget;
 
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	_Atomic bool ctl_stop;
@@ -174,6 +181,9 @@ struct sld {
 int sld_server_listen(struct sld *d);
 int sld_server_run(struct sld *d, volatile sig_atomic_t *reload);
 void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
+/* Count n bytes of c's response in resp_held; -ENOBUFS past the budget
+ * (nothing counted). The server releases them when c's output is freed. */
+int sld_resp_hold(struct sld *d, struct conn *c, uint64_t n);
 void sld_response_finished(struct sld *d, struct conn *c);
 
 /* main.c: SIGHUP, called on the IO thread */
@@ -197,8 +207,8 @@ void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why);
 bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited);
 
 /* proxy.c */
-int sld_proxy_init(struct sld *d);
-int sld_proxy_reload(const char *upstream, uint32_t timeout_s);
+/* Resolve and switch to cfg's upstream (blocks on DNS: never the IO thread). */
+int sld_proxy_configure(const struct sld_config *cfg);
 void sld_proxy_fini(void);
 /* Forward c's request and answer it; the round trip, 0 if it failed. */
 uint64_t sld_proxy_exchange(struct conn *c);

@@ -20,7 +20,10 @@
  *     becomes the floor.
  *
  * A request whose wait passed the deadline when it leaves is answered 503
- * (handlers.c), like one that waited too long in the pool.
+ * (handlers.c), like one that waited too long in the pool; and so that no
+ * request waits here unbounded while every place in flight is taken by a
+ * slow exchange, each tick also answers 503 those at the head of the
+ * queue whose wait already passed the deadline.
  *
  * Locking: one mutex for all of it, taken twice per request by at most
  * --upstream-concurrency threads and by the controller once a tick.
@@ -208,8 +211,30 @@ static void next_limit_locked(uint64_t now)
 			       Q.waited, Q.max);
 }
 
+/* Under the lock: unlinks the requests that waited past the deadline
+ * (the queue is in arrival order: they are at its head). */
+static struct conn *expire_locked(uint64_t now, uint64_t deadline)
+{
+	struct conn *list = NULL, **tail = &list;
+
+	while (Q.head && now - Q.head->wait_since_ns > deadline) {
+		struct conn *c = Q.head;
+
+		Q.head = c->up_next;
+		if (!Q.head)
+			Q.tail = NULL;
+		Q.queued--;
+		c->up_next = NULL;
+		*tail = c;
+		tail = &c->up_next;
+	}
+	return list;
+}
+
 void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 {
+	struct conn *expired;
+
 	pthread_mutex_lock(&Q.lock);
 	account_locked(now);
 	s->busy = now > Q.tick_start_ns
@@ -220,6 +245,9 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 	Q.tick_start_ns = now;
 	s->wait_min_ns = or_zero(Q.wait_min_ns);
 	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns : 0;
+	/* After the oldest age: the expired still count as a wait seen. */
+	expired = expire_locked(now, atomic_load_explicit(&Q.d->deadline_ns,
+							   memory_order_relaxed));
 	s->rtt_ns = rtt_mean_locked();
 	s->floor_ns = or_zero(Q.floor_ns);
 	next_limit_locked(now);
@@ -231,5 +259,11 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 	Q.rtt_sum_ns = 0;
 	Q.rtt_n = 0;
 	pthread_mutex_unlock(&Q.lock);
+	while (expired) {
+		struct conn *c = expired;
+
+		expired = c->up_next;
+		sld_task_shed(Q.d, c, SLD_FAST_expired);
+	}
 	dispatch();	/* places the new limit opened */
 }

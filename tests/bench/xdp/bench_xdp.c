@@ -130,10 +130,9 @@ static int setup_maps(enum setup setup)
 				      .burst = 1000, .src_rate = 1, .src_burst = 1 };
 	struct sl_admission adm = { .heartbeat_ns = env_now_ns(),
 				    .stale_after_ns = 3600ull * 1000000000ull };
-	int fd = bpf_map__fd(env_skel->maps.sl_sources);
-	__u32 i, n = bpf_map__max_entries(env_skel->maps.sl_sources);
+	__u32 i, n = env_src_entries;
 	char cidr[64];
-	int err;
+	int fd, err;
 
 	err = env_reset();
 	if (setup == BARE)
@@ -158,7 +157,10 @@ static int setup_maps(enum setup setup)
 		err = err ?: env_set_prefix6(cidr, SL_RULE_CLASS, 1 + i % 7);
 	}
 sources:
-	/* Fill the LRU with other sources of the same service. */
+	/* Fill the service's table with other sources. */
+	fd = err ? -1 : env_src_table_fd(SLOT_SRCFULL);
+	if (fd < 0)
+		return err ?: fd;
 	for (i = 0; i < n && !err; i++) {
 		struct sl_src_key k = { .slot = SLOT_SRCFULL, .family = 4, .prefixlen = 32 };
 		struct sl_src_bucket b = { .tat_ns = 0 };
@@ -167,6 +169,7 @@ sources:
 		memcpy(k.addr + 1, &i, 3);
 		err = bpf_map_update_elem(fd, &k, &b, BPF_ANY);
 	}
+	close(fd);
 	return err;
 }
 

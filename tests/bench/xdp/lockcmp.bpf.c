@@ -62,7 +62,7 @@ int lc_cas(struct xdp_md *ctx)
 	(void)ctx;
 	if (!tat)
 		return XDP_PASS;
-	return lc_verdict(sl_gcra(tat, bpf_ktime_get_ns(), lc_interval, lc_tolerance, false));
+	return lc_verdict(sl_gcra(tat, bpf_ktime_get_ns(), lc_interval, lc_tolerance, false, 1, 0));
 }
 
 SEC("xdp")
