@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test fuzz soak bench bench-overload demo install clean help
+.PHONY: all deps test fuzz soak bench bench-overload bench-guard demo install clean help
 
 all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -93,6 +93,10 @@ bench-overload: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench-overload.sh
 
+bench-guard: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/bench-guard.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
@@ -112,6 +116,7 @@ help:
 	@echo '  demo           a burst against a service in test namespaces, without and with sluice'
 	@echo '  bench          data-plane and pool benchmarks, as ratios to baselines of the same run'
 	@echo '  bench-overload the full overload benchmark: each protection against open-loop bursts'
+	@echo '  bench-guard    the bar of sluiced --guard for Go, Node.js and JDK services, and its probes'"'"' cost'
 	@echo '  install        install programs, library, headers and man pages (PREFIX, DESTDIR)'
 	@echo '  clean          remove $(BUILD)/'
 	@echo 'Variables: V=1 (show commands), SAN=address|undefined|thread (or address,undefined), BUILD=dir, PREFIX, DESTDIR'

@@ -73,29 +73,30 @@ static __noinline int sl_parse_tc(struct __sk_buff *skb, struct sl_pkt *p)
 	return sl_parse(&h, p);
 }
 
-static __always_inline int sl_parse_pkt(struct sl_pkt *p, bool tc)
+/* ctx is p->ctx, passed as is: p lives on the stack (sl_pkt_init). */
+static __always_inline int sl_parse_pkt(struct sl_pkt *p, void *ctx, bool tc)
 {
 	struct sl_hdrs h;
 	int res;
 
 	if (!tc) {
-		sl_hdrs_init(&h, p->ctx, false);
+		sl_hdrs_init(&h, ctx, false);
 		return sl_parse(&h, p);
 	}
-	res = sl_parse_tc(p->ctx, p);
-	if ((res == SL_P_ERROR || res == SL_P_UNJUDGEABLE) && sl_tc_pull_all(p->ctx))
-		res = sl_parse_tc(p->ctx, p);
+	res = sl_parse_tc(ctx, p);
+	if ((res == SL_P_ERROR || res == SL_P_UNJUDGEABLE) && sl_tc_pull_all(ctx))
+		res = sl_parse_tc(ctx, p);
 	return res;
 }
 
-static __always_inline int sl_process(struct sl_pkt *p, bool tc)
+static __always_inline int sl_process(struct sl_pkt *p, void *ctx, bool tc)
 {
 	struct sl_judgement j = { .reason = SL_NO_COUNT, .stale = false };
 	const struct sl_service *svc;
 	__u32 slot;
 	int res;
 
-	res = sl_parse_pkt(p, tc);
+	res = sl_parse_pkt(p, ctx, tc);
 	if (res == SL_P_PASS)
 		return sl_verdict(p, tc, 0, NULL, j);
 	if (res == SL_P_UNJUDGEABLE) {
@@ -119,7 +120,7 @@ static __always_inline int sl_process(struct sl_pkt *p, bool tc)
 		return sl_verdict(p, tc, 0, NULL, j);
 	}
 	if (tc && p->l4proto == IPPROTO_UDP)
-		p->segs = sl_tc_datagrams(p->ctx);
+		p->segs = sl_tc_datagrams(ctx);
 	if (res == SL_P_JUDGE)
 		j = sl_judge(p, slot, svc);
 	return sl_verdict(p, tc, slot, svc, j);
@@ -145,7 +146,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct sl_pkt p;
 
 	sl_pkt_init(&p, ctx);
-	return sl_process(&p, false);
+	return sl_process(&p, ctx, false);
 }
 
 SEC("tc")
@@ -157,7 +158,7 @@ int sluice_tc(struct __sk_buff *skb)
 	sl_pkt_init(&p, skb);
 	if (linear < skb->len && linear < SL_TC_PULL_LEN)
 		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
-	return sl_process(&p, true);
+	return sl_process(&p, skb, true);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -15,6 +15,9 @@
 #   sluiced-work  sluice adaptive as the service: sluiced serving /work
 #            itself on one worker (its built-in handler, C) in place of the
 #            Go service, on the Go service's core
+#   sluiced-guard  sluice adaptive for the unmodified Go service: sluiced
+#            --guard on the service's port, on the service's core, sets the
+#            kernel's limits from the waits it sees in the service's sockets
 #
 # Steps: a check that sluice-load keeps its schedule at 20k requests/s on one
 # core; capacity by a closed-loop run (an open-loop calibration with
@@ -33,7 +36,8 @@
 #                    the three unloaded runs (2)
 #   BENCH_REJECT_SECONDS  length of each CPU-per-refusal run (5)
 #   BENCH_STEP       step test as FACTOR:SECONDS,... ("0.5:3,10:4,0.5:3"; "" skips)
-#   BENCH_CONFIGS    protections to run ("none nft app sluice sluiced sluiced-work")
+#   BENCH_CONFIGS    protections to run ("none nft app sluice sluiced sluiced-work
+#                    sluiced-guard")
 #   BENCH_STEP_CONFIGS  those of them that take the step test (all)
 #   BENCH_CPU_US     CPU per request of the handler, in us (1000)
 #   BENCH_TIMEOUT_MS client timeout per request, from its scheduled time (1000)
@@ -57,7 +61,7 @@ REPEAT=${BENCH_REPEAT:-3}
 CAL_SECS=${BENCH_CAL_SECONDS:-2}
 STEP=${BENCH_STEP-0.5:3,10:4,0.5:3}
 REJ_SECS=${BENCH_REJECT_SECONDS:-5}
-CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced sluiced-work}
+CONFIGS=${BENCH_CONFIGS:-none nft app sluice sluiced sluiced-work sluiced-guard}
 STEP_CONFIGS=${BENCH_STEP_CONFIGS:-$CONFIGS}
 CPU_US=${BENCH_CPU_US:-1000}
 TIMEOUT_MS=${BENCH_TIMEOUT_MS:-1000}
@@ -81,6 +85,7 @@ declare -A LABEL=(
 	[sluice]="sluice static (sluicectl)"
 	[sluiced]="sluiced proxy -> Go"
 	[sluiced-work]="sluiced serving /work"
+	[sluiced-guard]="sluiced --guard (Go, kernel signals)"
 )
 
 say() { printf '\n== %s\n' "$*"; }
@@ -90,6 +95,7 @@ die() { echo "bench-overload: $*" >&2; exit 1; }
 declare -A COLOR=(
 	[none]="#9400d3" [nft]="#009e73" [app]="#56b4e9"
 	[sluice]="#e69f00" [sluiced]="#d55e00" [sluiced-work]="#0072b2"
+	[sluiced-guard]="#cc79a7"
 )
 
 plot_lines() {	# FILE-PREFIX COLUMN STYLE: gnuplot plot clauses, one per config
@@ -224,6 +230,10 @@ start() {
 	sluiced-work)
 		sluiced_start --workers 1
 		;;
+	sluiced-guard)
+		go_start "$SRV4:$PORT"
+		guard_start
+		;;
 	esac
 	wait_listen $PORT
 	if [[ $cfg == sluiced ]]; then
@@ -240,6 +250,15 @@ sluiced_start() {
 		--iface "$IF_SRV" --attach-mode "$MODE" --shed-action reject \
 		--target-delay "$TARGET_MS" --metrics 127.0.0.1:9464 --stale-after 5 \
 		--pin-dir "$PIN_DIR" --log-level warn "$@" 2>>"$OUT/raw/sluiced.log"
+}
+
+# guard_start: sluiced --guard for the Go service on its port, on the
+# service's core: the protection shares the CPU it protects.
+guard_start() {
+	bg "${SVC_CPU[@]}" nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --guard tcp/$PORT \
+		--iface "$IF_SRV" --attach-mode "$MODE" --shed-action reject \
+		--target-delay "$TARGET_MS" --metrics 127.0.0.1:9464 --stale-after 5 \
+		--pin-dir "$PIN_DIR" --log-level warn 2>>"$OUT/raw/sluiced.log"
 }
 
 stop() {
@@ -579,6 +598,22 @@ if [[ -n $g_px ]]; then
 		"$p_px <= 2 * $UNLOADED_P99 + $TARGET_MS"
 else
 	check "sluiced proxy: not run" skip
+fi
+# Guard mode on the unmodified Go service, sharing its core: the same
+# bound at the top load, and at 0.5x at least 99% answered.
+g_gd=$(row sluiced-guard 6) p_gd=$(row sluiced-guard 9)
+if [[ -n $g_gd ]]; then
+	check "${LABEL[sluiced-guard]} at ${top}x: steady goodput $(printf %.0f "$g_gd")/s >= 90% of $CAP" \
+		"$g_gd >= 0.9 * $CAP"
+	check "${LABEL[sluiced-guard]} at ${top}x: p99 $p_gd ms <= 2 x $UNLOADED_P99 + $TARGET_MS ms" \
+		"$p_gd <= 2 * $UNLOADED_P99 + $TARGET_MS"
+	if [[ -f $OUT/raw/sluiced-guard-0.5.json ]]; then
+		ok_half=$(jq -r '.outcomes.ok / .scheduled' "$OUT/raw/sluiced-guard-0.5.json")
+		check "${LABEL[sluiced-guard]} at 0.5x: $(awk -v r="$ok_half" 'BEGIN { printf "%.2f", 100 * r }')% answered 200 >= 99%" \
+			"$ok_half >= 0.99"
+	fi
+else
+	check "sluiced --guard: not run" skip
 fi
 if [[ $c_app != - && $c_sl != - ]]; then
 	check "sluice's server CPU per rejected connection $c_sl us <= 1/10 of the in-app limiter's $c_app us" \

@@ -20,12 +20,16 @@ packages=(
 	ethtool               # turns TSO off on test veths
 	socat                 # real TCP listeners and echo services in the namespace tests
 	jq                    # reads sluicectl -j output in the namespace tests
-	python3               # a test service in the data plane's action test
+	python3               # test services: the action test, the HTTP front, the proxy's scripted upstream
 	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
 	gnuplot-nox           # the overload benchmark's plots
 	libhiredis-dev        # sluiced's Redis client for fleet quotas (--fleet)
 	redis-server          # the Redis of the fleet-quota namespace test (redis-server, redis-cli)
+	nodejs                # the Node.js event-loop service of guard mode's test and bench
+	openjdk-17-jdk-headless # the JDK thread-pool service of guard mode's test and bench
+	wrk                   # keep-alive load: the cost of guard mode's probes (bench-guard)
 	xdp-tools             # xdp-filter, the data-plane benchmark's peer (make bench)
+	haproxy               # scripts/proxy-vs-haproxy.sh: the proxy case table through HAProxy
 )
 
 missing=()

@@ -170,6 +170,10 @@ enum sl_action {
  * keeps the flag across `service set`; a new service starts without it.
  */
 #define SL_SVC_DAEMON  (1u << 1)
+/* Set with SL_SVC_DAEMON by a sluiced in guard mode (--guard): the daemon
+ * serves nothing and controls this port from kernel signals. The data
+ * plane does not read it; sluicectl shows it. */
+#define SL_SVC_GUARD   (1u << 2)
 
 /*
  * A protected service. Rates are per second (new connections for TCP,

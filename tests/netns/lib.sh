@@ -64,6 +64,17 @@ syn_probe() {
 	echo "$(grep -c 'flags=SA' <<<"$out") $(grep -c 'flags=RA\|flags=R ' <<<"$out")"
 }
 
+# srvnet CMD...: CMD in the server host's network namespace only, sharing
+# the host's bpffs (sluiced, curl to its metrics).
+srvnet() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
+
+# metrics: the page of the daemon on $METRICS (inside the server host).
+metrics() { srvnet curl -s --max-time 5 "http://$METRICS/metrics"; }
+# metric NAME: the value of one sample (NAME with its labels, as printed).
+metric() { metrics | awk -v n="$1" '$1 == n { print $2; exit }'; }
+# int X: a metric value as an integer (Prometheus prints 1e+01).
+int() { awk -v v="$1" 'BEGIN { printf "%d", v + 0 }'; }
+
 finish() {
 	exit "$_failed"
 }

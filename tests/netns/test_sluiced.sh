@@ -25,9 +25,6 @@ DPID=
 topo_up || { t_fail topology "could not build the test hosts"; finish; }
 trap 'cleanup; [[ -n ${KEEP_LOGS:-} ]] || rm -rf "$LOGDIR"' EXIT
 
-# The daemon shares the host's bpffs: enter only the network namespace.
-srvnet() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
-
 # start_daemon LOG [ARGS]: sluiced on the server host; sets DPID.
 start_daemon() {
 	local log=$1
@@ -52,11 +49,6 @@ wait_heartbeat() {
 	return 1
 }
 
-metrics() { srvnet curl -s --max-time 5 "http://$METRICS/metrics"; }
-# metric NAME: the value of one sample (NAME with its labels, as printed).
-metric() { metrics | awk -v n="$1" '$1 == n { print $2; exit }'; }
-# int X: a metric value as an integer (Prometheus prints 1e+01).
-int() { awk -v v="$1" 'BEGIN { printf "%d", v + 0 }'; }
 
 # load NAME ARGS: sluice-load from the client host, JSON in LOGDIR/NAME.json.
 load() {

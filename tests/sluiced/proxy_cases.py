@@ -16,6 +16,7 @@ The upstream answers by path (the query is ignored):
   /204       204                           /304       304 with an ETag
   /gzip      Transfer-Encoding: gzip, chunked (a gzip body in 3 chunks)
   /close     HTTP/1.0, no length: the body ends at close
+  /chunked   chunked (400 to a request without Host)
   /echo      the request head it received, as the body
   /slow      waits 6 s, then 200           /trickle   head, then a byte each 0.3 s
   /big       5 MiB (above the proxy's response cap)
@@ -109,6 +110,13 @@ def serve_conn(s):
             chunks = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
             out = answer("200 OK", chunks,
                          b"Transfer-Encoding: gzip, chunked\r\n", length=False)
+        elif path == "/chunked":
+            # as an HTTP/1.1 server may: a request without Host is 400
+            if not re.search(rb"(?im)^host:", raw):
+                out = answer("400 Bad Request", b"no host\n")
+            else:
+                out = answer("200 OK", b"6\r\nhello \r\n8\r\nchunked\n\r\n0\r\n\r\n",
+                             b"Transfer-Encoding: chunked\r\n", length=False)
         elif path == "/close":
             s.sendall(b"HTTP/1.0 200 OK\r\nX-Upstream: %s\r\n\r\nuntil close\n" % NAME.encode())
             break
@@ -359,6 +367,13 @@ def c_close_delimited(p, u):
     return r.status == 200 and r.body == b"until close\n", "%s %r" % (r.status, r.body[:20])
 
 
+def c_http10_client(p, u):
+    r = request(p, b"GET /chunked HTTP/1.0\r\n\r\n")
+    h = r.heads[-1][1] if r.heads else {}
+    return (r.status == 200 and r.body == b"hello chunked\n" and "transfer-encoding" not in h,
+            "%s %r" % (r.status, r.body[:20]))
+
+
 def c_xff_untrusted(p, u):
     r = request(p, get(b"/echo", b"X-Forwarded-For: 6.6.6.6\r\n"))
     xff = re.findall(rb"(?im)^x-forwarded-for:\s*(.*?)\r$", r.body)
@@ -445,6 +460,7 @@ CASES = [
     ("upstream 100 then 200", "200", c_100_upstream),
     ("Transfer-Encoding: gzip, chunked", "gzip kept", c_gzip_chunked),
     ("close-delimited HTTP/1.0", "body whole", c_close_delimited),
+    ("HTTP/1.0 client, no Host; chunked answer", "200, decoded", c_http10_client),
     ("X-Forwarded-For: 6.6.6.6 from a client", "replaced by 127.0.0.1", c_xff_untrusted),
     ("Connection-named, Proxy-Authorization", "not forwarded", c_hop_by_hop),
     ("5 sequential GETs", "upstream connection reused", c_keepalive_reuse),

@@ -351,6 +351,51 @@ static void test_fleet_keys(void **state)
 	}
 }
 
+/* --guard: repeatable tcp/PORT, never with a listener or an upstream. */
+static void test_guard_flags(void **state)
+{
+	(void)state;
+	struct sld_config c;
+	struct sld_config_err err;
+	const char *text = "guard = tcp/81\nguard = tcp/82\n";
+	char *path;
+
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/8080", "-g", "tcp/9000"), 0);
+	assert_int_equal(c.n_guards, 2);
+	assert_int_equal(c.guards[0], 8080);
+	assert_int_equal(c.guards[1], 9000);
+	assert_false(c.listen_set);
+
+	assert_int_equal(LOAD(&c, &err, "--guard", "udp/53"), -EINVAL);
+	assert_contains(err.msg, "--guard \"udp/53\": expected tcp/PORT");
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/0"), -EINVAL);
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/80", "--guard", "tcp/80"), -EINVAL);
+	assert_contains(err.msg, "guarded port given twice");
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/80", "--listen", ":8080"), -EINVAL);
+	assert_contains(err.msg, "cannot be combined with listen");
+	assert_int_equal(LOAD(&c, &err, "--guard", "tcp/80", "-u", "127.0.0.1:81"), -EINVAL);
+	assert_contains(err.msg, "cannot be combined with upstream");
+
+	/* the file key, repeatable; flags replace the file's list */
+	path = write_file("guard.conf", text, strlen(text));
+	assert_int_equal(LOAD(&c, &err, "--config", path), 0);
+	assert_int_equal(c.n_guards, 2);
+	assert_int_equal(LOAD(&c, &err, "--config", path, "--guard", "tcp/83"), 0);
+	assert_int_equal(c.n_guards, 1);
+	assert_int_equal(c.guards[0], 83);
+
+	/* a changed list needs a restart */
+	{
+		struct sld_config next;
+
+		assert_int_equal(LOAD(&c, &err, "--guard", "tcp/81"), 0);
+		next = c;
+		next.guards[0] = 82;
+		assert_int_equal(sld_config_check_reload(&c, &next, &err), -EINVAL);
+		assert_contains(err.msg, "guard changed");
+	}
+}
+
 static void test_help(void **state)
 {
 	(void)state;
@@ -570,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_flag_errors),
 		cmocka_unit_test(test_fleet_keys),
+		cmocka_unit_test(test_guard_flags),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_flags_override_file),
 		cmocka_unit_test(test_validate_cross_keys),

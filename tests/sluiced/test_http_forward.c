@@ -46,6 +46,21 @@ static void test_request_hop_by_hop(void **state)
 	free(out);
 }
 
+static void test_request_http10_gets_host(void **state)
+{
+	(void)state;
+	struct http_forward_req f = { .client_addr = "192.0.2.7", .host = "app:9000" };
+	char *out = fwd_req("GET / HTTP/1.0\r\nAccept: */*\r\n\r\n", &f);
+
+	assert_string_equal(out, "GET / HTTP/1.1\r\nAccept: */*\r\nHost: app:9000\r\n"
+				 "X-Forwarded-For: 192.0.2.7\r\n\r\n");
+	free(out);
+	out = fwd_req("GET / HTTP/1.0\r\nHost: mine\r\n\r\n", &f);
+	assert_string_equal(out, "GET / HTTP/1.1\r\nHost: mine\r\n"
+				 "X-Forwarded-For: 192.0.2.7\r\n\r\n");
+	free(out);
+}
+
 static void test_request_xff_untrusted_replaced(void **state)
 {
 	(void)state;
@@ -213,6 +228,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_hop_by_hop),
+		cmocka_unit_test(test_request_http10_gets_host),
 		cmocka_unit_test(test_request_xff_untrusted_replaced),
 		cmocka_unit_test(test_request_xff_trusted_appended),
 		cmocka_unit_test(test_request_body_framing),

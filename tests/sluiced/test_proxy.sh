@@ -65,6 +65,10 @@ for port in $UPA $UPB $PX; do
 		>/dev/null 2>&1
 done
 
+if ! kill -0 $PID 2>/dev/null; then
+	bad "sluiced starts" "$(cat "$TMP/sluiced.log")"
+	exit 1
+fi
 expect "no upstream yet: the built-in handlers answer" "status" "$(get $PX /len)" "404 -"
 
 # --- reload adds the upstream: requests go there at once, none hangs

@@ -15,7 +15,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/ethtool.h>
 #include <linux/if_link.h>
+#include <linux/sockios.h>
 #include <linux/pkt_sched.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -141,6 +143,37 @@ static int check_link_type(const char *ifname)
 out:
 	close(fd);
 	return err;
+}
+
+/*
+ * Where a reject RST keeps its VLAN tag: in TC the tag is in the skb's
+ * metadata (the stack moves it there before TC) and the redirected RST
+ * keeps it; generic XDP leaves it in the metadata and its XDP_TX keeps it;
+ * native XDP keeps a tag that is in the frame. A tag the NIC strips on
+ * receive (rx VLAN offload, on by default in ixgbe, i40e, ice, mlx5) is
+ * invisible to native XDP without the driver's RX metadata (XDP hints,
+ * device-bound programs), which sluice does not use: the RST would leave
+ * untagged. So native attach says so (at info level: most interfaces,
+ * veth included, strip tags and carry no VLAN; sluicectl(8) documents it)
+ * while the device strips tags.
+ */
+static void warn_rx_vlan_offload(const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GFLAGS };
+	struct ifreq ifr = {};
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memcpy(ifr.ifr_name, ifname, strlen(ifname));	/* checked: < IFNAMSIZ */
+	ifr.ifr_data = (void *)&ev;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr) && (ev.data & ETH_FLAG_RXVLAN))
+		pr_info("%s strips VLAN tags on receive (rx-vlan-offload): native XDP does not see "
+			"them, and a RST sent for a SYN that came on a VLAN leaves untagged; for "
+			"services with action reject on VLANs, attach with --mode tc, or turn it off "
+			"('ethtool -K %s rxvlan off')", ifname, ifname);
+	close(fd);
 }
 
 static bool is_xdp(unsigned int mode)
@@ -394,6 +427,8 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 	close(link_fd);
 	if (err)
 		return err;
+	if (res->mode == SL_MODE_NATIVE)
+		warn_rx_vlan_offload(o->ifname);
 	return prog_id_of(prog_fd, &res->prog_id);
 }
 

@@ -3,9 +3,11 @@
  * sluicectl attach|detach|status: the data plane on interfaces, through
  * the shared loader (user/common/loader.c).
  */
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "loader.h"
 #include "log.h"
@@ -159,8 +161,42 @@ int do_detach(int argc, char **argv)
 	return 0;
 }
 
+/* Services a sluiced in guard mode controls (SL_SVC_GUARD), with the age
+ * of its last heartbeat (-1: none written yet). */
+struct guarded {
+	char name[SL_SERVICE_STRLEN];
+	double heartbeat_age_s;
+};
+
+static size_t list_guarded(const struct sl_pins *p, const struct sl_service_entry *svcs,
+			   size_t nsvc, struct guarded *out)
+{
+	struct timespec ts;
+	uint64_t now;
+	size_t n = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);	/* bpf_ktime_get_ns's clock */
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	for (size_t i = 0; i < nsvc; i++) {
+		struct sl_admission adm;
+
+		if (!(svcs[i].svc.flags & SL_SVC_GUARD))
+			continue;
+		sl_format_service(svcs[i].svc.proto, svcs[i].svc.port, out[n].name,
+				  sizeof(out[n].name));
+		out[n].heartbeat_age_s = -1;
+		if (bpf_map_lookup_elem(p->admission_fd, &svcs[i].slot, &adm) == 0)
+			out[n].heartbeat_age_s = now > adm.heartbeat_ns ?
+				(double)(now - adm.heartbeat_ns) / 1e9 : 0;
+		n++;
+	}
+	return n;
+}
+
 int do_status(int argc, char **argv)
 {
+	static struct guarded guarded[SL_MAX_SERVICES];
+	size_t nguard = 0;
 	static struct sl_attachment att[SL_ATTACH_MAX];
 	static struct sl_service_entry svcs[SL_MAX_SERVICES];
 	uint32_t ids[SL_ATTACH_MAX] = { 0 };
@@ -192,6 +228,8 @@ int do_status(int argc, char **argv)
 			err = sl_level_get(&p, &level);
 		for (size_t i = 0; !err && i < natt; i++)
 			alive[i] = sl_attachment_alive(&p, &att[i], &ids[i]) > 0;
+		if (!err)
+			nguard = list_guarded(&p, svcs, nsvc, guarded);
 		sl_pins_close(&p);
 		if (err)
 			return err;
@@ -211,6 +249,17 @@ int do_status(int argc, char **argv)
 			sl_json_kv_str(&w, "clock", sl_clock_name(p.clock));
 			sl_json_kv_u64(&w, "clock_slack_ns", p.clock_slack_ns);
 		}
+		sl_json_key(&w, "guarded");
+		sl_json_arr_begin(&w);
+		for (size_t i = 0; i < nguard; i++) {
+			sl_json_obj_begin(&w);
+			sl_json_kv_str(&w, "service", guarded[i].name);
+			if (guarded[i].heartbeat_age_s >= 0)
+				sl_json_kv_u64(&w, "heartbeat_age_ms",
+					       (uint64_t)(guarded[i].heartbeat_age_s * 1000));
+			sl_json_obj_end(&w);
+		}
+		sl_json_arr_end(&w);
 		sl_json_key(&w, "attachments");
 		sl_json_arr_begin(&w);
 		for (size_t i = 0; i < natt; i++) {
@@ -244,6 +293,18 @@ int do_status(int argc, char **argv)
 		printf("clock:       coarse (buckets %.0f ms deeper)\n", p.clock_slack_ns / 1e6);
 	else
 		printf("clock:       precise\n");
+	if (nguard) {
+		printf("guarded:     ");
+		for (size_t i = 0; i < nguard; i++) {
+			printf("%s%s", i ? ", " : "", guarded[i].name);
+			if (guarded[i].heartbeat_age_s >= 0)
+				printf(" (sluiced --guard, heartbeat %.1f s ago)",
+				       guarded[i].heartbeat_age_s);
+			else
+				printf(" (sluiced --guard, no heartbeat yet)");
+		}
+		printf("\n");
+	}
 	if (!natt) {
 		printf("attachments: none\n");
 		return 0;

@@ -144,6 +144,7 @@ static void json_service(struct sl_json *w, uint32_t slot, const struct sl_servi
 	sl_json_kv_u64(w, "mark", s->mark);
 	sl_json_kv_str(w, "mode", s->flags & SL_SVC_MONITOR ? "monitor" : "enforce");
 	sl_json_kv_bool(w, "daemon", s->flags & SL_SVC_DAEMON);
+	sl_json_kv_bool(w, "guard", s->flags & SL_SVC_GUARD);
 	sl_json_obj_end(w);
 }
 

@@ -7,7 +7,8 @@
 #   fleet quotas (hiredis), main) on top of
 #   it, the pool and the common library -> $(BUILD)/sluiced.
 
-SLUICED_RUNTIME := main server fastpath handlers proxy upqueue controlloop dataplane metrics fleet
+SLUICED_RUNTIME := main server fastpath handlers proxy upqueue controlloop dataplane metrics \
+	guard guardbpf fleet
 SLUICED_RUNTIME_SRCS := $(patsubst %,user/sluiced/%.c,$(SLUICED_RUNTIME))
 SLUICED_CORE_SRCS := $(filter-out $(SLUICED_RUNTIME_SRCS),$(wildcard user/sluiced/*.c))
 SLUICED_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SLUICED_CORE_SRCS))
@@ -21,6 +22,8 @@ BINS += $(SLUICED)
 INSTALL_RULES += install-sluiced
 
 $(SLUICED_OBJS) $(SLUICED_CORE_OBJS): CFLAGS += $(SL_USER_CFLAGS)
+# Guard mode embeds its BPF object through the skeleton.
+$(BUILD)/user/sluiced/guardbpf.o: $(BUILD)/guard.skel.h
 
 $(SLUICED_CORE_LIB): $(SLUICED_CORE_OBJS)
 	$(call msg,AR,$@)

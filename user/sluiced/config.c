@@ -25,6 +25,7 @@ enum opt_kind {
 	K_CHOICE,	/* one of choices[], stored as its index */
 	K_BOOL,
 	K_IFACE,	/* repeatable */
+	K_GUARD,	/* tcp/PORT, repeatable */
 	K_PATH,		/* absolute path */
 	K_REDIS,	/* redis://HOST:PORT[/DB]; "" = none */
 	K_NAME,		/* 1..64 of [A-Za-z0-9_.-] */
@@ -65,6 +66,8 @@ static const struct opt opts[] = {
 	  "serve HTTP on HOST:PORT (host an IP address, or empty for all)" },
 	{ "iface", 'i', K_IFACE, OFF(ifaces), 0, 0, NULL, NULL,
 	  "attach the data plane to this interface (repeatable)" },
+	{ "guard", 'g', K_GUARD, OFF(guards), 0, 0, NULL, NULL,
+	  "guard mode: protect the local TCP service on this port, serving nothing (repeatable)" },
 	{ "workers", 'w', K_U32, OFF(workers), 0, 1024, "threads", NULL,
 	  "pool worker threads, 0 for one per CPU" },
 	{ "upstream", 'u', K_UPSTREAM, OFF(upstream), 0, 0, NULL, NULL,
@@ -395,6 +398,10 @@ static void expected_text(const struct opt *o, char *buf, size_t len)
 		snprintf(buf, len, "an interface name of 1..15 characters "
 				   "without '/', ':', ',' or spaces");
 		break;
+	case K_GUARD:
+		snprintf(buf, len, "tcp/PORT with a port in 1..65535 (guard mode "
+				   "protects TCP services)");
+		break;
 	case K_PATH:
 		snprintf(buf, len, "an absolute path shorter than %d bytes",
 			 SLD_PATH_MAX);
@@ -423,6 +430,11 @@ static void expected_text(const struct opt *o, char *buf, size_t len)
 
 /* Sets one option from its text; -EINVAL if the value is not valid. The
  * caller words the error, as it knows where the value came from. */
+static bool repeatable(const struct opt *o)
+{
+	return o->kind == K_IFACE || o->kind == K_GUARD;
+}
+
 static int opt_apply(struct sld_config *c, const struct opt *o, const char *v)
 {
 	char *field = (char *)c + o->off;
@@ -461,6 +473,19 @@ static int opt_apply(struct sld_config *c, const struct opt *o, const char *v)
 				return -EEXIST;
 		strcpy(c->ifaces[c->n_ifaces++], v);
 		return 0;
+	case K_GUARD: {
+		uint32_t port;
+
+		if (strncmp(v, "tcp/", 4) || parse_u32(v + 4, 1, 65535, &port))
+			return -EINVAL;
+		if (c->n_guards >= SLD_MAX_GUARDS)
+			return -E2BIG;
+		for (uint32_t i = 0; i < c->n_guards; i++)
+			if (c->guards[i] == port)
+				return -EEXIST;
+		c->guards[c->n_guards++] = (uint16_t)port;
+		return 0;
+	}
 	case K_PATH:
 		if (v[0] != '/' || strlen(v) >= SLD_PATH_MAX)
 			return -EINVAL;
@@ -491,6 +516,8 @@ static int opt_apply(struct sld_config *c, const struct opt *o, const char *v)
 		return -EINVAL;
 	}
 	strcpy(field, v);	/* the address kinds, checked above */
+	if (o->kind == K_LISTEN)
+		c->listen_set = true;
 	return 0;
 }
 
@@ -501,11 +528,15 @@ static int value_error(struct sld_config_err *err, const char *where,
 {
 	char exp[200];
 
+	bool guard = o->kind == K_GUARD;
+
 	if (why == -E2BIG)
-		return errorf(err, "%s \"%s\": more than %d interfaces", where,
-			      v, SLD_MAX_IFACES);
+		return errorf(err, "%s \"%s\": more than %d %s", where, v,
+			      guard ? SLD_MAX_GUARDS : SLD_MAX_IFACES,
+			      guard ? "guarded ports" : "interfaces");
 	if (why == -EEXIST)
-		return errorf(err, "%s \"%s\": interface given twice", where, v);
+		return errorf(err, "%s \"%s\": %s given twice", where, v,
+			      guard ? "guarded port" : "interface");
 	expected_text(o, exp, sizeof(exp));
 	return errorf(err, "%s \"%s\": expected %s", where, v, exp);
 }
@@ -548,7 +579,7 @@ int sld_config_parse_text(struct sld_config *c, const char *text,
 {
 	struct sld_config tmp = *c;
 	unsigned seen_line[N_OPTS] = { 0 };
-	bool iface_from_here = false;
+	bool iface_from_here = false, guard_from_here = false;
 	unsigned lineno = 0;
 	const char *p = text;
 	char line[MAX_LINE + 1], where[SLD_PATH_MAX + 160];
@@ -598,7 +629,7 @@ int sld_config_parse_text(struct sld_config *c, const char *text,
 		size_t idx = (size_t)(o - opts);
 
 		snprintf(where, sizeof(where), "%s:%u: %s =", name, lineno, k);
-		if (o->kind != K_IFACE && seen_line[idx]) {
+		if (!repeatable(o) && seen_line[idx]) {
 			rc = errorf(err, "%s:%u: %s given again (first on line %u)",
 				    name, lineno, k, seen_line[idx]);
 			goto out;
@@ -607,6 +638,10 @@ int sld_config_parse_text(struct sld_config *c, const char *text,
 		if (o->kind == K_IFACE && !iface_from_here) {
 			tmp.n_ifaces = 0;	/* the file's list replaces the defaults */
 			iface_from_here = true;
+		}
+		if (o->kind == K_GUARD && !guard_from_here) {
+			tmp.n_guards = 0;
+			guard_from_here = true;
 		}
 		rc = opt_apply(&tmp, o, v);
 		if (rc) {
@@ -688,6 +723,14 @@ int sld_config_validate(const struct sld_config *c, struct sld_config_err *err)
 		return errorf(err, "shed-action mark needs attach-mode tc (XDP "
 				   "cannot mark a packet; got attach-mode %s)",
 			      attach_modes[c->attach_mode]);
+	if (c->n_guards && (c->listen_set || c->upstream[0]))
+		return errorf(err, "guard (tcp/%u) cannot be combined with %s: guard "
+				   "mode protects a service sluiced does not serve",
+			      c->guards[0], c->listen_set ? "listen" : "upstream");
+	if (c->n_guards && c->service_port)
+		return errorf(err, "guard (tcp/%u) cannot be combined with "
+				   "service-port: each guarded port is its own service",
+			      c->guards[0]);
 	if (strcmp(c->metrics, c->listen) == 0)
 		return errorf(err, "metrics %s is the listen address", c->metrics);
 	if (c->fleet[0] && !c->fleet_per_source)
@@ -723,6 +766,8 @@ static const char *metavar(const struct opt *o)
 		return "";
 	case K_IFACE:
 		return " NAME";
+	case K_GUARD:
+		return " tcp/PORT";
 	case K_PATH:
 		return " DIR";
 	case K_REDIS:
@@ -768,8 +813,10 @@ void sld_config_usage(FILE *f, const char *prog)
 	fprintf(f, "Usage: %s [OPTIONS]\n"
 		   "sluice's daemon: serves HTTP on a work-stealing pool and sets "
 		   "the kernel's admission\nrate and level from its measured "
-		   "load. A config file takes the same keys as the\nlong options, "
-		   "one \"key = value\" per line; options override it.\n\n",
+		   "load. With --guard it serves nothing and protects\nlocal TCP "
+		   "services by the waits the kernel sees in their sockets. A config "
+		   "file\ntakes the same keys as the long options, one \"key = value\" "
+		   "per line; options\noverride it.\n\n",
 		prog);
 	struct sld_config d;
 
@@ -852,7 +899,7 @@ static int flags_pass(struct sld_config *c, int argc, char *const argv[],
 {
 	struct option lo[N_OPTS + 1];
 	char so[2 * N_OPTS + 3];
-	bool iface_seen = false;
+	bool iface_seen = false, guard_seen = false;
 	int code;
 
 	build_getopt(lo, so);
@@ -898,6 +945,10 @@ static int flags_pass(struct sld_config *c, int argc, char *const argv[],
 		if (o->kind == K_BOOL) {
 			*(bool *)((char *)c + o->off) = true;
 			continue;
+		}
+		if (o->kind == K_GUARD && !guard_seen) {
+			c->n_guards = 0;	/* flags replace the file's list */
+			guard_seen = true;
 		}
 		if (o->kind == K_IFACE && !iface_seen) {
 			c->n_ifaces = 0;	/* flags replace the file's list */
@@ -947,7 +998,7 @@ out:
  * the operator restarts instead.
  */
 static const char *const restart_only[] = {
-	"listen", "iface", "workers", "upstream-concurrency", "metrics", "queue-bound", "pin-dir",
+	"listen", "guard", "iface", "workers", "upstream-concurrency", "metrics", "queue-bound", "pin-dir",
 	"service-port", "attach-mode", "shed-action", "fleet", "fleet-name", "fleet-password",
 };
 
@@ -970,6 +1021,9 @@ static bool opt_equal(const struct opt *o, const struct sld_config *a,
 		return *(const uint32_t *)fa == *(const uint32_t *)fb;
 	case K_BOOL:
 		return *(const bool *)fa == *(const bool *)fb;
+	case K_GUARD:
+		return a->n_guards == b->n_guards &&
+		       memcmp(a->guards, b->guards, sizeof(a->guards)) == 0;
 	case K_IFACE:
 		if (a->n_ifaces != b->n_ifaces)
 			return false;

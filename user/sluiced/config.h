@@ -43,6 +43,7 @@
 #include "trusted.h"
 
 #define SLD_MAX_IFACES 16
+#define SLD_MAX_GUARDS 16	/* SL_GUARD_MAX */
 #define SLD_IFNAMSIZ 16		/* IFNAMSIZ, with the NUL */
 #define SLD_ADDR_MAX 272	/* a host name (255) + ":65535" + brackets */
 #define SLD_PATH_MAX 256
@@ -60,6 +61,9 @@ enum sld_log_level {
 
 struct sld_config {
 	char listen[SLD_ADDR_MAX];	/* HOST:PORT the service listens on */
+	bool listen_set;		/* listen was given (not the default) */
+	uint16_t guards[SLD_MAX_GUARDS];	/* guard mode: the TCP ports protected */
+	uint32_t n_guards;
 	char ifaces[SLD_MAX_IFACES][SLD_IFNAMSIZ];	/* where the data plane attaches */
 	uint32_t n_ifaces;
 	uint32_t workers;		/* pool threads; 0 = one per CPU */

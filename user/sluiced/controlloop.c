@@ -3,11 +3,13 @@
  * The controller thread: every tick, read the load signals (the pool's
  * queue delay, depth, busy fraction and completions; the accept backlog;
  * CPU pressure; for the proxy, its upstream queue and the upstream's
- * latency above its floor),
+ * latency above its floor; in guard mode, each guarded port's waits in
+ * the kernel instead of the pool's, guard.c),
  * run the law (control.c), and write the admission rate and level to the
  * kernel in one map update with a heartbeat. A thread of its own on an
  * absolute clock, so neither a busy IO thread nor a slow metrics scrape
- * delays a heartbeat.
+ * delays a heartbeat. One loop (law and state) per controlled service:
+ * the served one, or each guarded port.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,8 +46,10 @@
 
 struct loop {
 	struct sld *d;
+	struct sld_dataplane *dp;	/* the service's entry */
+	struct sld_ctl_view *view;	/* what the loop publishes */
+	struct sld_guard *g;		/* guard mode: the port; NULL: served */
 	struct ctl ctl;
-	struct sld_psi_reader psi;
 	struct pool_stats prev, cur;
 	struct sl_stats kprev;
 	bool have_kprev;
@@ -59,7 +63,6 @@ struct loop {
 	uint32_t gen;
 	uint64_t stale_after_ns;
 	uint32_t stale_policy;
-	unsigned ticks;
 	bool map_error_logged;
 };
 
@@ -98,7 +101,7 @@ static void load_config(struct loop *l)
 	/* The law's state (rate, level, hold timers) carries over a reload. */
 	l->ctl.p = p;
 	l->rate_min = p.rate_min;
-	atomic_store_explicit(&d->view.target_ns, p.target_delay_ns, memory_order_relaxed);
+	atomic_store_explicit(&l->view->target_ns, p.target_delay_ns, memory_order_relaxed);
 }
 
 /*
@@ -138,56 +141,95 @@ static void upstream_signals(struct sld *d, struct ctl_signals *s)
 		 u.queued);
 }
 
-static void tick(struct loop *l)
+/* One tick's completions, their interval, and the accept queue now. */
+struct measure {
+	uint64_t done;		/* completions (requests; connections in guard mode) */
+	uint64_t ns;		/* interval they were counted over */
+	uint64_t conns;		/* connections admitted by the acceptor (served mode) */
+	uint32_t backlog;	/* accept queue now */
+	bool have_backlog;
+};
+
+/* The served service: the pool's queue, the proxy's upstream queue. */
+static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *m)
 {
 	struct sld *d = l->d;
-	struct ctl_signals s = { 0 };
-	struct ctl_output o;
 	struct pool_interval iv;
 	struct sld_backlog bl = { 0 };
-	struct sld_psi psi;
-	struct sl_stats k;
-	uint64_t w, a, r, dw, da, dr;
-	double dt;
-	int err;
+	uint64_t w, a, r, dr;
 
 	if (pool_stats(d->pool, &l->cur))
-		return;
+		return false;
 	pool_stats_interval(&l->prev, &l->cur, &iv);
 	l->prev = l->cur;
-	dt = (double)iv.ns / 1e9;
-	if (dt <= 0)
-		return;
-
+	if (iv.ns == 0)
+		return false;
 	w = atomic_load_explicit(&d->c.worked, memory_order_relaxed);
 	a = atomic_load_explicit(&d->conns_admitted, memory_order_relaxed);
 	r = atomic_load_explicit(&d->c.dispatched, memory_order_relaxed);
-	dw = diff(l->worked, w);
-	da = diff(l->admitted, a);
+	m->done = diff(l->worked, w);
+	m->conns = diff(l->admitted, a);
 	dr = diff(l->requests, r);
+	m->ns = iv.ns;
 	l->worked = w, l->admitted = a, l->requests = r;
 	/* The kernel counts connections; with keep-alive a connection
 	 * carries several requests: goodput in connections per second. */
-	if (da > 0)
-		l->rpc += RPC_ALPHA * ((double)dr / (double)da - l->rpc);
+	if (m->conns > 0)
+		l->rpc += RPC_ALPHA * ((double)dr / (double)m->conns - l->rpc);
 	if (l->rpc < 1)
 		l->rpc = 1;
 
-	s.now_ns = l->cur.now_ns;
-	s.delay_min_ns = iv.min_delay_ns;
-	s.oldest_age_ns = l->cur.oldest_wait_ns;
-	s.depth = (uint32_t)l->cur.depth;
-	s.busy = iv.busy;
+	s->now_ns = l->cur.now_ns;
+	s->delay_min_ns = iv.min_delay_ns;
+	s->oldest_age_ns = l->cur.oldest_wait_ns;
+	s->depth = (uint32_t)l->cur.depth;
+	s->busy = iv.busy;
 	/* A proxy's workers only hand requests on: its busy fraction is the
 	 * upstream's places in flight in use. */
 	if (d->proxy)
-		upstream_signals(d, &s);
+		upstream_signals(d, s);
+	atomic_store_explicit(&l->view->min_delay_ns, iv.min_delay_ns, memory_order_relaxed);
+
+	int lfd = atomic_load_explicit(&d->listen_fd, memory_order_relaxed);
+
+	if (lfd >= 0 && sld_accept_backlog(lfd, &bl) == 0) {
+		m->backlog = bl.queued;
+		m->have_backlog = true;
+	}
+	return true;
+}
+
+/* A guarded port: its waits in the kernel (guard.c). */
+static bool guard_measure(struct loop *l, struct ctl_signals *s, struct measure *m)
+{
+	s->now_ns = sld_now_ns();
+	if (sld_guard_measure(l->d, l->g, s->now_ns, s, &m->done, &m->ns, &m->backlog))
+		return false;
+	m->have_backlog = true;
+	atomic_store_explicit(&l->view->min_delay_ns, s->delay_min_ns, memory_order_relaxed);
+	return m->ns > 0;
+}
+
+static void tick(struct loop *l, const struct sld_psi *psi)
+{
+	struct sld *d = l->d;
+	struct sld_ctl_view *v = l->view;
+	struct ctl_signals s = { 0 };
+	struct ctl_output o;
+	struct measure m = { 0 };
+	struct sl_stats k;
+	double dt;
+	int err;
+
+	if (!(l->g ? guard_measure(l, &s, &m) : pool_measure(l, &s, &m)))
+		return;
+	dt = (double)m.ns / 1e9;
 	{
 		uint64_t done = 0, ns = 0, busy = 0;
 
-		l->gp_done[l->gp_i] = dw;
-		l->gp_ns[l->gp_i] = iv.ns;
-		l->gp_busy[l->gp_i] = (uint64_t)(s.busy * (double)iv.ns);
+		l->gp_done[l->gp_i] = m.done;
+		l->gp_ns[l->gp_i] = m.ns;
+		l->gp_busy[l->gp_i] = (uint64_t)(s.busy * (double)m.ns);
 		l->gp_i = (l->gp_i + 1) % GOODPUT_TICKS;
 		for (int i = 0; i < GOODPUT_TICKS; i++)
 			done += l->gp_done[i], ns += l->gp_ns[i], busy += l->gp_busy[i];
@@ -195,7 +237,7 @@ static void tick(struct loop *l)
 		s.busy = (double)busy / (double)ns;
 	}
 
-	if (sld_dataplane_stats(d, &k) == 0) {
+	if (sld_dataplane_stats(l->dp, &k) == 0) {
 		if (l->have_kprev) {
 			s.admitted = (double)diff(l->kprev.admitted, k.admitted) / dt;
 			s.shed_rate = (double)diff(l->kprev.svc_bucket, k.svc_bucket) / dt;
@@ -203,29 +245,27 @@ static void tick(struct loop *l)
 		}
 		l->kprev = k;
 		l->have_kprev = true;
-	} else {
+	} else if (!l->g) {
 		/* No data plane: the acceptor enforces the rate (server.c);
 		 * what it admitted and what it shed for the rate are the
 		 * demand. */
 		uint64_t f = atomic_load_explicit(&d->c.fast[SLD_FAST_rate],
 						  memory_order_relaxed);
 
-		s.admitted = (double)da / dt;
+		s.admitted = (double)m.conns / dt;
 		s.shed_rate = (double)diff(l->fast_rate, f) / dt;
 		l->fast_rate = f;
 	}
-	/* A connection caught between its arrival and our accept() is not a
+	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
-	int lfd = atomic_load_explicit(&d->listen_fd, memory_order_relaxed);
-
-	if (lfd >= 0 && sld_accept_backlog(lfd, &bl) == 0) {
-		s.backlog = bl.queued < l->backlog_prev ? bl.queued : l->backlog_prev;
-		l->backlog_prev = bl.queued;
+	if (m.have_backlog) {
+		s.backlog = m.backlog < l->backlog_prev ? m.backlog : l->backlog_prev;
+		l->backlog_prev = m.backlog;
 	}
-	if (l->cur.now_ns - l->peak_start > PEAK_WINDOW_NS) {
+	if (s.now_ns - l->peak_start > PEAK_WINDOW_NS) {
 		l->peak_prev = l->peak;
 		l->peak = 0;
-		l->peak_start = l->cur.now_ns;
+		l->peak_start = s.now_ns;
 	}
 	if (s.goodput > l->peak)
 		l->peak = s.goodput;
@@ -236,21 +276,21 @@ static void tick(struct loop *l)
 		if (l->ctl.p.rate_min > l->ctl.p.rate_max)
 			l->ctl.p.rate_min = l->ctl.p.rate_max;
 	}
-	if (sld_psi_read(&l->psi, &psi) == 0 && psi.valid) {
+	if (psi->valid) {
 		s.psi_valid = true;
-		s.psi_some_avg10 = psi.some.avg10;
+		s.psi_some_avg10 = psi->some.avg10;
 	}
 
 	ctl_tick(&l->ctl, &s, &o);
-	err = sld_dataplane_write(d, &o, l->stale_after_ns, l->stale_policy);
+	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy);
 	if (err) {
-		atomic_fetch_add_explicit(&d->view.map_errors, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&v->map_errors, 1, memory_order_relaxed);
 		if (!l->map_error_logged)
 			pr_err("cannot write %s: %s (logged once)", SL_MAP_ADMISSION,
 			       strerror(-err));
 		l->map_error_logged = true;
-	} else if (sld_dataplane_claimed(d)) {
-		atomic_fetch_add_explicit(&d->view.map_writes, 1, memory_order_relaxed);
+	} else if (sld_dataplane_claimed(l->dp)) {
+		atomic_fetch_add_explicit(&v->map_writes, 1, memory_order_relaxed);
 	}
 
 	/* Retry-After: when the shed would fit. Demand at k x the rate
@@ -259,34 +299,33 @@ static void tick(struct loop *l)
 	double ra = o.rate_cap ? ceil(demand / o.rate_cap) : 1;
 
 	ra = ra < 1 ? 1 : ra > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : ra;
-	atomic_store_explicit(&d->view.retry_after_s, (uint32_t)ra, memory_order_relaxed);
-	atomic_store_explicit(&d->view.rate_cap, o.rate_cap, memory_order_relaxed);
-	atomic_store_explicit(&d->view.level, o.level, memory_order_relaxed);
-	atomic_store_explicit(&d->view.delay_ns, o.delay_ns, memory_order_relaxed);
-	atomic_store_explicit(&d->view.overloaded, o.overloaded, memory_order_relaxed);
+	atomic_store_explicit(&v->retry_after_s, (uint32_t)ra, memory_order_relaxed);
+	atomic_store_explicit(&v->rate_cap, o.rate_cap, memory_order_relaxed);
+	atomic_store_explicit(&v->level, o.level, memory_order_relaxed);
+	atomic_store_explicit(&v->delay_ns, o.delay_ns, memory_order_relaxed);
+	atomic_store_explicit(&v->overloaded, o.overloaded, memory_order_relaxed);
 	if (o.overloaded)
-		atomic_store_explicit(&d->view.engaged_until_ns, s.now_ns + ENGAGED_NS,
+		atomic_store_explicit(&v->engaged_until_ns, s.now_ns + ENGAGED_NS,
 				      memory_order_relaxed);
-	atomic_store_explicit(&d->view.backlog, s.backlog, memory_order_relaxed);
-	atomic_store_explicit(&d->view.psi_milli,
+	atomic_store_explicit(&v->backlog, s.backlog, memory_order_relaxed);
+	atomic_store_explicit(&v->psi_milli,
 			      s.psi_valid ? (uint32_t)(s.psi_some_avg10 * 1000) : UINT32_MAX,
 			      memory_order_relaxed);
-	atomic_store_explicit(&d->view.goodput_milli, (uint64_t)(s.goodput * 1000),
+	atomic_store_explicit(&v->goodput_milli, (uint64_t)(s.goodput * 1000),
 			      memory_order_relaxed);
-	atomic_store_explicit(&d->view.demand_milli, (uint64_t)(demand * 1000),
+	atomic_store_explicit(&v->demand_milli, (uint64_t)(demand * 1000),
 			      memory_order_relaxed);
-	atomic_store_explicit(&d->view.req_per_conn_milli, (uint64_t)(l->rpc * 1000),
+	atomic_store_explicit(&v->req_per_conn_milli, (uint64_t)(l->rpc * 1000),
 			      memory_order_relaxed);
-	atomic_store_explicit(&d->view.busy_milli, (uint64_t)(s.busy * 1000),
+	atomic_store_explicit(&v->busy_milli, (uint64_t)(s.busy * 1000),
 			      memory_order_relaxed);
-	atomic_store_explicit(&d->view.depth, s.depth, memory_order_relaxed);
-	atomic_store_explicit(&d->view.oldest_ns, s.oldest_age_ns, memory_order_relaxed);
-	atomic_store_explicit(&d->view.min_delay_ns, iv.min_delay_ns, memory_order_relaxed);
-	atomic_fetch_add_explicit(&d->view.ticks, 1, memory_order_relaxed);
-	pr_debug("tick: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, %.2f req/conn) "
-		 "demand %.0f/s backlog %u -> rate %u level %u",
-		 (double)o.delay_ns / 1e6, s.goodput, dw, s.busy, l->rpc, demand, s.backlog,
-		 o.rate_cap, o.level);
+	atomic_store_explicit(&v->depth, s.depth, memory_order_relaxed);
+	atomic_store_explicit(&v->oldest_ns, s.oldest_age_ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&v->ticks, 1, memory_order_relaxed);
+	pr_debug("tick%s%s: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, "
+		 "%.2f req/conn) demand %.0f/s backlog %u -> rate %u level %u",
+		 l->g ? " " : "", l->g ? l->g->name : "", (double)o.delay_ns / 1e6,
+		 s.goodput, m.done, s.busy, l->rpc, demand, s.backlog, o.rate_cap, o.level);
 }
 
 static void timespec_add_ns(struct timespec *t, uint64_t ns)
@@ -299,44 +338,58 @@ static void timespec_add_ns(struct timespec *t, uint64_t ns)
 	}
 }
 
+/* All the loops of the daemon, run by one thread on one clock. */
+static struct {
+	struct loop loops[SLD_MAX_GUARDS];
+	unsigned n;
+	struct sld_psi_reader psi;
+} C;
+
 static void *ctl_main(void *arg)
 {
-	struct loop *l = arg;
-	struct sld *d = l->d;
+	struct sld *d = arg;
 	struct timespec next;
+	unsigned ticks = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load_explicit(&d->ctl_stop, memory_order_relaxed)) {
 		uint32_t gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
+		struct sld_psi psi = { 0 };
 		struct timespec now;
 
-		if (gen != l->gen) {
-			l->gen = gen;
-			load_config(l);
+		for (unsigned i = 0; i < C.n; i++) {
+			if (gen != C.loops[i].gen) {
+				C.loops[i].gen = gen;
+				load_config(&C.loops[i]);
+			}
 		}
-		timespec_add_ns(&next, l->ctl.p.tick_ns);
+		timespec_add_ns(&next, C.loops[0].ctl.p.tick_ns);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > next.tv_sec + 1)
 			next = now;	/* far behind (suspended): do not race to catch up */
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 			;
-		tick(l);
-		if (++l->ticks % REFRESH_TICKS == 0)
-			sld_dataplane_refresh(d);
+		if (sld_psi_read(&C.psi, &psi))
+			psi.valid = false;
+		for (unsigned i = 0; i < C.n; i++)
+			tick(&C.loops[i], &psi);
+		if (++ticks % REFRESH_TICKS == 0)
+			for (unsigned i = 0; i < C.n; i++)
+				sld_dataplane_refresh(C.loops[i].dp);
 	}
 	return NULL;
 }
 
-static struct loop the_loop;
-
-int sld_control_start(struct sld *d)
+static void loop_init(struct loop *l, struct sld *d, struct sld_dataplane *dp,
+		      struct sld_ctl_view *view, struct sld_guard *g)
 {
-	struct loop *l = &the_loop;
 	struct ctl_output o;
-	int err;
 
 	memset(l, 0, sizeof(*l));
 	l->d = d;
+	l->dp = dp;
+	l->view = view;
+	l->g = g;
 	l->rpc = 1;
 	l->gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
 	load_config(l);
@@ -345,29 +398,47 @@ int sld_control_start(struct sld *d)
 
 		ctl_init(&l->ctl, &p);
 	}
-	err = sld_psi_open(&l->psi, NULL);
+	if (!g) {
+		pool_stats(d->pool, &l->prev);
+		l->worked = atomic_load(&d->c.worked);
+		l->admitted = atomic_load(&d->conns_admitted);
+		l->requests = atomic_load(&d->c.dispatched);
+	}
+	if (dp->adopted) {
+		/* Carry on from the limits in force: starting open would let a
+		 * burst in while the first ticks measure (a gap in enforcement). */
+		l->ctl.rate = dp->adopted_adm.rate_cap ? dp->adopted_adm.rate_cap
+						       : l->ctl.p.rate_max;
+		l->ctl.level = dp->adopted_adm.level;
+		l->ctl.demand_seen = dp->adopted_adm.rate_cap != 0;
+		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
+					 .level = l->ctl.level };
+		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy))
+			pr_warn("cannot refresh the adopted limits' heartbeat");
+	}
+}
+
+int sld_control_start(struct sld *d)
+{
+	int err;
+
+	memset(&C, 0, sizeof(C));
+	if (d->n_guards) {
+		for (uint32_t i = 0; i < d->n_guards; i++)
+			loop_init(&C.loops[i], d, &d->guards[i].dp, &d->guards[i].view,
+				  &d->guards[i]);
+		C.n = d->n_guards;
+	} else {
+		loop_init(&C.loops[0], d, &d->dp, &d->view, NULL);
+		C.n = 1;
+	}
+	err = sld_psi_open(&C.psi, NULL);
 	if (err)
 		pr_warn("cannot open %s: %s; running without CPU pressure",
 			SLD_PSI_CPU_PATH, strerror(-err));
-	if (l->psi.fd < 0)
+	if (C.psi.fd < 0)
 		pr_info("no CPU pressure information (PSI) here");
-	pool_stats(d->pool, &l->prev);
-	l->worked = atomic_load(&d->c.worked);
-	l->admitted = atomic_load(&d->conns_admitted);
-	l->requests = atomic_load(&d->c.dispatched);
-	if (d->dp.adopted) {
-		/* Carry on from the limits in force: starting open would let a
-		 * burst in while the first ticks measure (a gap in enforcement). */
-		l->ctl.rate = d->dp.adopted_adm.rate_cap ? d->dp.adopted_adm.rate_cap
-							 : l->ctl.p.rate_max;
-		l->ctl.level = d->dp.adopted_adm.level;
-		l->ctl.demand_seen = d->dp.adopted_adm.rate_cap != 0;
-		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
-					 .level = l->ctl.level };
-		if (sld_dataplane_write(d, &o, l->stale_after_ns, l->stale_policy))
-			pr_warn("cannot refresh the adopted limits' heartbeat");
-	}
-	err = pthread_create(&d->ctl_thread, NULL, ctl_main, l);
+	err = pthread_create(&d->ctl_thread, NULL, ctl_main, d);
 	if (err) {
 		pr_err("cannot start the controller thread: %s", strerror(err));
 		return -err;
@@ -379,5 +450,5 @@ void sld_control_stop(struct sld *d)
 {
 	atomic_store(&d->ctl_stop, true);
 	pthread_join(d->ctl_thread, NULL);
-	sld_psi_close(&the_loop.psi);
+	sld_psi_close(&C.psi);
 }

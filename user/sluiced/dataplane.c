@@ -24,6 +24,10 @@
  * it writes nothing and reads no counters until a service (tcp, port) is
  * added again, which it then claims. A slot reused by another service is
  * never touched, and its counters are never read as the daemon's.
+ *
+ * In guard mode (--guard) each guarded port is such a service, with its
+ * own struct sld_dataplane (and its own descriptors of the pins), flagged
+ * SL_SVC_GUARD as well so that sluicectl can show it.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -87,6 +91,11 @@ static uint32_t find_ours(struct sld_dataplane *dp, struct sl_service *svc)
  * under the pin dir lock: a read-modify-write of a value sluicectl writes
  * too. Sets dp->slot; -ENOENT (not logged) if there is no such service.
  */
+static uint32_t our_flags(const struct sld_dataplane *dp)
+{
+	return SL_SVC_DAEMON | (dp->guard ? SL_SVC_GUARD : 0);
+}
+
 static int claim_locked(struct sld_dataplane *dp, struct sl_service *svc)
 {
 	uint32_t slot = find_ours(dp, svc);
@@ -94,8 +103,8 @@ static int claim_locked(struct sld_dataplane *dp, struct sl_service *svc)
 
 	if (!slot)
 		return -ENOENT;
-	if (!(svc->flags & SL_SVC_DAEMON)) {
-		svc->flags |= SL_SVC_DAEMON;
+	if ((svc->flags & our_flags(dp)) != our_flags(dp)) {
+		svc->flags |= our_flags(dp);
 		err = sl_service_set(&dp->pins, slot, svc);
 	}
 	if (!err)
@@ -141,9 +150,8 @@ static void fwmark_accept_on(void)
  * Follow our service (every REFRESH_TICKS): its action, mark and static
  * limits; deleted, let go; added again (in any slot), claim it again.
  */
-static void read_service(struct sld *d)
+static void read_service(struct sld_dataplane *dp)
 {
-	struct sld_dataplane *dp = &d->dp;
 	uint32_t held = atomic_load_explicit(&dp->slot, memory_order_relaxed);
 	char name[SL_SERVICE_STRLEN];
 	struct sl_service svc;
@@ -158,7 +166,7 @@ static void read_service(struct sld *d)
 		atomic_store_explicit(&dp->slot, 0, memory_order_relaxed);
 		return;
 	}
-	if (slot != held || !(svc.flags & SL_SVC_DAEMON)) {
+	if (slot != held || (svc.flags & our_flags(dp)) != our_flags(dp)) {
 		if (claim_service(dp, &svc))
 			return;
 		pr_info("controlling service %s again (slot %u)", name,
@@ -183,58 +191,36 @@ static void read_service(struct sld *d)
  * write races with the data plane's compare-and-swap on tat_ns; either
  * order leaves a tat within the new tolerance.
  */
-static void rescale_bucket(struct sld *d, uint32_t slot, uint32_t old_cap, uint32_t new_cap)
+static void rescale_bucket(struct sld_dataplane *dp, uint32_t slot, uint32_t old_cap,
+			   uint32_t new_cap)
 {
-	uint32_t rate = atomic_load_explicit(&d->dp.svc_rate, memory_order_relaxed);
-	uint64_t burst = atomic_load_explicit(&d->dp.svc_burst, memory_order_relaxed);
+	uint32_t rate = atomic_load_explicit(&dp->svc_rate, memory_order_relaxed);
+	uint64_t burst = atomic_load_explicit(&dp->svc_burst, memory_order_relaxed);
 	struct sl_bucket b;
 	uint64_t now, ahead, tol;
 
 	if (!old_cap || new_cap <= old_cap || (rate && rate <= old_cap))
 		return;	/* not a raise of a cap that binds */
-	if (bpf_map_lookup_elem(d->dp.pins.buckets_fd, &slot, &b))
+	if (bpf_map_lookup_elem(dp->pins.buckets_fd, &slot, &b))
 		return;
-	now = bucket_now_ns(&d->dp);
+	now = bucket_now_ns(dp);
 	if (b.tat_ns <= now)
 		return;
 	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
 	tol = 1000000000ull / new_cap * burst;
 	b.tat_ns = now + (ahead < tol ? ahead : tol);
-	bpf_map_update_elem(d->dp.pins.buckets_fd, &slot, &b, BPF_ANY);
+	bpf_map_update_elem(dp->pins.buckets_fd, &slot, &b, BPF_ANY);
 }
 
-int sld_dataplane_up(struct sld *d)
+/* The service entry of dp->port: found or created, claimed, its limits
+ * re-adopted. Opens the pins for dp. */
+static int service_up(struct sld_dataplane *dp, const struct sld_config *cfg)
 {
-	struct sld_dataplane *dp = &d->dp;
-	const struct sld_config *cfg = &d->cfg;
 	char name[SL_SERVICE_STRLEN];
 	struct sl_service svc;
 	uint32_t slot;
-	int exists, lock_fd, err = 0;
+	int lock_fd, err;
 
-	if (cfg->service_port)
-		dp->port = (uint16_t)cfg->service_port;
-	for (uint32_t i = 0; i < cfg->n_ifaces; i++) {
-		struct sl_attach_opts o = { .pin_dir = cfg->pin_dir,
-					    .ifname = cfg->ifaces[i],
-					    .mode = cfg->attach_mode };
-		struct sl_attach_result r;
-
-		err = sl_loader_attach(&o, &r);
-		if (err) {
-			pr_err("cannot attach to %s", cfg->ifaces[i]);
-			goto out;
-		}
-		pr_info("%s: %s in %s mode (prog id %u)", cfg->ifaces[i],
-			r.already ? "already attached" : "attached",
-			sl_mode_name(r.mode), r.prog_id);
-	}
-	exists = sl_pins_exist(cfg->pin_dir);
-	if (exists <= 0) {
-		pr_warn("no data plane state in %s (no --iface, nothing attached): "
-			"shedding on the fast path only", cfg->pin_dir);
-		return 0;
-	}
 	err = sl_pins_open(cfg->pin_dir, &dp->pins);
 	if (err)
 		goto out;
@@ -266,7 +252,7 @@ int sld_dataplane_up(struct sld *d)
 		goto out;
 	if (svc.action == SL_ACT_MARK)
 		fwmark_accept_on();
-	read_service(d);
+	read_service(dp);
 
 	/* Re-adopt: a fresh entry is the last daemon's limits, still being
 	 * enforced; the controller starts from them instead of from open. */
@@ -275,8 +261,8 @@ int sld_dataplane_up(struct sld *d)
 		uint64_t age = mono_ns() - dp->adopted_adm.heartbeat_ns;
 
 		dp->adopted = age <= dp->adopted_adm.stale_after_ns;
-		pr_info("found the limits of a previous daemon (rate %u/s, level %u, "
-			"heartbeat %.1f s ago): %s", dp->adopted_adm.rate_cap,
+		pr_info("%s: found the limits of a previous daemon (rate %u/s, level %u, "
+			"heartbeat %.1f s ago): %s", name, dp->adopted_adm.rate_cap,
 			dp->adopted_adm.level, (double)age / 1e9,
 			dp->adopted ? "adopted" : "stale, starting afresh");
 	}
@@ -288,13 +274,53 @@ out:
 	return err;
 }
 
+int sld_dataplane_up(struct sld *d)
+{
+	const struct sld_config *cfg = &d->cfg;
+	int exists, err;
+
+	if (cfg->service_port)
+		d->dp.port = (uint16_t)cfg->service_port;
+	for (uint32_t i = 0; i < cfg->n_ifaces; i++) {
+		struct sl_attach_opts o = { .pin_dir = cfg->pin_dir,
+					    .ifname = cfg->ifaces[i],
+					    .mode = cfg->attach_mode };
+		struct sl_attach_result r;
+
+		err = sl_loader_attach(&o, &r);
+		if (err) {
+			pr_err("cannot attach to %s", cfg->ifaces[i]);
+			return err;
+		}
+		pr_info("%s: %s in %s mode (prog id %u)", cfg->ifaces[i],
+			r.already ? "already attached" : "attached",
+			sl_mode_name(r.mode), r.prog_id);
+	}
+	exists = sl_pins_exist(cfg->pin_dir);
+	if (exists <= 0) {
+		pr_warn("no data plane state in %s (no --iface, nothing attached): %s",
+			cfg->pin_dir, d->n_guards ? "guard mode measures but nothing enforces"
+						  : "shedding on the fast path only");
+		return 0;
+	}
+	if (!d->n_guards)
+		return service_up(&d->dp, cfg);
+	for (uint32_t i = 0; i < d->n_guards; i++) {
+		d->guards[i].dp.guard = true;
+		err = service_up(&d->guards[i].dp, cfg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /*
  * Under the pin dir lock, and only to a slot that holds our service. The
  * lock is tried, not waited for: while a sluicectl command holds it, this
  * tick's heartbeat is skipped (stale-after is many ticks), and the
  * controller never waits on a command.
  */
-int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
+int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 			uint64_t stale_after_ns, uint32_t stale_policy)
 {
 	struct sl_admission adm = {
@@ -302,19 +328,19 @@ int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 		.rate_cap = o->rate_cap,
 		.level = o->level,
 		.stale_policy = (__u8)stale_policy,
-		.flags = d->dp.fleet ? SL_ADM_FLEET : 0,
+		.flags = dp->fleet ? SL_ADM_FLEET : 0,
 	};
 	struct sl_service svc;
 	uint32_t slot;
 	int lock_fd, err;
 
-	if (!sld_dataplane_claimed(d))
+	if (!sld_dataplane_claimed(dp))
 		return 0;
-	err = sl_pins_trylock(d->dp.pins.dir, &lock_fd);
+	err = sl_pins_trylock(dp->pins.dir, &lock_fd);
 	if (err)
 		return err == -EWOULDBLOCK ? 0 : err;
-	slot = find_ours(&d->dp, &svc);
-	if (!slot || slot != atomic_load_explicit(&d->dp.slot, memory_order_relaxed) ||
+	slot = find_ours(dp, &svc);
+	if (!slot || slot != atomic_load_explicit(&dp->slot, memory_order_relaxed) ||
 	    !(svc.flags & SL_SVC_DAEMON)) {
 		/* Deleted or moved since the last refresh: it will tell. */
 		sl_pins_unlock(lock_fd);
@@ -323,43 +349,43 @@ int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
 	adm.heartbeat_ns = mono_ns();
 	/* A hash update replaces the whole value at once (abi.h): the data
 	 * plane never sees a new rate with an old heartbeat. */
-	err = bpf_map_update_elem(d->dp.pins.admission_fd, &slot, &adm, BPF_ANY) ? -errno : 0;
+	err = bpf_map_update_elem(dp->pins.admission_fd, &slot, &adm, BPF_ANY) ? -errno : 0;
 	if (!err) {
-		rescale_bucket(d, slot, d->dp.last_cap, o->rate_cap);
-		d->dp.last_cap = o->rate_cap;
+		rescale_bucket(dp, slot, dp->last_cap, o->rate_cap);
+		dp->last_cap = o->rate_cap;
 	}
 	sl_pins_unlock(lock_fd);
 	return err;
 }
 
-bool sld_dataplane_claimed(struct sld *d)
+bool sld_dataplane_claimed(struct sld_dataplane *dp)
 {
-	return d->dp.have_pins && atomic_load_explicit(&d->dp.slot, memory_order_relaxed);
+	return dp->have_pins && atomic_load_explicit(&dp->slot, memory_order_relaxed);
 }
 
 /*
  * Our service's counters, never another's: the slot is checked to be
  * still ours after the read (a slot reused in between would fail it).
  */
-int sld_dataplane_stats(struct sld *d, struct sl_stats *s)
+int sld_dataplane_stats(struct sld_dataplane *dp, struct sl_stats *s)
 {
-	uint32_t slot = atomic_load_explicit(&d->dp.slot, memory_order_relaxed), now;
+	uint32_t slot = atomic_load_explicit(&dp->slot, memory_order_relaxed), now;
 	int err;
 
-	if (!d->dp.have_pins || !slot)
+	if (!dp->have_pins || !slot)
 		return -ENOENT;
-	err = sl_stats_read(&d->dp.pins, slot, s);
+	err = sl_stats_read(&dp->pins, slot, s);
 	if (err)
 		return err;
-	if (sl_service_find(&d->dp.pins, SL_PROTO_TCP, d->dp.port, &now) || now != slot)
+	if (sl_service_find(&dp->pins, SL_PROTO_TCP, dp->port, &now) || now != slot)
 		return -ENOENT;
 	return 0;
 }
 
-void sld_dataplane_refresh(struct sld *d)
+void sld_dataplane_refresh(struct sld_dataplane *dp)
 {
-	if (d->dp.have_pins)
-		read_service(d);
+	if (dp->have_pins)
+		read_service(dp);
 }
 
 void sld_dataplane_down(struct sld *d, bool detach)
@@ -369,6 +395,11 @@ void sld_dataplane_down(struct sld *d, bool detach)
 	if (d->dp.have_pins)
 		sl_pins_close(&d->dp.pins);
 	d->dp.have_pins = false;
+	for (uint32_t i = 0; i < d->n_guards; i++) {
+		if (d->guards[i].dp.have_pins)
+			sl_pins_close(&d->guards[i].dp.pins);
+		d->guards[i].dp.have_pins = false;
+	}
 	if (!detach) {
 		if (cfg->n_ifaces)
 			pr_info("leaving the data plane attached and its pins in %s; "

@@ -2,7 +2,8 @@
 /*
  * Fleet quotas (--fleet redis://HOST:PORT[/DB], --fleet-per-source RATE):
  * a thread of its own shares, through Redis, how many new connections the
- * heaviest source prefixes of our service made on this host, and writes a
+ * heaviest source prefixes of our service (the served one, or each guarded
+ * one in guard mode) made on this host, and writes a
  * per-source exception (sl_src_quota, abi.h) for each source over RATE
  * fleet-wide: its share of RATE on this host. The arithmetic is in
  * fleet_share.c; this file is the loop, Redis (hiredis) and the maps.
@@ -13,11 +14,11 @@
  *      the FLEET_TRACK heaviest increases since the last read;
  *   2. in one pipelined round trip: INCRBY each tracked source's increase
  *      into its key of the current one-second window (EXPIRE with the
- *      window's first INCRBY; wall clock, so the
- *      hosts' windows agree to NTP's precision), GET its key of the window
- *      before, complete since every host has moved on from it; INCR the
- *      window's host count once per window and GET the last one's (the
- *      reporting threshold is a share of RATE per host); keys EXPIRE after
+ *      window's first INCRBY; wall clock, so the hosts' windows agree to
+ *      NTP's precision), GET its key of the window before, complete since
+ *      every host has moved on from it; INCR the service's host count of
+ *      the window once per window and GET the last one's (the reporting
+ *      threshold is a share of RATE per host); keys EXPIRE after
  *      FLEET_TTL_S, so Redis holds a few windows and nothing to clean up;
  *   3. from the last window's fleet count and our own part of it (or the
  *      current window's so far, decide()) sets, changes or removes each
@@ -70,6 +71,21 @@ struct tracked {
 	struct fleet_limit lim;
 };
 
+/* One service's state: the served one, or each guarded one. */
+struct fleet_svc {
+	struct sld_dataplane *dp;
+	char service[24];		/* "tcp/8080": part of every key */
+	uint32_t slot;			/* the service's slot we work on, 0: none */
+	struct fleet_src *prev, *cur;	/* sl_src_seen snapshots of our slot, by key */
+	size_t n_prev, n_cur, cap;
+	struct tracked t[FLEET_TRACK];
+	size_t n_t;
+	uint64_t window;
+	uint64_t last_read_ms;		/* monotonic time of the last read of sl_src_seen */
+	uint32_t hosts;			/* hosts that reported the service last window */
+	uint32_t limited;		/* sources under an exception */
+};
+
 static struct {
 	struct sld *d;
 	pthread_t thread;
@@ -80,16 +96,9 @@ static struct {
 	char host[SLD_ADDR_MAX];
 	uint16_t port;
 	uint32_t db;
-	char service[24];		/* "tcp/8080": part of every key */
-	uint32_t slot;			/* the service's slot we work on, 0: none */
 	redisContext *rc;
-	struct fleet_src *prev, *cur;	/* sl_src_seen snapshots of our slot, by key */
-	size_t n_prev, n_cur, cap;
-	struct tracked t[FLEET_TRACK];
-	size_t n_t;
-	uint64_t window;
-	uint64_t last_read_ms;		/* monotonic time of the last read of sl_src_seen */
-	uint32_t hosts;			/* hosts that reported in the last window */
+	struct fleet_svc *svc;		/* n_svc services */
+	size_t n_svc;
 	/* for /metrics; relaxed: statistics, each on its own */
 	_Atomic uint32_t connected;
 	_Atomic uint32_t limited;
@@ -112,15 +121,15 @@ static void add(_Atomic uint64_t *c, uint64_t v)
 
 /* ---- the maps ---------------------------------------------------------- */
 
-/* Our slot's sl_src_seen entries into F.cur, sorted by key. */
-static int read_seen(void)
+/* Our slot's sl_src_seen entries into s->cur, sorted by key. */
+static int read_seen(struct fleet_svc *s)
 {
-	int fd = F.d->dp.pins.src_seen_fd;
+	int fd = s->dp->pins.src_seen_fd;
 	struct sl_src_key keys[FLEET_SEEN_CHUNK], batch;
 	struct sl_src_seen vals[FLEET_SEEN_CHUNK];
 	bool first = true, done = false;
 
-	F.n_cur = 0;
+	s->n_cur = 0;
 	while (!done) {
 		__u32 n = FLEET_SEEN_CHUNK;
 		int err = bpf_map_lookup_batch(fd, first ? NULL : &batch, &batch, keys, vals,
@@ -131,32 +140,32 @@ static int read_seen(void)
 		done = err != 0;
 		first = false;
 		for (__u32 i = 0; i < n; i++) {
-			if (keys[i].slot != F.slot)
+			if (keys[i].slot != s->slot)
 				continue;
-			if (F.n_cur == F.cap) {
-				size_t cap = F.cap ? F.cap * 2 : 1024;
-				struct fleet_src *c = realloc(F.cur, cap * sizeof(*c));
-				struct fleet_src *p = realloc(F.prev, cap * sizeof(*p));
+			if (s->n_cur == s->cap) {
+				size_t cap = s->cap ? s->cap * 2 : 1024;
+				struct fleet_src *c = realloc(s->cur, cap * sizeof(*c));
+				struct fleet_src *p = realloc(s->prev, cap * sizeof(*p));
 
 				if (c)
-					F.cur = c;
+					s->cur = c;
 				if (p)
-					F.prev = p;
+					s->prev = p;
 				if (!c || !p)
 					return -ENOMEM;
-				F.cap = cap;
+				s->cap = cap;
 			}
-			F.cur[F.n_cur++] = (struct fleet_src){ .key = keys[i],
+			s->cur[s->n_cur++] = (struct fleet_src){ .key = keys[i],
 							       .count = vals[i].count };
 		}
 	}
-	fleet_src_sort(F.cur, F.n_cur);
+	fleet_src_sort(s->cur, s->n_cur);
 	return 0;
 }
 
-static int set_exception(struct tracked *t)
+static int set_exception(struct fleet_svc *s, struct tracked *t)
 {
-	int fd = F.d->dp.pins.src_quota_fd;
+	int fd = s->dp->pins.src_quota_fd;
 	struct sl_src_quota q = { 0 };
 
 	/* Keep the bucket's state: a rate change must not refill it. */
@@ -170,9 +179,9 @@ static int set_exception(struct tracked *t)
 	return 0;
 }
 
-static void clear_exception(struct tracked *t)
+static void clear_exception(struct fleet_svc *s, struct tracked *t)
 {
-	if (bpf_map_delete_elem(F.d->dp.pins.src_quota_fd, &t->key) && errno != ENOENT) {
+	if (bpf_map_delete_elem(s->dp->pins.src_quota_fd, &t->key) && errno != ENOENT) {
 		char src[64];
 
 		fleet_src_text(&t->key, src, sizeof(src));
@@ -182,24 +191,23 @@ static void clear_exception(struct tracked *t)
 }
 
 /* Every exception of our slot, ours or a previous daemon's: local limits. */
-static void clear_all_exceptions(void)
+static void clear_all_exceptions(struct fleet_svc *s)
 {
-	int fd = F.d->dp.pins.src_quota_fd;
+	int fd = s->dp->pins.src_quota_fd;
 	struct sl_src_key k, next, *prev = NULL;
 
-	for (size_t i = 0; i < F.n_t; i++)
-		F.t[i].limited = false;
+	for (size_t i = 0; i < s->n_t; i++)
+		s->t[i].limited = false;
 	/* Deleting the key just returned would restart the walk: delete
 	 * the one before, once the next is known. */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		if (prev && prev->slot == F.slot)
+		if (prev && prev->slot == s->slot)
 			bpf_map_delete_elem(fd, prev);
 		k = next;
 		prev = &k;
 	}
-	if (prev && prev->slot == F.slot)
+	if (prev && prev->slot == s->slot)
 		bpf_map_delete_elem(fd, prev);
-	atomic_store_explicit(&F.limited, 0, memory_order_relaxed);
 }
 
 /* ---- Redis ------------------------------------------------------------- */
@@ -329,15 +337,15 @@ static void redis_drop(void)
 
 /* ---- one sync ---------------------------------------------------------- */
 
-static struct tracked *track(const struct sl_src_key *k, bool add_it)
+static struct tracked *track(struct fleet_svc *s, const struct sl_src_key *k, bool add_it)
 {
-	for (size_t i = 0; i < F.n_t; i++)
-		if (memcmp(&F.t[i].key, k, sizeof(*k)) == 0)
-			return &F.t[i];
-	if (!add_it || F.n_t == FLEET_TRACK)
+	for (size_t i = 0; i < s->n_t; i++)
+		if (memcmp(&s->t[i].key, k, sizeof(*k)) == 0)
+			return &s->t[i];
+	if (!add_it || s->n_t == FLEET_TRACK)
 		return NULL;
-	F.t[F.n_t] = (struct tracked){ .key = *k };
-	return &F.t[F.n_t++];
+	s->t[s->n_t] = (struct tracked){ .key = *k };
+	return &s->t[s->n_t++];
 }
 
 /*
@@ -347,44 +355,44 @@ static struct tracked *track(const struct sl_src_key *k, bool add_it)
  * windows already closed, and added to this one it would make a light
  * source look heavy.
  */
-static void pick_sources(uint32_t quota)
+static void pick_sources(struct fleet_svc *s, uint32_t quota)
 {
 	struct fleet_src heavy[FLEET_TRACK], *swap;
-	uint64_t min = fleet_min_delta(quota, F.hosts, FLEET_SYNC_MS);
-	uint64_t now = now_ms(CLOCK_MONOTONIC), gap = now - F.last_read_ms;
+	uint64_t min = fleet_min_delta(quota, s->hosts, FLEET_SYNC_MS);
+	uint64_t now = now_ms(CLOCK_MONOTONIC), gap = now - s->last_read_ms;
 	size_t m;
 
-	m = fleet_heavy(F.cur, F.n_cur, F.prev, F.n_prev, 1, heavy, FLEET_TRACK);
-	for (size_t i = 0; i < F.n_t; i++)
-		F.t[i].delta = 0;
+	m = fleet_heavy(s->cur, s->n_cur, s->prev, s->n_prev, 1, heavy, FLEET_TRACK);
+	for (size_t i = 0; i < s->n_t; i++)
+		s->t[i].delta = 0;
 	for (size_t i = 0; i < m; i++) {
 		/* Under the threshold, only a source already reported. */
-		struct tracked *t = track(&heavy[i].key, heavy[i].delta >= min);
+		struct tracked *t = track(s, &heavy[i].key, heavy[i].delta >= min);
 
 		if (t)
 			t->delta = fleet_scale_delta(heavy[i].delta, gap, FLEET_WINDOW_MS);
 	}
-	F.last_read_ms = now;
-	swap = F.prev;
-	F.prev = F.cur;
-	F.cur = swap;
-	F.n_prev = F.n_cur;
+	s->last_read_ms = now;
+	swap = s->prev;
+	s->prev = s->cur;
+	s->cur = swap;
+	s->n_prev = s->n_cur;
 }
 
-static void roll_window(uint64_t w)
+static void roll_window(struct fleet_svc *s, uint64_t w)
 {
 	size_t j = 0;
 
-	for (size_t i = 0; i < F.n_t; i++) {
-		struct tracked *t = &F.t[i];
+	for (size_t i = 0; i < s->n_t; i++) {
+		struct tracked *t = &s->t[i];
 
-		t->sent_prev = w == F.window + 1 ? t->sent_cur : 0;
+		t->sent_prev = w == s->window + 1 ? t->sent_cur : 0;
 		t->sent_cur = 0;
 		t->total_cur = 0;
 		if (t->sent_prev || t->limited || t->delta)
-			F.t[j++] = *t;
+			s->t[j++] = *t;
 	}
-	F.n_t = j;
+	s->n_t = j;
 }
 
 /*
@@ -393,25 +401,26 @@ static void roll_window(uint64_t w)
  * sync would report an outage's worth as one window and limit sources
  * that were never over the rate.
  */
-static int rebase(void)
+static int rebase(struct fleet_svc *s)
 {
-	int err = read_seen();
-	struct fleet_src *swap = F.prev;
+	int err = read_seen(s);
+	struct fleet_src *swap = s->prev;
 
 	if (err)
 		return err;
-	F.prev = F.cur;
-	F.cur = swap;
-	F.n_prev = F.n_cur;
-	F.n_t = 0;
-	F.window = 0;
-	F.last_read_ms = now_ms(CLOCK_MONOTONIC);
+	s->prev = s->cur;
+	s->cur = swap;
+	s->n_prev = s->n_cur;
+	s->n_t = 0;
+	s->window = 0;
+	s->last_read_ms = now_ms(CLOCK_MONOTONIC);
 	return 0;
 }
 
-static int key_of(char *buf, const struct sl_src_key *k, uint64_t w, const char *name)
+static int key_of(const struct fleet_svc *s, char *buf, const struct sl_src_key *k, uint64_t w,
+		  const char *name)
 {
-	return fleet_key(buf, FLEET_KEY_MAX, name, F.service, k, w);
+	return fleet_key(buf, FLEET_KEY_MAX, name, s->service, k, w);
 }
 
 /* The decision for one source (fleet_decide says how). */
@@ -426,48 +435,50 @@ static bool decide(struct tracked *t, uint32_t quota, uint32_t elapsed_ms)
 	return fleet_decide(&w, quota, &t->lim);
 }
 
-static int sync_once(const char *name, uint32_t quota)
+static int sync_once(struct fleet_svc *s, const char *name, uint32_t quota)
 {
 	uint64_t ms = now_ms(CLOCK_REALTIME);
 	uint64_t w = ms / FLEET_WINDOW_MS;
-	bool new_window = w != F.window;
+	bool new_window = w != s->window;
 	char key[FLEET_KEY_MAX];
 	long long v, hosts;
 	uint32_t limited = 0;
 	int err;
 
-	err = read_seen();
+	err = read_seen(s);
 	if (err) {
 		pr_warn("fleet: cannot read %s: %s", SL_MAP_SRC_SEEN, strerror(-err));
 		return 0;	/* a map problem, not Redis's: try again next sync */
 	}
-	pick_sources(quota);
+	pick_sources(s, quota);
 	if (new_window) {
-		roll_window(w);
-		F.window = w;
+		roll_window(s, w);
+		s->window = w;
 	}
 
 	/* The pipeline. */
 	if (new_window) {
-		err = append("INCR %s:hosts:%llu", name, (unsigned long long)w);
-		err = err ?: append("EXPIRE %s:hosts:%llu %d", name, (unsigned long long)w,
-				    FLEET_TTL_S);
+		err = append("INCR %s:%s:hosts:%llu", name, s->service,
+			     (unsigned long long)w);
+		err = err ?: append("EXPIRE %s:%s:hosts:%llu %d", name, s->service,
+				    (unsigned long long)w, FLEET_TTL_S);
 	}
-	err = err ?: append("GET %s:hosts:%llu", name, (unsigned long long)(w - 1));
-	for (size_t i = 0; i < F.n_t && !err; i++) {
-		struct tracked *t = &F.t[i];
+	err = err ?: append("GET %s:%s:hosts:%llu", name, s->service,
+				(unsigned long long)(w - 1));
+	for (size_t i = 0; i < s->n_t && !err; i++) {
+		struct tracked *t = &s->t[i];
 
 		if (t->delta) {
 			/* The key's life starts with the window's first INCRBY;
 			 * later ones need not renew it. */
 			t->expire = t->sent_cur == 0;
-			err = key_of(key, &t->key, w, name);
+			err = key_of(s, key, &t->key, w, name);
 			err = err ?: append("INCRBY %s %llu", key, (unsigned long long)t->delta);
 			if (t->expire)
 				err = err ?: append("EXPIRE %s %d", key, FLEET_TTL_S);
 			t->sent_cur += t->delta;
 		}
-		err = err ?: key_of(key, &t->key, w - 1, name);
+		err = err ?: key_of(s, key, &t->key, w - 1, name);
 		err = err ?: append("GET %s", key);
 	}
 	/* The replies, in order. */
@@ -476,8 +487,8 @@ static int sync_once(const char *name, uint32_t quota)
 		err = err ?: expect_ok();
 	}
 	err = err ?: reply_int(&hosts);
-	for (size_t i = 0; i < F.n_t && !err; i++) {
-		struct tracked *t = &F.t[i];
+	for (size_t i = 0; i < s->n_t && !err; i++) {
+		struct tracked *t = &s->t[i];
 
 		if (t->delta) {
 			err = reply_int(&v);
@@ -492,24 +503,22 @@ static int sync_once(const char *name, uint32_t quota)
 	}
 	if (err)
 		return err;
-	F.hosts = hosts > 0 ? (uint32_t)hosts : 1;
+	s->hosts = hosts > 0 ? (uint32_t)hosts : 1;
 
 	/* The decisions. */
-	for (size_t i = 0; i < F.n_t; i++) {
-		struct tracked *t = &F.t[i];
+	for (size_t i = 0; i < s->n_t; i++) {
+		struct tracked *t = &s->t[i];
 
 		if (decide(t, quota, (uint32_t)(ms % FLEET_WINDOW_MS))) {
-			if (set_exception(t) == 0) {
+			if (set_exception(s, t) == 0) {
 				t->limited = true;
 				limited++;
 			}
 		} else if (t->limited) {
-			clear_exception(t);
+			clear_exception(s, t);
 		}
 	}
-	atomic_store_explicit(&F.limited, limited, memory_order_relaxed);
-	add(&F.syncs, 1);
-	atomic_store_explicit(&F.last_sync_ms, now_ms(CLOCK_REALTIME), memory_order_relaxed);
+	s->limited = limited;
 	return 0;
 }
 
@@ -537,64 +546,96 @@ static bool nap(uint32_t ms)
 	return stop;
 }
 
-static void *fleet_main(void *arg)
+/*
+ * Follow the service's slot: the operator may delete the service and add
+ * it again, in another slot (dataplane.c follows it); start afresh there.
+ * false while there is no service to share.
+ */
+static bool follow_slot(struct fleet_svc *s)
+{
+	uint32_t slot = atomic_load_explicit(&s->dp->slot, memory_order_relaxed);
+
+	if (slot != s->slot) {
+		clear_all_exceptions(s);
+		s->slot = slot;
+		s->n_t = s->n_prev = 0;
+		s->window = 0;
+		s->last_read_ms = now_ms(CLOCK_MONOTONIC);
+	}
+	return slot != 0;
+}
+
+/* One sync of every service; 0, or the first Redis failure. */
+static int sync_all(bool reconnected)
 {
 	char name[SLD_FLEET_NAME_MAX];
-	uint32_t backoff = 0, quota;
+	uint32_t quota, limited = 0;
+	int err = 0;
+
+	/* fleet-per-source may change on a reload; the name cannot. */
+	pthread_mutex_lock(&F.d->cfg_lock);
+	quota = F.d->cfg.fleet_per_source;
+	strcpy(name, F.d->cfg.fleet_name);
+	pthread_mutex_unlock(&F.d->cfg_lock);
+	for (size_t i = 0; i < F.n_svc && !err; i++) {
+		struct fleet_svc *s = &F.svc[i];
+
+		if (!follow_slot(s))
+			continue;
+		if (reconnected)
+			err = rebase(s);
+		err = err ?: sync_once(s, name, quota);
+		limited += s->limited;
+	}
+	if (!err) {
+		atomic_store_explicit(&F.limited, limited, memory_order_relaxed);
+		add(&F.syncs, 1);
+		atomic_store_explicit(&F.last_sync_ms, now_ms(CLOCK_REALTIME),
+				      memory_order_relaxed);
+	}
+	return err;
+}
+
+static void clear_everything(void)
+{
+	for (size_t i = 0; i < F.n_svc; i++) {
+		clear_all_exceptions(&F.svc[i]);
+		F.svc[i].limited = 0;
+	}
+	atomic_store_explicit(&F.limited, 0, memory_order_relaxed);
+}
+
+static void *fleet_main(void *arg)
+{
+	uint32_t backoff = 0;
 	uint64_t down_since = 0;
 	bool logged_down = false;
 
 	(void)arg;
-	clear_all_exceptions();
+	clear_everything();
 	do {
-		uint64_t t0 = now_ms(CLOCK_MONOTONIC);
+		uint64_t t0 = now_ms(CLOCK_MONOTONIC), spent;
+		bool reconnected = !F.rc;
 		int err = 0;
 
-		/* The operator may delete the service and add it again, in
-		 * another slot (dataplane.c follows it): start afresh there. */
-		uint32_t slot = atomic_load_explicit(&F.d->dp.slot, memory_order_relaxed);
-
-		if (slot != F.slot) {
-			clear_all_exceptions();
-			F.slot = slot;
-			F.n_t = F.n_prev = 0;
-			F.window = 0;
-		}
-		if (!slot) {
-			backoff = FLEET_SYNC_MS;	/* no service: nothing to share */
-			continue;
-		}
-		/* fleet-per-source may change on a reload; the name cannot. */
-		pthread_mutex_lock(&F.d->cfg_lock);
-		quota = F.d->cfg.fleet_per_source;
-		strcpy(name, F.d->cfg.fleet_name);
-		pthread_mutex_unlock(&F.d->cfg_lock);
-
-		if (!F.rc) {
+		if (reconnected)
 			err = redis_connect();
-			err = err ?: rebase();
-		}
-		if (!err)
-			err = sync_once(name, quota);
+		err = err ?: sync_all(reconnected);
 		if (!err) {
 			if (!atomic_load_explicit(&F.connected, memory_order_relaxed)) {
 				if (logged_down)
 					pr_warn("fleet: Redis at %s:%u answers again after "
-						"%.1f s: fleet quotas apply from the next window",
-						F.host, F.port,
-						(double)(t0 - down_since) / 1000);
+						"%.1f s: fleet quotas apply again",
+						F.host, F.port, (double)(t0 - down_since) / 1000);
 				else
-					pr_info("fleet: connected to Redis at %s:%u (db %u), "
-						"%u new connections/s per source fleet-wide",
-						F.host, F.port, F.db, quota);
+					pr_info("fleet: connected to Redis at %s:%u (db %u) for "
+						"%zu service%s", F.host, F.port, F.db, F.n_svc,
+						F.n_svc == 1 ? "" : "s");
 				atomic_store_explicit(&F.connected, 1, memory_order_relaxed);
 			}
 			logged_down = false;
-			backoff = 0;
-			uint64_t spent = now_ms(CLOCK_MONOTONIC) - t0;
-
-			if (nap(spent < FLEET_SYNC_MS ? FLEET_SYNC_MS - (uint32_t)spent : 1))
-				break;
+			spent = now_ms(CLOCK_MONOTONIC) - t0;
+			backoff = spent < FLEET_SYNC_MS ? FLEET_SYNC_MS - (uint32_t)spent : 1;
 			continue;
 		}
 		/* Down, slow or confused: local limits until it answers. */
@@ -606,10 +647,11 @@ static void *fleet_main(void *arg)
 				F.rc && F.rc->err ? F.rc->errstr : "does not answer as expected");
 			logged_down = true;
 			down_since = t0;
+			backoff = 0;
 		}
 		atomic_store_explicit(&F.connected, 0, memory_order_relaxed);
 		redis_drop();
-		clear_all_exceptions();
+		clear_everything();
 		backoff = fleet_backoff(backoff, FLEET_BACKOFF_MAX_MS);
 	} while (!nap(backoff));
 	return NULL;
@@ -618,22 +660,37 @@ static void *fleet_main(void *arg)
 int sld_fleet_start(struct sld *d)
 {
 	const struct sld_config *c = &d->cfg;
+	size_t n = d->n_guards ? d->n_guards : 1;
+	pthread_condattr_t ca;
 	int err;
 
 	if (!c->fleet[0])
 		return 0;
-	if (!d->dp.have_pins) {
-		pr_err("fleet quotas need the data plane: no pinned state in %s "
-		       "(give --iface, or attach with sluicectl first)", c->pin_dir);
-		return -ENOENT;
-	}
 	if (sld_parse_redis_url(c->fleet, F.host, sizeof(F.host), &F.port, &F.db))
 		return -EINVAL;	/* checked when the options were read */
-	F.d = d;
-	F.slot = atomic_load_explicit(&d->dp.slot, memory_order_relaxed);
-	snprintf(F.service, sizeof(F.service), "tcp/%u", d->dp.port);
-	pthread_condattr_t ca;
+	F.svc = calloc(n, sizeof(*F.svc));
+	if (!F.svc)
+		return -ENOMEM;
+	/* The served service, or every guarded one. */
+	for (size_t i = 0; i < n; i++) {
+		struct fleet_svc *s = &F.svc[F.n_svc];
+		struct sld_dataplane *dp = d->n_guards ? &d->guards[i].dp : &d->dp;
 
+		if (!dp->have_pins)
+			continue;
+		s->dp = dp;
+		s->slot = atomic_load_explicit(&dp->slot, memory_order_relaxed);
+		snprintf(s->service, sizeof(s->service), "tcp/%u", dp->port);
+		F.n_svc++;
+	}
+	if (!F.n_svc) {
+		pr_err("fleet quotas need the data plane: no pinned state in %s "
+		       "(give --iface, or attach with sluicectl first)", c->pin_dir);
+		free(F.svc);
+		F.svc = NULL;
+		return -ENOENT;
+	}
+	F.d = d;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&F.wake, &ca);
@@ -641,6 +698,9 @@ int sld_fleet_start(struct sld *d)
 	err = pthread_create(&F.thread, NULL, fleet_main, NULL);
 	if (err) {
 		pr_err("cannot start the fleet thread: %s", strerror(err));
+		free(F.svc);
+		F.svc = NULL;
+		F.n_svc = 0;
 		return -err;
 	}
 	F.running = true;
@@ -660,11 +720,14 @@ void sld_fleet_stop(void)
 	redis_drop();
 	/* A stopped daemon's exceptions lapse with its heartbeat anyway;
 	 * removed now, the next daemon starts from local limits. */
-	clear_all_exceptions();
-	free(F.cur);
-	free(F.prev);
-	F.cur = F.prev = NULL;
-	F.cap = F.n_cur = F.n_prev = 0;
+	clear_everything();
+	for (size_t i = 0; i < F.n_svc; i++) {
+		free(F.svc[i].cur);
+		free(F.svc[i].prev);
+	}
+	free(F.svc);
+	F.svc = NULL;
+	F.n_svc = 0;
 }
 
 void sld_fleet_metrics(struct prom_buf *b)

@@ -136,6 +136,13 @@ int http_forward_request(struct http_buf *out, const struct http_request *req,
 		}
 		err = add_field(out, in, h);
 	}
+	if (!err && fwd->host && !http_header_find(req, in, "host")) {
+		err = http_buf_adds(out, "Host: ");
+		if (!err)
+			err = http_buf_adds(out, fwd->host);
+		if (!err)
+			err = http_buf_add(out, "\r\n", 2);
+	}
 	if (!err)
 		err = add_combined(out, in, req->headers,
 				   fwd->peer_trusted ? req->n_headers : 0,

@@ -22,7 +22,9 @@
  * in a Connection field (except Host, which an HTTP/1.1 upstream needs).
  * Removed from requests: Proxy-Authorization (meant for this proxy),
  * Expect (the proxy answered 100-continue and holds the body),
- * Content-Length (re-framed). X-Forwarded-For and Forwarded from a client
+ * Content-Length (re-framed). A request without Host (HTTP/1.0 allows
+ * that) gets fwd->host, as the HTTP/1.1 it is sent as requires one.
+ * X-Forwarded-For and Forwarded from a client
  * that is not a trusted proxy are dropped (anyone can write them); from a
  * trusted one they are kept and the peer's address is appended, as
  * HAProxy's `option forwardfor` with `if-none`/`except` and nginx's
@@ -48,6 +50,8 @@ struct http_forward_req {
 	const char *client_addr;	/* the peer's address, as text */
 	bool peer_trusted;		/* the peer is a configured proxy */
 	uint64_t body_len;		/* body bytes that follow the head */
+	const char *host;		/* Host for a request without one (HTTP/1.0):
+					 * the upstream's HOST:PORT, as nginx's $proxy_host */
 };
 
 int http_forward_request(struct http_buf *out, const struct http_request *req,

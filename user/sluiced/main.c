@@ -3,8 +3,10 @@
  * sluiced: start (options, the data plane, the pool, the controller, the
  * metrics endpoint), serve until SIGTERM, then drain; SIGHUP rereads the
  * options, on a thread of its own: reading the file and resolving the
- * upstream's name may block, and the IO thread must not. Exit status: 0
- * success, 1 runtime failure, 2 usage error.
+ * upstream's name may block, and the IO thread must not. In guard mode
+ * (--guard) there is no listener and no pool: the guard's BPF object, the
+ * data plane, the controller and the metrics, until SIGTERM. Exit status:
+ * 0 success, 1 runtime failure, 2 usage error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -187,6 +189,45 @@ static int install_signals(void)
 	return -pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
+/* Guard mode: every check before anything is attached, then run. */
+static int guard_main(struct sld *d)
+{
+	bool ctl_up = false, fleet_up = false;
+	int rc = 1;
+
+	sld_guard_init(d);
+	if (sld_guard_bpf_check())
+		return 1;
+	if (sld_dataplane_up(d))
+		goto out;
+	if (sld_guard_up(d))
+		goto out;
+	if (sld_control_start(d))
+		goto out;
+	ctl_up = true;
+	if (sld_fleet_start(d))	/* fleet quotas apply to guarded services too */
+		goto out;
+	fleet_up = true;
+	if (sld_metrics_start(d))
+		goto out;
+	for (uint32_t i = 0; i < d->n_guards; i++)
+		pr_info("guarding %s: target delay %u ms, tick %u ms", d->guards[i].name,
+			d->cfg.target_delay_ms, d->cfg.tick_ms);
+	if (sld_guard_run(d, &reload_flag) == 0)
+		rc = 0;
+	reload_wait();
+out:
+	sld_metrics_stop();
+	if (fleet_up)
+		sld_fleet_stop();
+	if (ctl_up)
+		sld_control_stop(d);
+	sld_dataplane_down(d, d->cfg.detach_on_exit);
+	sld_guard_down(d);
+	pr_info("exiting (%s)", rc ? "failure" : "clean");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static struct sld sld;	/* large (counters); one per process */
@@ -214,11 +255,13 @@ int main(int argc, char **argv)
 	d->proxy = d->cfg.upstream[0] != '\0';
 	apply_hot(d);
 	sl_log_route_libbpf();
-	raise_nofile(d->cfg.max_connections);
 	if (install_signals()) {
 		pr_err("cannot install signal handlers: %s", strerror(errno));
 		goto out;
 	}
+	if (d->cfg.n_guards)
+		return guard_main(d);
+	raise_nofile(d->cfg.max_connections);
 	if (sld_server_listen(d))
 		goto out;
 	if (sld_dataplane_up(d))

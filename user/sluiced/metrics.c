@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,162 @@ static double ld32(_Atomic uint32_t *v)
 		prom_sample(b, name, NULL, 0, v);                              \
 	} while (0)
 
+/* The controller's published values, one family each; a sample per view,
+ * labelled by service when there are names (guard mode). */
+static void ctl_metrics(struct prom_buf *b, struct sld_ctl_view *const *views,
+			const char *const *names, unsigned n)
+{
+	static const struct {
+		const char *name, *help;
+		enum prom_type type;
+		size_t off;
+		bool wide;	/* a uint64_t, else a uint32_t */
+		double scale;
+	} f[] = {
+#define V(field) offsetof(struct sld_ctl_view, field)
+		{ "sluiced_controller_rate",
+		  "Admission rate cap written to the kernel, new connections/s.",
+		  PROM_GAUGE, V(rate_cap), false, 1 },
+		{ "sluiced_controller_level", "Admission level written to the kernel.",
+		  PROM_GAUGE, V(level), false, 1 },
+		{ "sluiced_controller_target_delay_seconds", "Queueing-delay target.",
+		  PROM_GAUGE, V(target_ns), true, 1e-9 },
+		{ "sluiced_controller_delay_seconds", "Delay signal of the last tick.",
+		  PROM_GAUGE, V(delay_ns), true, 1e-9 },
+		{ "sluiced_controller_overloaded", "1 if the delay was above target.",
+		  PROM_GAUGE, V(overloaded), false, 1 },
+		{ "sluiced_controller_goodput", "Completed requests per second, in connections.",
+		  PROM_GAUGE, V(goodput_milli), true, 1e-3 },
+		{ "sluiced_controller_demand", "New connections per second past the level.",
+		  PROM_GAUGE, V(demand_milli), true, 1e-3 },
+		{ "sluiced_controller_requests_per_connection",
+		  "Requests per admitted connection (EWMA).",
+		  PROM_GAUGE, V(req_per_conn_milli), true, 1e-3 },
+		{ "sluiced_controller_retry_after_seconds", "Retry-After of a 503 now.",
+		  PROM_GAUGE, V(retry_after_s), false, 1 },
+		{ "sluiced_accept_backlog", "Connections waiting for accept().",
+		  PROM_GAUGE, V(backlog), false, 1 },
+		{ "sluiced_controller_ticks_total", "Controller ticks.",
+		  PROM_COUNTER, V(ticks), true, 1 },
+		{ "sluiced_admission_writes_total", "Heartbeats written to sl_admission.",
+		  PROM_COUNTER, V(map_writes), true, 1 },
+		{ "sluiced_admission_write_errors_total", "Failed sl_admission writes.",
+		  PROM_COUNTER, V(map_errors), true, 1 },
+#undef V
+	};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		prom_family(b, f[i].name, f[i].help, f[i].type);
+		for (unsigned j = 0; j < n; j++) {
+			char *p = (char *)views[j] + f[i].off;
+			double val = f[i].wide ? ld((_Atomic uint64_t *)p)
+					       : ld32((_Atomic uint32_t *)p);
+			struct prom_label l = { "service", names ? names[j] : "" };
+
+			prom_sample(b, f[i].name, names ? &l : NULL, names ? 1 : 0,
+				    val * f[i].scale);
+		}
+	}
+	if (atomic_load(&views[0]->psi_milli) != UINT32_MAX)
+		GAUGE(b, "sluiced_cpu_pressure_some_avg10", "CPU PSI some avg10, percent.",
+		      ld32(&views[0]->psi_milli) / 1000);
+}
+
+/* One gauge family over the guarded ports. */
+#define GUARD_GAUGE(b, d, names, fname, help, field, scale)                     \
+	do {                                                                   \
+		prom_family(b, fname, help, PROM_GAUGE);                       \
+		for (unsigned i_ = 0; i_ < (d)->n_guards; i_++) {              \
+			struct prom_label l_ = { "service", names[i_] };       \
+			double v_ = (double)atomic_load_explicit(              \
+				&(d)->guards[i_].gv.field, memory_order_relaxed); \
+			prom_sample(b, fname, &l_, 1, v_ * (scale));           \
+		}                                                              \
+	} while (0)
+
+/* Guard mode's page: per guarded port, the controller and the kernel's
+ * measurements of the service's sockets. */
+static int guard_page(struct sld *d, char *mem, size_t cap)
+{
+	static const char *const cn[] = { "sluiced_guard_waits_total",
+					  "sluiced_guard_wait_seconds_total",
+					  "sluiced_guard_connections_total",
+					  "sluiced_guard_served_total",
+					  "sluiced_guard_abandoned_total" };
+	static const char *const ch[] = {
+		"Waits that ended with a read by the service.",
+		"Sum of those waits.",
+		"Connections established (handshake done).",
+		"Connections the service read for the first time.",
+		"Connections closed with work never read.",
+	};
+	struct sld_ctl_view *views[SLD_MAX_GUARDS];
+	const char *names[SLD_MAX_GUARDS];
+	struct sl_guard_stats t[SLD_MAX_GUARDS];
+	struct prom_buf b;
+	unsigned n = d->n_guards;
+
+	prom_init(&b, mem, cap);
+	for (unsigned i = 0; i < n; i++) {
+		views[i] = &d->guards[i].view;
+		names[i] = d->guards[i].name;
+		pthread_mutex_lock(&d->guards[i].gv.lock);
+		t[i] = d->guards[i].gv.total;
+		pthread_mutex_unlock(&d->guards[i].gv.lock);
+	}
+	ctl_metrics(&b, views, names, n);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_listening",
+		    "1 if a service listens on the port.", listening, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_accept_queue",
+		    "Connections waiting for the service's accept().", accept_queue, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_accept_limit",
+		    "The service's listen() backlog.", accept_limit, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_min_seconds",
+		    "Smallest wait of work in the service's sockets, last tick.", wait_min_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_p50_seconds",
+		    "Median wait, last tick.", wait_p50_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_p99_seconds",
+		    "99th percentile wait, last tick.", wait_p99_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_waiting",
+		    "Sockets with work waiting for a read now.", pending, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_connections_open",
+		    "Established connections open now.", open, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_saturated_cpus",
+		    "CPUs the service keeps busy when saturated (learnt; its busy fraction's unit).",
+		    sat_cpu_milli, 1e-3);
+	for (unsigned c = 0; c < 5; c++) {
+		prom_family(&b, cn[c], ch[c], PROM_COUNTER);
+		for (unsigned i = 0; i < n; i++) {
+			struct prom_label l = { "service", names[i] };
+			uint64_t val = c == 0 ? t[i].waits : c == 2 ? t[i].conns :
+				       c == 3 ? t[i].served : t[i].abandoned;
+
+			if (c == 1)	/* seconds, not a count */
+				prom_sample(&b, cn[c], &l, 1, (double)t[i].wait_ns / 1e9);
+			else
+				prom_sample_u64(&b, cn[c], &l, 1, val);
+		}
+	}
+	prom_family(&b, "sluice_kernel_decisions_total",
+		    "Data-plane decisions for the service, by reason, summed over CPUs.",
+		    PROM_COUNTER);
+	for (unsigned i = 0; i < n; i++) {
+		struct sl_stats k;
+
+		if (sld_dataplane_stats(&d->guards[i].dp, &k))
+			continue;
+		for (unsigned r = 0; r < SL_R__COUNT; r++) {
+			struct prom_label l[2] = { { "service", names[i] },
+						   { "reason", sl_reason_name(r) } };
+
+			prom_sample_u64(&b, "sluice_kernel_decisions_total", l, 2,
+					sl_stats_field(&k, r));
+		}
+	}
+	sld_fleet_metrics(&b);
+	return prom_finish(&b);
+}
+
 static int build_page(struct sld *d, char *mem, size_t cap)
 {
 	struct prom_buf b;
@@ -103,6 +260,8 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	char code[8];
 	uint64_t lat[SLD_N_LAT + 1];
 
+	if (d->n_guards)
+		return guard_page(d, mem, cap);
 	prom_init(&b, mem, cap);
 
 	/* pool */
@@ -137,29 +296,7 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	      ld(&v->min_delay_ns) / 1e9);
 
 	/* controller */
-	GAUGE(&b, "sluiced_controller_rate", "Admission rate cap written to the kernel, new connections/s.",
-	      ld32(&v->rate_cap));
-	GAUGE(&b, "sluiced_controller_level", "Admission level written to the kernel.",
-	      ld32(&v->level));
-	GAUGE(&b, "sluiced_controller_target_delay_seconds", "Queueing-delay target.",
-	      ld(&v->target_ns) / 1e9);
-	GAUGE(&b, "sluiced_controller_delay_seconds", "Delay signal of the last tick.",
-	      ld(&v->delay_ns) / 1e9);
-	GAUGE(&b, "sluiced_controller_overloaded", "1 if the delay was above target.",
-	      ld32(&v->overloaded));
-	GAUGE(&b, "sluiced_controller_goodput", "Completed requests per second, in connections.",
-	      ld(&v->goodput_milli) / 1000);
-	GAUGE(&b, "sluiced_controller_demand", "New connections per second past the level.",
-	      ld(&v->demand_milli) / 1000);
-	GAUGE(&b, "sluiced_controller_requests_per_connection",
-	      "Requests per admitted connection (EWMA).", ld(&v->req_per_conn_milli) / 1000);
-	GAUGE(&b, "sluiced_controller_retry_after_seconds", "Retry-After of a 503 now.",
-	      ld32(&v->retry_after_s));
-	GAUGE(&b, "sluiced_accept_backlog", "Connections waiting for accept().",
-	      ld32(&v->backlog));
-	if (atomic_load(&v->psi_milli) != UINT32_MAX)
-		GAUGE(&b, "sluiced_cpu_pressure_some_avg10", "CPU PSI some avg10, percent.",
-		      ld32(&v->psi_milli) / 1000);
+	ctl_metrics(&b, (struct sld_ctl_view *const[]){ v }, NULL, 1);
 	if (d->proxy) {
 		GAUGE(&b, "sluiced_upstream_excess_seconds",
 		      "Upstream latency above its floor, last tick.",
@@ -177,11 +314,6 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 		      "Requests waiting for a place in flight, last tick.",
 		      ld32(&v->upstream_queued));
 	}
-	COUNTER(&b, "sluiced_controller_ticks_total", "Controller ticks.", ld(&v->ticks));
-	COUNTER(&b, "sluiced_admission_writes_total", "Heartbeats written to sl_admission.",
-		ld(&v->map_writes));
-	COUNTER(&b, "sluiced_admission_write_errors_total", "Failed sl_admission writes.",
-		ld(&v->map_errors));
 
 	/* fast path */
 	prom_family(&b, "sluiced_fastpath_total",
@@ -193,7 +325,7 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	}
 
 	/* kernel */
-	if (sld_dataplane_stats(d, &k) == 0) {
+	if (sld_dataplane_stats(&d->dp, &k) == 0) {
 		prom_family(&b, "sluice_kernel_decisions_total",
 			    "Data-plane decisions for the service, by reason, summed over CPUs.",
 			    PROM_COUNTER);

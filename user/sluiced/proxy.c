@@ -65,6 +65,7 @@ struct up_target {
 	unsigned n_addr;
 	uint32_t timeout_s;
 	struct sld_trusted trusted;
+	char hostport[SLD_ADDR_MAX];	/* as configured: the Host of a request without one */
 	uint64_t gen;		/* bumped by each change of the upstream */
 };
 
@@ -104,6 +105,7 @@ int sld_proxy_configure(const struct sld_config *next)
 	}
 	freeaddrinfo(ai);
 	t.timeout_s = next->request_timeout_s;
+	snprintf(t.hostport, sizeof(t.hostport), "%s", next->upstream);
 	t.trusted = next->trusted;
 	pthread_mutex_lock(&P.lock);
 	same = P.t.n_addr == t.n_addr &&
@@ -436,6 +438,7 @@ static int build_request(struct conn *c, const struct up_target *t, struct http_
 		.client_addr = addr,
 		.peer_trusted = sld_trusted_match(&t->trusted, (const struct sockaddr *)&c->peer),
 		.body_len = c->body_len,
+		.host = t->hostport,
 	};
 	int err;
 

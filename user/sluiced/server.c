@@ -63,7 +63,7 @@ static bool over_user_rate(struct server *s, uint64_t now)
 	uint32_t rate = atomic_load_explicit(&s->d->view.rate_cap, memory_order_relaxed);
 	uint64_t interval, tol, next;
 
-	if (sld_dataplane_claimed(s->d) || rate == 0)
+	if (sld_dataplane_claimed(&s->d->dp) || rate == 0)
 		return false;
 	/* Only while the controller is engaged (an overloaded tick within
 	 * the last second). In the kernel the cap costs nothing and its

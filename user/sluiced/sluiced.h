@@ -11,7 +11,12 @@
  *   proxy.c       reverse proxy to --upstream over a keep-alive pool
  *   upqueue.c     the proxy's queue: requests in flight to the upstream
  *                 held to an adaptive limit (uplimit.c)
- *   controlloop.c the controller thread: signals -> ctl_tick -> sl_admission
+ *   controlloop.c the controller thread: signals -> ctl_tick -> sl_admission,
+ *                 one controller per service (the served one, or each
+ *                 guarded port)
+ *   guard.c       guard mode: the guarded ports, their listeners, their
+ *                 kernel signals (guardsig.c) for the controller
+ *   guardbpf.c    guard mode's BPF object: checks, load, attach, counters
  *   dataplane.c   attach (--iface), the pinned service, re-adoption, the
  *                 admission writes, kernel counters
  *   metrics.c     the Prometheus endpoint, its own thread
@@ -43,6 +48,8 @@
 #include "http_parse.h"
 #include "pins.h"
 #include "signals.h"
+#include "guardsig.h"
+#include "procsock.h"
 
 struct conn;
 
@@ -137,7 +144,48 @@ struct sld_dataplane {
 	uint32_t last_cap;		/* rate_cap last written (controller thread) */
 	bool adopted;			/* a fresh sl_admission was there at start */
 	bool fleet;			/* --fleet: SL_ADM_FLEET in sl_admission */
+	bool guard;			/* a guarded port's (SL_SVC_GUARD) */
 	struct sl_admission adopted_adm;
+};
+
+/* Guard mode: the BPF object measuring the guarded ports' waits. */
+struct guard_bpf;
+struct sld_guard_bpf {
+	struct guard_bpf *skel;
+	int ncpu;
+	struct sl_guard_stats *percpu;	/* ncpu entries, for reads */
+};
+
+/* What a guarded port's measurements were at the last tick (metrics). */
+struct sld_guard_view {
+	_Atomic uint32_t listening;	/* a listener on the port at the last tick */
+	_Atomic uint32_t listeners;	/* listening sockets (SO_REUSEPORT) */
+	_Atomic uint32_t accept_queue;	/* connections waiting for accept() */
+	_Atomic uint32_t accept_limit;	/* the listen() backlog */
+	_Atomic uint64_t wait_min_ns;	/* the tick's waits: smallest, median, p99 */
+	_Atomic uint64_t wait_p50_ns;
+	_Atomic uint64_t wait_p99_ns;
+	_Atomic uint64_t pending;	/* sockets with work waiting now */
+	_Atomic uint64_t open;		/* established connections open */
+	_Atomic uint64_t sat_cpu_milli;	/* CPUs the service uses saturated, x 1000 */
+	struct sl_guard_stats total;	/* the kernel's counters (controller thread
+					 * writes, metrics reads: under lock) */
+	pthread_mutex_t lock;
+};
+
+struct sld_guard {
+	uint16_t port;
+	char name[16];			/* "tcp/PORT" */
+	struct sld_dataplane dp;	/* its service entry */
+	struct sld_ctl_view view;	/* its controller's outputs */
+	struct sld_guard_view gv;
+	/* controller thread only: */
+	struct gsig_state sig;
+	bool told_down;			/* "no listener" said */
+	uint32_t inode;			/* the listener whose owner is in cpu */
+	bool have_cpu;			/* the owner's CPU clock is readable */
+	struct sld_cpu cpu;
+	struct gsig_busy busy;		/* its busy fraction, learnt */
 };
 
 struct sld {
@@ -171,6 +219,11 @@ struct sld {
 	volatile sig_atomic_t *stop;	/* set by SIGTERM/SIGINT */
 	_Atomic bool ctl_stop;
 	pthread_t ctl_thread;
+
+	/* guard mode (--guard): no listener, no pool */
+	struct sld_guard guards[SLD_MAX_GUARDS];
+	uint32_t n_guards;
+	struct sld_guard_bpf gbpf;
 
 	/* completion hand-back: workers push, the IO thread pops */
 	_Atomic(struct conn *) done;
@@ -227,14 +280,33 @@ void sld_upq_submit(struct conn *c, uint64_t since_ns);
 /* Once a tick, from the controller: the tick's signals; moves the limit. */
 void sld_upq_tick(uint64_t now, struct sld_upq_signals *s);
 
-/* dataplane.c */
+/* dataplane.c: attach, then one service entry for the served port or for
+ * each guarded port */
 int sld_dataplane_up(struct sld *d);
-int sld_dataplane_write(struct sld *d, const struct ctl_output *o,
+int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 			uint64_t stale_after_ns, uint32_t stale_policy);
-int sld_dataplane_stats(struct sld *d, struct sl_stats *s);
-bool sld_dataplane_claimed(struct sld *d);
-void sld_dataplane_refresh(struct sld *d);
+int sld_dataplane_stats(struct sld_dataplane *dp, struct sl_stats *s);
+bool sld_dataplane_claimed(struct sld_dataplane *dp);
+void sld_dataplane_refresh(struct sld_dataplane *dp);
 void sld_dataplane_down(struct sld *d, bool detach);
+
+/* guardbpf.c */
+int sld_guard_bpf_check(void);	/* BTF and the tracepoints, logged */
+int sld_guard_bpf_open(struct sld_guard_bpf *gb);
+int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx);
+int sld_guard_bpf_read(struct sld_guard_bpf *gb, int idx, struct sl_guard_stats *sum);
+void sld_guard_bpf_close(struct sld_guard_bpf *gb);
+
+/* guard.c */
+int sld_guard_init(struct sld *d);	/* the guards of cfg; nothing attached */
+int sld_guard_up(struct sld *d);	/* load and attach the BPF object */
+/* One tick's measurements of guard g: -EAGAIN while it has no listener
+ * or on its first tick. done: connections served in ns. */
+int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
+		      struct ctl_signals *s, uint64_t *done, uint64_t *ns, uint32_t *backlog);
+/* Wait for SIGTERM (0) , rereading the options on SIGHUP. */
+int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload);
+void sld_guard_down(struct sld *d);
 
 /* controlloop.c */
 int sld_control_start(struct sld *d);

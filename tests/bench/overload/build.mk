@@ -49,3 +49,17 @@ $(BENCH_OVL)/test_load: $(BENCH_OVL)/test_load.o $(BUILD)/user/load/hist.o $(BUI
 
 TEST_BINS  += $(BENCH_OVL)/test_load
 TEST_PROGS += $(BENCH_OVL)/test_load
+
+# The JDK thread-pool service (tests/bench/overload/jdkservice), compiled
+# where javac is; the Node.js one (nodeservice/server.js) runs from source.
+JDKSERVICE := $(BUILD)/jdkservice/WorkServer.class
+JAVAC ?= javac
+
+ifneq ($(shell command -v $(JAVAC) 2>/dev/null),)
+$(JDKSERVICE): tests/bench/overload/jdkservice/WorkServer.java
+	$(call msg,JAVAC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(JAVAC) -d $(@D) $<
+
+BENCH_BINS += $(JDKSERVICE)
+endif

@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Guard mode's load signal: how long a guarded TCP service leaves work
+ * waiting in its sockets before it reads it (include/sluice/guard_abi.h
+ * defines the wait and the maps). Three BTF tracepoints, because this
+ * kernel refuses fentry/fexit and has no kprobes, and because tracepoints
+ * are stable where production kernels forbid kprobes:
+ *
+ *   guard_state  inet_sock_set_state: a guarded port's child socket
+ *                reaching ESTABLISHED starts its first wait; leaving
+ *                ESTABLISHED ends an open connection; the close removes
+ *                work never read (counted as abandoned)
+ *   guard_ready  sk_data_ready: data on an established socket with
+ *                nothing waiting starts a wait
+ *   guard_recv   sock_recv_length: the application read the socket; the
+ *                wait ends and goes into the guard's per-CPU histogram
+ *
+ * sk_data_ready and sock_recv_length fire for every socket of the
+ * machine, so each program first tests the local port in an array (one
+ * inlined load) and only then the socket's family, protocol and network
+ * namespace: tests of other namespaces using the same port must not count.
+ */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <sluice/guard_abi.h>
+
+/* The fields read, relocated against the kernel's BTF (CO-RE). */
+struct ns_common {
+	unsigned int inum;
+} __attribute__((preserve_access_index));
+
+struct net {
+	struct ns_common ns;
+} __attribute__((preserve_access_index));
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+struct sock_common {
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
+	__u16 skc_num;
+	possible_net_t skc_net;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_protocol;
+} __attribute__((preserve_access_index));
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+#define TCP_ESTABLISHED	1
+#define TCP_SYN_RECV	3
+#define TCP_CLOSE	7
+
+/* The daemon's network namespace (inode of /proc/self/ns/net), set before load. */
+const volatile __u32 guard_netns = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u32);
+} guard_ports SEC(".maps");
+
+/* Keyed by the socket's address: valid from handshake to close, and a
+ * socket closed without a read is removed by guard_state. LRU so that a
+ * socket missed at close (a racing close) ages out instead of filling it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_GUARD_WAITS);
+	__type(key, __u64);
+	__type(value, struct sl_guard_wait);
+} guard_wait SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_GUARD_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_guard_stats);
+} guard_stats SEC(".maps");
+
+/* The guard index of sk, or -1 if sk is not a guarded TCP socket of our
+ * namespace. The port first: it rejects nearly every socket at once. */
+static __always_inline int guard_of(const struct sock *sk)
+{
+	__u32 port = sk->__sk_common.skc_num;
+	__u32 *g = bpf_map_lookup_elem(&guard_ports, &port);
+	unsigned short family;
+
+	if (!g || !*g)
+		return -1;
+	family = sk->__sk_common.skc_family;
+	if ((family != AF_INET && family != AF_INET6) || sk->sk_protocol != IPPROTO_TCP)
+		return -1;
+	if (BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != guard_netns)
+		return -1;
+	return (int)(*g - 1);
+}
+
+static __always_inline struct sl_guard_stats *stats_of(__u32 guard)
+{
+	return bpf_map_lookup_elem(&guard_stats, &guard);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	__u64 key = (__u64)(unsigned long)sk;
+	struct sl_guard_stats *st;
+	struct sl_guard_wait *w;
+	int g;
+
+	if (newstate == TCP_CLOSE) {
+		/* The port is gone by now (the kernel unhashes the socket
+		 * first): only a socket we track has an entry to remove. */
+		w = bpf_map_lookup_elem(&guard_wait, &key);
+		if (!w)
+			return 0;
+		st = stats_of(w->guard);
+		if (bpf_map_delete_elem(&guard_wait, &key) == 0 && st)
+			st->abandoned++;
+		return 0;
+	}
+	if (oldstate != TCP_ESTABLISHED && newstate != TCP_ESTABLISHED)
+		return 0;
+	g = guard_of(sk);
+	if (g < 0)
+		return 0;
+	st = stats_of((__u32)g);
+	if (!st)
+		return 0;
+	if (oldstate == TCP_ESTABLISHED) {
+		/* Leaving ESTABLISHED (a FIN sent or received): no longer an
+		 * open connection, though its last bytes may still be read. */
+		st->closed++;
+		return 0;
+	}
+	if (oldstate == TCP_SYN_RECV) {
+		struct sl_guard_wait nw = {
+			.since_ns = bpf_ktime_get_ns(),
+			.guard = (__u32)g,
+			.new_conn = 1,
+		};
+
+		bpf_map_update_elem(&guard_wait, &key, &nw, BPF_ANY);
+		st->conns++;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sk_data_ready")
+int BPF_PROG(guard_ready, const struct sock *sk)
+{
+	__u64 key = (__u64)(unsigned long)sk;
+	struct sl_guard_wait w;
+	int g;
+
+	g = guard_of(sk);
+	if (g < 0 || sk->__sk_common.skc_state != TCP_ESTABLISHED)
+		return 0;
+	w = (struct sl_guard_wait){ .since_ns = bpf_ktime_get_ns(), .guard = (__u32)g };
+	/* Work already waiting keeps its start: the wait is the oldest's. */
+	if (bpf_map_update_elem(&guard_wait, &key, &w, BPF_NOEXIST) == 0) {
+		struct sl_guard_stats *st = stats_of((__u32)g);
+
+		if (st)
+			st->readies++;
+	}
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(guard_recv, struct sock *sk, int ret, int flags)
+{
+	__u64 key = (__u64)(unsigned long)sk;
+	struct sl_guard_stats *st;
+	struct sl_guard_wait *w;
+	__u64 now, wait;
+	__u32 guard, b;
+
+	if (guard_of(sk) < 0)
+		return 0;
+	w = bpf_map_lookup_elem(&guard_wait, &key);
+	if (!w)
+		return 0;
+	now = bpf_ktime_get_ns();
+	wait = now > w->since_ns ? now - w->since_ns : 0;
+	guard = w->guard;
+	st = stats_of(guard);
+	if (st) {
+		st->waits++;
+		st->wait_ns += wait;
+		if (w->new_conn)
+			st->served++;
+		b = sl_guard_bucket(wait);
+		/* The verifier needs the bound even though the helper clamps. */
+		if (b < SL_GUARD_BUCKETS)
+			st->hist[b]++;
+	}
+	bpf_map_delete_elem(&guard_wait, &key);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guard mode (--guard tcp/PORT): sluiced serves nothing and protects local
+ * TCP services it does not run. Per guarded port, each tick: is a service
+ * listening (sock_diag; a port with no listener is not an error, services
+ * restart), the kernel's wait counters (guardbpf.c), and from them
+ * (guardsig.c) the delay signals the controller turns into the port's
+ * admission rate and level, which the data plane enforces on new
+ * connections. Nothing is in the request path but the data plane.
+ *
+ * The wait measured is the one that grows first in every server design:
+ * a thread-per-request or goroutine server leaves accepted sockets unread,
+ * an event loop accepts and reads late, a thread pool's queue holds
+ * accepted connections whose bytes wait in the socket. Their completions
+ * are the connections read for the first time.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "sluiced.h"
+#include "sockdiag.h"
+
+int sld_guard_init(struct sld *d)
+{
+	const struct sld_config *cfg = &d->cfg;
+
+	d->n_guards = cfg->n_guards;
+	for (uint32_t i = 0; i < cfg->n_guards; i++) {
+		struct sld_guard *g = &d->guards[i];
+
+		memset(g, 0, sizeof(*g));
+		g->port = cfg->guards[i];
+		g->dp.port = g->port;
+		snprintf(g->name, sizeof(g->name), "tcp/%u", g->port);
+		gsig_init(&g->sig);
+		pthread_mutex_init(&g->gv.lock, NULL);
+	}
+	return 0;
+}
+
+int sld_guard_up(struct sld *d)
+{
+	int err = sld_guard_bpf_open(&d->gbpf);
+
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < d->n_guards; i++) {
+		err = sld_guard_bpf_port(&d->gbpf, d->guards[i].port, (int)i);
+		if (err) {
+			pr_err("cannot add %s to the guard's ports: %s", d->guards[i].name,
+			       strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Says once when the port's listener goes away or comes (back). */
+static bool listener_state(struct sld_guard *g, int err, const struct sld_listener *ls)
+{
+	bool up = err == 0;
+	bool was = atomic_load_explicit(&g->gv.listening, memory_order_relaxed);
+
+	if (up && !was)
+		pr_info("%s: a service listens (%u socket%s, backlog %u): guarding it",
+			g->name, ls->sockets, ls->sockets == 1 ? "" : "s", ls->limit);
+	else if (!up && (was || !g->told_down))
+		pr_warn("%s: no service listens%s%s; guarding starts when one does",
+			g->name, err == -ENOENT ? "" : ": ",
+			err == -ENOENT ? "" : strerror(-err));
+	if (!up)
+		g->told_down = true;
+	atomic_store_explicit(&g->gv.listening, up, memory_order_relaxed);
+	return up;
+}
+
+/*
+ * The service's busy fraction (guardsig.h says how it is measured): it
+ * gives the controller's busy jump its capacity estimate, goodput / busy,
+ * so that a rate that sank during a quiet spell opens in a tick or two
+ * when load returns, instead of climbing 5% a tick while the service
+ * idles. The process is found once per listener. 0: unknown.
+ */
+static double busy_of(struct sld_guard *g, uint32_t inode, uint64_t now)
+{
+	bool overloaded = atomic_load_explicit(&g->view.overloaded, memory_order_relaxed);
+	uint64_t ns;
+	double busy;
+	pid_t pid;
+
+	if (inode != g->inode) {	/* a new listener: find its process */
+		g->inode = inode;
+		g->have_cpu = sld_socket_owner(inode, &pid) == 0 &&
+			      sld_cpu_open(pid, &g->cpu) == 0 &&
+			      sld_cpu_read(&g->cpu, &ns) == 0;
+		if (g->have_cpu) {
+			gsig_busy_init(&g->busy, g->cpu.cpus, ns, now);
+			pr_info("%s: the service is process %d (%u CPU%s)", g->name,
+				(int)g->cpu.pid, g->cpu.cpus, g->cpu.cpus == 1 ? "" : "s");
+		} else {
+			pr_warn("%s: cannot find the service's process: its busy "
+				"fraction is unknown", g->name);
+		}
+		return 0;
+	}
+	if (!g->have_cpu || sld_cpu_read(&g->cpu, &ns))
+		return 0;
+	busy = gsig_busy(&g->busy, ns, now, overloaded);
+	atomic_store_explicit(&g->gv.sat_cpu_milli, (uint64_t)(g->busy.sat * 1000),
+			      memory_order_relaxed);
+	return busy;
+}
+
+int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
+		      struct ctl_signals *s, uint64_t *done, uint64_t *ns, uint32_t *backlog)
+{
+	struct sld_guard_view *v = &g->gv;
+	struct sld_listener ls;
+	struct sl_guard_stats cur;
+	struct gsig_tick t;
+	int err;
+
+	err = sld_listener_find(g->port, &ls);
+	if (!listener_state(g, err, &ls)) {
+		/* A restarted service starts afresh: no wait spans two lives. */
+		gsig_init(&g->sig);
+		g->inode = 0;
+		return -EAGAIN;
+	}
+	err = sld_guard_bpf_read(&d->gbpf, (int)(g - d->guards), &cur);
+	if (err)
+		return err;
+	gsig_tick(&g->sig, now, &cur, ls.queued, &t);
+
+	atomic_store_explicit(&v->listeners, ls.sockets, memory_order_relaxed);
+	atomic_store_explicit(&v->accept_queue, ls.queued, memory_order_relaxed);
+	atomic_store_explicit(&v->accept_limit, ls.limit, memory_order_relaxed);
+	atomic_store_explicit(&v->wait_min_ns, t.delay_min_ns, memory_order_relaxed);
+	atomic_store_explicit(&v->wait_p50_ns, t.p50_ns, memory_order_relaxed);
+	atomic_store_explicit(&v->wait_p99_ns, t.p99_ns, memory_order_relaxed);
+	atomic_store_explicit(&v->pending, t.pending, memory_order_relaxed);
+	atomic_store_explicit(&v->open, t.open, memory_order_relaxed);
+	pthread_mutex_lock(&v->lock);
+	v->total = cur;
+	pthread_mutex_unlock(&v->lock);
+	if (!t.interval_ns)
+		return -EAGAIN;
+
+	s->delay_min_ns = t.delay_min_ns;
+	s->oldest_age_ns = t.oldest_age_ns;
+	s->depth = t.pending > UINT32_MAX ? UINT32_MAX : (uint32_t)t.pending;
+	s->busy = busy_of(g, ls.inode, now);
+	*done = t.served;
+	*ns = t.interval_ns;
+	*backlog = ls.queued;
+	return 0;
+}
+
+int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	/* The signals are blocked in every thread (main.c): one that arrives
+	 * between the test and sigsuspend stays pending until it unblocks
+	 * them, so no wake-up is lost. */
+	while (!*d->stop) {
+		if (*reload) {
+			*reload = 0;
+			sld_reload(d);
+			continue;
+		}
+		sigsuspend(&none);
+	}
+	return 0;
+}
+
+void sld_guard_down(struct sld *d)
+{
+	sld_guard_bpf_close(&d->gbpf);
+	for (uint32_t i = 0; i < d->n_guards; i++)
+		pthread_mutex_destroy(&d->guards[i].gv.lock);
+}

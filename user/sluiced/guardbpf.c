@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Guard mode's BPF object (bpf/guard.bpf.c): check that the kernel has
+ * what it needs before anything is loaded (BTF, the three tracepoints),
+ * load it for our network namespace, attach it, add the guarded ports,
+ * and read a port's counters summed over CPUs.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "guard.skel.h"
+#include "log.h"
+#include "sluiced.h"
+
+#define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
+
+/* The BTF tracepoints attached, by their kernel names. */
+static const char *const tracepoints[] = { "inet_sock_set_state", "sk_data_ready",
+					   "sock_recv_length" };
+
+int sld_guard_bpf_check(void)
+{
+	struct btf *btf;
+	int err = 0;
+
+	if (access(VMLINUX_BTF, R_OK)) {
+		pr_err("guard mode needs the kernel's BTF (%s: %s): build the kernel "
+		       "with CONFIG_DEBUG_INFO_BTF=y", VMLINUX_BTF, strerror(errno));
+		return -ENOTSUP;
+	}
+	btf = btf__load_vmlinux_btf();
+	if (!btf) {
+		err = -errno;
+		pr_err("cannot read the kernel's BTF (%s): %s", VMLINUX_BTF, strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < sizeof(tracepoints) / sizeof(tracepoints[0]); i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "btf_trace_%s", tracepoints[i]);
+		if (btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) < 0) {
+			pr_err("guard mode needs the %s tracepoint, which this kernel "
+			       "lacks (Linux 6.6 or later has it)", tracepoints[i]);
+			err = -ENOTSUP;
+		}
+	}
+	btf__free(btf);
+	return err;
+}
+
+int sld_guard_bpf_open(struct sld_guard_bpf *gb)
+{
+	struct guard_bpf *skel;
+	struct stat st;
+	int err;
+
+	memset(gb, 0, sizeof(*gb));
+	err = sld_guard_bpf_check();
+	if (err)
+		return err;
+	if (stat("/proc/self/ns/net", &st)) {
+		err = -errno;
+		pr_err("cannot read our network namespace (/proc/self/ns/net): %s",
+		       strerror(-err));
+		return err;
+	}
+	skel = guard_bpf__open();
+	if (!skel) {
+		err = -errno;
+		pr_err("cannot open the guard's BPF object: %s", strerror(-err));
+		return err;
+	}
+	skel->rodata->guard_netns = (__u32)st.st_ino;
+	err = guard_bpf__load(skel);
+	if (err) {
+		pr_err("cannot load the guard's BPF programs: %s (needs CAP_BPF and "
+		       "CAP_PERFMON, or root)", strerror(-err));
+		goto out;
+	}
+	err = guard_bpf__attach(skel);
+	if (err) {
+		pr_err("cannot attach the guard's tracepoints: %s", strerror(-err));
+		goto out;
+	}
+	gb->ncpu = libbpf_num_possible_cpus();
+	if (gb->ncpu <= 0) {
+		err = gb->ncpu ? gb->ncpu : -EINVAL;
+		pr_err("cannot count the CPUs: %s", strerror(-err));
+		goto out;
+	}
+	gb->percpu = calloc((size_t)gb->ncpu, sizeof(*gb->percpu));
+	if (!gb->percpu) {
+		err = -ENOMEM;
+		goto out;
+	}
+	gb->skel = skel;
+	return 0;
+out:
+	guard_bpf__destroy(skel);
+	return err;
+}
+
+int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx)
+{
+	__u32 key = port, val = idx < 0 ? 0 : (__u32)idx + 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(gb->skel->maps.guard_ports), &key, &val, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int sld_guard_bpf_read(struct sld_guard_bpf *gb, int idx, struct sl_guard_stats *sum)
+{
+	struct sl_guard_stats *per = gb->percpu;
+	__u32 key = (__u32)idx;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(gb->skel->maps.guard_stats), &key, per))
+		return -errno;
+	memset(sum, 0, sizeof(*sum));
+	for (int c = 0; c < gb->ncpu; c++) {
+		sum->waits += per[c].waits;
+		sum->wait_ns += per[c].wait_ns;
+		sum->conns += per[c].conns;
+		sum->readies += per[c].readies;
+		sum->served += per[c].served;
+		sum->closed += per[c].closed;
+		sum->abandoned += per[c].abandoned;
+		for (int b = 0; b < SL_GUARD_BUCKETS; b++)
+			sum->hist[b] += per[c].hist[b];
+	}
+	return 0;
+}
+
+void sld_guard_bpf_close(struct sld_guard_bpf *gb)
+{
+	if (gb->skel)
+		guard_bpf__destroy(gb->skel);
+	free(gb->percpu);
+	gb->skel = NULL;
+	gb->percpu = NULL;
+}
