@@ -27,6 +27,8 @@ packages=(
 	systemd               # systemd-analyze verify of the unit in the install test (no running systemd needed)
 	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
 	gnuplot-nox           # the overload benchmark's plots
+	libhiredis-dev        # sluiced's Redis client for fleet quotas (--fleet)
+	redis-server          # the Redis of the fleet-quota namespace test (redis-server, redis-cli)
 	nodejs                # the Node.js event-loop service of guard mode's test and bench
 	openjdk-17-jdk-headless # the JDK thread-pool service of guard mode's test and bench
 	wrk                   # keep-alive load: the cost of guard mode's probes (bench-guard)
