@@ -3,6 +3,8 @@
  * The limiters, in the order a judged packet meets them:
  *   1. prefix rules (LPM tries): allow, deny, or a priority class;
  *   2. the admission level: classes below it are shed;
+ *   2b. the source's exception (sl_src_quota), set by a daemon running
+ *      fleet quotas, while its heartbeat is fresh;
  *   3. the per-service token bucket (rate, burst, capped by the daemon);
  *   4. the per-source token bucket, keyed by the source prefix.
  * (3 and 4 are read in that order, but the service's token is taken
@@ -217,6 +219,38 @@ static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
 	__sync_fetch_and_add(&b->tat_ns, -(sl_interval(svc->src_rate) * p->segs));
 }
 
+/*
+ * Fleet quotas (SL_ADM_FLEET): count the source in sl_src_seen, then judge
+ * it against its exception if the daemon set one. true: no exception, or
+ * within its rate. A UDP GRO train counts, and is charged, once per
+ * datagram, as in the buckets. A counter that another CPU inserted first
+ * is counted on the next packet: an approximate count is all the daemon
+ * needs.
+ */
+static __always_inline bool sl_src_quota_take(const struct sl_pkt *p, __u32 slot,
+					      const struct sl_service *svc, __u64 now)
+{
+	struct sl_src_seen *seen, one = { .count = p->segs };
+	struct sl_src_quota *q;
+	struct sl_src_key k;
+	__u64 interval;
+
+	sl_src_key(p, slot, svc, &k);
+	seen = bpf_map_lookup_elem(&sl_src_seen, &k);
+	if (seen)
+		__sync_fetch_and_add(&seen->count, p->segs);
+	else
+		bpf_map_update_elem(&sl_src_seen, &k, &one, BPF_NOEXIST);
+	q = bpf_map_lookup_elem(&sl_src_quota, &k);
+	if (!q)
+		return true;
+	if (!q->rate_milli)
+		return false;	/* refused outright */
+	interval = SL_NSEC_PER_SEC * 1000 / q->rate_milli;
+	return sl_gcra(&q->tat_ns, now, interval, sl_tolerance(interval, q->burst),
+		       sl_clock_coarse, p->segs, sl_debt(svc, interval));
+}
+
 static __always_inline struct sl_judgement
 sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 {
@@ -227,7 +261,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 	struct sl_bucket *b = NULL;
 	struct sl_src_bucket *sb = NULL;
 	__u32 zero = 0, level = 0, rate, cap = 0, cls = SL_CLASS_DEFAULT;
-	bool open = false, have_now = false;
+	bool open = false, have_now = false, fleet = false;
 	__u64 now, interval = 0, tol = 0;
 
 	/* 1. Prefix rules: allow and deny are final. */
@@ -265,6 +299,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 		if (age <= (__s64)adm->stale_after_ns) {
 			level = adm->level;
 			cap = adm->rate_cap;
+			fleet = adm->flags & SL_ADM_FLEET;
 			goto judge_level;
 		}
 		j.stale = true;
@@ -281,6 +316,19 @@ judge_level:
 	if (cls < level) {
 		j.reason = SL_R_shed_level;
 		return j;
+	}
+
+	/* 2b. The source's fleet exception, before any bucket: a source
+	 * refused here takes no token from either. */
+	if (fleet) {
+		if (!have_now) {
+			now = sl_bucket_now();
+			have_now = true;
+		}
+		if (!sl_src_quota_take(p, slot, svc, now)) {
+			j.reason = SL_R_src_quota;
+			return j;
+		}
 	}
 
 	/* 3. Service bucket, its rate capped by the daemon. */

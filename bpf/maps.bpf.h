@@ -106,4 +106,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_stats SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_SRC_QUOTA_MAX);
+	__type(key, struct sl_src_key);
+	__type(value, struct sl_src_quota);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_src_quota SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_SRC_SEEN_MAX);
+	__type(key, struct sl_src_key);
+	__type(value, struct sl_src_seen);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_src_seen SEC(".maps");
+
 #endif /* SLUICE_MAPS_BPF_H */

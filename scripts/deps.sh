@@ -21,8 +21,14 @@ packages=(
 	socat                 # real TCP listeners and echo services in the namespace tests
 	jq                    # reads sluicectl -j output in the namespace tests
 	python3               # test services: the action test, the HTTP front, the proxy's scripted upstream
+	curl                  # HTTP requests and metrics reads in the daemon's end-to-end test
+	util-linux            # nsenter (sluicectl/sluiced in a test host's netns), setpriv
+	binutils              # nm and readelf: the installed library's exports in the install test
+	systemd               # systemd-analyze verify of the unit in the install test (no running systemd needed)
 	golang-go             # the Go net/http service of the overload benchmark and demo; Go baselines
 	gnuplot-nox           # the overload benchmark's plots
+	libhiredis-dev        # sluiced's Redis client for fleet quotas (--fleet)
+	redis-server          # the Redis of the fleet-quota namespace test (redis-server, redis-cli)
 	nodejs                # the Node.js event-loop service of guard mode's test and bench
 	openjdk-17-jdk-headless # the JDK thread-pool service of guard mode's test and bench
 	wrk                   # keep-alive load: the cost of guard mode's probes (bench-guard)

@@ -6,7 +6,10 @@
 # (cmocka binaries print these themselves; shell tests print them through
 # tests/netns/lib.sh). A program that exits non-zero, or is killed by its
 # timeout, without reporting a failure counts as one failed case, so a crash
-# or a hang is never a silent pass. Ends with "N passed, N failed, N skipped".
+# or a hang is never a silent pass. A SKIPPED line that stands for a whole
+# file ends in "(N cases)" and counts N. Ends with "N passed, N failed,
+# N skipped"; with CI=true a skip fails the run (CI runs as root with every
+# dependency, where nothing may be skipped).
 set -uo pipefail
 
 timeout_s=${TEST_TIMEOUT:-600}
@@ -21,6 +24,8 @@ count_cases() {
 	     summary { next }
 	     /^\[       OK \] /  { ok++ }
 	     /^\[  FAILED  \] /  { bad++ }
+	     /^\[  SKIPPED \] .*\([0-9]+ cases\)$/ {
+		n = $0; sub(/.*\(/, "", n); sub(/ cases\)$/, "", n); skip += n; next }
 	     /^\[  SKIPPED \] /  { skip++ }
 	     END { print ok + 0, bad + 0, skip + 0 }' "$1"
 }
@@ -54,4 +59,8 @@ done
 echo
 ((${#failures[@]})) && echo "failed in: ${failures[*]} (logs in $logdir/)"
 echo "$passed passed, $failed failed, $skipped skipped"
+if [[ ${CI:-} == true ]] && ((skipped > 0)); then
+	echo "CI: $skipped skipped: CI runs everything (see the SKIPPED lines above for what is missing)"
+	exit 1
+fi
 ((failed == 0))

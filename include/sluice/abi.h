@@ -22,6 +22,10 @@
  *   sl_prefix4   LPM_TRIE struct sl_lpm4_key -> struct sl_prefix_rule
  *   sl_prefix6   LPM_TRIE struct sl_lpm6_key -> struct sl_prefix_rule
  *   sl_stats     PERCPU_ARRAY[SL_MAX_SERVICES] struct sl_stats
+ *   sl_src_quota HASH struct sl_src_key -> struct sl_src_quota  per-source exceptions
+ *                (daemon-owned: a source prefix's own rate, or refused)
+ *   sl_src_seen  LRU_HASH struct sl_src_key -> struct sl_src_seen  new connections
+ *                per source prefix, counted for the daemon's fleet quotas
  *
  * Slot 0 is never a service: its sl_stats entry counts what cannot be
  * attributed to one (parse errors, fragments, unjudgeable headers without
@@ -48,13 +52,15 @@
 
 #define SL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-#define SL_ABI_VERSION 3
+#define SL_ABI_VERSION 4
 
 #define SL_MAX_SERVICES   256
 #define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
 #define SL_MAX_CLASS      7             /* priority classes 1..7, higher = more important */
 #define SL_CLASS_DEFAULT  4             /* class of a source no class rule matches */
 #define SL_SOURCES_DEFAULT 65536        /* entries of a service's per-source table */
+#define SL_SRC_QUOTA_MAX  4096          /* sl_src_quota entries */
+#define SL_SRC_SEEN_MAX   16384         /* sl_src_seen entries (LRU) */
 
 /* Map names, as pinned; at most 15 characters (the kernel keeps 16 bytes). */
 #define SL_MAP_CONFIG    "sl_config"
@@ -66,6 +72,8 @@
 #define SL_MAP_PREFIX4   "sl_prefix4"
 #define SL_MAP_PREFIX6   "sl_prefix6"
 #define SL_MAP_STATS     "sl_stats"
+#define SL_MAP_SRC_QUOTA "sl_src_quota"
+#define SL_MAP_SRC_SEEN  "sl_src_seen"
 
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
 
@@ -85,8 +93,9 @@ static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
  * to a protected service) is counted exactly once under a *reason*: why it
  * was admitted or refused. A refused packet is counted once more under the
  * *action* taken on it. So admitted + allowed + denied + shed_level +
- * svc_bucket + src_bucket + unjudgeable = packets judged, and denied +
- * shed_level + svc_bucket + src_bucket + unjudgeable = dropped + rejected +
+ * svc_bucket + src_bucket + src_quota + unjudgeable = packets judged, and
+ * denied + shed_level + svc_bucket + src_bucket + src_quota + unjudgeable =
+ * dropped + rejected +
  * marked + would_drop. parse_error and fragment count packets passed
  * without judgement.
  *
@@ -113,6 +122,8 @@ static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
 	X(shed_level,  "source class below the admission level")               \
 	X(svc_bucket,  "over the service's rate (token bucket)")               \
 	X(src_bucket,  "over the per-source rate (token bucket)")              \
+	X(src_quota,   "over a per-source exception's rate, or refused by it " \
+		       "(the fleet-wide quota)")                               \
 	X(unjudgeable, "headers unreadable to the end (IPv6 extension chain "   \
 		       "past the walk, short first fragment): refused")        \
 	/* actions taken on refused packets */                                 \
@@ -229,9 +240,18 @@ struct sl_admission {
 	__u32 rate_cap;		/* caps sl_service.rate; 0 = no cap */
 	__u8 level;		/* admission level, 0..SL_MAX_CLASS+1 */
 	__u8 stale_policy;	/* enum sl_stale_policy */
-	__u16 pad0;
+	__u8 flags;		/* SL_ADM_* */
+	__u8 pad0;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_admission) == 24, "sl_admission layout");
+
+/*
+ * sl_admission.flags. SL_ADM_FLEET: the daemon runs fleet quotas for the
+ * service, so while its heartbeat is fresh the data plane counts each
+ * judged source in sl_src_seen and applies its sl_src_quota exceptions.
+ * Both lapse with the heartbeat: a dead daemon's exceptions refuse nothing.
+ */
+#define SL_ADM_FLEET (1u << 0)
 
 /*
  * The clock the buckets run on (sl_config.clock). Precise is
@@ -294,6 +314,37 @@ struct sl_src_bucket {
 	__u64 tat_ns;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_src_bucket) == 8, "sl_src_bucket layout");
+
+/*
+ * A per-source exception, sl_src_quota[key], the key built as for
+ * sl_sources (the source masked to the service's prefix). Set by sluiced
+ * for a source over its fleet-wide quota: the source gets rate_milli / 1000
+ * new connections per second on this host (its share of the quota), with
+ * a depth of burst; rate_milli 0 refuses it outright. Judged after the
+ * admission level and before the buckets, under reason src_quota; the
+ * source's own bucket (sl_sources) still applies after it. tat_ns is the
+ * data plane's GCRA state: user space writes back the value it read when
+ * it changes the rate, and a limit change is clamped at once, as for the
+ * other buckets.
+ */
+struct sl_src_quota {
+	__u32 rate_milli;	/* per 1000 s; 0 = refused */
+	__u32 burst;		/* depth in connections; 0 is taken as 1 */
+	__u64 tat_ns;		/* GCRA theoretical arrival time (data plane) */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_src_quota) == 16, "sl_src_quota layout");
+
+/*
+ * New connections judged per source prefix of a service with SL_ADM_FLEET,
+ * sl_src_seen[key]: an LRU of counters that only ever grow, so the
+ * sources seen often stay and the rest are evicted. The daemon reads it
+ * every sync and takes the heaviest sources' increase: Redis hears of a
+ * bounded number of sources whatever the number of clients.
+ */
+struct sl_src_seen {
+	__u64 count;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_src_seen) == 8, "sl_src_seen layout");
 
 /* LPM trie keys: prefixlen first, as the kernel requires. */
 struct sl_lpm4_key {

@@ -13,6 +13,10 @@
 #   2. cold: sluiced with --iface (the data plane attached, shed action
 #      reject, the README's --target-delay 5) started afresh, the same
 #      load from the moment it listens, for COLD_SECONDS.
+# As the brief's overload runs do, the load generator has a core of its
+# own (CPU 0) and sluiced the other (CPU 1): a closed-loop client refused
+# with a RST comes back at once, and on a shared core that spin would take
+# the service's CPU (COLD_PIN=0 turns the pinning off).
 # Passes (exit 0) when the cold run completes >= 90% of capacity x
 # COLD_SECONDS; prints both figures and the refusals. JSON in
 # build/bar-coldstart/.
@@ -32,19 +36,23 @@ mkdir -p "$OUT"
 [[ -x $SLUICED && -x $LOAD ]] || { echo "build first (make)" >&2; exit 2; }
 
 topo_up || exit 1
+CLI_PIN=() SRV_PIN=()
+if [[ ${COLD_PIN:-1} == 1 && $(nproc) -ge 2 ]]; then
+	CLI_PIN=(taskset -c 0) SRV_PIN=(taskset -c 1)
+fi
 
 # run_daemon LOG ARGS...: sluiced on the server host, one worker.
 run_daemon() {
 	local log=$1
 	shift
-	nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen "$SRV4:$PORT" --metrics none \
+	nsenter --net="/run/netns/$NS_SRV" "${SRV_PIN[@]}" "$SLUICED" --listen "$SRV4:$PORT" --metrics none \
 		--workers 1 --target-delay 5 "$@" 2>"$OUT/$log" &
 	DPID=$!
 	wait_listen $PORT || exit 1
 }
 stop_daemon() { kill -TERM "$DPID"; wait "$DPID"; }
 closed_load() { # NAME SECONDS
-	cli "$LOAD" --quiet --timeout 2000 --json "$OUT/$1.json" --closed "$CLIENTS" \
+	cli "${CLI_PIN[@]}" "$LOAD" --quiet --timeout 2000 --json "$OUT/$1.json" --closed "$CLIENTS" \
 		--duration "$2" "$URL" >/dev/null
 }
 

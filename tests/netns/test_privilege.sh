@@ -85,12 +85,10 @@ nsenter --net="/run/netns/$NS_SRV" setpriv $(setpriv_args "$ALL") "$SLUICED" --l
 	--iface "$IF_SRV" --pin-dir "$PIN_DIR" --workers 1 --metrics none >>"$LOG" 2>&1 &
 DPID=$!
 wait_listen $PORT
-# It listens before it attaches and claims its service: wait for that.
-for ((i = 0; i < 50; i++)); do
-	uctl -j service list 2>/dev/null | jq -e '.services[] | select(.service == "tcp/8080")' >/dev/null &&
-		break
-	sleep 0.1
-done
+# It attaches and claims its entry after it listens: a request before that
+# passes unjudged.
+claimed() { [[ $(uctl -j service list | jq -r '.services[] | select(.service == "tcp/8080") | .daemon') == true ]]; }
+wait_until 5 claimed
 t_expect "sluiced as uid $USER_ID serves" "reply" \
 	"$(cli curl -s --max-time 5 "http://$SRV4:$PORT/health")" ok
 uctl -j stats >>"$LOG"

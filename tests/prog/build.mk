@@ -13,6 +13,14 @@ $(BUILD)/tests/prog/test_dataplane: $(PROG_TEST_OBJS) $(SL_COMMON_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS) -lcmocka
 
+# The per-source exceptions of fleet quotas, on the same fixtures.
+$(BUILD)/tests/prog/test_srcquota.o: $(BUILD)/sluice.skel.h
+
+$(BUILD)/tests/prog/test_srcquota: $(addprefix $(BUILD)/tests/prog/,test_srcquota.o env.o pkt.o) \
+	$(SL_COMMON_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ -o $@ $(PROG_LIBS) -lcmocka
+
 # The data-plane fuzzer: a short run in `make test`, 10M packets in `make fuzz`.
 $(BUILD)/tests/prog/fuzz_dataplane.o: $(BUILD)/sluice.skel.h
 
@@ -36,8 +44,8 @@ $(BUILD)/tests/prog/test_actions_netns: tests/prog/test_actions_netns.sh
 	$(Q)mkdir -p $(@D)
 	$(Q)sed 's|^build=.*|build=$(BUILD)|' $< > $@ && chmod +x $@
 
-TEST_BINS  += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/action_loader \
-	$(BUILD)/tests/prog/fuzz_dataplane \
+TEST_BINS  += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/test_srcquota \
+	$(BUILD)/tests/prog/action_loader $(BUILD)/tests/prog/fuzz_dataplane \
 	$(BUILD)/tests/bench/xdp/empty.bpf.o $(BUILD)/tests/prog/test_actions_netns
-TEST_PROGS += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/test_actions_netns \
-	$(BUILD)/tests/prog/fuzz_dataplane
+TEST_PROGS += $(BUILD)/tests/prog/test_dataplane $(BUILD)/tests/prog/test_srcquota \
+	$(BUILD)/tests/prog/test_actions_netns $(BUILD)/tests/prog/fuzz_dataplane

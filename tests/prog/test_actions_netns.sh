@@ -37,14 +37,23 @@ trap "exit 143" TERM INT HUP
 for c in ip python3 realpath; do
 	command -v "$c" >/dev/null || skip_all "missing command: $c"
 done
-[[ -x $loader ]] || skip_all "missing $loader (run make)"
+# As root, what follows is set-up the machine can do: a failure is a bug.
+fail_all() {
+	for t in reject_tc mark_tc reject_tc_csum_partial reject_xdp; do
+		echo "[ RUN      ] $t"
+		echo "$1"
+		echo "[  FAILED  ] $t"
+	done
+	exit 1
+}
+[[ -x $loader ]] || fail_all "missing $loader (run make)"
 
 ip netns add "$A" && ip netns add "$B" &&
 	ip link add vA netns "$A" type veth peer name vB netns "$B" &&
 	ip -n "$A" addr add 198.18.2.1/24 dev vA && ip -n "$B" addr add 198.18.2.2/24 dev vB &&
 	ip -n "$A" link set vA up && ip -n "$B" link set vB up &&
 	ip netns exec "$B" sysctl -qw net.ipv4.tcp_fwmark_accept=1 ||
-	skip_all "cannot build the test hosts (no netns/veth support?)"
+	fail_all "cannot build the test hosts (ip netns/veth failed)"
 
 # Listener in B on 443 and 8080: logs "port mark" for each accepted socket.
 ip netns exec "$B" python3 - "$tmp/accepted" <<'PY' &
@@ -70,7 +79,7 @@ with open(sys.argv[1], "a", buffering=1) as log:
 PY
 server_pid=$!
 for _ in $(seq 100); do [[ -e $tmp/accepted.ready ]] && break; sleep 0.1; done
-[[ -e $tmp/accepted.ready ]] || skip_all "the listener did not start"
+[[ -e $tmp/accepted.ready ]] || fail_all "the listener did not start"
 
 # connect PORT -> "refused SECONDS" | "connected SECONDS" | "timeout SECONDS"
 connect() {
@@ -128,10 +137,15 @@ run_case mark_tc tc 8080 connected marked=1
 if ip netns exec "$B" ethtool -K vB tx off >/dev/null 2>&1; then
 	run_case reject_tc_csum_partial tc 443 refused rejected=1
 	ip netns exec "$B" ethtool -K vB tx on >/dev/null 2>&1
+elif ! command -v ethtool >/dev/null; then
+	echo "[ RUN      ] reject_tc_csum_partial"
+	echo "needs ethtool (make deps installs it) to turn TX checksumming off on vB"
+	echo "[  SKIPPED ] reject_tc_csum_partial"
 else
 	echo "[ RUN      ] reject_tc_csum_partial"
-	echo "cannot turn TX checksumming off on vB (ethtool missing?)"
-	echo "[  SKIPPED ] reject_tc_csum_partial"
+	echo "ethtool -K vB tx off failed"
+	echo "[  FAILED  ] reject_tc_csum_partial"
+	failed=$((failed + 1))
 fi
 # XDP_TX on veth reaches the peer only if the peer takes XDP frames: give
 # it a program (the benchmark's empty one) so its NAPI path is on.
@@ -140,6 +154,7 @@ if ip -n "$A" link set dev vA xdpdrv obj "$empty_obj" sec xdp 2>"$tmp/err"; then
 else
 	echo "[ RUN      ] reject_xdp"
 	echo "cannot put an XDP program on the veth peer: $(cat "$tmp/err")"
-	echo "[  SKIPPED ] reject_xdp"
+	echo "[  FAILED  ] reject_xdp"
+	failed=$((failed + 1))
 fi
 exit $((failed > 0))

@@ -1142,7 +1142,8 @@ struct flood_arg {
 	int *go, *stop, *ready;
 	int err;
 	__u64 runs;
-	__u64 max_gap_ns;	/* longest time between two batches' ends */
+	__u64 depth_ns;		/* the bucket's depth: burst / rate */
+	__u64 lost_ns;		/* sum over batch-end gaps of what exceeds depth_ns */
 };
 
 static void *flood(void *p)
@@ -1165,8 +1166,8 @@ static void *flood(void *p)
 		}
 		a->runs += 20000;
 		__u64 now = env_now_ns();
-		if (now - last > a->max_gap_ns)
-			a->max_gap_ns = now - last;
+		if (now - last > a->depth_ns)
+			a->lost_ns += now - last - a->depth_ns;
 		last = now;
 	}
 	free(res);
@@ -1178,25 +1179,28 @@ static void *flood(void *p)
  * rate/burst. The flood runs from t0 until the stop flag (t_stop), plus at
  * most each thread's last batch (until t1, after the joins). So a perfect
  * limiter admits at most rate x (t1 - t0) + burst: `high` is admitted over
- * that. It admits at least rate x (t_stop - t0) + burst if the flood was
- * continuous until t_stop: `low` is admitted over that, and `continuous`
- * tells whether some thread never paused longer than the bucket's depth (a
- * bucket keeps at most `burst` of the credit of a pause).
+ * that. A bucket keeps at most `burst` of the credit of a pause, so a
+ * stretch with no SYN at all (other processes holding both CPUs) loses what
+ * of it exceeds the bucket's depth. Every such stretch lies inside one gap
+ * between two batch ends of each thread, so the sum of a thread's gaps beyond
+ * the depth bounds that loss from above: a perfect limiter admits at least
+ * rate x (t_stop - t0 - the smaller of the two sums) + burst, and `low` is
+ * admitted over that.
  */
 struct accuracy {
 	double low, high;
-	bool continuous;
+	bool saturated;	/* the flood outran the bucket: it refused some */
 };
 
 static struct accuracy accuracy_run(__u32 rate, __u32 burst, bool per_source, double window_s)
 {
-	struct accuracy acc = { .continuous = false };
+	struct accuracy acc = { 0 };
 	int go = 0, stop = 0, ready = 0;
 	struct flood_arg args[2];
 	pthread_t th[2];
 	struct sl_stats st;
 	__u8 pkt[256];
-	__u64 t0, t_stop, t1, runs = 0;
+	__u64 t0, t_stop, t1, runs = 0, lost_ns = ~0ull;
 	double expect;
 	int len, i, ncpu = sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 
@@ -1208,7 +1212,8 @@ static struct accuracy accuracy_run(__u32 rate, __u32 burst, bool per_source, do
 	len = pkt_build(&(struct pkt){ .dport = 82 }, pkt, sizeof(pkt), NULL);
 	for (i = 0; i < ncpu; i++) {
 		args[i] = (struct flood_arg){ .cpu = i, .pkt = pkt, .len = len, .go = &go,
-					      .stop = &stop, .ready = &ready };
+					      .stop = &stop, .ready = &ready,
+					      .depth_ns = (__u64)burst * 1000000000ull / rate };
 		assert_int_equal(pthread_create(&th[i], NULL, flood, &args[i]), 0);
 	}
 	while (__atomic_load_n(&ready, __ATOMIC_ACQUIRE) < ncpu)
@@ -1225,49 +1230,49 @@ static struct accuracy accuracy_run(__u32 rate, __u32 burst, bool per_source, do
 	for (i = 0; i < ncpu; i++) {
 		assert_int_equal(args[i].err, 0);
 		runs += args[i].runs;
-		if (args[i].max_gap_ns < (__u64)burst * 1000000000ull / rate)
-			acc.continuous = true;
+		if (args[i].lost_ns < lost_ns)
+			lost_ns = args[i].lost_ns;
 	}
 	assert_int_equal(env_stats(SLOT_TCP82, &st), 0);
 	expect = rate * ((t1 - t0) / 1e9) + burst;
 	acc.high = (double)st.admitted / expect;
-	acc.low = (double)st.admitted / (rate * ((t_stop - t0) / 1e9) + burst);
-	print_message("accuracy: %s bucket, rate %u/s burst %u, %d CPUs, %.3f s (%.3f to the stop), "
-		      "%llu SYNs: admitted %llu, rate x time + burst = %.0f, ratio %.4f\n",
+	lost_ns = lost_ns < t_stop - t0 ? lost_ns : t_stop - t0;
+	acc.low = (double)st.admitted / (rate * ((t_stop - t0 - lost_ns) / 1e9) + burst);
+	print_message("accuracy: %s bucket, rate %u/s burst %u, %d CPUs, %.3f s (%.3f to the stop, "
+		      "%.3f s stalled past the depth), %llu SYNs: admitted %llu, "
+		      "rate x time + burst = %.0f, ratio %.4f (low %.4f)\n",
 		      per_source ? "source" : "service", rate, burst, ncpu, (t1 - t0) / 1e9,
-		      (t_stop - t0) / 1e9, (unsigned long long)runs,
-		      (unsigned long long)st.admitted, expect, acc.high);
-	/* Every SYN judged once, and the bucket saturated all along. */
+		      (t_stop - t0) / 1e9, lost_ns / 1e9, (unsigned long long)runs,
+		      (unsigned long long)st.admitted, expect, acc.high, acc.low);
+	/* Every SYN judged once. */
 	assert_int_equal(st.admitted + st.svc_bucket + st.src_bucket, runs);
-	assert_true(runs > 4 * expect);
+	acc.saturated = st.svc_bucket + st.src_bucket > 0;
 	return acc;
 }
 
 /*
  * Over-admission (ratio > 1.05) fails at once: no scheduling can cause it.
- * Under-admission (< 0.95) fails when the flood was continuous. When other
- * processes on this shared machine held both CPUs long enough to stall it,
- * the low ratio is the flood's, not the limiter's: the run is tried again,
- * and after three stalled runs the lower bound is reported unchecked.
+ * A run passes when the flood outran the bucket (so the upper bound was
+ * put to the test) and the bucket admitted at least 0.95 of the lower
+ * bound, which already discounts the stalls. A run that fails either (the
+ * machine starved the flood below the rate) is tried again, five times.
  */
 static void accuracy_case(__u32 rate, __u32 burst, bool per_source, double window_s)
 {
 	struct accuracy acc = { 0 };
 	int attempt;
 
-	for (attempt = 0; attempt < 3; attempt++) {
+	for (attempt = 0; attempt < 5; attempt++) {
 		acc = accuracy_run(rate, burst, per_source, window_s);
 		if (acc.high > 1.05)
 			fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), over +5%%",
 				 rate, burst, acc.high);
-		if (acc.low >= 0.95)
+		if (acc.saturated && acc.low >= 0.95)
 			return;
-		if (acc.continuous)
-			fail_msg("rate %u burst %u: admitted %.4f x (rate x time + burst), under -5%%"
-				 " with a continuous flood", rate, burst, acc.low);
 	}
-	print_message("rate %u burst %u: lower bound not checked: the flood stalled for longer "
-		      "than the bucket's depth in every run (ratio %.4f)\n", rate, burst, acc.low);
+	fail_msg("rate %u burst %u: admitted %.4f x (rate x time less the stalls + burst)%s "
+		 "in five runs", rate, burst, acc.low,
+		 acc.saturated ? ", under -5%" : "; the flood never outran the bucket");
 }
 
 static void test_accuracy_two_cpus(void **state)
@@ -1330,7 +1335,9 @@ int main(void)
 	int rc;
 
 	rc = env_open(1024, skip_why, sizeof(skip_why));
-	if (rc == -ENOEXEC)
+	/* Not root is the one reason to skip: as root, a skeleton that does
+	 * not open or load is a failure of every case. */
+	if (rc == -ENOEXEC || (rc && geteuid() == 0))
 		load_failed = true;
 	else if (rc)
 		fprintf(stderr, "test_dataplane: skipping: %s\n", skip_why);

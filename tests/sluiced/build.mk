@@ -41,4 +41,5 @@ $(BUILD)/fuzz/fuzz_%: tests/sluiced/fuzz_%.c $(SLUICED_FUZZ_HTTP) $(wildcard use
 fuzz-sluiced: $(SLUICED_FUZZ)
 TEST_PROGS += tests/sluiced/test_man.sh
 TEST_PROGS += tests/sluiced/test_server.sh
+TEST_PROGS += tests/sluiced/test_fastpath.sh
 TEST_PROGS += tests/sluiced/test_proxy.sh

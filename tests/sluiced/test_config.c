@@ -293,6 +293,64 @@ static void test_flag_errors(void **state)
 	assert_memory_equal(&c, &before, sizeof(c));
 }
 
+/* Fleet quotas: the keys, the URL, and the password from the file only. */
+static void test_fleet_keys(void **state)
+{
+	(void)state;
+	struct sld_config c;
+	struct sld_config_err err;
+	const char *text = "fleet = redis://redis.example:6379/3\nfleet-per-source = 100\n"
+			   "fleet-name = web-eu\nfleet-password = s3cret word\n";
+	char *path = write_file("fleet.conf", text, strlen(text));
+	char host[SLD_ADDR_MAX];
+	uint16_t port;
+	uint32_t db;
+
+	assert_int_equal(LOAD(&c, &err, "-c", path), 0);
+	assert_string_equal(c.fleet, "redis://redis.example:6379/3");
+	assert_int_equal(c.fleet_per_source, 100);
+	assert_string_equal(c.fleet_name, "web-eu");
+	assert_string_equal(c.fleet_password, "s3cret word");
+	assert_int_equal(sld_parse_redis_url(c.fleet, host, sizeof(host), &port, &db), 0);
+	assert_string_equal(host, "redis.example");
+	assert_int_equal(port, 6379);
+	assert_int_equal(db, 3);
+	assert_int_equal(sld_parse_redis_url("redis://[::1]:7000", host, sizeof(host), &port,
+					     &db), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(db, 0);
+
+	/* Never from the command line, with or without a value; the value
+	 * is not echoed. */
+	assert_int_equal(LOAD(&c, &err, "--fleet-password", "hunter2"), -EINVAL);
+	assert_contains(err.msg, "--fleet-password: read from the config file only");
+	assert_null(strstr(err.msg, "hunter2"));
+	assert_int_equal(LOAD(&c, &err, "--fleet-password=hunter2"), -EINVAL);
+	assert_null(strstr(err.msg, "hunter2"));
+
+	assert_int_equal(LOAD(&c, &err, "--fleet", "redis://h:6379"), -EINVAL);
+	assert_contains(err.msg, "needs fleet-per-source");
+	assert_int_equal(LOAD(&c, &err, "--fleet-per-source", "5"), -EINVAL);
+	assert_contains(err.msg, "fleet-per-source 5 needs fleet");
+	assert_int_equal(LOAD(&c, &err, "--fleet", "http://h:6379"), -EINVAL);
+	assert_contains(err.msg, "expected redis://HOST:PORT[/DB]");
+	assert_int_equal(LOAD(&c, &err, "--fleet", "redis://h:6379/16"), -EINVAL);
+	assert_int_equal(LOAD(&c, &err, "--fleet-name", "a b"), -EINVAL);
+	assert_contains(err.msg, "--fleet-name \"a b\": expected 1..64 characters");
+	/* fleet-per-source reloads; the Redis and the namespace need a restart. */
+	{
+		struct sld_config a, b;
+
+		assert_int_equal(LOAD(&a, &err, "-c", path), 0);
+		b = a;
+		b.fleet_per_source = 50;
+		assert_int_equal(sld_config_check_reload(&a, &b, &err), 0);
+		strcpy(b.fleet_name, "other");
+		assert_int_equal(sld_config_check_reload(&a, &b, &err), -EINVAL);
+		assert_contains(err.msg, "fleet-name changed");
+	}
+}
+
 /* --guard: repeatable tcp/PORT, never with a listener or an upstream. */
 static void test_guard_flags(void **state)
 {
@@ -556,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_file_io_errors),
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_flag_errors),
+		cmocka_unit_test(test_fleet_keys),
 		cmocka_unit_test(test_guard_flags),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_flags_override_file),

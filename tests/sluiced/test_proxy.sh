@@ -7,8 +7,9 @@
 # (an upstream added, the trusted proxies, the upstream changed), and the
 # resource bounds: a half-closed slow reader and a crowd of slow readers
 # (CPU near idle, RSS within the memory bound the daemon reports), a slow
-# metrics scraper, descriptors run out, a 413 while the body is still
-# coming, the header timeout of a new connection. Prints cmocka-style lines.
+# metrics scraper, descriptors run out, a 413 and a 503 while the body is
+# still coming, the header timeout of a new connection, a request queued
+# past the deadline. Prints cmocka-style lines.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -300,6 +301,44 @@ EOF
 )
 expect "a request queued behind slow exchanges is answered at the deadline" \
 	"order of answers" "$order" "at the deadline"
+
+# --- a 503 at accept (the pool at its bound) to a request whose body is
+# still coming arrives whole (no reset): a daemon of its own with one
+# worker and a queue bound of 1, the worker busy and the queue full
+SPX=$((base + 6))
+"$SLUICED" --listen 127.0.0.1:$SPX --metrics none --pin-dir /nonexistent/sluice \
+	--workers 1 --queue-bound 1 --target-delay 1000 --deadline 5000 --log-level error \
+	2>"$TMP/shed.log" &
+PIDS+=($!)
+poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $SPX)).close(); print('ok')" \
+	>/dev/null 2>&1
+got503=$(python3 - "$SPX" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+def send(raw):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(raw)
+    return s
+busy = send(b"GET /work?cpu_us=1000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+time.sleep(0.2)
+queued = send(b"GET /work?cpu_us=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
+time.sleep(0.2)
+c = send(b"POST /work HTTP/1.1\r\nHost: t\r\nContent-Length: 60000\r\n\r\n")
+try:
+    for _ in range(4):
+        c.sendall(b"x" * 15000)
+        time.sleep(0.3)
+except OSError:
+    pass
+c.settimeout(5)
+try:
+    print(c.recv(100).split(b"\r\n")[0].decode())
+except OSError as e:
+    print(e.__class__.__name__)
+EOF
+)
+expect "503 at accept while the body is still coming: answered, not reset" "status line" \
+	"$got503" "HTTP/1.1 503 Service Unavailable"
 
 # --- descriptors run out: accepting pauses instead of spinning, in the
 # server and in the metrics endpoint. A daemon of its own with 48

@@ -16,6 +16,9 @@ UNIT_WRAP_state := bpf_map_update_elem bpf_map_lookup_elem bpf_map_delete_elem b
 
 TEST_BINS  += $(UNIT_BINS)
 TEST_PROGS += $(UNIT_BINS) tests/unit/test_man.sh tests/unit/test_cli.sh
+# make install into a DESTDIR, checked as a user of the installed files would.
+TEST_PROGS += tests/unit/test_install.sh
+export SL_TEST_SAN := $(SAN)
 
 # The end-to-end test runs the sluicectl of this build (SAN builds too).
 export SL_TEST_SLUICECTL := $(abspath $(SLUICECTL))

@@ -19,7 +19,14 @@ passed=0 failed=0
 
 ok() { echo "[       OK ] cli: $1"; passed=$((passed + 1)); }
 bad() { echo "[  FAILED  ] cli: $1${2:+ ($2)}"; failed=$((failed + 1)); }
-skip_all() { echo "[  SKIPPED ] cli: all ($1)"; exit 0; }
+# skip_all WHY: the machine lacks a capability (root, a tool); the line
+# counts the cases skipped (call sites of check/ok) for tests/run.sh.
+skip_all() {
+	echo "[  SKIPPED ] cli: all: $1 ($(grep -cE '^[[:space:]]*(check|ok) ' "$0") cases)"
+	exit 0
+}
+# fail_all WHY: a set-up that root can do failed: a failure, not a skip.
+fail_all() { echo "[  FAILED  ] cli: set-up: $1"; exit 1; }
 check() { # check NAME COMMAND...: OK if the command succeeds
 	local name=$1
 	shift
@@ -28,10 +35,10 @@ check() { # check NAME COMMAND...: OK if the command succeeds
 
 echo "[==========] Running sluicectl end-to-end tests"
 ((EUID == 0)) || skip_all "needs root"
-mountpoint -q /sys/fs/bpf || skip_all "bpffs is not mounted on /sys/fs/bpf"
-[[ -x $SLUICECTL ]] || skip_all "sluicectl not built at $SLUICECTL"
+mountpoint -q /sys/fs/bpf || fail_all "bpffs is not mounted on /sys/fs/bpf (make deps mounts it)"
+[[ -x $SLUICECTL ]] || fail_all "sluicectl not built at $SLUICECTL"
 for tool in ip tc jq nsenter setpriv bpftool; do
-	command -v "$tool" >/dev/null || skip_all "$tool is not installed"
+	command -v "$tool" >/dev/null || skip_all "$tool is not installed (make deps installs it)"
 done
 
 cleanup() {
@@ -41,13 +48,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns add "$NS" || skip_all "cannot create a network namespace"
+ip netns add "$NS" || fail_all "cannot create a network namespace"
 in_ns() { ip netns exec "$NS" "$@"; }
 # sluicectl enters only the network namespace, so it sees the host's bpffs.
 ctl() { nsenter --net="/run/netns/$NS" "$SLUICECTL" --pin-dir "$PIN" "$@"; }
 ctlj() { ctl -j "$@"; }
 
-in_ns ip link add veth0 type veth peer name veth1 || skip_all "cannot create veth devices"
+in_ns ip link add veth0 type veth peer name veth1 || fail_all "cannot create veth devices"
 in_ns ip link add veth2 type veth peer name veth3
 for d in veth0 veth1 veth2 veth3; do in_ns ip link set "$d" up; done
 in_ns tc qdisc add dev veth2 clsact # not sluice's: must survive detach
@@ -209,7 +216,8 @@ check "service add zeroes the counters of its slot" test $? -eq 0
 tmp=$(mktemp)
 nsenter --net="/run/netns/$NS" "$SLUICECTL" --pin-dir "$PIN" -j stats --watch 1 >"$tmp" &
 pid=$!
-sleep 2.5
+# Until two reports are out (the second has per-second rates), at most ~10 s.
+for _ in $(seq 100); do (($(wc -l <"$tmp") >= 2)) && break; sleep 0.1; done
 kill -INT "$pid"
 wait "$pid"
 rc=$?

@@ -36,6 +36,10 @@ static const struct {
 	{ SL_MAP_PREFIX4, BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16384 },
 	{ SL_MAP_PREFIX6, BPF_MAP_TYPE_LPM_TRIE, 20, 4, 16384 },
 	{ SL_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct sl_stats), SL_MAX_SERVICES },
+	{ SL_MAP_SRC_QUOTA, BPF_MAP_TYPE_HASH, sizeof(struct sl_src_key),
+	  sizeof(struct sl_src_quota), SL_SRC_QUOTA_MAX },
+	{ SL_MAP_SRC_SEEN, BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_src_key),
+	  sizeof(struct sl_src_seen), SL_SRC_SEEN_MAX },
 	{ SL_MAP_ATTACH, BPF_MAP_TYPE_HASH, sizeof(struct sl_attach_key),
 	  sizeof(struct sl_attach_rec), SL_ATTACH_MAX },
 };

@@ -52,6 +52,10 @@ static const struct map_spec specs[] = {
 	  sizeof(struct sl_prefix_rule), 0 },
 	{ SL_MAP_STATS, FD(stats_fd), BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct sl_stats),
 	  SL_MAX_SERVICES },
+	{ SL_MAP_SRC_QUOTA, FD(src_quota_fd), BPF_MAP_TYPE_HASH, sizeof(struct sl_src_key),
+	  sizeof(struct sl_src_quota), SL_SRC_QUOTA_MAX },
+	{ SL_MAP_SRC_SEEN, FD(src_seen_fd), BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_src_key),
+	  sizeof(struct sl_src_seen), SL_SRC_SEEN_MAX },
 	{ SL_MAP_ATTACH, FD(attach_fd), BPF_MAP_TYPE_HASH, sizeof(struct sl_attach_key),
 	  sizeof(struct sl_attach_rec), 0 },
 };

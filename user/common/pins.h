@@ -80,6 +80,8 @@ struct sl_pins {
 	int prefix4_fd;
 	int prefix6_fd;
 	int stats_fd;
+	int src_quota_fd;
+	int src_seen_fd;
 	int attach_fd;		/* -1 until the first attach creates it */
 	__u32 abi_version;
 	__u32 sources_max;	/* sl_config: entries of each per-source table */

@@ -252,6 +252,44 @@ static int slot_alloc(const struct sl_pins *p, uint32_t *slot)
 	return -ENOSPC;
 }
 
+/* Forget the per-source entries (keyed by struct sl_src_key) an earlier
+ * service left in this slot of one map. */
+static int purge_slot(int fd, const char *map, uint32_t slot)
+{
+	struct sl_src_key key, next, *prev = NULL, *doomed = NULL;
+	size_t n = 0, cap = 0;
+	int err = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		if (next.slot == slot) {
+			if (n == cap) {
+				struct sl_src_key *d;
+
+				cap = cap ? cap * 2 : 64;
+				d = realloc(doomed, cap * sizeof(*d));
+				if (!d) {
+					err = -ENOMEM;
+					goto out;
+				}
+				doomed = d;
+			}
+			doomed[n++] = next;
+		}
+		key = next;
+		prev = &key;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_delete_elem(fd, &doomed[i]) && errno != ENOENT) {
+			err = -errno;
+			pr_err("cannot delete from %s: %s", map, strerror(errno));
+			goto out;
+		}
+	}
+out:
+	free(doomed);
+	return err;
+}
+
 static int update(int fd, const char *map, __u32 key, const void *val, __u64 flags)
 {
 	if (bpf_map_update_elem(fd, &key, val, flags)) {
@@ -349,6 +387,10 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 	/* No buckets of an earlier service in the slot: a new table, or none. */
 	err = svc->src_rate ? src_table_new(p, slot) :
 			      delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
+	if (!err)
+		err = purge_slot(p->src_quota_fd, SL_MAP_SRC_QUOTA, slot);
+	if (!err)
+		err = purge_slot(p->src_seen_fd, SL_MAP_SRC_SEEN, slot);
 	if (err)
 		goto out;
 	/* abi.h: the service first, then the port that points at it. */

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * sluicectl prefix add|del|list: allow, deny and class rules on source
- * prefixes, in the LPM tries sl_prefix4 and sl_prefix6.
+ * prefixes, in the LPM tries sl_prefix4 and sl_prefix6. `list` also shows
+ * the per-source exceptions a daemon set (sl_src_quota: a source prefix of
+ * one service with its own rate, or refused; sluiced's fleet quotas).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 #include "log.h"
 #include "parse.h"
 #include "sluicectl.h"
+#include "srcquota.h"
 #include "state.h"
 
 #define ADD_SYNOPSIS "prefix add CIDR allow|deny|class N"
@@ -133,11 +136,59 @@ static int do_del(int argc, char **argv)
 	return 0;
 }
 
+/* The service of a slot as text, "slot N" if it has none. */
+static void slot_service(const struct sl_pins *p, uint32_t slot, char *buf, size_t len)
+{
+	struct sl_service svc;
+
+	if (sl_service_get(p, slot, &svc) == 0)
+		sl_format_service(svc.proto, svc.port, buf, len);
+	else
+		snprintf(buf, len, "slot %u", slot);
+}
+
+static void json_exception(struct sl_json *w, const struct sl_pins *p,
+			   const struct sl_src_quota_entry *e)
+{
+	char text[SL_CIDR_STRLEN], svc[32];
+	struct sl_cidr c;
+
+	sl_src_key_cidr(&e->key, &c);
+	sl_format_cidr(&c, text, sizeof(text));
+	slot_service(p, e->key.slot, svc, sizeof(svc));
+	sl_json_obj_begin(w);
+	sl_json_kv_str(w, "prefix", text);
+	sl_json_kv_str(w, "service", svc);
+	sl_json_kv_str(w, "rule", e->quota.rate_milli ? "quota" : "refused");
+	if (e->quota.rate_milli) {
+		sl_json_kv_u64(w, "rate_milli", e->quota.rate_milli);
+		sl_json_kv_u64(w, "burst", e->quota.burst ? e->quota.burst : 1);
+	}
+	sl_json_obj_end(w);
+}
+
+static void print_exceptions(const struct sl_pins *p, const struct sl_src_quota_entry *ex,
+			     size_t nex)
+{
+	printf("\n%-44s %-12s %s\n", "SOURCE (EXCEPTION)", "SERVICE", "RULE");
+	for (size_t i = 0; i < nex; i++) {
+		char text[SL_CIDR_STRLEN], svc[32], rule[48];
+		struct sl_cidr c;
+
+		sl_src_key_cidr(&ex[i].key, &c);
+		sl_format_cidr(&c, text, sizeof(text));
+		slot_service(p, ex[i].key.slot, svc, sizeof(svc));
+		sl_src_quota_format(&ex[i].quota, rule, sizeof(rule));
+		printf("%-44s %-12s %s\n", text, svc, rule);
+	}
+}
+
 static int do_list(int argc, char **argv)
 {
-	struct sl_prefix_entry *list;
+	struct sl_src_quota_entry *ex = NULL;
+	struct sl_prefix_entry *list = NULL;
 	struct sl_pins p;
-	size_t n;
+	size_t n, nex = 0;
 	int err;
 
 	err = cli_plain_args(argc, argv, 0, 0, "prefix list");
@@ -147,9 +198,10 @@ static int do_list(int argc, char **argv)
 	if (err)
 		return err;
 	err = sl_prefix_list(&p, &list, &n);
-	sl_pins_close(&p);
+	if (!err)
+		err = sl_src_quota_list(&p, &ex, &nex);
 	if (err)
-		return err;
+		goto out;
 	if (cli_json_mode) {
 		struct sl_json w;
 
@@ -160,9 +212,16 @@ static int do_list(int argc, char **argv)
 		for (size_t i = 0; i < n; i++)
 			json_prefix(&w, &list[i].cidr, &list[i].rule);
 		sl_json_arr_end(&w);
+		sl_json_key(&w, "exceptions");
+		sl_json_arr_begin(&w);
+		for (size_t i = 0; i < nex; i++)
+			json_exception(&w, &p, &ex[i]);
+		sl_json_arr_end(&w);
 		sl_json_obj_end(&w);
 		err = cli_json_finish(&w);
-	} else if (!n) {
+		goto out;
+	}
+	if (!n) {
 		printf("no prefix rules\n");
 	} else {
 		printf("%-44s %s\n", "PREFIX", "RULE");
@@ -174,7 +233,12 @@ static int do_list(int argc, char **argv)
 			printf("%-44s %s\n", text, rtext);
 		}
 	}
+	if (nex)
+		print_exceptions(&p, ex, nex);
+out:
+	sl_pins_close(&p);
 	free(list);
+	free(ex);
 	return err;
 }
 

@@ -3,11 +3,12 @@
 #   the self-contained modules (HTTP parser and response writer, controller,
 #   config, load signals, Prometheus writer) -> $(BUILD)/libsluiced-core.a,
 #   which the unit tests link; the daemon's runtime (server, fast path,
-#   handlers, proxy and its upstream queue, controller loop, data plane, metrics, main) on top of
+#   handlers, proxy and its upstream queue, controller loop, data plane, metrics,
+#   fleet quotas (hiredis), main) on top of
 #   it, the pool and the common library -> $(BUILD)/sluiced.
 
 SLUICED_RUNTIME := main server rxstamp fastpath handlers proxy upstream upqueue controlloop dataplane \
-	metrics guard guardbpf
+	metrics guard guardbpf fleet
 SLUICED_RUNTIME_SRCS := $(patsubst %,user/sluiced/%.c,$(SLUICED_RUNTIME))
 SLUICED_CORE_SRCS := $(filter-out $(SLUICED_RUNTIME_SRCS),$(wildcard user/sluiced/*.c))
 SLUICED_CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SLUICED_CORE_SRCS))
@@ -32,7 +33,7 @@ $(SLUICED_CORE_LIB): $(SLUICED_CORE_OBJS)
 $(SLUICED): $(SLUICED_OBJS) $(SLUICED_CORE_LIB) $(POOL_LIB) $(SL_COMMON_LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $(SLUICED_OBJS) $(SLUICED_CORE_LIB) $(POOL_LIB) \
-		$(SL_COMMON_LDLIBS) -lm -o $@
+		$(SL_COMMON_LDLIBS) -lhiredis -lm -o $@
 
 .PHONY: install-sluiced
 install-sluiced: $(SLUICED)

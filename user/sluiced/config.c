@@ -27,6 +27,9 @@ enum opt_kind {
 	K_IFACE,	/* repeatable */
 	K_GUARD,	/* tcp/PORT, repeatable */
 	K_PATH,		/* absolute path */
+	K_REDIS,	/* redis://HOST:PORT[/DB]; "" = none */
+	K_NAME,		/* 1..64 of [A-Za-z0-9_.-] */
+	K_SECRET,	/* config file only: never on a command line */
 	K_CIDRS,	/* CIDR,... (also parsed into trusted) */
 	K_CONFIG,	/* flag only: the file to read */
 	K_HELP,		/* flag only */
@@ -113,6 +116,15 @@ static const struct opt opts[] = {
 	  "a request that waited longer in the queue is answered 503, 0 for target-delay" },
 	{ "level-max", 0, K_U32, OFF(level_max), 0, SL_MAX_CLASS + 1, NULL, NULL,
 	  "highest admission level the controller sets; 4 never sheds sources without a class rule" },
+	{ "fleet", 0, K_REDIS, OFF(fleet), 0, 0, NULL, NULL,
+	  "share per-source counts with the fleet through the Redis at URL, \"\" for none" },
+	{ "fleet-per-source", 0, K_U32, OFF(fleet_per_source), 0, 10000000,
+	  "connections per second", NULL,
+	  "fleet-wide limit of one source prefix; 0 for none (needs fleet)" },
+	{ "fleet-name", 0, K_NAME, OFF(fleet_name), 0, 0, NULL, NULL,
+	  "Redis key namespace shared by the daemons of one fleet" },
+	{ "fleet-password", 0, K_SECRET, OFF(fleet_password), 0, 0, NULL, NULL,
+	  "Redis password (AUTH)" },
 	{ "help", 'h', K_HELP, 0, 0, 0, NULL, NULL, "show this help" },
 };
 
@@ -144,6 +156,7 @@ void sld_config_defaults(struct sld_config *c)
 	c->level_max = SL_CLASS_DEFAULT;
 	c->shed_action = SL_ACT_REJECT;	/* a RST: the client fails at once */
 	strcpy(c->pin_dir, SL_PIN_DIR_DEFAULT);
+	strcpy(c->fleet_name, "sluice");
 }
 
 static int errorf(struct sld_config_err *err, const char *fmt, ...)
@@ -268,6 +281,46 @@ int sld_listen_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return 0;
 }
 
+int sld_parse_redis_url(const char *s, char *host, size_t hostlen, uint16_t *port,
+			uint32_t *db)
+{
+	static const char scheme[] = "redis://";
+	char hp[SLD_ADDR_MAX];
+	const char *rest, *slash;
+	uint32_t n = 0;
+	size_t len;
+
+	if (strncmp(s, scheme, sizeof(scheme) - 1) != 0)
+		return -EINVAL;
+	rest = s + sizeof(scheme) - 1;
+	slash = strchr(rest, '/');
+	len = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (len >= sizeof(hp))
+		return -EINVAL;
+	memcpy(hp, rest, len);
+	hp[len] = '\0';
+	if (slash && parse_u32(slash + 1, 0, 15, &n))
+		return -EINVAL;	/* Redis has 16 databases unless configured */
+	if (sld_parse_hostport(hp, true, host, hostlen, port))
+		return -EINVAL;
+	if (db)
+		*db = n;
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= SLD_FLEET_NAME_MAX)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
+			return false;
+	return true;
+}
+
 static int parse_bool(const char *s, bool *out)
 {
 	static const char *const yes[] = { "true", "yes", "on", "1" };
@@ -353,6 +406,17 @@ static void expected_text(const struct opt *o, char *buf, size_t len)
 		snprintf(buf, len, "an absolute path shorter than %d bytes",
 			 SLD_PATH_MAX);
 		break;
+	case K_REDIS:
+		snprintf(buf, len, "redis://HOST:PORT[/DB] (host a name, IPv4 or "
+				   "[IPv6] address, DB 0..15), or \"\" for none");
+		break;
+	case K_NAME:
+		snprintf(buf, len, "1..%d characters of letters, digits, '-', '_' "
+				   "and '.'", SLD_FLEET_NAME_MAX - 1);
+		break;
+	case K_SECRET:
+		snprintf(buf, len, "1..%d bytes", SLD_SECRET_MAX - 1);
+		break;
 	case K_CIDRS:
 		snprintf(buf, len, "a comma-separated list of at most %d CIDRs "
 				   "(198.18.0.0/15, 2001:db8::/32, or addresses), or \"\"",
@@ -424,6 +488,22 @@ static int opt_apply(struct sld_config *c, const struct opt *o, const char *v)
 	}
 	case K_PATH:
 		if (v[0] != '/' || strlen(v) >= SLD_PATH_MAX)
+			return -EINVAL;
+		strcpy(field, v);
+		return 0;
+	case K_REDIS:
+		if (*v && (strlen(v) >= SLD_FLEET_URL_MAX ||
+			   sld_parse_redis_url(v, NULL, 0, NULL, NULL)))
+			return -EINVAL;
+		strcpy(field, v);
+		return 0;
+	case K_NAME:
+		if (!valid_name(v))
+			return -EINVAL;
+		strcpy(field, v);
+		return 0;
+	case K_SECRET:
+		if (!*v || strlen(v) >= SLD_SECRET_MAX)
 			return -EINVAL;
 		strcpy(field, v);
 		return 0;
@@ -653,6 +733,13 @@ int sld_config_validate(const struct sld_config *c, struct sld_config_err *err)
 			      c->guards[0]);
 	if (strcmp(c->metrics, c->listen) == 0)
 		return errorf(err, "metrics %s is the listen address", c->metrics);
+	if (c->fleet[0] && !c->fleet_per_source)
+		return errorf(err, "fleet %s needs fleet-per-source, the fleet-wide "
+				   "rate of a source (1..10000000 per second)", c->fleet);
+	if (c->fleet_per_source && !c->fleet[0])
+		return errorf(err, "fleet-per-source %u needs fleet, the Redis to "
+				   "share counts through (redis://HOST:PORT[/DB])",
+			      c->fleet_per_source);
 	return 0;
 }
 
@@ -683,6 +770,10 @@ static const char *metavar(const struct opt *o)
 		return " tcp/PORT";
 	case K_PATH:
 		return " DIR";
+	case K_REDIS:
+		return " URL";
+	case K_NAME:
+		return " NAME";
 	case K_CIDRS:
 		return " CIDR,...";
 	case K_CONFIG:
@@ -709,6 +800,7 @@ static void default_text(const struct opt *o, const struct sld_config *c,
 	case K_LISTEN:
 	case K_METRICS:
 	case K_PATH:
+	case K_NAME:
 		snprintf(buf, len, "%s", f);
 		break;
 	default:
@@ -733,6 +825,8 @@ void sld_config_usage(FILE *f, const char *prog)
 		const struct opt *o = &opts[i];
 		char flag[64], exp[200], def[SLD_ADDR_MAX + 16];
 
+		if (o->kind == K_SECRET)
+			continue;	/* listed below: not a flag */
 		if (o->short_name)
 			snprintf(flag, sizeof(flag), "-%c, --%s%s", o->short_name,
 				 o->name, metavar(o));
@@ -749,6 +843,11 @@ void sld_config_usage(FILE *f, const char *prog)
 			fprintf(f, "  %-34s default %s\n", "", def);
 		}
 	}
+	fprintf(f, "\nConfig file only (never a flag: a command line is visible in ps):\n");
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (opts[i].kind == K_SECRET)
+			fprintf(f, "  %-34s %s%s\n", opts[i].name, opts[i].help,
+				is_restart_only(opts[i].name) ? " [restart]" : "");
 	fprintf(f, "\nSIGHUP rereads the config file; options marked [restart] "
 		   "are not changed by it.\n"
 		   "Exit status: 0 success, 1 runtime failure, 2 usage error.\n");
@@ -764,7 +863,10 @@ static void build_getopt(struct option *lo, char *so)
 	for (size_t i = 0; i < N_OPTS; i++) {
 		bool arg = opts[i].kind != K_HELP && opts[i].kind != K_BOOL;
 
+		/* A secret given as a flag, with or without a value, is
+		 * recognised so that it can be refused with the reason. */
 		lo[n++] = (struct option){ opts[i].name,
+					   opts[i].kind == K_SECRET ? optional_argument :
 					   arg ? required_argument : no_argument,
 					   NULL, (int)(256 + i) };
 		if (opts[i].short_name) {
@@ -832,6 +934,12 @@ static int flags_pass(struct sld_config *c, int argc, char *const argv[],
 			}
 			continue;
 		}
+		if (o->kind == K_SECRET)
+			return errorf(err, "--%s: read from the config file only, never "
+					   "from the command line, where any user can "
+					   "read it (ps, /proc/PID/cmdline); put "
+					   "\"%s = ...\" in the --config file",
+				      o->name, o->name);
 		if (only_config)
 			continue;
 		if (o->kind == K_BOOL) {
@@ -891,7 +999,7 @@ out:
  */
 static const char *const restart_only[] = {
 	"listen", "guard", "iface", "workers", "upstream-concurrency", "metrics", "queue-bound", "pin-dir",
-	"service-port", "attach-mode", "shed-action",
+	"service-port", "attach-mode", "shed-action", "fleet", "fleet-name", "fleet-password",
 };
 
 static bool is_restart_only(const char *name)

@@ -26,6 +26,7 @@
  *   sld_parse_hostport(s, allow_name, host, hostlen, &port)
  *   sld_listen_addr(s, &ss, &len)              HOST:PORT (numeric, or an
  *                                           empty host for all) to bind to
+ *   sld_parse_redis_url(s, host, hostlen, &port, &db)  redis://HOST:PORT[/DB]
  * All return 0 or -EINVAL (-ENOENT/-EIO/-EFBIG for an unreadable file) with
  * a message in err->msg naming the file and line or the flag, the key, the
  * value and what was expected. A usage error is exit status 2.
@@ -46,6 +47,9 @@
 #define SLD_IFNAMSIZ 16		/* IFNAMSIZ, with the NUL */
 #define SLD_ADDR_MAX 272	/* a host name (255) + ":65535" + brackets */
 #define SLD_PATH_MAX 256
+#define SLD_FLEET_URL_MAX 300	/* redis://HOST:PORT/DB */
+#define SLD_FLEET_NAME_MAX 65	/* the key namespace, with the NUL */
+#define SLD_SECRET_MAX 257
 #define SLD_TRUSTED_MAX 800	/* --trusted-proxies text: 16 CIDRs of up to 48 */
 
 enum sld_log_level {
@@ -88,6 +92,10 @@ struct sld_config {
 	uint32_t shed_action;		/* enum sl_action of a service the daemon creates */
 	uint32_t level_max;		/* highest admission level the controller sets */
 	uint32_t deadline_ms;		/* queue wait past which a request is answered 503; 0 = target-delay */
+	char fleet[SLD_FLEET_URL_MAX];	/* redis://HOST:PORT[/DB]; "" = no fleet quotas */
+	uint32_t fleet_per_source;	/* fleet-wide new connections/s per source prefix */
+	char fleet_name[SLD_FLEET_NAME_MAX];	/* Redis key namespace of the fleet */
+	char fleet_password[SLD_SECRET_MAX];	/* Redis AUTH; from the config file only */
 	char config_path[SLD_PATH_MAX];	/* the file read, "" if none */
 	bool help;			/* --help was given */
 };
@@ -113,5 +121,7 @@ void sld_config_usage(FILE *f, const char *prog);
 int sld_parse_hostport(const char *s, bool allow_name, char *host,
 		       size_t hostlen, uint16_t *port);
 int sld_listen_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+int sld_parse_redis_url(const char *s, char *host, size_t hostlen, uint16_t *port,
+			uint32_t *db);
 
 #endif /* SLUICED_CONFIG_H */

@@ -58,7 +58,8 @@
  *    with no reaction needed. When demand later jumps, growth starts from
  *    there: 1.5 x the old demand at once, then the additive step.
  *
- *    Cold start: no cap until the first tick that sees demand. Before
+ *    Cold start: no cap until the first tick that sees arrivals (or an
+ *    overloaded one). Before
  *    any traffic the bound above is headroom * 0, i.e. the floor, and a
  *    normal load arriving at a cold daemon would be refused at a trickle
  *    while the rate climbs back (and a client whose SYN was dropped shows
@@ -367,8 +368,11 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	}
 	c->started = true;
 	c->last_ns = s->now_ns;
-	if (s->admitted + s->shed_rate + s->shed_level > 0 || s->goodput > 0 ||
-	    d > (double)c->p.target_delay_ns)
+	/* Arrivals, not completions: the daemon's first tick has no kernel
+	 * counters to difference yet (no arrivals), and goodput averaged
+	 * over ticks that saw nothing reads a trickle that would cap a
+	 * normal load. */
+	if (s->admitted + s->shed_rate + s->shed_level > 0 || d > (double)c->p.target_delay_ns)
 		c->demand_seen = true;
 	c->rate = next_rate(c, s, d, dt_ticks);
 	next_level(c, s, d, rate_in_force);

@@ -225,6 +225,7 @@ static int service_up(struct sld_dataplane *dp, const struct sld_config *cfg)
 	if (err)
 		goto out;
 	dp->have_pins = true;
+	dp->fleet = cfg->fleet[0] != '\0';
 	sl_format_service(SL_PROTO_TCP, dp->port, name, sizeof(name));
 	/* Find or create, and claim, in one hold of the lock: sluicectl
 	 * cannot add the same service, or take the slot, in between. */
@@ -327,6 +328,7 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 		.rate_cap = o->rate_cap,
 		.level = o->level,
 		.stale_policy = (__u8)stale_policy,
+		.flags = dp->fleet ? SL_ADM_FLEET : 0,
 	};
 	struct sl_service svc;
 	uint32_t slot;

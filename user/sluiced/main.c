@@ -192,7 +192,7 @@ static int install_signals(void)
 /* Guard mode: every check before anything is attached, then run. */
 static int guard_main(struct sld *d)
 {
-	bool ctl_up = false;
+	bool ctl_up = false, fleet_up = false;
 	int rc = 1;
 
 	sld_guard_init(d);
@@ -205,6 +205,9 @@ static int guard_main(struct sld *d)
 	if (sld_control_start(d))
 		goto out;
 	ctl_up = true;
+	if (sld_fleet_start(d))	/* fleet quotas apply to guarded services too */
+		goto out;
+	fleet_up = true;
 	if (sld_metrics_start(d))
 		goto out;
 	for (uint32_t i = 0; i < d->n_guards; i++)
@@ -215,6 +218,8 @@ static int guard_main(struct sld *d)
 	reload_wait();
 out:
 	sld_metrics_stop();
+	if (fleet_up)
+		sld_fleet_stop();
 	if (ctl_up)
 		sld_control_stop(d);
 	sld_dataplane_down(d, d->cfg.detach_on_exit);
@@ -230,7 +235,7 @@ int main(int argc, char **argv)
 	struct sld_config_err cerr;
 	struct pool_opts po = { 0 };
 	int err, rc = 1;
-	bool pool_up = false, ctl_up = false;
+	bool pool_up = false, ctl_up = false, fleet_up = false;
 
 	g_argc = argc;
 	g_argv = argv;
@@ -279,6 +284,9 @@ int main(int argc, char **argv)
 	if (sld_control_start(d))
 		goto out;
 	ctl_up = true;
+	if (sld_fleet_start(d))
+		goto out;
+	fleet_up = true;
 	if (sld_metrics_start(d))
 		goto out;
 	pr_info("running: target delay %u ms, deadline %.1f ms, tick %u ms, "
@@ -296,6 +304,8 @@ out:
 		pool_shutdown(d->pool, POOL_DRAIN, NULL, NULL);
 	}
 	sld_metrics_stop();
+	if (fleet_up)
+		sld_fleet_stop();
 	if (ctl_up)
 		sld_control_stop(d);
 	sld_dataplane_down(d, d->cfg.detach_on_exit);

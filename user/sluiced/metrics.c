@@ -247,6 +247,7 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 					sl_stats_field(&k, r));
 		}
 	}
+	sld_fleet_metrics(&b);
 	return prom_finish(&b);
 }
 
@@ -395,6 +396,7 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 		COUNTER(&b, "sluiced_upstream_latency_seconds_total",
 			"Sum of upstream latencies.", ld(&d->c.upstream_lat_ns) / 1e9);
 	}
+	sld_fleet_metrics(&b);
 	return prom_finish(&b);
 }
 

@@ -273,6 +273,7 @@ int sld_proxy_answer(struct conn *c, struct sld_up_resp *r)
 	size_t len = r->out.len;
 
 	if (sld_resp_hold(d, c, len)) {
+		/* Slow readers hold the budget: refuse rather than grow. */
 		int n = sld_fast_answer(c->out_inline, sizeof(c->out_inline), d,
 					SLD_FAST_memory, false);
 

@@ -23,6 +23,9 @@
  *   dataplane.c   attach (--iface), the pinned service, re-adoption, the
  *                 admission writes, kernel counters
  *   metrics.c     the Prometheus endpoint, its own thread
+ *   fleet.c       fleet quotas: heavy sources shared through Redis, per-source
+ *                 exceptions in the maps; its own thread (fleet_share.c: the
+ *                 arithmetic)
  *   main.c        start, signals, reload, drain
  *
  * Threads: the IO loops (the main thread is loop 0) own client sockets
@@ -144,6 +147,7 @@ struct sld_dataplane {
 	_Atomic uint32_t svc_rate, svc_burst;	/* the entry's static rate and burst */
 	uint32_t last_cap;		/* rate_cap last written (controller thread) */
 	bool adopted;			/* a fresh sl_admission was there at start */
+	bool fleet;			/* --fleet: SL_ADM_FLEET in sl_admission */
 	bool guard;			/* a guarded port's (SL_SVC_GUARD) */
 	struct sl_admission adopted_adm;
 };
@@ -315,6 +319,12 @@ void sld_guard_down(struct sld *d);
 int sld_control_start(struct sld *d);
 void sld_control_stop(struct sld *d);
 void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p);
+
+/* fleet.c */
+struct prom_buf;
+int sld_fleet_start(struct sld *d);
+void sld_fleet_stop(void);
+void sld_fleet_metrics(struct prom_buf *b);
 
 /* metrics.c */
 int sld_metrics_start(struct sld *d);

@@ -346,10 +346,9 @@ static void complete(struct sld_upconn *x)
 	atomic_fetch_add_explicit(&d->c.upstream_lat_ns, rtt, memory_order_relaxed);
 	bool reusable = sld_up_resp_reusable(&x->r);
 
+	/* Past the held-response budget it is a 503, not an upstream error. */
 	if (sld_proxy_answer(c, &x->r) == 0)
 		atomic_fetch_add_explicit(&d->c.worked, 1, memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&d->c.upstream_errors, 1, memory_order_relaxed);
 	if (reusable)
 		release(x);
 	else
