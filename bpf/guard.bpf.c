@@ -114,6 +114,7 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 	__u64 key = (__u64)(unsigned long)sk;
 	struct sl_guard_stats *st;
 	struct sl_guard_wait *w;
+	int waiting;
 	int g;
 
 	if (newstate == TCP_CLOSE) {
@@ -123,7 +124,8 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 		if (!w)
 			return 0;
 		st = stats_of(w->guard);
-		if (bpf_map_delete_elem(&guard_wait, &key) == 0 && st)
+		waiting = w->since_ns != 0;	/* an idle entry had no work waiting */
+		if (bpf_map_delete_elem(&guard_wait, &key) == 0 && waiting && st)
 			st->abandoned++;
 		return 0;
 	}
@@ -158,20 +160,29 @@ SEC("tp_btf/sk_data_ready")
 int BPF_PROG(guard_ready, const struct sock *sk)
 {
 	__u64 key = (__u64)(unsigned long)sk;
-	struct sl_guard_wait w;
+	struct sl_guard_stats *st;
+	struct sl_guard_wait *old, w;
 	int g;
 
 	g = guard_of(sk);
 	if (g < 0 || sk->__sk_common.skc_state != TCP_ESTABLISHED)
 		return 0;
-	w = (struct sl_guard_wait){ .since_ns = bpf_ktime_get_ns(), .guard = (__u32)g };
-	/* Work already waiting keeps its start: the wait is the oldest's. */
-	if (bpf_map_update_elem(&guard_wait, &key, &w, BPF_NOEXIST) == 0) {
-		struct sl_guard_stats *st = stats_of((__u32)g);
-
-		if (st)
-			st->readies++;
+	st = stats_of((__u32)g);
+	old = bpf_map_lookup_elem(&guard_wait, &key);
+	if (old) {
+		/* A new connection the service looked at before its request
+		 * came: its wait for service starts now. Work already waiting
+		 * keeps its start: the wait is the oldest's. */
+		if (old->since_ns == 0) {
+			old->since_ns = bpf_ktime_get_ns();
+			if (st)
+				st->readies++;
+		}
+		return 0;
 	}
+	w = (struct sl_guard_wait){ .since_ns = bpf_ktime_get_ns(), .guard = (__u32)g };
+	if (bpf_map_update_elem(&guard_wait, &key, &w, BPF_NOEXIST) == 0 && st)
+		st->readies++;
 	return 0;
 }
 
@@ -182,27 +193,38 @@ int BPF_PROG(guard_recv, struct sock *sk, int ret, int flags)
 	struct sl_guard_stats *st;
 	struct sl_guard_wait *w;
 	__u64 now, wait;
-	__u32 guard, b;
+	__u32 b;
 
 	if (guard_of(sk) < 0)
 		return 0;
 	w = bpf_map_lookup_elem(&guard_wait, &key);
-	if (!w)
-		return 0;
+	if (!w || w->since_ns == 0)
+		return 0;	/* nothing waiting (a new connection's request not come) */
 	now = bpf_ktime_get_ns();
 	wait = now > w->since_ns ? now - w->since_ns : 0;
-	guard = w->guard;
-	st = stats_of(guard);
+	st = stats_of(w->guard);
 	if (st) {
 		st->waits++;
 		st->wait_ns += wait;
-		if (w->new_conn)
-			st->served++;
 		b = sl_guard_bucket(wait);
 		/* The verifier needs the bound even though the helper clamps. */
 		if (b < SL_GUARD_BUCKETS)
 			st->hist[b]++;
 	}
+	/*
+	 * A read that found nothing (a server that reads right after
+	 * accept, as Go does, before the request has come): the wait so far
+	 * was the accept queue's, and the service is now waiting for the
+	 * client, not the client for it. The connection is not served yet:
+	 * its entry stays, idle, and its request's arrival restarts the wait
+	 * (guard_ready). Served is a read that returned the request.
+	 */
+	if (ret < 0 && w->new_conn) {
+		w->since_ns = 0;
+		return 0;
+	}
+	if (w->new_conn && st)
+		st->served++;
 	bpf_map_delete_elem(&guard_wait, &key);
 	return 0;
 }

@@ -16,7 +16,9 @@
  * tracepoint, whatever the read returned):
  *   - a new connection is ready when its handshake completes (the child
  *     socket goes SYN_RECV -> ESTABLISHED): its wait is the accept queue
- *     plus the time until the application first reads it;
+ *     plus the time until the application first reads it; a read that
+ *     finds no request yet (Go reads right after accept) ends the accept
+ *     queue's part, and the request's arrival starts the rest;
  *   - an established socket with nothing pending is ready at its next
  *     sk_data_ready (a keep-alive connection's next request).
  * Only sockets of the daemon's network namespace count (guard_netns).
@@ -36,7 +38,9 @@
 #define SL_GUARD_WAITS    65536	/* sockets with work waiting, at most */
 
 struct sl_guard_wait {
-	__u64 since_ns;		/* bpf_ktime_get_ns() when the work became ready */
+	__u64 since_ns;		/* bpf_ktime_get_ns() when the work became ready;
+				 * 0: none (a new connection read before its
+				 * request came, waiting for it) */
 	__u32 guard;		/* guard index */
 	__u32 new_conn;		/* 1: the connection's first wait (from the handshake) */
 };
@@ -44,11 +48,12 @@ _Static_assert(sizeof(struct sl_guard_wait) == 16, "sl_guard_wait layout");
 
 /* Per CPU, per guard: counters only grow; user space takes differences. */
 struct sl_guard_stats {
-	__u64 waits;		/* waits ended by a read */
+	__u64 waits;		/* waits ended by a read (an empty read ends a
+				 * new connection's accept-queue wait) */
 	__u64 wait_ns;		/* their sum */
 	__u64 conns;		/* connections established (handshake done) */
 	__u64 readies;		/* waits started by data on an idle socket */
-	__u64 served;		/* connections read for the first time */
+	__u64 served;		/* connections whose request was first read */
 	__u64 closed;		/* established connections that left ESTABLISHED */
 	__u64 abandoned;	/* closed with work still waiting: never read */
 	__u64 hist[SL_GUARD_BUCKETS];	/* waits by sl_guard_bucket() */

@@ -8,11 +8,13 @@
  *   delay_min_ns   the smallest wait that ended in the tick (CoDel's
  *                  minimum: a burst that drained within the tick does not
  *                  count), as its histogram bucket's middle, within ~10%
- *   oldest_age_ns  no read in the tick but work waiting: the service is
- *                  stuck, and the oldest work has waited at least since
- *                  the later of the last read and the last tick that saw
- *                  nothing waiting. No read and nothing waiting is an idle
- *                  service: 0, not a small delay.
+ *   oldest_age_ns  the tick's p90 wait (the law weighs it by half: a long
+ *                  tail behind a small minimum); with no read in the tick
+ *                  but work waiting, the service is stuck, and the oldest
+ *                  work has waited at least since the later of the last
+ *                  read and the last tick that saw nothing waiting. No
+ *                  read and nothing waiting is an idle service: 0, not a
+ *                  small delay.
  *   served         connections the service read for the first time: its
  *                  completions, in the unit of the kernel's bucket
  *
