@@ -16,10 +16,14 @@
 int inject_init(struct inject *q, unsigned size)
 {
 	uint64_t n = 1;
+	size_t bytes;
 
 	while (n < size)
 		n <<= 1;
-	q->cells = aligned_alloc(CACHELINE, n * sizeof(*q->cells));
+	/* aligned_alloc wants a multiple of the alignment (C11; the
+	 * sanitizers refuse a bound of 1, one 32-byte cell, otherwise). */
+	bytes = (n * sizeof(*q->cells) + CACHELINE - 1) / CACHELINE * CACHELINE;
+	q->cells = aligned_alloc(CACHELINE, bytes);
 	if (!q->cells)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n; i++)
