@@ -108,10 +108,12 @@ table inet sl_probe {
 }
 EOF
 	cli timeout 30 hping3 -S ${4:+-a "$4"} -p "$2" -c "$1" -i "u${3:-1000}" "$SRV4" >/dev/null 2>&1
+	# The table stays until the next probe remakes it: deleting it here,
+	# after the line is printed, would race with that next probe (a caller
+	# reading `< <(syn_probe ...)` goes on once it has the line).
 	cli nft -j list table inet sl_probe |
 		jq -r '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] |
 			"\(.[0]) \(.[1])"'
-	cli nft delete table inet sl_probe
 }
 
 # srvnet CMD...: CMD in the server host's network namespace only, sharing
