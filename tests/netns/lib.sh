@@ -95,7 +95,7 @@ echo_server() {
 # hping3's output: on a loaded machine hping3 may read a reply after it
 # stopped listening (1 s after its last SYN) and miss it.
 syn_probe() {
-	local src=${4:-$CLI4}
+	local src=${4:-$CLI4} counts
 	cli nft -f - <<EOF
 table inet sl_probe
 delete table inet sl_probe
@@ -108,12 +108,14 @@ table inet sl_probe {
 }
 EOF
 	cli timeout 30 hping3 -S ${4:+-a "$4"} -p "$2" -c "$1" -i "u${3:-1000}" "$SRV4" >/dev/null 2>&1
-	# The table stays until the next probe remakes it: deleting it here,
-	# after the line is printed, would race with that next probe (a caller
-	# reading `< <(syn_probe ...)` goes on once it has the line).
-	cli nft -j list table inet sl_probe |
+	# The table goes before the counts are printed: a caller's
+	# `read < <(syn_probe ...)` returns at the line, and a delete still
+	# running then would remove the next probe's table.
+	counts=$(cli nft -j list table inet sl_probe |
 		jq -r '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] |
-			"\(.[0]) \(.[1])"'
+			"\(.[0]) \(.[1])"')
+	cli nft delete table inet sl_probe
+	echo "$counts"
 }
 
 # srvnet CMD...: CMD in the server host's network namespace only, sharing
