@@ -262,9 +262,11 @@ int main(int argc, char **argv)
 	if (d->cfg.n_guards)
 		return guard_main(d);
 	raise_nofile(d->cfg.max_connections);
-	if (sld_server_listen(d))
+	if (sld_server_bind(d))
 		goto out;
 	if (sld_dataplane_up(d))
+		goto out;
+	if (sld_server_listen(d))
 		goto out;
 	po.workers = d->cfg.workers;
 	po.queue_bound = d->cfg.queue_bound;

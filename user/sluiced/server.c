@@ -147,7 +147,7 @@ static uint32_t cfg_u32(struct sld *d, const uint32_t *field)
 	return v;
 }
 
-int sld_server_listen(struct sld *d)
+int sld_server_bind(struct sld *d)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -170,23 +170,29 @@ int sld_server_listen(struct sld *d)
 		pr_err("cannot bind %s: %s", d->cfg.listen, strerror(errno));
 		goto out;
 	}
-	/* The kernel's accept queue is a queue the controller watches
-	 * (sld_accept_backlog); SOMAXCONN caps it (net.core.somaxconn). */
-	if (listen(fd, 4096) < 0) {
-		err = -errno;
-		pr_err("cannot listen on %s: %s", d->cfg.listen, strerror(errno));
-		goto out;
-	}
 	d->listen_fd = fd;
 	d->dp.port = ntohs(ss.ss_family == AF_INET6 ?
 			   ((struct sockaddr_in6 *)&ss)->sin6_port :
 			   ((struct sockaddr_in *)&ss)->sin_port);
-	pr_info("serving HTTP on %s", d->cfg.listen);
 	return 0;
 out:
 	if (fd >= 0)
 		close(fd);
 	return err;
+}
+
+int sld_server_listen(struct sld *d)
+{
+	/* The kernel's accept queue is a queue the controller watches
+	 * (sld_accept_backlog); SOMAXCONN caps it (net.core.somaxconn). */
+	if (listen(d->listen_fd, 4096) < 0) {
+		int err = -errno;
+
+		pr_err("cannot listen on %s: %s", d->cfg.listen, strerror(errno));
+		return err;
+	}
+	pr_info("serving HTTP on %s", d->cfg.listen);
+	return 0;
 }
 
 static void arm(struct server *s, struct conn *c, uint32_t ev)

@@ -234,6 +234,9 @@ struct sld {
 };
 
 /* server.c */
+/* Bound before the data plane is up (the port is ours, or nothing is
+ * attached), listening after it (no connection arrives unjudged). */
+int sld_server_bind(struct sld *d);
 int sld_server_listen(struct sld *d);
 int sld_server_run(struct sld *d, volatile sig_atomic_t *reload);
 void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
