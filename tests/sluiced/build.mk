@@ -15,7 +15,7 @@ SLUICED_TEST_BINS := $(patsubst %,$(BUILD)/tests/sluiced/%,$(SLUICED_TESTS))
 TEST_BINS  += $(SLUICED_TEST_BINS)
 TEST_PROGS += $(SLUICED_TEST_BINS)
 
-$(BUILD)/tests/sluiced/%.o: CFLAGS += -I user/sluiced $(SL_USER_CFLAGS)
+$(BUILD)/tests/sluiced/%.o: CFLAGS += $(SLUICED_CFLAGS) $(SL_USER_CFLAGS)
 
 # The common library after the core one: the core's trusted.c parses CIDRs
 # with it (only its libbpf-free parse.o is pulled in).
@@ -26,14 +26,14 @@ $(BUILD)/tests/sluiced/test_%: $(BUILD)/tests/sluiced/test_%.o $(SLUICED_CORE_LI
 # The fuzzers: their own builds of the HTTP code with ASan and UBSan, so a
 # finding is reported where it happens.
 SLUICED_FUZZ := $(BUILD)/fuzz/fuzz_http_parse $(BUILD)/fuzz/fuzz_http_resp
-SLUICED_FUZZ_HTTP := user/sluiced/http_parse.c user/sluiced/http_chunked.c \
-	user/sluiced/http_util.c user/sluiced/http_resp_parse.c \
-	user/sluiced/http_forward.c user/sluiced/http_buf.c
+SLUICED_FUZZ_HTTP := user/sluiced/http/http_parse.c user/sluiced/http/http_chunked.c \
+	user/sluiced/http/http_util.c user/sluiced/http/http_resp_parse.c \
+	user/sluiced/http/http_forward.c user/sluiced/http/http_buf.c
 
-$(BUILD)/fuzz/fuzz_%: tests/sluiced/fuzz_%.c $(SLUICED_FUZZ_HTTP) $(wildcard user/sluiced/http_*.h)
+$(BUILD)/fuzz/fuzz_%: tests/sluiced/fuzz_%.c $(SLUICED_FUZZ_HTTP) $(wildcard user/sluiced/http/http_*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -g -O1 -Wall -Wextra -Werror -I user/sluiced \
+	$(Q)$(CLANG) -g -O1 -Wall -Wextra -Werror $(SLUICED_CFLAGS) \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		$< $(SLUICED_FUZZ_HTTP) -o $@
 

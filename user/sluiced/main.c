@@ -121,9 +121,9 @@ static void *reload_main(void *arg)
 	return NULL;
 }
 
-/* On IO loop 0: never blocks (the previous reload thread, if any,
- * has ended when it is joined here). */
-void sld_reload(struct sld *d)
+/* On IO loop 0 (sld_server_run's on_reload): never blocks (the previous
+ * reload thread, if any, has ended when it is joined here). */
+static void reload(struct sld *d)
 {
 	int err;
 
@@ -213,7 +213,7 @@ static int guard_main(struct sld *d)
 	for (uint32_t i = 0; i < d->n_guards; i++)
 		pr_info("guarding %s: target delay %u ms, tick %u ms", d->guards[i].name,
 			d->cfg.target_delay_ms, d->cfg.tick_ms);
-	if (sld_guard_run(d, &reload_flag) == 0)
+	if (sld_guard_run(d, &reload_flag, reload) == 0)
 		rc = 0;
 	reload_wait();
 out:
@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 		d->cfg.target_delay_ms, (double)atomic_load(&d->deadline_ns) / 1e6,
 		d->cfg.tick_ms, d->cfg.max_connections, d->cfg.queue_bound,
 		(double)sld_memory_bound(d) / (1 << 20));
-	if (sld_server_run(d, &reload_flag) == 0)
+	if (sld_server_run(d, &reload_flag, reload) == 0)
 		rc = 0;
 out:
 	reload_wait();

@@ -1,32 +1,34 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The running daemon's shared state and the API between its parts:
+ * The running daemon's shared state and the API between its parts, each
+ * in the folder of its part (build.mk lists the parts); the HTTP codec
+ * (http/) and the control law (control/control.c) have headers of their own:
  *
- *   server.c      the IO loops, one per worker: epoll acceptor,
- *                 connections, timeouts, request dispatch to the pool
- *                 and completion hand-back
- *   fastpath.c    503 + Retry-After without a worker: the shed mark, the
- *                 pool at its bound, the expired deadline
- *   handlers.c    the pool task of a request: deadline check, then the
- *                 built-in handlers (/work, /health) or the proxy
- *   proxy.c       reverse proxy to --upstream: the HTTP side
- *   upstream.c    the exchange with the upstream, non-blocking on the
- *                 client's loop, over that loop's keep-alive connections
- *   upqueue.c     the proxy's queue: requests in flight to the upstream
- *                 held to an adaptive limit (uplimit.c)
- *   controlloop.c the controller thread: signals -> ctl_tick -> sl_admission,
- *                 one controller per service (the served one, or each
- *                 guarded port)
- *   guard.c       guard mode: the guarded ports, their listeners, their
- *                 kernel signals (guardsig.c) for the controller
- *   guardbpf.c    guard mode's BPF object: checks, load, attach, counters
- *   dataplane.c   attach (--iface), the pinned service, re-adoption, the
- *                 admission writes, kernel counters
- *   metrics.c     the Prometheus endpoint, its own thread
- *   fleet.c       fleet quotas: heavy sources shared through Redis, per-source
- *                 exceptions in the maps; its own thread (fleet_share.c: the
- *                 arithmetic)
- *   main.c        start, signals, reload, drain
+ *   server/server.c     the IO loops, one per worker: epoll acceptor,
+ *                       connections, timeouts, request dispatch to the pool
+ *                       and completion hand-back
+ *   server/fastpath.c   503 + Retry-After without a worker: the shed mark, the
+ *                       pool at its bound, the expired deadline
+ *   server/handlers.c   the pool task of a request: deadline check, then the
+ *                       built-in handlers (/work, /health) or the proxy
+ *   proxy/proxy.c       reverse proxy to --upstream: the HTTP side
+ *   proxy/upstream.c    the exchange with the upstream, non-blocking on the
+ *                       client's loop, over that loop's keep-alive connections
+ *   proxy/upqueue.c     the proxy's queue: requests in flight to the upstream
+ *                       held to an adaptive limit (uplimit.c)
+ *   control/controlloop.c the controller thread: signals -> ctl_tick -> sl_admission,
+ *                       one controller per service (the served one, or each
+ *                       guarded port)
+ *   guard/guard.c       guard mode: the guarded ports, their listeners, their
+ *                       kernel signals (guardsig.c) for the controller
+ *   guard/guardbpf.c    guard mode's BPF object: checks, load, attach, counters
+ *   control/dataplane.c attach (--iface), the pinned service, re-adoption, the
+ *                       admission writes, kernel counters
+ *   metrics/metrics.c   the Prometheus endpoint, its own thread
+ *   fleet/fleet.c       fleet quotas: heavy sources shared through Redis, per-source
+ *                       exceptions in the maps; its own thread (fleet_share.c: the
+ *                       arithmetic)
+ *   main.c              start, signals, reload, drain
  *
  * Threads: the IO loops (the main thread is loop 0) own client sockets
  * outside a task, each the connections it accepted; pool workers own a
@@ -238,7 +240,13 @@ struct sld {
  * attached), listening after it (no connection arrives unjudged). */
 int sld_server_bind(struct sld *d);
 int sld_server_listen(struct sld *d);
-int sld_server_run(struct sld *d, volatile sig_atomic_t *reload);
+/*
+ * SIGHUP: main.c sets *reload from its handler and hands the loops its
+ * reload to run, so the loops call up into main through this pointer and
+ * include nothing of it.
+ */
+typedef void sld_reload_fn(struct sld *d);
+int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload);
 void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
 /* On c's loop: c has its response, write it. */
 void sld_loop_respond(struct conn *c);
@@ -249,9 +257,6 @@ void sld_loop_launch(struct conn *c);
  * (nothing counted). The server releases them when c's output is freed. */
 int sld_resp_hold(struct sld *d, struct conn *c, uint64_t n);
 void sld_response_finished(struct sld *d, struct conn *c);
-
-/* main.c: SIGHUP, called on IO loop 0 */
-void sld_reload(struct sld *d);
 
 /* fastpath.c */
 int sld_fast_answer(char *buf, size_t cap, struct sld *d, enum sld_fast why,
@@ -315,7 +320,7 @@ int sld_guard_up(struct sld *d);	/* load and attach the BPF object */
 int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 		      struct ctl_signals *s, uint64_t *done, uint64_t *ns, uint32_t *backlog);
 /* Wait for SIGTERM (0) , rereading the options on SIGHUP. */
-int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload);
+int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload);
 void sld_guard_down(struct sld *d);
 
 /* controlloop.c */

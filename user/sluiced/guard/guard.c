@@ -160,7 +160,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	return 0;
 }
 
-int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload)
+int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload)
 {
 	sigset_t none;
 
@@ -171,7 +171,7 @@ int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload)
 	while (!*d->stop) {
 		if (*reload) {
 			*reload = 0;
-			sld_reload(d);
+			on_reload(d);
 			continue;
 		}
 		sigsuspend(&none);

@@ -81,6 +81,7 @@ static struct {
 	/* Loop 0 sees the signal handler's stop flag and passes it on here:
 	 * the other loops do not read a flag a handler writes. */
 	_Atomic bool stop;
+	sld_reload_fn *on_reload;	/* main's reload, run by loop 0 on SIGHUP */
 	pthread_mutex_t rate_lock;	/* the GCRA below, shared by the loops */
 	uint64_t tat_ns;	/* no data plane: GCRA on the controller's rate */
 	uint32_t user_rate;	/* the rate tat_ns was built at */
@@ -1117,7 +1118,7 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 		sld_up_reap(&s->up);
 		if (reload && *reload) {
 			*reload = 0;
-			sld_reload(d);
+			L.on_reload(d);
 		}
 		now = sld_now_ns();
 		if (reload && *d->stop)
@@ -1192,7 +1193,7 @@ static unsigned loops_wanted(struct sld *d)
 	return ps.workers;
 }
 
-int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
+int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload)
 {
 	unsigned n = loops_wanted(d), started = 1;
 	int one = 1, err = 0;
@@ -1201,6 +1202,7 @@ int sld_server_run(struct sld *d, volatile sig_atomic_t *reload)
 	if (!L.loops)
 		return -ENOMEM;
 	L.n = n;
+	L.on_reload = on_reload;
 	atomic_store(&L.listening, n);
 	for (unsigned i = 0; i < n && !err; i++)
 		err = loop_init(&L.loops[i], d, i);
