@@ -25,8 +25,14 @@ if ! command -v python3 >/dev/null; then
 	echo "[  SKIPPED ] fastpath: all: needs python3 (make deps installs it) ($(grep -cE '^(expect|ok|bad) ' "$0") cases)"
 	exit 0
 fi
-PORT=$((20000 + $$ % 20000))
-MPORT=$((PORT + 1))
+# Two ports the kernel finds free (20000 + PID would collide with another
+# test's port, one PID apart, on a machine running several at once).
+read -r PORT MPORT < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s:
+    x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
 LOG=$(mktemp -d)
 PID=
 trap '[[ -n $PID ]] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$LOG"' EXIT
