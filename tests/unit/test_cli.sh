@@ -12,7 +12,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # The version this build writes and expects (include/sluice/abi.h).
 abi=$(awk '$1 == "#define" && $2 == "SL_ABI_VERSION" { print $3 }' "$here/../../include/sluice/abi.h")
-SLUICECTL=${SL_TEST_SLUICECTL:-$here/../../build/sluicectl}
+SLUICECTL=${SL_TEST_SLUICECTL:-${BUILD:-$here/../../build}/sluicectl}	# the build under test, sanitizers included
 NS=sl-cli-$$
 PIN=/sys/fs/bpf/sluice-test-$$
 passed=0 failed=0
@@ -155,6 +155,9 @@ check "global options anywhere; bare object lists" test $? -eq 0
 out=$(ctlj service del tcp/443) && [[ $(jq -r .deleted <<<"$out") == true ]] &&
 	[[ $(ctlj service list | jq '.services | length') -eq 2 ]]
 check "service del" test $? -eq 0
+
+out=$(ctlj prefix list) && [[ $(jq -c .prefixes <<<"$out") == '[]' ]]
+check "prefix list with no prefix rule: an empty list" test $? -eq 0
 
 ctl prefix add 198.18.0.0/15 class 6 >/dev/null && ctl prefix add 2001:db8::/32 deny >/dev/null &&
 	ctl prefix add 198.18.5.7 allow >/dev/null && out=$(ctlj prefix list) &&

@@ -605,7 +605,8 @@ int sl_prefix_list(const struct sl_pins *p, struct sl_prefix_entry **out, size_t
 		*n = 0;
 		return err;
 	}
-	qsort(*out, *n, sizeof(**out), cmp_prefix);
+	if (*n > 1)	/* *out is NULL when the tries are empty, and qsort wants a pointer */
+		qsort(*out, *n, sizeof(**out), cmp_prefix);
 	return 0;
 }
 
