@@ -100,6 +100,23 @@ refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC shed_level))); }
 listening() { [[ $(int "$(metric "sluiced_guard_listening{service=\"$SVC\"}")") -eq 1 ]]; }
 heartbeats() { (($(int "$(metric "sluiced_admission_writes_total{service=\"$SVC\"}")") > 20)); }
 
+# A sanitizer build of sluiced shares the service's core at several times
+# its CPU cost, which moves what the service itself can serve: there the
+# load bounds are printed, not asserted (the plain pass asserts them),
+# while the same loads still run for the sanitizers to watch.
+san_build=0
+if ldd "$SLUICED" 2>/dev/null | grep 'lib[at]san' >/dev/null; then	# (not -q: SIGPIPE under pipefail)
+	san_build=1
+fi
+# load_bound NAME WHAT ACTUAL OP BOUND: t_expect_cmp, or a note in a sanitizer build.
+load_bound() {
+	if ((san_build)); then
+		echo "# $1: $2 $3 ($4 $5 not asserted in a sanitizer build)"
+	else
+		t_expect_cmp "$@"
+	fi
+}
+
 guard_case() {
 	local kind=$1 log=$1.log cap r0 a0 sched ok osched took shed adm
 
@@ -139,9 +156,9 @@ guard_case() {
 	shed=$(($(refused) - r0))
 	# The bar asks 99% answered; on a shared machine the service stalls
 	# for tens of ms at times, which is queueing the guard does see.
-	t_expect_cmp "$kind at 0.5x: next to nothing shed (at most 5%)" "refused SYNs" \
+	load_bound "$kind at 0.5x: next to nothing shed (at most 5%)" "refused SYNs" \
 		$((shed * 20)) -le "$sched"
-	t_expect_cmp "$kind at 0.5x: at least 90% answered 200" "ok per mille" \
+	load_bound "$kind at 0.5x: at least 90% answered 200" "ok per mille" \
 		$((ok * 1000 / sched)) -ge 900
 
 	# The capacity of a service on a shared machine moves by 2x from one
@@ -154,11 +171,11 @@ guard_case() {
 	# on what is shed and admitted leave room for a 2.5x error.)
 	t_expect_cmp "$kind at 10x: the kernel signal engages and the data plane sheds" \
 		"refused SYNs" $((shed * 4)) -gt "$osched"
-	t_expect_cmp "$kind at 10x: admitted near capacity (at most 40% of the offer)" \
+	load_bound "$kind at 10x: admitted near capacity (at most 40% of the offer)" \
 		"admitted connections" $((adm * 5)) -le $((osched * 2))
-	t_expect_cmp "$kind at 10x: what is admitted is answered (at least 80%)" \
+	load_bound "$kind at 10x: what is admitted is answered (at least 80%)" \
 		"ok per mille of admitted" $((took * 1000 / (adm > 0 ? adm : 1))) -ge 800
-	t_expect_cmp "$kind at 10x: goodput at least a third of the capacity" "ok per s" \
+	load_bound "$kind at 10x: goodput at least a third of the capacity" "ok per s" \
 		"$(j "$kind-over" '.goodput | floor')" -ge $((cap / 3))
 	printf '# %s: capacity %d/s; 0.5x: %d of %d ok, p99 %s ms; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
 		"$kind" "$cap" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" \
