@@ -152,16 +152,23 @@ static void put_series(struct prom_buf *b, const char *name, const char *suffix,
 	puts_(b, "}");
 }
 
+/* One sample line: the series, a space, the formatted value. */
+static void put_sample(struct prom_buf *b, const char *name,
+		       const struct prom_label *labels, size_t n_labels, const char *num)
+{
+	put_series(b, name, "", labels, n_labels, NULL);
+	puts_(b, " ");
+	puts_(b, num);
+	puts_(b, "\n");
+}
+
 void prom_sample(struct prom_buf *b, const char *name,
 		 const struct prom_label *labels, size_t n_labels, double v)
 {
 	char num[40];
 
 	format_double(v, num, sizeof(num));
-	put_series(b, name, "", labels, n_labels, NULL);
-	puts_(b, " ");
-	puts_(b, num);
-	puts_(b, "\n");
+	put_sample(b, name, labels, n_labels, num);
 }
 
 void prom_sample_u64(struct prom_buf *b, const char *name,
@@ -171,10 +178,7 @@ void prom_sample_u64(struct prom_buf *b, const char *name,
 	char num[24];
 
 	snprintf(num, sizeof(num), "%" PRIu64, v);
-	put_series(b, name, "", labels, n_labels, NULL);
-	puts_(b, " ");
-	puts_(b, num);
-	puts_(b, "\n");
+	put_sample(b, name, labels, n_labels, num);
 }
 
 void prom_histogram(struct prom_buf *b, const char *name,
