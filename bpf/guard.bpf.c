@@ -23,40 +23,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 #include <sluice/guard_abi.h>
-
-/* The fields read, relocated against the kernel's BTF (CO-RE). */
-struct ns_common {
-	unsigned int inum;
-} __attribute__((preserve_access_index));
-
-struct net {
-	struct ns_common ns;
-} __attribute__((preserve_access_index));
-
-typedef struct {
-	struct net *net;
-} possible_net_t;
-
-struct sock_common {
-	unsigned short skc_family;
-	volatile unsigned char skc_state;
-	__u16 skc_num;
-	possible_net_t skc_net;
-} __attribute__((preserve_access_index));
-
-struct sock {
-	struct sock_common __sk_common;
-	__u16 sk_protocol;
-} __attribute__((preserve_access_index));
-
-#define AF_INET		2
-#define AF_INET6	10
-#define IPPROTO_TCP	6
-#define TCP_ESTABLISHED	1
-#define TCP_SYN_RECV	3
-#define TCP_CLOSE	7
+#include "sock.bpf.h"
 
 /* The daemon's network namespace (inode of /proc/self/ns/net), set before load. */
 const volatile __u32 guard_netns = 0;
@@ -96,9 +64,9 @@ static __always_inline int guard_of(const struct sock *sk)
 	if (!g || !*g)
 		return -1;
 	family = sk->__sk_common.skc_family;
-	if ((family != AF_INET && family != AF_INET6) || sk->sk_protocol != IPPROTO_TCP)
+	if ((family != SL_AF_INET && family != SL_AF_INET6) || sk->sk_protocol != SL_IPPROTO_TCP)
 		return -1;
-	if (BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != guard_netns)
+	if (sl_sock_netns(sk) != guard_netns)
 		return -1;
 	return (int)(*g - 1);
 }
@@ -117,7 +85,7 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 	int waiting;
 	int g;
 
-	if (newstate == TCP_CLOSE) {
+	if (newstate == SL_TCP_CLOSE) {
 		/* The port is gone by now (the kernel unhashes the socket
 		 * first): only a socket we track has an entry to remove. */
 		w = bpf_map_lookup_elem(&guard_wait, &key);
@@ -129,7 +97,7 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 			st->abandoned++;
 		return 0;
 	}
-	if (oldstate != TCP_ESTABLISHED && newstate != TCP_ESTABLISHED)
+	if (oldstate != SL_TCP_ESTABLISHED && newstate != SL_TCP_ESTABLISHED)
 		return 0;
 	g = guard_of(sk);
 	if (g < 0)
@@ -137,13 +105,13 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 	st = stats_of((__u32)g);
 	if (!st)
 		return 0;
-	if (oldstate == TCP_ESTABLISHED) {
+	if (oldstate == SL_TCP_ESTABLISHED) {
 		/* Leaving ESTABLISHED (a FIN sent or received): no longer an
 		 * open connection, though its last bytes may still be read. */
 		st->closed++;
 		return 0;
 	}
-	if (oldstate == TCP_SYN_RECV) {
+	if (oldstate == SL_TCP_SYN_RECV) {
 		struct sl_guard_wait nw = {
 			.since_ns = bpf_ktime_get_ns(),
 			.guard = (__u32)g,
@@ -165,7 +133,7 @@ int BPF_PROG(guard_ready, const struct sock *sk)
 	int g;
 
 	g = guard_of(sk);
-	if (g < 0 || sk->__sk_common.skc_state != TCP_ESTABLISHED)
+	if (g < 0 || sk->__sk_common.skc_state != SL_TCP_ESTABLISHED)
 		return 0;
 	st = stats_of((__u32)g);
 	old = bpf_map_lookup_elem(&guard_wait, &key);

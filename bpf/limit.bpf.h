@@ -3,6 +3,8 @@
  * The limiters, in the order a judged packet meets them:
  *   1. prefix rules (LPM tries): allow, deny, or a priority class;
  *   2. the admission level: classes below it are shed;
+ *   2a. the source's open connections, against the service's per-source
+ *      connection limit (counted by conns.bpf.h);
  *   2b. the source's exception (sl_src_quota), set by a daemon running
  *      fleet quotas, while its heartbeat is fresh;
  *   3. the per-service token bucket (rate, burst, capped by the daemon);
@@ -251,6 +253,23 @@ static __always_inline bool sl_src_quota_take(const struct sl_pkt *p, __u32 slot
 		       sl_clock_coarse, p->segs, sl_debt(svc, interval));
 }
 
+/*
+ * Per-source connection limit: true if the source prefix already holds
+ * svc->src_conns open connections to the service. One lookup; a source
+ * with none has no entry. Signed: a count that a purge's race took below
+ * 0 for a moment (conns.bpf.h) must not refuse.
+ */
+static __always_inline bool sl_src_conns_full(const struct sl_pkt *p, __u32 slot,
+					       const struct sl_service *svc)
+{
+	struct sl_src_conns *c;
+	struct sl_src_key k;
+
+	sl_src_key(p, slot, svc, &k);
+	c = bpf_map_lookup_elem(&sl_src_conns, &k);
+	return c && (__s64)c->open >= (__s64)svc->src_conns;
+}
+
 static __always_inline struct sl_judgement
 sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 {
@@ -315,6 +334,13 @@ judge_level:
 	/* 2. Admission level: classes below it are shed. */
 	if (cls < level) {
 		j.reason = SL_R_shed_level;
+		return j;
+	}
+
+	/* 2a. The source's open connections: refused here, it takes no
+	 * token from any bucket. */
+	if (svc->src_conns && sl_src_conns_full(p, slot, svc)) {
+		j.reason = SL_R_src_conns;
 		return j;
 	}
 

@@ -122,4 +122,31 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_src_seen SEC(".maps");
 
+/*
+ * Open connections per source prefix (abi.h), written only by the counting
+ * program (conns.bpf.h), so only completed handshakes make entries: a
+ * flood of spoofed SYNs cannot fill it. Not preallocated: an entry freed
+ * at 0 waits out an RCU grace period before its memory is reused, so a
+ * reader still holding it never sees another key's count.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_SRC_CONNS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sl_src_key);
+	__type(value, struct sl_src_conns);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_src_conns SEC(".maps");
+
+/* On each counted socket, the key it was counted under (abi.h). Pinned so
+ * that every attachment's counting program shares it: the first to count
+ * a socket marks it, the others see the mark. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* the kernel requires it */
+	__type(key, int);
+	__type(value, struct sl_conn_sk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_conn_sk SEC(".maps");
+
 #endif /* SLUICE_MAPS_BPF_H */

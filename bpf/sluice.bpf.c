@@ -3,6 +3,8 @@
  * sluice data plane: the entry points. One XDP and one TC (clsact ingress)
  * program share the parser (parse.bpf.h), the limiters (limit.bpf.h) and
  * the verdict (verdict.bpf.h): parse -> classify -> judge -> verdict.
+ * A third, on the inet_sock_set_state tracepoint, counts the open
+ * connections the per-source connection limit reads (conns.bpf.h).
  *
  * What a loader sets before load (skeleton rodata / map sizes):
  *   sl_debug           bpf_printk on rejects (off)
@@ -13,15 +15,19 @@
  *                      clock_getres(CLOCK_MONOTONIC_COARSE) (12 ms, HZ=250)
  *   sl_sources         the inner template's max_entries: per-source buckets
  *                      kept per service (65536; user space makes the tables)
+ *   sl_conns_netns     the attached interface's network namespace (inode):
+ *                      the sockets sluice_conns counts
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
 #include <sluice/abi.h>
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 #include "limit.bpf.h"
 #include "verdict.bpf.h"
+#include "conns.bpf.h"
 
 /*
  * TC only: how much of the packet must be in the linear area for the
@@ -159,6 +165,13 @@ int sluice_tc(struct __sk_buff *skb)
 	if (linear < skb->len && linear < SL_TC_PULL_LEN)
 		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
 	return sl_process(&p, skb, true);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sluice_conns, struct sock *sk, int oldstate, int newstate)
+{
+	sl_conns_track(sk, oldstate, newstate);
+	return 0;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

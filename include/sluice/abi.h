@@ -26,6 +26,13 @@
  *                (daemon-owned: a source prefix's own rate, or refused)
  *   sl_src_seen  LRU_HASH struct sl_src_key -> struct sl_src_seen  new connections
  *                per source prefix, counted for the daemon's fleet quotas
+ *   sl_src_conns HASH struct sl_src_key -> struct sl_src_conns  open connections
+ *                per source prefix of services with a per-source connection
+ *                limit (kernel-owned: counted by the sluice_conns program)
+ *   sl_conn_sk   SK_STORAGE struct sl_conn_sk: on each counted socket, the
+ *                key it was counted under (kernel-owned; no pinned state
+ *                that user space reads: the loader unpins it when the last
+ *                attachment goes, which frees it from every socket)
  *
  * Slot 0 is never a service: its sl_stats entry counts what cannot be
  * attributed to one (parse errors, fragments, unjudgeable headers without
@@ -52,7 +59,7 @@
 
 #define SL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-#define SL_ABI_VERSION 4
+#define SL_ABI_VERSION 5
 
 #define SL_MAX_SERVICES   256
 #define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
@@ -61,6 +68,9 @@
 #define SL_SOURCES_DEFAULT 65536        /* entries of a service's per-source table */
 #define SL_SRC_QUOTA_MAX  4096          /* sl_src_quota entries */
 #define SL_SRC_SEEN_MAX   16384         /* sl_src_seen entries (LRU) */
+#define SL_SRC_CONNS_MAX  65536         /* sl_src_conns entries: source prefixes with
+					 * open connections to a limited service */
+#define SL_SRC_CONNS_LIMIT_MAX 1000000  /* largest sl_service.src_conns */
 
 /* Map names, as pinned; at most 15 characters (the kernel keeps 16 bytes). */
 #define SL_MAP_CONFIG    "sl_config"
@@ -74,6 +84,8 @@
 #define SL_MAP_STATS     "sl_stats"
 #define SL_MAP_SRC_QUOTA "sl_src_quota"
 #define SL_MAP_SRC_SEEN  "sl_src_seen"
+#define SL_MAP_SRC_CONNS "sl_src_conns"
+#define SL_MAP_CONN_SK   "sl_conn_sk"
 
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
 
@@ -93,10 +105,9 @@ static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
  * to a protected service) is counted exactly once under a *reason*: why it
  * was admitted or refused. A refused packet is counted once more under the
  * *action* taken on it. So admitted + allowed + denied + shed_level +
- * svc_bucket + src_bucket + src_quota + unjudgeable = packets judged, and
- * denied + shed_level + svc_bucket + src_bucket + src_quota + unjudgeable =
- * dropped + rejected +
- * marked + would_drop. parse_error and fragment count packets passed
+ * svc_bucket + src_bucket + src_quota + src_conns + unjudgeable = packets
+ * judged, and denied + shed_level + svc_bucket + src_bucket + src_quota +
+ * src_conns + unjudgeable = dropped + rejected + marked + would_drop. parse_error and fragment count packets passed
  * without judgement.
  *
  * unjudgeable is a packet Linux could take as a new connection but whose
@@ -124,6 +135,8 @@ static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
 	X(src_bucket,  "over the per-source rate (token bucket)")              \
 	X(src_quota,   "over a per-source exception's rate, or refused by it " \
 		       "(the fleet-wide quota)")                               \
+	X(src_conns,   "the source prefix holds the service's per-source "     \
+		       "connection limit in open connections")                 \
 	X(unjudgeable, "headers unreadable to the end (IPv6 extension chain "   \
 		       "past the walk, short first fragment): refused")        \
 	/* actions taken on refused packets */                                 \
@@ -180,10 +193,14 @@ enum sl_action {
  * packets for UDP); 0 in rate means "no service bucket", 0 in
  * src_rate means "no per-source bucket". Bursts are in connections; a
  * burst of 0 is taken as 1 (a bucket must hold one token). A prefix length
- * of 0 means the default: /32 for IPv4, /64 for IPv6.
+ * of 0 means the default: /32 for IPv4, /64 for IPv6. src_conns (TCP
+ * only; 0 = none) is the per-source connection limit: a source prefix
+ * (the same prefix as the per-source bucket's) holding that many open
+ * connections to the service has its new SYNs refused (sl_src_conns).
  *
  * Data-plane semantics (bpf/limit.bpf.h):
- *   - order: prefix rules, admission level, service bucket, source bucket;
+ *   - order: prefix rules, admission level, the source's open connections,
+ *     service bucket, source bucket;
  *   - a SYN refused by the source bucket takes no service token (the
  *     service bucket is only read before it), so a flooding source does
  *     not drain the service bucket, nor write its shared cache line;
@@ -209,8 +226,9 @@ struct sl_service {
 	__u8 src_prefix6;	/* per-source key: IPv6 prefix length, 1..128 */
 	__u16 pad0;
 	__u32 mark;		/* skb mark set by SL_ACT_MARK */
+	__u32 src_conns;	/* per-source connection limit; 0 = none */
 };
-SL_STATIC_ASSERT(sizeof(struct sl_service) == 32, "sl_service layout");
+SL_STATIC_ASSERT(sizeof(struct sl_service) == 36, "sl_service layout");
 
 /*
  * What the data plane does when the daemon's heartbeat goes stale. Either
@@ -345,6 +363,28 @@ struct sl_src_seen {
 	__u64 count;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_src_seen) == 8, "sl_src_seen layout");
+
+/*
+ * Open connections of a source prefix to a service with a per-source
+ * connection limit, sl_src_conns[key] (the key built as for sl_sources).
+ * Counted by the sluice_conns program (bpf/conns.bpf.h) from the
+ * socket's state changes: +1 when a passive connection's handshake
+ * completes (SYN_RECV -> ESTABLISHED), -1 when that socket reaches
+ * CLOSE, and the entry deleted at 0; the data plane only reads it. A
+ * connection opened while no program counted (before the limit was set,
+ * or before the first attach) is not in it.
+ */
+struct sl_src_conns {
+	__u64 open;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_src_conns) == 8, "sl_src_conns layout");
+
+/* sl_conn_sk: what a counted socket carries, so its close takes off
+ * exactly the entry its handshake added. */
+struct sl_conn_sk {
+	struct sl_src_key key;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_conn_sk) == 24, "sl_conn_sk layout");
 
 /* LPM trie keys: prefixlen first, as the kernel requires. */
 struct sl_lpm4_key {

@@ -9,3 +9,4 @@ TEST_PROGS += tests/netns/test_fleet.sh
 TEST_PROGS += tests/netns/test_sluiced_claim.sh
 TEST_PROGS += tests/netns/test_privilege.sh
 TEST_PROGS += tests/netns/test_guard.sh
+TEST_PROGS += tests/netns/test_src_conns.sh

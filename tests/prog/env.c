@@ -240,6 +240,8 @@ int env_clear_state(void)
 		err = clear_hash(env_skel->maps.sl_src_quota, sizeof(struct sl_src_key));
 	if (!err)
 		err = clear_hash(env_skel->maps.sl_src_seen, sizeof(struct sl_src_key));
+	if (!err)
+		err = clear_hash(env_skel->maps.sl_src_conns, sizeof(struct sl_src_key));
 	return err;
 }
 

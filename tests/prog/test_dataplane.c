@@ -842,6 +842,125 @@ static void test_source_bucket(void **state)
 	}
 }
 
+/* ---- per-source connection limit: the count map set by the test, as
+ * the counting program (conns.bpf.h) leaves it for open connections ---- */
+static void set_conns(__u32 slot, int fam, const char *net, int plen, __u64 open)
+{
+	struct sl_src_key k = { .slot = slot, .family = fam, .prefixlen = plen };
+	struct sl_src_conns v = { .open = open };
+	int fd = bpf_map__fd(env_skel->maps.sl_src_conns);
+
+	assert_int_equal(inet_pton(fam == 4 ? AF_INET : AF_INET6, net, k.addr), 1);
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_ANY), 0);
+}
+
+/* The default service on `port` (env.c) with a per-source connection
+ * limit, and optionally a rate and source prefixes. */
+static void limit_conns(__u32 slot, __u32 limit, __u32 rate, int p4, int p6)
+{
+	struct sl_service s;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(env_skel->maps.sl_services), &slot, &s), 0);
+	s.src_conns = limit;
+	s.rate = rate;
+	s.burst = rate ? 1 : 0;
+	s.src_prefix4 = p4;
+	s.src_prefix6 = p6;
+	assert_int_equal(env_set_service(slot, &s), 0);
+}
+
+static void conn_case(const struct progsel *ps, const char *desc, int port, __u32 slot,
+		      int fam, const char *src, int repeat, int expect, struct sl_stats d,
+		      struct run_result *res)
+{
+	__u8 pkt[256];
+	int len = pkt_build(&(struct pkt){ .family = fam, .dport = port, .src = src }, pkt,
+			    sizeof(pkt), NULL);
+
+	run_and_check(ps, desc, pkt, len, repeat, expect, slot, &d, res);
+}
+
+static void test_source_conns(void **state)
+{
+	const struct sl_stats admit = { .admitted = 1 }, refuse = { .src_conns = 1, .dropped = 1 };
+	struct run_result res;
+	int k;
+
+	(void)state;
+	REQUIRE_ENV();
+	for (k = 0; k < 2; k++) {
+		const struct progsel *ps = &progs[k];
+
+		/* TCP 82 (drop), at most 3 per source. */
+		assert_int_equal(env_reset(), 0);
+		limit_conns(SLOT_TCP82, 3, 0, 0, 0);
+		conn_case(ps, "no open connection", 82, SLOT_TCP82, 4, "198.18.0.10", 1, ps->pass,
+			  admit, &res);
+		set_conns(SLOT_TCP82, 4, "198.18.0.10", 32, 2);
+		conn_case(ps, "2 open, under the limit of 3", 82, SLOT_TCP82, 4, "198.18.0.10", 1,
+			  ps->pass, admit, &res);
+		set_conns(SLOT_TCP82, 4, "198.18.0.10", 32, 3);
+		conn_case(ps, "3 open, at the limit", 82, SLOT_TCP82, 4, "198.18.0.10", 1,
+			  ps->drop, refuse, &res);
+		set_conns(SLOT_TCP82, 4, "198.18.0.10", 32, 9);
+		conn_case(ps, "9 open, over the limit", 82, SLOT_TCP82, 4, "198.18.0.10", 4,
+			  ps->drop, (struct sl_stats){ .src_conns = 4, .dropped = 4 }, &res);
+		conn_case(ps, "another source (/32)", 82, SLOT_TCP82, 4, "198.18.0.11", 1, ps->pass,
+			  admit, &res);
+		conn_case(ps, "an allow prefix is never limited", 82, SLOT_TCP82, 4, "198.18.1.5",
+			  1, ps->pass, (struct sl_stats){ .allowed = 1 }, &res);
+		/* The count of another service's slot does not apply. */
+		set_conns(SLOT_TCP80, 4, "198.18.0.12", 32, 50);
+		conn_case(ps, "a count in another service", 82, SLOT_TCP82, 4, "198.18.0.12", 1,
+			  ps->pass, admit, &res);
+		/* IPv6 /64 by default: one /64 shares a count. */
+		set_conns(SLOT_TCP82, 6, "2001:db8:0:1::", 64, 3);
+		conn_case(ps, "IPv6, its /64 at the limit", 82, SLOT_TCP82, 6, "2001:db8:0:1:a::99",
+			  1, ps->drop, refuse, &res);
+		conn_case(ps, "IPv6, another /64", 82, SLOT_TCP82, 6, "2001:db8:0:2::1", 1,
+			  ps->pass, admit, &res);
+		/* Limit 0: none, whatever the counts. */
+		limit_conns(SLOT_TCP82, 0, 0, 0, 0);
+		conn_case(ps, "limit 0 is none", 82, SLOT_TCP82, 4, "198.18.0.10", 3, ps->pass,
+			  (struct sl_stats){ .admitted = 3 }, &res);
+
+		/* The service's source prefix: IPv4 /24. */
+		assert_int_equal(env_reset(), 0);
+		limit_conns(SLOT_TCP82, 1, 0, 24, 48);
+		set_conns(SLOT_TCP82, 4, "198.18.7.0", 24, 1);
+		conn_case(ps, "its /24 at the limit", 82, SLOT_TCP82, 4, "198.18.7.77", 1, ps->drop,
+			  refuse, &res);
+		conn_case(ps, "another /24", 82, SLOT_TCP82, 4, "198.18.8.77", 1, ps->pass, admit,
+			  &res);
+
+		/* Refused before the buckets: it takes no service token. */
+		assert_int_equal(env_reset(), 0);
+		limit_conns(SLOT_TCP82, 1, 1, 0, 0);
+		set_conns(SLOT_TCP82, 4, "198.18.0.10", 32, 1);
+		conn_case(ps, "refused by its connections", 82, SLOT_TCP82, 4, "198.18.0.10", 5,
+			  ps->drop, (struct sl_stats){ .src_conns = 5, .dropped = 5 }, &res);
+		conn_case(ps, "the service's one token is still there", 82, SLOT_TCP82, 4,
+			  "198.18.0.11", 1, ps->pass, admit, &res);
+
+		/* The service's action, as for every refusal. */
+		limit_conns(SLOT_TCP443, 2, 0, 0, 0);
+		set_conns(SLOT_TCP443, 4, "198.18.0.10", 32, 2);
+		conn_case(ps, "reject: a RST", 443, SLOT_TCP443, 4, "198.18.0.10", 1, ps->tx,
+			  (struct sl_stats){ .src_conns = 1, .rejected = 1 }, &res);
+		limit_conns(SLOT_TCP81, 2, 0, 0, 0);
+		set_conns(SLOT_TCP81, 4, "198.18.0.10", 32, 2);
+		conn_case(ps, "monitor: counted, passed", 81, SLOT_TCP81, 4, "198.18.0.10", 1,
+			  ps->pass, (struct sl_stats){ .src_conns = 1, .would_drop = 1 }, &res);
+		limit_conns(SLOT_TCP8080, 2, 0, 0, 0);
+		set_conns(SLOT_TCP8080, 4, "198.18.0.10", 32, 2);
+		conn_case(ps, "mark", 8080, SLOT_TCP8080, 4, "198.18.0.10", 1, ps->pass,
+			  k ? (struct sl_stats){ .src_conns = 1, .marked = 1 }
+			    : (struct sl_stats){ .src_conns = 1, .would_drop = 1 }, &res);
+		if (k)
+			assert_int_equal(res.mark, TEST_MARK);
+	}
+}
+
 static __u64 bucket_tat(__u32 slot)
 {
 	struct sl_bucket b;
@@ -1323,6 +1442,7 @@ int main(void)
 		cmocka_unit_test_setup(test_service_bucket, setup),
 		cmocka_unit_test_setup(test_admission_and_stale, setup),
 		cmocka_unit_test_setup(test_source_bucket, setup),
+		cmocka_unit_test_setup(test_source_conns, setup),
 		cmocka_unit_test_setup(test_limit_change, setup),
 		cmocka_unit_test_setup(test_source_refusal_leaves_service_bucket, setup),
 		cmocka_unit_test_setup(test_source_tables_per_service, setup),

@@ -40,6 +40,8 @@ static const struct {
 	  sizeof(struct sl_src_quota), SL_SRC_QUOTA_MAX },
 	{ SL_MAP_SRC_SEEN, BPF_MAP_TYPE_LRU_HASH, sizeof(struct sl_src_key),
 	  sizeof(struct sl_src_seen), SL_SRC_SEEN_MAX },
+	{ SL_MAP_SRC_CONNS, BPF_MAP_TYPE_HASH, sizeof(struct sl_src_key),
+	  sizeof(struct sl_src_conns), SL_SRC_CONNS_MAX },
 	{ SL_MAP_ATTACH, BPF_MAP_TYPE_HASH, sizeof(struct sl_attach_key),
 	  sizeof(struct sl_attach_rec), SL_ATTACH_MAX },
 };

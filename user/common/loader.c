@@ -26,6 +26,7 @@
 #include "loader.h"
 #include "log.h"
 #include "netdev.h"
+#include "netns.h"
 #include "parse.h"
 #include "sluice.skel.h"
 #include "tcfilter.h"
@@ -47,6 +48,14 @@ static int attach_key(const char *ifname, struct sl_attach_key *k)
 static int link_path(const char *dir, const char *ifname, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s/%s", dir, SL_LINKS_SUBDIR, ifname);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* <pin dir>/conns/<ifname>: the pinned link of an attachment's connection counter. */
+static int conns_link_path(const char *dir, const char *ifname, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s/%s", dir, SL_CONNS_SUBDIR, ifname);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -531,6 +540,81 @@ static void detach_tc(const char *ifname, const struct sl_attach_rec *rec, bool 
 	}
 }
 
+/*
+ * The per-source connection limit's counter (bpf/conns.bpf.h) on the
+ * inet_sock_set_state tracepoint, loaded for this process's network
+ * namespace, the interface's (if_nametoindex found it here). Its link is
+ * pinned, as an XDP attachment's is, so it outlives the process.
+ */
+static int attach_conns(const struct sl_attach_opts *o, struct sluice_bpf *skel)
+{
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	int err;
+
+	link = bpf_program__attach(skel->progs.sluice_conns);
+	if (!link) {
+		err = -errno;
+		pr_err("cannot attach the connection counter to the inet_sock_set_state tracepoint: %s",
+		       strerror(-err));
+		return err;
+	}
+	err = sl_pins_path(o->pin_dir, SL_CONNS_SUBDIR, path, sizeof(path));
+	if (!err)
+		err = mkdir_ok(path);
+	if (!err)
+		err = conns_link_path(o->pin_dir, o->ifname, path, sizeof(path));
+	if (!err) {
+		err = bpf_link__pin(link, path);
+		if (err)
+			pr_err("cannot pin the connection counter of %s at %s: %s", o->ifname, path,
+			       strerror(-err));
+	}
+	/* Pinned, the link lives on without this process; else it goes. */
+	if (!err)
+		bpf_link__disconnect(link);
+	bpf_link__destroy(link);
+	return err;
+}
+
+static void detach_conns(const char *dir, const char *ifname)
+{
+	char path[PATH_MAX];
+
+	/* A tracepoint link has no detach: it goes with its pin, the last
+	 * reference. */
+	if (!conns_link_path(dir, ifname, path, sizeof(path)))
+		unlink(path);
+}
+
+/*
+ * The last attachment gone, nothing counts connections any more, and
+ * counts kept now would go stale as connections close unseen: they start
+ * again from nothing. Unpinned, sl_conn_sk is freed, and with it every
+ * socket's record of being counted, once no program holds it; the next
+ * attach pins a new one.
+ */
+static void conns_reset_if_last(const struct sl_pins *p)
+{
+	struct sl_attach_key k;
+	struct sl_src_key key;
+	char path[PATH_MAX];
+
+	if (!bpf_map_get_next_key(p->attach_fd, NULL, &k))
+		return;
+	if (!sl_pins_path(p->dir, SL_MAP_CONN_SK, path, sizeof(path)) && unlink(path) &&
+	    errno != ENOENT)
+		pr_warn("cannot remove %s: %s", path, strerror(errno));
+	/* At most the map's size: each pass deletes the first key. */
+	for (int i = 0; i < SL_SRC_CONNS_MAX && !bpf_map_get_next_key(p->src_conns_fd, NULL, &key);
+	     i++) {
+		if (bpf_map_delete_elem(p->src_conns_fd, &key) && errno != ENOENT) {
+			pr_warn("cannot clear %s: %s", SL_MAP_SRC_CONNS, strerror(errno));
+			return;
+		}
+	}
+}
+
 int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *res)
 {
 	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = o->pin_dir);
@@ -540,7 +624,8 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	struct sl_attach_rec rec = {};
 	struct sluice_bpf *skel = NULL;
 	struct bpf_map *map;
-	bool opened = false, attached = false;
+	bool opened = false, attached = false, counting = false;
+	uint32_t netns;
 	int ifindex, exists, attach_fd, lock_fd = -1, err;
 
 	memset(res, 0, sizeof(*res));
@@ -628,6 +713,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 				o->ifname, sl_mode_name(rec.mode));
 			if (is_xdp(rec.mode))
 				detach_xdp_pin(o->pin_dir, o->ifname);
+			detach_conns(o->pin_dir, o->ifname);
 			bpf_map_delete_elem(p.attach_fd, &key);
 			memset(&rec, 0, sizeof(rec));
 		}
@@ -653,6 +739,9 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		res->clock_slack_ns = sl_clock_slack_ns(res->clock);
 	}
 
+	err = sl_netns_inode(&netns);
+	if (err)
+		goto out;
 	skel = sluice_bpf__open_opts(&oo);
 	if (!skel) {
 		err = -errno;
@@ -660,6 +749,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 		goto out;
 	}
 	skel->rodata->sl_clock_coarse = res->clock == SL_CLOCK_COARSE;
+	skel->rodata->sl_conns_netns = netns;
 	if (res->clock == SL_CLOCK_COARSE)
 		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
 	bpf_program__set_autoload(skel->progs.sluice_xdp, o->mode != SL_MODE_TC);
@@ -708,6 +798,10 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (err)
 		goto out;
 	attached = true;
+	err = attach_conns(o, skel);
+	if (err)
+		goto out;
+	counting = true;
 	rec.ifindex = (uint32_t)ifindex;
 	rec.mode = (uint8_t)res->mode;
 	rec.prog_id = res->prog_id;
@@ -719,6 +813,8 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	}
 	err = 0;
 out:
+	if (err && counting)
+		detach_conns(o->pin_dir, o->ifname);
 	if (err && attached) {
 		bool removed = false, stale = false;
 
@@ -782,12 +878,14 @@ int sl_loader_detach(const char *dir, const char *ifname, struct sl_detach_resul
 	} else if (rec.mode == SL_MODE_TC) {
 		detach_tc(ifname, &rec, &res->qdisc_removed, &res->was_stale);
 	}
+	detach_conns(dir, ifname);
 	if (bpf_map_delete_elem(p.attach_fd, &key) && errno != ENOENT) {
 		err = -errno;
 		pr_err("cannot delete the record of %s from %s: %s", ifname, SL_MAP_ATTACH,
 		       strerror(errno));
 		goto out;
 	}
+	conns_reset_if_last(&p);
 	err = 0;
 out:
 	sl_pins_close(&p);

@@ -7,7 +7,10 @@
  * that clock, so every interface shares one set of limits on one clock.
  *
  * XDP is attached through a bpf_link pinned at <pin dir>/links/<ifname>,
- * so it outlives the process; TC through a clsact ingress filter. Each
+ * so it outlives the process; TC through a clsact ingress filter. Either
+ * way the per-source connection limit's counter (a tracepoint program,
+ * for the interface's network namespace) comes with it, its link pinned
+ * at <pin dir>/conns/<ifname>; the last detach also clears the counts. Each
  * attachment is recorded in the sl_attach map (mode, program id, and for
  * TC the filter's handle and priority and whether sluice created the
  * clsact qdisc), so that detach removes exactly what attach created.

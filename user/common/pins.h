@@ -10,6 +10,8 @@
  *   sl_attach         HASH ifname -> struct sl_attach_rec, one per attached
  *                     interface (mode, what was created, program id)
  *   links/<ifname>    the pinned bpf_link of an XDP attachment
+ *   conns/<ifname>    the pinned link of an attachment's connection counter
+ *   sl_conn_sk        the counter's socket storage (abi.h), not opened here
  *
  * API:
  *   sl_pins_check_env(dir)   0, or -EPERM (no CAP_BPF) / -ENODEV (dir is not
@@ -39,6 +41,7 @@
 #define SL_MAP_ATTACH "sl_attach"
 #define SL_ATTACH_MAX 1024
 #define SL_LINKS_SUBDIR "links"
+#define SL_CONNS_SUBDIR "conns"
 
 /* sl_attach_rec.mode */
 enum sl_attach_mode {
@@ -82,6 +85,7 @@ struct sl_pins {
 	int stats_fd;
 	int src_quota_fd;
 	int src_seen_fd;
+	int src_conns_fd;
 	int attach_fd;		/* -1 until the first attach creates it */
 	__u32 abi_version;
 	__u32 sources_max;	/* sl_config: entries of each per-source table */

@@ -94,6 +94,12 @@ int sl_svc_opt_set(struct sl_svc_opts *o, const char *name, const char *value)
 		if (sl_parse_rate(value, 1, SL_RATE_MAX, &o->src_burst))
 			return -EINVAL;
 		o->given |= SL_OPT_SRC_BURST;
+	} else if (!strcmp(name, "per-source-conns")) {
+		if (value && !strcmp(value, "none"))
+			o->src_conns = 0;
+		else if (sl_parse_u32(value, 0, SL_SRC_CONNS_LIMIT_MAX, &o->src_conns))
+			return sl_parse_fail(-EINVAL, "%s (0 or 'none': no limit)", sl_parse_errmsg());
+		o->given |= SL_OPT_SRC_CONNS;
 	} else if (!strcmp(name, "source-prefix4")) {
 		if (sl_parse_u32(value, 1, 32, &v))
 			return -EINVAL;
@@ -136,6 +142,8 @@ void sl_service_apply(struct sl_service *svc, const struct sl_svc_opts *o)
 		svc->src_rate = o->src_rate;
 	if (o->given & SL_OPT_SRC_BURST)
 		svc->src_burst = o->src_burst;
+	if (o->given & SL_OPT_SRC_CONNS)
+		svc->src_conns = o->src_conns;
 	if (o->given & SL_OPT_PREFIX4)
 		svc->src_prefix4 = o->prefix4;
 	if (o->given & SL_OPT_PREFIX6)
@@ -175,6 +183,16 @@ int sl_service_check(const struct sl_service *svc, char *err, size_t len)
 	if (svc->action == SL_ACT_REJECT && svc->proto == SL_PROTO_UDP) {
 		snprintf(err, len, "action 'reject' on udp/%u: UDP has no RST, expected drop or mark",
 			 svc->port);
+		return -EINVAL;
+	}
+	if (svc->src_conns && svc->proto != SL_PROTO_TCP) {
+		snprintf(err, len, "--per-source-conns on udp/%u: UDP has no connections to count, "
+			 "expected a TCP service (or --per-source for a rate per source)", svc->port);
+		return -EINVAL;
+	}
+	if (svc->src_conns > SL_SRC_CONNS_LIMIT_MAX) {
+		snprintf(err, len, "per-source connection limit %u out of range, expected 0..%u",
+			 svc->src_conns, SL_SRC_CONNS_LIMIT_MAX);
 		return -EINVAL;
 	}
 	if (svc->action > SL_ACT_MARK) {
@@ -391,6 +409,8 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 		err = purge_slot(p->src_quota_fd, SL_MAP_SRC_QUOTA, slot);
 	if (!err)
 		err = purge_slot(p->src_seen_fd, SL_MAP_SRC_SEEN, slot);
+	if (!err)
+		err = purge_slot(p->src_conns_fd, SL_MAP_SRC_CONNS, slot);
 	if (err)
 		goto out;
 	/* abi.h: the service first, then the port that points at it. */

@@ -22,7 +22,10 @@
  *   sl_service_get(p, slot, &svc)
  *   sl_service_add(p, &svc, &slot)           free slot, zero its counters
  *                                            and buckets, a fresh per-source
- *                                            table, services, ports
+ *                                            table, no per-source entries
+ *                                            (quota, seen, open connections)
+ *                                            of an earlier service, services,
+ *                                            ports
  *   sl_service_set(p, slot, &svc)            replace the whole value (and
  *                                            make or free the per-source
  *                                            table as the rate needs)
@@ -68,11 +71,13 @@ enum {
 	SL_OPT_ACTION = 1u << 6,
 	SL_OPT_MONITOR = 1u << 7,
 	SL_OPT_MARK = 1u << 8,
+	SL_OPT_SRC_CONNS = 1u << 9,
 };
 
 struct sl_svc_opts {
 	uint32_t given;		/* SL_OPT_* */
 	uint32_t rate, burst, src_rate, src_burst;
+	uint32_t src_conns;
 	uint8_t prefix4, prefix6;
 	uint8_t action;
 	bool monitor;

@@ -16,7 +16,8 @@
 
 #define SVC_SYNOPSIS_OPTS                                                      \
 	"[--rate RATE|none] [--burst N] [--per-source RATE|0] "                \
-	"[--per-source-burst N] [--source-prefix4 LEN] [--source-prefix6 LEN] " \
+	"[--per-source-burst N] [--per-source-conns N|0] "                     \
+	"[--source-prefix4 LEN] [--source-prefix6 LEN] "                        \
 	"[--action drop|reject|mark] [--mark N] [--monitor|--enforce]"
 
 /* Every option maps to sl_svc_opt_set() by its name (see state.c). */
@@ -25,6 +26,7 @@ static const struct option svc_longopts[] = {
 	{ "burst", required_argument, NULL, 0 },
 	{ "per-source", required_argument, NULL, 0 },
 	{ "per-source-burst", required_argument, NULL, 0 },
+	{ "per-source-conns", required_argument, NULL, 0 },
 	{ "source-prefix4", required_argument, NULL, 0 },
 	{ "source-prefix6", required_argument, NULL, 0 },
 	{ "action", required_argument, NULL, 0 },
@@ -138,6 +140,7 @@ static void json_service(struct sl_json *w, uint32_t slot, const struct sl_servi
 	sl_json_kv_u64(w, "burst", s->burst);
 	sl_json_kv_u64(w, "per_source", s->src_rate);
 	sl_json_kv_u64(w, "per_source_burst", s->src_burst);
+	sl_json_kv_u64(w, "per_source_conns", s->src_conns);
 	sl_json_kv_u64(w, "source_prefix4", s->src_prefix4);
 	sl_json_kv_u64(w, "source_prefix6", s->src_prefix6);
 	sl_json_kv_str(w, "action", sl_action_name(s->action));
@@ -150,8 +153,9 @@ static void json_service(struct sl_json *w, uint32_t slot, const struct sl_servi
 
 static void text_header(void)
 {
-	printf("%-10s %5s %10s %10s %10s %10s %5s %5s %-7s %-8s %s\n", "SERVICE", "SLOT", "RATE",
-	       "BURST", "PER-SRC", "SRC-BURST", "PFX4", "PFX6", "ACTION", "MODE", "MARK");
+	printf("%-10s %5s %10s %10s %10s %10s %10s %5s %5s %-7s %-8s %s\n", "SERVICE", "SLOT",
+	       "RATE", "BURST", "PER-SRC", "SRC-BURST", "SRC-CONNS", "PFX4", "PFX6", "ACTION", "MODE",
+	       "MARK");
 }
 
 static void text_limit(uint32_t v)
@@ -172,6 +176,7 @@ static void text_service(uint32_t slot, const struct sl_service *s)
 	text_limit(s->burst);
 	text_limit(s->src_rate);
 	text_limit(s->src_burst);
+	text_limit(s->src_conns);
 	printf(" %5u %5u %-7s %-8s ", s->src_prefix4, s->src_prefix6, sl_action_name(s->action),
 	       s->flags & SL_SVC_MONITOR ? "monitor" : "enforce");
 	if (s->action == SL_ACT_MARK)

@@ -12,11 +12,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "guard.skel.h"
 #include "log.h"
+#include "netns.h"
 #include "sluiced.h"
 
 #define VMLINUX_BTF "/sys/kernel/btf/vmlinux"
@@ -58,26 +58,23 @@ int sld_guard_bpf_check(void)
 int sld_guard_bpf_open(struct sld_guard_bpf *gb)
 {
 	struct guard_bpf *skel;
-	struct stat st;
+	uint32_t netns;
 	int err;
 
 	memset(gb, 0, sizeof(*gb));
 	err = sld_guard_bpf_check();
 	if (err)
 		return err;
-	if (stat("/proc/self/ns/net", &st)) {
-		err = -errno;
-		pr_err("cannot read our network namespace (/proc/self/ns/net): %s",
-		       strerror(-err));
+	err = sl_netns_inode(&netns);
+	if (err)
 		return err;
-	}
 	skel = guard_bpf__open();
 	if (!skel) {
 		err = -errno;
 		pr_err("cannot open the guard's BPF object: %s", strerror(-err));
 		return err;
 	}
-	skel->rodata->guard_netns = (__u32)st.st_ino;
+	skel->rodata->guard_netns = netns;
 	err = guard_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the guard's BPF programs: %s (needs CAP_BPF and "

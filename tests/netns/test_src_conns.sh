@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The per-source connection limit end to end (`sluicectl service
+# --per-source-conns`, nothing but sluicectl on the server host, nothing
+# loaded on the client host), in each attach mode. The bar: with a limit
+# of 10, one source holding 500 idle connections keeps at most 10 open,
+# while other sources still connect. Also: the count (sl_src_conns) goes
+# back to 0 when the connections close, by FIN or RST, before accept, or
+# with their listener; an IPv6 /64 and IPv4 on a dual-stack listener are
+# counted under the prefix the data plane judges; a limit of 0 refuses
+# nothing; detach removes the counting program. Prints, as information, what
+# a burst of simultaneous SYNs from one source gets (not asserted: its
+# handshakes complete after the SYNs are judged).
+source "$(dirname "$0")/lib.sh"
+require_env python3 bpftool
+
+HOLD=$(cd "$(dirname "$0")" && pwd)/hold_conns.py
+PORT=8080 SVC=tcp/8080
+QPORT=8081 QSVC=tcp/8081	# a dual-stack listener that never accepts
+LIMIT=10 TRIES=500
+CLI4B=198.18.0.4			# a second client source
+# IPv6 from 2001:2::/48, set aside for benchmarks (RFC 5180).
+CLI6=2001:2::1 SRV6=2001:2::2
+
+topo_up || { t_fail topology "could not build the test hosts"; finish; }
+cli ip -6 addr add $CLI6/64 dev "$IF_CLI" nodad
+srv ip -6 addr add $SRV6/64 dev "$IF_SRV" nodad
+cli ip -6 neigh replace $SRV6 lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
+srv ip -6 neigh replace $CLI6 lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+cli ip addr add $CLI4B/24 dev "$IF_CLI"
+srv ip neigh replace $CLI4B lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+echo_server $PORT || { t_fail topology "echo service did not start"; finish; }
+bg srv socat TCP6-LISTEN:$PORT,ipv6only=1,fork,reuseaddr,backlog=4096 EXEC:cat
+
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"; cleanup' EXIT
+
+slot_of() { ctl -j service list | jq -r --arg s "$1" '.services[] | select(.service == $s) | .slot'; }
+# conns_dump: sl_src_conns as bpftool prints it (named fields, from BTF).
+conns_dump() { bpftool -j map dump pinned "$PIN_DIR/sl_src_conns"; }
+# open_of SERVICE FAMILY: the open connections counted for the service's
+# sources of that family (4 or 6), summed.
+open_of() {
+	conns_dump | jq --argjson slot "$(slot_of "$1")" --argjson fam "$2" \
+		'[.[] | select(.key.slot == $slot and .key.family == $fam) | .value.open] | add // 0'
+}
+entries() { conns_dump | jq length; }
+no_entries() { [[ $(entries) == 0 ]]; }
+# established SRC PORT: server-side sockets of SRC to PORT, established.
+established() { srv ss -Htn state established "( sport = :$2 )" dst "$1" | wc -l; }
+
+# connect_from SRC DST PORT COUNT: COUNT connections, closed at once;
+# prints "opened N refused M".
+connect_from() { cli timeout 60 python3 "$HOLD" "$1" "$2" "$3" "$4" "$TIMEOUT" </dev/null | head -1; }
+
+# hold_start SRC DST PORT COUNT [--burst]: the client opens COUNT
+# connections from SRC and holds them; sets OPENED and REFUSED.
+# hold_stop [fin|rst|mixed] closes them.
+hold_start() {
+	rm -f "$TMP/in" "$TMP/out"
+	mkfifo "$TMP/in"
+	cli timeout 120 python3 "$HOLD" "$@" "$TIMEOUT" <"$TMP/in" >"$TMP/out" &
+	HOLDER=$!
+	exec {HOLD_IN}>"$TMP/in"
+	wait_until 100 grep -q opened "$TMP/out"
+	read -r _ OPENED _ REFUSED <"$TMP/out"
+	: "${OPENED:=none}" "${REFUSED:=none}"
+}
+hold_stop() {
+	echo "${1:-fin}" >&"$HOLD_IN"
+	exec {HOLD_IN}>&-
+	wait "$HOLDER"
+}
+
+# The bar: one source holds what it can of 500 attempts, another still connects.
+case_bar() {
+	local m=$1 refused
+	ctl service del $SVC >/dev/null 2>&1
+	ctl service add $SVC --per-source-conns $LIMIT --action "$ACTION" >/dev/null 2>&1
+	hold_start $CLI4 $SRV4 $PORT $TRIES
+	t_expect "$m/bar: one source opening $TRIES one after the other gets $LIMIT" \
+		"opened refused" "$OPENED $REFUSED" "$LIMIT $((TRIES - LIMIT))"
+	t_expect_cmp "$m/bar: the server holds at most $LIMIT of its connections" "established" \
+		"$(established $CLI4 $PORT)" -le $LIMIT
+	t_expect "$m/bar: sl_src_conns counts them" "open" "$(open_of $SVC 4)" $LIMIT
+	refused=$(stat_of $SVC src_conns)
+	# A dropped SYN is sent again after 1 s: the client gives up before,
+	# unless a loaded machine delays it.
+	if [[ $ACTION == reject ]]; then
+		t_expect "$m/bar: each refusal counted as src_conns" "src_conns" "$refused" "$REFUSED"
+		t_expect "$m/bar: and answered with a RST" "rejected" "$(stat_of $SVC rejected)" "$REFUSED"
+	else
+		t_expect_cmp "$m/bar: each refusal counted as src_conns" "src_conns" "$refused" -ge "$REFUSED"
+		t_expect "$m/bar: and dropped" "dropped" "$(stat_of $SVC dropped)" "$refused"
+	fi
+	t_expect "$m/bar: another source still connects" "$CLI4B" \
+		"$(connect_from $CLI4B $SRV4 $PORT 5)" "opened 5 refused 0"
+	t_expect "$m/bar: so does an IPv6 source, up to the limit of its /64" "$CLI6" \
+		"$(connect_from $CLI6 $SRV6 $PORT 12)" "opened $LIMIT refused 2"
+	hold_stop mixed
+	wait_until 10 no_entries
+	t_expect "$m/leak: back to no count once the connections closed (FIN and RST)" \
+		"sl_src_conns entries" "$(entries)" 0
+	t_expect "$m/leak: the source connects again" "$CLI4" \
+		"$(connect_from $CLI4 $SRV4 $PORT 3)" "opened 3 refused 0"
+}
+
+# Before accept: connections in the accept queue of a dual-stack listener
+# (IPv4 peers as ::ffff:a.b.c.d), reset there, or left when it closes.
+case_accept_queue() {
+	local m=$1 lpid
+	ctl service del $QSVC >/dev/null 2>&1
+	ctl service add $QSVC --per-source-conns 3 --action "$ACTION" >/dev/null 2>&1
+	bg srv python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", '$QPORT'))
+s.listen(64)
+time.sleep(300)'
+	lpid=$!
+	wait_listen $QPORT || { t_fail "$m/accept queue" "the listener did not start"; return; }
+	hold_start $CLI4 $SRV4 $QPORT 5
+	t_expect "$m/accept queue: IPv4 on a dual-stack listener, limit 3" "opened refused" \
+		"$OPENED $REFUSED" "3 2"
+	t_expect "$m/accept queue: counted as IPv4" "open" "$(open_of $QSVC 4)" 3
+	hold_stop rst
+	wait_until 10 no_entries
+	t_expect "$m/accept queue: reset before accept, taken off" "entries" "$(entries)" 0
+	hold_start $CLI4 $SRV4 $QPORT 3
+	hold_stop fin
+	# Closed by the client, not yet accepted: still open on the server.
+	t_expect "$m/accept queue: closed by the peer before accept, still held" "open" \
+		"$(open_of $QSVC 4)" 3
+	kill "$lpid"
+	wait "$lpid" 2>/dev/null
+	wait_until 10 no_entries
+	t_expect "$m/accept queue: the listener closed with them queued, taken off" "entries" \
+		"$(entries)" 0
+	ctl service del $QSVC >/dev/null
+}
+
+case_limit_off() {
+	local m=$1 before
+	ctl service set $SVC --per-source-conns 0 >/dev/null 2>&1
+	before=$(stat_of $SVC src_conns)
+	hold_start $CLI4 $SRV4 $PORT 30
+	t_expect "$m/off: --per-source-conns 0 refuses nothing" "opened refused" \
+		"$OPENED $REFUSED" "30 0"
+	t_expect "$m/off: and counts nothing" "entries" "$(entries)" 0
+	hold_stop fin
+	t_expect "$m/off: src_conns unchanged" "src_conns" "$(stat_of $SVC src_conns)" "$before"
+}
+
+# Information: SYNs sent all at once are judged before any handshake is
+# done, and so against the same count.
+info_burst() {
+	local m=$1
+	ctl service set $SVC --per-source-conns $LIMIT >/dev/null 2>&1
+	hold_start $CLI4 $SRV4 $PORT 100 --burst
+	echo "# $m: 100 connects at once from one source, limit $LIMIT: $OPENED opened," \
+		"$(established $CLI4 $PORT) established on the server"
+	hold_stop fin
+	wait_until 10 no_entries
+}
+
+for mode in ${SL_TEST_MODES:-tc generic native}; do
+	# Native XDP on a veth loses a reject's RST (the client runs no XDP):
+	# drop there, and give each attempt a short wait.
+	if [[ $mode == native ]]; then ACTION=drop TIMEOUT=0.5; else ACTION=reject TIMEOUT=5; fi
+	if ! ctl attach "$IF_SRV" --mode "$mode" >/dev/null 2>"$TMP/err"; then
+		t_fail "$mode/attach" "sluicectl attach $IF_SRV --mode $mode failed: $(cat "$TMP/err")"
+		continue
+	fi
+	t_expect "$mode/attach: the connection counter is pinned" "conns/" \
+		"$(ls "$PIN_DIR/conns" 2>&1)" "$IF_SRV"
+	case_bar "$mode"
+	case_accept_queue "$mode"
+	case_limit_off "$mode"
+	info_burst "$mode"
+	if ctl detach "$IF_SRV" >/dev/null; then
+		t_expect "$mode/detach: the counter and its socket storage go" "pins" \
+			"$(ls "$PIN_DIR/conns" 2>&1; ls "$PIN_DIR" | grep -c sl_conn_sk)" 0
+	else
+		t_fail "$mode/detach" "sluicectl detach $IF_SRV failed"
+	fi
+	ctl service del $SVC >/dev/null 2>&1
+done
+finish
