@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test fuzz soak bench bench-overload bench-proxy bench-guard demo install clean help
+.PHONY: all deps test fuzz soak bench bench-overload bench-proxy bench-guard bench-conns demo install clean help
 
 all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -101,6 +101,10 @@ bench-guard: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/bench-guard.sh
 
+bench-conns: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-conns.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh
@@ -122,6 +126,7 @@ help:
 	@echo '  bench-overload the full overload benchmark: each protection against open-loop bursts'
 	@echo '  bench-proxy    sluiced as a proxy and a server against HAProxy and nginx, one core each'
 	@echo '  bench-guard    the bar of sluiced --guard for Go, Node.js and JDK services, and its probes'"'"' cost'
+	@echo '  bench-conns    the per-source connection limit'"'"'s cost: per socket event, per judged SYN'
 	@echo '  install        install programs, library, headers and man pages (PREFIX, DESTDIR)'
 	@echo '  clean          remove $(BUILD)/'
 	@echo 'Variables: V=1 (show commands), SAN=address|undefined|thread (or address,undefined), BUILD=dir, PREFIX, DESTDIR'
