@@ -420,7 +420,8 @@ static int run_one(int fd, bool tc, unsigned long long n, const __u8 *pkt, int l
 	ref_parse(pkt, len, &r);
 	expected[r.expect]++;
 	reasons = d[SL_R_admitted] + d[SL_R_allowed] + d[SL_R_denied] + d[SL_R_shed_level] +
-		  d[SL_R_svc_bucket] + d[SL_R_src_bucket] + d[SL_R_unjudgeable];
+		  d[SL_R_svc_bucket] + d[SL_R_src_bucket] + d[SL_R_src_quota] +
+		  d[SL_R_src_conns] + d[SL_R_unjudgeable];
 	refused = reasons - d[SL_R_admitted] - d[SL_R_allowed];
 	actions = d[SL_R_dropped] + d[SL_R_rejected] + d[SL_R_marked] + d[SL_R_would_drop];
 

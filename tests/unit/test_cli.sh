@@ -138,6 +138,14 @@ out=$(ctlj service set tcp/8080 --per-source 50 --source-prefix6 56 --action rej
 		'[10000,500,50,50,32,56,"reject"]' ]]
 check "service set keeps omitted options" test $? -eq 0
 
+out=$(ctlj service set tcp/8080 --per-source-conns 10) && [[ $(jq .per_source_conns <<<"$out") -eq 10 ]] &&
+	[[ $(ctl service list | awk '$1 == "tcp/8080" { print $7 }') == 10 ]] &&
+	out=$(ctlj service set tcp/8080 --per-source-conns 0) && [[ $(jq .per_source_conns <<<"$out") -eq 0 ]]
+check "service set --per-source-conns, shown by service list" test $? -eq 0
+out=$(ctl service set tcp/8080 --per-source-conns 2000000 2>&1)
+[[ $out == *"--per-source-conns: '2000000' is out of range, expected 0..1000000"* ]]
+check "bad: --per-source-conns names the value and the range" test $? -eq 0
+
 out=$(ctlj service add udp/53 --rate 2M --monitor) &&
 	[[ $(jq -c '[.rate, .burst, .mode]' <<<"$out") == '[2000000,2000000,"monitor"]' ]]
 check "service add udp with M suffix, monitor" test $? -eq 0
@@ -288,6 +296,11 @@ expect_fail 2 "bad: unknown action" service add tcp/81 --action block
 expect_fail 2 "bad: reject on udp (add)" service add udp/54 --action reject
 expect_fail 2 "bad: reject on udp (set)" service set udp/53 --action reject
 expect_fail 2 "bad: monitor and enforce" service add tcp/81 --monitor --enforce
+expect_fail 2 "bad: --per-source-conns -1" service set tcp/8080 --per-source-conns -1
+expect_fail 2 "bad: --per-source-conns abc" service add tcp/81 --per-source-conns abc
+expect_fail 2 "bad: --per-source-conns too large" service set tcp/8080 --per-source-conns 1000001
+expect_fail 2 "bad: --per-source-conns on udp (add)" service add udp/54 --per-source-conns 10
+expect_fail 2 "bad: --per-source-conns on udp (set)" service set udp/53 --per-source-conns 10
 expect_fail 1 "bad: mark with XDP attached" service add tcp/81 --action mark
 expect_fail 1 "bad: mark on set with XDP attached" service set tcp/8080 --action mark
 expect_fail 1 "bad: service exists" service add tcp/8080 --rate 1

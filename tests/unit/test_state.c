@@ -402,6 +402,25 @@ static void test_service_options(void **state)
 	assert_int_equal(sl_svc_opt_set(&o, "per-source-burst", "5k"), 0);
 	assert_int_equal(o.src_burst, 5000);
 
+	/* The per-source connection limit: 0..1000000, 0 or none for none. */
+	assert_int_equal(sl_svc_opt_set(&o, "per-source-conns", "10"), 0);
+	assert_int_equal(o.src_conns, 10);
+	assert_true(o.given & SL_OPT_SRC_CONNS);
+	assert_int_equal(sl_svc_opt_set(&o, "per-source-conns", "none"), 0);
+	assert_int_equal(o.src_conns, 0);
+	assert_int_equal(sl_svc_opt_set(&o, "per-source-conns", "1000000"), 0);
+	assert_int_equal(sl_svc_opt_set(&o, "per-source-conns", "0"), 0);
+	assert_int_equal(o.src_conns, 0);
+	assert_int_not_equal(sl_svc_opt_set(&o, "per-source-conns", "-1"), 0);
+	assert_non_null(strstr(sl_parse_errmsg(), "'-1'"));
+	assert_non_null(strstr(sl_parse_errmsg(), "0..1000000"));
+	assert_int_not_equal(sl_svc_opt_set(&o, "per-source-conns", "abc"), 0);
+	assert_non_null(strstr(sl_parse_errmsg(), "'abc'"));
+	assert_int_not_equal(sl_svc_opt_set(&o, "per-source-conns", "1000001"), 0);
+	assert_non_null(strstr(sl_parse_errmsg(), "out of range"));
+	assert_int_not_equal(sl_svc_opt_set(&o, "per-source-conns", "10k"), 0);
+	assert_int_equal(o.src_conns, 0);	/* a refused value changes nothing */
+
 	assert_int_equal(sl_svc_opt_set(&o, "source-prefix4", "24"), 0);
 	assert_int_equal(o.prefix4, 24);
 	assert_int_not_equal(sl_svc_opt_set(&o, "source-prefix4", "33"), 0);
@@ -425,7 +444,7 @@ static void test_service_options(void **state)
 	assert_int_equal(sl_svc_opt_set(&o, "colour", "red"), -ENOENT);
 	assert_int_equal(o.given, SL_OPT_RATE | SL_OPT_BURST | SL_OPT_SRC_RATE | SL_OPT_SRC_BURST |
 				  SL_OPT_PREFIX4 | SL_OPT_PREFIX6 | SL_OPT_ACTION | SL_OPT_MARK |
-				  SL_OPT_MONITOR);
+				  SL_OPT_MONITOR | SL_OPT_SRC_CONNS);
 }
 
 static void test_service_check(void **state)
@@ -445,8 +464,15 @@ static void test_service_check(void **state)
 	sl_service_defaults(&s, SL_PROTO_TCP, 80);
 	s.action = SL_ACT_REJECT;
 	assert_int_equal(sl_service_check(&s, why, sizeof(why)), 0);
+	s.src_conns = 10;
+	assert_int_equal(sl_service_check(&s, why, sizeof(why)), 0);
 	s.src_prefix4 = 33;
 	assert_int_equal(sl_service_check(&s, why, sizeof(why)), -EINVAL);
+	/* UDP has no connections to count. */
+	sl_service_defaults(&s, SL_PROTO_UDP, 53);
+	s.src_conns = 10;
+	assert_int_equal(sl_service_check(&s, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "--per-source-conns on udp/53"));
 }
 
 /* ---- service map operations --------------------------------------------- */

@@ -45,17 +45,14 @@ static int attach_key(const char *ifname, struct sl_attach_key *k)
 	return 0;
 }
 
-static int link_path(const char *dir, const char *ifname, char *buf, size_t len)
+/*
+ * <pin dir>/<subdir>/<ifname>: a pinned link of an attachment, its XDP
+ * link (SL_LINKS_SUBDIR) or its connection counter's (SL_CONNS_SUBDIR).
+ */
+static int link_path(const char *dir, const char *subdir, const char *ifname, char *buf,
+		     size_t len)
 {
-	int n = snprintf(buf, len, "%s/%s/%s", dir, SL_LINKS_SUBDIR, ifname);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* <pin dir>/conns/<ifname>: the pinned link of an attachment's connection counter. */
-static int conns_link_path(const char *dir, const char *ifname, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "%s/%s/%s", dir, SL_CONNS_SUBDIR, ifname);
+	int n = snprintf(buf, len, "%s/%s/%s", dir, subdir, ifname);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -203,7 +200,7 @@ int sl_attachment_alive(const struct sl_pins *p, const struct sl_attachment *att
 		__u32 len = sizeof(info);
 		int fd, err;
 
-		if (link_path(p->dir, att->ifname, path, sizeof(path)))
+		if (link_path(p->dir, SL_LINKS_SUBDIR, att->ifname, path, sizeof(path)))
 			return -ENAMETOOLONG;
 		fd = bpf_obj_get(path);
 		if (fd < 0)
@@ -427,7 +424,7 @@ static int attach_xdp(const struct sl_attach_opts *o, struct sluice_bpf *skel, i
 	if (!err)
 		err = mkdir_ok(path);
 	if (!err)
-		err = link_path(o->pin_dir, o->ifname, path, sizeof(path));
+		err = link_path(o->pin_dir, SL_LINKS_SUBDIR, o->ifname, path, sizeof(path));
 	if (!err && bpf_obj_pin(link_fd, path)) {
 		err = -errno;
 		pr_err("cannot pin the XDP link of %s at %s: %s", o->ifname, path, strerror(errno));
@@ -446,7 +443,7 @@ static void detach_xdp_pin(const char *dir, const char *ifname)
 	char path[PATH_MAX];
 	int fd;
 
-	if (link_path(dir, ifname, path, sizeof(path)))
+	if (link_path(dir, SL_LINKS_SUBDIR, ifname, path, sizeof(path)))
 		return;
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
@@ -563,7 +560,7 @@ static int attach_conns(const struct sl_attach_opts *o, struct sluice_bpf *skel)
 	if (!err)
 		err = mkdir_ok(path);
 	if (!err)
-		err = conns_link_path(o->pin_dir, o->ifname, path, sizeof(path));
+		err = link_path(o->pin_dir, SL_CONNS_SUBDIR, o->ifname, path, sizeof(path));
 	if (!err) {
 		err = bpf_link__pin(link, path);
 		if (err)
@@ -583,7 +580,7 @@ static void detach_conns(const char *dir, const char *ifname)
 
 	/* A tracepoint link has no detach: it goes with its pin, the last
 	 * reference. */
-	if (!conns_link_path(dir, ifname, path, sizeof(path)))
+	if (!link_path(dir, SL_CONNS_SUBDIR, ifname, path, sizeof(path)))
 		unlink(path);
 }
 
