@@ -118,6 +118,21 @@ EOF
 	echo "$counts"
 }
 
+# more_addrs: an IPv6 address on each host (from 2001:2::/48, set aside
+# for benchmarks, RFC 5180) and a second IPv4 source on the client, each
+# neighbour known to the other host, so that no reply waits for ARP or ND.
+CLI6=2001:2::1
+SRV6=2001:2::2
+CLI4B=198.18.0.4
+more_addrs() {
+	cli ip -6 addr add $CLI6/64 dev "$IF_CLI" nodad
+	srv ip -6 addr add $SRV6/64 dev "$IF_SRV" nodad
+	cli ip -6 neigh replace $SRV6 lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
+	srv ip -6 neigh replace $CLI6 lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+	cli ip addr add $CLI4B/24 dev "$IF_CLI"
+	srv ip neigh replace $CLI4B lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+}
+
 # srvnet CMD...: CMD in the server host's network namespace only, sharing
 # the host's bpffs (sluiced, curl to its metrics).
 srvnet() { nsenter --net="/run/netns/$NS_SRV" "$@"; }

@@ -18,17 +18,9 @@ HOLD=$(cd "$(dirname "$0")" && pwd)/hold_conns.py
 PORT=8080 SVC=tcp/8080
 QPORT=8081 QSVC=tcp/8081	# a dual-stack listener that never accepts
 LIMIT=10 TRIES=500
-CLI4B=198.18.0.4			# a second client source
-# IPv6 from 2001:2::/48, set aside for benchmarks (RFC 5180).
-CLI6=2001:2::1 SRV6=2001:2::2
 
 topo_up || { t_fail topology "could not build the test hosts"; finish; }
-cli ip -6 addr add $CLI6/64 dev "$IF_CLI" nodad
-srv ip -6 addr add $SRV6/64 dev "$IF_SRV" nodad
-cli ip -6 neigh replace $SRV6 lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
-srv ip -6 neigh replace $CLI6 lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
-cli ip addr add $CLI4B/24 dev "$IF_CLI"
-srv ip neigh replace $CLI4B lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+more_addrs	# CLI6, SRV6, and a second client source, CLI4B
 echo_server $PORT || { t_fail topology "echo service did not start"; finish; }
 bg srv socat TCP6-LISTEN:$PORT,ipv6only=1,fork,reuseaddr,backlog=4096 EXEC:cat
 
@@ -153,15 +145,19 @@ case_limit_off() {
 }
 
 # Information: SYNs sent all at once are judged before any handshake is
-# done, and so against the same count.
+# done, and so against the same count; a per-source rate's burst bounds
+# them.
 info_burst() {
-	local m=$1
-	ctl service set $SVC --per-source-conns $LIMIT >/dev/null 2>&1
-	hold_start $CLI4 $SRV4 $PORT 100 --burst
-	echo "# $m: 100 connects at once from one source, limit $LIMIT: $OPENED opened," \
-		"$(established $CLI4 $PORT) established on the server"
-	hold_stop fin
-	wait_until 10 no_entries
+	local m=$1 opts
+	for opts in "" "--per-source 1 --per-source-burst $LIMIT"; do
+		# shellcheck disable=SC2086
+		ctl service set $SVC --per-source-conns $LIMIT ${opts:---per-source 0} >/dev/null 2>&1
+		hold_start $CLI4 $SRV4 $PORT 100 --burst
+		echo "# $m: 100 connects at once from one source, --per-source-conns $LIMIT" \
+			"${opts:-alone}: $OPENED opened, $(established $CLI4 $PORT) established on the server"
+		hold_stop fin
+		wait_until 10 no_entries
+	done
 }
 
 for mode in ${SL_TEST_MODES:-tc generic native}; do

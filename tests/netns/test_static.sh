@@ -160,18 +160,9 @@ case_unprotected() {
 }
 
 # --- IPv6, UDP and per-source buckets through the real hooks (test-run
-# covers their parsing; here real packets from the client host).
-# IPv6 from 2001:2::/48, set aside for benchmarks (RFC 5180).
-CLI6=2001:2::1
-SRV6=2001:2::2
-CLI4B=198.18.0.4	# a second client source, for the per-source buckets
-cli ip -6 addr add $CLI6/64 dev "$IF_CLI" nodad
-srv ip -6 addr add $SRV6/64 dev "$IF_SRV" nodad
-cli ip -6 neigh replace $SRV6 lladdr "$(srv cat /sys/class/net/"$IF_SRV"/address)" dev "$IF_CLI"
-srv ip -6 neigh replace $CLI6 lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
-cli ip addr add $CLI4B/24 dev "$IF_CLI"
-# (as for the first address: no ARP delay in a reply the probe counts)
-srv ip neigh replace $CLI4B lladdr "$(cli cat /sys/class/net/"$IF_CLI"/address)" dev "$IF_SRV"
+# covers their parsing; here real packets from the client host): IPv6
+# (CLI6, SRV6) and a second client source (CLI4B) for the per-source buckets.
+more_addrs
 bg srv socat TCP6-LISTEN:$PORT,ipv6only=1,fork,reuseaddr,backlog=4096 EXEC:cat
 # A UDP echo service on 5353.
 bg srv python3 -c '

@@ -756,16 +756,25 @@ static void test_admission_and_stale(void **state)
 	}
 }
 
+/* A SYN from src to port, `repeat` times, judged in slot. */
+static void conn_case(const struct progsel *ps, const char *desc, int port, __u32 slot,
+		      int fam, const char *src, int repeat, int expect, struct sl_stats d,
+		      struct run_result *res)
+{
+	__u8 pkt[256];
+	int len = pkt_build(&(struct pkt){ .family = fam, .dport = port, .src = src }, pkt,
+			    sizeof(pkt), NULL);
+
+	run_and_check(ps, desc, pkt, len, repeat, expect, slot, &d, res);
+}
+
 /* ---- per-source bucket and its prefix aggregation ---- */
 static void src_case(const struct progsel *ps, const char *desc, int fam, const char *src,
 		     int repeat, int expect, struct sl_stats d)
 {
 	struct run_result res;
-	__u8 pkt[256];
-	int len = pkt_build(&(struct pkt){ .family = fam, .dport = 82, .src = src }, pkt,
-			    sizeof(pkt), NULL);
 
-	run_and_check(ps, desc, pkt, len, repeat, expect, SLOT_TCP82, &d, &res);
+	conn_case(ps, desc, 82, SLOT_TCP82, fam, src, repeat, expect, d, &res);
 }
 
 static void test_source_bucket(void **state)
@@ -867,17 +876,6 @@ static void limit_conns(__u32 slot, __u32 limit, __u32 rate, int p4, int p6)
 	s.src_prefix4 = p4;
 	s.src_prefix6 = p6;
 	assert_int_equal(env_set_service(slot, &s), 0);
-}
-
-static void conn_case(const struct progsel *ps, const char *desc, int port, __u32 slot,
-		      int fam, const char *src, int repeat, int expect, struct sl_stats d,
-		      struct run_result *res)
-{
-	__u8 pkt[256];
-	int len = pkt_build(&(struct pkt){ .family = fam, .dport = port, .src = src }, pkt,
-			    sizeof(pkt), NULL);
-
-	run_and_check(ps, desc, pkt, len, repeat, expect, slot, &d, res);
 }
 
 static void test_source_conns(void **state)
