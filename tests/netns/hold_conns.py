@@ -3,7 +3,7 @@
 """A client that opens TCP connections and holds them idle, as a slowloris
 client does: the client host's side of tests/netns/test_src_conns.sh.
 
-    hold_conns.py SRC DST PORT COUNT TIMEOUT [--burst]
+    hold_conns.py [--burst] SRC DST PORT COUNT TIMEOUT
 
 Makes COUNT attempts from address SRC to DST:PORT. One after the other,
 each connect() waiting at most TIMEOUT seconds (a refusal by RST returns
@@ -76,9 +76,9 @@ def attempt_one(src, dst, port, timeout):
 
 
 def main():
-    src, dst, port, count, timeout = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
-                                      int(sys.argv[4]), float(sys.argv[5]))
-    burst = "--burst" in sys.argv[6:]
+    args = [a for a in sys.argv[1:] if a != "--burst"]
+    burst = len(args) < len(sys.argv) - 1
+    src, dst, port, count, timeout = args[0], args[1], int(args[2]), int(args[3]), float(args[4])
     held, tries, refused_in_a_row = [], 0, 0
     if burst:
         held = attempt_batch(src, dst, port, count, timeout)

@@ -26,6 +26,8 @@ bg srv socat TCP6-LISTEN:$PORT,ipv6only=1,fork,reuseaddr,backlog=4096 EXEC:cat
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"; cleanup' EXIT
+# A holder that died early must fail its case, not end the test on SIGPIPE.
+trap '' PIPE
 
 slot_of() { ctl -j service list | jq -r --arg s "$1" '.services[] | select(.service == $s) | .slot'; }
 # conns_dump: sl_src_conns as bpftool prints it (named fields, from BTF).
@@ -43,7 +45,7 @@ established() { srv ss -Htn state established "( sport = :$2 )" dst "$1" | wc -l
 
 # connect_from SRC DST PORT COUNT: COUNT connections, closed at once;
 # prints "opened N refused M".
-connect_from() { cli timeout 60 python3 "$HOLD" "$1" "$2" "$3" "$4" "$TIMEOUT" </dev/null | head -1; }
+connect_from() { cli timeout 60 python3 "$HOLD" "$1" "$2" "$3" "$4" "$TIMEOUT" </dev/null | sed -n 1p; }
 
 # hold_start SRC DST PORT COUNT [--burst]: the client opens COUNT
 # connections from SRC and holds them; sets OPENED and REFUSED.
@@ -51,7 +53,7 @@ connect_from() { cli timeout 60 python3 "$HOLD" "$1" "$2" "$3" "$4" "$TIMEOUT" <
 hold_start() {
 	rm -f "$TMP/in" "$TMP/out"
 	mkfifo "$TMP/in"
-	cli timeout 120 python3 "$HOLD" "$@" "$TIMEOUT" <"$TMP/in" >"$TMP/out" &
+	cli timeout 120 python3 "$HOLD" "$@" "$TIMEOUT" <"$TMP/in" >"$TMP/out" 2>&1 &
 	HOLDER=$!
 	exec {HOLD_IN}>"$TMP/in"
 	wait_until 100 grep -q opened "$TMP/out"
