@@ -17,12 +17,15 @@ require_env python3 bpftool
 HOLD=$(cd "$(dirname "$0")" && pwd)/hold_conns.py
 PORT=8080 SVC=tcp/8080
 QPORT=8081 QSVC=tcp/8081	# a dual-stack listener that never accepts
+CPORT=8082 CSVC=tcp/8082	# a service that closes first (its side goes to TIME_WAIT)
 LIMIT=10 TRIES=500
 
 topo_up || { t_fail topology "could not build the test hosts"; finish; }
 more_addrs	# CLI6, SRV6, and a second client source, CLI4B
 echo_server $PORT || { t_fail topology "echo service did not start"; finish; }
 bg srv socat TCP6-LISTEN:$PORT,ipv6only=1,fork,reuseaddr,backlog=4096 EXEC:cat
+bg srv socat TCP-LISTEN:$CPORT,fork,reuseaddr EXEC:true
+wait_listen $CPORT || { t_fail topology "the closing service did not start"; finish; }
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"; cleanup' EXIT
@@ -134,6 +137,21 @@ time.sleep(300)'
 	ctl service del $QSVC >/dev/null
 }
 
+# The server closes first: its sockets pass through TIME_WAIT, which is no
+# longer an open connection.
+case_time_wait() {
+	local m=$1
+	ctl service del $CSVC >/dev/null 2>&1
+	ctl service add $CSVC --per-source-conns $LIMIT --action "$ACTION" >/dev/null 2>&1
+	t_expect "$m/time-wait: connections the service closes at once" "$CLI4" \
+		"$(connect_from $CLI4 $SRV4 $CPORT 5)" "opened 5 refused 0"
+	wait_until 10 no_entries
+	t_expect "$m/time-wait: taken off, the server's side in TIME_WAIT" "entries tw" \
+		"$(entries) $(srv ss -Htn state time-wait "( sport = :$CPORT )" | wc -l | \
+			awk '{ print ($1 > 0 ? "some" : "none") }')" "0 some"
+	ctl service del $CSVC >/dev/null
+}
+
 case_limit_off() {
 	local m=$1 before
 	ctl service set $SVC --per-source-conns 0 >/dev/null 2>&1
@@ -174,6 +192,7 @@ for mode in ${SL_TEST_MODES:-tc generic native}; do
 		"$(ls "$PIN_DIR/conns" 2>&1)" "$IF_SRV"
 	case_bar "$mode"
 	case_accept_queue "$mode"
+	case_time_wait "$mode"
 	case_limit_off "$mode"
 	info_burst "$mode"
 	if ctl detach "$IF_SRV" >/dev/null; then
