@@ -3,15 +3,14 @@
 """A client that opens TCP connections and holds them idle, as a slowloris
 client does: the client host's side of tests/netns/test_src_conns.sh.
 
-    hold_conns.py [--burst] SRC DST PORT COUNT TIMEOUT
+    hold_conns.py SRC DST PORT COUNT TIMEOUT
 
 Makes COUNT attempts from address SRC to DST:PORT. One after the other,
 each connect() waiting at most TIMEOUT seconds (a refusal by RST returns
 at once, a dropped SYN takes the timeout); after five refusals in a row
 the source is at its limit, and the remaining attempts go out in batches
 of 50 at once, so that silent drops cost TIMEOUT a batch, not an attempt.
-With --burst every attempt goes out at once from the start, before any
-handshake completes. Prints "opened N refused M", then holds the
+Prints "opened N refused M", then holds the
 connections until a line (or EOF) on stdin: "rst" closes them with a RST
 (SO_LINGER 0), "mixed" every other one with a RST and the rest with a FIN,
 anything else with a FIN. Prints "closed" and exits.
@@ -76,13 +75,9 @@ def attempt_one(src, dst, port, timeout):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--burst"]
-    burst = len(args) < len(sys.argv) - 1
-    src, dst, port, count, timeout = args[0], args[1], int(args[2]), int(args[3]), float(args[4])
+    src, dst, port, count, timeout = (sys.argv[1], sys.argv[2], int(sys.argv[3]),
+                                      int(sys.argv[4]), float(sys.argv[5]))
     held, tries, refused_in_a_row = [], 0, 0
-    if burst:
-        held = attempt_batch(src, dst, port, count, timeout)
-        tries = count
     while tries < count and refused_in_a_row < IN_A_ROW:
         s = attempt_one(src, dst, port, timeout)
         tries += 1
