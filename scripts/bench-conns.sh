@@ -4,21 +4,29 @@
 # --per-source-conns), on test hosts in network namespaces (scripts/netns.sh):
 #
 # 1. The counting program (sluice_conns, on the inet_sock_set_state
-#    tracepoint): its run time per event from the kernel's BPF statistics
-#    (kernel.bpf_stats_enabled, switched on for the run and restored), while
-#    the client opens and closes CONNS connections one after the other, in
-#    three runs: a service with the limit (each connection counted and taken
-#    off), the same service without it (the program returns after the port
-#    and service lookups), and the port unprotected (after the port lookup).
-#    Every TCP state change of the machine runs the program, the client's
-#    and other work's too: events/connection says how many there were.
+#    tracepoint): its run time from the kernel's BPF statistics
+#    (kernel.bpf_stats_enabled, switched on for each run and restored),
+#    against an empty program on the same tracepoint
+#    (tests/bench/conns/empty_tp.bpf.c), which sees the same events: the
+#    statistics' own cost (two clock reads a run) is in both. Every TCP
+#    state change of the machine runs them, other work's too, and nearly
+#    all of those return at the first test. So each round makes three runs
+#    of CONNS connections opened and closed one after the other: the port
+#    unprotected (every event an early return: the counter's extra ns per
+#    such event over the empty program, x), then a service with the limit,
+#    once with no other connection from the source (each connection makes
+#    and deletes the source's entry) and once with one held open throughout
+#    (each connection adds 1 and takes 1 off). Each counted connection has
+#    two counted events (its handshake done, its close); their extra cost is
+#    (counter - empty - x * other events) / (2 * CONNS). Medians of
+#    CONN_ROUNDS.
 # 2. The judged SYN's extra lookup in the data plane (the XDP program
 #    attached here, BPF_PROG_TEST_RUN through bpftool, REPEAT runs a
 #    measurement, medians of ROUNDS interleaved rounds): a SYN admitted by a
 #    service without the limit, with the limit and no connection from the
 #    source, with the limit and connections under it, and refused at it.
 #
-# Knobs: CONNS (2000), REPEAT (1000000), ROUNDS (9). Needs root; prints
+# Knobs: CONNS (2000), CONN_ROUNDS (5), REPEAT (1000000), ROUNDS (9). Needs root; prints
 # the table and keeps nothing else. On a shared machine the figures move
 # with others' load: compare only the rows of one run.
 set -euo pipefail
@@ -27,6 +35,7 @@ source "$(dirname "$0")/netns.sh"
 CONNS=${CONNS:-2000}
 REPEAT=${REPEAT:-1000000}
 ROUNDS=${ROUNDS:-9}
+CONN_ROUNDS=${CONN_ROUNDS:-5}
 PORT=8080 SVC=tcp/8080
 
 [[ $(id -u) -eq 0 ]] || { echo "bench-conns: needs root (namespaces, BPF statistics)"; exit 0; }
@@ -46,43 +55,66 @@ trap finish EXIT
 srv socat TCP-LISTEN:$PORT,fork,reuseaddr,backlog=4096 EXEC:cat &
 wait_listen $PORT
 ctl attach "$IF_SRV" --mode generic >/dev/null
-ctl service add $SVC --per-source-conns 1000000 >/dev/null
 
-# This attachment's programs, by the ids of its pinned links.
+# This attachment's programs, by the ids of its pinned links, and the baseline.
 conns_id=$(bpftool -j link show pinned "$PIN_DIR/conns/$IF_SRV" | jq .prog_id)
+empty_id=$("$BUILD/tests/bench/conns/pin_empty_tp" "$PIN_DIR/empty_tp")
 xdp_id=$(bpftool -j link show pinned "$PIN_DIR/links/$IF_SRV" | jq .prog_id)
 
 # prog_stat ID: "run_cnt run_time_ns"
 prog_stat() { bpftool -j prog show id "$1" | jq -r '"\(.run_cnt // 0) \(.run_time_ns // 0)"'; }
 
+# churn [keep]: CONNS connections opened and closed one after the other,
+# with "keep" one more held open throughout.
 churn() {
 	cli timeout 300 python3 -c '
 import socket, sys
+dst = (sys.argv[1], int(sys.argv[2]))
+keep = socket.create_connection(dst, timeout=5) if sys.argv[4] == "keep" else None
 for _ in range(int(sys.argv[3])):
-    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
-    s.close()' "$SRV4" $PORT "$CONNS"
+    socket.create_connection(dst, timeout=5).close()
+if keep:
+    keep.close()' "$SRV4" $PORT "$CONNS" "${1:-}"
 	sleep 1	# the last closes (LAST_ACK -> CLOSE) arrive
 }
 
-# counter_run LABEL: one churn with BPF statistics on; prints a row.
-counter_run() {
-	local c0 t0 c1 t1
+# stat_run [keep]: one churn with BPF statistics on; prints the counter's
+# events and run time, and the empty program's.
+stat_run() {
+	local c0 t0 e0 et0 c1 t1 e1 et1
 	sysctl -qw kernel.bpf_stats_enabled=1
 	read -r c0 t0 < <(prog_stat "$conns_id")
-	churn
+	read -r e0 et0 < <(prog_stat "$empty_id")
+	churn "$@"
 	read -r c1 t1 < <(prog_stat "$conns_id")
+	read -r e1 et1 < <(prog_stat "$empty_id")
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
-	awk -v l="$1" -v c=$((c1 - c0)) -v t=$((t1 - t0)) -v n="$CONNS" 'BEGIN {
-		printf "  %-44s %9d %8.1f %10.1f %12.0f\n", l, c, c / n, c ? t / c : 0, t / n }'
+	echo "$((c1 - c0)) $((t1 - t0)) $((e1 - e0)) $((et1 - et0))"
 }
 
-echo "1. the counting program (sluice_conns), $CONNS connections opened and closed"
-printf "  %-44s %9s %8s %10s %12s\n" "run" "events" "ev/conn" "ns/event" "ns/conn"
-counter_run "service with --per-source-conns"
-ctl service set $SVC --per-source-conns 0 >/dev/null
-counter_run "service without the limit"
-ctl service del $SVC >/dev/null
-counter_run "port unprotected"
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+for ((r = 0; r < CONN_ROUNDS; r++)); do
+	ctl service del $SVC >/dev/null 2>&1 || true
+	read -r c t e et < <(stat_run)
+	x=$(awk -v c="$c" -v t="$t" -v et="$et" 'BEGIN { print (t - et) / c }')
+	echo "early $x" >>"$TMP/conns"
+	echo "empty $(awk -v e="$e" -v et="$et" 'BEGIN { print et / e }')" >>"$TMP/conns"
+	ctl service add $SVC --per-source-conns 1000000 >/dev/null
+	for keep in "" keep; do
+		read -r c t e et < <(stat_run $keep)
+		awk -v k="${keep:-fresh}" -v c="$c" -v t="$t" -v et="$et" -v x="$x" -v n="$CONNS" \
+			'BEGIN { print k, (t - et - x * (c - 2 * n)) / (2 * n) }' >>"$TMP/conns"
+	done
+done
+echo "1. the counting program (sluice_conns): extra ns over an empty program on the"
+echo "   same tracepoint, $CONNS connections a run, median of $CONN_ROUNDS rounds"
+printf "  %-62s %8s\n" "event" "ns"
+row() { printf "  %-62s %8.1f\n" "$1" "$(awk -v k="$2" '$1 == k { print $2 }' "$TMP/conns" | median)"; }
+row "the empty program itself, per event (the statistics' cost)" empty
+row "an event it returns from early (another port, another state)" early
+row "a counted event, the source's first connection (entry made, deleted)" fresh
+row "a counted event, the source holding another (add 1, take 1 off)" keep
 
 # 2. A 64-byte SYN from the client's address to the service.
 python3 - "$TMP/syn" <<'EOF'
@@ -93,6 +125,7 @@ ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0,
 tcp = struct.pack("!HHIIBBHHH", 40000, 8080, 1, 0, 5 << 4, 0x02, 65535, 0, 0)
 open(sys.argv[1], "wb").write((eth + ip + tcp).ljust(64, b"\0"))
 EOF
+ctl service del $SVC >/dev/null
 ctl service add $SVC >/dev/null
 slot=$(ctl -j service list | jq --arg s $SVC '.services[] | select(.service == $s) | .slot')
 # The count entry of 198.18.0.1/32 (struct sl_src_key, little-endian slot).

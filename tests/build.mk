@@ -10,3 +10,4 @@
 -include tests/bench/xdp/build.mk
 -include tests/bench/pool/build.mk
 -include tests/bench/overload/build.mk
+-include tests/bench/conns/build.mk
