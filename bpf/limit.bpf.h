@@ -37,10 +37,10 @@
  * (CLOCK_MONOTONIC as of the last tick, ~4 ns to read): staleness is a
  * matter of seconds.
  *
- * The buckets read bpf_ktime_get_ns() by default: exact, but ~24 ns per
- * call on this machine (a VM on kvm-clock; tests/bench/xdp "building
- * blocks"), the largest single cost of a judged SYN. sl_clock_coarse
- * (rodata, from sl_config.clock: SL_CLOCK_COARSE) switches them to the
+ * bpf_ktime_get_ns() is exact, but ~24-30 ns per call on this machine (a
+ * VM; tests/bench/xdp "building blocks"), the largest single cost of a
+ * judged SYN. sl_clock_coarse (rodata, from sl_config.clock:
+ * SL_CLOCK_COARSE, the loader's default) switches the buckets to the
  * coarse clock. A bucket then refills a tick's worth at a time, and on a
  * loaded VM the tick comes late now and then, so every tolerance gets
  * sl_clock_slack_ns of slack or the bucket loses the credit of each late
