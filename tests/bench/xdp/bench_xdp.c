@@ -678,10 +678,32 @@ static bool print_table(enum setup setup)
 	return over;
 }
 
+/*
+ * The data plane loaded with its buckets on one clock and its maps set
+ * up. 0, or main's exit status: 1 for a failure, -1 for "skipped" (said).
+ */
+static int open_setup(bool coarse, enum setup setup)
+{
+	char why[256];
+	int err;
+
+	env_coarse_clock = coarse;
+	err = env_open(0, why, sizeof(why));
+	if (err) {
+		printf("bench_xdp: skipped: %s\n", why);
+		return err == -ENOEXEC ? 1 : -1;
+	}
+	err = setup_maps(setup);
+	if (err) {
+		fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
 int main(void)
 {
 	struct empty_bpf *empty = NULL;
-	char why[256];
 	const char *e;
 	size_t i;
 	int r, err, clk, run;
@@ -706,8 +728,9 @@ int main(void)
 	       "paths interleaved within each round; ratio = path / empty program of the "
 	       "same round;\n"
 	       "for each setup of the maps, two loads of the same object: buckets on\n"
-	       "bpf_ktime_get_ns (default) and on the coarse clock (attach --clock coarse).\n\n",
-	       repeat, rounds);
+	       "bpf_ktime_get_ns (attach --clock precise) and on the coarse clock (--clock\n"
+	       "coarse); attach's default is the %s clock.\n\n",
+	       repeat, rounds, sl_clock_name(SL_CLOCK_DEFAULT));
 
 	/* The bar first, on the FULL maps: on the buckets' default clock (what
 	 * `sluicectl attach` gives), then on the other one, for comparison. */
@@ -724,17 +747,9 @@ int main(void)
 		char title[64];
 		bool bar_over;
 
-		env_coarse_clock = c == SL_CLOCK_COARSE;
-		err = env_open(0, why, sizeof(why));
-		if (err) {
-			printf("bench_xdp: skipped: %s\n", why);
-			return err == -ENOEXEC ? 1 : 0;
-		}
-		err = setup_maps(FULL);
-		if (err) {
-			fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
-			return 1;
-		}
+		err = open_setup(c == SL_CLOCK_COARSE, FULL);
+		if (err)
+			return err < 0 ? 0 : err;
 		snprintf(title, sizeof(title), "%s%s", sl_clock_name(c),
 			 clk ? " (not the default: for comparison)" : " (the default)");
 		bar_over = bench_bar(bpf_program__fd(empty->progs.empty_xdp), title);
@@ -751,17 +766,9 @@ int main(void)
 		enum setup setup = run / 2;
 
 		clk = run % 2;
-		env_coarse_clock = clk == 1;
-		err = env_open(0, why, sizeof(why));
-		if (err) {
-			printf("bench_xdp: skipped: %s\n", why);
-			return err == -ENOEXEC ? 1 : 0;
-		}
-		err = setup_maps(setup);
-		if (err) {
-			fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
-			return 1;
-		}
+		err = open_setup(clk == 1, setup);
+		if (err)
+			return err < 0 ? 0 : err;
 		pin_cpu(0);
 		for (r = 0; r < rounds; r++) {
 			double base = 0;
