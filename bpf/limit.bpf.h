@@ -17,7 +17,7 @@
  * Buckets are GCRA, in gcra.bpf.h, which says why compare-and-exchange.
  *
  * API:
- *   sl_judge(p, slot, svc) -> struct sl_judgement (reason, stale)
+ *   sl_judge(p, slot, view) -> struct sl_judgement (reason, stale)
  */
 #ifndef SLUICE_LIMIT_BPF_H
 #define SLUICE_LIMIT_BPF_H
@@ -29,8 +29,8 @@
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 #include "gcra.bpf.h"
+#include "view.bpf.h"
 
-#define SL_NSEC_PER_SEC  1000000000ull
 #define SL_SRC_PREFIX4_DEFAULT 32
 #define SL_SRC_PREFIX6_DEFAULT 64
 
@@ -39,10 +39,10 @@
  * (CLOCK_MONOTONIC as of the last tick, ~4 ns to read): staleness is a
  * matter of seconds.
  *
- * The buckets read bpf_ktime_get_ns() by default: exact, but ~24 ns per
- * call on this machine (a VM on kvm-clock; tests/bench/xdp "building
- * blocks"), the largest single cost of a judged SYN. sl_clock_coarse
- * (rodata, from sl_config.clock: SL_CLOCK_COARSE) switches them to the
+ * bpf_ktime_get_ns() is exact, but ~24-30 ns per call on this machine (a
+ * VM; tests/bench/xdp "building blocks"), the largest single cost of a
+ * judged SYN. sl_clock_coarse (rodata, from sl_config.clock:
+ * SL_CLOCK_COARSE, the loader's default) switches the buckets to the
  * coarse clock. A bucket then refills a tick's worth at a time, and on a
  * loaded VM the tick comes late now and then, so every tolerance gets
  * sl_clock_slack_ns of slack or the bucket loses the credit of each late
@@ -65,11 +65,6 @@ struct sl_judgement {
 	__u32 reason;		/* enum sl_reason */
 	bool stale;		/* judged on the static fallback: count `stale` */
 };
-
-static __always_inline __u64 sl_interval(__u32 rate)
-{
-	return SL_NSEC_PER_SEC / rate;
-}
 
 /*
  * The most datagrams a UDP GRO train carries (UDP_MAX_SEGMENTS), and the
@@ -172,10 +167,9 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
  * flood to another service cannot evict them.
  */
 static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
-					const struct sl_service *svc, __u64 now,
+					const struct sl_service *svc, __u64 interval, __u64 now,
 					struct sl_src_bucket **bp)
 {
-	__u64 interval = sl_interval(svc->src_rate);
 	__u64 tol = sl_tolerance(interval, svc->src_burst);
 	struct sl_src_bucket *b, nb;
 	struct sl_src_key k;
@@ -204,7 +198,8 @@ static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 
 /* Give back the token sl_src_take() took, to a source the service refused. */
 static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
-					  const struct sl_service *svc, struct sl_src_bucket *b)
+					  const struct sl_service *svc, __u64 interval,
+					  struct sl_src_bucket *b)
 {
 	struct sl_src_key k;
 	void *table;
@@ -218,7 +213,7 @@ static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
 		if (!b)
 			return;
 	}
-	__sync_fetch_and_add(&b->tat_ns, -(sl_interval(svc->src_rate) * p->segs));
+	__sync_fetch_and_add(&b->tat_ns, -(interval * p->segs));
 }
 
 /*
@@ -271,17 +266,18 @@ static __always_inline bool sl_src_conns_full(const struct sl_pkt *p, __u32 slot
 }
 
 static __always_inline struct sl_judgement
-sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
+sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_view *v)
 {
 	struct sl_judgement j = { .reason = SL_R_admitted, .stale = false };
-	struct sl_admission *adm;
+	const struct sl_service *svc = &v->svc;
+	const struct sl_admission *adm;
 	struct sl_prefix_rule *rule;
 	struct sl_config *cfg;
 	struct sl_bucket *b = NULL;
 	struct sl_src_bucket *sb = NULL;
-	__u32 zero = 0, level = 0, rate, cap = 0, cls = SL_CLASS_DEFAULT;
-	bool open = false, have_now = false, fleet = false;
-	__u64 now, interval = 0, tol = 0;
+	__u32 zero = 0, level = 0, rate, cls = SL_CLASS_DEFAULT;
+	bool open = false, have_now = false, fleet = false, capped = false;
+	__u64 now, interval, tol = 0;
 
 	/* 1. Prefix rules: allow and deny are final. */
 	rule = sl_prefix_rule(p);
@@ -300,7 +296,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 
 	/* The daemon's limits while its heartbeat is fresh, else the fallback.
 	 * Only a service the daemon has claimed is looked up (abi.h). */
-	adm = svc->flags & SL_SVC_DAEMON ? bpf_map_lookup_elem(&sl_admission, &slot) : NULL;
+	adm = v->has_adm ? &v->adm : NULL;
 	if (adm) {
 		__s64 age;
 
@@ -317,7 +313,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_service *svc)
 
 		if (age <= (__s64)adm->stale_after_ns) {
 			level = adm->level;
-			cap = adm->rate_cap;
+			capped = true;
 			fleet = adm->flags & SL_ADM_FLEET;
 			goto judge_level;
 		}
@@ -357,10 +353,10 @@ judge_level:
 		}
 	}
 
-	/* 3. Service bucket, its rate capped by the daemon. */
-	rate = svc->rate;
-	if (cap && (rate == 0 || cap < rate))
-		rate = cap;
+	/* 3. Service bucket, its rate capped by the daemon (the view has
+	 * the arithmetic done). */
+	rate = capped ? v->capped_rate : svc->rate;
+	interval = capped ? v->capped_interval : v->interval;
 	if (!rate && !svc->src_rate)
 		return j;
 	if (!have_now)
@@ -380,21 +376,20 @@ judge_level:
 		b = bpf_map_lookup_elem(&sl_buckets, &slot);
 		if (!b)
 			return j;	/* slot out of range: cannot happen, checked by caller */
-		interval = sl_interval(rate);
 		tol = sl_tolerance(interval, svc->burst);
 		if (!sl_gcra_peek(&b->tat_ns, now, interval, tol, sl_debt(svc, interval))) {
 			j.reason = SL_R_svc_bucket;
 			return j;
 		}
 	}
-	if (svc->src_rate && !sl_src_take(p, slot, svc, now, &sb)) {
+	if (svc->src_rate && !sl_src_take(p, slot, svc, v->src_interval, now, &sb)) {
 		j.reason = SL_R_src_bucket;
 		return j;
 	}
 	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
 			  sl_debt(svc, interval))) {
 		if (svc->src_rate)
-			sl_src_refund(p, slot, svc, sb);
+			sl_src_refund(p, slot, svc, v->src_interval, sb);
 		j.reason = SL_R_svc_bucket;
 	}
 	return j;

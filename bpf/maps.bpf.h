@@ -43,6 +43,41 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_admission SEC(".maps");
 
+/* Changes with every write to sl_services or sl_admission (abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_gen SEC(".maps");
+
+/*
+ * A CPU's copy of a service, its daemon entry and its buckets' intervals,
+ * made at sl_gen's value gen (view.bpf.h). Private to the program: not
+ * pinned, not part of the ABI; each load starts with none filled.
+ */
+struct sl_view {
+	__u64 gen;		/* sl_gen when filled */
+	__u32 filled;		/* 0 while (or until) written */
+	__u32 has_adm;		/* adm holds the daemon's entry */
+	struct sl_service svc;
+	struct sl_admission adm;
+	__u32 capped_rate;	/* min(svc.rate, adm.rate_cap), the rate while the
+				 * heartbeat is fresh (0: neither) */
+	__u32 pad0;
+	__u64 interval;		/* 1e9 / svc.rate (0 without a rate) */
+	__u64 capped_interval;	/* 1e9 / capped_rate */
+	__u64 src_interval;	/* 1e9 / svc.src_rate */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct sl_view);
+} sl_views SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, SL_MAX_SERVICES);

@@ -23,7 +23,7 @@
  * RFC 5722), so they cannot rewrite a header that was judged.
  *
  * API:
- *   struct sl_pkt               the context wrapper: ctx + what was parsed
+ *   struct sl_pkt               what was parsed (the context travels beside it)
  *   struct sl_hdrs              packet bounds
  *   sl_hdrs_init(h, ctx, tc)    bounds from an XDP or TC context
  *   sl_skip_l2(data, end, &proto) -> offset of the IP header, or -1
@@ -98,10 +98,12 @@ enum sl_parse_res {
  * pointer offsets and ranges) reach the classifier in equivalent states,
  * and the rest of the program is verified a few times instead of once per
  * parse path (600k verified instructions when the pointers were kept).
- * The RST writer needs only these fields and the VLAN count.
+ * The RST writer needs only these fields and the VLAN count. No pointer
+ * at all, not even the context: TC's parser is a global function
+ * (sluice.bpf.c), after which the verifier knows this struct's bytes only
+ * as scalars.
  */
 struct sl_pkt {
-	void *ctx;		/* struct xdp_md * or struct __sk_buff * */
 	__u8 family;		/* 4 or 6 */
 	__u8 l4proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	__be16 dport;
@@ -389,6 +391,67 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
 	}
 	return res;
+}
+
+/*
+ * The first look, on the frames most traffic is made of: Ethernet without
+ * a tag, then IPv4 without options and not a fragment, or IPv6 without
+ * extension headers, then TCP or UDP, all inside [data, data_end). true
+ * if such a frame is surely not a candidate: TCP other than a SYN without
+ * ACK, RST or FIN, a SYN or a datagram to an unprotected port, or neither
+ * IP nor a VLAN tag. sl_parse() would pass it too, without counting it.
+ * false is "look closer": every other frame, and every candidate, goes
+ * through sl_parse(), which alone decides. The entries run this first, in
+ * a function of its own, so what most packets pay is these few loads and
+ * compares, not the whole program's prologue and stack.
+ */
+static __always_inline bool sl_surely_pass(void *data, void *data_end)
+{
+	struct ethhdr *eth = data;
+	struct tcphdr *tcp;
+	struct udphdr *udp;
+	void *l4;
+	__be16 h_proto;
+	__u8 proto, flags;
+
+	if ((void *)(eth + 1) > data_end)
+		return false;
+	h_proto = *(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto));
+	if (h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end)
+			return false;
+		/* version 4, ihl 5; neither MF nor an offset */
+		if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFMASK)))
+			return false;
+		proto = ip->protocol;
+		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+			return true;
+		l4 = ip + 1;
+	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
+			return false;
+		proto = ip6->nexthdr;
+		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+			return false;	/* extension headers: the walk decides */
+		l4 = ip6 + 1;
+	} else {
+		return h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD);
+	}
+	if (proto == IPPROTO_TCP) {
+		tcp = l4;
+		if ((void *)(tcp + 1) > data_end)
+			return false;
+		flags = ((__u8 *)tcp)[SL_TH_FLAGS_OFF];
+		if ((flags & (SL_TH_SYN | SL_TH_ACK | SL_TH_RST | SL_TH_FIN)) != SL_TH_SYN)
+			return true;
+		return tcp->doff >= 5 && !sl_port_slot(SL_PROTO_TCP, tcp->dest);
+	}
+	udp = l4;
+	return (void *)(udp + 1) <= data_end && !sl_port_slot(SL_PROTO_UDP, udp->dest);
 }
 
 static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sluice data plane: the entry points. One XDP and one TC (clsact ingress)
- * program share the parser (parse.bpf.h), the limiters (limit.bpf.h) and
- * the verdict (verdict.bpf.h): parse -> classify -> judge -> verdict.
+ * program share the parser (parse.bpf.h), the service's per-CPU view
+ * (view.bpf.h), the limiters (limit.bpf.h) and the verdict (verdict.bpf.h):
+ * first look -> parse -> classify -> judge -> verdict. The first look
+ * (sl_surely_pass) lets most traffic go before the rest is entered.
  * A third, on the inet_sock_set_state tracepoint, counts the open
  * connections the per-source connection limit reads (conns.bpf.h).
  *
@@ -68,18 +70,25 @@ static __always_inline __u16 sl_tc_datagrams(struct __sk_buff *skb)
 }
 
 /*
- * TC's parser, once in the program for its two calls: inlined twice, the
- * parser's copies made every TC packet slower (an ACK by half).
+ * TC's parser: a global function, so the verifier checks it once, alone,
+ * instead of once per call and per state of the caller (inlined, or a
+ * static function, it made up most of the TC program's 450k verified
+ * instructions). What it writes into *p is then only "some scalars" to
+ * the caller, which is why struct sl_pkt holds no pointer. One copy in
+ * the program for its two calls (inlined twice, the copies made every
+ * TC packet slower).
  */
-static __noinline int sl_parse_tc(struct __sk_buff *skb, struct sl_pkt *p)
+__noinline int sl_parse_tc(struct __sk_buff *skb, struct sl_pkt *p)
 {
 	struct sl_hdrs h;
 
+	if (!p)
+		return SL_P_ERROR;	/* for the verifier: a global function's
+					 * pointer argument may be NULL */
 	sl_hdrs_init(&h, skb, true);
 	return sl_parse(&h, p);
 }
 
-/* ctx is p->ctx, passed as is: p lives on the stack (sl_pkt_init). */
 static __always_inline int sl_parse_pkt(struct sl_pkt *p, void *ctx, bool tc)
 {
 	struct sl_hdrs h;
@@ -98,38 +107,39 @@ static __always_inline int sl_parse_pkt(struct sl_pkt *p, void *ctx, bool tc)
 static __always_inline int sl_process(struct sl_pkt *p, void *ctx, bool tc)
 {
 	struct sl_judgement j = { .reason = SL_NO_COUNT, .stale = false };
-	const struct sl_service *svc;
+	const struct sl_view *v;
 	__u32 slot;
 	int res;
 
 	res = sl_parse_pkt(p, ctx, tc);
 	if (res == SL_P_PASS)
-		return sl_verdict(p, tc, 0, NULL, j);
+		return sl_verdict(ctx, p, tc, 0, NULL, j);
 	if (res == SL_P_UNJUDGEABLE) {
 		/* Refused; in slot 0 when the port could not be read. */
 		j.reason = SL_R_unjudgeable;
 		if (!p->slot)
-			return sl_verdict(p, tc, 0, NULL, j);
+			return sl_verdict(ctx, p, tc, 0, NULL, j);
 	} else if (res != SL_P_JUDGE) {
 		j.reason = res == SL_P_FRAG ? SL_R_fragment : SL_R_parse_error;
-		return sl_verdict(p, tc, 0, NULL, j);
+		return sl_verdict(ctx, p, tc, 0, NULL, j);
 	}
 
-	/* The parser classified the port (sl_port_slot); now the service. */
+	/* The parser classified the port (sl_port_slot); now the service,
+	 * from this CPU's copy (view.bpf.h). */
 	slot = p->slot;
-	svc = bpf_map_lookup_elem(&sl_services, &slot);
+	v = sl_view_get(slot);
 	/* Between the two steps of an update the port may point at a slot
 	 * without (or with another) service: pass, as for any unprotected port. */
-	if (!svc || svc->port != bpf_ntohs(p->dport) ||
-	    svc->proto != (p->l4proto == IPPROTO_TCP ? SL_PROTO_TCP : SL_PROTO_UDP)) {
+	if (!v || v->svc.port != bpf_ntohs(p->dport) ||
+	    v->svc.proto != (p->l4proto == IPPROTO_TCP ? SL_PROTO_TCP : SL_PROTO_UDP)) {
 		j.reason = SL_NO_COUNT;
-		return sl_verdict(p, tc, 0, NULL, j);
+		return sl_verdict(ctx, p, tc, 0, NULL, j);
 	}
 	if (tc && p->l4proto == IPPROTO_UDP)
 		p->segs = sl_tc_datagrams(ctx);
 	if (res == SL_P_JUDGE)
-		j = sl_judge(p, slot, svc);
-	return sl_verdict(p, tc, slot, svc, j);
+		j = sl_judge(p, slot, v);
+	return sl_verdict(ctx, p, tc, slot, &v->svc, j);
 }
 
 /*
@@ -139,32 +149,52 @@ static __always_inline int sl_process(struct sl_pkt *p, void *ctx, bool tc)
  * refuses. Its address made opaque, the struct stays on the stack, where
  * a slot not written yet is only stack not written yet.
  */
-static __always_inline void sl_pkt_init(struct sl_pkt *p, void *ctx)
+static __always_inline void sl_pkt_init(struct sl_pkt *p)
 {
-	p->ctx = ctx;
 	p->segs = 1;
 	asm volatile("" : : "r"(p) : "memory");
+}
+
+/*
+ * Everything but the first look (sl_surely_pass), a function of its own:
+ * its prologue, stack and registers are paid only by the packets that
+ * need them. Called from one place each, so verified once each.
+ */
+static __noinline int sl_process_xdp(struct xdp_md *ctx)
+{
+	struct sl_pkt p;
+
+	sl_pkt_init(&p);
+	return sl_process(&p, ctx, false);
+}
+
+static __noinline int sl_process_skb(struct __sk_buff *skb)
+{
+	struct sl_pkt p;
+	__u32 linear = skb->data_end - skb->data;
+
+	sl_pkt_init(&p);
+	if (linear < skb->len && linear < SL_TC_PULL_LEN)
+		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
+	return sl_process(&p, skb, true);
 }
 
 SEC("xdp")
 int sluice_xdp(struct xdp_md *ctx)
 {
-	struct sl_pkt p;
-
-	sl_pkt_init(&p, ctx);
-	return sl_process(&p, ctx, false);
+	if (sl_surely_pass((void *)(long)ctx->data, (void *)(long)ctx->data_end))
+		return sl_ret_pass(false);
+	return sl_process_xdp(ctx);
 }
 
+/* The first look reads the linear area only: headers beyond it are the
+ * slow path's, which pulls them in. */
 SEC("tc")
 int sluice_tc(struct __sk_buff *skb)
 {
-	struct sl_pkt p;
-	__u32 linear = skb->data_end - skb->data;
-
-	sl_pkt_init(&p, skb);
-	if (linear < skb->len && linear < SL_TC_PULL_LEN)
-		bpf_skb_pull_data(skb, skb->len < SL_TC_PULL_LEN ? skb->len : SL_TC_PULL_LEN);
-	return sl_process(&p, skb, true);
+	if (sl_surely_pass((void *)(long)skb->data, (void *)(long)skb->data_end))
+		return sl_ret_pass(true);
+	return sl_process_skb(skb);
 }
 
 SEC("tp_btf/inet_sock_set_state")

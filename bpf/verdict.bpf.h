@@ -8,7 +8,7 @@
  *
  * API:
  *   SL_NO_COUNT                        reason for a pass that counts nothing
- *   sl_verdict(p, tc, slot, svc, judgement) -> XDP_* or TC_ACT_*
+ *   sl_verdict(ctx, p, tc, slot, svc, judgement) -> XDP_* or TC_ACT_*
  */
 #ifndef SLUICE_VERDICT_BPF_H
 #define SLUICE_VERDICT_BPF_H
@@ -160,7 +160,7 @@ static __always_inline __u16 sl_tcp_check(__u32 pseudo, const struct tcphdr *th,
  * follows the skb's state (sl_tc_csum_mode). Returns 0, or -1 if the
  * packet could not be rewritten (the caller then drops it).
  */
-static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
+static __always_inline int sl_build_rst(void *ctx, struct sl_pkt *p, bool tc)
 {
 	enum sl_csum_mode mode = SL_CSUM_FULL;
 	struct tcphdr th = {};
@@ -172,7 +172,7 @@ static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 	__be16 proto;
 	int l3_off;
 
-	sl_hdrs_init(&h, p->ctx, tc);
+	sl_hdrs_init(&h, ctx, tc);
 	data = h.data;
 	data_end = h.data_end;
 	eth = data;
@@ -180,7 +180,7 @@ static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 	if (l3_off < 0 || (void *)(eth + 1) > data_end)
 		return -1;
 	if (tc) {
-		mode = sl_tc_csum_mode(p->ctx, l3_off + (p->family == 4 ? sizeof(struct iphdr) :
+		mode = sl_tc_csum_mode(ctx, l3_off + (p->family == 4 ? sizeof(struct iphdr) :
 								      sizeof(struct ipv6hdr)));
 		if (mode == SL_CSUM_MOVED)
 			return -1;
@@ -245,8 +245,8 @@ static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
 	/* Cut the options, payload and anything after them. */
 	new_len = l3_off + iphl + sizeof(th);
 	if (tc)
-		return bpf_skb_change_tail(p->ctx, new_len, 0) ? -1 : 0;
-	return bpf_xdp_adjust_tail(p->ctx, (int)new_len - (int)bpf_xdp_get_buff_len(p->ctx)) ?
+		return bpf_skb_change_tail(ctx, new_len, 0) ? -1 : 0;
+	return bpf_xdp_adjust_tail(ctx, (int)new_len - (int)bpf_xdp_get_buff_len(ctx)) ?
 		       -1 : 0;
 }
 
@@ -255,7 +255,7 @@ static __always_inline int sl_build_rst(struct sl_pkt *p, bool tc)
  * unattributed pass; SL_NO_COUNT passes silently. For a refusal, svc says
  * what to do.
  */
-static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
+static __always_inline int sl_verdict(void *ctx, struct sl_pkt *p, bool tc, __u32 slot,
 				      const struct sl_service *svc,
 				      struct sl_judgement j)
 {
@@ -287,16 +287,16 @@ static __always_inline int sl_verdict(struct sl_pkt *p, bool tc, __u32 slot,
 			sl_count(slot, j.reason, SL_R_would_drop, j.stale, p->segs);
 			return XDP_PASS;
 		}
-		((struct __sk_buff *)p->ctx)->mark = svc->mark;
+		((struct __sk_buff *)ctx)->mark = svc->mark;
 		sl_count(slot, j.reason, SL_R_marked, j.stale, p->segs);
 		return sl_ret_pass(tc);
 	}
 	if (action == SL_ACT_REJECT && p->l4proto == IPPROTO_TCP) {
-		if (sl_build_rst(p, tc) == 0) {
+		if (sl_build_rst(ctx, p, tc) == 0) {
 			sl_count(slot, j.reason, SL_R_rejected, j.stale, p->segs);
 			sl_dbg("rst to port %u", bpf_ntohs(p->dport));
 			if (tc)
-				return bpf_redirect(((struct __sk_buff *)p->ctx)->ifindex, 0);
+				return bpf_redirect(((struct __sk_buff *)ctx)->ifindex, 0);
 			return XDP_TX;
 		}
 	}

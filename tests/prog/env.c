@@ -125,6 +125,16 @@ int env_src_table_fd(__u32 slot)
 	return fd < 0 ? -errno : fd;
 }
 
+/* What every writer of sl_services or sl_admission does next (abi.h). */
+static int gen_bump(void)
+{
+	static __u64 gen;
+	__u32 zero = 0;
+
+	gen++;
+	return bpf_map_update_elem(mfd(env_skel->maps.sl_gen), &zero, &gen, BPF_ANY);
+}
+
 int env_set_service(__u32 slot, const struct sl_service *svc)
 {
 	__u32 key = sl_port_key(svc->proto, svc->port);
@@ -134,6 +144,8 @@ int env_set_service(__u32 slot, const struct sl_service *svc)
 		err = src_table_ensure(slot);
 	if (!err)
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_services), &slot, svc, BPF_ANY);
+	if (!err)
+		err = gen_bump();
 	if (!err)
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_ports), &key, &slot, BPF_ANY);
 	return err;
@@ -177,14 +189,18 @@ int env_set_admission(__u32 slot, const struct sl_admission *adm)
 	svc.flags |= SL_SVC_DAEMON;
 	if (bpf_map_update_elem(fd, &slot, &svc, BPF_EXIST))
 		return -errno;
-	return bpf_map_update_elem(mfd(env_skel->maps.sl_admission), &slot, adm, BPF_ANY);
+	if (bpf_map_update_elem(mfd(env_skel->maps.sl_admission), &slot, adm, BPF_ANY))
+		return -errno;
+	return gen_bump();
 }
 
 int env_del_admission(__u32 slot)
 {
 	int err = bpf_map_delete_elem(mfd(env_skel->maps.sl_admission), &slot);
 
-	return err && errno == ENOENT ? 0 : err;
+	if (err && errno != ENOENT)
+		return err;
+	return gen_bump();
 }
 
 int env_set_level(__u32 level)
@@ -262,6 +278,7 @@ int env_reset(void)
 	int err;
 
 	err = clear_hash(env_skel->maps.sl_admission, sizeof(__u32));
+	err = err ?: gen_bump();
 	err = err ?: env_clear_prefixes();
 	err = err ?: env_set_level(0);
 	for (slot = 1; slot < SLOT_USED && !err; slot++)

@@ -117,6 +117,14 @@ run_case() {
 	exec {LOADER[1]}>&-
 	read -r -t 30 stats <&"${LOADER[0]}"
 	wait "$lpid"
+	# The listener logs the accepted socket after the client has connected:
+	# wait for its line (bounded) instead of racing it.
+	if [[ $name == mark_tc && $result == connected* ]]; then
+		for _ in $(seq 50); do
+			grep -q "^8080 " "$tmp/accepted" 2>/dev/null && break
+			sleep 0.1
+		done
+	fi
 	echo "client: $result; data plane: $stats; accepted: $(tail -n1 "$tmp/accepted" 2>/dev/null)"
 	if [[ $result == "$want "* && " $stats " == *" $counter "* ]] &&
 		{ [[ $name != mark_tc ]] || grep -q "^8080 0x5a$" "$tmp/accepted"; }; then

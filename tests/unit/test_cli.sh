@@ -109,13 +109,13 @@ out=$(ctlj status) &&
 	[[ $(jq -r '[.attachments[].mode] | join(",")' <<<"$out") == native,generic,tc,tc ]] &&
 	[[ $(jq '[.attachments[] | select(.active and .prog_id > 0)] | length' <<<"$out") -eq 4 ]] &&
 	[[ $(jq .abi_version <<<"$out") -eq $abi ]] && [[ $(jq -r .pin_dir <<<"$out") == "$PIN" ]] &&
-	[[ $(jq -r .clock <<<"$out") == precise ]] && [[ $(jq .clock_slack_ns <<<"$out") -eq 0 ]]
+	[[ $(jq -r .clock <<<"$out") == coarse ]] && [[ $(jq .clock_slack_ns <<<"$out") -gt 0 ]]
 check "status lists attachments, ABI version, pin dir, clock" test $? -eq 0
 
-out=$(ctlj attach veth1 --clock coarse)
+out=$(ctlj attach veth1 --clock precise)
 rc=$?
-[[ $rc -eq 1 && $(jq -r .error <<<"$out") == *"run their buckets on the precise clock"* ]] &&
-	ctlj attach veth1 --clock precise | jq -e .already_attached >/dev/null
+[[ $rc -eq 1 && $(jq -r .error <<<"$out") == *"run their buckets on the coarse clock"* ]] &&
+	ctlj attach veth1 --clock coarse | jq -e .already_attached >/dev/null
 check "attach on another clock than the maps' is refused, on theirs accepted" test $? -eq 0
 
 # Generic XDP runs after GRO, which merges UDP datagrams into one packet:
@@ -332,9 +332,10 @@ rc=$?
 check "bad: no pins" test $? -eq 0
 
 # pins of another ABI version: every command refuses them, nothing changes
-# (abi_version, level 5, the precise clock, src_entries 65536: the state here)
-cfg() { bpftool map update pinned "$PIN/sl_config" key 0 0 0 0 value "$1" 0 0 0 5 0 0 0 \
-	0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 1 0 0 0 0 0; }
+# (abi_version set to $1, the rest of the state's sl_config as it is)
+cfg_rest=$(bpftool -j map lookup pinned "$PIN/sl_config" key 0 0 0 0 | jq -r '.value[4:] | join(" ")')
+# shellcheck disable=SC2086
+cfg() { bpftool map update pinned "$PIN/sl_config" key 0 0 0 0 value "$1" 0 0 0 $cfg_rest; }
 if cfg 99; then
 	ok=1
 	for args in "service list" "service add tcp/82" "prefix add 10.0.0.0/8 deny" "level set 1" \
@@ -412,12 +413,12 @@ out=$(ctlj attach veth0) && [[ $(jq -r .created_maps <<<"$out") == false ]] &&
 	ctl detach veth0 >/dev/null && [[ $(ctlj status | jq '.attachments | length') -eq 0 ]]
 check "re-attach reuses maps; detach after the device is gone" test $? -eq 0
 
-rm -rf "$PIN" && out=$(ctlj attach veth2 --mode tc --clock coarse) &&
-	[[ $(jq -r .created_maps <<<"$out") == true && $(jq -r .clock <<<"$out") == coarse ]] &&
-	out=$(ctlj status) && [[ $(jq -r .clock <<<"$out") == coarse ]] &&
-	[[ $(jq .clock_slack_ns <<<"$out") -gt 0 ]] && ctl status | grep -q '^clock: *coarse' &&
+rm -rf "$PIN" && out=$(ctlj attach veth2 --mode tc --clock precise) &&
+	[[ $(jq -r .created_maps <<<"$out") == true && $(jq -r .clock <<<"$out") == precise ]] &&
+	out=$(ctlj status) && [[ $(jq -r .clock <<<"$out") == precise ]] &&
+	[[ $(jq .clock_slack_ns <<<"$out") -eq 0 ]] && ctl status | grep -q '^clock: *precise' &&
 	ctl detach veth2 >/dev/null
-check "attach --clock coarse on new maps; status shows the clock" test $? -eq 0
+check "attach --clock precise on new maps; status shows the clock" test $? -eq 0
 
 out=$(ctl --help) && [[ $out == *"service add PROTO/PORT"* ]] && out=$(ctlj --version) &&
 	[[ $(jq .abi_version <<<"$out") -eq $abi ]]

@@ -34,8 +34,8 @@ struct fake_map {
 	unsigned char *values[MAX_ENTRIES];
 };
 
-enum { M_CONFIG, M_PORTS, M_SERVICES, M_ADMISSION, M_BUCKETS, M_SOURCES, M_PREFIX4, M_PREFIX6,
-       M_STATS, M__COUNT };
+enum { M_CONFIG, M_PORTS, M_SERVICES, M_ADMISSION, M_GEN, M_BUCKETS, M_SOURCES, M_PREFIX4,
+       M_PREFIX6, M_STATS, M__COUNT };
 
 static struct fake_map maps[M__COUNT];
 static char oplog[64][64];
@@ -220,6 +220,7 @@ static int setup(void **state)
 	def(M_PORTS, "ports", true, false, 4, 4);
 	def(M_SERVICES, "services", false, false, 4, sizeof(struct sl_service));
 	def(M_ADMISSION, "admission", false, false, 4, sizeof(struct sl_admission));
+	def(M_GEN, "gen", true, false, 4, 8);
 	def(M_BUCKETS, "buckets", true, false, 4, sizeof(struct sl_bucket));
 	/* An ARRAY_OF_MAPS: slot -> table; an empty slot reads ENOENT. */
 	def(M_SOURCES, "sources", false, false, 4, 4);
@@ -233,6 +234,7 @@ static int setup(void **state)
 	pins.ports_fd = FD_BASE + M_PORTS;
 	pins.services_fd = FD_BASE + M_SERVICES;
 	pins.admission_fd = FD_BASE + M_ADMISSION;
+	pins.gen_fd = FD_BASE + M_GEN;
 	pins.buckets_fd = FD_BASE + M_BUCKETS;
 	pins.sources_fd = FD_BASE + M_SOURCES;
 	pins.prefix4_fd = FD_BASE + M_PREFIX4;
@@ -496,13 +498,14 @@ static void test_service_add_order(void **state)
 	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
 	assert_int_equal(slot, 1);
 
-	assert_int_equal(nops, 6);
+	assert_int_equal(nops, 7);
 	assert_string_equal(oplog[0], "update stats 1");
 	assert_string_equal(oplog[1], "update buckets 1");
 	assert_string_equal(oplog[2], "delete admission 1");
 	assert_string_equal(oplog[3], "delete sources 1");	/* no per-source rate: no table */
 	assert_string_equal(oplog[4], "update services 1");
-	assert_string_equal(oplog[5], "update ports 8080");
+	assert_string_equal(oplog[5], "update gen 0");	/* the data plane's copies go */
+	assert_string_equal(oplog[6], "update ports 8080");
 
 	assert_int_equal(port_slot(SL_PROTO_TCP, 8080), 1);
 	assert_int_equal(sl_service_get(&pins, 1, &got), 0);
@@ -524,35 +527,39 @@ static void test_service_per_source_table(void **state)
 	sl_service_defaults(&s, SL_PROTO_TCP, 8080);
 	s.src_rate = s.src_burst = 10;
 	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
-	assert_int_equal(nops, 6);
+	assert_int_equal(nops, 7);
 	assert_string_equal(oplog[2], "create sl_src_1 1000");
 	assert_string_equal(oplog[3], "update sources 1");	/* replaces table 77 */
 	assert_string_equal(oplog[4], "update services 1");
-	assert_string_equal(oplog[5], "update ports 8080");
+	assert_string_equal(oplog[5], "update gen 0");
+	assert_string_equal(oplog[6], "update ports 8080");
 
 	s.src_rate = s.src_burst = 0;
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
-	assert_int_equal(nops, 2);
+	assert_int_equal(nops, 3);
 	assert_string_equal(oplog[0], "update services 1");
-	assert_string_equal(oplog[1], "delete sources 1");
+	assert_string_equal(oplog[1], "update gen 0");
+	assert_string_equal(oplog[2], "delete sources 1");
 
 	s.src_rate = s.src_burst = 5;
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
-	assert_int_equal(nops, 3);
+	assert_int_equal(nops, 4);
 	assert_string_equal(oplog[0], "create sl_src_1 1000");
 	assert_string_equal(oplog[1], "update sources 1");
 	assert_string_equal(oplog[2], "update services 1");
+	assert_string_equal(oplog[3], "update gen 0");
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
-	assert_int_equal(nops, 1);	/* the table is kept, buckets and all */
+	assert_int_equal(nops, 2);	/* the table is kept, buckets and all */
 
 	nops = 0;
 	assert_int_equal(sl_service_del(&pins, slot), 0);
-	assert_int_equal(nops, 3);
+	assert_int_equal(nops, 4);
 	assert_string_equal(oplog[1], "delete services 1");
 	assert_string_equal(oplog[2], "delete sources 1");
+	assert_string_equal(oplog[3], "update gen 0");
 	assert_int_equal(maps[M_SOURCES].n, 0);
 }
 
@@ -620,8 +627,9 @@ static void test_service_set_del(void **state)
 	s.burst = 20;
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
-	assert_int_equal(nops, 1);
+	assert_int_equal(nops, 2);
 	assert_string_equal(oplog[0], "update services 1");
+	assert_string_equal(oplog[1], "update gen 0");
 	assert_int_equal(sl_service_get(&pins, slot, &got), 0);
 	assert_int_equal(got.burst, 20);
 	/* set never creates */
@@ -630,10 +638,11 @@ static void test_service_set_del(void **state)
 	put(M_ADMISSION, &slot, &adm);
 	nops = 0;
 	assert_int_equal(sl_service_del(&pins, slot), 0);
-	assert_int_equal(nops, 3);
+	assert_int_equal(nops, 4);
 	assert_string_equal(oplog[0], "update ports 70889");	/* 65536 + 5353 := 0 */
 	assert_string_equal(oplog[1], "delete services 1");
 	assert_string_equal(oplog[2], "delete admission 1");
+	assert_string_equal(oplog[3], "update gen 0");
 	assert_int_equal(port_slot(SL_PROTO_UDP, 5353), 0);
 	assert_int_equal(sl_service_del(&pins, slot), -ENOENT);
 }

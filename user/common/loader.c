@@ -732,7 +732,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 				"to recreate them)", o->sources, p.sources_max, o->pin_dir);
 	} else {
 		res->sources = o->sources ? o->sources : SL_SOURCES_DEFAULT;
-		res->clock = o->clock_given ? o->clock : SL_CLOCK_PRECISE;
+		res->clock = o->clock_given ? o->clock : SL_CLOCK_DEFAULT;
 		res->clock_slack_ns = sl_clock_slack_ns(res->clock);
 	}
 

@@ -35,6 +35,8 @@
 #include "pins.h"
 
 #define SL_SOURCES_MAX (16u << 20)
+/* The buckets' clock of new maps when attach is not given one. */
+#define SL_CLOCK_DEFAULT SL_CLOCK_COARSE
 
 struct sl_attach_opts {
 	const char *pin_dir;

@@ -43,6 +43,7 @@ static const struct map_spec specs[] = {
 	  SL_MAX_SERVICES },
 	{ SL_MAP_ADMISSION, FD(admission_fd), BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_admission),
 	  SL_MAX_SERVICES },
+	{ SL_MAP_GEN, FD(gen_fd), BPF_MAP_TYPE_ARRAY, 4, 8, 1 },
 	{ SL_MAP_BUCKETS, FD(buckets_fd), BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bucket),
 	  SL_MAX_SERVICES },
 	{ SL_MAP_SOURCES, FD(sources_fd), BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },

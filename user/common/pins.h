@@ -78,6 +78,7 @@ struct sl_pins {
 	int ports_fd;
 	int services_fd;
 	int admission_fd;
+	int gen_fd;
 	int buckets_fd;
 	int sources_fd;
 	int prefix4_fd;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -356,6 +357,24 @@ static int src_table_new(const struct sl_pins *p, uint32_t slot)
 	return err;
 }
 
+/*
+ * sl_gen gets a value it never had (abi.h): random, not a count, since two
+ * writers at once would both write the same count + 1, and the count
+ * could go back to a value a CPU's copy was made at.
+ */
+int sl_gen_bump(const struct sl_pins *p)
+{
+	__u64 gen;
+
+	if (getrandom(&gen, sizeof(gen), 0) != (ssize_t)sizeof(gen)) {
+		int err = errno ? -errno : -EIO;
+
+		pr_err("cannot draw a new %s: %s", SL_MAP_GEN, strerror(-err));
+		return err;
+	}
+	return update(p->gen_fd, SL_MAP_GEN, 0, &gen, BPF_ANY);
+}
+
 static bool src_table_exists(const struct sl_pins *p, uint32_t slot)
 {
 	__u32 key = slot, id;
@@ -415,6 +434,8 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 		goto out;
 	/* abi.h: the service first, then the port that points at it. */
 	err = update(p->services_fd, SL_MAP_SERVICES, slot, svc, BPF_NOEXIST);
+	if (!err)
+		err = sl_gen_bump(p);
 	if (err)
 		goto out;
 	err = update(p->ports_fd, SL_MAP_PORTS, port_key, &slot, BPF_ANY);
@@ -441,6 +462,8 @@ int sl_service_set(const struct sl_pins *p, uint32_t slot, const struct sl_servi
 	}
 	/* A hash update swaps the whole element (RCU): never half written. */
 	err = update(p->services_fd, SL_MAP_SERVICES, slot, svc, BPF_EXIST);
+	if (!err)
+		err = sl_gen_bump(p);
 	if (err || svc->src_rate)
 		return err;
 	/* Turned off (or never on): the table's memory back. */
@@ -470,7 +493,8 @@ int sl_service_del(const struct sl_pins *p, uint32_t slot)
 	err = delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
 	if (err)
 		return err;
-	return delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);
+	err = delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);
+	return err ? err : sl_gen_bump(p);
 }
 
 static int cmp_service(const void *a, const void *b)

@@ -31,6 +31,9 @@
  *                                            table as the rate needs)
  *   sl_service_del(p, slot)                  ports, then services
  *   sl_service_list(p, out, max, &n)         sorted by protocol and port
+ *   sl_gen_bump(p)                           a new sl_gen: after any other
+ *                                            write to sl_services or
+ *                                            sl_admission (abi.h)
  * API (prefixes):
  *   sl_prefix_add(p, &cidr, &rule)           -EEXIST if that prefix has a rule
  *   sl_prefix_del(p, &cidr)                  -ENOENT if it has none
@@ -103,6 +106,7 @@ int sl_service_get(const struct sl_pins *p, uint32_t slot, struct sl_service *sv
 int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32_t *slot);
 int sl_service_set(const struct sl_pins *p, uint32_t slot, const struct sl_service *svc);
 int sl_service_del(const struct sl_pins *p, uint32_t slot);
+int sl_gen_bump(const struct sl_pins *p);
 int sl_service_list(const struct sl_pins *p, struct sl_service_entry *out, size_t max, size_t *n);
 
 int sl_prefix_add(const struct sl_pins *p, const struct sl_cidr *c, const struct sl_prefix_rule *r);

@@ -19,7 +19,8 @@
  *
  * Environment: BENCH_REPEAT (runs per measurement, default 1000000),
  * BENCH_ROUNDS (default 9), BENCH_BAR_REPEAT (default 5000000) and
- * BENCH_BAR_ROUNDS (default 5) for the bar, XDP_FILTER_OBJ (xdp-tools'
+ * BENCH_BAR_ROUNDS (default 5) for the bar, BENCH_BAR_ONLY=1 to stop after
+ * it (a quick check, or a run to profile), XDP_FILTER_OBJ (xdp-tools'
  * object). Needs root; says so and exits 0 otherwise.
  */
 #define _GNU_SOURCE
@@ -37,6 +38,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "env.h"
+#include "loader.h"
 #include "pkt.h"
 #include "empty.skel.h"
 #include "lockcmp.skel.h"
@@ -382,7 +384,7 @@ static int bench_parts(int empty_fd)
 	struct sl_service svc = { 0 };
 	struct sl_prefix_rule rule = { .kind = SL_RULE_CLASS, .cls = 3 };
 	__u32 i, key = 6, addr = htonl(0xc612000a);	/* 198.18.0.10 */
-	struct { const char *name; int fd; double ns[MAX_ROUNDS]; } part[7];
+	struct { const char *name; int fd; double ns[MAX_ROUNDS]; } part[12];
 	int n = 0, r, k, err = 0;
 
 	if (!pt)
@@ -424,8 +426,18 @@ static int bench_parts(int empty_fd)
 	part[n++].fd = empty_fd;
 	part[n].name = "bpf_ktime_get_ns()";
 	part[n++].fd = bpf_program__fd(pt->progs.pt_ktime);
+	part[n].name = "bpf_ktime_get_boot_ns()";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_boot);
+	part[n].name = "bpf_ktime_get_tai_ns()";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_tai);
 	part[n].name = "bpf_ktime_get_coarse_ns()";
 	part[n++].fd = bpf_program__fd(pt->progs.pt_coarse);
+	part[n].name = "bpf_jiffies64()";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_jiffies);
+	part[n].name = "1e9 / rate (64-bit division)";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_div);
+	part[n].name = "ARRAY lookup (inlined)";
+	part[n++].fd = bpf_program__fd(pt->progs.pt_array_lookup);
 	part[n].name = "HASH lookup (4-byte key)";
 	part[n++].fd = bpf_program__fd(pt->progs.pt_hash_lookup);
 	part[n].name = "LPM lookup, 2008 IPv4 rules";
@@ -529,7 +541,7 @@ static int xf_load(const char *path, struct bpf_object **objp, char *why, size_t
  * ratio to its baseline measured in the same round. The maps are set up as
  * in the FULL table (every limiter in play) by the caller.
  */
-static bool bench_bar(int empty_fd)
+static bool bench_bar(int empty_fd, const char *clock)
 {
 	/* 64 bytes: Ethernet, IPv4, TCP with 8 bytes of options, 2 of data. */
 	struct pkt spec = { .tcp_opt = 8, .payload = 2 };
@@ -599,10 +611,11 @@ static bool bench_bar(int empty_fd)
 		fprintf(stderr, "bench_xdp: the bar: %s\n", strerror(-err));
 		return true;
 	}
-	printf("The bar (issue 11): one 64-byte TCP SYN through each program, %d runs per\n"
-	       "measurement, medians of %d rounds; the maps as in the first table below\n"
-	       "(a daemon entry on each service, 2000 prefix rules per family):\n\n",
-	       brepeat, brounds);
+	printf("The bar (issue 11), buckets on the %s clock: one 64-byte TCP SYN through\n"
+	       "each program, %d runs per measurement, medians of %d rounds; the maps as in\n"
+	       "the first table below (a daemon entry on each service, 2000 prefix rules\n"
+	       "per family):\n\n",
+	       clock, brepeat, brounds);
 	printf("  %-40s %8s %8s  %-16s %s\n", "row", "ns/pkt", "ratio", "to", "bar");
 	for (i = 0; i < n; i++) {
 		double ratio = median(row[i].ratio, brounds);
@@ -665,10 +678,32 @@ static bool print_table(enum setup setup)
 	return over;
 }
 
+/*
+ * The data plane loaded with its buckets on one clock and its maps set
+ * up. 0, or main's exit status: 1 for a failure, -1 for "skipped" (said).
+ */
+static int open_setup(bool coarse, enum setup setup)
+{
+	char why[256];
+	int err;
+
+	env_coarse_clock = coarse;
+	err = env_open(0, why, sizeof(why));
+	if (err) {
+		printf("bench_xdp: skipped: %s\n", why);
+		return err == -ENOEXEC ? 1 : -1;
+	}
+	err = setup_maps(setup);
+	if (err) {
+		fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
 int main(void)
 {
 	struct empty_bpf *empty = NULL;
-	char why[256];
 	const char *e;
 	size_t i;
 	int r, err, clk, run;
@@ -693,44 +728,47 @@ int main(void)
 	       "paths interleaved within each round; ratio = path / empty program of the "
 	       "same round;\n"
 	       "for each setup of the maps, two loads of the same object: buckets on\n"
-	       "bpf_ktime_get_ns (default) and on the coarse clock (attach --clock coarse).\n\n",
-	       repeat, rounds);
+	       "bpf_ktime_get_ns (attach --clock precise) and on the coarse clock (--clock\n"
+	       "coarse); attach's default is the %s clock.\n\n",
+	       repeat, rounds, sl_clock_name(SL_CLOCK_DEFAULT));
 
-	/* The bar first, on the precise clock and the FULL maps. */
-	env_coarse_clock = false;
-	err = env_open(0, why, sizeof(why));
-	if (err) {
-		printf("bench_xdp: skipped: %s\n", why);
-		return err == -ENOEXEC ? 1 : 0;
-	}
+	/* The bar first, on the FULL maps: on the buckets' default clock (what
+	 * `sluicectl attach` gives), then on the other one, for comparison. */
 	empty = empty_bpf__open_and_load();
 	if (!empty) {
 		fprintf(stderr, "bench_xdp: cannot load the empty program: %s\n", strerror(errno));
 		return 1;
 	}
-	err = setup_maps(FULL);
-	if (err) {
-		fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
-		return 1;
+	over = false;
+	for (clk = 0; clk < 2; clk++) {
+		enum sl_clock other = SL_CLOCK_DEFAULT == SL_CLOCK_PRECISE ? SL_CLOCK_COARSE
+									 : SL_CLOCK_PRECISE;
+		enum sl_clock c = clk ? other : SL_CLOCK_DEFAULT;
+		char title[64];
+		bool bar_over;
+
+		err = open_setup(c == SL_CLOCK_COARSE, FULL);
+		if (err)
+			return err < 0 ? 0 : err;
+		snprintf(title, sizeof(title), "%s%s", sl_clock_name(c),
+			 clk ? " (not the default: for comparison)" : " (the default)");
+		bar_over = bench_bar(bpf_program__fd(empty->progs.empty_xdp), title);
+		if (!clk)
+			over = bar_over;
+		env_close();
 	}
-	over = bench_bar(bpf_program__fd(empty->progs.empty_xdp));
-	env_close();
+	if ((e = getenv("BENCH_BAR_ONLY")) && atoi(e)) {
+		empty_bpf__destroy(empty);
+		return 0;
+	}
 
 	for (run = 0; run < 2 * NSETUPS; run++) {
 		enum setup setup = run / 2;
 
 		clk = run % 2;
-		env_coarse_clock = clk == 1;
-		err = env_open(0, why, sizeof(why));
-		if (err) {
-			printf("bench_xdp: skipped: %s\n", why);
-			return err == -ENOEXEC ? 1 : 0;
-		}
-		err = setup_maps(setup);
-		if (err) {
-			fprintf(stderr, "bench_xdp: cannot set the maps: %s\n", strerror(-err));
-			return 1;
-		}
+		err = open_setup(clk == 1, setup);
+		if (err)
+			return err < 0 ? 0 : err;
 		pin_cpu(0);
 		for (r = 0; r < rounds; r++) {
 			double base = 0;

@@ -15,7 +15,7 @@ $(BENCH_XDP)/%.skel.h: $(BENCH_XDP)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(BENCH_XDP)/bench_xdp.o: CFLAGS += -I $(BENCH_XDP) -I tests/prog
+$(BENCH_XDP)/bench_xdp.o: CFLAGS += -I $(BENCH_XDP) -I tests/prog $(SL_USER_CFLAGS)
 $(BENCH_XDP)/bench_xdp.o: $(BENCH_XDP)/empty.skel.h $(BENCH_XDP)/lockcmp.skel.h \
 	$(BENCH_XDP)/parts.skel.h \
 	$(BUILD)/sluice.skel.h

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The building blocks of a judged SYN, one per program, so the benchmark
- * can show what each costs on its own next to the empty program: the two
- * clocks, a hash lookup (as sl_services, sl_admission), an LPM lookup in a
+ * can show what each costs on its own next to the empty program: the
+ * clocks a bucket could run on (bpf_ktime_get_ns and its boot and TAI
+ * twins, the coarse clock, jiffies), a 64-bit division (a bucket's
+ * interval, 1e9 / rate), an array lookup (as sl_ports,
+ * inlined by the verifier), a hash lookup (as sl_services, sl_admission), an LPM lookup in a
  * trie of realistic size (sl_prefix4), a lookup in a full LRU map
  * (sl_sources) and an uncontended compare-and-exchange (a bucket).
  */
@@ -41,6 +44,9 @@ struct {
 
 /* What the lookups look for; set by the benchmark. */
 const volatile __u32 pt_addr4 = 0;
+/* A rate not known to the compiler: 1e9 / rate is a real division, as
+ * each bucket's interval (limit.bpf.h). */
+volatile __u32 pt_rate = 1000;
 
 __u64 pt_sink;
 
@@ -57,6 +63,49 @@ int pt_coarse(struct xdp_md *ctx)
 {
 	(void)ctx;
 	pt_sink += bpf_ktime_get_coarse_ns();
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int pt_boot(struct xdp_md *ctx)
+{
+	(void)ctx;
+	pt_sink += bpf_ktime_get_boot_ns();
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int pt_tai(struct xdp_md *ctx)
+{
+	(void)ctx;
+	pt_sink += bpf_ktime_get_tai_ns();
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int pt_jiffies(struct xdp_md *ctx)
+{
+	(void)ctx;
+	pt_sink += bpf_jiffies64();
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int pt_div(struct xdp_md *ctx)
+{
+	(void)ctx;
+	pt_sink += 1000000000ull / pt_rate;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int pt_array_lookup(struct xdp_md *ctx)
+{
+	__u32 zero = 0;
+
+	(void)ctx;
+	if (bpf_map_lookup_elem(&pt_word, &zero))
+		pt_sink++;
 	return XDP_PASS;
 }
 

@@ -350,6 +350,9 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 	/* A hash update replaces the whole value at once (abi.h): the data
 	 * plane never sees a new rate with an old heartbeat. */
 	err = bpf_map_update_elem(dp->pins.admission_fd, &slot, &adm, BPF_ANY) ? -errno : 0;
+	/* abi.h: the data plane's copies are made again on a new sl_gen. */
+	if (!err)
+		err = sl_gen_bump(&dp->pins);
 	if (!err) {
 		rescale_bucket(dp, slot, dp->last_cap, o->rate_cap);
 		dp->last_cap = o->rate_cap;
