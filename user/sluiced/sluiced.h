@@ -272,8 +272,8 @@ void sld_request_task(void *arg);
 /* From a task: answer 503 on the fast path and hand the connection back. */
 void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why);
 /* From a task: false (and the request answered 503) when it waited past
- * the deadline. */
-bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited);
+ * the deadline, unless !enforce (a wait that was no load's: upqueue.c). */
+bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited, bool enforce);
 
 /* proxy.c */
 /* Resolve and switch to cfg's upstream (blocks on DNS: never an IO loop). */

@@ -132,11 +132,11 @@ void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why)
 	sld_conn_done(d, c);
 }
 
-bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited)
+bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited, bool enforce)
 {
 	uint64_t deadline = atomic_load_explicit(&d->deadline_ns, memory_order_relaxed);
 
-	if (waited > deadline) {
+	if (enforce && waited > deadline) {
 		sld_task_shed(d, c, SLD_FAST_expired);
 		return false;
 	}
@@ -159,6 +159,6 @@ void sld_request_task(void *arg)
 	uint64_t waited = pool_task_delay_ns();
 
 	atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
-	if (sld_request_admit(d, c, waited))
+	if (sld_request_admit(d, c, waited, true))
 		builtin(d, c);
 }
