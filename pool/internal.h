@@ -179,6 +179,7 @@ struct park {
 				 to wake someone */
 	struct worker **idle;
 	unsigned nidle, max_searchers;
+	const struct pool_driver *drv; /* NULL: workers sleep on futexes */
 };
 
 /* ---- the pool ----------------------------------------------------------- */
@@ -207,6 +208,9 @@ struct worker {
 	unsigned claim_n;     /* how many tasks that claim took */
 	bool claim_short;     /* its tasks were short: claim a batch next */
 	_Atomic uint32_t batch_left; /* batch_n - batch_i, for stats */
+	unsigned polls;       /* tasks since the driver's last poll */
+	bool in_poll;         /* inside the driver's poll */
+	uint64_t poll_ticks;  /* the clock at that poll */
 	uint64_t rng;
 	_Atomic uint32_t notified cacheline_aligned; /* futex word */
 	pthread_t thread;
@@ -230,10 +234,12 @@ struct pool {
 	unsigned nworkers;
 	_Atomic int stop;      /* 0 running, 1 drain, 2 cancel */
 	uint64_t short_ticks; /* SHORT_TASK_NS in ticks */
+	uint64_t poll_every_ticks; /* POLL_NS in ticks */
 	_Atomic uint64_t rejected cacheline_aligned;
 	struct blocking blk;
 	bool shut;
 	struct pool_opts opts;
+	struct pool_driver driver; /* opts.driver's copy; poll NULL: none */
 };
 
 /* blocking.c */
@@ -243,8 +249,12 @@ void blocking_free(struct blocking *b);
 int blocking_submit(struct blocking *b, pool_fn fn, void *arg);
 int blocking_cancel(struct blocking *b, pool_cancel_fn cb, void *ctx);
 
+/* pool.c: the worker this thread is, if any */
+struct worker *pool__self(void);
+
 /* park.c */
-int park_init(struct park *pk, unsigned nworkers, unsigned max_searchers);
+int park_init(struct park *pk, unsigned nworkers, unsigned max_searchers,
+	      const struct pool_driver *drv);
 void park_free(struct park *pk);
 bool park_try_search(struct park *pk);
 /* Leave the searching state; returns true if this was the last searcher. */

@@ -17,6 +17,13 @@
  * The same argument covers a searcher that stops searching (it decrements in
  * that RMW, before its last look). No standalone fences: ThreadSanitizer
  * does not model them.
+ *
+ * With a driver (pool.h), a sleeping worker blocks in its loop's poll
+ * instead of on its futex word, and a notifier calls the driver's wake
+ * instead of futex_wake. Its poll may also give it work of its own (a
+ * request its loop read and submitted): after each poll it looks at the
+ * queues and, finding work, takes itself off the stack as it does when
+ * work shows up before it sleeps.
  */
 #include "internal.h"
 
@@ -42,8 +49,10 @@ int futex_wake(_Atomic uint32_t *addr, int n)
 	return r < 0 ? -errno : (int)r;
 }
 
-int park_init(struct park *pk, unsigned nworkers, unsigned max_searchers)
+int park_init(struct park *pk, unsigned nworkers, unsigned max_searchers,
+	      const struct pool_driver *drv)
 {
+	pk->drv = drv;
 	pk->idle = calloc(nworkers, sizeof(*pk->idle));
 	if (!pk->idle)
 		return -ENOMEM;
@@ -87,6 +96,17 @@ bool park_stop_search(struct park *pk)
 	return park_searchers(prev) == 1;
 }
 
+/* w has been taken off the stack and marked notified: get it running. */
+static void wake_worker(struct park *pk, struct worker *w)
+{
+	if (!pk->drv)
+		futex_wake(&w->notified, 1);
+	else if (w != pool__self())
+		/* a worker that notifies itself is awake already: it is
+		 * submitting from inside its own poll */
+		pk->drv->wake(pk->drv->ctx, w->id);
+}
+
 void park_notify_one(struct park *pk)
 {
 	struct worker *w = NULL;
@@ -111,7 +131,7 @@ void park_notify_one(struct park *pk)
 	}
 	pthread_mutex_unlock(&pk->lock);
 	if (w)
-		futex_wake(&w->notified, 1);
+		wake_worker(pk, w);
 }
 
 void park_wake_all(struct park *pk)
@@ -123,16 +143,35 @@ void park_wake_all(struct park *pk)
 		atomic_fetch_add(&pk->state, PARK_SEARCHER - PARK_SLEEPER);
 		/* release: as in park_notify_one */
 		atomic_store_explicit(&w->notified, 1, memory_order_release);
-		futex_wake(&w->notified, 1);
+		wake_worker(pk, w);
 	}
 	pthread_mutex_unlock(&pk->lock);
+}
+
+/* Work showed up for a worker on the stack: take it off, unless a
+ * notifier did first. true: it is off and counts as neither sleeping nor
+ * searching; false: it was notified, and counts as searching. */
+static bool unpark_self(struct park *pk, struct worker *w)
+{
+	bool off = false;
+
+	pthread_mutex_lock(&pk->lock);
+	for (unsigned i = 0; i < pk->nidle; i++) {
+		if (pk->idle[i] == w) {
+			pk->idle[i] = pk->idle[--pk->nidle];
+			atomic_fetch_sub(&pk->state, PARK_SLEEPER);
+			off = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&pk->lock);
+	return off;
 }
 
 bool park_worker(struct park *pk, struct worker *w, bool searching,
 		 bool (*has_work)(struct pool *), struct pool *p)
 {
 	uint64_t delta = PARK_SLEEPER - (searching ? PARK_SEARCHER : 0);
-	bool queued = true;
 
 	pthread_mutex_lock(&pk->lock);
 	/* relaxed: we are not on the stack, nobody else writes it */
@@ -143,25 +182,28 @@ bool park_worker(struct park *pk, struct worker *w, bool searching,
 	atomic_fetch_add(&pk->state, delta);
 	pthread_mutex_unlock(&pk->lock);
 
-	if (has_work(p)) {
-		pthread_mutex_lock(&pk->lock);
-		for (unsigned i = 0; i < pk->nidle; i++) {
-			if (pk->idle[i] == w) {
-				pk->idle[i] = pk->idle[--pk->nidle];
-				atomic_fetch_sub(&pk->state, PARK_SLEEPER);
-				queued = false;
-				break;
-			}
-		}
-		pthread_mutex_unlock(&pk->lock);
-		if (!queued)
-			return false; /* not searching: we took ourselves off */
-		/* a notifier got to us first: we now count as searching */
-		return true;
-	}
+	/* not searching when we took ourselves off; else a notifier got to
+	 * us first, and we now count as searching */
+	if (has_work(p))
+		return !unpark_self(pk, w);
 	stat_inc(&w->st.parked, 1);
 	/* acquire: pairs with the notifier's release store */
-	while (!atomic_load_explicit(&w->notified, memory_order_acquire))
-		futex_wait(&w->notified, 0, NULL);
+	while (!atomic_load_explicit(&w->notified, memory_order_acquire)) {
+		if (!pk->drv) {
+			futex_wait(&w->notified, 0, NULL);
+			continue;
+		}
+		w->in_poll = true;
+		pk->drv->poll(pk->drv->ctx, w->id, 1);
+		w->in_poll = false;
+		w->polls = 0;
+		w->poll_ticks = pool__ticks();
+		/* seq_cst loads in has_work, as above: a task our poll
+		 * submitted, or one another thread did while it saw us
+		 * searching */
+		if (!atomic_load_explicit(&w->notified, memory_order_acquire) &&
+		    has_work(p))
+			return !unpark_self(pk, w);
+	}
 	return true;
 }

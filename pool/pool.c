@@ -8,6 +8,13 @@
  * injection queue (FIFO: requests in arrival order), then the other workers'
  * deques (steal the oldest). With nothing found it becomes one of a bounded
  * number of searchers and spins a while, then parks (park.c).
+ *
+ * With a driver (pool.h) a worker also runs its event loop: without
+ * blocking every POLL_EVERY tasks or POLL_NS, so a backlog of tasks does
+ * not starve its IO (one long task still holds it: the loop's connections
+ * wait for it, as an nginx worker's do), and when it finds nothing to run;
+ * then, instead of spinning (its work comes mostly from that loop, which a
+ * spin does not look at), it parks in the loop's blocking poll.
  */
 #define _GNU_SOURCE /* sched_getaffinity, pthread_setname_np */
 #include "internal.h"
@@ -25,9 +32,16 @@
 #define SPIN_ROUNDS 64   /* search rounds before a searcher parks */
 #endif
 #define STEAL_RETRIES 4
+#define POLL_EVERY 32    /* tasks between the driver's polls while busy, */
+#define POLL_NS 200000   /* or this long, whichever comes first */
 
 static _Thread_local struct worker *tls_worker;
 static _Thread_local uint64_t tls_enq, tls_start; /* running submitted task */
+
+struct worker *pool__self(void)
+{
+	return tls_worker;
+}
 
 uint64_t pool_task_enqueue_ns(void)
 {
@@ -233,11 +247,44 @@ static void busy_end(struct worker *w)
 	atomic_store_explicit(&w->st.busy_since, 0, memory_order_relaxed);
 }
 
+/* The driver's poll, without blocking. Its time is not the worker's busy
+ * time: that is the time tasks ran, which the pool's users read as load. */
+static void poll_now(struct worker *w, bool *busy)
+{
+	struct pool_driver *drv = &w->pool->driver;
+
+	if (*busy) {
+		busy_end(w);
+		*busy = false;
+	}
+	w->polls = 0;
+	w->in_poll = true;
+	drv->poll(drv->ctx, w->id, 0);
+	w->in_poll = false;
+	w->poll_ticks = pool__ticks();
+}
+
+void pool_task_poll(void)
+{
+	struct worker *w = tls_worker;
+	struct pool_driver *drv;
+
+	/* in_poll: called from inside the poll itself (it is no task) */
+	if (!w || !w->pool->driver.poll || w->in_poll)
+		return;
+	drv = &w->pool->driver;
+	w->polls = 0;
+	w->in_poll = true;
+	drv->poll(drv->ctx, w->id, 0);
+	w->in_poll = false;
+	w->poll_ticks = pool__ticks();
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct pool *p = w->pool;
-	bool searching = false, busy = false;
+	bool searching = false, busy = false, drv = p->driver.poll != NULL;
 	struct task t;
 	int stop;
 
@@ -248,17 +295,25 @@ static void *worker_main(void *arg)
 		stop = atomic_load_explicit(&p->stop, memory_order_relaxed);
 		if (stop == 2)
 			break;
+		if (drv && (++w->polls >= POLL_EVERY ||
+			    pool__ticks() - w->poll_ticks >= p->poll_every_ticks))
+			poll_now(w, &busy);
 		if (find_task(w, &t))
 			goto run;
+		if (drv) {
+			poll_now(w, &busy);
+			if (find_task(w, &t))
+				goto run;
+		}
 		if (busy) {
 			busy_end(w);
 			busy = false;
 		}
 		if (stop == 1 && !queues_have_work(p))
 			break;
-		if (!searching)
+		if (!searching && !drv)
 			searching = park_try_search(&p->park);
-		if (searching) {
+		if (searching && !drv) {
 			for (int i = 0; i < SPIN_ROUNDS; i++) {
 				if (take_submitted(w, &t) || steal_any(w, &t))
 					goto run;
@@ -464,6 +519,13 @@ static unsigned usable_cpus(int *cpus, unsigned max)
 	return n ? n : 1;
 }
 
+unsigned pool_default_workers(void)
+{
+	int cpus[CPU_SETSIZE];
+
+	return usable_cpus(cpus, CPU_SETSIZE);
+}
+
 static void free_pool(struct pool *p)
 {
 	if (p->workers) {
@@ -512,7 +574,8 @@ int pool_create(struct pool **out, const struct pool_opts *opts)
 	if (!o.name)
 		o.name = "pool";
 	if (o.workers > 0xffff || o.queue_bound > (1u << 30) ||
-	    (o.deque_size & (o.deque_size - 1)) || o.deque_size < 2) {
+	    (o.deque_size & (o.deque_size - 1)) || o.deque_size < 2 ||
+	    (o.driver && (!o.driver->poll || !o.driver->wake))) {
 		err = -EINVAL;
 		goto out;
 	}
@@ -523,14 +586,19 @@ int pool_create(struct pool **out, const struct pool_opts *opts)
 		goto out;
 	}
 	memset(p, 0, sizeof(*p));
+	if (o.driver)
+		p->driver = *o.driver;
+	o.driver = NULL; /* the copy above is what stays */
 	p->opts = o;
 	p->nworkers = o.workers;
 	/* ns = ticks * mult >> 32, so ticks = (ns << 32) / mult */
 	p->short_ticks = ((uint64_t)SHORT_TASK_NS << 32) / pool__tick_mult;
+	p->poll_every_ticks = ((uint64_t)POLL_NS << 32) / pool__tick_mult;
 	atomic_init(&p->stop, 0);
 	atomic_init(&p->rejected, 0);
 	if ((err = inject_init(&p->inj, o.queue_bound)) ||
-	    (err = park_init(&p->park, o.workers, o.max_spinning)) ||
+	    (err = park_init(&p->park, o.workers, o.max_spinning,
+			     p->driver.poll ? &p->driver : NULL)) ||
 	    (err = blocking_init(&p->blk, &o)))
 		goto out;
 	p->workers = calloc(o.workers, sizeof(*p->workers));

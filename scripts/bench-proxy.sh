@@ -8,11 +8,16 @@
 #            upstream keepalive) each alone on CPU 1; ratios to HAProxy
 #   server   sluiced's built-in handler (/work?cpu_us=0, a pool task) and
 #            nginx `return 200`, each alone on CPU 1; ratios to nginx
-#   scaling  sluiced --workers 2 on both cores against --workers 1 on one,
-#            as a server and as a proxy
+#   scaling  on both cores, shared with the load generator (wrk -t2 on
+#            CPUs 0-1 as well: a 2-CPU host has no core to spare for it):
+#            sluiced with 2 workers against 1, as a server and as a proxy,
+#            and the same for nginx `return 200` (2 worker processes
+#            against 1) and HAProxy (nbthread 2 against 1) in the same
+#            run. What the second core can give is what the peer's ratio
+#            shows; sluiced's ratio is set against it.
 #
 # The load generator (wrk, BENCH_CONNS keep-alive connections, one thread)
-# and the upstream run on CPU 0. Each row is measured BENCH_REPEAT times,
+# and the upstream run on CPU 0 (the scaling rows: above). Each row is measured BENCH_REPEAT times,
 # the configurations taking turns, and the best run is kept (on a busy
 # machine the best is the least disturbed). Besides requests/s and non-2xx
 # answers, each row gives the CPU time the proxy used per request (from
@@ -54,10 +59,10 @@ cleanup() {
 trap cleanup EXIT
 
 # nginx as the upstream (return 200), as a server, or as a proxy.
-nginx_conf() {	# NAME PORT BODY
+nginx_conf() {	# NAME PORT BODY [WORKERS]
 	cat >"$OUT/$1.conf" <<EOF
-worker_processes 1;
-master_process off;
+worker_processes ${4:-1};
+master_process $([[ ${4:-1} == 1 ]] && echo off || echo on);
 daemon off;
 pid $OUT/run/$1.pid;
 error_log $OUT/$1.err;
@@ -76,9 +81,11 @@ EOF
 nginx_conf upstream $UP_PORT 'return 200 "ok\n";'
 nginx_conf nginx-server $PORT 'return 200 "ok\n";'
 nginx_conf nginx-proxy $PORT 'proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";'
-cat >"$OUT/haproxy.cfg" <<EOF
+nginx_conf nginx-server-w2 $PORT 'return 200 "ok\n";' 2
+for threads in 1 2; do
+cat >"$OUT/haproxy$threads.cfg" <<EOF
 global
-	nbthread 1
+	nbthread $threads
 	maxconn 4096
 defaults
 	mode http
@@ -92,21 +99,27 @@ frontend fe
 backend be
 	server up 127.0.0.1:$UP_PORT
 EOF
+done
 
 # The command line of a configuration (before any CPU pinning).
 command_of() {
 	case $1 in
-	sluiced-proxy) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -u 127.0.0.1:$UP_PORT -m none --pin-dir $OUT/nopins --log-level warn" ;;
+	sluiced-proxy | sluiced-proxy-s1) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -u 127.0.0.1:$UP_PORT -m none --pin-dir $OUT/nopins --log-level warn" ;;
 	sluiced-proxy-w2) echo "$SLUICED -l 127.0.0.1:$PORT -w 2 -u 127.0.0.1:$UP_PORT -m none --pin-dir $OUT/nopins --log-level warn" ;;
-	sluiced-server) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -m none --pin-dir $OUT/nopins --log-level warn" ;;
+	sluiced-server | sluiced-server-s1) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -m none --pin-dir $OUT/nopins --log-level warn" ;;
 	sluiced-server-w2) echo "$SLUICED -l 127.0.0.1:$PORT -w 2 -m none --pin-dir $OUT/nopins --log-level warn" ;;
-	haproxy-proxy) echo "haproxy -db -f $OUT/haproxy.cfg" ;;
+	haproxy-proxy | haproxy-proxy-s1) echo "haproxy -db -f $OUT/haproxy1.cfg" ;;
+	haproxy-proxy-w2) echo "haproxy -db -f $OUT/haproxy2.cfg" ;;
 	nginx-proxy) echo "nginx -p $OUT -c $OUT/nginx-proxy.conf" ;;
-	nginx-server) echo "nginx -p $OUT -c $OUT/nginx-server.conf" ;;
+	nginx-server | nginx-server-s1) echo "nginx -p $OUT -c $OUT/nginx-server.conf" ;;
+	nginx-server-w2) echo "nginx -p $OUT -c $OUT/nginx-server-w2.conf" ;;
 	esac
 }
 path_of() { [[ $1 == sluiced-server* ]] && echo "/work?cpu_us=0" || echo "/"; }
-cpus_of() { [[ $1 == *-w2 ]] && echo 0,1 || echo 1; }
+# -s1 and -w2: the scaling rows, on both CPUs with the load generator
+scaling() { [[ $1 == *-s1 || $1 == *-w2 ]]; }
+cpus_of() { scaling "$1" && echo 0,1 || echo 1; }
+wrk_of() { scaling "$1" && echo "taskset -c 0,1 wrk -t2" || echo "taskset -c 0 wrk -t1"; }
 
 wait_ready() {	# URL PID
 	for _ in $(seq 100); do
@@ -117,7 +130,14 @@ wait_ready() {	# URL PID
 	return 1
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# utime + stime of a process and its children (nginx's workers)
+cpu_ticks() {
+	local p t=0
+	for p in "$1" $(pgrep -P "$1"); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
 
 start() {	# CONFIG [PREFIX...]: starts it on its CPUs, sets PID
 	local cfg=$1 extra=
@@ -141,9 +161,9 @@ stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 measure() {	# CONFIG ROUND
 	local cfg=$1 raw=$OUT/$1.wrk.$2 t0 t1 rps n non
 	start "$cfg"
-	taskset -c 0 wrk -t1 -c"$CONNS" -d1s "$URL$(path_of "$cfg")" >/dev/null	# warm-up
+	$(wrk_of "$cfg") -c"$CONNS" -d1s "$URL$(path_of "$cfg")" >/dev/null	# warm-up
 	t0=$(cpu_ticks "$PID")
-	taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" "$URL$(path_of "$cfg")" >"$raw"
+	$(wrk_of "$cfg") -c"$CONNS" -d"${SECS}s" "$URL$(path_of "$cfg")" >"$raw"
 	t1=$(cpu_ticks "$PID")
 	stop
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$raw")
@@ -175,7 +195,8 @@ PIDS+=($!)
 wait_ready "http://127.0.0.1:$UP_PORT/" $! || { echo "bench-proxy: upstream nginx did not start" >&2; exit 1; }
 
 ROWS=(sluiced-proxy haproxy-proxy nginx-proxy sluiced-server nginx-server
-      sluiced-server-w2 sluiced-proxy-w2)
+      sluiced-server-s1 sluiced-server-w2 nginx-server-s1 nginx-server-w2
+      sluiced-proxy-s1 sluiced-proxy-w2 haproxy-proxy-s1 haproxy-proxy-w2)
 declare -A BEST NON CPU IR
 for round in $(seq "$REPEAT"); do
 	for cfg in "${ROWS[@]}"; do
@@ -206,16 +227,22 @@ row() {	# CONFIG BASE LABEL
 	row nginx-server nginx-server "nginx return 200"
 	row sluiced-server nginx-server "sluiced built-in handler --workers 1"
 	echo
-	# On a 2-CPU host the load generator shares the second core: req/s
-	# cannot show the scaling there; CPU per request shows whether the
-	# second loop and worker cost anything per request.
-	echo "| scaling: --workers 2 on CPUs 0-1 (wrk shares CPU 0) | req/s | ratio to --workers 1 | CPU us/request | ratio |"
-	echo "| --- | --- | --- | --- | --- |"
-	printf '| sluiced server --workers 2 | %.0f | %s | %s | %s |\n' "${BEST[sluiced-server-w2]}" \
-		"$(ratio "${BEST[sluiced-server-w2]}" "${BEST[sluiced-server]}")" \
-		"${CPU[sluiced-server-w2]}" "$(ratio "${CPU[sluiced-server-w2]}" "${CPU[sluiced-server]}")"
-	printf '| sluiced proxy --workers 2 | %.0f | %s | %s | %s |\n' "${BEST[sluiced-proxy-w2]}" \
-		"$(ratio "${BEST[sluiced-proxy-w2]}" "${BEST[sluiced-proxy]}")" \
-		"${CPU[sluiced-proxy-w2]}" "$(ratio "${CPU[sluiced-proxy-w2]}" "${CPU[sluiced-proxy]}")"
+	# On a 2-CPU host the load generator shares both cores: the second
+	# worker cannot double req/s, for anyone. The peers' ratios, measured
+	# in the same run, show what the host gives; sluiced's is set against
+	# them (1.00: it scales as the peer does).
+	echo "| scaling on CPUs 0-1, wrk -t2 on them too | 1 worker req/s | 2 workers req/s | ratio 2/1 | against the peer's ratio | CPU us/request 1 / 2 |"
+	echo "| --- | --- | --- | --- | --- | --- |"
+	scale_row() {	# NAME PEER LABEL
+		local r p
+		r=$(ratio "${BEST[$1-w2]}" "${BEST[$1-s1]}")
+		p=$(ratio "${BEST[$2-w2]}" "${BEST[$2-s1]}")
+		printf '| %s | %.0f | %.0f | %s | %s | %s / %s |\n' "$3" "${BEST[$1-s1]}" "${BEST[$1-w2]}" \
+			"$r" "$(ratio "$r" "$p")" "${CPU[$1-s1]}" "${CPU[$1-w2]}"
+	}
+	scale_row nginx-server nginx-server "nginx return 200 (worker_processes)"
+	scale_row sluiced-server nginx-server "sluiced built-in handler (--workers)"
+	scale_row haproxy-proxy haproxy-proxy "HAProxy (nbthread)"
+	scale_row sluiced-proxy haproxy-proxy "sluiced --upstream (--workers)"
 } | tee "$OUT/table.md"
 echo "raw output kept in $OUT/"

@@ -4,11 +4,14 @@
  *
  * API
  *   pool_create(&p, &opts)        start the workers (opts may be NULL)
+ *   pool_default_workers()        how many pool_create starts for workers 0
  *   pool_submit(p, fn, arg)       from any thread; FIFO; -EAGAIN when full
  *   pool_submit_wait(p, fn, arg)  same, but waits for room instead of -EAGAIN
  *   pool_submit_blocking(p,fn,arg) run a task that may block, on the capped
  *                                 set of extra threads
  *   pool_spawn(fn, arg)           from inside a task: a continuation, run next
+ *   pool_task_poll()              from inside a long task: run the worker's
+ *                                 driver once, without blocking
  *   pool_group_init/spawn/wait    fork-join; a waiting worker runs other tasks
  *   pool_task_enqueue_ns()        when the running task was submitted
  *   pool_task_delay_ns()          how long it waited before it started
@@ -44,6 +47,35 @@ typedef void (*pool_fn)(void *arg);
 /* Called once per task that a cancelling shutdown takes out of a queue. */
 typedef void (*pool_cancel_fn)(pool_fn fn, void *arg, void *ctx);
 
+/*
+ * An event loop per worker, run by the worker itself between tasks (as
+ * Tokio's workers run their IO driver): a server's IO and its requests
+ * then share a thread, and a request its loop submits into an otherwise
+ * idle pool is run next by that same thread, with no wake-up and no
+ * hand-off. With a driver, a worker with nothing to run blocks in
+ * poll(wait true) instead of sleeping on a futex, and the pool calls
+ * wake() where it would have woken that futex.
+ *
+ *   poll(ctx, worker, wait)  run worker's loop once, on worker's thread.
+ *                            wait false: without blocking (the worker has
+ *                            tasks; called every few dozen tasks and when
+ *                            its queues run dry). wait true: the worker is
+ *                            idle; block until the loop's own events, a
+ *                            wake(), or a timeout of the loop's choosing
+ *                            (a return without either is harmless)
+ *   wake(ctx, worker)        make worker's poll(wait true) return soon;
+ *                            any thread, any time (also before that poll)
+ *
+ * Tasks submitted from inside poll are measured as any others. A task that
+ * runs long holds its worker's loop unless it lends the worker to it now
+ * and then with pool_task_poll().
+ */
+struct pool_driver {
+	void (*poll)(void *ctx, unsigned worker, int wait);
+	void (*wake)(void *ctx, unsigned worker);
+	void *ctx;
+};
+
 struct pool_opts {
 	unsigned workers;      /* CPU workers; 0: number of usable CPUs */
 	unsigned queue_bound;  /* submission queue slots (rounded up to a power
@@ -59,9 +91,11 @@ struct pool_opts {
 				      this; 0: 2000 */
 	int pin_cpus;     /* nonzero: pin worker i to the i-th usable CPU */
 	const char *name; /* thread name prefix, at most 8 chars; "pool" */
+	const struct pool_driver *driver; /* NULL: none; else copied */
 };
 
 int pool_create(struct pool **out, const struct pool_opts *opts);
+unsigned pool_default_workers(void);
 
 /*
  * Queue fn(arg) from any thread. Never blocks and never allocates: returns
@@ -119,6 +153,13 @@ int pool_spawn(pool_fn fn, void *arg);
 uint64_t pool_task_enqueue_ns(void);
 uint64_t pool_task_delay_ns(void);
 uint64_t pool_now_ns(void);
+
+/* From inside a task: the driver's poll of this worker, without blocking
+ * (pool.h's driver), so that a long task does not hold its worker's loop:
+ * what the loop reads meanwhile queues in the pool, measured, instead of
+ * waiting unseen in the kernel. A no-op without a driver, outside a task
+ * and from inside the poll itself. Its time counts as the task's. */
+void pool_task_poll(void);
 
 /* Queue-delay histogram: log-linear, 8 sub-buckets per power of two (so a
  * bucket is at most 12.5% wide), in ns, capped at 2^41 ns. */

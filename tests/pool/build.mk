@@ -3,7 +3,7 @@
 # the static library. POOL_STRESS_SCALE=N in the environment multiplies the
 # stress sizes for manual runs (the defaults fit CI on 2 cores under TSan).
 
-POOL_TESTS := test_deque test_inject test_stats test_pool test_stress
+POOL_TESTS := test_deque test_inject test_stats test_pool test_driver test_stress
 POOL_TEST_BINS := $(addprefix $(BUILD)/tests/pool/,$(POOL_TESTS))
 
 TEST_BINS += $(POOL_TEST_BINS)

@@ -19,6 +19,7 @@ The upstream answers by path (the query is ignored):
   /chunked   chunked (400 to a request without Host)
   /echo      the request head it received, as the body
   /slow      waits 6 s, then 200           /trickle   head, then a byte each 0.3 s
+  /nap       waits 0.2 s, then 200
   /big       5 MiB (above the proxy's response cap)
   /mib?n=N   N MiB of body                 /reset     reads the request, then RST
   /doom      200, and the next request on this connection is read and
@@ -125,6 +126,9 @@ def serve_conn(s):
         elif path == "/slow":
             time.sleep(6)
             out = answer("200 OK", b"late\n")
+        elif path == "/nap":
+            time.sleep(0.2)
+            out = answer("200 OK", b"rested\n")
         elif path == "/trickle":
             try:
                 s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")

@@ -304,6 +304,39 @@ EOF
 expect "a request queued behind slow exchanges is answered at the deadline" \
 	"order of answers" "$order" "at the deadline"
 
+# --- a fresh proxy serves a burst its upstream can take at once: 16
+# requests of 0.2 s each, arriving together before any round trip is
+# known, all go upstream together (the limit starts at its ceiling, 64)
+# and none is answered 503 at the 150 ms deadline. A daemon of its own,
+# whose target delay of 1 s keeps the controller from taking a busy host's
+# scheduling delay (the kernel wait of the first requests) for overload
+# and refusing the last ones by its rate.
+BPX=$((base + 7))
+"$SLUICED" --listen 127.0.0.1:$BPX --metrics none --pin-dir /nonexistent/sluice \
+	--workers 1 --upstream 127.0.0.1:$UPA --deadline 150 --target-delay 1000 --log-level error \
+	2>"$TMP/burst.log" &
+PIDS+=($!)
+poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $BPX)).close(); print('ok')" \
+	>/dev/null 2>&1
+burst=$(python3 - "$BPX" <<'EOF'
+import select, socket, sys, time
+port = int(sys.argv[1])
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+for s in socks:
+    s.sendall(b"GET /nap HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+got, left, end = [], list(socks), time.time() + 8
+while left and time.time() < end:
+    r, _, _ = select.select(left, [], [], 0.5)
+    for s in r:
+        head = s.recv(64).split(b" ")
+        got.append(head[1].decode() if len(head) > 1 else "none")
+        left.remove(s)
+print(" ".join(sorted(set(got))) if len(got) == 16 else "%d of 16 answered" % len(got))
+EOF
+)
+expect "a fresh proxy: a burst of 16 slow requests all served, none 503" "statuses" \
+	"$burst" "200"
+
 # --- a 503 at accept (the pool at its bound) to a request whose body is
 # still coming arrives whole (no reset): a daemon of its own with one
 # worker and a queue bound of 1, the worker busy and the queue full

@@ -121,8 +121,8 @@ static void *reload_main(void *arg)
 	return NULL;
 }
 
-/* On IO loop 0 (sld_server_run's on_reload): never blocks (the previous
- * reload thread, if any, has ended when it is joined here). */
+/* On the main thread (sld_server_run's on_reload): never blocks (the
+ * previous reload thread, if any, has ended when it is joined here). */
 static void reload(struct sld *d)
 {
 	int err;
@@ -180,8 +180,9 @@ static int install_signals(void)
 	    sigaction(SIGHUP, &sa, NULL))
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	/* Blocked everywhere (threads inherit it) except in IO loop 0's
-	 * epoll_pwait, so a flag is never set between its check and a wait. */
+	/* Blocked everywhere (threads inherit it) except in the main thread's
+	 * wait (sld_server_run, sld_guard_run), so a flag is never set between
+	 * its check and a wait. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
@@ -269,6 +270,10 @@ int main(int argc, char **argv)
 	if (sld_server_listen(d))
 		goto out;
 	po.workers = d->cfg.workers;
+	if (sld_server_init(d, &po.workers, &po.driver)) {
+		pr_err("cannot set up the IO loops");
+		goto out;
+	}
 	po.queue_bound = d->cfg.queue_bound;
 	d->resp_budget = (uint64_t)d->cfg.upstream_concurrency * SLD_MAX_RESPONSE;
 	po.name = "sluiced";

@@ -30,9 +30,10 @@
  *                       arithmetic)
  *   main.c              start, signals, reload, drain
  *
- * Threads: the IO loops (the main thread is loop 0) own client sockets
- * outside a task, each the connections it accepted; pool workers own a
- * connection while its request runs; the controller and metrics threads only read counters.
+ * Threads: each pool worker runs an IO loop between its tasks (server.c),
+ * which owns the connections it accepted outside a task; a worker owns a
+ * connection while its request runs; the main thread waits for signals;
+ * the controller and metrics threads only read counters.
  * Counters are relaxed atomics: each is a statistic on its own, no reader
  * infers anything about other memory from it.
  */
@@ -205,6 +206,7 @@ struct sld {
 	_Atomic uint32_t max_header_line, max_header_size;
 
 	struct pool *pool;
+	uint32_t loops;			/* IO loops, one per worker (server.c) */
 	struct sld_dataplane dp;
 	struct sld_counters c;
 	struct sld_ctl_view view;
@@ -240,10 +242,15 @@ struct sld {
  * attached), listening after it (no connection arrives unjudged). */
 int sld_server_bind(struct sld *d);
 int sld_server_listen(struct sld *d);
+/* Before the pool: one IO loop per worker (*workers 0: the pool's default,
+ * set to the number), and the driver through which the workers run them.
+ * They serve from sld_server_run on. */
+struct pool_driver;
+int sld_server_init(struct sld *d, unsigned *workers, const struct pool_driver **drv);
 /*
- * SIGHUP: main.c sets *reload from its handler and hands the loops its
- * reload to run, so the loops call up into main through this pointer and
- * include nothing of it.
+ * Serve until SIGTERM, then drain. The calling (main) thread waits for
+ * signals: on SIGHUP main.c's handler sets *reload and this calls back
+ * into main through on_reload, so the server includes nothing of main.
  */
 typedef void sld_reload_fn(struct sld *d);
 int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload);
@@ -272,8 +279,8 @@ void sld_request_task(void *arg);
 /* From a task: answer 503 on the fast path and hand the connection back. */
 void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why);
 /* From a task: false (and the request answered 503) when it waited past
- * the deadline. */
-bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited);
+ * the deadline, unless !enforce (a wait that was no load's: upqueue.c). */
+bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited, bool enforce);
 
 /* proxy.c */
 /* Resolve and switch to cfg's upstream (blocks on DNS: never an IO loop). */

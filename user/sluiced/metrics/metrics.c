@@ -28,8 +28,10 @@
 #include "http_response.h"
 #include "log.h"
 #include "prom.h"
+#include "proxy.h"
 #include "sluiced.h"
 #include "state.h"
+#include "upstream.h"
 
 #define PAGE_CAP (128u << 10)
 #define READ_MS 1000
@@ -54,7 +56,8 @@ static struct {
 /*
  * Connections (each with its head buffer at its largest and a body), the
  * queue, and with a proxy: the exchanges in flight (a response being read
- * each) plus the responses handed to clients that have not read them yet,
+ * each), the read buffers each loop keeps for reuse (upstream.h), plus the
+ * responses handed to clients that have not read them yet,
  * which sld_resp_hold keeps within resp_budget (beyond it a response is
  * answered 503 instead of held: a slow reader cannot push the daemon past
  * this number).
@@ -70,7 +73,8 @@ uint64_t sld_memory_bound(struct sld *d)
 
 	if (d->proxy)
 		bound += (uint64_t)d->cfg.upstream_concurrency *
-				 (SLD_MAX_RESPONSE + SLD_EXCHANGE_EXTRA) + d->resp_budget;
+				 (SLD_MAX_RESPONSE + SLD_EXCHANGE_EXTRA) + d->resp_budget +
+			 (uint64_t)d->loops * SLD_UP_SPARE * SLD_UP_READ_CHUNK;
 	return bound;
 }
 

@@ -39,9 +39,10 @@
  * upstream idles, and queue (and shed) what the upstream could take.
  * A round trip within a tenth of the target delay above its floor costs
  * an admitted request nothing that matters. Within the slack the limit
- * doubles while requests wait (TCP's slow start), so a fresh proxy in
- * front of a fast upstream reaches its throughput in a few ticks instead
- * of shedding on its deadline while it climbs by one a tick. Against an upstream of c cores the limit
+ * doubles while requests wait (TCP's slow start), so a limit that a busy
+ * spell pulled down in front of a fast upstream is back at its throughput
+ * in a few ticks instead of shedding on its deadline while it climbs by
+ * one a tick. (A fresh proxy starts at the ceiling: upqueue.c.) Against an upstream of c cores the limit
  * settles at c + 1 or c + 2, from below and from above. Bounds: 1..max.
  */
 #ifndef SLUICED_UPLIMIT_H

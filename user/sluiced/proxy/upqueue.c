@@ -28,6 +28,17 @@
  * queue whose wait already passed the deadline. The queue's depth counts
  * in sld.queued, held to --queue-bound at the loop's door.
  *
+ * Where the limit starts, and what it does not drop: a fresh proxy lets
+ * up to --upstream-concurrency requests in flight (what the user set as
+ * the ceiling) and the rule pulls that down to what the upstream runs in
+ * parallel, once round trips show a queue inside it. Started at one and
+ * grown from there, it held a fresh proxy in front of a fast upstream to
+ * a few requests in flight for its first ticks, and what queued behind
+ * them passed the deadline: 503s with the upstream idle. For the same
+ * reason no request is dropped for its wait while the floor's probe
+ * holds the limit at one: that wait is the measurement's, not the
+ * upstream's load (the probe is bounded by PROBE_MAX_NS).
+ *
  * Locking: one mutex for all of it, taken twice per request by the IO
  * loops and by the controller once a tick.
  */
@@ -66,7 +77,7 @@ void sld_upq_init(struct sld *d)
 	pthread_mutex_lock(&Q.lock);
 	Q.d = d;
 	Q.max = d->cfg.upstream_concurrency;
-	Q.limit = 1;		/* grows by one a tick while requests wait */
+	Q.limit = Q.max;	/* pulled down once round trips show a queue */
 	Q.wait_min_ns = Q.floor_ns = UINT64_MAX;
 	Q.busy_since_ns = Q.tick_start_ns = sld_now_ns();
 	Q.next_probe_ns = Q.tick_start_ns + PROBE_EVERY_NS;
@@ -124,10 +135,11 @@ static void dispatch(void)
 	while (Q.head && Q.inflight < Q.limit) {
 		uint64_t now = sld_now_ns();
 		struct conn *c = pop_locked(now);
+		bool probing = Q.probing;
 
 		pthread_mutex_unlock(&Q.lock);
 		atomic_fetch_sub_explicit(&Q.d->queued, 1, memory_order_relaxed);
-		if (sld_request_admit(Q.d, c, now - c->wait_since_ns)) {
+		if (sld_request_admit(Q.d, c, now - c->wait_since_ns, !probing)) {
 			sld_loop_launch(c);
 			pthread_mutex_lock(&Q.lock);
 			continue;
@@ -240,8 +252,9 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 	s->wait_min_ns = or_zero(Q.wait_min_ns);
 	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns + Q.head->kernel_wait_ns : 0;
 	/* After the oldest age: the expired still count as a wait seen. */
-	expired = expire_locked(now, atomic_load_explicit(&Q.d->deadline_ns,
-							   memory_order_relaxed));
+	expired = Q.probing ? NULL
+			    : expire_locked(now, atomic_load_explicit(&Q.d->deadline_ns,
+								      memory_order_relaxed));
 	s->rtt_ns = rtt_mean_locked();
 	s->floor_ns = or_zero(Q.floor_ns);
 	next_limit_locked(now);

@@ -75,10 +75,15 @@ void sld_up_loop_init(struct sld_uplink *u, int ep)
 
 static void reset_exchange(struct sld_upconn *x)
 {
+	struct sld_uplink *u = x->u;
+
 	http_buf_free(&x->req);
 	x->req_off = 0;
 	sld_up_resp_free(&x->r);
-	free(x->raw);
+	if (x->raw && u->n_spare < SLD_UP_SPARE)
+		u->spare[u->n_spare++] = x->raw;
+	else
+		free(x->raw);
 	x->raw = NULL;
 	x->have = 0;
 	x->c = NULL;
@@ -116,6 +121,8 @@ void sld_up_loop_fini(struct sld_uplink *u)
 	}
 	u->n_idle = 0;
 	sld_up_reap(u);
+	while (u->n_spare)
+		free(u->spare[--u->n_spare]);
 }
 
 static int watch(struct sld_upconn *x, uint32_t events)
@@ -259,7 +266,9 @@ static void begin(struct sld_upconn *x, struct conn *c)
 	c->upc = x;
 	x->t0 = sld_now_ns();
 	err = sld_up_resp_init(&x->r, c);
-	if (!err && !(x->raw = malloc(sld_up_resp_room())))
+	if (!err && x->u->n_spare)
+		x->raw = x->u->spare[--x->u->n_spare];
+	else if (!err && !(x->raw = malloc(sld_up_resp_room())))
 		err = -ENOMEM;
 	if (err) {
 		fail(x, err);

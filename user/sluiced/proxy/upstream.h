@@ -25,11 +25,18 @@
 struct conn;
 struct sld_upconn;
 
+/* Read buffers (sld_up_resp_room() bytes) a loop keeps for its next
+ * exchanges: one malloc and free of 64 KiB per request cost more than the
+ * exchange's parsing (glibc returns such a free to the kernel). */
+#define SLD_UP_SPARE 16
+
 struct sld_uplink {
 	int ep;
 	struct sld_upconn *idle;	/* LIFO: the warmest first */
 	unsigned n_idle;
 	struct sld_upconn *dead;	/* closed in this batch */
+	char *spare[SLD_UP_SPARE];	/* read buffers for reuse */
+	unsigned n_spare;
 };
 
 void sld_up_loop_init(struct sld_uplink *u, int ep);

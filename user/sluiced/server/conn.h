@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One client connection. Owned by the IO loop that accepted it, except while its request
- * runs as a pool task (state CS_TASK): then only the task touches it, and
- * hands it back with sld_conn_done(). Its socket is registered with
- * EPOLLONESHOT, so no event for it arrives while a task owns it.
+ * One client connection. Owned by the IO loop that accepted it, except while
+ * it is away (its request runs as a pool task, or waits in the upstream
+ * queue): then only the task or the queue touches it, and hands it back with
+ * sld_conn_done(). Its socket is registered once, edge-triggered; an event
+ * that arrives while it is away only sets ev_pending, which the loop alone
+ * reads and writes, as `away`.
  *
  * Memory: the struct holds the parser inline (sizeof(struct conn)); the
  * request head buffer starts at SLD_IN_INITIAL bytes and grows, as a head
@@ -49,6 +51,8 @@ struct conn {
 	bool close_after;	/* close once the response is written */
 	bool has_bytes;		/* some of the current request has arrived */
 	bool chunked;		/* the body is chunked: decoded into body */
+	bool away;		/* in a task or the upstream queue (loop's field) */
+	bool ev_pending;	/* an event came while it could not read (loop's) */
 	uint64_t timer_ns;	/* when the current timeout fires */
 	uint64_t req_start_ns;	/* first byte of the request (request timeout) */
 	uint64_t head_ns;	/* head complete: latency is measured from here */

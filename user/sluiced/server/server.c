@@ -1,11 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
- * The IO loops: one epoll loop per pool worker, each a thread of its own
- * (loop 0 is the main thread). A loop accepts, reads and parses requests,
- * hands each complete request to the pool as a task, and takes the
- * connection back when the task has answered (keep-alive or close). A
+ * The IO loops: one epoll loop per pool worker, run by that worker between
+ * its tasks (the pool's driver, pool.h). A loop accepts, reads and parses
+ * requests, hands each complete request to the pool as a task, and takes
+ * the connection back when the task has answered (keep-alive or close). A
  * connection lives on the loop that accepted it until it closes, as in
  * nginx and HAProxy, so no single thread caps the daemon's IO.
+ *
+ * Why on the workers: with a thread of its own per loop, each request
+ * crossed threads twice (the loop submitted it, a worker ran it and handed
+ * the connection back through an eventfd), and on a busy core the
+ * scheduler's switches between the two cost more CPU per request than the
+ * request itself. Now a request the loop submits into an otherwise idle
+ * pool is run next by the same thread, and its task hands the connection
+ * back by a plain call; a task another worker takes (the pool balancing
+ * its load) still hands back through the loop's completion stack. The
+ * pool is still where requests run and where their queueing delay is
+ * measured; the main thread only waits for signals.
+ *
+ * Sockets are registered once, edge-triggered, for reading and writing:
+ * no epoll_ctl per request. An event for a connection that is away (its
+ * request in a task or in the upstream queue) or busy with its upstream
+ * exchange is remembered (ev_pending) and its socket read when the
+ * response is out; a write always tries first and waits for an edge only
+ * after EAGAIN.
  *
  * The loops share one listening socket, registered in each epoll with
  * EPOLLEXCLUSIVE (one loop woken per arrival, not all) rather than one
@@ -27,7 +45,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/prctl.h>
+#include <poll.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -47,28 +65,29 @@
  * upstream connection: what they point at says what they are */
 static uint8_t tag_listen = SLD_EV_LISTEN, tag_done = SLD_EV_DONE;
 
-/* One IO loop. Only its own thread touches it, but for the completion
- * stack, which the pool's workers push onto. */
+/* One IO loop. Only its worker's thread touches it, but for the
+ * completion stack, which other threads push onto. */
 struct server {
 	struct sld *d;
 	unsigned id;
-	pthread_t thread;
 	int ep;
 	struct conn head;	/* open connections, a circular list */
 	struct conn *free;	/* freed conns, reused (linked by next) */
+	bool started;		/* serving (sld_server_run said go) */
 	bool listening;		/* listen fd registered */
 	bool draining;
-	uint64_t next_scan_ns;
+	bool finished;		/* drained: its connections are closed */
+	bool in_poll;		/* inside loop_poll (not a task's call) */
+	uint64_t next_scan_ns, drain_until_ns;
 	bool paused;		/* accepting paused after EMFILE and the like */
 	bool pause_logged;
-	/* completion hand-back: workers push, this loop pops */
+	/* completion hand-back: other threads push, this loop pops */
 	_Atomic(struct conn *) done;
 	int done_efd;
-	int err;		/* why the loop stopped, 0 for a drain */
 	struct sld_uplink up;	/* the proxy's upstream connections */
 };
 
-/* The loop this thread runs, if any. */
+/* The loop this thread runs, if any (a worker's, once it has polled). */
 static __thread struct server *self_loop;
 
 /* All the loops, and how many still have the listener registered: the
@@ -77,15 +96,21 @@ static __thread struct server *self_loop;
 static struct {
 	struct server *loops;
 	unsigned n;
+	struct pool_driver driver;
 	_Atomic unsigned listening;
-	/* Loop 0 sees the signal handler's stop flag and passes it on here:
-	 * the other loops do not read a flag a handler writes. */
+	_Atomic bool go;	/* sld_server_run: start serving */
+	/* The main thread sees the signal handler's stop flag and passes it
+	 * on here: the loops do not read a flag a handler writes. */
 	_Atomic bool stop;
-	sld_reload_fn *on_reload;	/* main's reload, run by loop 0 on SIGHUP */
+	_Atomic int err;	/* a loop's failure, which stops them all */
+	pthread_mutex_t fin_lock;	/* the loops that finished, for main */
+	pthread_cond_t fin_cond;
+	unsigned finished;
 	pthread_mutex_t rate_lock;	/* the GCRA below, shared by the loops */
 	uint64_t tat_ns;	/* no data plane: GCRA on the controller's rate */
 	uint32_t user_rate;	/* the rate tat_ns was built at */
-} L = { .rate_lock = PTHREAD_MUTEX_INITIALIZER };
+} L = { .rate_lock = PTHREAD_MUTEX_INITIALIZER, .fin_lock = PTHREAD_MUTEX_INITIALIZER,
+	.fin_cond = PTHREAD_COND_INITIALIZER };
 
 #define USER_BURST 4		/* as the service entry the daemon creates */
 #define USER_TOL_MIN_NS 20000000ull	/* accepts come in batches of a wakeup */
@@ -196,17 +221,17 @@ int sld_server_listen(struct sld *d)
 	return 0;
 }
 
-static void arm(struct server *s, struct conn *c, uint32_t ev)
+/* Once per connection, after its first read (so that what that read took
+ * does not come back as an event): edge-triggered, for good. A failure
+ * (out of memory in the kernel) leaves it unwatched: its timeout closes
+ * it. */
+static void watch(struct server *s, struct conn *c)
 {
-	/* EPOLLRDHUP only with EPOLLIN: a client that shut down its write
-	 * side after its request stays RDHUP, and while we wait to write to
-	 * it (a slow reader) that would wake us at once, every time. */
-	struct epoll_event e = { .events = ev | EPOLLONESHOT |
-					   (ev & EPOLLIN ? EPOLLRDHUP : 0),
+	struct epoll_event e = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 				 .data.ptr = c };
 
-	if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e) < 0)
-		pr_warn("epoll_ctl(MOD, fd %d): %s", c->fd, strerror(errno));
+	if (epoll_ctl(s->ep, EPOLL_CTL_ADD, c->fd, &e) < 0)
+		pr_warn("epoll_ctl(ADD, fd %d): %s", c->fd, strerror(errno));
 }
 
 static void listen_on(struct server *s, bool on)
@@ -357,12 +382,13 @@ static void wake(struct server *s)
 		pr_warn("eventfd write: %s", strerror(errno));
 }
 
-void sld_conn_done(struct sld *d, struct conn *c)
+/* c goes back to its loop through the completion stack (from another
+ * thread, or from inside the loop's own poll, where taking it back at
+ * once would re-enter what the loop is in the middle of). */
+static void hand_back(struct server *s, struct conn *c)
 {
-	struct server *s = c->loop;
 	struct conn *old = atomic_load_explicit(&s->done, memory_order_relaxed);
 
-	(void)d;
 	/* Release: the loop that pops c sees everything the task wrote into
 	 * it. */
 	do {
@@ -374,6 +400,29 @@ void sld_conn_done(struct sld *d, struct conn *c)
 	 * eventfd before taking the stack, so later pushes are seen too. */
 	if (!old)
 		wake(s);
+}
+
+/* On c's loop: c is back from its task or its wait upstream. */
+static void take_back(struct conn *c)
+{
+	c->away = false;
+	if (c->state == CS_UPSTART)
+		sld_up_start(&c->loop->up, c);
+	else
+		sld_loop_respond(c);
+}
+
+void sld_conn_done(struct sld *d, struct conn *c)
+{
+	struct server *s = c->loop;
+
+	(void)d;
+	/* A task on the loop's own worker, between two polls: the loop is
+	 * not in the middle of anything, take c back now. */
+	if (s == self_loop && !s->in_poll && !s->finished)
+		take_back(c);
+	else
+		hand_back(s, c);
 }
 
 /* Answer from the IO loop (fast path, parse errors, timeouts), then close
@@ -419,7 +468,6 @@ static void answer_and_linger(struct server *s, struct conn *c, int len, int sta
 	c->state = CS_LINGER;
 	c->discarded = 0;
 	c->timer_ns = sld_now_ns() + LINGER_NS;
-	arm(s, c, EPOLLIN);
 }
 
 static bool read_whole_request(struct conn *c);
@@ -545,6 +593,7 @@ static void dispatch(struct server *s, struct conn *c)
 	if (c->parser.req.keep_alive == false)
 		c->close_after = true;
 	c->state = CS_TASK;
+	c->away = true;
 	if (d->proxy) {
 		/* No pool task: the exchange runs on this loop once the
 		 * upstream queue gives it a place; the queue's depth is held
@@ -553,6 +602,7 @@ static void dispatch(struct server *s, struct conn *c)
 		    d->queue_bound) {
 			atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
 			c->state = CS_READ;
+			c->away = false;
 			fast_shed(s, c, SLD_FAST_full);
 			return;
 		}
@@ -565,6 +615,7 @@ static void dispatch(struct server *s, struct conn *c)
 		/* -EAGAIN: the pool is at its bound; -ESHUTDOWN: draining. */
 		atomic_fetch_sub_explicit(&d->queued, 1, memory_order_relaxed);
 		c->state = CS_READ;
+		c->away = false;
 		fast_shed(s, c, err == -EAGAIN ? SLD_FAST_full : SLD_FAST_draining);
 	}
 }
@@ -595,7 +646,6 @@ static void chunk_feed(struct server *s, struct conn *c, size_t n)
 	}
 	c->state = CS_BODY;
 	c->timer_ns = c->req_start_ns + secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
-	arm(s, c, EPOLLIN);
 }
 
 /* The head is complete: gather the body if any, then dispatch. */
@@ -651,7 +701,6 @@ static void head_complete(struct server *s, struct conn *c)
 			c->state = CS_BODY;
 			c->timer_ns = c->req_start_ns +
 				      secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
-			arm(s, c, EPOLLIN);
 			return;
 		}
 	}
@@ -709,7 +758,6 @@ static void parse_more(struct server *s, struct conn *c)
 			c->timer_ns = sld_now_ns() +
 				      secs(cfg_u32(s->d, &s->d->cfg.header_timeout_s));
 		}
-		arm(s, c, EPOLLIN);
 		return;
 	}
 	if (rc < 0) {
@@ -720,8 +768,17 @@ static void parse_more(struct server *s, struct conn *c)
 	head_complete(s, c);
 }
 
+/*
+ * Reads what the socket has. Edge-triggered: it reads until the socket is
+ * empty (a short read), or else (a full head buffer, a body read to its
+ * end) leaves ev_pending set, or reads on, since no edge will say that
+ * bytes are left.
+ */
 static void on_readable(struct server *s, struct conn *c)
 {
+	bool drained = false;
+
+	c->ev_pending = false;
 	for (;;) {
 		ssize_t n;
 		char *dst;
@@ -755,6 +812,7 @@ static void on_readable(struct server *s, struct conn *c)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			drained = true;
 			break;
 		}
 		if (c->state == CS_LINGER && (c->discarded += (uint64_t)n) > LINGER_BYTES) {
@@ -763,24 +821,38 @@ static void on_readable(struct server *s, struct conn *c)
 		}
 		if (c->state == CS_BODY && c->chunked) {
 			chunk_feed(s, c, (size_t)n);
-			return;
+			if ((size_t)n < room)
+				drained = true;
+			/* dispatched, answered or closed (away is read first:
+			 * the state of a conn that is away is not ours) */
+			if (c->away || c->state != CS_BODY || drained)
+				goto out;
+			continue;
 		}
 		if (c->state == CS_BODY) {
 			c->body_len += (uint32_t)n;
 			if (c->body_len == c->body_need) {
 				dispatch(s, c);
-				return;
+				goto out;
 			}
 		} else if (c->state == CS_READ) {
 			c->in_len += (uint32_t)n;
 		}
-		if ((size_t)n < room)
+		if ((size_t)n < room) {
+			drained = true;
 			break;
+		}
 	}
 	if (c->state == CS_READ && c->in_len)
 		parse_more(s, c);
-	else
-		arm(s, c, EPOLLIN);
+out:
+	if (drained)
+		return;
+	if (c->away || c->state == CS_UPSTREAM || c->state == CS_WRITE)
+		c->ev_pending = true;	/* read once the response is out */
+	else if (c->state == CS_BODY || c->state == CS_LINGER ||
+		 (c->state == CS_READ && c->in_len < c->in_cap))
+		on_readable(s, c);	/* a head or body is still coming */
 }
 
 static void on_accept(struct server *s)
@@ -791,7 +863,7 @@ static void on_accept(struct server *s)
 		struct conn *c;
 		uint32_t mark = 0, want;
 		socklen_t ml = sizeof(mark);
-		struct epoll_event e;
+		enum sld_fast why;
 		struct sockaddr_storage peer;
 		socklen_t plen = sizeof(peer);
 		int fd, one = 1;
@@ -841,36 +913,31 @@ static void on_accept(struct server *s)
 		atomic_fetch_add_explicit(&d->open_conns, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&d->c.accepted, 1, memory_order_relaxed);
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		e = (struct epoll_event){ .events = EPOLLONESHOT | EPOLLRDHUP,
-					  .data.ptr = c };
-		if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
-			pr_warn("epoll_ctl(ADD): %s", strerror(errno));
-			conn_close(s, c);
-			continue;
-		}
 		new_request(s, c, true);
 		want = atomic_load_explicit(&d->dp.mark, memory_order_relaxed);
 		if (want && getsockopt(fd, SOL_SOCKET, SO_MARK, &mark, &ml) == 0 &&
-		    mark == want) {
-			fast_shed(s, c, SLD_FAST_mark);
-			continue;
+		    mark == want)
+			why = SLD_FAST_mark;
+		else if (s->draining)
+			why = SLD_FAST_draining;
+		else if (atomic_load_explicit(&d->queued, memory_order_relaxed) >=
+			 d->queue_bound)
+			why = SLD_FAST_full;
+		else if (over_user_rate(s, sld_now_ns()))
+			why = SLD_FAST_rate;
+		else
+			why = SLD_FAST__COUNT;
+		if (why != SLD_FAST__COUNT) {
+			fast_shed(s, c, why);
+		} else {
+			atomic_fetch_add_explicit(&d->conns_admitted, 1, memory_order_relaxed);
+			/* TCP_DEFER_ACCEPT: the request is usually here already. */
+			on_readable(s, c);
 		}
-		if (s->draining) {
-			fast_shed(s, c, SLD_FAST_draining);
-			continue;
-		}
-		if (atomic_load_explicit(&d->queued, memory_order_relaxed) >=
-		    d->queue_bound) {
-			fast_shed(s, c, SLD_FAST_full);
-			continue;
-		}
-		if (over_user_rate(s, sld_now_ns())) {
-			fast_shed(s, c, SLD_FAST_rate);
-			continue;
-		}
-		atomic_fetch_add_explicit(&d->conns_admitted, 1, memory_order_relaxed);
-		/* TCP_DEFER_ACCEPT: the request is usually here already. */
-		on_readable(s, c);
+		/* Still open (its state is read only while it is not away):
+		 * watched from now on. */
+		if (c->away || c->state != CS_FREE)
+			watch(s, c);
 	}
 }
 
@@ -902,10 +969,10 @@ static void after_response(struct server *s, struct conn *c)
 		}
 	}
 	new_request(s, c, false);
-	if (c->in_len)
+	if (c->ev_pending)
+		on_readable(s, c);	/* it sent more while it was away; parses */
+	else if (c->in_len)
 		parse_more(s, c);
-	else
-		arm(s, c, EPOLLIN);
 }
 
 /* The write timeout (--request-timeout) runs from the last progress, as
@@ -920,8 +987,7 @@ static void on_writable(struct server *s, struct conn *c)
 		if (c->out_off > before)
 			c->timer_ns = sld_now_ns() +
 				      secs(cfg_u32(s->d, &s->d->cfg.request_timeout_s));
-		arm(s, c, EPOLLOUT);
-		return;
+		return;	/* the next EPOLLOUT edge */
 	}
 	after_response(s, c);
 }
@@ -946,10 +1012,7 @@ static void take_done(struct server *s)
 		struct conn *c = rev;
 
 		rev = rev->done_next;
-		if (c->state == CS_UPSTART)
-			sld_up_start(&s->up, c);
-		else
-			sld_loop_respond(c);
+		take_back(c);
 	}
 }
 
@@ -972,12 +1035,13 @@ void sld_loop_launch(struct conn *c)
 
 	if (c->loop == self_loop && depth == 0) {
 		depth++;
+		c->away = false;
 		sld_up_start(&c->loop->up, c);
 		depth--;
 		return;
 	}
 	c->state = CS_UPSTART;
-	sld_conn_done(c->d, c);
+	hand_back(c->loop, c);
 }
 
 static void scan_timeouts(struct server *s, uint64_t now)
@@ -987,15 +1051,16 @@ static void scan_timeouts(struct server *s, uint64_t now)
 	while (c != &s->head) {
 		struct conn *next = c->next;
 
-		if (c->state == CS_UPSTREAM) {
+		if (c->away) {
+			/* its task or the upstream queue answers it */
+		} else if (c->state == CS_UPSTREAM) {
 			/* Expired after the walk: ending an exchange may start
 			 * or close other connections of this list. */
 			if (now >= c->timer_ns) {
 				c->done_next = expired;
 				expired = c;
 			}
-		} else if (c->state != CS_TASK && c->state != CS_UPSTART &&
-			   now >= c->timer_ns) {
+		} else if (now >= c->timer_ns) {
 			if ((c->state == CS_READ && c->has_bytes) || c->state == CS_BODY) {
 				atomic_fetch_add_explicit(&s->d->c.timeouts, 1,
 							  memory_order_relaxed);
@@ -1066,96 +1131,14 @@ static int loop_init(struct server *s, struct sld *d, unsigned id)
 	return 0;
 }
 
-/* Runs one loop until it has drained. reload is only given to loop 0 (the
- * main thread, where SIGHUP is handled). */
-static int loop_run(struct server *s, volatile sig_atomic_t *reload)
+/* Drained (or out of time): close what is left and tell main. Connections
+ * a task still owns are the pool's to finish (drain): the loop's
+ * completion stack stays valid for them, and is never taken again. */
+static void loop_finish(struct server *s)
 {
-	struct sld *d = s->d;
-	struct epoll_event evs[256];
-	sigset_t waitmask;
-	uint64_t drain_until = 0;
-	int err = 0;
-
-	sigemptyset(&waitmask);
-	self_loop = s;
-	listen_on(s, true);
-
-	for (;;) {
-		uint64_t now;
-		int n;
-
-		/* Signals are blocked except while loop 0 waits here: a flag
-		 * set by a handler is always seen before its next wait. The
-		 * other loops keep them blocked, so only loop 0 takes them. */
-		if (reload)
-			n = epoll_pwait(s->ep, evs, 256, 100, &waitmask);
-		else
-			n = epoll_wait(s->ep, evs, 256, 100);
-		if (n < 0 && errno != EINTR) {
-			err = -errno;
-			pr_err("epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			void *p = evs[i].data.ptr;
-			struct conn *c = p;
-			uint8_t kind = *(uint8_t *)p;
-
-			if (kind == SLD_EV_LISTEN) {
-				if (!s->draining)
-					on_accept(s);
-			} else if (kind == SLD_EV_DONE) {
-				take_done(s);
-			} else if (kind == SLD_EV_UPSTREAM) {
-				sld_up_event(p, evs[i].events);
-			} else if (c->state == CS_WRITE) {
-				on_writable(s, c);
-			} else if (c->state == CS_READ || c->state == CS_BODY ||
-				   c->state == CS_LINGER) {
-				on_readable(s, c);
-			}
-		}
-		sld_up_reap(&s->up);
-		if (reload && *reload) {
-			*reload = 0;
-			L.on_reload(d);
-		}
-		now = sld_now_ns();
-		if (reload && *d->stop)
-			stop_loops();
-		if (atomic_load_explicit(&L.stop, memory_order_relaxed) && !s->draining) {
-			start_drain(s);
-			drain_until = now + secs(cfg_u32(d, &d->cfg.request_timeout_s)) +
-				      LINGER_NS;
-		}
-		if (now >= s->next_scan_ns || s->draining) {
-			scan_timeouts(s, now);
-			s->next_scan_ns = now + SCAN_NS;
-			if (s->paused && !s->draining) {
-				s->paused = false;
-				listen_on(s, true);
-			}
-		}
-		if (s->draining) {
-			if (s->head.next == &s->head)
-				break;
-			if (now >= drain_until) {
-				pr_warn("drain: %u connections still open after the "
-					"request timeout; closing them",
-					atomic_load_explicit(&d->open_conns,
-							     memory_order_relaxed));
-				break;
-			}
-		}
-	}
-	if (!s->draining && atomic_fetch_sub_explicit(&L.listening, 1,
-						      memory_order_acq_rel) == 1)
-		close(atomic_exchange(&d->listen_fd, -1));
-	/* Connections a task still owns are the pool's to finish (drain):
-	 * the loop's completion stack stays valid for them. */
 	for (struct conn *c = s->head.next, *n; c != &s->head; c = n) {
 		n = c->next;
-		if (c->state != CS_TASK && c->state != CS_UPSTART)
+		if (!c->away)
 			conn_close(s, c);
 	}
 	sld_up_loop_fini(&s->up);
@@ -1166,48 +1149,140 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 		free(c->in);
 		free(c);
 	}
-	return err;
+	s->finished = true;
+	pthread_mutex_lock(&L.fin_lock);
+	L.finished++;
+	pthread_cond_broadcast(&L.fin_cond);
+	pthread_mutex_unlock(&L.fin_lock);
 }
 
-static void *loop_thread(void *arg)
+/* One epoll event of loop s. */
+static void on_event(struct server *s, void *p, uint32_t events)
 {
-	struct server *s = arg;
-	char name[16];
+	struct conn *c = p;
+	uint8_t kind = *(uint8_t *)p;
+	uint32_t readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 
-	snprintf(name, sizeof(name), "sluiced-io%u", s->id);
-	prctl(PR_SET_NAME, name);
-	s->err = loop_run(s, NULL);
-	if (s->err)
-		stop_loops();	/* take the others down too */
-	return NULL;
+	if (kind == SLD_EV_LISTEN) {
+		if (!s->draining)
+			on_accept(s);
+	} else if (kind == SLD_EV_DONE) {
+		take_done(s);
+	} else if (kind == SLD_EV_UPSTREAM) {
+		sld_up_event(p, events);
+	} else if (c->away || c->state == CS_UPSTREAM || c->state == CS_FREE) {
+		/* Away, or busy upstream: read once the response is out (an
+		 * edge does not come again). A freed conn's event was left in
+		 * this batch by its close; its next user reads anyway. */
+		c->ev_pending |= readable != 0;
+	} else if (c->state == CS_WRITE) {
+		c->ev_pending |= readable != 0;
+		on_writable(s, c);
+	} else if (readable) {
+		on_readable(s, c);	/* CS_READ, CS_BODY, CS_LINGER */
+	}
 }
 
-/* As many loops as the pool has workers, so that IO scales as the work
- * does. */
-static unsigned loops_wanted(struct sld *d)
+/*
+ * The pool's driver: worker `id` runs its loop once. wait: the worker is
+ * idle, block until an event (the completion eventfd is also the worker's
+ * wake-up) or the next timeout scan.
+ */
+static void loop_poll(void *ctx, unsigned id, int wait)
 {
-	struct pool_stats ps;
+	struct server *s = &L.loops[id];
+	struct sld *d = s->d;
+	struct epoll_event evs[256];
+	uint64_t now;
+	int n;
 
-	if (pool_stats(d->pool, &ps) || ps.workers == 0)
-		return 1;
-	return ps.workers;
+	(void)ctx;
+	self_loop = s;
+	if (s->finished) {
+		struct pollfd pfd = { .fd = s->done_efd, .events = POLLIN };
+		uint64_t v;
+
+		/* Only the wake-ups are left to take, until the pool stops
+		 * (not the epoll: an upstream connection left in it may stay
+		 * readable). */
+		if (wait && poll(&pfd, 1, 100) > 0 &&
+		    read(s->done_efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			pr_warn("eventfd read: %s", strerror(errno));
+		return;
+	}
+	if (!s->started && atomic_load_explicit(&L.go, memory_order_acquire)) {
+		s->started = true;
+		listen_on(s, true);
+	}
+	s->in_poll = true;
+	n = epoll_wait(s->ep, evs, 256, wait ? 100 : 0);
+	if (n < 0 && errno != EINTR) {
+		int expected = 0;
+
+		pr_err("epoll_wait: %s", strerror(errno));
+		atomic_compare_exchange_strong(&L.err, &expected, -errno);
+		stop_loops();
+	}
+	for (int i = 0; i < n; i++)
+		on_event(s, evs[i].data.ptr, evs[i].events);
+	sld_up_reap(&s->up);
+	now = sld_now_ns();
+	if (atomic_load_explicit(&L.stop, memory_order_relaxed) && !s->draining) {
+		start_drain(s);
+		s->drain_until_ns = now + secs(cfg_u32(d, &d->cfg.request_timeout_s)) + LINGER_NS;
+	}
+	if (now >= s->next_scan_ns || s->draining) {
+		scan_timeouts(s, now);
+		s->next_scan_ns = now + SCAN_NS;
+		if (s->paused && !s->draining) {
+			s->paused = false;
+			listen_on(s, true);
+		}
+	}
+	s->in_poll = false;
+	if (!s->draining)
+		return;
+	if (s->head.next != &s->head && now >= s->drain_until_ns)
+		pr_warn("drain: %u connections still open after the request timeout; "
+			"closing them",
+			atomic_load_explicit(&d->open_conns, memory_order_relaxed));
+	if (s->head.next == &s->head || now >= s->drain_until_ns)
+		loop_finish(s);
 }
 
-int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload)
+static void loop_wake(void *ctx, unsigned id)
 {
-	unsigned n = loops_wanted(d), started = 1;
-	int one = 1, err = 0;
+	(void)ctx;
+	wake(&L.loops[id]);
+}
+
+int sld_server_init(struct sld *d, unsigned *workers, const struct pool_driver **drv)
+{
+	unsigned n = *workers ? *workers : pool_default_workers();
+	int err = 0;
 
 	L.loops = calloc(n, sizeof(*L.loops));
 	if (!L.loops)
 		return -ENOMEM;
 	L.n = n;
-	L.on_reload = on_reload;
 	atomic_store(&L.listening, n);
 	for (unsigned i = 0; i < n && !err; i++)
 		err = loop_init(&L.loops[i], d, i);
 	if (err)
 		return err;
+	L.driver = (struct pool_driver){ .poll = loop_poll, .wake = loop_wake };
+	d->loops = n;
+	*workers = n;
+	*drv = &L.driver;
+	return 0;
+}
+
+int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload)
+{
+	struct timespec tick = { 0, 100000000 };
+	sigset_t waitmask;
+	int one = 1, err;
+
 	/* Wake an acceptor only when the request has arrived: one wakeup and
 	 * one read per connection instead of two. */
 	setsockopt(d->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &one, sizeof(one));
@@ -1216,31 +1291,31 @@ int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *
 	if (err)
 		pr_warn("SO_TIMESTAMPNS: %s; the wait before the queue is not measured",
 			strerror(-err));
-	for (; started < n; started++) {
-		err = -pthread_create(&L.loops[started].thread, NULL, loop_thread,
-				      &L.loops[started]);
-		if (err) {
-			pr_err("cannot start IO loop %u: %s", started, strerror(-err));
-			stop_loops();
-			/* the loops not started never listened */
-			atomic_fetch_sub(&L.listening, n - started);
-			break;
+	/* Release: a loop that sees go sees the listener set up above. */
+	atomic_store_explicit(&L.go, true, memory_order_release);
+	for (unsigned i = 0; i < L.n; i++)
+		wake(&L.loops[i]);
+	/* Signals are blocked except while this thread waits here: a flag
+	 * set by a handler is always seen before the next wait. */
+	sigemptyset(&waitmask);
+	while (!*d->stop && !atomic_load(&L.stop)) {
+		if (*reload) {
+			*reload = 0;
+			on_reload(d);
+			continue;
 		}
+		ppoll(NULL, 0, &tick, &waitmask);
 	}
-	if (!err)
-		err = loop_run(&L.loops[0], reload);
 	stop_loops();
-	for (unsigned i = 1; i < started; i++) {
-		pthread_join(L.loops[i].thread, NULL);
-		if (!err)
-			err = L.loops[i].err;
-	}
+	pthread_mutex_lock(&L.fin_lock);
+	while (L.finished < L.n)
+		pthread_cond_wait(&L.fin_cond, &L.fin_lock);
+	pthread_mutex_unlock(&L.fin_lock);
+	err = atomic_load(&L.err);
 	if (!err)
 		pr_info("drained");
-	/* The loops' memory and completion eventfds stay: the pool's drain
-	 * may still finish a task, which hands its connection back. */
-	for (unsigned i = 0; i < n; i++)
-		if (L.loops[i].ep >= 0)
-			close(L.loops[i].ep);
+	/* The loops' memory, epolls and completion eventfds stay: the
+	 * workers poll them until the pool stops, and the pool's drain may
+	 * still finish a task, which hands its connection back. */
 	return err;
 }
