@@ -204,7 +204,11 @@ static void naive_fib(void *arg)
 				sched_yield();
 		f->r = a.r + b.r;
 	}
-	if (f->pending && atomic_fetch_sub(f->pending, 1) == 1 && !f->r_parent)
+	/* f lives in the parent's frame, which may be gone once the count
+	 * reaches zero: read everything before the decrement */
+	bool root = !f->r_parent;
+
+	if (f->pending && atomic_fetch_sub(f->pending, 1) == 1 && root)
 		latch_open();
 }
 
