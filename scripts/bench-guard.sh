@@ -92,6 +92,32 @@ load() {	# NAME ARGS: sluice-load on CPU 0 of the client host
 	cli "${GEN_CPU[@]}" "$LOAD" --quiet --timeout 1000 --json "$OUT/$name.json" "$@" "$URL" >/dev/null
 }
 j() { local f=$1; shift; jq -r "$@" "$OUT/$f.json"; }
+# signals NAME: while a load runs, sluiced's guard signals every 0.25 s
+# (background, niced on the load generator's CPU; stopped by
+# signals_report), to say which one carried it.
+signals() {
+	local f="$OUT/$1.signals"
+	: >"$f"
+	(for ((i = 0; i < 40; i++)); do
+		srv taskset -c 0 nice -n 19 curl -s --max-time 1 "http://127.0.0.1:9464/metrics" |
+			awk '/^sluiced_guard_(wait|sojourn|sojourn_base|sojourn_rise)_seconds\{/ {
+				sub(/\{.*/, "", $1); printf "%s %s ", $1, $2 } END { print "" }' >>"$f"
+		sleep 0.25
+	done) &
+	SIGPID=$!
+}
+# signals_report NAME: the medians of what signals sampled.
+signals_report() {
+	local m out=""
+	kill "$SIGPID" 2>/dev/null; wait "$SIGPID" 2>/dev/null || true
+	for m in wait sojourn sojourn_base sojourn_rise; do
+		out+=" $(awk -v n="sluiced_guard_${m}_seconds" '{ for (i = 1; i < NF; i += 2)
+			if ($i == n) print $(i + 1) * 1000 }' "$OUT/$1.signals" |
+			sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? v[int((NR + 1) / 2)] : 0 }')"
+	done
+	read -r m w s b r <<<"x$out"
+	echo "  signals at 10x (medians, ms): socket wait p90 $w, sojourn p90 $s, its base $b, rise $r"
+}
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 
 : >"$OUT/bar.txt"
@@ -119,7 +145,9 @@ for kind in $SERVICES; do
 	load "$kind-half" --rate $((cap / 2)) --duration "$SECS"
 	ok=$(j "$kind-half" .outcomes.ok) sched=$(j "$kind-half" .scheduled)
 	check "$kind at 0.5x: $(pct "$ok" "$sched")% answered 200 >= 99%" "$ok >= 0.99 * $sched"
+	signals "$kind-over"
 	load "$kind-over" --rate $((cap * 10)) --duration "$SECS"
+	signals_report "$kind-over"
 	gp=$(j "$kind-over" .goodput) p99=$(j "$kind-over" .ok_latency.p99_ms)
 	check "$kind at 10x: goodput $(printf %.0f "$gp")/s = $(pct "$gp" "$cap")% of capacity >= 90%" \
 		"$gp >= 0.9 * $cap"

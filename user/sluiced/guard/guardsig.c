@@ -1,12 +1,28 @@
 // SPDX-License-Identifier: MIT
 /*
  * Guard mode's signal math (guardsig.h): the kernel's cumulative counters
- * of a guarded port, differenced per tick, into the controller's delay
- * signals.
+ * of a guarded port, differenced per tick and over a window of ticks,
+ * into the controller's delay signal.
  */
 #include "guardsig.h"
 
 #include <string.h>
+
+/* The quantile the signal and its baseline take: the bar is on the p99 of
+ * what is admitted, and a median held at the target leaves a tail of
+ * several times it. A p90 over a window of a few ticks still rests on
+ * tens of answers at ~1000 requests/s. */
+#define GSIG_Q 0.9
+/* The baseline moves only on a window with this many answers. */
+#define BASE_MIN_SAMPLES 8
+/* Its steps toward a window's p90, a tick: down within ~10 ticks, up
+ * within ~100 (a second), and only while nothing is shed. */
+#define BASE_DOWN 0.1
+#define BASE_UP 0.01
+#define BASE_STALE_NS 10000000000ull
+/* Sojourns a window should hold (guardsig.h, sampling). */
+#define SAMPLES_HI 256
+#define SAMPLES_LO 64
 
 void gsig_init(struct gsig_state *st)
 {
@@ -50,58 +66,110 @@ uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q)
 	return bucket_mid_ns(SL_GUARD_BUCKETS - 1);
 }
 
-void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
-	       uint32_t backlog, struct gsig_tick *out)
+/* The difference of two cumulative histograms, and its count. */
+static uint64_t hist_diff(const __u64 *cur, const __u64 *old, uint64_t *out)
 {
-	const struct sl_guard_stats *p = &st->prev;
-	uint64_t hist[SL_GUARD_BUCKETS], n = 0, started, ended;
+	uint64_t n = 0;
+
+	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++) {
+		out[b] = sub(cur[b], old[b]);
+		n += out[b];
+	}
+	return n;
+}
+
+static void update_base(struct gsig_state *st, uint64_t now, uint64_t sojourn,
+			uint64_t samples, bool shedding)
+{
+	if (!shedding)
+		st->keepup_ns = now;
+	if (samples < BASE_MIN_SAMPLES)
+		return;
+	if (!st->base_ns) {
+		st->base_ns = sojourn;
+	} else if (sojourn < st->base_ns) {
+		st->base_ns -= (uint64_t)((double)(st->base_ns - sojourn) * BASE_DOWN);
+	} else if (!shedding || now - st->keepup_ns >= BASE_STALE_NS) {
+		/* at least a nanosecond: a step that rounds to 0 never arrives */
+		uint64_t step = (uint64_t)((double)(sojourn - st->base_ns) * BASE_UP);
+
+		st->base_ns += step ? step : 1;
+	}
+}
+
+static uint32_t next_shift(uint32_t shift, uint64_t samples)
+{
+	if (samples > SAMPLES_HI && shift < SL_GUARD_SHIFT_MAX)
+		return shift + 1;
+	if (samples < SAMPLES_LO && shift > 0)
+		return shift - 1;
+	return shift;
+}
+
+void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
+	       uint32_t backlog, bool shedding, struct gsig_tick *out)
+{
+	const struct sl_guard_stats *p, *old;
+	uint64_t hist[SL_GUARD_BUCKETS], n, wn;
 
 	memset(out, 0, sizeof(*out));
-	started = cur->conns + cur->readies;
-	ended = cur->waits + cur->abandoned;
-	out->pending = sub(started, ended);
+	out->pending = sub(cur->started, cur->answered + cur->abandoned);
 	out->open = sub(cur->conns, cur->closed);
 	if (!st->primed) {
 		st->primed = true;
-		st->prev = *cur;
+		st->snap[0] = *cur;
+		st->next = 1 % GSIG_WINDOW;
+		st->filled = 1;
 		st->prev_ns = now;
-		st->last_read_ns = now;
+		st->last_answer_ns = now;
 		st->clear_ns = now;
+		st->keepup_ns = now;
+		out->shift = st->shift;
 		return;
 	}
+	p = &st->snap[(st->next + GSIG_WINDOW - 1) % GSIG_WINDOW];
+	old = &st->snap[st->filled < GSIG_WINDOW ? 0 : st->next];
 	out->interval_ns = sub(now, st->prev_ns);
-	out->waits = sub(cur->waits, p->waits);
+	out->answered = sub(cur->answered, p->answered);
 	out->served = sub(cur->served, p->served);
 	out->conns = sub(cur->conns, p->conns);
 	out->abandoned = sub(cur->abandoned, p->abandoned);
-	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++) {
-		hist[b] = sub(cur->hist[b], p->hist[b]);
-		n += hist[b];
-	}
+
+	n = hist_diff(cur->hist, old->hist, hist);
+	out->samples = n;
 	if (n) {
-		out->delay_min_ns = gsig_quantile(hist, n, 0);
+		out->sojourn_ns = gsig_quantile(hist, n, GSIG_Q);
 		out->p50_ns = gsig_quantile(hist, n, 0.5);
 		out->p99_ns = gsig_quantile(hist, n, 0.99);
-		/* The pool's oldest task, here the tick's p90 wait: a service
-		 * that serves some sockets at once and leaves others waiting
-		 * (Go's scheduler runs the newest goroutine first, netpoll's
-		 * readied ones wait in a second queue) has a small minimum and
-		 * a long tail. The law weighs it by half, so it acts only when
-		 * a tenth of the reads waited twice the target. */
-		out->oldest_age_ns = gsig_quantile(hist, n, 0.9);
-		st->last_read_ns = now;
-	} else if (out->pending || backlog) {
-		/* Stuck: nothing read, work waiting. It arrived after the last
-		 * tick that saw nothing waiting, and has waited since the
-		 * last read at least. */
-		uint64_t since = st->last_read_ns > st->clear_ns ? st->last_read_ns
-								 : st->clear_ns;
+	}
+	wn = hist_diff(cur->whist, old->whist, hist);
+	out->wait_ns = gsig_quantile(hist, wn, GSIG_Q);
+	update_base(st, now, out->sojourn_ns, n, shedding);
+	out->base_ns = st->base_ns;
+	if (st->base_ns && out->sojourn_ns > st->base_ns)
+		out->rise_ns = out->sojourn_ns - st->base_ns;
+	out->delay_ns = out->wait_ns > out->rise_ns ? out->wait_ns : out->rise_ns;
 
-		out->oldest_age_ns = sub(now, since);
+	if (out->answered) {
+		st->answering = true;
+		st->last_answer_ns = now;
+	} else if ((out->pending && st->answering) || backlog) {
+		/* Stuck: nothing answered, work waiting. It arrived after the
+		 * last tick that saw nothing waiting, and has waited since
+		 * the last answer at least. */
+		uint64_t since = st->last_answer_ns > st->clear_ns ? st->last_answer_ns
+								   : st->clear_ns;
+
+		out->stuck_ns = sub(now, since);
 	}
 	if (!out->pending && !backlog)
 		st->clear_ns = now;
-	st->prev = *cur;
+	st->shift = next_shift(st->shift, n);
+	out->shift = st->shift;
+	st->snap[st->next] = *cur;
+	st->next = (st->next + 1) % GSIG_WINDOW;
+	if (st->filled < GSIG_WINDOW)
+		st->filled++;
 	st->prev_ns = now;
 }
 
