@@ -54,6 +54,7 @@
 #include "pins.h"
 #include "signals.h"
 #include "guardsig.h"
+#include "sockdiag.h"
 #include "procsock.h"
 
 struct conn;
@@ -197,6 +198,9 @@ struct sld_guard {
 	struct sld_cpu cpu;
 	struct gsig_busy busy;		/* its busy fraction, learnt */
 	bool shedding;			/* the data plane refused some last tick */
+	struct sld_listener ls;		/* the listener, as last read, */
+	int ls_err;			/* or why not (-ENOENT: none) */
+	unsigned ls_ticks;		/* ticks since it was read */
 	uint32_t shift;			/* the sampling shift in the kernel */
 };
 

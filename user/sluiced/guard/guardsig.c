@@ -8,11 +8,13 @@
 
 #include <string.h>
 
-/* The quantile the signal and its baseline take: the bar is on the p99 of
- * what is admitted, and a median held at the target leaves a tail of
- * several times it. A p90 over a window of a few ticks still rests on
- * tens of answers at ~1000 requests/s. */
-#define GSIG_Q 0.9
+/* The quantile the signal and its baseline take. The law settles where
+ * its signal sits just under the target, so the signal is the quantile
+ * the bar is on: the p99 of what is admitted. Over a window of a few
+ * ticks at ~1000 requests/s that is the largest sojourn or two: the law's
+ * proportional step and the goodput it anchors to keep one outlier from
+ * cutting much. */
+#define GSIG_Q 0.99
 /* The baseline moves only on a window with this many answers. */
 #define BASE_MIN_SAMPLES 8
 /* Its steps toward a window's p90, a tick: down within ~10 ticks, up
