@@ -116,7 +116,7 @@ signals_report() {
 			sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? v[int((NR + 1) / 2)] : 0 }')"
 	done
 	read -r m w s b r <<<"x$out"
-	echo "  signals at 10x (medians, ms): socket wait p90 $w, sojourn p90 $s, its base $b, rise $r"
+	echo "  signals at 10x (medians, ms): socket wait p99 $w, sojourn p99 $s, its base $b, rise $r"
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 

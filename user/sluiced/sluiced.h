@@ -169,8 +169,8 @@ struct sld_guard_view {
 	_Atomic uint32_t listeners;	/* listening sockets (SO_REUSEPORT) */
 	_Atomic uint32_t accept_queue;	/* connections waiting for accept() */
 	_Atomic uint32_t accept_limit;	/* the listen() backlog */
-	_Atomic uint64_t wait_ns;	/* the window's p90 socket wait */
-	_Atomic uint64_t sojourn_ns;	/* the window's p90 sojourn, */
+	_Atomic uint64_t wait_ns;	/* the window's p99 socket wait */
+	_Atomic uint64_t sojourn_ns;	/* the window's p99 sojourn, */
 	_Atomic uint64_t base_ns;	/* its level while keeping up, */
 	_Atomic uint64_t rise_ns;	/* and the rise above it */
 	_Atomic uint64_t sojourn_p50_ns;	/* the window's sojourns: median, p99 */

@@ -171,7 +171,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	if (!t.interval_ns)
 		return -EAGAIN;
 
-	/* The law's minimum is here the window's p90 (guardsig.h says why a
+	/* The law's minimum is here the window's p99 (guardsig.h says why a
 	 * tail), and its oldest task a stuck service's age. */
 	s->delay_min_ns = t.delay_ns;
 	s->oldest_age_ns = t.stuck_ns;

@@ -17,7 +17,7 @@
 #define GSIG_Q 0.99
 /* The baseline moves only on a window with this many answers. */
 #define BASE_MIN_SAMPLES 8
-/* Its steps toward a window's p90, a tick: down within ~10 ticks, up
+/* Its steps toward a window's p99, a tick: down within ~10 ticks, up
  * within ~100 (a second), and only while nothing is shed. */
 #define BASE_DOWN 0.1
 #define BASE_UP 0.01

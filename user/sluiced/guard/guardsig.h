@@ -7,7 +7,7 @@
  *
  * Two measures of each answered request (guard_abi.h): its socket wait
  * (arrival to the service's first read) and its sojourn (arrival to the
- * first write of the answer). Their p90 over the last GSIG_WINDOW ticks:
+ * first write of the answer). Their p99 (GSIG_Q) over the last GSIG_WINDOW ticks:
  *
  *   wait_ns      the socket wait: queueing alone, no baseline needed. It
  *                sees a service whose queue is its unread sockets: an
@@ -22,7 +22,7 @@
  * The baseline (Gradient2's long-term RTT, Vegas's base RTT), and the
  * pitfalls users met with such baselines:
  *   - it is the same quantile as the signal, not a minimum, so a service
- *     whose requests differ in cost (p90 well above p5) reads no queue,
+ *     whose requests differ in cost (p99 well above p5) reads no queue,
  *     and a cheap health check among real requests cannot fake a low one;
  *     a window with fewer than BASE_MIN_SAMPLES answers (an idle spell
  *     with only health checks) does not move it;
@@ -47,7 +47,7 @@
  *
  * Sampling (guard_abi.h): shift, the keep-alive requests measured one in
  * 2^shift, rises while a window holds more than SAMPLES_HI sojourns and
- * falls below SAMPLES_LO: enough for a p90 each window, no more.
+ * falls below SAMPLES_LO: enough for a tail quantile each window, no more.
  *
  * API:
  *   gsig_init(st)
@@ -87,16 +87,16 @@ struct gsig_state {
 	uint64_t last_answer_ns;	/* last tick in which a request was answered */
 	uint64_t clear_ns;	/* last tick that saw nothing waiting */
 	uint64_t keepup_ns;	/* last tick the data plane shed nothing */
-	uint64_t base_ns;	/* the sojourn's p90 while keeping up (0: not yet) */
+	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: not yet) */
 	uint32_t shift;		/* keep-alive sampling */
 };
 
 struct gsig_tick {
 	uint64_t interval_ns;	/* since the previous tick (0: first tick) */
 	uint64_t delay_ns;	/* max(wait_ns, rise_ns): the signal */
-	uint64_t wait_ns;	/* the window's p90 socket wait */
-	uint64_t sojourn_ns;	/* the window's p90 sojourn */
-	uint64_t base_ns;	/* the sojourn's p90 while keeping up (0: unknown) */
+	uint64_t wait_ns;	/* the window's p99 socket wait */
+	uint64_t sojourn_ns;	/* the window's p99 sojourn */
+	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: unknown) */
 	uint64_t rise_ns;	/* sojourn_ns above base_ns */
 	uint64_t stuck_ns;	/* no answer, work waiting: its age at least */
 	uint64_t samples;	/* sojourns in the window */

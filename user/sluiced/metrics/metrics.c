@@ -208,16 +208,16 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_accept_limit",
 		    "The service's listen() backlog.", accept_limit, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_seconds",
-		    "p90 of the requests' socket wait (arrival to first read), last window.",
+		    "p99 of the requests' socket wait (arrival to first read), last window.",
 		    wait_ns, 1e-9);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_seconds",
-		    "p90 of the requests' sojourn (arrival to first write), last window.",
+		    "p99 of the requests' sojourn (arrival to first write), last window.",
 		    sojourn_ns, 1e-9);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_base_seconds",
-		    "The sojourn's p90 while the service keeps up (learnt; 0: not yet).",
+		    "The sojourn's p99 while the service keeps up (learnt; 0: not yet).",
 		    base_ns, 1e-9);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_rise_seconds",
-		    "The sojourn's p90 above its base: queueing the socket wait may not see.",
+		    "The sojourn's p99 above its base: queueing the socket wait may not see.",
 		    rise_ns, 1e-9);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_p50_seconds",
 		    "Median sojourn, last window.", sojourn_p50_ns, 1e-9);
