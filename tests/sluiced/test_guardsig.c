@@ -192,6 +192,34 @@ static void test_base_rise_and_no_creep(void **state)
 	assert_true(t.rise_ns < 6 * MS);
 }
 
+/*
+ * Steady overload for longer than the stale time, with the queue the law
+ * holds spreading the answers over 2..8 ms (the service's own time stays
+ * 1 ms, its spread while keeping up nil): the base re-learns from the
+ * fastest answer (2 ms), not from the tail, so the limit does not creep
+ * up with the queue; the rise still reads the queue.
+ */
+static void test_stale_base_does_not_follow_the_queue(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	for (int i = 0; i < 100; i++)
+		tick_of(&st, &s, &now, 10, 0, MS, false, &t);
+	for (int i = 0; i < 3000; i++) {	/* 30 s */
+		for (int k = 0; k < 10; k++)
+			answer(&s, 0, 2 * MS + (uint64_t)k * 6 * MS / 9, true);
+		tick_of(&st, &s, &now, 0, 0, 0, true, &t);
+	}
+	assert_true(near(t.base_ns, 2 * MS));
+	assert_true(t.rise_ns > 5 * MS);
+}
+
 /* The same service keeping up at a higher load (no shedding) whose p90
  * sojourn grows: the base follows, slowly; a faster service pulls it
  * down within a few ticks. */
@@ -455,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_tick_differences),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_base_rise_and_no_creep),
+		cmocka_unit_test(test_stale_base_does_not_follow_the_queue),
 		cmocka_unit_test(test_base_follows_when_keeping_up),
 		cmocka_unit_test(test_health_checks_do_not_fake_the_base),
 		cmocka_unit_test(test_idle_is_not_delay),

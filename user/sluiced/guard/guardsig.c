@@ -22,6 +22,9 @@
 #define BASE_DOWN 0.1
 #define BASE_UP 0.01
 #define BASE_STALE_NS 10000000000ull
+/* The tail's distance from the fastest answer while keeping up: an EWMA
+ * over ~10 windows. */
+#define SPREAD_ALPHA 0.1
 /* Sojourns a window should hold (guardsig.h, sampling). */
 #define SAMPLES_HI 256
 #define SAMPLES_LO 64
@@ -80,20 +83,39 @@ static uint64_t hist_diff(const __u64 *cur, const __u64 *old, uint64_t *out)
 	return n;
 }
 
-static void update_base(struct gsig_state *st, uint64_t now, uint64_t sojourn,
+static void update_base(struct gsig_state *st, uint64_t now, uint64_t q, uint64_t lo,
 			uint64_t samples, bool shedding)
 {
+	uint64_t up = q;	/* where the base may rise to */
+
 	if (!shedding)
 		st->keepup_ns = now;
 	if (samples < BASE_MIN_SAMPLES)
 		return;
 	if (!st->base_ns) {
-		st->base_ns = sojourn;
-	} else if (sojourn < st->base_ns) {
-		st->base_ns -= (uint64_t)((double)(st->base_ns - sojourn) * BASE_DOWN);
-	} else if (!shedding || now - st->keepup_ns >= BASE_STALE_NS) {
+		st->base_ns = q;
+		st->spread_ns = q - lo;
+		return;
+	}
+	if (!shedding) {
+		st->spread_ns += (int64_t)(((double)(q - lo) - (double)st->spread_ns) * SPREAD_ALPHA);
+	} else if (now - st->keepup_ns < BASE_STALE_NS) {
+		up = 0;		/* overloaded: what it shows is the queue */
+	} else {
+		/* Stale: re-learn from the window's fastest answer plus the
+		 * spread the service showed while keeping up. A service whose
+		 * work got slower raises its fastest answer; a queue the law
+		 * holds raises it only by what never drains, where the window's
+		 * tail (the queue itself) would creep up with the limit. */
+		uint64_t floor = lo + (uint64_t)st->spread_ns;
+
+		up = floor < q ? floor : q;
+	}
+	if (q < st->base_ns) {
+		st->base_ns -= (uint64_t)((double)(st->base_ns - q) * BASE_DOWN);
+	} else if (up > st->base_ns) {
 		/* at least a nanosecond: a step that rounds to 0 never arrives */
-		uint64_t step = (uint64_t)((double)(sojourn - st->base_ns) * BASE_UP);
+		uint64_t step = (uint64_t)((double)(up - st->base_ns) * BASE_UP);
 
 		st->base_ns += step ? step : 1;
 	}
@@ -112,7 +134,7 @@ void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats 
 	       uint32_t backlog, bool shedding, struct gsig_tick *out)
 {
 	const struct sl_guard_stats *p, *old;
-	uint64_t hist[SL_GUARD_BUCKETS], n, wn;
+	uint64_t hist_soj[SL_GUARD_BUCKETS], hist[SL_GUARD_BUCKETS], n, wn;
 
 	memset(out, 0, sizeof(*out));
 	out->pending = sub(cur->started, cur->answered + cur->abandoned);
@@ -137,16 +159,16 @@ void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats 
 	out->conns = sub(cur->conns, p->conns);
 	out->abandoned = sub(cur->abandoned, p->abandoned);
 
-	n = hist_diff(cur->hist, old->hist, hist);
+	n = hist_diff(cur->hist, old->hist, hist_soj);
 	out->samples = n;
 	if (n) {
-		out->sojourn_ns = gsig_quantile(hist, n, GSIG_Q);
-		out->p50_ns = gsig_quantile(hist, n, 0.5);
-		out->p99_ns = gsig_quantile(hist, n, 0.99);
+		out->sojourn_ns = gsig_quantile(hist_soj, n, GSIG_Q);
+		out->p50_ns = gsig_quantile(hist_soj, n, 0.5);
+		out->p99_ns = gsig_quantile(hist_soj, n, 0.99);
 	}
 	wn = hist_diff(cur->whist, old->whist, hist);
 	out->wait_ns = gsig_quantile(hist, wn, GSIG_Q);
-	update_base(st, now, out->sojourn_ns, n, shedding);
+	update_base(st, now, out->sojourn_ns, gsig_quantile(hist_soj, n, 0), n, shedding);
 	out->base_ns = st->base_ns;
 	if (st->base_ns && out->sojourn_ns > st->base_ns)
 		out->rise_ns = out->sojourn_ns - st->base_ns;

@@ -32,10 +32,12 @@
  *     data plane shed nothing, so that under steady overload the queue
  *     the controller holds is never learnt as the service's own time (the
  *     limit creeping up, concurrency-limits #134);
- *   - after BASE_STALE_NS of shedding without a break it rises again (a
- *     service whose work got slower must not be held to its old speed,
- *     starved of the rate it could serve); the socket wait has no
- *     baseline and still bounds what that could let creep in.
+ *   - after BASE_STALE_NS of shedding without a break it may rise again,
+ *     to the window's fastest answer plus the spread the service showed
+ *     while keeping up: a service whose work got slower must not be held
+ *     to its old speed (starved of the rate it could serve), while the
+ *     queue the law holds lifts the fastest answer only by what never
+ *     drains; the socket wait has no baseline and bounds the rest.
  *
  * Stuck: no answer in the tick while work waits (measured requests not
  * answered, or connections in the accept queue): stuck_ns is the age of
@@ -88,6 +90,7 @@ struct gsig_state {
 	uint64_t clear_ns;	/* last tick that saw nothing waiting */
 	uint64_t keepup_ns;	/* last tick the data plane shed nothing */
 	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: not yet) */
+	int64_t spread_ns;	/* its distance from the fastest answer then */
 	uint32_t shift;		/* keep-alive sampling */
 };
 
