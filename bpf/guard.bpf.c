@@ -1,24 +1,30 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Guard mode's load signal: how long a guarded TCP service leaves work
- * waiting in its sockets before it reads it (include/sluice/guard_abi.h
- * defines the wait and the maps). Three BTF tracepoints, because this
- * kernel refuses fentry/fexit and has no kprobes, and because tracepoints
- * are stable where production kernels forbid kprobes:
+ * Guard mode's load signal: how long a guarded TCP service takes to answer
+ * the requests that reach its sockets, and how much of that they waited
+ * unread (include/sluice/guard_abi.h defines both and the maps). Four BTF
+ * tracepoints, because this kernel refuses fentry/fexit and has no
+ * kprobes, and because tracepoints are stable where production kernels
+ * forbid kprobes:
  *
- *   guard_state  inet_sock_set_state: a guarded port's child socket
- *                reaching ESTABLISHED starts its first wait; leaving
- *                ESTABLISHED ends an open connection; the close removes
- *                work never read (counted as abandoned)
- *   guard_ready  sk_data_ready: data on an established socket with
- *                nothing waiting starts a wait
- *   guard_recv   sock_recv_length: the application read the socket; the
- *                wait ends and goes into the guard's per-CPU histogram
+ *   guard_state  inet_sock_set_state: connections established and closed
+ *                on a guarded port; a close with a request unanswered
+ *   guard_ready  sk_data_ready: a request arrives on an established socket
+ *                with none in progress: its sojourn starts
+ *   guard_recv   sock_recv_length: the service's first read of it
+ *   guard_send   sock_send_length: its first write after: the sojourn
+ *                ends and goes into the guard's per-CPU histograms
  *
- * sk_data_ready and sock_recv_length fire for every socket of the
- * machine, so each program first tests the local port in an array (one
- * inlined load) and only then the socket's family, protocol and network
- * namespace: tests of other namespaces using the same port must not count.
+ * The per-socket state is SK_STORAGE (freed with the socket: no close to
+ * catch, no table to age). sk_data_ready, sock_recv_length and
+ * sock_send_length fire for every socket of the machine, and a
+ * keep-alive service at full speed fires them ~100k times a second, so
+ * each program leaves as early as it can, cheapest test first: the
+ * return value, then the local port in an array (one inlined load), then
+ * the socket's storage (a cached pointer), which only sockets that
+ * guard_ready vetted (family, protocol, network namespace: tests in other
+ * namespaces use the same port) have. At most one clock read per event,
+ * and only for a request that is measured.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -36,15 +42,12 @@ struct {
 	__type(value, __u32);
 } guard_ports SEC(".maps");
 
-/* Keyed by the socket's address: valid from handshake to close, and a
- * socket closed without a read is removed by guard_state. LRU so that a
- * socket missed at close (a racing close) ages out instead of filling it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, SL_GUARD_WAITS);
-	__type(key, __u64);
-	__type(value, struct sl_guard_wait);
-} guard_wait SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sl_guard_sk);
+} guard_sk SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -53,22 +56,23 @@ struct {
 	__type(value, struct sl_guard_stats);
 } guard_stats SEC(".maps");
 
-/* The guard index of sk, or -1 if sk is not a guarded TCP socket of our
- * namespace. The port first: it rejects nearly every socket at once. */
-static __always_inline int guard_of(const struct sock *sk)
+/* The guard_ports value of sk's local port (0: not guarded). */
+static __always_inline __u32 port_of(const struct sock *sk)
 {
 	__u32 port = sk->__sk_common.skc_num;
-	__u32 *g = bpf_map_lookup_elem(&guard_ports, &port);
-	unsigned short family;
+	__u32 *v = bpf_map_lookup_elem(&guard_ports, &port);
 
-	if (!g || !*g)
-		return -1;
-	family = sk->__sk_common.skc_family;
+	return v ? *v : 0;
+}
+
+/* Is sk a TCP socket of our namespace? Only asked once the port matched. */
+static __always_inline int ours(const struct sock *sk)
+{
+	unsigned short family = sk->__sk_common.skc_family;
+
 	if ((family != SL_AF_INET && family != SL_AF_INET6) || sk->sk_protocol != SL_IPPROTO_TCP)
-		return -1;
-	if (sl_sock_netns(sk) != guard_netns)
-		return -1;
-	return (int)(*g - 1);
+		return 0;
+	return sl_sock_netns(sk) == guard_netns;
 }
 
 static __always_inline struct sl_guard_stats *stats_of(__u32 guard)
@@ -76,124 +80,142 @@ static __always_inline struct sl_guard_stats *stats_of(__u32 guard)
 	return bpf_map_lookup_elem(&guard_stats, &guard);
 }
 
+/* sk's storage if it has one; never creates it. */
+static __always_inline struct sl_guard_sk *sk_state(const struct sock *sk)
+{
+	return bpf_sk_storage_get(&guard_sk, (void *)sk, 0, 0);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	__u64 key = (__u64)(unsigned long)sk;
 	struct sl_guard_stats *st;
-	struct sl_guard_wait *w;
-	int waiting;
-	int g;
+	struct sl_guard_sk *s;
+	__u32 v;
 
 	if (newstate == SL_TCP_CLOSE) {
-		/* The port is gone by now (the kernel unhashes the socket
-		 * first): only a socket we track has an entry to remove. */
-		w = bpf_map_lookup_elem(&guard_wait, &key);
-		if (!w)
-			return 0;
-		st = stats_of(w->guard);
-		waiting = w->since_ns != 0;	/* an idle entry had no work waiting */
-		if (bpf_map_delete_elem(&guard_wait, &key) == 0 && waiting && st)
-			st->abandoned++;
+		/* A request measured and never answered: the service dropped
+		 * it or the client gave up. Only our sockets have storage. */
+		s = sk_state(sk);
+		if (s && s->since_ns) {
+			s->since_ns = 0;
+			st = stats_of(s->guard);
+			if (st)
+				st->abandoned++;
+		}
 		return 0;
 	}
 	if (oldstate != SL_TCP_ESTABLISHED && newstate != SL_TCP_ESTABLISHED)
 		return 0;
-	g = guard_of(sk);
-	if (g < 0)
+	if (oldstate != SL_TCP_SYN_RECV && oldstate != SL_TCP_ESTABLISHED)
+		return 0;	/* a client's connect: not the service's side */
+	v = port_of(sk);
+	if (!v || !ours(sk))
 		return 0;
-	st = stats_of((__u32)g);
+	st = stats_of(SL_GUARD_PORT_IDX(v));
 	if (!st)
 		return 0;
-	if (oldstate == SL_TCP_ESTABLISHED) {
-		/* Leaving ESTABLISHED (a FIN sent or received): no longer an
-		 * open connection, though its last bytes may still be read. */
+	/* Leaving ESTABLISHED (a FIN sent or received): no longer an open
+	 * connection, though its last bytes may still be read. */
+	if (oldstate == SL_TCP_ESTABLISHED)
 		st->closed++;
-		return 0;
-	}
-	if (oldstate == SL_TCP_SYN_RECV) {
-		struct sl_guard_wait nw = {
-			.since_ns = bpf_ktime_get_ns(),
-			.guard = (__u32)g,
-			.new_conn = 1,
-		};
-
-		bpf_map_update_elem(&guard_wait, &key, &nw, BPF_ANY);
+	else
 		st->conns++;
-	}
 	return 0;
 }
 
 SEC("tp_btf/sk_data_ready")
 int BPF_PROG(guard_ready, const struct sock *sk)
 {
-	__u64 key = (__u64)(unsigned long)sk;
 	struct sl_guard_stats *st;
-	struct sl_guard_wait *old, w;
-	int g;
+	struct sl_guard_sk *s;
+	__u32 v, shift;
 
-	g = guard_of(sk);
-	if (g < 0 || sk->__sk_common.skc_state != SL_TCP_ESTABLISHED)
+	v = port_of(sk);
+	if (!v || sk->__sk_common.skc_state != SL_TCP_ESTABLISHED)
 		return 0;
-	st = stats_of((__u32)g);
-	old = bpf_map_lookup_elem(&guard_wait, &key);
-	if (old) {
-		/* A new connection the service looked at before its request
-		 * came: its wait for service starts now. Work already waiting
-		 * keeps its start: the wait is the oldest's. */
-		if (old->since_ns == 0) {
-			old->since_ns = bpf_ktime_get_ns();
-			if (st)
-				st->readies++;
-		}
-		return 0;
+	s = sk_state(sk);
+	if (!s) {
+		if (!ours(sk))
+			return 0;
+		s = bpf_sk_storage_get(&guard_sk, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!s)
+			return 0;
 	}
-	w = (struct sl_guard_wait){ .since_ns = bpf_ktime_get_ns(), .guard = (__u32)g };
-	if (bpf_map_update_elem(&guard_wait, &key, &w, BPF_NOEXIST) == 0 && st)
-		st->readies++;
+	/* A request in progress (more of it, or the next one pipelined
+	 * behind it): its sojourn started at its first bytes. */
+	if (s->since_ns)
+		return 0;
+	/* A keep-alive connection's later requests: one in 2^shift. */
+	shift = SL_GUARD_PORT_SHIFT(v);
+	if (s->replied && shift) {
+		s->seq++;
+		if (s->seq & ((1u << (shift & 15)) - 1))
+			return 0;
+	}
+	s->guard = SL_GUARD_PORT_IDX(v);
+	s->read_ns = 0;
+	s->since_ns = bpf_ktime_get_ns();
+	st = stats_of(s->guard);
+	if (st)
+		st->started++;
 	return 0;
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(guard_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 key = (__u64)(unsigned long)sk;
+	struct sl_guard_sk *s;
+
+	/* An empty read (EAGAIN: Go reads right after accept, and again
+	 * behind each request) reads no request. */
+	if (ret <= 0 || !port_of(sk))
+		return 0;
+	s = sk_state(sk);
+	if (!s || !s->since_ns || s->read_ns)
+		return 0;
+	s->read_ns = bpf_ktime_get_ns();
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(guard_send, struct sock *sk, int ret, int flags)
+{
 	struct sl_guard_stats *st;
-	struct sl_guard_wait *w;
-	__u64 now, wait;
+	struct sl_guard_sk *s;
+	__u64 now, since, read, sojourn;
 	__u32 b;
 
-	if (guard_of(sk) < 0)
+	if (ret <= 0 || !port_of(sk))
 		return 0;
-	w = bpf_map_lookup_elem(&guard_wait, &key);
-	if (!w || w->since_ns == 0)
-		return 0;	/* nothing waiting (a new connection's request not come) */
+	s = sk_state(sk);
+	if (!s || !s->since_ns)
+		return 0;
 	now = bpf_ktime_get_ns();
-	wait = now > w->since_ns ? now - w->since_ns : 0;
-	st = stats_of(w->guard);
-	if (st) {
-		st->waits++;
-		st->wait_ns += wait;
-		b = sl_guard_bucket(wait);
-		/* The verifier needs the bound even though the helper clamps. */
-		if (b < SL_GUARD_BUCKETS)
-			st->hist[b]++;
-	}
-	/*
-	 * A read that found nothing (a server that reads right after
-	 * accept, as Go does, before the request has come): the wait so far
-	 * was the accept queue's, and the service is now waiting for the
-	 * client, not the client for it. The connection is not served yet:
-	 * its entry stays, idle, and its request's arrival restarts the wait
-	 * (guard_ready). Served is a read that returned the request.
-	 */
-	if (ret < 0 && w->new_conn) {
-		w->since_ns = 0;
+	since = s->since_ns;
+	read = s->read_ns;
+	/* Cleared before the next arrival may set them (that runs on another
+	 * CPU, in softirq): a race loses one sample, never mixes two. */
+	s->since_ns = 0;
+	sojourn = now > since ? now - since : 0;
+	st = stats_of(s->guard);
+	if (!st)
 		return 0;
+	st->answered++;
+	st->sojourn_ns += sojourn;
+	b = sl_guard_bucket(sojourn);
+	/* The verifier needs the bounds even though the helper clamps. */
+	if (b < SL_GUARD_BUCKETS)
+		st->hist[b]++;
+	if (read >= since && read <= now) {
+		b = sl_guard_bucket(read - since);
+		if (b < SL_GUARD_BUCKETS)
+			st->whist[b]++;
 	}
-	if (w->new_conn && st)
+	if (!s->replied) {
+		s->replied = 1;
 		st->served++;
-	bpf_map_delete_elem(&guard_wait, &key);
+	}
 	return 0;
 }
 

@@ -92,6 +92,32 @@ load() {	# NAME ARGS: sluice-load on CPU 0 of the client host
 	cli "${GEN_CPU[@]}" "$LOAD" --quiet --timeout 1000 --json "$OUT/$name.json" "$@" "$URL" >/dev/null
 }
 j() { local f=$1; shift; jq -r "$@" "$OUT/$f.json"; }
+# signals NAME: while a load runs, sluiced's guard signals every 0.25 s
+# (background, niced on the load generator's CPU; stopped by
+# signals_report), to say which one carried it.
+signals() {
+	local f="$OUT/$1.signals"
+	: >"$f"
+	(for ((i = 0; i < 40; i++)); do
+		srv taskset -c 0 nice -n 19 curl -s --max-time 1 "http://127.0.0.1:9464/metrics" |
+			awk '/^sluiced_guard_(wait|sojourn|sojourn_base|sojourn_rise)_seconds\{/ {
+				sub(/\{.*/, "", $1); printf "%s %s ", $1, $2 } END { print "" }' >>"$f"
+		sleep 0.25
+	done) &
+	SIGPID=$!
+}
+# signals_report NAME: the medians of what signals sampled.
+signals_report() {
+	local m out=""
+	kill "$SIGPID" 2>/dev/null; wait "$SIGPID" 2>/dev/null || true
+	for m in wait sojourn sojourn_base sojourn_rise; do
+		out+=" $(awk -v n="sluiced_guard_${m}_seconds" '{ for (i = 1; i < NF; i += 2)
+			if ($i == n) print $(i + 1) * 1000 }' "$OUT/$1.signals" |
+			sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? v[int((NR + 1) / 2)] : 0 }')"
+	done
+	read -r m w s b r <<<"x$out"
+	echo "  signals at 10x (medians, ms): socket wait p99 $w, sojourn p99 $s, its base $b, rise $r"
+}
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 
 : >"$OUT/bar.txt"
@@ -119,7 +145,9 @@ for kind in $SERVICES; do
 	load "$kind-half" --rate $((cap / 2)) --duration "$SECS"
 	ok=$(j "$kind-half" .outcomes.ok) sched=$(j "$kind-half" .scheduled)
 	check "$kind at 0.5x: $(pct "$ok" "$sched")% answered 200 >= 99%" "$ok >= 0.99 * $sched"
+	signals "$kind-over"
 	load "$kind-over" --rate $((cap * 10)) --duration "$SECS"
+	signals_report "$kind-over"
 	gp=$(j "$kind-over" .goodput) p99=$(j "$kind-over" .ok_latency.p99_ms)
 	check "$kind at 10x: goodput $(printf %.0f "$gp")/s = $(pct "$gp" "$cap")% of capacity >= 90%" \
 		"$gp >= 0.9 * $cap"
@@ -146,26 +174,35 @@ stats0=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -qw kernel.bpf_stats_enabled=$stats0; cleanup' EXIT
 wrk_rps() { cli "${GEN_CPU[@]}" wrk -t1 -c64 -d"$SECS"s "$WURL" | awk '/Requests\/sec/ { print $2 }'; }
 guard_stop() { kill -TERM "$GPID" 2>/dev/null || true; wait "$GPID" 2>/dev/null || true; }
+oncpu() { cat /proc/"$GPID"/task/*/schedstat | awk '{ t += $1 } END { print t + 0 }'; }	# sluiced's CPU, ns
 service_start go
 ctl attach "$IF_SRV" >/dev/null
-sum_u=0 sum_g=0
+sum_u=0 sum_g=0 sum_d=0
 for ((r = 1; r <= ROUNDS; r++)); do
 	u=$(wrk_rps)
 	guard_start
+	c0=$(oncpu)
 	g=$(wrk_rps)
+	c1=$(oncpu)
 	guard_stop
-	echo "  round $r: unguarded $u req/s, guarded $g req/s"
+	echo "  round $r: unguarded $u req/s, guarded $g req/s (sluiced's own CPU $(pct $((c1 - c0)) $((SECS * 1000000000)))% of a core)"
 	sum_u=$(awk -v a="$sum_u" -v b="$u" 'BEGIN { print a + b }')
 	sum_g=$(awk -v a="$sum_g" -v b="$g" 'BEGIN { print a + b }')
 done
 check "guarded keep-alive throughput $(pct "$sum_g" "$sum_u")% of unguarded >= 97%" "$sum_g >= 0.97 * $sum_u"
+# The programs of this sluiced only (others may run on the machine): the
+# ids of the BPF programs it holds open.
 guard_start
 sysctl -qw kernel.bpf_stats_enabled=1
-wrk_rps >/dev/null
-bpftool -j prog show | jq -r '.[] | select(.name | startswith("guard_")) |
-	"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' >"$OUT/progs.txt"
+rps=$(wrk_rps)
+for id in $(sed -n 's/^prog_id:[[:space:]]*//p' /proc/"$GPID"/fdinfo/* 2>/dev/null | sort -u); do
+	bpftool -j prog show id "$id"
+done | jq -r 'select(.name | startswith("guard_")) | "\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' >"$OUT/progs.txt"
 sysctl -qw kernel.bpf_stats_enabled="$stats0"
 guard_stop
-echo "  per-event cost of each guard program under that load (bpf_stats, which adds its own clock reads):"
-awk '{ printf "    %-12s %10d events  %7.1f ns each\n", $1, $2, $2 ? $3 / $2 : 0 }' "$OUT/progs.txt"
+echo "  per-event cost of each guard program under that load (bpf_stats, which adds its own clock reads;"
+echo "  the events of every socket of the machine, other tests' too):"
+awk -v rps="$rps" -v secs="$SECS" '{ printf "    %-12s %10d events  %7.1f ns each\n", $1, $2, $2 ? $3 / $2 : 0; t += $3 }
+	END { if (rps > 0) printf "    all          %.0f ns per request of %.0f ns of the service core per request (%.0f req/s)\n",
+		t / (rps * secs), 1e9 / rps, rps }' "$OUT/progs.txt"
 echo "bar: $OUT/bar.txt; raw: $OUT/"

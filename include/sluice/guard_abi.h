@@ -1,29 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Guard mode's kernel <-> user contract: the maps of bpf/guard.bpf.c,
- * which measures how long a guarded service leaves work waiting in its
- * sockets. Kept apart from abi.h because none of it is pinned: the guard
- * object belongs to the one sluiced that loaded it and dies with it, so
- * its layout is not part of SL_ABI_VERSION (sluicectl never reads it).
+ * which measures how long a guarded service takes to answer the requests
+ * that reach its sockets. Kept apart from abi.h because none of it is
+ * pinned: the guard object belongs to the one sluiced that loaded it and
+ * dies with it, so its layout is not part of SL_ABI_VERSION (sluicectl
+ * never reads it).
  *
  * Maps:
- *   guard_ports  ARRAY[65536] __u32       local TCP port -> guard index + 1, 0 = not guarded
- *   guard_wait   LRU_HASH socket -> struct sl_guard_wait   work waiting in a socket
+ *   guard_ports  ARRAY[65536] __u32   local TCP port -> SL_GUARD_PORT(index, shift),
+ *                                     0 = not guarded
+ *   guard_sk     SK_STORAGE struct sl_guard_sk   a request in progress on a socket
  *   guard_stats  PERCPU_ARRAY[SL_GUARD_MAX] struct sl_guard_stats
  *
- * The wait: from the moment work is ready for the application to the
- * application's next read of that socket (the sock_recv_length
- * tracepoint, whatever the read returned):
- *   - a new connection is ready when its handshake completes (the child
- *     socket goes SYN_RECV -> ESTABLISHED): its wait is the accept queue
- *     plus the time until the application first reads it; a read that
- *     finds no request yet (Go reads right after accept) ends the accept
- *     queue's part, and the request's arrival starts the rest;
- *   - an established socket with nothing pending is ready at its next
- *     sk_data_ready (a keep-alive connection's next request).
- * Only sockets of the daemon's network namespace count (guard_netns).
+ * A request's sojourn in the service: from its arrival in the socket
+ * (sk_data_ready on an established socket with no request in progress)
+ * to the service's first write on that socket after it (sock_send_length):
+ * the wait in the accept queue and in the socket, the wait inside the
+ * process (a goroutine's run queue, an executor's queue, threads sharing
+ * the CPU) and the service time. Its part before the service's first read
+ * (sock_recv_length) is the socket wait, queueing alone. A request-response
+ * service answers each request; a request it never answers ends when the
+ * socket closes (abandoned). Only sockets of the daemon's network
+ * namespace count (guard_netns).
  *
- * Buckets: waits in units of 1024 ns (~1 us), four buckets per power of
+ * Sampling: a connection's first request is always measured (its answer
+ * is a completion, the unit the controller counts); of the later requests
+ * of a keep-alive connection, one in 2^shift, with the shift the daemon
+ * sets in guard_ports from the request rate (guardsig.h).
+ *
+ * Buckets: times in units of 1024 ns (~1 us), four buckets per power of
  * two (bounds within 19% of each other) up to ~17 s; sl_guard_bucket()
  * below is the one definition both sides use.
  */
@@ -35,34 +41,42 @@
 #define SL_GUARD_MAX      16	/* guarded ports per daemon */
 #define SL_GUARD_BUCKETS  96
 #define SL_GUARD_UNIT_SHIFT 10	/* bucket unit: 1 << 10 ns */
-#define SL_GUARD_WAITS    65536	/* sockets with work waiting, at most */
+#define SL_GUARD_SHIFT_MAX 7	/* keep-alive requests sampled at least 1 in 128 */
 
-struct sl_guard_wait {
-	__u64 since_ns;		/* bpf_ktime_get_ns() when the work became ready;
-				 * 0: none (a new connection read before its
-				 * request came, waiting for it) */
+/* A guard_ports value: the guard's index + 1 in the low byte, the
+ * keep-alive sampling shift in the next one. */
+#define SL_GUARD_PORT(idx, shift) ((__u32)(idx) + 1 + ((__u32)(shift) << 8))
+#define SL_GUARD_PORT_IDX(v)      (((v) & 0xff) - 1)
+#define SL_GUARD_PORT_SHIFT(v)    (((v) >> 8) & 0xff)
+
+/* Per socket, in SK_STORAGE: freed with the socket. */
+struct sl_guard_sk {
+	__u64 since_ns;		/* bpf_ktime_get_ns() at the request's arrival;
+				 * 0: no request measured in progress */
+	__u64 read_ns;		/* the service's first read of it (0: none yet) */
 	__u32 guard;		/* guard index */
-	__u32 new_conn;		/* 1: the connection's first wait (from the handshake) */
+	__u16 replied;		/* 1 once the connection was answered: not new */
+	__u16 seq;		/* keep-alive requests seen (sampling) */
 };
-_Static_assert(sizeof(struct sl_guard_wait) == 16, "sl_guard_wait layout");
+_Static_assert(sizeof(struct sl_guard_sk) == 24, "sl_guard_sk layout");
 
 /* Per CPU, per guard: counters only grow; user space takes differences. */
 struct sl_guard_stats {
-	__u64 waits;		/* waits ended by a read (an empty read ends a
-				 * new connection's accept-queue wait) */
-	__u64 wait_ns;		/* their sum */
+	__u64 started;		/* requests measured: arrivals on an idle socket */
+	__u64 answered;		/* of those, answered (the first write after) */
+	__u64 sojourn_ns;	/* the answered ones' sojourns, summed */
 	__u64 conns;		/* connections established (handshake done) */
-	__u64 readies;		/* waits started by data on an idle socket */
-	__u64 served;		/* connections whose request was first read */
+	__u64 served;		/* connections answered for the first time */
 	__u64 closed;		/* established connections that left ESTABLISHED */
-	__u64 abandoned;	/* closed with work still waiting: never read */
-	__u64 hist[SL_GUARD_BUCKETS];	/* waits by sl_guard_bucket() */
+	__u64 abandoned;	/* closed with a measured request unanswered */
+	__u64 hist[SL_GUARD_BUCKETS];	/* sojourns by sl_guard_bucket() */
+	__u64 whist[SL_GUARD_BUCKETS];	/* socket waits (arrival to first read) */
 };
-_Static_assert(sizeof(struct sl_guard_stats) == (7 + SL_GUARD_BUCKETS) * 8,
+_Static_assert(sizeof(struct sl_guard_stats) == (7 + 2 * SL_GUARD_BUCKETS) * 8,
 	       "sl_guard_stats layout");
 
 /*
- * Bucket of a wait: u = ns >> SL_GUARD_UNIT_SHIFT; u < 4 is its own
+ * Bucket of a time: u = ns >> SL_GUARD_UNIT_SHIFT; u < 4 is its own
  * bucket; above, with e = floor(log2 u), bucket 4 (e - 1) + the two bits
  * after the leading one. Written without loops or builtins the BPF
  * backend lacks: a binary search for the leading bit.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests of guard mode's signal math (guardsig.c) and of the wait
+ * Unit tests of guard mode's signal math (guardsig.c) and of the time
  * buckets the BPF object and user space share (guard_abi.h); and of the
  * listener lookup (sockdiag.c) on a real loopback listener with
  * connections left unaccepted.
@@ -49,20 +49,34 @@ static void test_bucket_bounds(void **state)
 	}
 }
 
-static void add_wait(struct sl_guard_stats *s, uint64_t ns, bool new_conn)
+/* A request measured and answered: it waited wait unread, and was
+ * answered sojourn after its arrival. */
+static void answer(struct sl_guard_stats *s, uint64_t wait, uint64_t sojourn, bool new_conn)
 {
-	s->waits++;
-	s->wait_ns += ns;
-	s->hist[sl_guard_bucket(ns)]++;
-	if (new_conn)
+	s->started++;
+	s->answered++;
+	s->sojourn_ns += sojourn;
+	s->hist[sl_guard_bucket(sojourn)]++;
+	s->whist[sl_guard_bucket(wait)]++;
+	if (new_conn) {
+		s->conns++;
 		s->served++;
+	}
 }
 
-/* A new connection that was read after ns. */
-static void conn_served(struct sl_guard_stats *s, uint64_t ns)
+/* n requests on new connections in one tick of 10 ms ending at *now. */
+static void tick_of(struct gsig_state *st, struct sl_guard_stats *s, uint64_t *now, int n,
+		    uint64_t wait, uint64_t sojourn, bool shedding, struct gsig_tick *t)
 {
-	s->conns++;
-	add_wait(s, ns, true);
+	for (int i = 0; i < n; i++)
+		answer(s, wait, sojourn, true);
+	*now += 10 * MS;
+	gsig_tick(st, *now, s, 0, shedding, t);
+}
+
+static bool near(uint64_t v, uint64_t want)	/* within a bucket's width */
+{
+	return v >= want * 4 / 5 && v <= want * 5 / 4;
 }
 
 static void test_quantile(void **state)
@@ -84,7 +98,7 @@ static void test_quantile(void **state)
 	assert_true(q >= 16 * MS && q <= 24 * MS);
 }
 
-/* The first tick only primes; the next ones see the tick's waits only. */
+/* The first tick only primes; the next ones see what came since. */
 static void test_tick_differences(void **state)
 {
 	(void)state;
@@ -94,24 +108,167 @@ static void test_tick_differences(void **state)
 
 	gsig_init(&st);
 	for (int i = 0; i < 100; i++)
-		conn_served(&s, 100 * MS);	/* history before we started */
-	gsig_tick(&st, 1000 * MS, &s, 0, &t);
+		answer(&s, 100 * MS, 200 * MS, true);	/* history before we started */
+	gsig_tick(&st, 1000 * MS, &s, 0, false, &t);
 	assert_int_equal(t.interval_ns, 0);
-	assert_int_equal(t.delay_min_ns, 0);
+	assert_int_equal(t.delay_ns, 0);
 
-	for (int i = 0; i < 10; i++)
-		conn_served(&s, (uint64_t)(i + 1) * 2 * MS);	/* 2..20 ms */
-	gsig_tick(&st, 1010 * MS, &s, 0, &t);
+	for (int i = 0; i < 10; i++)	/* waits 1..10 ms, sojourns 2..20 ms */
+		answer(&s, (uint64_t)(i + 1) * MS, (uint64_t)(i + 1) * 2 * MS, true);
+	gsig_tick(&st, 1010 * MS, &s, 0, false, &t);
 	assert_int_equal(t.interval_ns, 10 * MS);
-	assert_int_equal(t.waits, 10);
+	assert_int_equal(t.answered, 10);
 	assert_int_equal(t.served, 10);
 	assert_int_equal(t.conns, 10);
-	/* the smallest of the tick (2 ms), within a bucket */
-	assert_true(t.delay_min_ns >= 1800 * US && t.delay_min_ns <= 2400 * US);
-	assert_true(t.p99_ns >= 16 * MS && t.p99_ns <= 24 * MS);
-	/* the tail: the tick's p90 (18 ms) */
-	assert_true(t.oldest_age_ns >= 16 * MS && t.oldest_age_ns <= 20 * MS);
+	assert_int_equal(t.samples, 10);
+	/* the p90s: 9 ms of wait, 18 ms of sojourn */
+	assert_true(near(t.wait_ns, 9 * MS));
+	assert_true(near(t.sojourn_ns, 18 * MS));
+	assert_true(near(t.p99_ns, 20 * MS));
+	/* the first window with enough answers sets the base: no rise yet,
+	 * the wait carries the signal alone */
+	assert_int_equal(t.base_ns, t.sojourn_ns);
+	assert_int_equal(t.rise_ns, 0);
+	assert_int_equal(t.delay_ns, t.wait_ns);
 	assert_int_equal(t.pending, 0);
+}
+
+/* A tick's answers count for GSIG_WINDOW ticks, then leave the window. */
+static void test_window(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	tick_of(&st, &s, &now, 20, 30 * MS, 31 * MS, false, &t);
+	for (int i = 1; i < GSIG_WINDOW; i++) {
+		tick_of(&st, &s, &now, 0, 0, 0, false, &t);
+		assert_int_equal(t.samples, 20);
+		assert_true(near(t.wait_ns, 30 * MS));
+	}
+	tick_of(&st, &s, &now, 0, 0, 0, false, &t);
+	assert_int_equal(t.samples, 0);
+	assert_int_equal(t.wait_ns, 0);
+	assert_int_equal(t.delay_ns, 0);
+}
+
+/*
+ * A thread-pool service that reads at once and queues inside: no socket
+ * wait, a sojourn of 1 ms while it keeps up. Overloaded (the data plane
+ * sheds), its sojourn grows to 8 ms: the rise is the queue, 7 ms, and the
+ * base does not learn it however long the overload lasts (no creep), up
+ * to the stale time, after which a service that stays slower is re-learnt.
+ */
+static void test_base_rise_and_no_creep(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	for (int i = 0; i < 100; i++)
+		tick_of(&st, &s, &now, 10, 20 * US, MS, false, &t);
+	assert_true(near(t.base_ns, MS));
+	assert_int_equal(t.rise_ns, 0);
+	assert_true(t.delay_ns < 100 * US);
+
+	for (int i = 0; i < 500; i++) {	/* 5 s of overload */
+		tick_of(&st, &s, &now, 10, 20 * US, 8 * MS, true, &t);
+		assert_true(near(t.base_ns, MS));
+	}
+	assert_true(near(t.rise_ns, 7 * MS));
+	assert_int_equal(t.delay_ns, t.rise_ns);
+
+	for (int i = 0; i < 600; i++)	/* past the stale time (10 s) */
+		tick_of(&st, &s, &now, 10, 20 * US, 8 * MS, true, &t);
+	assert_true(t.base_ns > 2 * MS);
+	assert_true(t.rise_ns < 6 * MS);
+}
+
+/*
+ * Steady overload for longer than the stale time, with the queue the law
+ * holds spreading the answers over 2..8 ms (the service's own time stays
+ * 1 ms, its spread while keeping up nil): the base re-learns from the
+ * fastest answer (2 ms), not from the tail, so the limit does not creep
+ * up with the queue; the rise still reads the queue.
+ */
+static void test_stale_base_does_not_follow_the_queue(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	for (int i = 0; i < 100; i++)
+		tick_of(&st, &s, &now, 10, 0, MS, false, &t);
+	for (int i = 0; i < 3000; i++) {	/* 30 s */
+		for (int k = 0; k < 10; k++)
+			answer(&s, 0, 2 * MS + (uint64_t)k * 6 * MS / 9, true);
+		tick_of(&st, &s, &now, 0, 0, 0, true, &t);
+	}
+	assert_true(near(t.base_ns, 2 * MS));
+	assert_true(t.rise_ns > 5 * MS);
+}
+
+/* The same service keeping up at a higher load (no shedding) whose p90
+ * sojourn grows: the base follows, slowly; a faster service pulls it
+ * down within a few ticks. */
+static void test_base_follows_when_keeping_up(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	tick_of(&st, &s, &now, 10, 0, MS, false, &t);
+	for (int i = 0; i < 10; i++)
+		tick_of(&st, &s, &now, 10, 0, 2 * MS, false, &t);
+	/* a tenth of a second in: the base moved a little, not all the way */
+	assert_true(t.base_ns > MS + 50 * US && t.base_ns < 3 * MS / 2);
+	for (int i = 0; i < 500; i++)
+		tick_of(&st, &s, &now, 10, 0, 2 * MS, false, &t);
+	assert_true(near(t.base_ns, 2 * MS));
+	for (int i = 0; i < 60; i++)
+		tick_of(&st, &s, &now, 10, 0, MS, false, &t);
+	assert_true(near(t.base_ns, MS));
+}
+
+/* Health checks: a cheap one among real requests does not move the p90,
+ * and an idle spell with only health checks (a few answers a window) does
+ * not move the base at all. */
+static void test_health_checks_do_not_fake_the_base(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	for (int i = 0; i < 100; i++) {
+		answer(&s, 0, 50 * US, true);	/* a health check a tick */
+		tick_of(&st, &s, &now, 10, 0, 5 * MS, false, &t);
+	}
+	assert_true(near(t.base_ns, 5 * MS));
+	for (int i = 0; i < 1000; i++) {	/* 10 s idle but for the checks */
+		answer(&s, 0, 50 * US, true);
+		tick_of(&st, &s, &now, 0, 0, 0, false, &t);
+	}
+	assert_true(near(t.base_ns, 5 * MS));
 }
 
 /* No read and nothing waiting is an idle service: no delay at all. */
@@ -123,16 +280,17 @@ static void test_idle_is_not_delay(void **state)
 	struct gsig_tick t;
 
 	gsig_init(&st);
-	gsig_tick(&st, 0, &s, 0, &t);
+	gsig_tick(&st, 0, &s, 0, false, &t);
 	for (uint64_t now = 10 * MS; now < 5000 * MS; now += 10 * MS) {
-		gsig_tick(&st, now, &s, 0, &t);
-		assert_int_equal(t.delay_min_ns, 0);
-		assert_int_equal(t.oldest_age_ns, 0);
+		gsig_tick(&st, now, &s, 0, false, &t);
+		assert_int_equal(t.delay_ns, 0);
+		assert_int_equal(t.stuck_ns, 0);
 	}
 }
 
-/* Work waiting and nothing read: the oldest waited at least since the
- * later of the last read and the last tick that saw nothing waiting. */
+/* Requests waiting and none answered: the oldest waited at least since
+ * the later of the last answer and the last tick that saw nothing
+ * waiting. */
 static void test_stuck_service(void **state)
 {
 	(void)state;
@@ -142,33 +300,61 @@ static void test_stuck_service(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, &t);
-	/* a long idle spell, then connections that are never read */
-	for (now = 10 * MS; now <= 3000 * MS; now += 10 * MS)
-		gsig_tick(&st, now, &s, 0, &t);
-	s.conns += 5;
-	gsig_tick(&st, now, &s, 0, &t);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	tick_of(&st, &s, &now, 10, 0, MS, false, &t);	/* it answers */
+	/* a long idle spell, then requests that are never answered */
+	for (int i = 0; i < 300; i++)
+		tick_of(&st, &s, &now, 0, 0, 0, false, &t);
+	s.started += 5;
+	gsig_tick(&st, now, &s, 0, false, &t);
 	assert_int_equal(t.pending, 5);
-	assert_int_equal(t.oldest_age_ns, 10 * MS);	/* not the idle 3 s */
+	assert_int_equal(t.stuck_ns, 0);	/* no time has passed */
 	now += 10 * MS;
-	gsig_tick(&st, now, &s, 0, &t);
-	assert_int_equal(t.oldest_age_ns, 20 * MS);
-	now += 180 * MS;
-	gsig_tick(&st, now, &s, 0, &t);
-	assert_int_equal(t.oldest_age_ns, 200 * MS);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	assert_int_equal(t.stuck_ns, 10 * MS);	/* not the idle 3 s */
+	now += 190 * MS;
+	gsig_tick(&st, now, &s, 0, false, &t);
+	assert_int_equal(t.stuck_ns, 200 * MS);
 
-	/* reads resume: the waits carry the signal, the age is theirs */
-	for (int i = 0; i < 5; i++)
-		add_wait(&s, 200 * MS, true);
+	/* answers resume: they carry the signal */
+	for (int i = 0; i < 5; i++) {
+		s.started--;	/* the same 5 requests */
+		answer(&s, 150 * MS, 210 * MS, false);
+	}
 	now += 10 * MS;
-	gsig_tick(&st, now, &s, 0, &t);
-	assert_true(t.oldest_age_ns >= 160 * MS && t.oldest_age_ns <= 240 * MS);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	assert_int_equal(t.stuck_ns, 0);
 	assert_int_equal(t.pending, 0);
-	assert_true(t.delay_min_ns >= 160 * MS && t.delay_min_ns <= 240 * MS);
+	assert_true(near(t.wait_ns, 150 * MS));
+	assert_true(near(t.rise_ns, 209 * MS));
+	assert_true(near(t.delay_ns, 209 * MS));
+}
+
+/* A service that takes requests and never answers (a sink) is not stuck:
+ * it has no request-response signal at all. */
+static void test_sink_is_not_stuck(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	for (int i = 0; i < 100; i++) {
+		s.started += 3;
+		s.conns += 3;
+		now += 10 * MS;
+		gsig_tick(&st, now, &s, 0, false, &t);
+		assert_int_equal(t.stuck_ns, 0);
+		assert_int_equal(t.delay_ns, 0);
+	}
+	assert_int_equal(t.pending, 300);
 }
 
 /* Connections in the accept queue are waiting work too, and ones closed
- * unread stop counting as waiting. */
+ * unanswered stop counting as waiting. */
 static void test_backlog_and_abandoned(void **state)
 {
 	(void)state;
@@ -177,19 +363,53 @@ static void test_backlog_and_abandoned(void **state)
 	struct gsig_tick t;
 
 	gsig_init(&st);
-	gsig_tick(&st, 0, &s, 0, &t);
-	gsig_tick(&st, 10 * MS, &s, 3, &t);
-	assert_int_equal(t.oldest_age_ns, 10 * MS);
+	gsig_tick(&st, 0, &s, 0, false, &t);
+	gsig_tick(&st, 10 * MS, &s, 3, false, &t);
+	assert_int_equal(t.stuck_ns, 10 * MS);
 	s.conns += 2;
+	s.started += 2;
 	s.abandoned += 2;
-	gsig_tick(&st, 20 * MS, &s, 0, &t);
+	gsig_tick(&st, 20 * MS, &s, 0, false, &t);
 	assert_int_equal(t.pending, 0);
 	assert_int_equal(t.abandoned, 2);
-	assert_int_equal(t.oldest_age_ns, 0);
+	assert_int_equal(t.stuck_ns, 0);
 	/* open connections: established minus those that left */
 	s.closed = 1;
-	gsig_tick(&st, 30 * MS, &s, 0, &t);
+	gsig_tick(&st, 30 * MS, &s, 0, false, &t);
 	assert_int_equal(t.open, 1);
+}
+
+/* Keep-alive sampling: measured one in 2^shift, the shift rising while a
+ * window holds more sojourns than a p90 needs, falling when it holds too
+ * few, within SL_GUARD_SHIFT_MAX. */
+static void test_sampling_shift(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+	uint32_t shift = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, &t);
+	assert_int_equal(t.shift, 0);
+	/* 100k requests/s measured one in 2^shift: ~1000 a tick at shift 0 */
+	for (int i = 0; i < 100; i++) {
+		tick_of(&st, &s, &now, (int)(1000 >> shift), 0, MS, false, &t);
+		assert_true(t.shift <= shift + 1);
+		shift = t.shift;
+	}
+	/* settled where a window of 4 ticks holds 64..256 sojourns */
+	assert_true(shift >= 4 && shift <= 6);
+	/* the service idles: back to measuring every request */
+	for (int i = 0; i < 100; i++)
+		tick_of(&st, &s, &now, 1, 0, MS, false, &t);
+	assert_int_equal(t.shift, 0);
+	/* never beyond the maximum */
+	for (int i = 0; i < 100; i++)
+		tick_of(&st, &s, &now, 5000, 0, MS, false, &t);
+	assert_int_equal(t.shift, SL_GUARD_SHIFT_MAX);
 }
 
 /* A one-thread service on 2 CPUs: half the CPUs while saturated is busy 1
@@ -261,9 +481,16 @@ int main(void)
 		cmocka_unit_test(test_bucket_bounds),
 		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_tick_differences),
+		cmocka_unit_test(test_window),
+		cmocka_unit_test(test_base_rise_and_no_creep),
+		cmocka_unit_test(test_stale_base_does_not_follow_the_queue),
+		cmocka_unit_test(test_base_follows_when_keeping_up),
+		cmocka_unit_test(test_health_checks_do_not_fake_the_base),
 		cmocka_unit_test(test_idle_is_not_delay),
 		cmocka_unit_test(test_stuck_service),
+		cmocka_unit_test(test_sink_is_not_stuck),
 		cmocka_unit_test(test_backlog_and_abandoned),
+		cmocka_unit_test(test_sampling_shift),
 		cmocka_unit_test(test_busy_learns_saturation),
 		cmocka_unit_test(test_listener_find),
 	};

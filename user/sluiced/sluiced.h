@@ -55,6 +55,7 @@
 #include "pins.h"
 #include "signals.h"
 #include "guardsig.h"
+#include "sockdiag.h"
 #include "procsock.h"
 
 struct conn;
@@ -169,10 +170,14 @@ struct sld_guard_view {
 	_Atomic uint32_t listeners;	/* listening sockets (SO_REUSEPORT) */
 	_Atomic uint32_t accept_queue;	/* connections waiting for accept() */
 	_Atomic uint32_t accept_limit;	/* the listen() backlog */
-	_Atomic uint64_t wait_min_ns;	/* the tick's waits: smallest, median, p99 */
-	_Atomic uint64_t wait_p50_ns;
-	_Atomic uint64_t wait_p99_ns;
-	_Atomic uint64_t pending;	/* sockets with work waiting now */
+	_Atomic uint64_t wait_ns;	/* the window's p99 socket wait */
+	_Atomic uint64_t sojourn_ns;	/* the window's p99 sojourn, */
+	_Atomic uint64_t base_ns;	/* its level while keeping up, */
+	_Atomic uint64_t rise_ns;	/* and the rise above it */
+	_Atomic uint64_t sojourn_p50_ns;	/* the window's sojourns: median, p99 */
+	_Atomic uint64_t sojourn_p99_ns;
+	_Atomic uint32_t sample_shift;	/* keep-alive requests measured: 1 in 2^this */
+	_Atomic uint64_t pending;	/* measured requests unanswered now */
 	_Atomic uint64_t open;		/* established connections open */
 	_Atomic uint64_t sat_cpu_milli;	/* CPUs the service uses saturated, x 1000 */
 	struct sl_guard_stats total;	/* the kernel's counters (controller thread
@@ -193,6 +198,11 @@ struct sld_guard {
 	bool have_cpu;			/* the owner's CPU clock is readable */
 	struct sld_cpu cpu;
 	struct gsig_busy busy;		/* its busy fraction, learnt */
+	bool shedding;			/* the data plane refused some last tick */
+	struct sld_listener ls;		/* the listener, as last read, */
+	int ls_err;			/* or why not (-ENOENT: none) */
+	unsigned ls_ticks;		/* ticks since it was read */
+	uint32_t shift;			/* the sampling shift in the kernel */
 };
 
 struct sld {
@@ -315,7 +325,7 @@ void sld_dataplane_down(struct sld *d, bool detach);
 /* guardbpf.c */
 int sld_guard_bpf_check(void);	/* BTF and the tracepoints, logged */
 int sld_guard_bpf_open(struct sld_guard_bpf *gb);
-int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx);
+int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx, uint32_t shift);
 int sld_guard_bpf_read(struct sld_guard_bpf *gb, int idx, struct sl_guard_stats *sum);
 void sld_guard_bpf_close(struct sld_guard_bpf *gb);
 

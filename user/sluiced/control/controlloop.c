@@ -256,6 +256,10 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		}
 		l->kprev = k;
 		l->have_kprev = true;
+		/* The guard's baseline learns only while nothing is shed
+		 * (guardsig.h): next tick's measure reads this one's. */
+		if (l->g)
+			l->g->shedding = s.shed_rate + s.shed_level > 0;
 	} else if (!l->g) {
 		/* No data plane: the acceptor enforces the rate (server.c);
 		 * what it admitted and what it shed for the rate are the

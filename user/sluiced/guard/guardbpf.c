@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Guard mode's BPF object (bpf/guard.bpf.c): check that the kernel has
- * what it needs before anything is loaded (BTF, the three tracepoints),
+ * what it needs before anything is loaded (BTF, the four tracepoints),
  * load it for our network namespace, attach it, add the guarded ports,
  * and read a port's counters summed over CPUs.
  */
@@ -23,7 +23,7 @@
 
 /* The BTF tracepoints attached, by their kernel names. */
 static const char *const tracepoints[] = { "inet_sock_set_state", "sk_data_ready",
-					   "sock_recv_length" };
+					   "sock_recv_length", "sock_send_length" };
 
 int sld_guard_bpf_check(void)
 {
@@ -104,9 +104,9 @@ out:
 	return err;
 }
 
-int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx)
+int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx, uint32_t shift)
 {
-	__u32 key = port, val = idx < 0 ? 0 : (__u32)idx + 1;
+	__u32 key = port, val = idx < 0 ? 0 : SL_GUARD_PORT(idx, shift);
 
 	if (bpf_map_update_elem(bpf_map__fd(gb->skel->maps.guard_ports), &key, &val, BPF_ANY))
 		return -errno;
@@ -122,15 +122,17 @@ int sld_guard_bpf_read(struct sld_guard_bpf *gb, int idx, struct sl_guard_stats 
 		return -errno;
 	memset(sum, 0, sizeof(*sum));
 	for (int c = 0; c < gb->ncpu; c++) {
-		sum->waits += per[c].waits;
-		sum->wait_ns += per[c].wait_ns;
+		sum->started += per[c].started;
+		sum->answered += per[c].answered;
+		sum->sojourn_ns += per[c].sojourn_ns;
 		sum->conns += per[c].conns;
-		sum->readies += per[c].readies;
 		sum->served += per[c].served;
 		sum->closed += per[c].closed;
 		sum->abandoned += per[c].abandoned;
-		for (int b = 0; b < SL_GUARD_BUCKETS; b++)
+		for (int b = 0; b < SL_GUARD_BUCKETS; b++) {
 			sum->hist[b] += per[c].hist[b];
+			sum->whist[b] += per[c].whist[b];
+		}
 	}
 	return 0;
 }

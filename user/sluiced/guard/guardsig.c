@@ -1,12 +1,33 @@
 // SPDX-License-Identifier: MIT
 /*
  * Guard mode's signal math (guardsig.h): the kernel's cumulative counters
- * of a guarded port, differenced per tick, into the controller's delay
- * signals.
+ * of a guarded port, differenced per tick and over a window of ticks,
+ * into the controller's delay signal.
  */
 #include "guardsig.h"
 
 #include <string.h>
+
+/* The quantile the signal and its baseline take. The law settles where
+ * its signal sits just under the target, so the signal is the quantile
+ * the bar is on: the p99 of what is admitted. Over a window of a few
+ * ticks at ~1000 requests/s that is the largest sojourn or two: the law's
+ * proportional step and the goodput it anchors to keep one outlier from
+ * cutting much. */
+#define GSIG_Q 0.99
+/* The baseline moves only on a window with this many answers. */
+#define BASE_MIN_SAMPLES 8
+/* Its steps toward a window's p99, a tick: down within ~10 ticks, up
+ * within ~100 (a second), and only while nothing is shed. */
+#define BASE_DOWN 0.1
+#define BASE_UP 0.01
+#define BASE_STALE_NS 10000000000ull
+/* The tail's distance from the fastest answer while keeping up: an EWMA
+ * over ~10 windows. */
+#define SPREAD_ALPHA 0.1
+/* Sojourns a window should hold (guardsig.h, sampling). */
+#define SAMPLES_HI 256
+#define SAMPLES_LO 64
 
 void gsig_init(struct gsig_state *st)
 {
@@ -50,58 +71,129 @@ uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q)
 	return bucket_mid_ns(SL_GUARD_BUCKETS - 1);
 }
 
-void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
-	       uint32_t backlog, struct gsig_tick *out)
+/* The difference of two cumulative histograms, and its count. */
+static uint64_t hist_diff(const __u64 *cur, const __u64 *old, uint64_t *out)
 {
-	const struct sl_guard_stats *p = &st->prev;
-	uint64_t hist[SL_GUARD_BUCKETS], n = 0, started, ended;
+	uint64_t n = 0;
+
+	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++) {
+		out[b] = sub(cur[b], old[b]);
+		n += out[b];
+	}
+	return n;
+}
+
+static void update_base(struct gsig_state *st, uint64_t now, uint64_t q, uint64_t lo,
+			uint64_t samples, bool shedding)
+{
+	uint64_t up = q;	/* where the base may rise to */
+
+	if (!shedding)
+		st->keepup_ns = now;
+	if (samples < BASE_MIN_SAMPLES)
+		return;
+	if (!st->base_ns) {
+		st->base_ns = q;
+		st->spread_ns = q - lo;
+		return;
+	}
+	if (!shedding) {
+		st->spread_ns += (int64_t)(((double)(q - lo) - (double)st->spread_ns) * SPREAD_ALPHA);
+	} else if (now - st->keepup_ns < BASE_STALE_NS) {
+		up = 0;		/* overloaded: what it shows is the queue */
+	} else {
+		/* Stale: re-learn from the window's fastest answer plus the
+		 * spread the service showed while keeping up. A service whose
+		 * work got slower raises its fastest answer; a queue the law
+		 * holds raises it only by what never drains, where the window's
+		 * tail (the queue itself) would creep up with the limit. */
+		uint64_t floor = lo + (uint64_t)st->spread_ns;
+
+		up = floor < q ? floor : q;
+	}
+	if (q < st->base_ns) {
+		st->base_ns -= (uint64_t)((double)(st->base_ns - q) * BASE_DOWN);
+	} else if (up > st->base_ns) {
+		/* at least a nanosecond: a step that rounds to 0 never arrives */
+		uint64_t step = (uint64_t)((double)(up - st->base_ns) * BASE_UP);
+
+		st->base_ns += step ? step : 1;
+	}
+}
+
+static uint32_t next_shift(uint32_t shift, uint64_t samples)
+{
+	if (samples > SAMPLES_HI && shift < SL_GUARD_SHIFT_MAX)
+		return shift + 1;
+	if (samples < SAMPLES_LO && shift > 0)
+		return shift - 1;
+	return shift;
+}
+
+void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
+	       uint32_t backlog, bool shedding, struct gsig_tick *out)
+{
+	const struct sl_guard_stats *p, *old;
+	uint64_t hist_soj[SL_GUARD_BUCKETS], hist[SL_GUARD_BUCKETS], n, wn;
 
 	memset(out, 0, sizeof(*out));
-	started = cur->conns + cur->readies;
-	ended = cur->waits + cur->abandoned;
-	out->pending = sub(started, ended);
+	out->pending = sub(cur->started, cur->answered + cur->abandoned);
 	out->open = sub(cur->conns, cur->closed);
 	if (!st->primed) {
 		st->primed = true;
-		st->prev = *cur;
+		st->snap[0] = *cur;
+		st->next = 1 % GSIG_WINDOW;
+		st->filled = 1;
 		st->prev_ns = now;
-		st->last_read_ns = now;
+		st->last_answer_ns = now;
 		st->clear_ns = now;
+		st->keepup_ns = now;
+		out->shift = st->shift;
 		return;
 	}
+	p = &st->snap[(st->next + GSIG_WINDOW - 1) % GSIG_WINDOW];
+	old = &st->snap[st->filled < GSIG_WINDOW ? 0 : st->next];
 	out->interval_ns = sub(now, st->prev_ns);
-	out->waits = sub(cur->waits, p->waits);
+	out->answered = sub(cur->answered, p->answered);
 	out->served = sub(cur->served, p->served);
 	out->conns = sub(cur->conns, p->conns);
 	out->abandoned = sub(cur->abandoned, p->abandoned);
-	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++) {
-		hist[b] = sub(cur->hist[b], p->hist[b]);
-		n += hist[b];
-	}
-	if (n) {
-		out->delay_min_ns = gsig_quantile(hist, n, 0);
-		out->p50_ns = gsig_quantile(hist, n, 0.5);
-		out->p99_ns = gsig_quantile(hist, n, 0.99);
-		/* The pool's oldest task, here the tick's p90 wait: a service
-		 * that serves some sockets at once and leaves others waiting
-		 * (Go's scheduler runs the newest goroutine first, netpoll's
-		 * readied ones wait in a second queue) has a small minimum and
-		 * a long tail. The law weighs it by half, so it acts only when
-		 * a tenth of the reads waited twice the target. */
-		out->oldest_age_ns = gsig_quantile(hist, n, 0.9);
-		st->last_read_ns = now;
-	} else if (out->pending || backlog) {
-		/* Stuck: nothing read, work waiting. It arrived after the last
-		 * tick that saw nothing waiting, and has waited since the
-		 * last read at least. */
-		uint64_t since = st->last_read_ns > st->clear_ns ? st->last_read_ns
-								 : st->clear_ns;
 
-		out->oldest_age_ns = sub(now, since);
+	n = hist_diff(cur->hist, old->hist, hist_soj);
+	out->samples = n;
+	if (n) {
+		out->sojourn_ns = gsig_quantile(hist_soj, n, GSIG_Q);
+		out->p50_ns = gsig_quantile(hist_soj, n, 0.5);
+		out->p99_ns = gsig_quantile(hist_soj, n, 0.99);
+	}
+	wn = hist_diff(cur->whist, old->whist, hist);
+	out->wait_ns = gsig_quantile(hist, wn, GSIG_Q);
+	update_base(st, now, out->sojourn_ns, gsig_quantile(hist_soj, n, 0), n, shedding);
+	out->base_ns = st->base_ns;
+	if (st->base_ns && out->sojourn_ns > st->base_ns)
+		out->rise_ns = out->sojourn_ns - st->base_ns;
+	out->delay_ns = out->wait_ns > out->rise_ns ? out->wait_ns : out->rise_ns;
+
+	if (out->answered) {
+		st->answering = true;
+		st->last_answer_ns = now;
+	} else if ((out->pending && st->answering) || backlog) {
+		/* Stuck: nothing answered, work waiting. It arrived after the
+		 * last tick that saw nothing waiting, and has waited since
+		 * the last answer at least. */
+		uint64_t since = st->last_answer_ns > st->clear_ns ? st->last_answer_ns
+								   : st->clear_ns;
+
+		out->stuck_ns = sub(now, since);
 	}
 	if (!out->pending && !backlog)
 		st->clear_ns = now;
-	st->prev = *cur;
+	st->shift = next_shift(st->shift, n);
+	out->shift = st->shift;
+	st->snap[st->next] = *cur;
+	st->next = (st->next + 1) % GSIG_WINDOW;
+	if (st->filled < GSIG_WINDOW)
+		st->filled++;
 	st->prev_ns = now;
 }
 

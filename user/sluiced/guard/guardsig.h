@@ -2,25 +2,60 @@
 /*
  * Guard mode's signal math: from the kernel's cumulative counters of one
  * guarded port (struct sl_guard_stats, summed over CPUs), once a tick, the
- * queueing-delay signals the controller takes (control.h). Pure: no clock
- * reads, no I/O; time comes in as an argument.
+ * queueing delay the controller takes (control.h). Pure: no clock reads,
+ * no I/O; time comes in as an argument.
  *
- *   delay_min_ns   the smallest wait that ended in the tick (CoDel's
- *                  minimum: a burst that drained within the tick does not
- *                  count), as its histogram bucket's middle, within ~10%
- *   oldest_age_ns  the tick's p90 wait (the law weighs it by half: a long
- *                  tail behind a small minimum); with no read in the tick
- *                  but work waiting, the service is stuck, and the oldest
- *                  work has waited at least since the later of the last
- *                  read and the last tick that saw nothing waiting. No
- *                  read and nothing waiting is an idle service: 0, not a
- *                  small delay.
- *   served         connections the service read for the first time: its
- *                  completions, in the unit of the kernel's bucket
+ * Two measures of each answered request (guard_abi.h): its socket wait
+ * (arrival to the service's first read) and its sojourn (arrival to the
+ * first write of the answer). Their p99 (GSIG_Q) over the last GSIG_WINDOW ticks:
+ *
+ *   wait_ns      the socket wait: queueing alone, no baseline needed. It
+ *                sees a service whose queue is its unread sockets: an
+ *                event loop, goroutines waiting for the CPU, a pool
+ *                whose threads are all busy.
+ *   rise_ns      the sojourn above base_ns, its level while the service
+ *                kept up. It also sees a queue inside the process, after
+ *                the read: an executor's queue, threads sharing a CPU
+ *                (the JDK HttpServer reads at once and then waits there).
+ *   delay_ns     the larger of the two: the controller's signal.
+ *
+ * The baseline (Gradient2's long-term RTT, Vegas's base RTT), and the
+ * pitfalls users met with such baselines:
+ *   - it is the same quantile as the signal, not a minimum, so a service
+ *     whose requests differ in cost (p99 well above p5) reads no queue,
+ *     and a cheap health check among real requests cannot fake a low one;
+ *     a window with fewer than BASE_MIN_SAMPLES answers (an idle spell
+ *     with only health checks) does not move it;
+ *   - it is never probed (no concurrency pinned to measure it, Envoy's
+ *     minRTT trap): it follows the service passively, down at once-ish
+ *     (BASE_DOWN a tick), up slowly (BASE_UP) and only in ticks where the
+ *     data plane shed nothing, so that under steady overload the queue
+ *     the controller holds is never learnt as the service's own time (the
+ *     limit creeping up, concurrency-limits #134);
+ *   - after BASE_STALE_NS of shedding without a break it may rise again,
+ *     to the window's fastest answer plus the spread the service showed
+ *     while keeping up: a service whose work got slower must not be held
+ *     to its old speed (starved of the rate it could serve), while the
+ *     queue the law holds lifts the fastest answer only by what never
+ *     drains; the socket wait has no baseline and bounds the rest.
+ *
+ * Stuck: no answer in the tick while work waits (measured requests not
+ * answered, or connections in the accept queue): stuck_ns is the age of
+ * the oldest at least, since the later of the last answer and the last
+ * tick that saw nothing waiting. Unanswered requests count only for a
+ * service that has answered since we started: one that never answers
+ * (a sink) has no request-response signal at all, not a stuck one.
+ * No answer and nothing waiting is an idle service: 0, not a delay.
+ *
+ * Sampling (guard_abi.h): shift, the keep-alive requests measured one in
+ * 2^shift, rises while a window holds more than SAMPLES_HI sojourns and
+ * falls below SAMPLES_LO: enough for a tail quantile each window, no more.
  *
  * API:
  *   gsig_init(st)
- *   gsig_tick(st, now, cur, backlog, out)   one tick; the first only primes
+ *   gsig_tick(st, now, cur, backlog, shedding, out)   one tick; the first only
+ *                                           primes. shedding: the data plane
+ *                                           refused connections last tick.
  *   gsig_quantile(hist, n, q)               q-quantile (0..1) of bucket counts,
  *                                           in ns (bucket middle); 0 if n is 0
  *   gsig_busy_init(b, cpus, cpu_ns, now)    the service's CPU clock at start
@@ -43,25 +78,39 @@
 
 #include <sluice/guard_abi.h>
 
+#define GSIG_WINDOW 4		/* ticks the quantiles span */
+
 struct gsig_state {
-	struct sl_guard_stats prev;
+	struct sl_guard_stats snap[GSIG_WINDOW];	/* counters at the last ticks */
+	unsigned next, filled;	/* ring of snap: next written, how many valid */
 	bool primed;
+	bool answering;		/* the service answered since we started */
 	uint64_t prev_ns;
-	uint64_t last_read_ns;	/* last tick in which a wait ended */
+	uint64_t last_answer_ns;	/* last tick in which a request was answered */
 	uint64_t clear_ns;	/* last tick that saw nothing waiting */
+	uint64_t keepup_ns;	/* last tick the data plane shed nothing */
+	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: not yet) */
+	int64_t spread_ns;	/* its distance from the fastest answer then */
+	uint32_t shift;		/* keep-alive sampling */
 };
 
 struct gsig_tick {
 	uint64_t interval_ns;	/* since the previous tick (0: first tick) */
-	uint64_t delay_min_ns;
-	uint64_t oldest_age_ns;
-	uint64_t waits;		/* waits ended in the tick */
-	uint64_t served;	/* new connections read for the first time */
+	uint64_t delay_ns;	/* max(wait_ns, rise_ns): the signal */
+	uint64_t wait_ns;	/* the window's p99 socket wait */
+	uint64_t sojourn_ns;	/* the window's p99 sojourn */
+	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: unknown) */
+	uint64_t rise_ns;	/* sojourn_ns above base_ns */
+	uint64_t stuck_ns;	/* no answer, work waiting: its age at least */
+	uint64_t samples;	/* sojourns in the window */
+	uint64_t p50_ns, p99_ns;	/* of the window's sojourns (0: none) */
+	uint64_t answered;	/* requests answered in the tick (measured ones) */
+	uint64_t served;	/* connections answered for the first time */
 	uint64_t conns;		/* connections established */
-	uint64_t abandoned;	/* closed unread */
-	uint64_t p50_ns, p99_ns;	/* of the tick's waits (0: none) */
-	uint64_t pending;	/* work waiting in sockets now (approximate) */
+	uint64_t abandoned;	/* closed unanswered */
+	uint64_t pending;	/* measured requests unanswered now */
 	uint64_t open;		/* established connections open now */
+	uint32_t shift;		/* keep-alive sampling shift to set */
 };
 
 struct gsig_busy {
@@ -71,7 +120,7 @@ struct gsig_busy {
 
 void gsig_init(struct gsig_state *st);
 void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
-	       uint32_t backlog, struct gsig_tick *out);
+	       uint32_t backlog, bool shedding, struct gsig_tick *out);
 uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q);
 void gsig_busy_init(struct gsig_busy *b, unsigned cpus, uint64_t cpu_ns, uint64_t now);
 double gsig_busy(struct gsig_busy *b, uint64_t cpu_ns, uint64_t now, bool overloaded);

@@ -176,17 +176,19 @@ static void ctl_metrics(struct prom_buf *b, struct sld_ctl_view *const *views,
  * measurements of the service's sockets. */
 static int guard_page(struct sld *d, char *mem, size_t cap)
 {
-	static const char *const cn[] = { "sluiced_guard_waits_total",
-					  "sluiced_guard_wait_seconds_total",
+	static const char *const cn[] = { "sluiced_guard_requests_measured_total",
+					  "sluiced_guard_requests_answered_total",
+					  "sluiced_guard_sojourn_seconds_total",
 					  "sluiced_guard_connections_total",
 					  "sluiced_guard_served_total",
 					  "sluiced_guard_abandoned_total" };
 	static const char *const ch[] = {
-		"Waits that ended with a read by the service.",
-		"Sum of those waits.",
+		"Requests measured: arrivals on a socket with none in progress (sampled).",
+		"Of those, answered by the service.",
+		"Their sojourns (arrival to the first write of the answer), summed.",
 		"Connections established (handshake done).",
-		"Connections the service read for the first time.",
-		"Connections closed with work never read.",
+		"Connections answered for the first time.",
+		"Connections closed with a measured request unanswered.",
 	};
 	struct sld_ctl_view *views[SLD_MAX_GUARDS];
 	const char *names[SLD_MAX_GUARDS];
@@ -209,30 +211,42 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 		    "Connections waiting for the service's accept().", accept_queue, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_accept_limit",
 		    "The service's listen() backlog.", accept_limit, 1);
-	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_min_seconds",
-		    "Smallest wait of work in the service's sockets, last tick.", wait_min_ns, 1e-9);
-	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_p50_seconds",
-		    "Median wait, last tick.", wait_p50_ns, 1e-9);
-	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_p99_seconds",
-		    "99th percentile wait, last tick.", wait_p99_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_wait_seconds",
+		    "p99 of the requests' socket wait (arrival to first read), last window.",
+		    wait_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_seconds",
+		    "p99 of the requests' sojourn (arrival to first write), last window.",
+		    sojourn_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_base_seconds",
+		    "The sojourn's p99 while the service keeps up (learnt; 0: not yet).",
+		    base_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_rise_seconds",
+		    "The sojourn's p99 above its base: queueing the socket wait may not see.",
+		    rise_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_p50_seconds",
+		    "Median sojourn, last window.", sojourn_p50_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_p99_seconds",
+		    "99th percentile sojourn, last window.", sojourn_p99_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_sample_shift",
+		    "Keep-alive requests are measured one in 2^this.", sample_shift, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_waiting",
-		    "Sockets with work waiting for a read now.", pending, 1);
+		    "Measured requests not answered yet.", pending, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_connections_open",
 		    "Established connections open now.", open, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_saturated_cpus",
 		    "CPUs the service keeps busy when saturated (learnt; its busy fraction's unit).",
 		    sat_cpu_milli, 1e-3);
-	for (unsigned c = 0; c < 5; c++) {
+	for (unsigned c = 0; c < sizeof(cn) / sizeof(cn[0]); c++) {
 		prom_family(&b, cn[c], ch[c], PROM_COUNTER);
 		for (unsigned i = 0; i < n; i++) {
 			struct prom_label l = { "service", names[i] };
-			uint64_t val = c == 0 ? t[i].waits : c == 2 ? t[i].conns :
-				       c == 3 ? t[i].served : t[i].abandoned;
+			const uint64_t val[] = { t[i].started, t[i].answered, 0, t[i].conns,
+						 t[i].served, t[i].abandoned };
 
-			if (c == 1)	/* seconds, not a count */
-				prom_sample(&b, cn[c], &l, 1, (double)t[i].wait_ns / 1e9);
+			if (c == 2)	/* seconds, not a count */
+				prom_sample(&b, cn[c], &l, 1, (double)t[i].sojourn_ns / 1e9);
 			else
-				prom_sample_u64(&b, cn[c], &l, 1, val);
+				prom_sample_u64(&b, cn[c], &l, 1, val[c]);
 		}
 	}
 	prom_family(&b, "sluice_kernel_decisions_total",
