@@ -123,7 +123,7 @@ EOF
 srvnet() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 
 # metrics: the page of the daemon on $METRICS (inside the server host).
-metrics() { srvnet curl -s --max-time 5 "http://$METRICS/metrics"; }
+metrics() { srvnet curl -s --max-time 20 "http://$METRICS/metrics"; }
 # metric NAME: the value of one sample (NAME with its labels, as printed).
 metric() { metrics | awk -v n="$1" '$1 == n { print $2; exit }'; }
 # int X: a metric value as an integer (Prometheus prints 1e+01).

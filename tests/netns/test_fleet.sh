@@ -98,7 +98,7 @@ ctl_on() {
 	nsenter --net="/run/netns/$(srv_ns "$n")" "$SLUICECTL" --pin-dir "$(srv_pins "$n")" "$@"
 }
 metric_on() {
-	nsenter --net="/run/netns/$(srv_ns "$1")" curl -s --max-time 5 "http://$METRICS/metrics" |
+	nsenter --net="/run/netns/$(srv_ns "$1")" curl -s --max-time 20 "http://$METRICS/metrics" |
 		awk -v n="$2" '$1 == n { printf "%d", $2 + 0; exit }'
 }
 rcli() { on "$NS_BR" redis-cli -h "$BR4" -p $REDIS_PORT -a "$REDIS_PW" --no-auth-warning "$@"; }
@@ -260,7 +260,7 @@ heavy_exceptions() {
 		'[.exceptions[] | select(.service == $s and .prefix == "'$HEAVY4'/32")] | length'
 }
 has_heavy_exception() { [[ $(heavy_exceptions) == 1 ]]; }
-wait_until 5 has_heavy_exception
+wait_until 20 has_heavy_exception
 t_expect "sluicectl prefix list shows the heavy source's exception" "exceptions" "$(heavy_exceptions)" 1
 ctl_on 1 prefix list >"$LOGDIR/prefix-list.txt"
 quota_refused=$(ctl_on 1 -j stats | jq -r --arg s "$SVC" \

@@ -54,7 +54,7 @@ service_stop() {
 	local i
 	kill "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 200; i++)); do
 		[[ -z $(srv ss -Hltn "sport = :$PORT") ]] && return 0
 		sleep 0.1
 	done
@@ -79,11 +79,12 @@ stop_daemon() {
 	ctl service del "$SVC" >/dev/null
 }
 
-# wait_for WHAT CMD...: until CMD succeeds (at most ~10 s).
+# wait_for WHAT CMD...: until CMD succeeds (at most ~30 s: a bound for a
+# loaded machine).
 wait_for() {
 	local i
 	shift
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		"$@" && return 0
 		sleep 0.1
 	done

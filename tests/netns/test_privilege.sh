@@ -77,7 +77,7 @@ t_expect "without any: stats names CAP_BPF" "error" \
 # --- sluiced ----------------------------------------------------------------
 pkill_port() { srv ss -Htlnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | cut -d= -f2 | xargs -r kill; }
 pkill_port	# the echo service leaves the port to sluiced
-for ((i = 0; i < 50; i++)); do srv ss -Hltn "sport = :$PORT" | grep -q LISTEN || break; sleep 0.1; done
+for ((i = 0; i < 200; i++)); do srv ss -Hltn "sport = :$PORT" | grep -q LISTEN || break; sleep 0.1; done
 # nsenter and setpriv exec: $! is the daemon (as_user would put a subshell
 # in between).
 # shellcheck disable=SC2046
@@ -88,9 +88,9 @@ wait_listen $PORT
 # It attaches and claims its entry after it listens: a request before that
 # passes unjudged.
 claimed() { [[ $(uctl -j service list | jq -r '.services[] | select(.service == "tcp/8080") | .daemon') == true ]]; }
-wait_until 5 claimed
+wait_until 20 claimed
 t_expect "sluiced as uid $USER_ID serves" "reply" \
-	"$(cli curl -s --max-time 5 "http://$SRV4:$PORT/health")" ok
+	"$(cli curl -s --max-time 20 "http://$SRV4:$PORT/health")" ok
 uctl -j stats >>"$LOG"
 t_expect_cmp "and its data plane judged the connection" "admitted" \
 	"$(uctl -j stats | jq -r '.services[] | select(.service == "tcp/8080") | .admitted')" -ge 1

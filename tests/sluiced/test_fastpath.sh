@@ -81,7 +81,7 @@ def metrics(mport):
 def fast(mport, reason):
     return int(metrics(mport)['sluiced_fastpath_total{reason="%s"}' % reason])
 
-def wait_for(cond, what, bound_s=10):
+def wait_for(cond, what, bound_s=30):
     """Until cond() holds, at most bound_s (a bound, not a speed claim)."""
     end = time.monotonic() + bound_s
     while not cond():
@@ -116,8 +116,10 @@ GET = b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 EOF
 
 # --- full and expired: one worker, a queue bound of 1, a deadline of
-# 100 ms. A burns 0.3 s of CPU on the worker (a sleep would be handed to the
-# pool's blocking threads); B waits behind it in the queue (its
+# 100 ms. A burns 1 s of CPU on the worker (a sleep would be handed to the
+# pool's blocking threads; a second leaves room for the client's steps
+# below on a loaded machine, where A must still hold the worker when C
+# comes); B waits behind it in the queue (its
 # wait passes the deadline: answered 503 "expired" when dequeued); C finds
 # the queue at its bound (503 "full" at accept, never queued).
 start --queue-bound 1 --deadline 100 --target-delay 200 --header-timeout 30 \
@@ -127,7 +129,7 @@ import sys
 from client import *
 port, mport = int(sys.argv[1]), int(sys.argv[2])
 m = lambda k: metrics(mport)[k]
-a = send(port, GET % b"/work?cpu_us=300000")
+a = send(port, GET % b"/work?cpu_us=1000000")
 wait_for(lambda: m("sluiced_requests_total") >= 1 and m("sluiced_pool_queue_depth") == 0,
          "A on the worker")
 b = send(port, GET % b"/health")
@@ -165,11 +167,15 @@ r0 = m("sluiced_requests_total")
 busy = send(port, GET % b"/work?cpu_us=1000000")
 wait_for(lambda: m("sluiced_requests_total") > r0, "the slow request in flight")
 os.kill(pid, signal.SIGTERM)
+# Any failed connect shows the listener gone: a refusal, or on a loaded
+# machine a reset or a timeout of a SYN that met the listener as it closed.
+# An open listener completes every handshake in the kernel (its backlog
+# far exceeds the attempts of this poll), accepting or not.
 def refused():
     try:
-        socket.create_connection(("127.0.0.1", port)).close()
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
         return False
-    except ConnectionRefusedError:
+    except OSError:
         return True
 wait_for(refused, "the listener closed")
 print("listener refused")

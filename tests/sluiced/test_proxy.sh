@@ -25,8 +25,15 @@ if [[ ! -x $SLUICED ]] || ! command -v python3 >/dev/null; then
 	echo "[  SKIPPED ] proxy: all (sluiced not built, or no python3)"
 	exit 0
 fi
-base=$((22000 + $$ % 18000))
-UPA=$base UPB=$((base + 1)) PX=$((base + 2)) MX=$((base + 3))
+# Eight ports the kernel finds free, for the two upstreams and three
+# daemons (a range from the PID would collide with another test's ports on
+# a machine running several at once).
+read -r UPA UPB PX MX FPX FMX SPX SMX < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(8)]
+for x in s:
+    x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
 TMP=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -276,15 +283,28 @@ expect "a silent new connection is closed at the header timeout" "after 8 s" "$c
 sed -i 's/^deadline = .*/deadline = 300/' "$CONF"
 kill -HUP $PID
 deadline_is() { metric sluiced_deadline_seconds_ms; }
-order=$(poll_for 300 deadline_is >/dev/null; python3 - "$PX" <<'EOF'
+order=$(poll_for 300 deadline_is >/dev/null; python3 - "$PX" "$UPB" "$here" <<'EOF'
 import select, socket, sys, time
-port = int(sys.argv[1])
+port, up = int(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from proxy_cases import stats
 def send(path):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path)
     return s
+def wait_for(cond):
+    end = time.time() + 10  # a bound for a loaded machine
+    while not cond() and time.time() < end:
+        time.sleep(0.05)
+slow_hits = lambda: stats(up)["hits"].get("/slow", 0)
+h0 = slow_hits()
 slow = [send(b"/slow"), send(b"/slow")]
-time.sleep(0.3)
+# Both slow exchanges placed before the third request comes: each one
+# reached the upstream, or (the limit still at one) was answered at the
+# deadline itself.
+answered = lambda s: bool(select.select([s], [], [], 0)[0])
+wait_for(lambda: slow_hits() - h0 >= 1)
+wait_for(lambda: slow_hits() - h0 >= 2 or answered(slow[1]))
 third = send(b"/len")
 names = {slow[0]: "slow", slow[1]: "slow", third: "queued"}
 order, left, end = [], list(names), time.time() + 8
@@ -307,24 +327,33 @@ expect "a request queued behind slow exchanges is answered at the deadline" \
 # --- a 503 at accept (the pool at its bound) to a request whose body is
 # still coming arrives whole (no reset): a daemon of its own with one
 # worker and a queue bound of 1, the worker busy and the queue full
-SPX=$((base + 6))
-"$SLUICED" --listen 127.0.0.1:$SPX --metrics none --pin-dir /nonexistent/sluice \
+"$SLUICED" --listen 127.0.0.1:$SPX --metrics 127.0.0.1:$SMX --pin-dir /nonexistent/sluice \
 	--workers 1 --queue-bound 1 --target-delay 1000 --deadline 5000 --log-level error \
 	2>"$TMP/shed.log" &
 PIDS+=($!)
-poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $SPX)).close(); print('ok')" \
+poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $SMX)).close(); print('ok')" \
 	>/dev/null 2>&1
-got503=$(python3 - "$SPX" <<'EOF'
+got503=$(python3 - "$SPX" "$SMX" "$here" <<'EOF'
 import socket, sys, time
-port = int(sys.argv[1])
+port, mport = int(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from proxy_cases import fetch
+def metric(name):
+    page = fetch(mport, b"GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n").decode()
+    return float(next((l.split()[1] for l in page.splitlines() if l.startswith(name + " ")), "nan"))
+def wait_for(cond):
+    end = time.time() + 30  # a bound for a loaded machine
+    while not cond() and time.time() < end:
+        time.sleep(0.05)
 def send(raw):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(raw)
     return s
-busy = send(b"GET /work?cpu_us=1000000 HTTP/1.1\r\nHost: t\r\n\r\n")
-time.sleep(0.2)
+# (3 s of CPU: the worker must still be busy when the third request comes)
+busy = send(b"GET /work?cpu_us=3000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+wait_for(lambda: metric("sluiced_requests_total") >= 1 and metric("sluiced_pool_queue_depth") == 0)
 queued = send(b"GET /work?cpu_us=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
-time.sleep(0.2)
+wait_for(lambda: metric("sluiced_requests_total") >= 2)
 c = send(b"POST /work HTTP/1.1\r\nHost: t\r\nContent-Length: 60000\r\n\r\n")
 try:
     for _ in range(4):
@@ -345,7 +374,6 @@ expect "503 at accept while the body is still coming: answered, not reset" "stat
 # --- descriptors run out: accepting pauses instead of spinning, in the
 # server and in the metrics endpoint. A daemon of its own with 48
 # descriptors (soft and hard), which 60 connections exhaust.
-FPX=$((base + 4)) FMX=$((base + 5))
 (ulimit -n 48 && exec "$SLUICED" --listen 127.0.0.1:$FPX --metrics 127.0.0.1:$FMX \
 	--pin-dir /nonexistent/sluice --workers 1 --max-connections 200 \
 	--header-timeout 10 --request-timeout 10 --log-level error) 2>"$TMP/fd.log" &
