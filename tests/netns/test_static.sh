@@ -26,15 +26,6 @@ probe() {
 }
 read_probe() { read -r SA RST < <(syn_probe $N $PORT); }
 
-# timed CMD...: runs CMD; PROBE_S is how long it took in seconds, rounded
-# up: a rate-1/s bucket of depth B admits at most B + PROBE_S meanwhile
-# (a loaded machine may stretch the probe past a second).
-timed() {
-	local t0=$EPOCHREALTIME
-	"$@"
-	PROBE_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", b - a + 1 }')
-}
-
 case_drop() {
 	local m=$1
 	fresh_service --rate 1 --burst 5 --action drop
