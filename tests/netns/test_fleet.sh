@@ -156,10 +156,10 @@ loads() {
 	local n
 	LOAD_PIDS=()
 	for n in "${HOSTS[@]}"; do
-		ip netns exec "$NS_HEAVY" "$LOAD" --quiet --rate $HEAVY_RATE --duration "$2" --timeout 1000 \
+		ip netns exec "$NS_HEAVY" "$LOAD" --quiet --rate $HEAVY_RATE --duration "$2" --timeout 5000 \
 			--json "$LOGDIR/$1-heavy-$n.json" "http://$(srv_ip "$n"):$PORT/health" >/dev/null &
 		LOAD_PIDS+=($!)
-		ip netns exec "$NS_LIGHT" "$LOAD" --quiet --rate $LIGHT_RATE --duration "$2" --timeout 1000 \
+		ip netns exec "$NS_LIGHT" "$LOAD" --quiet --rate $LIGHT_RATE --duration "$2" --timeout 5000 \
 			--json "$LOGDIR/$1-light-$n.json" "http://$(srv_ip "$n"):$PORT/health" >/dev/null &
 		LOAD_PIDS+=($!)
 	done
@@ -317,8 +317,8 @@ poll_all sluiced_fleet_sources_limited -ge 1 80 >/dev/null ||
 	t_fail outage "the quota did not hold before Redis was killed"
 kill -9 "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null
-if poll_all sluiced_fleet_connected -eq 0 50 >/dev/null &&
-	poll_all sluiced_fleet_sources_limited -eq 0 10 >/dev/null; then
+if poll_all sluiced_fleet_connected -eq 0 200 >/dev/null &&
+	poll_all sluiced_fleet_sources_limited -eq 0 100 >/dev/null; then
 	t_ok "Redis killed: every host reports it and drops its exceptions (local limits)"
 else
 	t_fail outage "a host still reports Redis connected or a source limited"
@@ -338,17 +338,27 @@ else
 	t_fail restart "the quota did not hold again on every host within 5 s of the restart"
 fi
 wait_loads
+# The heavy source's rate from 5 s after the restart, over at least 2 s:
+# in phase B's load, or when a loaded machine took too long over the
+# outage to leave that much of it, in a load of its own started now.
 from=$(((t_restart - t0) / 1000000 + 5000))
 if ((from < (B_S - 2) * 1000)); then
 	got=$(ok_between b heavy "$from" $((B_S * 1000)))
 	rate=$((got * 1000 / (B_S * 1000 - from)))
-	if within $((QUOTA * 3 / 4)) $((QUOTA * 5 / 4)) "$rate"; then
-		t_ok "Redis restarted: the heavy source gets $rate/s fleet-wide from 5 s after the restart"
-	else
-		t_fail restart "the heavy source got '$rate'/s fleet-wide 5 s after the restart, expected $QUOTA +-25%"
-	fi
 else
-	t_skip restart-rate "the run was too slow to leave 2 s after restart + 5 s"
+	C_S=6
+	t_c=$(date +%s%N)
+	loads c $C_S
+	wait_loads
+	from=$((5000 - (t_c - t_restart) / 1000000))
+	((from < 0)) && from=0
+	got=$(ok_between c heavy "$from" $((C_S * 1000)))
+	rate=$((got * 1000 / (C_S * 1000 - from)))
+fi
+if within $((QUOTA * 3 / 4)) $((QUOTA * 5 / 4)) "$rate"; then
+	t_ok "Redis restarted: the heavy source gets $rate/s fleet-wide from 5 s after the restart"
+else
+	t_fail restart "the heavy source got '$rate'/s fleet-wide 5 s after the restart, expected $QUOTA +-25%"
 fi
 for n in "${HOSTS[@]}"; do
 	echo "[   INFO   ] host $n kernel counters:" $(ctl_on "$n" -j stats | jq -r --arg s "$SVC" \
