@@ -55,13 +55,14 @@ PIDS+=($PID)
 
 # get PORT PATH [EXTRA_HEADER]: "STATUS UPSTREAM-NAME" of one request, bounded.
 get() { python3 "$CASES" status "$@"; }
-# wait_file PATH: a background client's sign that it has sent (at most 5 s)
-wait_file() { for _ in $(seq 50); do [[ -e $1 ]] && break; sleep 0.1; done; }
-# poll_for WANT CMD...: run CMD until it prints WANT (at most 50 times, 0.1 s apart)
+# wait_file PATH: a background client's sign that it has sent (at most 20 s,
+# a bound for a loaded machine)
+wait_file() { for _ in $(seq 200); do [[ -e $1 ]] && break; sleep 0.1; done; }
+# poll_for WANT CMD...: run CMD until it prints WANT (at most 200 times, 0.1 s apart)
 poll_for() {
 	local want=$1 got=""
 	shift
-	for _ in $(seq 50); do
+	for _ in $(seq 200); do
 		got=$("$@")
 		[[ $got == "$want" ]] && break
 		sleep 0.1
@@ -163,7 +164,7 @@ fi
 # the reported bound and the CPU near idle
 mem_before=$(metric 'sluiced_fastpath_total{reason="memory"}')
 python3 - "$PX" "$TMP/slow" <<'EOF' &
-import socket, sys, time
+import os, socket, sys, time
 socks = []
 for _ in range(6):
     s = socket.socket()
@@ -172,11 +173,14 @@ for _ in range(6):
     s.sendall(b"GET /mib?n=3 HTTP/1.1\r\nHost: t\r\n\r\n")
     socks.append(s)
 open(sys.argv[2] + ".sent", "w").close()
-time.sleep(4)
+# until the test has measured (at most 30 s)
+end = time.time() + 30
+while not os.path.exists(sys.argv[2] + ".done") and time.time() < end:
+    time.sleep(0.05)
 EOF
 SR=$!
 wait_file $TMP/slow.sent
-for _ in $(seq 50); do	# until the answers are held (at most 5 s)
+for _ in $(seq 200); do	# until the answers are held (at most 20 s)
 	held=$(metric sluiced_upstream_held_bytes)
 	((${held:-0} > 0)) && break
 	sleep 0.1
@@ -188,6 +192,7 @@ held=$(metric sluiced_upstream_held_bytes)
 budget=$(metric sluiced_upstream_held_budget_bytes)
 sleep 1
 t1=$(cpu_ticks)
+touch "$TMP/slow.done"
 wait $SR
 mem_after=$(metric 'sluiced_fastpath_total{reason="memory"}')
 if [[ -n $held ]] && ((held > 0 && held <= budget)); then
@@ -262,20 +267,21 @@ expect "413 while the body is still coming: answered, not reset" "status line" \
 	"$got413" "HTTP/1.1 413 Content Too Large"
 
 # --- a new connection that sends nothing gets the header timeout (2 s),
-# not the idle one (30 s)
+# not the idle one (30 s); 15 s tell them apart with room for a loaded
+# machine
 closed=$(python3 - "$PX" <<'EOF'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.settimeout(8)
+s.settimeout(16)
 t0 = time.time()
 try:
     s.recv(100)
 except OSError:
     pass
-print("closed" if time.time() - t0 < 7 else "open")
+print("closed" if time.time() - t0 < 15 else "open")
 EOF
 )
-expect "a silent new connection is closed at the header timeout" "after 8 s" "$closed" closed
+expect "a silent new connection is closed at the header timeout" "after 15 s" "$closed" closed
 
 # --- a request waiting in the upstream queue is answered at the deadline,
 # not when a place frees: two slow exchanges take the places (504 at 4 s),
@@ -382,7 +388,7 @@ PIDS+=($FPID)
 poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $FMX)).close(); print('ok')" \
 	>/dev/null 2>&1
 python3 - "$FPX" "$FMX" "$TMP/fd" <<'EOF' &
-import socket, sys, time
+import os, socket, sys, time
 socks = []
 for port in (int(sys.argv[1]),) * 60 + (int(sys.argv[2]),) * 4:
     try:
@@ -393,15 +399,23 @@ for port in (int(sys.argv[1]),) * 60 + (int(sys.argv[2]),) * 4:
     except OSError:
         pass
 open(sys.argv[3] + ".open", "w").close()
-time.sleep(3)
+# until the test has measured (at most 30 s)
+end = time.time() + 30
+while not os.path.exists(sys.argv[3] + ".done") and time.time() < end:
+    time.sleep(0.05)
 EOF
 FD=$!
 wait_file $TMP/fd.open
-sleep 0.3
-open_fds=$(ls "/proc/$FPID/fd" | wc -l)
+# until the daemon has taken every descriptor it may (at most 20 s)
+for _ in $(seq 200); do
+	open_fds=$(ls "/proc/$FPID/fd" | wc -l)
+	((open_fds >= 48)) && break
+	sleep 0.1
+done
 t0=$(cpu_ticks $FPID)
 sleep 1.5
 t1=$(cpu_ticks $FPID)
+touch "$TMP/fd.done"
 wait $FD
 if ((open_fds < 48)); then
 	bad "out of descriptors: CPU near idle" "only $open_fds of 48 descriptors used: not exhausted"
