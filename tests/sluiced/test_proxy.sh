@@ -355,8 +355,9 @@ def send(raw):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(raw)
     return s
-# (3 s of CPU: the worker must still be busy when the third request comes)
-busy = send(b"GET /work?cpu_us=3000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+# (a second of CPU, the most /work takes: the worker must still be busy
+# when the third request comes)
+busy = send(b"GET /work?cpu_us=1000000 HTTP/1.1\r\nHost: t\r\n\r\n")
 wait_for(lambda: metric("sluiced_requests_total") >= 1 and metric("sluiced_pool_queue_depth") == 0)
 queued = send(b"GET /work?cpu_us=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
 wait_for(lambda: metric("sluiced_requests_total") >= 2)
