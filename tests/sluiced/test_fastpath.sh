@@ -25,14 +25,9 @@ if ! command -v python3 >/dev/null; then
 	echo "[  SKIPPED ] fastpath: all: needs python3 (make deps installs it) ($(grep -cE '^(expect|ok|bad) ' "$0") cases)"
 	exit 0
 fi
-# Two ports the kernel finds free (20000 + PID would collide with another
-# test's port, one PID apart, on a machine running several at once).
-read -r PORT MPORT < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(2)]
-for x in s:
-    x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+# Two ports free on loopback (tests/lib/ports.sh says why not the PID's).
+source "$here/../lib/ports.sh"
+read -r PORT MPORT < <(free_ports 2)
 LOG=$(mktemp -d)
 PID=
 trap '[[ -n $PID ]] && kill $PID 2>/dev/null; wait 2>/dev/null; rm -rf "$LOG"' EXIT

@@ -25,15 +25,10 @@ if [[ ! -x $SLUICED ]] || ! command -v python3 >/dev/null; then
 	echo "[  SKIPPED ] proxy: all (sluiced not built, or no python3)"
 	exit 0
 fi
-# Eight ports the kernel finds free, for the two upstreams and three
-# daemons (a range from the PID would collide with another test's ports on
-# a machine running several at once).
-read -r UPA UPB PX MX FPX FMX SPX SMX < <(python3 -c '
-import socket
-s = [socket.socket() for _ in range(8)]
-for x in s:
-    x.bind(("127.0.0.1", 0))
-print(*[x.getsockname()[1] for x in s])')
+# Eight ports free on loopback, for the two upstreams and three daemons
+# (tests/lib/ports.sh says why not the PID's).
+source "$here/../lib/ports.sh"
+read -r UPA UPB PX MX FPX FMX SPX SMX < <(free_ports 8)
 TMP=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT

@@ -22,9 +22,9 @@ if ! command -v python3 >/dev/null; then
 	echo "[  SKIPPED ] server: all: needs python3 (make deps installs it) ($(grep -cE '^(expect|ok|bad) ' "$0") cases)"
 	exit 0
 fi
-# A port the kernel finds free (20000 + PID would collide with another
-# test's port, one PID apart, on a machine running several at once).
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A port free on loopback (tests/lib/ports.sh says why not the PID's).
+source "$here/../lib/ports.sh"
+PORT=$(free_ports 1)
 # A generous target and deadline: these cases check the HTTP front, and
 # on a busy machine a 5 ms deadline would answer some of them 503.
 LOG=$(mktemp)
