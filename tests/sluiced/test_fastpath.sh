@@ -89,7 +89,7 @@ def send(port, data):
     s.sendall(data)
     return s
 
-def response(s, wait_s=30):
+def response(s, wait_s=120):  # (a second of CPU took 38 s at load average 76)
     """Status, Retry-After (or None) and whether the server closed after."""
     s.settimeout(wait_s)
     out = b""
