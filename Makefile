@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test fuzz soak bench bench-overload bench-proxy bench-guard bench-conns demo install clean help
+.PHONY: all deps test test-loaded fuzz soak bench bench-overload bench-proxy bench-guard bench-conns demo install clean help
 
 all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -73,6 +73,12 @@ deps:
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(abspath $(BUILD)) TEST_LOGDIR=$(BUILD)/test-logs tests/run.sh $(TEST_PROGS)
+
+# The daemon and namespace tests ROUNDS times (20) in a row beside BESIDE
+# (stress: stress-ng --cpu 1; make: a make -j2 of a scratch clone; none).
+test-loaded: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(abspath $(BUILD)) tests/repeat.sh $(or $(ROUNDS),20) $(or $(BESIDE),stress)
 
 # The data-plane fuzzer's long run: FUZZ_PACKETS (10M) through XDP and TC,
 # seed printed; FUZZ_SEED=N reruns one.
@@ -119,6 +125,7 @@ help:
 	@echo 'Targets:'
 	@echo '  all (default)  build the data plane, sluicectl, the pool and the tests into $(BUILD)/'
 	@echo '  test           install missing packages, build, run every test (needs root for BPF/netns)'
+	@echo '  test-loaded    the daemon and namespace tests ROUNDS (20) times in a row beside BESIDE (stress|make|none)'
 	@echo '  fuzz           data-plane fuzzer, 10M packets through XDP and TC (FUZZ_PACKETS, FUZZ_SEED)'
 	@echo '  soak           sluiced serving and proxying at 10x overload, SOAK_MINUTES (30): RSS, fds, counters'
 	@echo '  demo           a burst against a service in test namespaces, without and with sluice'

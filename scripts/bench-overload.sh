@@ -604,7 +604,7 @@ for cfg in $CONFIGS; do
 			 .ok_latency.p50_ms, .ok_latency.p99_ms, .ok_latency.p999_ms,
 			 pct(.outcomes.ok), pct(.outcomes.shed), pct(.outcomes.refused),
 			 pct(.outcomes.reset), pct(.outcomes.timeout),
-			 pct(.outcomes.error + .outcomes.other + .outcomes.overflow),
+			 pct(.outcomes.error + .outcomes.other + .outcomes.overflow + .outcomes.late),
 			 .lateness.p99_ms] | @tsv' "$OUT/raw/$cfg-$f.json"
 	done >"$OUT/data/sweep-$cfg.tsv"
 done

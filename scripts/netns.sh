@@ -77,10 +77,11 @@ bg() {
 	esac
 }
 
-# wait_listen PORT: until the server host listens on PORT (at most ~5 s).
+# wait_listen PORT: until the server host listens on PORT (at most ~20 s,
+# a bound for a loaded machine).
 wait_listen() {
 	local i
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 200; i++)); do
 		srv ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
 		sleep 0.1
 	done

@@ -40,6 +40,15 @@ wait_until() {
 	"$@"
 }
 
+# timed CMD...: runs CMD; PROBE_S is how long it took in seconds, rounded
+# up: a rate-1/s bucket of depth B admits at most B + PROBE_S meanwhile
+# (a loaded machine may stretch a probe past a second).
+timed() {
+	local t0=$EPOCHREALTIME
+	"$@"
+	PROBE_S=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", b - a + 1 }')
+}
+
 # skip_all WHY: the machine lacks a capability the file needs; report it
 # and stop. It stands for every case of the file: the line carries their
 # count (the t_ok/t_expect call sites, a lower bound where loops repeat
@@ -138,7 +147,7 @@ more_addrs() {
 srvnet() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 
 # metrics: the page of the daemon on $METRICS (inside the server host).
-metrics() { srvnet curl -s --max-time 5 "http://$METRICS/metrics"; }
+metrics() { srvnet curl -s --max-time 20 "http://$METRICS/metrics"; }
 # metric NAME: the value of one sample (NAME with its labels, as printed).
 metric() { metrics | awk -v n="$1" '$1 == n { print $2; exit }'; }
 # int X: a metric value as an integer (Prometheus prints 1e+01).

@@ -54,7 +54,7 @@ service_stop() {
 	local i
 	kill "$SPID" 2>/dev/null
 	wait "$SPID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 200; i++)); do
 		[[ -z $(srv ss -Hltn "sport = :$PORT") ]] && return 0
 		sleep 0.1
 	done
@@ -79,11 +79,12 @@ stop_daemon() {
 	ctl service del "$SVC" >/dev/null
 }
 
-# wait_for WHAT CMD...: until CMD succeeds (at most ~10 s).
+# wait_for WHAT CMD...: until CMD succeeds (at most ~30 s: a bound for a
+# loaded machine).
 wait_for() {
 	local i
 	shift
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		"$@" && return 0
 		sleep 0.1
 	done
@@ -97,28 +98,43 @@ load() { # NAME ARGS
 }
 j() { local f=$1; shift; jq -r "$@" "$LOGDIR/$f.json"; }
 refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC shed_level))); }
+# accept_queue_empty: no connection waits for the service's accept().
+accept_queue_empty() { [[ $(srv ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 ]]; }
 listening() { [[ $(int "$(metric "sluiced_guard_listening{service=\"$SVC\"}")") -eq 1 ]]; }
 heartbeats() { (($(int "$(metric "sluiced_admission_writes_total{service=\"$SVC\"}")") > 20)); }
 
-# A sanitizer build of sluiced shares the service's core at several times
-# its CPU cost, which moves what the service itself can serve: there the
-# load bounds are printed, not asserted (the plain pass asserts them),
-# while the same loads still run for the sanitizers to watch.
+# The load bounds hold against the capacity measured before the loads.
+# Where that capacity does not hold, they are printed, not asserted, while
+# the same loads still run: in a sanitizer build of sluiced, which shares
+# the service's core at several times its CPU cost (the plain pass asserts
+# them), and when other work on the machine took the CPU from the service
+# during the case (its capacity measured again after the loads fell below
+# half): they would measure that work, not the guard.
 san_build=0
 if ldd "$SLUICED" 2>/dev/null | grep 'lib[at]san' >/dev/null; then	# (not -q: SIGPIPE under pipefail)
 	san_build=1
 fi
-# load_bound NAME WHAT ACTUAL OP BOUND: t_expect_cmp, or a note in a sanitizer build.
-load_bound() {
-	if ((san_build)); then
-		echo "# $1: $2 $3 ($4 $5 not asserted in a sanitizer build)"
+UNSTEADY=	# why the capacity did not hold in this case, if it did not
+# steady_bound NAME WHAT ACTUAL OP BOUND: t_expect_cmp, or a note where
+# other work took the capacity; load_bound: the same, or a note in a
+# sanitizer build.
+steady_bound() {
+	if [[ -n $UNSTEADY ]]; then
+		echo "# $1: $2 $3 ($4 $5 not asserted: $UNSTEADY)"
 	else
 		t_expect_cmp "$@"
 	fi
 }
+load_bound() {
+	if ((san_build)); then
+		echo "# $1: $2 $3 ($4 $5 not asserted in a sanitizer build)"
+	else
+		steady_bound "$@"
+	fi
+}
 
 guard_case() {
-	local kind=$1 log=$1.log cap r0 a0 sched ok osched took shed adm
+	local kind=$1 log=$1.log cap cap_after r0 a0 sched ok osched took shed oshed adm
 
 	service_start "$kind" || { t_fail "$kind: service" "it did not listen"; return; }
 	load "$kind-warm" --closed 4 --duration 2	# the JIT, the caches
@@ -154,33 +170,41 @@ guard_case() {
 	load "$kind-half" --rate $((cap / 2)) --duration 3
 	sched=$(j "$kind-half" .scheduled) ok=$(j "$kind-half" .outcomes.ok)
 	shed=$(($(refused) - r0))
+	# The capacity of a service on a shared machine moves by 2x from one
+	# run to the next: what is checked is relative to the same run.
+	r0=$(refused) a0=$(stat_of $SVC admitted)
+	load "$kind-over" --rate $((cap * 10)) --duration 3
+	oshed=$(($(refused) - r0)) adm=$(($(stat_of $SVC admitted) - a0))
+	osched=$(j "$kind-over" .scheduled) took=$(j "$kind-over" .outcomes.ok)
+	stop_daemon
+	# The capacity again, unguarded (the entry is gone), the service warm,
+	# once it has worked off what the overload left in its accept queue.
+	wait_until 30 accept_queue_empty
+	load "$kind-after" --closed 4 --duration 2
+	cap_after=$(j "$kind-after" '.goodput | floor')
+	UNSTEADY=
+	((cap_after * 2 >= cap)) ||
+		UNSTEADY="the service's capacity fell from $cap/s to $cap_after/s during the case"
+
 	# The bar asks 99% answered; on a shared machine the service stalls
 	# for tens of ms at times, which is queueing the guard does see.
 	load_bound "$kind at 0.5x: next to nothing shed (at most 5%)" "refused SYNs" \
 		$((shed * 20)) -le "$sched"
 	load_bound "$kind at 0.5x: at least 90% answered 200" "ok per mille" \
 		$((ok * 1000 / sched)) -ge 900
-
-	# The capacity of a service on a shared machine moves by 2x from one
-	# run to the next: what is checked is relative to the same run.
-	r0=$(refused) a0=$(stat_of $SVC admitted)
-	load "$kind-over" --rate $((cap * 10)) --duration 3
-	shed=$(($(refused) - r0)) adm=$(($(stat_of $SVC admitted) - a0))
-	osched=$(j "$kind-over" .scheduled) took=$(j "$kind-over" .outcomes.ok)
 	# (A capacity measured low makes the offer less than 10x: the bounds
 	# on what is shed and admitted leave room for a 2.5x error.)
-	t_expect_cmp "$kind at 10x: the kernel signal engages and the data plane sheds" \
-		"refused SYNs" $((shed * 4)) -gt "$osched"
+	steady_bound "$kind at 10x: the kernel signal engages and the data plane sheds" \
+		"refused SYNs" $((oshed * 4)) -gt "$osched"
 	load_bound "$kind at 10x: admitted near capacity (at most 40% of the offer)" \
 		"admitted connections" $((adm * 5)) -le $((osched * 2))
 	load_bound "$kind at 10x: what is admitted is answered (at least 80%)" \
 		"ok per mille of admitted" $((took * 1000 / (adm > 0 ? adm : 1))) -ge 800
 	load_bound "$kind at 10x: goodput at least a third of the capacity" "ok per s" \
 		"$(j "$kind-over" '.goodput | floor')" -ge $((cap / 3))
-	printf '# %s: capacity %d/s; 0.5x: %d of %d ok, p99 %s ms; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
-		"$kind" "$cap" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" \
+	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
+		"$kind" "$cap" "$cap_after" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" \
 		"$(j "$kind-over" '.goodput | floor')" "$(j "$kind-over" .ok_latency.p99_ms)" $((adm / 3))
-	stop_daemon
 	service_stop
 }
 

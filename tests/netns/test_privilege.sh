@@ -77,20 +77,22 @@ t_expect "without any: stats names CAP_BPF" "error" \
 # --- sluiced ----------------------------------------------------------------
 pkill_port() { srv ss -Htlnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | cut -d= -f2 | xargs -r kill; }
 pkill_port	# the echo service leaves the port to sluiced
-for ((i = 0; i < 50; i++)); do srv ss -Hltn "sport = :$PORT" | grep -q LISTEN || break; sleep 0.1; done
+for ((i = 0; i < 200; i++)); do srv ss -Hltn "sport = :$PORT" | grep -q LISTEN || break; sleep 0.1; done
 # nsenter and setpriv exec: $! is the daemon (as_user would put a subshell
-# in between).
+# in between). A generous target and deadline: this checks privileges, and
+# on a busy machine a 5 ms deadline may answer the request 503.
 # shellcheck disable=SC2046
 nsenter --net="/run/netns/$NS_SRV" setpriv $(setpriv_args "$ALL") "$SLUICED" --listen "$SRV4:$PORT" \
-	--iface "$IF_SRV" --pin-dir "$PIN_DIR" --workers 1 --metrics none >>"$LOG" 2>&1 &
+	--iface "$IF_SRV" --pin-dir "$PIN_DIR" --workers 1 --metrics none \
+	--target-delay 1000 --deadline 5000 >>"$LOG" 2>&1 &
 DPID=$!
 wait_listen $PORT
 # It attaches and claims its entry after it listens: a request before that
 # passes unjudged.
 claimed() { [[ $(uctl -j service list | jq -r '.services[] | select(.service == "tcp/8080") | .daemon') == true ]]; }
-wait_until 5 claimed
+wait_until 20 claimed
 t_expect "sluiced as uid $USER_ID serves" "reply" \
-	"$(cli curl -s --max-time 5 "http://$SRV4:$PORT/health")" ok
+	"$(cli curl -s --max-time 20 "http://$SRV4:$PORT/health")" ok
 uctl -j stats >>"$LOG"
 t_expect_cmp "and its data plane judged the connection" "admitted" \
 	"$(uctl -j stats | jq -r '.services[] | select(.service == "tcp/8080") | .admitted')" -ge 1

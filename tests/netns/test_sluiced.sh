@@ -36,15 +36,9 @@ start_daemon() {
 	wait_listen $PORT
 }
 
-# wait_heartbeat: until the daemon has written its limits (at most ~5 s).
-wait_heartbeat() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		(($(int "$(metric sluiced_admission_writes_total)") > 0)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# wait_heartbeat: until the daemon has written its limits (at most ~20 s).
+has_heartbeat() { (($(int "$(metric sluiced_admission_writes_total)") > 0)); }
+wait_heartbeat() { wait_until 20 has_heartbeat; }
 
 
 # load NAME ARGS: sluice-load from the client host, JSON in LOGDIR/NAME.json.
@@ -58,12 +52,12 @@ out() { jq -r ".outcomes.$2" "$LOGDIR/$1.json"; }
 # --- start, metrics, a request
 CONF=$LOGDIR/sluiced.conf
 printf 'target-delay = 5\n' >"$CONF"
-start_daemon d1.log --config "$CONF" || { t_fail start "sluiced did not listen"; finish; }
+start_daemon d1.log --config "$CONF" --stale-after 10 || { t_fail start "sluiced did not listen"; finish; }
 t_ok "start: listens on $SRV4:$PORT"
 # A 503 is a legitimate answer on a busy shared machine (a wait past the
 # deadline): retry a few times, asserting only that a 200 comes.
 for i in 1 2 3 4 5; do
-	code=$(cli curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$SRV4:$PORT/health")
+	code=$(cli curl -s -o /dev/null -w '%{http_code}' --max-time 20 "http://$SRV4:$PORT/health")
 	[[ $code == 200 ]] && break
 	sleep 0.2
 done
@@ -85,15 +79,9 @@ t_expect "controller: the service is marked as the daemon's" "daemon" \
 
 # --- SIGHUP: a valid change applies; a bad file or a restart-only change
 # is refused whole, the running options kept
-# wait_metric NAME VALUE: until the metric shows VALUE (at most ~3 s).
-wait_metric() {
-	local i
-	for ((i = 0; i < 30; i++)); do
-		[[ $(metric "$1") == "$2" ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# wait_metric NAME VALUE: until the metric shows VALUE (at most ~20 s).
+metric_is() { [[ $(metric "$1") == "$2" ]]; }
+wait_metric() { wait_until 20 metric_is "$@"; }
 printf 'target-delay = 7\n' >"$CONF"
 kill -HUP "$DPID"
 wait_metric sluiced_controller_target_delay_seconds 0.007
@@ -103,10 +91,10 @@ t_expect "reload: target-delay 7 ms applied" "target" \
 refusals() { (($(grep -c 'reload refused' "$LOGDIR/d1.log") >= $1)); }
 printf 'target-delay = 7\ntick = banana\n' >"$CONF"
 kill -HUP "$DPID"
-wait_until 5 refusals 1
+wait_until 20 refusals 1
 printf 'target-delay = 9\nqueue-bound = 100\n' >"$CONF"
 kill -HUP "$DPID"
-wait_until 5 refusals 2
+wait_until 20 refusals 2
 t_expect "reload: a bad file and a restart-only change are refused" "refusals logged" \
 	"$(grep -c 'reload refused' "$LOGDIR/d1.log")" 2
 t_expect "reload: the running options are kept" "target" \
@@ -125,9 +113,16 @@ t_expect_cmp "overload: fast path answered marked connections" "fastpath mark" "
 t_expect_cmp "overload: some requests served" "ok" "$(out over ok)" -gt 0
 lost=$(jq -r '.outcomes | .timeout + .reset + .error + .other' "$LOGDIR/over.json")
 t_expect "overload: every request got 200 or 503" "timeout+reset+error+other" "$lost" 0
-reqs=$(int "$(metric sluiced_requests_total)")
-answered=$(metrics | awk '/^sluiced_http_responses_total/ { s += $2 } END { printf "%d", s }')
-t_expect "overload: every request read was answered" "responses - requests" $((answered - reqs)) 0
+# (once the daemon has worked off what it read: the load ends at its
+# clients' timeout, and a starved daemon may still hold requests then)
+unanswered() {
+	reqs=$(int "$(metric sluiced_requests_total)")
+	answered=$(metrics | awk '/^sluiced_http_responses_total/ { s += $2 } END { printf "%d", s }')
+	echo $((answered - reqs))
+}
+all_answered() { [[ $(unanswered) == 0 ]]; }
+wait_until 30 all_answered
+t_expect "overload: every request read was answered" "responses - requests" "$(unanswered)" 0
 wmax=$(metric sluiced_worked_wait_max_seconds) dl=$(metric sluiced_deadline_seconds)
 t_expect "overload: nothing worked after its deadline" "max wait <= deadline ($wmax <= $dl)" \
 	"$(awk -v a="$wmax" -v b="$dl" 'BEGIN { print (a != "" && b != "" && a <= b) ? "yes" : "no" }')" yes
@@ -148,18 +143,21 @@ LOW4=198.18.0.3
 cli ip addr add "$LOW4/24" dev "$IF_CLI"
 ctl prefix add "$LOW4/32" class 1 >/dev/null
 shed0=$(stat_of $SVC shed_level) adm0=$(stat_of $SVC admitted)
-cli "$LOAD" --quiet --timeout 5000 --json "$LOGDIR/class.json" --rate 5000 --duration 4 \
-	"http://$SRV4:$PORT/work?cpu_us=1000" >/dev/null &
+# The load runs until the probe below is done (it ends it), at most 20 s:
+# the level must still be up when the class-1 SYNs come, however long a
+# loaded machine takes to raise it and to start the probe.
+bg cli "$LOAD" --quiet --timeout 5000 --rate 5000 --duration 20 "http://$SRV4:$PORT/work?cpu_us=1000"
 lpid=$!
 # Until the level is up under this load (it may still be up from the last).
-for ((i = 0; i < 35; i++)); do
-	(($(stat_of $SVC admitted) > adm0 && $(int "$(metric sluiced_controller_level)") >= 2)) && break
-	sleep 0.1
-done
+level_up() { (($(stat_of $SVC admitted) > adm0 && $(int "$(metric sluiced_controller_level)") >= 2)); }
+wait_until 15 level_up
 level=$(int "$(metric sluiced_controller_level)")
 cli timeout 30 hping3 -S -a "$LOW4" -p $PORT -c 20 -i u1000 "$SRV4" >/dev/null 2>&1
-wait $lpid
+level_after=$(int "$(metric sluiced_controller_level)")
+kill "$lpid" 2>/dev/null
+wait $lpid 2>/dev/null
 t_expect_cmp "classes: overload raised the admission level" "level" "$level" -ge 2
+t_expect_cmp "classes: and held it while the class-1 source sent" "level" "$level_after" -ge 2
 t_expect_cmp "classes: the class-1 source was shed by level" "shed_level growth" \
 	$(($(stat_of $SVC shed_level) - shed0)) -ge 20
 t_expect_cmp "classes: the default class was admitted by rate" "admitted growth" \
@@ -175,42 +173,66 @@ adm() {
 }
 # grows BEFORE FIELD: the service's counter FIELD is above BEFORE.
 grows() { (($(stat_of $SVC "$2") > $1)); }
-bg cli "$LOAD" --quiet --timeout 5000 --rate 3000 --duration 6 "http://$SRV4:$PORT/work?cpu_us=1000"
+# The load runs until the restart is checked (it is ended there), at most 60 s.
+bg cli "$LOAD" --quiet --timeout 5000 --rate 3000 --duration 60 "http://$SRV4:$PORT/work?cpu_us=1000"
 LPID=$!
 shed0=$(stat_of $SVC svc_bucket)
-wait_until 5 grows "$shed0" svc_bucket || t_fail "kill -9" "the load was never shed"
+wait_until 20 grows "$shed0" svc_bucket || t_fail "kill -9" "the load was never shed"
 stale0=$(stat_of $SVC stale)
-kill -9 "$DPID"
-wait "$DPID" 2>/dev/null
-# The limits in force when the daemon died, as the kernel holds them.
-read -r rate0 level0 hb0 < <(adm)
-shed0=$(stat_of $SVC svc_bucket)
-wait_until 5 grows "$shed0" svc_bucket
-t_expect "kill -9: the kernel keeps shedding" "svc_bucket grows" "$(grows "$shed0" svc_bucket && echo yes)" yes
 # A tick of 1 s (stale-after 10 s: ten ticks): the first entry the new
 # daemon writes is its adoption, seen (polled) before its first tick, as
 # sluiced_admission_writes_total, which counts ticks only, still 0 shows.
-start_daemon d2.log --tick 1000 --stale-after 10 || t_fail "restart" "sluiced did not listen again"
+# A loaded machine may take longer than that tick to see it: then the
+# check cannot tell, and the kill and restart are done again (at most 3).
 rewritten() { read -r rate1 level1 hb1 < <(adm); [[ $hb1 != "$hb0" ]]; }
 metrics_up() { [[ -n $(metric sluiced_admission_writes_total) ]]; }
-wait_until 5 rewritten && wait_until 5 metrics_up
-w1=$(metric sluiced_admission_writes_total)
+for try in 1 2 3; do
+	kill -9 "$DPID"
+	wait "$DPID" 2>/dev/null
+	# The limits in force when the daemon died, as the kernel holds them.
+	read -r rate0 level0 hb0 < <(adm)
+	if ((try == 1)); then
+		shed0=$(stat_of $SVC svc_bucket)
+		wait_until 20 grows "$shed0" svc_bucket
+		t_expect "kill -9: the kernel keeps shedding" "svc_bucket grows" \
+			"$(grows "$shed0" svc_bucket && echo yes)" yes
+	fi
+	start_daemon "d2-$try.log" --tick 1000 --stale-after 10 || t_fail "restart" "sluiced did not listen again"
+	wait_until 20 rewritten && wait_until 20 metrics_up
+	w1=$(metric sluiced_admission_writes_total)
+	[[ $w1 == 0 ]] && break
+	echo "# restart $try: the adoption was seen after the first tick ($w1 writes), tried again"
+done
 t_expect "restart: re-adopted the pinned limits" "log" \
-	"$(grep -c "(rate $rate0/s, level $level0, .*adopted$" "$LOGDIR/d2.log")" 1
+	"$(grep -c "(rate $rate0/s, level $level0, .*adopted$" "$LOGDIR/d2-$try.log")" 1
 t_expect "restart: carries on from the rate and level in force" "rate_cap level (writes by ticks)" \
 	"$rate1 $level1 ($w1)" "$rate0 $level0 (0)"
 t_expect_cmp "restart: with a fresh heartbeat" "heartbeat_ns - before" $((hb1 - hb0)) -gt 0
+kill "$LPID" 2>/dev/null
 wait "$LPID" 2>/dev/null
 t_expect "restart: no stale gap in enforcement" "stale growth" $(($(stat_of $SVC stale) - stale0)) 0
 
 # --- SIGTERM drains: an in-flight request finishes, then the daemon exits 0
+# The restarted daemon carries on from the overload's limits and lowers
+# them a tick (1 s) at a time: until it has disengaged (level 0, not
+# overloaded), the request below may be shed (a 503 from the fast path),
+# which is no drain. And until what the ended load left (connections it
+# had opened, requests it had sent) is gone, the request counter below
+# may count one of those as the slow request. A bound, not a speed claim.
+settled() {
+	[[ $(metric sluiced_controller_level) == 0 && $(metric sluiced_controller_overloaded) == 0 &&
+		$(metric sluiced_connections_open) == 0 && $(metric sluiced_accept_backlog) == 0 ]]
+}
+wait_until 60 settled ||
+	t_fail "drain" "still engaged or busy 60 s after the load: $(metrics | grep -E \
+		'^sluiced_(controller_level|controller_overloaded|connections_open|accept_backlog) ' | tr '\n' ' ')"
 reqs0=$(int "$(metric sluiced_requests_total)")
-cli curl -s -o "$LOGDIR/slow.out" -w '%{http_code}' --max-time 10 \
+cli curl -s -o "$LOGDIR/slow.out" -w '%{http_code}' --max-time 30 \
 	"http://$SRV4:$PORT/work?sleep_us=1000000" >"$LOGDIR/slow.code" &
 CPID=$!
 # Until the daemon has read it (dispatched to the pool: in flight).
 requests_above() { (($(int "$(metric sluiced_requests_total)") > $1)); }
-wait_until 5 requests_above "$reqs0" || t_fail "drain" "the slow request never reached the daemon"
+wait_until 20 requests_above "$reqs0" || t_fail "drain" "the slow request never reached the daemon"
 kill -TERM "$DPID"
 wait "$DPID"
 rc=$?
@@ -232,18 +254,19 @@ stale_judged() {
 	syn_probe 1 $PORT >/dev/null
 	(($(stat_of $SVC stale) > before))
 }
-wait_until 5 stale_judged || t_fail "stale" "the heartbeat never went stale"
+wait_until 20 stale_judged || t_fail "stale" "the heartbeat never went stale"
 # Nothing listens now: an admitted SYN gets the kernel's RST, a dropped
 # one silence.
 stale0=$(stat_of $SVC stale)
-read -r SA RST < <(syn_probe 20 $PORT)
+read_probe() { read -r SA RST < <(syn_probe 20 $PORT); }
+timed read_probe
 t_expect_cmp "stale: packets judged on the fallback" "stale growth" $(($(stat_of $SVC stale) - stale0)) -ge 20
-t_expect_cmp "stale: static rate 1/s enforced" "RSTs" "$RST" -le 2
+t_expect_cmp "stale: static rate 1/s enforced" "RSTs" "$RST" -le $((1 + PROBE_S))
 start_daemon d4.log --stale-after 1 --stale-policy open || t_fail "stale" "sluiced did not listen"
 wait_heartbeat || t_fail "stale" "no heartbeat written"
 kill -9 "$DPID"
 wait "$DPID" 2>/dev/null
-wait_until 5 stale_judged || t_fail "stale" "the heartbeat never went stale"
+wait_until 20 stale_judged || t_fail "stale" "the heartbeat never went stale"
 read -r SA RST < <(syn_probe 20 $PORT)
 t_expect "stale: policy open admits everything" "RSTs" "$RST" 20
 
@@ -265,14 +288,14 @@ wait_listen 8090 && wait_listen 8081
 # As for the first health check: a 503 past the deadline is legitimate on
 # a busy machine (or under a sanitizer); retry a few times.
 for i in 1 2 3 4 5; do
-	body=$(cli curl -s --max-time 5 "http://$SRV4:8081/work?cpu_us=100")
+	body=$(cli curl -s --max-time 20 "http://$SRV4:8081/work?cpu_us=100")
 	[[ $body == ok ]] && break
 	sleep 0.2
 done
 t_expect "proxy: a request reaches the upstream" "body" "$body" "ok"
 # (a 503 past the deadline is legitimate on a busy machine: retried)
 for i in 1 2 3 4 5; do
-	body=$(head -c 20000 /dev/zero | cli curl -s --max-time 5 -H 'Transfer-Encoding: chunked' \
+	body=$(head -c 20000 /dev/zero | cli curl -s --max-time 20 -H 'Transfer-Encoding: chunked' \
 		--data-binary @- "http://$SRV4:8081/health")
 	[[ $body == "overloaded, retry later" ]] || break
 	sleep 0.2
@@ -288,7 +311,7 @@ ok=$(out proxy ok)
 # How many meet the 5 ms deadline is speed (a benchmark's business, and
 # under TSan a small share): that some are served, all answered, is the test.
 t_expect_cmp "proxy: keep-alive load served" "ok" "$ok" -gt 0
-ups=$(srvnet curl -s --max-time 5 http://127.0.0.1:9465/metrics |
+ups=$(srvnet curl -s --max-time 20 http://127.0.0.1:9465/metrics |
 	awk '$1 == "sluiced_upstream_requests_total" { printf "%d", $2 }')
 t_expect_cmp "proxy: upstream requests counted" "sluiced_upstream_requests_total" "$ups" -ge "$ok"
 # Overload through the proxy: 1000 us requests at ~3x what the one-worker
@@ -296,7 +319,7 @@ t_expect_cmp "proxy: upstream requests counted" "sluiced_upstream_requests_total
 # upstream's parallelism (one worker: 2) instead of its ceiling (16), so
 # the excess waits in the proxy, where the deadline applies.
 pmetric() {
-	srvnet curl -s --max-time 5 http://127.0.0.1:9465/metrics | awk -v m="$1" '$1 == m { print $2 }'
+	srvnet curl -s --max-time 20 http://127.0.0.1:9465/metrics | awk -v m="$1" '$1 == m { print $2 }'
 }
 cli "$LOAD" --quiet --timeout 5000 --json "$LOGDIR/proxy-over.json" --rate 3000 \
 	--duration 2 --keepalive 16 "http://$SRV4:8081/work?cpu_us=1000" >/dev/null &

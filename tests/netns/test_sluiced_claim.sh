@@ -21,7 +21,7 @@ trap 'cleanup; [[ -n ${KEEP_LOGS:-} ]] || rm -rf "$LOGDIR"' EXIT
 
 srvnet() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 metric() {
-	srvnet curl -s --max-time 5 "http://$METRICS/metrics" | awk -v n="$1" '$1 == n { print $2; exit }'
+	srvnet curl -s --max-time 20 "http://$METRICS/metrics" | awk -v n="$1" '$1 == n { print $2; exit }'
 }
 int() { awk -v v="$1" 'BEGIN { printf "%d", v + 0 }'; }
 # svc SERVICE FIELD: a field of `sluicectl -j service list`.
@@ -38,24 +38,13 @@ admission() {
 		echo none
 	fi
 }
-# wait_for DESC CMD...: until CMD succeeds, at most ~8 s (the daemon
-# re-reads its service every second).
-wait_for() {
-	local i
-	for ((i = 0; i < 80; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --listen "$SRV4:$PORT" --iface "$IF_SRV" \
 	--attach-mode tc --shed-action drop --pin-dir "$PIN_DIR" --workers 1 \
 	--metrics "$METRICS" --log-level info 2>>"$LOGDIR/d.log" &
 DPID=$!
 wait_listen $PORT || { t_fail start "sluiced did not listen"; finish; }
 has_heartbeat() { (($(int "$(metric sluiced_admission_writes_total)") > 0)); }
-wait_for has_heartbeat || t_fail start "no heartbeat written"
+wait_until 30 has_heartbeat || t_fail start "no heartbeat written"
 slot=$(svc tcp/$PORT slot)
 t_expect "start: tcp/$PORT is the daemon's" "daemon" "$(svc tcp/$PORT daemon)" true
 [[ $(admission "$slot") != none ]] || t_fail start "no admission entry in slot $slot"
@@ -65,10 +54,14 @@ ctl service del tcp/$PORT >/dev/null
 ctl service add udp/53 --rate 1000 >/dev/null
 t_expect "del + add: udp/53 took the freed slot" "slot" "$(svc udp/53 slot)" "$slot"
 let_go() { grep -q "service tcp/$PORT was deleted" "$LOGDIR/d.log"; }
-wait_for let_go || t_fail "del" "the daemon did not notice the deletion"
-# Two more refreshes, in which a daemon that claims slots would strike.
+wait_until 30 let_go || t_fail "del" "the daemon did not notice the deletion"
+# Two more refreshes, in which a daemon that claims slots would strike:
+# the daemon re-reads its service every 100 ticks, so 300 more ticks hold
+# two whole refreshes, however slowly a loaded machine runs them.
 w0=$(int "$(metric sluiced_admission_writes_total)")
-sleep 2.5
+ticks0=$(int "$(metric sluiced_controller_ticks_total)")
+ticked() { (($(int "$(metric sluiced_controller_ticks_total)") >= ticks0 + 300)); }
+wait_until 30 ticked || t_fail "del" "the daemon's controller did not tick 300 times"
 t_expect "del + add: udp/53 is not the daemon's" "daemon" "$(svc udp/53 daemon)" false
 t_expect "del + add: udp/53 keeps its own rate" "rate" "$(svc udp/53 rate)" 1000
 t_expect "del + add: udp/53 keeps its own burst" "burst" "$(svc udp/53 burst)" 1000
@@ -84,14 +77,14 @@ t_expect "del + add: the daemon writes no heartbeat" "admission writes growth" \
 ctl service add tcp/$PORT --rate 500 >/dev/null
 slot2=$(svc tcp/$PORT slot)
 reclaimed() { [[ $(svc tcp/$PORT daemon) == true && $(admission "$slot2") != none ]]; }
-wait_for reclaimed || t_fail "re-add" "the daemon did not claim tcp/$PORT again"
+wait_until 30 reclaimed || t_fail "re-add" "the daemon did not claim tcp/$PORT again"
 t_expect "re-add: tcp/$PORT is the daemon's again" "daemon" "$(svc tcp/$PORT daemon)" true
 t_expect "re-add: its operator's rate stays" "rate" "$(svc tcp/$PORT rate)" 500
 t_expect "re-add: udp/53 is still not the daemon's" "daemon" "$(svc udp/53 daemon)" false
 t_expect "re-add: still no admission limits in udp/53's slot" "heartbeat" "$(admission "$slot")" none
 read -r _ _ < <(syn_probe 10 $PORT)
 kadm() { (($(int "$(metric 'sluice_kernel_decisions_total{reason="admitted"}')") >= 10)); }
-wait_for kadm
+wait_until 30 kadm
 t_expect "re-add: the daemon's counters are tcp/$PORT's" "kernel admitted" \
 	"$(int "$(metric 'sluice_kernel_decisions_total{reason="admitted"}')")" "$(stat_of tcp/$PORT admitted)"
 

@@ -40,7 +40,7 @@ stop() {
 	wait "$DPID"
 }
 metric() {
-	nsenter --net="/run/netns/$NS_SRV" curl -s --max-time 5 "http://$METRICS/metrics" |
+	nsenter --net="/run/netns/$NS_SRV" curl -s --max-time 20 "http://$METRICS/metrics" |
 		awk -v n="$1" '$1 == n { printf "%.0f", $2; exit }'
 }
 # entry PROTO/PORT: the service entry's action, rate and daemon flag.
@@ -61,7 +61,7 @@ out() { jq -r ".outcomes.$2" "$LOGDIR/$1.json"; }
 # refused gets a RST: its connect fails at once ("refused", not a timeout),
 # one per refusal the kernel counts.
 start default.log --iface "$IF_SRV" || fail_all "sluiced did not listen"
-wait_until 5 attached 1 && wait_until 5 claimed $SVC
+wait_until 20 attached 1 && wait_until 20 claimed $SVC
 t_expect "defaults: auto attaches generic XDP on a veth" "mode" \
 	"$(ctl -j status | jq -r '.attachments[0].mode')" generic
 t_expect "defaults: the entry it creates rejects" "action rate daemon" "$(entry $SVC | cut -d' ' -f1,3)" \
@@ -85,7 +85,7 @@ ctl service del $SVC >/dev/null
 # --- an operator's entry: sluiced claims it and keeps its action and rate
 ctl service add $SVC --rate 20k --burst 2k --action drop >/dev/null
 start operator.log --iface "$IF_SRV" || fail_all "sluiced did not listen"
-wait_until 5 claimed $SVC
+wait_until 20 claimed $SVC
 t_expect "operator entry: claimed, its action and rate kept" "action rate daemon" \
 	"$(entry $SVC)" "drop 20000 true"
 stop
@@ -95,7 +95,7 @@ ctl service del $SVC >/dev/null
 
 # --- --service-port: the maps protect that port, not the listener's
 start sport.log --iface "$IF_SRV" --service-port 8443 || fail_all "sluiced did not listen"
-wait_until 5 claimed tcp/8443
+wait_until 20 claimed tcp/8443
 t_expect "service-port: the entry is for the service port" "tcp/8443 / tcp/8080" \
 	"$(entry tcp/8443 | cut -d' ' -f3) / $(entry $SVC)" "true / none"
 # (judged: admitted, or refused by the daemon's rate, 10/s when idle)
@@ -115,7 +115,7 @@ cli ip addr add "$LOW4/24" dev "$IF_CLI"
 ctl detach "$IF_SRV" >/dev/null	# generic until now; mark needs tc
 start lmax.log --iface "$IF_SRV" --attach-mode tc --shed-action mark --level-max 1 ||
 	fail_all "sluiced did not listen"
-wait_until 5 claimed $SVC
+wait_until 20 claimed $SVC
 ctl prefix add "$LOW4/32" class 1 >/dev/null
 shed0=$(stat_of $SVC shed_level) mark0=$(stat_of $SVC marked)
 cli "$LOAD" --quiet --timeout 5000 --rate 5000 --duration 4 "$URL" >/dev/null &
@@ -142,7 +142,7 @@ cli ip link add sl2c-$$ type veth peer name "$IF2" netns "$NS_SRV" &&
 	srv ip link set "$IF2" up || fail_all "cannot add $IF2"
 start ifaces.log --iface "$IF_SRV" --iface "$IF2" --attach-mode tc --detach-on-exit ||
 	fail_all "sluiced did not listen"
-wait_until 5 attached 2
+wait_until 20 attached 2
 t_expect "iface twice: both attached" "attachments" \
 	"$(ctl -j status | jq -r '[.attachments[] | "\(.ifname):\(.mode)"] | sort | join(" ")')" \
 	"$(printf '%s\n' "$IF2:tc" "$IF_SRV:tc" | sort | tr '\n' ' ' | sed 's/ $//')"

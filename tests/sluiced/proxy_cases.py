@@ -436,13 +436,14 @@ def c_slow_504(p, u):
 
 def c_trickle_504(p, u):
     t0 = time.time()
-    r = request(p, get(b"/trickle"), wait=14)
+    r = request(p, get(b"/trickle"), wait=25)
     took = time.time() - t0
     # a bound on the whole exchange (4 s in the tests) cuts it well before
     # the 30 s the trickle lasts: a 504, or a 200 whose connection the
-    # proxy closed short; a bound per read would pass it on for 30 s
+    # proxy closed short; a bound per read would pass it on for 30 s (the
+    # 20 s here leave room for a loaded machine, and still tell them apart)
     cut = r.status in (502, 504) or (r.closed and len(r.body) < 100)
-    return cut and took < 10, "%s after %.0f s%s" % (
+    return cut and took < 20, "%s after %.0f s%s" % (
         r.status, took, ", cut short" if r.closed and r.status == 200 else "")
 
 

@@ -25,8 +25,10 @@ if [[ ! -x $SLUICED ]] || ! command -v python3 >/dev/null; then
 	echo "[  SKIPPED ] proxy: all (sluiced not built, or no python3)"
 	exit 0
 fi
-base=$((22000 + $$ % 18000))
-UPA=$base UPB=$((base + 1)) PX=$((base + 2)) MX=$((base + 3))
+# Eight ports free on loopback, for the two upstreams and three daemons
+# (tests/lib/ports.sh says why not the PID's).
+source "$here/../lib/ports.sh"
+read -r UPA UPB PX MX FPX FMX SPX SMX < <(free_ports 8)
 TMP=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -48,13 +50,14 @@ PIDS+=($PID)
 
 # get PORT PATH [EXTRA_HEADER]: "STATUS UPSTREAM-NAME" of one request, bounded.
 get() { python3 "$CASES" status "$@"; }
-# wait_file PATH: a background client's sign that it has sent (at most 5 s)
-wait_file() { for _ in $(seq 50); do [[ -e $1 ]] && break; sleep 0.1; done; }
-# poll_for WANT CMD...: run CMD until it prints WANT (at most 50 times, 0.1 s apart)
+# wait_file PATH: a background client's sign that it has sent (at most 20 s,
+# a bound for a loaded machine)
+wait_file() { for _ in $(seq 200); do [[ -e $1 ]] && break; sleep 0.1; done; }
+# poll_for WANT CMD...: run CMD until it prints WANT (at most 200 times, 0.1 s apart)
 poll_for() {
 	local want=$1 got=""
 	shift
-	for _ in $(seq 50); do
+	for _ in $(seq 200); do
 		got=$("$@")
 		[[ $got == "$want" ]] && break
 		sleep 0.1
@@ -156,7 +159,7 @@ fi
 # the reported bound and the CPU near idle
 mem_before=$(metric 'sluiced_fastpath_total{reason="memory"}')
 python3 - "$PX" "$TMP/slow" <<'EOF' &
-import socket, sys, time
+import os, socket, sys, time
 socks = []
 for _ in range(6):
     s = socket.socket()
@@ -165,11 +168,17 @@ for _ in range(6):
     s.sendall(b"GET /mib?n=3 HTTP/1.1\r\nHost: t\r\n\r\n")
     socks.append(s)
 open(sys.argv[2] + ".sent", "w").close()
-time.sleep(4)
+# until the test has measured (at most 30 s)
+end = time.time() + 30
+while not os.path.exists(sys.argv[2] + ".done") and time.time() < end:
+    time.sleep(0.05)
 EOF
 SR=$!
 wait_file $TMP/slow.sent
-for _ in $(seq 50); do	# until the answers are held (at most 5 s)
+# Until the answers are held (at most 20 s); what is held is read then: the
+# write timeout closes the connections of readers that never read, which a
+# loaded machine may reach before the next read.
+for _ in $(seq 200); do
 	held=$(metric sluiced_upstream_held_bytes)
 	((${held:-0} > 0)) && break
 	sleep 0.1
@@ -177,10 +186,10 @@ done
 t0=$(cpu_ticks)
 rss=$(rss_bytes)
 bound=$(metric sluiced_memory_bound_bytes)
-held=$(metric sluiced_upstream_held_bytes)
 budget=$(metric sluiced_upstream_held_budget_bytes)
 sleep 1
 t1=$(cpu_ticks)
+touch "$TMP/slow.done"
 wait $SR
 mem_after=$(metric 'sluiced_fastpath_total{reason="memory"}')
 if [[ -n $held ]] && ((held > 0 && held <= budget)); then
@@ -255,20 +264,21 @@ expect "413 while the body is still coming: answered, not reset" "status line" \
 	"$got413" "HTTP/1.1 413 Content Too Large"
 
 # --- a new connection that sends nothing gets the header timeout (2 s),
-# not the idle one (30 s)
+# not the idle one (30 s); 15 s tell them apart with room for a loaded
+# machine
 closed=$(python3 - "$PX" <<'EOF'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.settimeout(8)
+s.settimeout(16)
 t0 = time.time()
 try:
     s.recv(100)
 except OSError:
     pass
-print("closed" if time.time() - t0 < 7 else "open")
+print("closed" if time.time() - t0 < 15 else "open")
 EOF
 )
-expect "a silent new connection is closed at the header timeout" "after 8 s" "$closed" closed
+expect "a silent new connection is closed at the header timeout" "after 15 s" "$closed" closed
 
 # --- a request waiting in the upstream queue is answered at the deadline,
 # not when a place frees: two slow exchanges take the places (504 at 4 s),
@@ -276,15 +286,28 @@ expect "a silent new connection is closed at the header timeout" "after 8 s" "$c
 sed -i 's/^deadline = .*/deadline = 300/' "$CONF"
 kill -HUP $PID
 deadline_is() { metric sluiced_deadline_seconds_ms; }
-order=$(poll_for 300 deadline_is >/dev/null; python3 - "$PX" <<'EOF'
+order=$(poll_for 300 deadline_is >/dev/null; python3 - "$PX" "$UPB" "$here" <<'EOF'
 import select, socket, sys, time
-port = int(sys.argv[1])
+port, up = int(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from proxy_cases import stats
 def send(path):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path)
     return s
+def wait_for(cond):
+    end = time.time() + 10  # a bound for a loaded machine
+    while not cond() and time.time() < end:
+        time.sleep(0.05)
+slow_hits = lambda: stats(up)["hits"].get("/slow", 0)
+h0 = slow_hits()
 slow = [send(b"/slow"), send(b"/slow")]
-time.sleep(0.3)
+# Both slow exchanges placed before the third request comes: each one
+# reached the upstream, or (the limit still at one) was answered at the
+# deadline itself.
+answered = lambda s: bool(select.select([s], [], [], 0)[0])
+wait_for(lambda: slow_hits() - h0 >= 1)
+wait_for(lambda: slow_hits() - h0 >= 2 or answered(slow[1]))
 third = send(b"/len")
 names = {slow[0]: "slow", slow[1]: "slow", third: "queued"}
 order, left, end = [], list(names), time.time() + 8
@@ -340,24 +363,34 @@ expect "a fresh proxy: a burst of 16 slow requests all served, none 503" "status
 # --- a 503 at accept (the pool at its bound) to a request whose body is
 # still coming arrives whole (no reset): a daemon of its own with one
 # worker and a queue bound of 1, the worker busy and the queue full
-SPX=$((base + 6))
-"$SLUICED" --listen 127.0.0.1:$SPX --metrics none --pin-dir /nonexistent/sluice \
+"$SLUICED" --listen 127.0.0.1:$SPX --metrics 127.0.0.1:$SMX --pin-dir /nonexistent/sluice \
 	--workers 1 --queue-bound 1 --target-delay 1000 --deadline 5000 --log-level error \
 	2>"$TMP/shed.log" &
 PIDS+=($!)
-poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $SPX)).close(); print('ok')" \
+poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $SMX)).close(); print('ok')" \
 	>/dev/null 2>&1
-got503=$(python3 - "$SPX" <<'EOF'
+got503=$(python3 - "$SPX" "$SMX" "$here" <<'EOF'
 import socket, sys, time
-port = int(sys.argv[1])
+port, mport = int(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from proxy_cases import fetch
+def metric(name):
+    page = fetch(mport, b"GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n").decode()
+    return float(next((l.split()[1] for l in page.splitlines() if l.startswith(name + " ")), "nan"))
+def wait_for(cond):
+    end = time.time() + 30  # a bound for a loaded machine
+    while not cond() and time.time() < end:
+        time.sleep(0.05)
 def send(raw):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(raw)
     return s
+# (a second of CPU, the most /work takes: the worker must still be busy
+# when the third request comes)
 busy = send(b"GET /work?cpu_us=1000000 HTTP/1.1\r\nHost: t\r\n\r\n")
-time.sleep(0.2)
+wait_for(lambda: metric("sluiced_requests_total") >= 1 and metric("sluiced_pool_queue_depth") == 0)
 queued = send(b"GET /work?cpu_us=1000 HTTP/1.1\r\nHost: t\r\n\r\n")
-time.sleep(0.2)
+wait_for(lambda: metric("sluiced_requests_total") >= 2)
 c = send(b"POST /work HTTP/1.1\r\nHost: t\r\nContent-Length: 60000\r\n\r\n")
 try:
     for _ in range(4):
@@ -378,7 +411,6 @@ expect "503 at accept while the body is still coming: answered, not reset" "stat
 # --- descriptors run out: accepting pauses instead of spinning, in the
 # server and in the metrics endpoint. A daemon of its own with 48
 # descriptors (soft and hard), which 60 connections exhaust.
-FPX=$((base + 4)) FMX=$((base + 5))
 (ulimit -n 48 && exec "$SLUICED" --listen 127.0.0.1:$FPX --metrics 127.0.0.1:$FMX \
 	--pin-dir /nonexistent/sluice --workers 1 --max-connections 200 \
 	--header-timeout 10 --request-timeout 10 --log-level error) 2>"$TMP/fd.log" &
@@ -387,7 +419,7 @@ PIDS+=($FPID)
 poll_for "ok" python3 -c "import socket; socket.create_connection(('127.0.0.1', $FMX)).close(); print('ok')" \
 	>/dev/null 2>&1
 python3 - "$FPX" "$FMX" "$TMP/fd" <<'EOF' &
-import socket, sys, time
+import os, socket, sys, time
 socks = []
 for port in (int(sys.argv[1]),) * 60 + (int(sys.argv[2]),) * 4:
     try:
@@ -398,15 +430,23 @@ for port in (int(sys.argv[1]),) * 60 + (int(sys.argv[2]),) * 4:
     except OSError:
         pass
 open(sys.argv[3] + ".open", "w").close()
-time.sleep(3)
+# until the test has measured (at most 30 s)
+end = time.time() + 30
+while not os.path.exists(sys.argv[3] + ".done") and time.time() < end:
+    time.sleep(0.05)
 EOF
 FD=$!
 wait_file $TMP/fd.open
-sleep 0.3
-open_fds=$(ls "/proc/$FPID/fd" | wc -l)
+# until the daemon has taken every descriptor it may (at most 20 s)
+for _ in $(seq 200); do
+	open_fds=$(ls "/proc/$FPID/fd" | wc -l)
+	((open_fds >= 48)) && break
+	sleep 0.1
+done
 t0=$(cpu_ticks $FPID)
 sleep 1.5
 t1=$(cpu_ticks $FPID)
+touch "$TMP/fd.done"
 wait $FD
 if ((open_fds < 48)); then
 	bad "out of descriptors: CPU near idle" "only $open_fds of 48 descriptors used: not exhausted"

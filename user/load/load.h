@@ -29,7 +29,8 @@
 	X(reset,     "connection reset after it was established")             \
 	X(timeout,   "no complete response within the timeout")              \
 	X(error,     "other socket error or malformed response")              \
-	X(overflow,  "not sent: the client's own in-flight bound was reached")
+	X(overflow,  "not sent: the client's own in-flight bound was reached")   \
+	X(late,      "not sent: past its timeout before the client could send it")
 
 enum load_outcome {
 #define LOAD_X_ENUM(name, desc) LOAD_##name,
