@@ -102,7 +102,7 @@ refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC shed_level))); }
 # accepted is left open (Go accepts at once, then works off a goroutine each).
 drained() {
 	[[ $(srv ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 &&
-		-z $(srv ss -Htn state connected "sport = :$PORT") ]]
+		-z $(srv ss -Htn state established state close-wait "sport = :$PORT") ]]
 }
 listening() { [[ $(int "$(metric "sluiced_guard_listening{service=\"$SVC\"}")") -eq 1 ]]; }
 heartbeats() { (($(int "$(metric "sluiced_admission_writes_total{service=\"$SVC\"}")") > 20)); }
