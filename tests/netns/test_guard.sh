@@ -98,8 +98,12 @@ load() { # NAME ARGS
 }
 j() { local f=$1; shift; jq -r "$@" "$LOGDIR/$f.json"; }
 refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC shed_level))); }
-# accept_queue_empty: no connection waits for the service's accept().
-accept_queue_empty() { [[ $(srv ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 ]]; }
+# drained: no connection waits for the service's accept(), and none it
+# accepted is left open (Go accepts at once, then works off a goroutine each).
+drained() {
+	[[ $(srv ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 &&
+		-z $(srv ss -Htn state established state close-wait "sport = :$PORT") ]]
+}
 listening() { [[ $(int "$(metric "sluiced_guard_listening{service=\"$SVC\"}")") -eq 1 ]]; }
 heartbeats() { (($(int "$(metric "sluiced_admission_writes_total{service=\"$SVC\"}")") > 20)); }
 
@@ -178,8 +182,8 @@ guard_case() {
 	osched=$(j "$kind-over" .scheduled) took=$(j "$kind-over" .outcomes.ok)
 	stop_daemon
 	# The capacity again, unguarded (the entry is gone), the service warm,
-	# once it has worked off what the overload left in its accept queue.
-	wait_until 30 accept_queue_empty
+	# once it has worked off what the overload left.
+	wait_until 60 drained
 	load "$kind-after" --closed 4 --duration 2
 	cap_after=$(j "$kind-after" '.goodput | floor')
 	UNSTEADY=
