@@ -125,14 +125,14 @@ for name in "${NAMES[@]}"; do
 	protected "$name"
 done
 
-# quiet NAME: until the daemon has had no connection open at two polls
-# in a row (its loops then fall idle and give back what they freed,
-# server.c), at most ~10 s.
+# quiet NAME: until the daemon has had no connection open at three polls
+# in a row, over 0.2 s (its loops, idle for 0.1 s, give back what they
+# freed: server.c), at most ~10 s.
 quiet() {
 	local i n=0
 	for ((i = 0; i < 100; i++)); do
 		if (($(metric "$1" sluiced_connections_open) == 0)); then
-			((++n == 2)) && return 0
+			((++n == 3)) && return 0
 		else
 			n=0
 		fi
