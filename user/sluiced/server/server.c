@@ -77,6 +77,7 @@ struct server {
 	pthread_t thread;
 	int ep;
 	struct conn head;	/* open connections, a circular list */
+	struct conn *closed;	/* closed in this epoll batch (linked by next) */
 	struct conn *free;	/* closed conns kept for reuse (linked by next) */
 	unsigned n_free;	/* at most CONN_CACHE */
 	unsigned n_open;	/* conns in head's list */
@@ -311,6 +312,25 @@ static void conn_free(struct conn *c)
 	free(c);
 }
 
+/* After an epoll batch: the conns it closed go to the cache, or are
+ * freed past it. */
+static void conns_release(struct server *s)
+{
+	while (s->closed) {
+		struct conn *c = s->closed;
+
+		s->closed = c->next;
+		if (s->n_free < CONN_CACHE) {
+			c->next = s->free;
+			s->free = c;
+			s->n_free++;
+		} else {
+			s->freed += sizeof(*c) + c->in_cap;
+			conn_free(c);
+		}
+	}
+}
+
 /* Free the loop's cache of closed connections. */
 static void cache_drop(struct server *s)
 {
@@ -336,14 +356,11 @@ static void conn_close(struct server *s, struct conn *c)
 	c->body = NULL;
 	conn_reset_out(c);
 	c->state = CS_FREE;
-	if (s->n_free < CONN_CACHE) {
-		c->next = s->free;
-		s->free = c;
-		s->n_free++;
-	} else {
-		s->freed += sizeof(*c) + c->in_cap;
-		conn_free(c);
-	}
+	/* Not reused or freed before the epoll batch is over: an event for
+	 * it may still be further on in the batch (EPOLLRDHUP or an error,
+	 * reported while a task owned it), and must find a closed conn. */
+	c->next = s->closed;
+	s->closed = c;
 	atomic_fetch_sub_explicit(&s->d->open_conns, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->d->c.closed, 1, memory_order_relaxed);
 	if (!s->draining && !s->paused &&
@@ -1193,6 +1210,7 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 			}
 		}
 		sld_up_reap(&s->up);
+		conns_release(s);
 		if (reload && *reload) {
 			*reload = 0;
 			L.on_reload(d);
@@ -1239,6 +1257,7 @@ static int loop_run(struct server *s, volatile sig_atomic_t *reload)
 			conn_close(s, c);
 	}
 	sld_up_loop_fini(&s->up);
+	conns_release(s);
 	cache_drop(s);
 	return err;
 }
