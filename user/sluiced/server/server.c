@@ -56,9 +56,8 @@
  * nothing to do) after closing connections it frees its cache too, and
  * gives that back with what requests and exchanges freed at new places
  * in the heap. So the daemon's RSS follows what it holds, not the
- * largest burst it has seen:
- * kept, each new peak was a step up in RSS that never came down (make
- * soak: +25% serving, +15% proxying).
+ * largest burst it has seen: kept, each new peak was a step up in RSS
+ * that never came down (make soak: +24% at one stall, serving).
  */
 #define CONN_CACHE 64
 #define TRIM_FREED_BYTES (256u << 10)	/* at least this much freed */
@@ -1098,9 +1097,9 @@ static void scan_timeouts(struct server *s, uint64_t now)
 }
 
 /* Give what the loop freed back to the system (see CONN_CACHE): after a
- * burst, or when idle, its cache with it. malloc_trim works on every arena, under their
- * locks: the loop holding few connections says the burst is over, or the
- * freed memory would be taken again at once. */
+ * burst, or when idle, its cache with it. malloc_trim works on every
+ * arena, under their locks: the loop holding few connections says the
+ * burst is over, or the freed memory would be taken again at once. */
 static void trim(struct server *s, uint64_t now, bool idle)
 {
 	if (idle ? !s->closed_any
