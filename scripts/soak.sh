@@ -193,6 +193,7 @@ check() {	# WHAT OK(0/1) DETAIL
 # first sample past the bound.
 warmup_end() {
 	awk -F'\t' -v n="$1" -v k="$PLATEAU" -v tol="$PLATEAU_TOL" -v bound="$WARMUP_MAX_S" '
+		BEGIN { m = 0 }	# a subscript, so a number: unset it would be ""
 		NR > 1 && $2 == n { t[m] = $1; r[m] = $3; m++ }
 		END {
 			for (i = 0; i + k <= m && t[i] <= bound; i++) {
