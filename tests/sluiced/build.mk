@@ -43,3 +43,4 @@ TEST_PROGS += tests/sluiced/test_man.sh
 TEST_PROGS += tests/sluiced/test_server.sh
 TEST_PROGS += tests/sluiced/test_fastpath.sh
 TEST_PROGS += tests/sluiced/test_proxy.sh
+TEST_PROGS += tests/sluiced/test_memory.sh

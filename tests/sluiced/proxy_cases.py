@@ -20,6 +20,7 @@ The upstream answers by path (the query is ignored):
   /echo      the request head it received, as the body
   /slow      waits 6 s, then 200           /trickle   head, then a byte each 0.3 s
   /nap       waits 0.2 s, then 200
+  /split     200, its head sent in three pieces 50 ms apart
   /big       5 MiB (above the proxy's response cap)
   /mib?n=N   N MiB of body                 /reset     reads the request, then RST
   /doom      200, and the next request on this connection is read and
@@ -123,6 +124,16 @@ def serve_conn(s):
             break
         elif path == "/echo":
             out = answer("200 OK", raw)
+        elif path == "/split":
+            out = answer("200 OK", b"split\n")
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                for piece in (out[:20], out[20:40]):
+                    s.sendall(piece)
+                    time.sleep(0.05)
+            except OSError:
+                break
+            out = out[40:]
         elif path == "/slow":
             time.sleep(6)
             out = answer("200 OK", b"late\n")
@@ -349,6 +360,14 @@ def c_103(p, u):
     return ok and r2.body == b"hello world\n", " ".join(map(str, st)) + ", next %s" % r2.status
 
 
+def c_split_head(p, u):
+    r = request(p, get(b"/split"))
+    # and what the next request on a pooled upstream connection gets
+    r2 = request(p, get(b"/len"))
+    return (r.status == 200 and r.body == b"split\n" and r2.body == b"hello world\n",
+            "%s %r, next %s" % (r.status, r.body[:20], r2.status))
+
+
 def c_100_upstream(p, u):
     r = request(p, get(b"/100"))
     return r.status == 200 and r.body == b"ok", " ".join(str(h[0]) for h in r.heads)
@@ -463,6 +482,7 @@ CASES = [
     ("304 then a pipelined GET", "304 200", c_304_pipelined),
     ("103 then 200", "1xx passed or dropped, then 200", c_103),
     ("upstream 100 then 200", "200", c_100_upstream),
+    ("a head in three pieces", "200, whole", c_split_head),
     ("Transfer-Encoding: gzip, chunked", "gzip kept", c_gzip_chunked),
     ("close-delimited HTTP/1.0", "body whole", c_close_delimited),
     ("HTTP/1.0 client, no Host; chunked answer", "200, decoded", c_http10_client),

@@ -104,6 +104,9 @@ struct sld_counters {
 	_Atomic uint64_t status[SLD_N_STATUS];
 	_Atomic uint64_t lat[SLD_N_LAT + 1];
 	_Atomic uint64_t lat_sum_ns;
+	_Atomic uint64_t unsent;	/* responses not written: the client had
+					 * gone, or stopped reading past the
+					 * request timeout */
 	_Atomic uint64_t timeouts;	/* connections closed by a timeout */
 	_Atomic uint64_t at_max;	/* times accepting paused at max-connections */
 	_Atomic uint64_t upstream_errors;

@@ -50,14 +50,14 @@ static struct {
 } M = { .fd = -1, .stop_pipe = { -1, -1 } };
 
 #define SLD_EXCHANGE_EXTRA (1ull << 20)	/* an exchange's buffers besides the
-						 * response: read, chunk scratch,
-						 * the request, the parser */
+						 * response: the request, a head
+						 * read in part, its share of its
+						 * loop's read and scratch buffers */
 
 /*
  * Connections (each with its head buffer at its largest and a body), the
  * queue, and with a proxy: the exchanges in flight (a response being read
- * each), the read buffers each loop keeps for reuse (upstream.h), plus the
- * responses handed to clients that have not read them yet,
+ * each), plus the responses handed to clients that have not read them yet,
  * which sld_resp_hold keeps within resp_budget (beyond it a response is
  * answered 503 instead of held: a slow reader cannot push the daemon past
  * this number).
@@ -73,8 +73,7 @@ uint64_t sld_memory_bound(struct sld *d)
 
 	if (d->proxy)
 		bound += (uint64_t)d->cfg.upstream_concurrency *
-				 (SLD_MAX_RESPONSE + SLD_EXCHANGE_EXTRA) + d->resp_budget +
-			 (uint64_t)d->loops * SLD_UP_SPARE * SLD_UP_READ_CHUNK;
+				 (SLD_MAX_RESPONSE + SLD_EXCHANGE_EXTRA) + d->resp_budget;
 	return bound;
 }
 
@@ -381,6 +380,9 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 						 .counts = lat,
 						 .sum = ld(&d->c.lat_sum_ns) / 1e9 });
 	COUNTER(&b, "sluiced_requests_total", "Request heads received.", ld(&d->c.requests));
+	COUNTER(&b, "sluiced_http_responses_unsent_total",
+		"Responses not written: the client had gone, or stopped reading.",
+		ld(&d->c.unsent));
 	COUNTER(&b, "sluiced_worked_total", "Requests a handler completed.", ld(&d->c.worked));
 	GAUGE(&b, "sluiced_worked_wait_max_seconds",
 	      "Longest queue wait of a request that was worked.",
@@ -409,6 +411,9 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	if (d->proxy) {
 		COUNTER(&b, "sluiced_upstream_requests_total", "Requests sent upstream.",
 			ld(&d->c.upstream_requests));
+		GAUGE(&b, "sluiced_upstream_connections",
+		      "Connections to the upstream open now, idle or in use.",
+		      (double)sld_up_open());
 		COUNTER(&b, "sluiced_upstream_errors_total",
 			"Upstream failures (answered 502/504).", ld(&d->c.upstream_errors));
 		COUNTER(&b, "sluiced_upstream_latency_seconds_total",

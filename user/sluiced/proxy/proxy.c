@@ -30,6 +30,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,33 +164,21 @@ uint32_t sld_proxy_timeout_s(void)
 	return atomic_load_explicit(&P.timeout_s, memory_order_relaxed);
 }
 
-int sld_up_resp_init(struct sld_up_resp *r, const struct conn *c)
+void sld_up_resp_init(struct sld_up_resp *r, const struct conn *c)
 {
-	memset(r, 0, sizeof(*r));
-	r->p = malloc(sizeof(*r->p));
-	if (!r->p)
-		return -ENOMEM;
+	/* The parser (first) is cleared by its own init below. */
+	memset(&r->body, 0, sizeof(*r) - offsetof(struct sld_up_resp, body));
 	r->head_req = c->parser.req.method == HTTP_M_HEAD;
 	r->client_http11 = c->parser.req.version_minor == 1;
 	r->f = (struct http_forward_resp){ .client_http10 = !r->client_http11,
 					   .close = c->close_after };
 	r->out = HTTP_BUF_INIT(SLD_MAX_RESPONSE + 2 * RESP_HEAD_MAX);
-	http_resp_parser_init(r->p, RESP_HEAD_MAX, r->head_req);
-	return 0;
+	http_resp_parser_init(&r->p, RESP_HEAD_MAX, r->head_req);
 }
 
 void sld_up_resp_free(struct sld_up_resp *r)
 {
-	free(r->p);
-	free(r->scratch);
 	http_buf_free(&r->out);
-	r->p = NULL;
-	r->scratch = NULL;
-}
-
-size_t sld_up_resp_room(void)
-{
-	return SLD_UP_READ_CHUNK;
 }
 
 /* Heads until the final one: 1xx are passed on to an HTTP/1.1 client
@@ -199,7 +188,7 @@ size_t sld_up_resp_room(void)
 static int take_heads(struct sld_up_resp *r, char *raw, size_t *have, bool eof)
 {
 	for (;;) {
-		int rc = http_resp_parse(r->p, raw, *have);
+		int rc = http_resp_parse(&r->p, raw, *have);
 
 		if (rc == -EAGAIN) {
 			if (eof)
@@ -208,22 +197,23 @@ static int take_heads(struct sld_up_resp *r, char *raw, size_t *have, bool eof)
 		}
 		if (rc)
 			return rc;
-		if (r->p->resp.status >= 200)
+		if (r->p.resp.status >= 200)
 			return 0;
-		if (r->p->resp.status != 100 && r->client_http11) {
+		if (r->p.resp.status != 100 && r->client_http11) {
 			struct http_forward_resp f = { 0 };
 
-			rc = http_forward_response(&r->out, &r->p->resp, raw, &f);
+			rc = http_forward_response(&r->out, &r->p.resp, raw, &f);
 			if (rc)
 				return rc;
 		}
-		*have -= r->p->resp.head_len;
-		memmove(raw, raw + r->p->resp.head_len, *have);
-		http_resp_parser_init(r->p, RESP_HEAD_MAX, r->head_req);
+		*have -= r->p.resp.head_len;
+		memmove(raw, raw + r->p.resp.head_len, *have);
+		http_resp_parser_init(&r->p, RESP_HEAD_MAX, r->head_req);
 	}
 }
 
-int sld_up_resp_feed(struct sld_up_resp *r, char *raw, size_t *have, bool eof)
+int sld_up_resp_feed(struct sld_up_resp *r, char *raw, size_t *have, bool eof,
+		     char *scratch)
 {
 	size_t off = 0, used, data;
 	int rc, err;
@@ -232,21 +222,18 @@ int sld_up_resp_feed(struct sld_up_resp *r, char *raw, size_t *have, bool eof)
 		rc = take_heads(r, raw, have, eof);
 		if (rc)
 			return rc;
-		r->status = r->p->resp.status;
-		err = http_forward_response(&r->out, &r->p->resp, raw, &r->f);
+		r->status = r->p.resp.status;
+		err = http_forward_response(&r->out, &r->p.resp, raw, &r->f);
 		if (err)
 			return err == -ENOTSUP ? -EPROTO : err;
-		if (r->p->resp.framing == HTTP_RF_CHUNKED &&
-		    !(r->scratch = malloc(SLD_UP_READ_CHUNK)))
-			return -ENOMEM;
-		http_resp_body_init(&r->body, &r->p->resp);
+		http_resp_body_init(&r->body, &r->p.resp);
 		r->have_head = true;
-		off = r->p->resp.head_len;
+		off = r->p.resp.head_len;
 	}
-	rc = http_resp_body_feed(&r->body, raw + off, *have - off, r->scratch, &used, &data);
+	rc = http_resp_body_feed(&r->body, raw + off, *have - off, scratch, &used, &data);
 	if (rc == -EPROTO)
 		return -EPROTO;
-	err = r->f.body == HTTP_CB_DECHUNK ? http_buf_add(&r->out, r->scratch, data)
+	err = r->f.body == HTTP_CB_DECHUNK ? http_buf_add(&r->out, scratch, data)
 					   : http_buf_add(&r->out, raw + off, used);
 	if (!err && rc == 0)
 		r->extra = used < *have - off;	/* more than the answer: do not reuse */
@@ -256,13 +243,13 @@ int sld_up_resp_feed(struct sld_up_resp *r, char *raw, size_t *have, bool eof)
 	if (rc == 0)
 		return 0;
 	if (eof)	/* the end of a close-delimited body, or one cut short */
-		return r->p->resp.framing == HTTP_RF_CLOSE ? 0 : -EPROTO;
+		return r->p.resp.framing == HTTP_RF_CLOSE ? 0 : -EPROTO;
 	return -EAGAIN;
 }
 
 bool sld_up_resp_reusable(const struct sld_up_resp *r)
 {
-	return r->p->resp.keep_alive && !r->extra;
+	return r->p.resp.keep_alive && !r->extra;
 }
 
 /* c's response from r, counted in the held-response budget; past it, a

@@ -6,13 +6,18 @@
  *   sld_proxy_request(c, &buf)     the request as the upstream gets it
  *   sld_proxy_idempotent(method)   may it be sent twice (a retry)
  *   sld_up_resp_init/free(r, c)    a response being gathered for c
- *   sld_up_resp_feed(r, raw, &n, eof)
+ *   sld_up_resp_feed(r, raw, &n, eof, scratch)
  *                                  take the n bytes read into raw (n is 0
- *                                  after: they are in r now); 0 when the
+ *                                  after, unless they are the start of a
+ *                                  head: then raw must keep them and the
+ *                                  next read go after them); 0 when the
  *                                  response is whole, -EAGAIN for more,
  *                                  -EPIPE when the connection ended before
- *                                  the head, -EPROTO, -EFBIG, -ENOMEM
- *   sld_up_resp_room()             how much raw must hold
+ *                                  the head, -EPROTO, -EFBIG, -ENOMEM.
+ *                                  scratch: SLD_UP_READ_CHUNK bytes the
+ *                                  call may use (chunked decoding), the
+ *                                  caller's, holding nothing across calls
+ *   SLD_UP_READ_CHUNK              how much raw must hold
  *   sld_up_resp_reusable(r)        may the upstream connection carry another
  *   sld_proxy_answer(c, r)         c's response from r (a 503 past the
  *                                  held-response budget: -ENOBUFS)
@@ -42,11 +47,12 @@ struct conn;
 #define SLD_UP_READ_CHUNK 65536	/* one recv; a response head must fit in it */
 
 struct sld_up_resp {
-	struct http_resp_parser *p;	/* malloc'd: it holds the header table */
+	struct http_resp_parser p;	/* the header table: kept with its
+					 * upstream connection, not allocated
+					 * per exchange */
 	struct http_resp_body body;
 	struct http_forward_resp f;
 	struct http_buf out;	/* 1xx heads passed on, the head, the body */
-	char *scratch;		/* chunked: decoded bytes of one read */
 	int status;
 	bool head_req, client_http11, have_head;
 	bool extra;		/* bytes after the response: not reusable */
@@ -64,10 +70,10 @@ struct sld_up_target {
 
 int sld_proxy_request(const struct conn *c, struct http_buf *out);
 bool sld_proxy_idempotent(enum http_method m);
-int sld_up_resp_init(struct sld_up_resp *r, const struct conn *c);
+void sld_up_resp_init(struct sld_up_resp *r, const struct conn *c);
 void sld_up_resp_free(struct sld_up_resp *r);
-int sld_up_resp_feed(struct sld_up_resp *r, char *raw, size_t *have, bool eof);
-size_t sld_up_resp_room(void);
+int sld_up_resp_feed(struct sld_up_resp *r, char *raw, size_t *have, bool eof,
+		     char *scratch);
 bool sld_up_resp_reusable(const struct sld_up_resp *r);
 int sld_proxy_answer(struct conn *c, struct sld_up_resp *r);
 void sld_proxy_error(struct conn *c, int status);

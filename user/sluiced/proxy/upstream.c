@@ -62,10 +62,19 @@ struct sld_upconn {
 	struct http_buf req;
 	size_t req_off;
 	struct sld_up_resp r;
-	size_t have;
-	char *raw;		/* sld_up_resp_room() bytes while an exchange runs:
-				 * an idle connection holds no buffer */
+	size_t have;		/* bytes of a head that came in part, in part */
+	char *part;		/* SLD_UP_READ_CHUNK bytes; NULL while the loop's
+				 * own buffer will do (nothing held) */
 };
+
+/* Upstream connections open (a gauge for the metrics: the fds they hold
+ * come and go with the idle pool, not with a leak). */
+static _Atomic unsigned n_open;
+
+unsigned sld_up_open(void)
+{
+	return atomic_load_explicit(&n_open, memory_order_relaxed);
+}
 
 void sld_up_loop_init(struct sld_uplink *u, int ep)
 {
@@ -75,16 +84,11 @@ void sld_up_loop_init(struct sld_uplink *u, int ep)
 
 static void reset_exchange(struct sld_upconn *x)
 {
-	struct sld_uplink *u = x->u;
-
 	http_buf_free(&x->req);
 	x->req_off = 0;
 	sld_up_resp_free(&x->r);
-	if (x->raw && u->n_spare < SLD_UP_SPARE)
-		u->spare[u->n_spare++] = x->raw;
-	else
-		free(x->raw);
-	x->raw = NULL;
+	free(x->part);
+	x->part = NULL;
 	x->have = 0;
 	x->c = NULL;
 	x->got_bytes = false;
@@ -95,6 +99,7 @@ static void drop(struct sld_upconn *x)
 {
 	reset_exchange(x);
 	close(x->fd);	/* also takes it out of the epoll */
+	atomic_fetch_sub_explicit(&n_open, 1, memory_order_relaxed);
 	x->fd = -1;
 	x->dead = true;
 	x->next = x->u->dead;
@@ -121,8 +126,8 @@ void sld_up_loop_fini(struct sld_uplink *u)
 	}
 	u->n_idle = 0;
 	sld_up_reap(u);
-	while (u->n_spare)
-		free(u->spare[--u->n_spare]);
+	free(u->bufs);
+	u->bufs = NULL;
 }
 
 static int watch(struct sld_upconn *x, uint32_t events)
@@ -169,6 +174,7 @@ static struct sld_upconn *open_new(struct sld_uplink *u, int *err)
 			*err = -ENOMEM;
 			return NULL;
 		}
+		atomic_fetch_add_explicit(&n_open, 1, memory_order_relaxed);
 		x->ev_kind = SLD_EV_UPSTREAM;
 		x->fd = fd;
 		x->u = u;
@@ -260,18 +266,12 @@ static void send_more(struct sld_upconn *x)
 /* Begin on x: the request is built into x->req. */
 static void begin(struct sld_upconn *x, struct conn *c)
 {
-	int err;
-
 	x->c = c;
 	c->upc = x;
 	x->t0 = sld_now_ns();
-	err = sld_up_resp_init(&x->r, c);
-	if (!err && x->u->n_spare)
-		x->raw = x->u->spare[--x->u->n_spare];
-	else if (!err && !(x->raw = malloc(sld_up_resp_room())))
-		err = -ENOMEM;
-	if (err) {
-		fail(x, err);
+	sld_up_resp_init(&x->r, c);
+	if (!x->u->bufs && !(x->u->bufs = malloc(2 * SLD_UP_READ_CHUNK))) {
+		fail(x, -ENOMEM);
 		return;
 	}
 	if (!x->connecting)
@@ -382,9 +382,11 @@ static void on_connected(struct sld_upconn *x)
 
 static void on_readable(struct sld_upconn *x)
 {
-	size_t room = sld_up_resp_room();
+	size_t room = SLD_UP_READ_CHUNK;
+	char *scratch = x->u->bufs + SLD_UP_READ_CHUNK;
 
 	for (;;) {
+		char *raw = x->part ? x->part : x->u->bufs;
 		ssize_t n;
 		int rc;
 
@@ -394,10 +396,10 @@ static void on_readable(struct sld_upconn *x)
 		 * CPU), or the limit would take the proxy's own delay for a
 		 * queue inside the upstream. */
 		if (!x->got_bytes)
-			n = sld_recv_stamped(x->fd, x->raw + x->have, room - x->have,
+			n = sld_recv_stamped(x->fd, raw + x->have, room - x->have,
 					     &x->rx_age_ns);
 		else
-			n = recv(x->fd, x->raw + x->have, room - x->have, MSG_DONTWAIT);
+			n = recv(x->fd, raw + x->have, room - x->have, MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -410,7 +412,7 @@ static void on_readable(struct sld_upconn *x)
 		if (n > 0)
 			x->got_bytes = true;
 		x->have += (size_t)n;
-		rc = sld_up_resp_feed(&x->r, x->raw, &x->have, n == 0);
+		rc = sld_up_resp_feed(&x->r, raw, &x->have, n == 0, scratch);
 		if (rc == 0) {
 			complete(x);
 			return;
@@ -418,6 +420,16 @@ static void on_readable(struct sld_upconn *x)
 		if (rc != -EAGAIN) {
 			fail(x, rc);
 			return;
+		}
+		if (x->have && !x->part) {
+			/* A head come in part: the loop's buffer is the next
+			 * exchange's, so it moves to one of its own. */
+			x->part = malloc(SLD_UP_READ_CHUNK);
+			if (!x->part) {
+				fail(x, -ENOMEM);
+				return;
+			}
+			memcpy(x->part, raw, x->have);
 		}
 	}
 }

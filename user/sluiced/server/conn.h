@@ -11,8 +11,9 @@
  * request head buffer starts at SLD_IN_INITIAL bytes and grows, as a head
  * needs it, up to max-header-size (shrunk back between requests); a
  * request body (at most SLD_MAX_BODY) and a proxied response (at most
- * SLD_MAX_RESPONSE) are allocated while the request lives.
- * sld_memory_bound() adds it up.
+ * SLD_MAX_RESPONSE) are allocated while the request lives. A closed conn
+ * goes back to its loop's cache, or is freed past it (server.c,
+ * CONN_CACHE). sld_memory_bound() adds it up.
  */
 #ifndef SLUICED_CONN_H
 #define SLUICED_CONN_H
