@@ -28,7 +28,7 @@ fi
 # Eight ports free on loopback, for the two upstreams and three daemons
 # (tests/lib/ports.sh says why not the PID's).
 source "$here/../lib/ports.sh"
-read -r UPA UPB PX MX FPX FMX SPX SMX < <(free_ports 8)
+read -r UPA UPB PX MX FPX FMX SPX SMX BPX < <(free_ports 9)
 TMP=$(mktemp -d)
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$TMP"' EXIT
@@ -334,7 +334,6 @@ expect "a request queued behind slow exchanges is answered at the deadline" \
 # whose target delay of 1 s keeps the controller from taking a busy host's
 # scheduling delay (the kernel wait of the first requests) for overload
 # and refusing the last ones by its rate.
-BPX=$((base + 7))
 "$SLUICED" --listen 127.0.0.1:$BPX --metrics none --pin-dir /nonexistent/sluice \
 	--workers 1 --upstream 127.0.0.1:$UPA --deadline 150 --target-delay 1000 --log-level error \
 	2>"$TMP/burst.log" &
