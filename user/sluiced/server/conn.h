@@ -19,6 +19,7 @@
 #define SLUICED_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -52,13 +53,21 @@ struct conn {
 	bool close_after;	/* close once the response is written */
 	bool has_bytes;		/* some of the current request has arrived */
 	bool chunked;		/* the body is chunked: decoded into body */
-	bool away;		/* in a task or the upstream queue (loop's field) */
-	bool ev_pending;	/* an event came while it could not read (loop's) */
 	uint64_t timer_ns;	/* when the current timeout fires */
 	uint64_t req_start_ns;	/* first byte of the request (request timeout) */
 	uint64_t head_ns;	/* head complete: latency is measured from here */
 	uint64_t kernel_wait_ns;	/* its first bytes waited this long in the
 					 * kernel before the loop read them */
+	/* The loop's own, even while the conn is away: in a word that nothing
+	 * a task or the upstream queue writes shares. The loop tests `away`
+	 * before the state (`c->away || c->state != CS_FREE`); with `away`
+	 * next to state and close_after, gcc folded such a test into one
+	 * masked 8-byte load of state..away, which read close_after while the
+	 * controller's tick wrote it into a conn it had taken off the
+	 * upstream queue (sld_upq_tick -> sld_task_shed): a race in the
+	 * machine code, reported by TSan, though none in the C. */
+	_Alignas(8) bool away;	/* in a task or the upstream queue */
+	bool ev_pending;	/* an event came while it could not read */
 	struct conn *prev, *next;	/* its loop's list of open conns */
 	struct conn *done_next;		/* completion stack */
 	/* the proxy's upstream queue (upqueue.c) */
@@ -88,6 +97,9 @@ struct conn {
 	struct sld *d;
 	struct server *loop;	/* the IO loop that accepted it, for good */
 };
+
+_Static_assert(offsetof(struct conn, prev) == offsetof(struct conn, away) + 8,
+	       "away and ev_pending have their 8-byte word to themselves");
 
 /* Set the response (copied into the conn's buffer or taken over when heap). */
 void sld_conn_set_out_inline(struct conn *c, int len, int status, bool close);
