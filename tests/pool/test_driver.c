@@ -36,20 +36,6 @@ static struct {
 
 static _Atomic long ran, ran_on_poller, ran_elsewhere;
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-static bool wait_for(_Atomic long *v, long want)
-{
-	for (int i = 0; i < 20000 && atomic_load(v) < want; i++)
-		sleep_ms(1);
-	return atomic_load(v) >= want;
-}
-
 /* arg: the worker whose poll submitted it */
 static void loop_task(void *arg)
 {

@@ -19,21 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-/* Wait up to ~20 s for *v >= want. */
-static bool wait_for(_Atomic long *v, long want)
-{
-	for (int i = 0; i < 20000 && atomic_load(v) < want; i++)
-		sleep_ms(1);
-	return atomic_load(v) >= want;
-}
-
 static _Atomic long counter;
 
 static void count_task(void *arg)
