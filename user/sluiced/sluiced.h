@@ -177,8 +177,7 @@ struct sld_guard_view {
 	_Atomic uint64_t sojourn_ns;	/* the window's p99 sojourn, */
 	_Atomic uint64_t base_ns;	/* its level while keeping up, */
 	_Atomic uint64_t rise_ns;	/* and the rise above it */
-	_Atomic uint64_t sojourn_p50_ns;	/* the window's sojourns: median, p99 */
-	_Atomic uint64_t sojourn_p99_ns;
+	_Atomic uint64_t sojourn_p50_ns;	/* the window's median sojourn */
 	_Atomic uint32_t sample_shift;	/* keep-alive requests measured: 1 in 2^this */
 	_Atomic uint64_t pending;	/* measured requests unanswered now */
 	_Atomic uint64_t open;		/* established connections open */

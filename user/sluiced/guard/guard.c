@@ -161,7 +161,6 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	atomic_store_explicit(&v->base_ns, t.base_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->rise_ns, t.rise_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->sojourn_p50_ns, t.p50_ns, memory_order_relaxed);
-	atomic_store_explicit(&v->sojourn_p99_ns, t.p99_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->sample_shift, g->shift, memory_order_relaxed);
 	atomic_store_explicit(&v->pending, t.pending, memory_order_relaxed);
 	atomic_store_explicit(&v->open, t.open, memory_order_relaxed);

@@ -164,7 +164,6 @@ void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats 
 	if (n) {
 		out->sojourn_ns = gsig_quantile(hist_soj, n, GSIG_Q);
 		out->p50_ns = gsig_quantile(hist_soj, n, 0.5);
-		out->p99_ns = gsig_quantile(hist_soj, n, 0.99);
 	}
 	wn = hist_diff(cur->whist, old->whist, hist);
 	out->wait_ns = gsig_quantile(hist, wn, GSIG_Q);

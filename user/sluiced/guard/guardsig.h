@@ -103,7 +103,7 @@ struct gsig_tick {
 	uint64_t rise_ns;	/* sojourn_ns above base_ns */
 	uint64_t stuck_ns;	/* no answer, work waiting: its age at least */
 	uint64_t samples;	/* sojourns in the window */
-	uint64_t p50_ns, p99_ns;	/* of the window's sojourns (0: none) */
+	uint64_t p50_ns;	/* the window's median sojourn (0: none) */
 	uint64_t answered;	/* requests answered in the tick (measured ones) */
 	uint64_t served;	/* connections answered for the first time */
 	uint64_t conns;		/* connections established */

@@ -224,8 +224,6 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 		    rise_ns, 1e-9);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_p50_seconds",
 		    "Median sojourn, last window.", sojourn_p50_ns, 1e-9);
-	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_p99_seconds",
-		    "99th percentile sojourn, last window.", sojourn_p99_ns, 1e-9);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sample_shift",
 		    "Keep-alive requests are measured one in 2^this.", sample_shift, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_waiting",
