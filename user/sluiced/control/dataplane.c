@@ -190,6 +190,12 @@ static void read_service(struct sld_dataplane *dp)
  * interval (what the bucket would hold had it run at the new rate). The
  * write races with the data plane's compare-and-swap on tat_ns; either
  * order leaves a tat within the new tolerance.
+ *
+ * The tolerance is the data plane's own (sl_tolerance in limit.bpf.h):
+ * burst intervals plus, on the coarse clock, its slack. Clamped without
+ * the slack, every raise (most ticks of the additive increase) handed out
+ * the slack as credit: 12 ms of connections let in at once, a queue of
+ * 12 ms in a 1 ms/request service, three times the target.
  */
 static void rescale_bucket(struct sld_dataplane *dp, uint32_t slot, uint32_t old_cap,
 			   uint32_t new_cap)
@@ -207,7 +213,7 @@ static void rescale_bucket(struct sld_dataplane *dp, uint32_t slot, uint32_t old
 	if (b.tat_ns <= now)
 		return;
 	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
-	tol = 1000000000ull / new_cap * burst;
+	tol = 1000000000ull / new_cap * burst + dp->pins.clock_slack_ns;
 	b.tat_ns = now + (ahead < tol ? ahead : tol);
 	bpf_map_update_elem(dp->pins.buckets_fd, &slot, &b, BPF_ANY);
 }
