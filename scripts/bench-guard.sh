@@ -26,8 +26,9 @@
 #
 # Knobs: GUARD_BENCH_SERVICES ("go node jdk"; empty: the probe cost only),
 # GUARD_BENCH_SECONDS (5), GUARD_BENCH_TARGET_MS (5), GUARD_BENCH_WRK_ROUNDS
-# (3), GUARD_BENCH_LOG (sluiced's log level, warn), GUARD_BENCH_OUT
-# ($BUILD/bench/guard). Raw JSON and logs stay under the output directory.
+# (3; 0: no probe cost), GUARD_BENCH_LOG (sluiced's log level, warn),
+# GUARD_BENCH_OUT ($BUILD/bench/guard), SLUICED ($BUILD/sluiced). Raw JSON
+# and logs stay under the output directory.
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
 
@@ -36,7 +37,7 @@ SECS=${GUARD_BENCH_SECONDS:-5}
 TARGET_MS=${GUARD_BENCH_TARGET_MS:-5}
 ROUNDS=${GUARD_BENCH_WRK_ROUNDS:-3}
 OUT=${GUARD_BENCH_OUT:-$BUILD/bench/guard}
-SLUICED=$BUILD/sluiced
+SLUICED=${SLUICED:-$BUILD/sluiced}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
 NODESERVICE=$TOP/tests/bench/overload/nodeservice/server.js
@@ -74,7 +75,7 @@ guard_start() {
 		--metrics 127.0.0.1:9464 --pin-dir "$PIN_DIR" --log-level "${GUARD_BENCH_LOG:-warn}" \
 		2>>"$OUT/sluiced.log"
 	GPID=$!
-	sleep 0.5	# a few ticks: the listener found, the first heartbeat written
+	wait_guarding $PORT 127.0.0.1:9464
 }
 
 stop_all() {
@@ -175,6 +176,10 @@ done
 # sluiced --guard, its tracepoints and its controller. bpf_stats timing
 # adds two clock reads per program run, so the throughput rounds run
 # without it and the per-event cost is taken in a run of its own.
+if ((ROUNDS == 0)); then
+	echo "bar: $OUT/bar.txt; raw: $OUT/ (probe cost not run: GUARD_BENCH_WRK_ROUNDS=0)"
+	exit 0
+fi
 echo "== probe cost: wrk, 64 keep-alive connections, Go service on CPU 1, guarded vs not"
 WURL="http://$SRV4:$PORT/work?cpu_us=0"
 stats0=$(sysctl -n kernel.bpf_stats_enabled)

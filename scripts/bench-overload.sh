@@ -265,6 +265,7 @@ start() {
 	if [[ $cfg == sluiced || $cfg == haproxy || $cfg == nginx ]]; then
 		wait_listen "${UPSTREAM##*:}"
 	fi
+	[[ $cfg != sluiced-guard ]] || wait_guarding $PORT 127.0.0.1:9464
 }
 
 # HAProxy as its configuration manual advises against overload: a server
