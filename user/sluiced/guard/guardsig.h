@@ -28,8 +28,9 @@
  *     with only health checks) does not move it;
  *   - it is never probed (no concurrency pinned to measure it, Envoy's
  *     minRTT trap): it follows the service passively, down at once-ish
- *     (BASE_DOWN a tick), up slowly (BASE_UP) and only in ticks where the
- *     data plane shed nothing, so that under steady overload the queue
+ *     (BASE_DOWN a tick), up slowly (BASE_UP of the gap, and at most of
+ *     itself) and only in ticks where the data plane shed nothing, so
+ *     that under steady overload the queue
  *     the controller holds is never learnt as the service's own time (the
  *     limit creeping up, concurrency-limits #134);
  *   - after BASE_STALE_NS of shedding without a break it may rise again,
