@@ -24,7 +24,11 @@
  * the socket's storage (a cached pointer), which only sockets that
  * guard_ready vetted (family, protocol, network namespace: tests in other
  * namespaces use the same port) have. At most one clock read per event,
- * and only for a request that is measured.
+ * and only for a request that is measured. A request that is not measured
+ * writes nothing to its socket's storage: guard_ready runs in the softirq
+ * of the CPU the packet came in on, guard_recv and guard_send on the
+ * service's, and a line written on one and read on the other moves
+ * between their caches at each event.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -55,6 +59,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_guard_stats);
 } guard_stats SEC(".maps");
+
+/* Per CPU, per guard: keep-alive arrivals seen (the sampling's count). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_GUARD_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} guard_seq SEC(".maps");
 
 /* The guard_ports value of sk's local port (0: not guarded). */
 static __always_inline __u32 port_of(const struct sock *sk)
@@ -95,7 +107,9 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 
 	if (newstate == SL_TCP_CLOSE) {
 		/* A request measured and never answered: the service dropped
-		 * it or the client gave up. Only our sockets have storage. */
+		 * it or the client gave up. Only our sockets have storage.
+		 * (Not the port first: by this event the close has released
+		 * it, and skc_num is 0.) */
 		s = sk_state(sk);
 		if (s && s->since_ns) {
 			s->since_ns = 0;
@@ -129,7 +143,7 @@ int BPF_PROG(guard_ready, const struct sock *sk)
 {
 	struct sl_guard_stats *st;
 	struct sl_guard_sk *s;
-	__u32 v, shift;
+	__u32 v, idx, shift, *seq;
 
 	v = port_of(sk);
 	if (!v || sk->__sk_common.skc_state != SL_TCP_ESTABLISHED)
@@ -146,17 +160,19 @@ int BPF_PROG(guard_ready, const struct sock *sk)
 	 * behind it): its sojourn started at its first bytes. */
 	if (s->since_ns)
 		return 0;
-	/* A keep-alive connection's later requests: one in 2^shift. */
+	/* A keep-alive connection's later requests: one in 2^shift, counted
+	 * per CPU, not in the socket (see the top). */
+	idx = SL_GUARD_PORT_IDX(v);
 	shift = SL_GUARD_PORT_SHIFT(v);
 	if (s->replied && shift) {
-		s->seq++;
-		if (s->seq & ((1u << (shift & 15)) - 1))
+		seq = bpf_map_lookup_elem(&guard_seq, &idx);
+		if (seq && (++*seq & ((1u << (shift & 15)) - 1)))
 			return 0;
 	}
-	s->guard = SL_GUARD_PORT_IDX(v);
+	s->guard = idx;
 	s->read_ns = 0;
 	s->since_ns = bpf_ktime_get_ns();
-	st = stats_of(s->guard);
+	st = stats_of(idx);
 	if (st)
 		st->started++;
 	return 0;
