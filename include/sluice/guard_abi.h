@@ -10,6 +10,11 @@
  * Maps:
  *   guard_ports  ARRAY[65536] __u32   local TCP port -> SL_GUARD_PORT(index, shift),
  *                                     0 = not guarded
+ *   guard_port_bits (.bss) __u64[SL_GUARD_PORT_BITS / 64]   the filter in front
+ *                                     of guard_ports: SL_GUARD_PORT_BIT(port) in
+ *                                     word SL_GUARD_PORT_WORD(port) set for each
+ *                                     guarded port (set after its guard_ports
+ *                                     entry; a bit left set only costs a lookup)
  *   guard_sk     SK_STORAGE struct sl_guard_sk   a request in progress on a socket
  *   guard_stats  PERCPU_ARRAY[SL_GUARD_MAX] struct sl_guard_stats
  *   guard_seq    PERCPU_ARRAY[SL_GUARD_MAX] __u32   keep-alive arrivals seen
@@ -46,6 +51,11 @@
 #define SL_GUARD_BUCKETS  96
 #define SL_GUARD_UNIT_SHIFT 10	/* bucket unit: 1 << 10 ns */
 #define SL_GUARD_SHIFT_MAX 7	/* keep-alive requests sampled at least 1 in 128 */
+
+/* guard_port_bits: one cache line, a bit per port modulo its size. */
+#define SL_GUARD_PORT_BITS       512
+#define SL_GUARD_PORT_WORD(port) (((port) / 64) % (SL_GUARD_PORT_BITS / 64))
+#define SL_GUARD_PORT_BIT(port)  (1ull << ((port) % 64))
 
 /* A guard_ports value: the guard's index + 1 in the low byte, the
  * keep-alive sampling shift in the next one. */
