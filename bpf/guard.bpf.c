@@ -20,11 +20,16 @@
  * sock_send_length fire for every socket of the machine, and a
  * keep-alive service at full speed fires them ~100k times a second, so
  * each program leaves as early as it can, cheapest test first: the
- * return value, then the local port in an array (one inlined load), then
+ * return value, then the local port (a bit in one cache line, then an
+ * array: inlined loads), then
  * the socket's storage (a cached pointer), which only sockets that
  * guard_ready vetted (family, protocol, network namespace: tests in other
  * namespaces use the same port) have. At most one clock read per event,
- * and only for a request that is measured.
+ * and only for a request that is measured. A request that is not measured
+ * writes nothing to its socket's storage: guard_ready runs in the softirq
+ * of the CPU the packet came in on, guard_recv and guard_send on the
+ * service's, and a line written on one and read on the other moves
+ * between their caches at each event.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -56,12 +61,31 @@ struct {
 	__type(value, struct sl_guard_stats);
 } guard_stats SEC(".maps");
 
+/* Per CPU, per guard: keep-alive arrivals seen (the sampling's count). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_GUARD_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} guard_seq SEC(".maps");
+
+/* In front of guard_ports, one cache line of bits, SL_GUARD_PORT_BIT set
+ * by user space for each guarded port (guard_abi.h): an event of another
+ * socket, nearly all of the machine's, is turned away by a load from a
+ * line that every event touches, instead of a load from the 256 KB array,
+ * whose lines for the ports of the machine's other sockets other work
+ * evicts. */
+__u64 guard_port_bits[SL_GUARD_PORT_BITS / 64];
+
 /* The guard_ports value of sk's local port (0: not guarded). */
 static __always_inline __u32 port_of(const struct sock *sk)
 {
 	__u32 port = sk->__sk_common.skc_num;
-	__u32 *v = bpf_map_lookup_elem(&guard_ports, &port);
+	__u32 *v;
 
+	if (!(guard_port_bits[SL_GUARD_PORT_WORD(port)] & SL_GUARD_PORT_BIT(port)))
+		return 0;
+	v = bpf_map_lookup_elem(&guard_ports, &port);
 	return v ? *v : 0;
 }
 
@@ -95,7 +119,9 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 
 	if (newstate == SL_TCP_CLOSE) {
 		/* A request measured and never answered: the service dropped
-		 * it or the client gave up. Only our sockets have storage. */
+		 * it or the client gave up. Only our sockets have storage.
+		 * (Not the port first: by this event the close has released
+		 * it, and skc_num is 0.) */
 		s = sk_state(sk);
 		if (s && s->since_ns) {
 			s->since_ns = 0;
@@ -129,7 +155,7 @@ int BPF_PROG(guard_ready, const struct sock *sk)
 {
 	struct sl_guard_stats *st;
 	struct sl_guard_sk *s;
-	__u32 v, shift;
+	__u32 v, idx, shift, *seq;
 
 	v = port_of(sk);
 	if (!v || sk->__sk_common.skc_state != SL_TCP_ESTABLISHED)
@@ -146,17 +172,19 @@ int BPF_PROG(guard_ready, const struct sock *sk)
 	 * behind it): its sojourn started at its first bytes. */
 	if (s->since_ns)
 		return 0;
-	/* A keep-alive connection's later requests: one in 2^shift. */
+	/* A keep-alive connection's later requests: one in 2^shift, counted
+	 * per CPU, not in the socket (see the top). */
+	idx = SL_GUARD_PORT_IDX(v);
 	shift = SL_GUARD_PORT_SHIFT(v);
 	if (s->replied && shift) {
-		s->seq++;
-		if (s->seq & ((1u << (shift & 15)) - 1))
+		seq = bpf_map_lookup_elem(&guard_seq, &idx);
+		if (seq && (++*seq & ((1u << (shift & 15)) - 1)))
 			return 0;
 	}
-	s->guard = SL_GUARD_PORT_IDX(v);
+	s->guard = idx;
 	s->read_ns = 0;
 	s->since_ns = bpf_ktime_get_ns();
-	st = stats_of(s->guard);
+	st = stats_of(idx);
 	if (st)
 		st->started++;
 	return 0;

@@ -58,7 +58,7 @@ ctl attach "$IF_SRV" --mode generic >/dev/null
 
 # This attachment's programs, by the ids of its pinned links, and the baseline.
 conns_id=$(bpftool -j link show pinned "$PIN_DIR/conns/$IF_SRV" | jq .prog_id)
-empty_id=$("$BUILD/tests/bench/conns/pin_empty_tp" "$PIN_DIR/empty_tp")
+empty_id=$("$BUILD/tests/bench/conns/pin_empty_tp" "$PIN_DIR/empty" | awk '$1 == "empty_state" { print $2 }')
 xdp_id=$(bpftool -j link show pinned "$PIN_DIR/links/$IF_SRV" | jq .prog_id)
 
 # prog_stat ID: "run_cnt run_time_ns"

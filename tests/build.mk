@@ -11,3 +11,4 @@
 -include tests/bench/pool/build.mk
 -include tests/bench/overload/build.mk
 -include tests/bench/conns/build.mk
+-include tests/bench/guard/build.mk

@@ -10,8 +10,15 @@
  * Maps:
  *   guard_ports  ARRAY[65536] __u32   local TCP port -> SL_GUARD_PORT(index, shift),
  *                                     0 = not guarded
+ *   guard_port_bits (.bss) __u64[SL_GUARD_PORT_BITS / 64]   the filter in front
+ *                                     of guard_ports: SL_GUARD_PORT_BIT(port) in
+ *                                     word SL_GUARD_PORT_WORD(port) set for each
+ *                                     guarded port (set after its guard_ports
+ *                                     entry; a bit left set only costs a lookup)
  *   guard_sk     SK_STORAGE struct sl_guard_sk   a request in progress on a socket
  *   guard_stats  PERCPU_ARRAY[SL_GUARD_MAX] struct sl_guard_stats
+ *   guard_seq    PERCPU_ARRAY[SL_GUARD_MAX] __u32   keep-alive arrivals seen
+ *                                     (the sampling's count; the BPF side's own)
  *
  * A request's sojourn in the service: from its arrival in the socket
  * (sk_data_ready on an established socket with no request in progress)
@@ -26,8 +33,10 @@
  *
  * Sampling: a connection's first request is always measured (its answer
  * is a completion, the unit the controller counts); of the later requests
- * of a keep-alive connection, one in 2^shift, with the shift the daemon
- * sets in guard_ports from the request rate (guardsig.h).
+ * of keep-alive connections, one in 2^shift of those arriving on a CPU
+ * (counted per CPU and guard, not per socket: an unmeasured request
+ * writes nothing to its socket), with the shift the daemon sets in
+ * guard_ports from the request rate (guardsig.h).
  *
  * Buckets: times in units of 1024 ns (~1 us), four buckets per power of
  * two (bounds within 19% of each other) up to ~17 s; sl_guard_bucket()
@@ -43,6 +52,11 @@
 #define SL_GUARD_UNIT_SHIFT 10	/* bucket unit: 1 << 10 ns */
 #define SL_GUARD_SHIFT_MAX 7	/* keep-alive requests sampled at least 1 in 128 */
 
+/* guard_port_bits: one cache line, a bit per port modulo its size. */
+#define SL_GUARD_PORT_BITS       512
+#define SL_GUARD_PORT_WORD(port) (((port) / 64) % (SL_GUARD_PORT_BITS / 64))
+#define SL_GUARD_PORT_BIT(port)  (1ull << ((port) % 64))
+
 /* A guard_ports value: the guard's index + 1 in the low byte, the
  * keep-alive sampling shift in the next one. */
 #define SL_GUARD_PORT(idx, shift) ((__u32)(idx) + 1 + ((__u32)(shift) << 8))
@@ -55,8 +69,7 @@ struct sl_guard_sk {
 				 * 0: no request measured in progress */
 	__u64 read_ns;		/* the service's first read of it (0: none yet) */
 	__u32 guard;		/* guard index */
-	__u16 replied;		/* 1 once the connection was answered: not new */
-	__u16 seq;		/* keep-alive requests seen (sampling) */
+	__u32 replied;		/* 1 once the connection was answered: not new */
 };
 _Static_assert(sizeof(struct sl_guard_sk) == 24, "sl_guard_sk layout");
 

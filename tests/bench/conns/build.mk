@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
-# The per-source connection limit's benchmark (scripts/bench-conns.sh,
-# `make bench-conns`): its baseline, an empty program on the counter's
-# tracepoint, attached and pinned by pin_empty_tp.
+# The baselines of the socket tracepoints' benchmarks (scripts/bench-conns.sh
+# and scripts/bench-guard.sh): an empty program on each tracepoint that the
+# connection counter and guard mode hook, attached and pinned by pin_empty_tp.
 
 BENCH_CONNS := $(BUILD)/tests/bench/conns
 

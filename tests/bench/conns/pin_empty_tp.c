@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * pin_empty_tp PATH: attaches the empty tracepoint program (empty_tp.bpf.c)
- * and pins its link at PATH, where it stays attached until the pin is
- * removed; prints the program's id. The baseline of scripts/bench-conns.sh.
+ * pin_empty_tp DIR: attaches each empty tracepoint program (empty_tp.bpf.c)
+ * and pins its link at DIR/NAME, where it stays attached until the pin is
+ * removed; prints "NAME ID" for each. The baselines of
+ * scripts/bench-conns.sh and scripts/bench-guard.sh.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,15 +13,42 @@
 
 #include "empty_tp.skel.h"
 
-int main(int argc, char **argv)
+/* Attaches prog, pins its link at dir/NAME and prints "NAME ID". */
+static int pin_one(struct bpf_program *prog, const char *dir)
 {
+	const char *name = bpf_program__name(prog);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
-	struct empty_tp_bpf *skel;
+	struct bpf_link *link;
+	char path[4096];
 	int err;
 
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	link = bpf_program__attach(prog);
+	if (!link)
+		return -errno;
+	err = bpf_link__pin(link, path);
+	if (!err)
+		err = bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) ? -errno : 0;
+	if (!err) {
+		printf("%s %u\n", name, info.id);
+		bpf_link__disconnect(link);	/* the pin keeps it */
+	} else {
+		bpf_link__unpin(link);
+	}
+	bpf_link__destroy(link);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	struct empty_tp_bpf *skel;
+	struct bpf_program *prog;
+	int err = 0;
+
 	if (argc != 2) {
-		fprintf(stderr, "usage: pin_empty_tp PATH\n");
+		fprintf(stderr, "usage: pin_empty_tp DIR\n");
 		return 2;
 	}
 	skel = empty_tp_bpf__open_and_load();
@@ -28,18 +56,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pin_empty_tp: cannot load: %s\n", strerror(errno));
 		return 1;
 	}
-	err = empty_tp_bpf__attach(skel);
-	if (!err)
-		err = bpf_link__pin(skel->links.empty_tp, argv[1]);
-	if (!err)
-		err = bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.empty_tp), &info, &len) ?
-			      -errno : 0;
-	if (err) {
-		fprintf(stderr, "pin_empty_tp: cannot attach and pin at %s: %s\n", argv[1],
-			strerror(-err));
-	} else {
-		printf("%u\n", info.id);
-		bpf_link__disconnect(skel->links.empty_tp);	/* the pin keeps it */
+	bpf_object__for_each_program(prog, skel->obj) {
+		err = pin_one(prog, argv[1]);
+		if (err) {
+			fprintf(stderr, "pin_empty_tp: cannot attach %s and pin it in %s: %s\n",
+				bpf_program__name(prog), argv[1], strerror(-err));
+			break;
+		}
 	}
 	empty_tp_bpf__destroy(skel);
 	return err ? 1 : 0;

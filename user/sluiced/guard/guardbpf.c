@@ -110,6 +110,10 @@ int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx, uint32_
 
 	if (bpf_map_update_elem(bpf_map__fd(gb->skel->maps.guard_ports), &key, &val, BPF_ANY))
 		return -errno;
+	/* The filter in front of guard_ports (guard_abi.h), in the object's
+	 * mmapped .bss: a bit is never cleared, as another port may share it. */
+	if (val)
+		gb->skel->bss->guard_port_bits[SL_GUARD_PORT_WORD(port)] |= SL_GUARD_PORT_BIT(port);
 	return 0;
 }
 
