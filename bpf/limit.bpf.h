@@ -36,8 +36,8 @@
 
 /*
  * Clocks. The heartbeat is checked against the coarse clock
- * (CLOCK_MONOTONIC as of the last tick, ~4 ns to read): staleness is a
- * matter of seconds.
+ * (CLOCK_MONOTONIC as of the last tick, reckoned from jiffies by
+ * sl_coarse_now): staleness is a matter of seconds.
  *
  * bpf_ktime_get_ns() is exact, but ~24-30 ns per call on this machine (a
  * VM; tests/bench/xdp "building blocks"), the largest single cost of a
@@ -50,14 +50,45 @@
  * time + burst, with three ticks 100.6-101%. The price is a burst larger
  * by rate x slack, and admissions in clumps of rate x tick at each tick
  * instead of spread evenly. The loader sets the slack to three times
- * clock_getres(CLOCK_MONOTONIC_COARSE) when it creates the maps.
+ * clock_getres(CLOCK_MONOTONIC_COARSE) when it creates the maps, and
+ * sl_clock_tick_ns to that resolution at every load.
  */
 const volatile bool sl_clock_coarse = false;
 const volatile __u64 sl_clock_slack_ns = 12000000;	/* three ticks at HZ=250 */
+const volatile __u64 sl_clock_tick_ns = 4000000;	/* clock_getres(CLOCK_MONOTONIC_COARSE) */
 
-static __always_inline __u64 sl_bucket_now(void)
+/*
+ * The coarse clock without the call. bpf_ktime_get_coarse_ns() is a
+ * helper call that reads the timekeeper under its seqcount (~5 ns here);
+ * bpf_jiffies64() the verifier inlines into one load. Both move once a
+ * tick, together (the tick that increments jiffies then advances the
+ * timekeeper), so the coarse clock is jiffies x tick + an offset. Each
+ * CPU keeps that offset in its view of the service (a plain per-CPU
+ * word, never torn: a packet is judged without preemption) and reads the
+ * real clock again every SL_CLOCK_REREAD_TICKS ticks, so that NTP's
+ * frequency corrections (at most 500 ppm, 128 us over 64 ticks) never
+ * build up. The offset is taken with the jiffies read after the clock: a
+ * tick in between makes the reckoning lag the clock by that tick, never
+ * lead it; a lag of a tick is what the slack is there for (late ticks).
+ */
+#define SL_CLOCK_REREAD_TICKS 64
+
+static __always_inline __u64 sl_coarse_now(struct sl_view *v)
 {
-	return sl_clock_coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+	__u64 j = bpf_jiffies64(), now;
+
+	if (j < v->clk_next)
+		return v->clk_offset + j * sl_clock_tick_ns;
+	now = bpf_ktime_get_coarse_ns();
+	j = bpf_jiffies64();
+	v->clk_offset = now - j * sl_clock_tick_ns;
+	v->clk_next = j + SL_CLOCK_REREAD_TICKS;
+	return now;
+}
+
+static __always_inline __u64 sl_bucket_now(struct sl_view *v)
+{
+	return sl_clock_coarse ? sl_coarse_now(v) : bpf_ktime_get_ns();
 }
 
 /* What the judgement found, beyond the reason, for counting. */
@@ -266,7 +297,7 @@ static __always_inline bool sl_src_conns_full(const struct sl_pkt *p, __u32 slot
 }
 
 static __always_inline struct sl_judgement
-sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_view *v)
+sl_judge(const struct sl_pkt *p, __u32 slot, struct sl_view *v)
 {
 	struct sl_judgement j = { .reason = SL_R_admitted, .stale = false };
 	const struct sl_service *svc = &v->svc;
@@ -303,10 +334,10 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_view *v)
 		/* Any clock will do for the heartbeat: read the buckets' now if
 		 * a bucket will need it anyway, else the cheap coarse one. */
 		if (svc->rate || svc->src_rate || adm->rate_cap) {
-			now = sl_bucket_now();
+			now = sl_bucket_now(v);
 			have_now = true;
 		} else {
-			now = bpf_ktime_get_coarse_ns();
+			now = sl_coarse_now(v);
 		}
 		/* Signed: the coarse clock may lag a heartbeat just written. */
 		age = now - adm->heartbeat_ns;
@@ -344,7 +375,7 @@ judge_level:
 	 * refused here takes no token from either. */
 	if (fleet) {
 		if (!have_now) {
-			now = sl_bucket_now();
+			now = sl_bucket_now(v);
 			have_now = true;
 		}
 		if (!sl_src_quota_take(p, slot, svc, now)) {
@@ -360,7 +391,7 @@ judge_level:
 	if (!rate && !svc->src_rate)
 		return j;
 	if (!have_now)
-		now = sl_bucket_now();
+		now = sl_bucket_now(v);
 
 	/*
 	 * 3 and 4. Service bucket, then source bucket, without letting one

@@ -69,6 +69,10 @@ struct sl_view {
 	__u64 interval;		/* 1e9 / svc.rate (0 without a rate) */
 	__u64 capped_interval;	/* 1e9 / capped_rate */
 	__u64 src_interval;	/* 1e9 / svc.src_rate */
+	/* The coarse clock as this CPU reckons it from jiffies (limit.bpf.h,
+	 * sl_coarse_now); kept when the copy is filled again. */
+	__u64 clk_offset;	/* coarse ns - jiffies x tick, at the last reading */
+	__u64 clk_next;		/* jiffies at which to read the clock again */
 };
 
 struct {

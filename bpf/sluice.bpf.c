@@ -107,7 +107,7 @@ static __always_inline int sl_parse_pkt(struct sl_pkt *p, void *ctx, bool tc)
 static __always_inline int sl_process(struct sl_pkt *p, void *ctx, bool tc)
 {
 	struct sl_judgement j = { .reason = SL_NO_COUNT, .stale = false };
-	const struct sl_view *v;
+	struct sl_view *v;
 	__u32 slot;
 	int res;
 

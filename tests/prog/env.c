@@ -59,6 +59,7 @@ int env_open(__u32 src_entries, char *why, size_t whylen)
 		env_skel->rodata->sl_clock_coarse = true;
 		env_skel->rodata->sl_clock_slack_ns = sl_clock_slack_ns(SL_CLOCK_COARSE);
 	}
+	env_skel->rodata->sl_clock_tick_ns = sl_clock_tick_ns();
 	env_src_entries = src_entries ? src_entries : SL_SOURCES_DEFAULT;
 	err = sluice_bpf__load(env_skel);
 	if (err) {
