@@ -148,15 +148,34 @@ static __always_inline struct sl_prefix_rule *sl_prefix_rule(const struct sl_pkt
 /*
  * Build the per-source key: the source masked to the service's prefix
  * (0 in the service means the default, /32 or /64).
+ *
+ * Written as whole 32-bit words, each once: the hash map's jhash reads
+ * the key back at once in 32-bit words, and a word put together from
+ * several smaller stores (a memset, then a byte here and there) cannot be
+ * forwarded from the store buffer: each such load waits for the stores
+ * to retire. Built that way, the hash was the largest single cost of a
+ * judged SYN with a per-source bucket (perf: 18% of the path).
  */
 static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 				       const struct sl_service *svc,
 				       struct sl_src_key *k)
 {
-	__u32 plen;
+	union {
+		struct {
+			__u8 family;
+			__u8 prefixlen;
+			__u16 pad0;
+		};
+		__u32 word;
+	} fp = { .pad0 = 0 };
+	__u32 *w = (__u32 *)k, plen;
 
-	__builtin_memset(k, 0, sizeof(*k));
-	k->slot = slot;
+	SL_STATIC_ASSERT(sizeof(*k) == 6 * sizeof(__u32) &&
+				 offsetof(struct sl_src_key, family) == 4 &&
+				 offsetof(struct sl_src_key, prefixlen) == 5 &&
+				 offsetof(struct sl_src_key, addr) == 8,
+			 "sl_src_key is written as six words");
+	w[0] = slot;
 	if (p->family == 4) {
 		__u32 a = p->saddr[0];
 
@@ -165,9 +184,13 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 			plen = SL_SRC_PREFIX4_DEFAULT;
 		/* plen is 1..32 here, so the shift count is 0..31. */
 		a &= bpf_htonl(0xffffffffu << (32 - plen));
-		k->family = 4;
-		k->prefixlen = plen;
-		__builtin_memcpy(k->addr, &a, 4);
+		fp.family = 4;
+		fp.prefixlen = plen;
+		w[1] = fp.word;
+		w[2] = a;
+		w[3] = 0;
+		w[4] = 0;
+		w[5] = 0;
 	} else {
 		__u64 hi, lo;
 
@@ -184,10 +207,11 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 		} else if (plen < 128) {
 			lo &= bpf_cpu_to_be64(~0ull << (128 - plen));
 		}
-		k->family = 6;
-		k->prefixlen = plen;
-		__builtin_memcpy(k->addr, &hi, 8);
-		__builtin_memcpy(k->addr + 8, &lo, 8);
+		fp.family = 6;
+		fp.prefixlen = plen;
+		w[1] = fp.word;
+		__builtin_memcpy(&w[2], &hi, 8);
+		__builtin_memcpy(&w[4], &lo, 8);
 	}
 }
 
