@@ -166,7 +166,9 @@ static int set_prefix(struct bpf_map *m, int af, const char *cidr, int kind, int
 	key.plen = atoi(slash + 1);
 	if (inet_pton(af, addr, key.addr) != 1)
 		return -EINVAL;
-	return bpf_map_update_elem(mfd(m), &key, &rule, BPF_ANY);
+	if (bpf_map_update_elem(mfd(m), &key, &rule, BPF_ANY))
+		return -errno;
+	return gen_bump();	/* what sluicectl does: the rules' memos (abi.h) */
 }
 
 int env_set_prefix4(const char *cidr, int kind, int cls)
@@ -230,7 +232,8 @@ int env_clear_prefixes(void)
 {
 	int err = clear_hash(env_skel->maps.sl_prefix4, sizeof(struct sl_lpm4_key));
 
-	return err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
+	err = err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
+	return err ?: gen_bump();
 }
 
 /* Zero the kernel-owned state: buckets, stats; per-source tables dropped. */
