@@ -116,6 +116,89 @@ static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 }
 
 /*
+ * Service tokens taken ahead. On the coarse clock every SYN of a tick is
+ * judged at the same now, and n admissions at one now are n steps of the
+ * bucket that each conform exactly when the n tokens conform together. So
+ * a CPU takes k + 1 tokens in one compare-and-exchange on the service's
+ * shared bucket (sl_gcra_n) and spends k of them, in that tick only, from
+ * its view: a plain decrement, where each SYN wrote the bucket's line, a
+ * locked instruction that every CPU admitting to the service bounces.
+ * What is left at the tick's end goes back to the bucket with the next
+ * SYN of the service on that CPU (sl_stash_take), or stays taken while
+ * none comes: k x CPUs tokens at most, which k keeps within one tick's
+ * refill (rate x tick over all CPUs), less than the coarse clock's slack
+ * (three ticks). That slack also bounds the one case where giving back is
+ * not exact: a bucket that filled up to its depth while tokens were out
+ * forgot them, and gets them back on top. TCP only (a UDP GRO train is
+ * charged its datagrams at once, sl_debt), and not on the precise clock,
+ * whose now moves with every packet.
+ */
+#define SL_STASH_MAX 16
+const volatile __u32 sl_ncpus = 1;	/* possible CPUs; the loader sets it */
+
+/* k for a bucket of this interval: 0 when one tick refills too little. */
+static __always_inline __u32 sl_stash_size(__u64 interval)
+{
+	__u64 k;
+
+	if (!interval)
+		return SL_STASH_MAX;
+	k = sl_clock_tick_ns / interval / (sl_ncpus ? sl_ncpus : 1);
+	return k < SL_STASH_MAX ? k : SL_STASH_MAX;
+}
+
+/*
+ * One token from the CPU's stash of this tick, at this interval; a stash
+ * of an earlier tick (or interval) goes back to the bucket. The bucket's
+ * tat is never taken below now by it: a bucket that full forgets anyway,
+ * and the slot's bucket may have been reset under it (a new service).
+ */
+static __always_inline bool sl_stash_take(struct sl_view *v, __u32 slot, __u64 now,
+					  __u64 interval)
+{
+	struct sl_bucket *b;
+	__u64 back, tat;
+
+	if (!v->stash_left)
+		return false;
+	if (v->stash_tick == bpf_jiffies64() && v->stash_interval == interval) {
+		v->stash_left--;
+		return true;
+	}
+	back = v->stash_left * v->stash_interval;
+	v->stash_left = 0;
+	b = bpf_map_lookup_elem(&sl_buckets, &slot);
+	if (!b)
+		return false;
+	tat = *(volatile __u64 *)&b->tat_ns;
+	if (tat > now)
+		__sync_fetch_and_add(&b->tat_ns, -(tat - now < back ? tat - now : back));
+	return false;
+}
+
+/*
+ * The service's token, from the bucket: k + 1 at once when the stash may
+ * be used and the bucket holds them, else one (sl_gcra).
+ */
+static __always_inline bool sl_svc_take(struct sl_view *v, struct sl_bucket *b,
+					const struct sl_pkt *p, __u64 now, __u64 interval,
+					__u64 tol, __u64 debt)
+{
+	__u32 k;
+
+	if (sl_clock_coarse && p->l4proto == IPPROTO_TCP) {
+		k = sl_stash_size(interval);
+		if (k && sl_gcra_n(&b->tat_ns, now, interval, tol, k + 1)) {
+			v->stash_left = k;
+			v->stash_tick = bpf_jiffies64();
+			v->stash_interval = interval;
+			return true;
+		}
+	}
+	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs, debt);
+}
+
+/*
  * Longest-prefix rule for the source, or NULL: the tries themselves.
  *
  * The empty asm statements, different in each branch, are for the
@@ -375,7 +458,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, struct sl_view *v)
 	struct sl_bucket *b = NULL;
 	struct sl_src_bucket *sb = NULL;
 	__u32 zero = 0, level = 0, rate, cls = SL_CLASS_DEFAULT;
-	bool open = false, have_now = false, fleet = false, capped = false;
+	bool open = false, have_now = false, fleet = false, capped = false, stashed = false;
 	__u64 now, interval, tol = 0;
 
 	/* 1. Prefix rules: allow and deny are final. */
@@ -469,7 +552,9 @@ judge_level:
 	 * take the source's token, and only then the service's. If the
 	 * service bucket emptied in between, the source gets its token back.
 	 */
-	if (rate) {
+	if (rate && sl_stash_take(v, slot, now, interval)) {
+		stashed = true;
+	} else if (rate) {
 		b = bpf_map_lookup_elem(&sl_buckets, &slot);
 		if (!b)
 			return j;	/* slot out of range: cannot happen, checked by caller */
@@ -480,11 +565,12 @@ judge_level:
 		}
 	}
 	if (svc->src_rate && !sl_src_take(p, slot, svc, v->src_interval, now, &sb)) {
+		if (stashed)
+			v->stash_left++;	/* not spent: this tick's still */
 		j.reason = SL_R_src_bucket;
 		return j;
 	}
-	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
-			  sl_debt(svc, interval))) {
+	if (b && !sl_svc_take(v, b, p, now, interval, tol, sl_debt(svc, interval))) {
 		if (svc->src_rate)
 			sl_src_refund(p, slot, svc, v->src_interval, sb);
 		j.reason = SL_R_svc_bucket;

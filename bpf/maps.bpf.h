@@ -73,6 +73,12 @@ struct sl_view {
 	 * sl_coarse_now); kept when the copy is filled again. */
 	__u64 clk_offset;	/* coarse ns - jiffies x tick, at the last reading */
 	__u64 clk_next;		/* jiffies at which to read the clock again */
+	/* Service tokens this CPU took ahead in one go (limit.bpf.h,
+	 * sl_stash_take); kept when the copy is filled again. */
+	__u64 stash_tick;	/* jiffies when taken: spent in that tick only */
+	__u64 stash_interval;	/* the interval they were taken at */
+	__u32 stash_left;	/* taken and not spent */
+	__u32 pad1;
 };
 
 struct {

@@ -60,6 +60,7 @@ int env_open(__u32 src_entries, char *why, size_t whylen)
 		env_skel->rodata->sl_clock_slack_ns = sl_clock_slack_ns(SL_CLOCK_COARSE);
 	}
 	env_skel->rodata->sl_clock_tick_ns = sl_clock_tick_ns();
+	env_skel->rodata->sl_ncpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	env_src_entries = src_entries ? src_entries : SL_SOURCES_DEFAULT;
 	err = sluice_bpf__load(env_skel);
 	if (err) {

@@ -754,6 +754,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	if (res->clock == SL_CLOCK_COARSE)
 		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
 	skel->rodata->sl_clock_tick_ns = sl_clock_tick_ns();	/* the heartbeat's clock too */
+	skel->rodata->sl_ncpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	bpf_program__set_autoload(skel->progs.sluice_xdp, o->mode != SL_MODE_TC);
 	bpf_program__set_autoload(skel->progs.sluice_tc, o->mode == SL_MODE_TC);
 	if (!exists) {

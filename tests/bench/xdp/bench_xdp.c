@@ -175,9 +175,11 @@ static int setup_features(const struct sl_admission *fresh)
 
 static int setup_maps(enum setup setup)
 {
+	/* 10^8/s: a SYN per 10 ns, more than one CPU judges; a bucket whose
+	 * interval (1e9 / rate) is not 0. */
 	struct sl_service admit = { .port = 82, .proto = SL_PROTO_TCP, .action = SL_ACT_DROP,
-				    .rate = 4000000000u, .burst = 1000,
-				    .src_rate = 4000000000u, .src_burst = 1000 };
+				    .rate = 100000000, .burst = 1000,
+				    .src_rate = 100000000, .src_burst = 1000 };
 	struct sl_service svcfull = { .port = 83, .proto = SL_PROTO_TCP,
 				      .action = SL_ACT_DROP, .rate = 1, .burst = 1 };
 	struct sl_service svcstatic = { .port = 85, .proto = SL_PROTO_TCP,
