@@ -11,11 +11,14 @@
  *
  * What a loader sets before load (skeleton rodata / map sizes):
  *   sl_debug           bpf_printk on rejects (off)
- *   sl_clock_coarse    buckets on the coarse clock: ~20 ns less per judged
+ *   sl_clock_coarse    buckets on the coarse clock: ~25 ns less per judged
  *                      packet on a VM, bursts larger by rate x slack (off;
  *                      the pinned sl_config.clock)
  *   sl_clock_slack_ns  with sl_clock_coarse: sl_config.clock_slack_ns, 3 x
  *                      clock_getres(CLOCK_MONOTONIC_COARSE) (12 ms, HZ=250)
+ *   sl_clock_tick_ns   clock_getres(CLOCK_MONOTONIC_COARSE): the coarse clock
+ *                      is reckoned from jiffies (limit.bpf.h)
+ *   sl_ncpus           possible CPUs: sizes the service-token stashes
  *   sl_sources         the inner template's max_entries: per-source buckets
  *                      kept per service (65536; user space makes the tables)
  *   sl_conns_netns     the attached interface's network namespace (inode):
