@@ -47,6 +47,8 @@
  *   sl_gcra(&tat, now, interval, tolerance, coarse, cost, debt) -> true if
  *                                      the packet conforms (coarse: the
  *                                      clock of now; cost: tokens charged)
+ *   sl_gcra_n(&tat, now, interval, tolerance, n) -> true if n tokens
+ *                                      conform, all taken at once
  *   sl_gcra_peek(&tat, now, interval, tolerance, debt) -> false if it
  *                                      surely would not, read without a write
  */
@@ -90,6 +92,24 @@ static __always_inline bool sl_gcra(__u64 *tat, __u64 now, __u64 interval, __u64
 			return true;
 	}
 	return false;
+}
+
+/*
+ * n tokens at once, all of them conforming (each step of sl_gcra() at the
+ * same now would have admitted it): true, and *tat advanced by n
+ * intervals; false, and nothing taken, if the bucket holds fewer, or the
+ * compare-and-exchange lost. State left by other limits is not clamped
+ * here: it answers false, and the single step that follows clamps it.
+ */
+static __always_inline bool sl_gcra_n(__u64 *tat, __u64 now, __u64 interval, __u64 tolerance,
+				      __u32 n)
+{
+	__u64 old = *(volatile __u64 *)tat;
+	__u64 start = old > now ? old : now;
+
+	if (start + interval * n - now > tolerance)
+		return false;
+	return __sync_val_compare_and_swap(tat, old, start + interval * n) == old;
 }
 
 /*

@@ -36,8 +36,8 @@
 
 /*
  * Clocks. The heartbeat is checked against the coarse clock
- * (CLOCK_MONOTONIC as of the last tick, ~4 ns to read): staleness is a
- * matter of seconds.
+ * (CLOCK_MONOTONIC as of the last tick, reckoned from jiffies by
+ * sl_coarse_now): staleness is a matter of seconds.
  *
  * bpf_ktime_get_ns() is exact, but ~24-30 ns per call on this machine (a
  * VM; tests/bench/xdp "building blocks"), the largest single cost of a
@@ -50,14 +50,45 @@
  * time + burst, with three ticks 100.6-101%. The price is a burst larger
  * by rate x slack, and admissions in clumps of rate x tick at each tick
  * instead of spread evenly. The loader sets the slack to three times
- * clock_getres(CLOCK_MONOTONIC_COARSE) when it creates the maps.
+ * clock_getres(CLOCK_MONOTONIC_COARSE) when it creates the maps, and
+ * sl_clock_tick_ns to that resolution at every load.
  */
 const volatile bool sl_clock_coarse = false;
 const volatile __u64 sl_clock_slack_ns = 12000000;	/* three ticks at HZ=250 */
+const volatile __u64 sl_clock_tick_ns = 4000000;	/* clock_getres(CLOCK_MONOTONIC_COARSE) */
 
-static __always_inline __u64 sl_bucket_now(void)
+/*
+ * The coarse clock without the call. bpf_ktime_get_coarse_ns() is a
+ * helper call that reads the timekeeper under its seqcount (~5 ns here);
+ * bpf_jiffies64() the verifier inlines into one load. Both move once a
+ * tick, together (the tick that increments jiffies then advances the
+ * timekeeper), so the coarse clock is jiffies x tick + an offset. Each
+ * CPU keeps that offset in its view of the service (a plain per-CPU
+ * word, never torn: a packet is judged without preemption) and reads the
+ * real clock again every SL_CLOCK_REREAD_TICKS ticks, so that NTP's
+ * frequency corrections (at most 500 ppm, 128 us over 64 ticks) never
+ * build up. The offset is taken with the jiffies read after the clock: a
+ * tick in between makes the reckoning lag the clock by that tick, never
+ * lead it; a lag of a tick is what the slack is there for (late ticks).
+ */
+#define SL_CLOCK_REREAD_TICKS 64
+
+static __always_inline __u64 sl_coarse_now(struct sl_view *v)
 {
-	return sl_clock_coarse ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+	__u64 j = bpf_jiffies64(), now;
+
+	if (j < v->clk_next)
+		return v->clk_offset + j * sl_clock_tick_ns;
+	now = bpf_ktime_get_coarse_ns();
+	j = bpf_jiffies64();
+	v->clk_offset = now - j * sl_clock_tick_ns;
+	v->clk_next = j + SL_CLOCK_REREAD_TICKS;
+	return now;
+}
+
+static __always_inline __u64 sl_bucket_now(struct sl_view *v)
+{
+	return sl_clock_coarse ? sl_coarse_now(v) : bpf_ktime_get_ns();
 }
 
 /* What the judgement found, beyond the reason, for counting. */
@@ -85,7 +116,90 @@ static __always_inline __u64 sl_tolerance(__u64 interval, __u32 burst)
 }
 
 /*
- * Longest-prefix rule for the source, or NULL.
+ * Service tokens taken ahead. On the coarse clock every SYN of a tick is
+ * judged at the same now, and n admissions at one now are n steps of the
+ * bucket that each conform exactly when the n tokens conform together. So
+ * a CPU takes k + 1 tokens in one compare-and-exchange on the service's
+ * shared bucket (sl_gcra_n) and spends k of them, in that tick only, from
+ * its view: a plain decrement, where each SYN wrote the bucket's line, a
+ * locked instruction that every CPU admitting to the service bounces.
+ * What is left at the tick's end goes back to the bucket with the next
+ * SYN of the service on that CPU (sl_stash_take), or stays taken while
+ * none comes: k x CPUs tokens at most, which k keeps within one tick's
+ * refill (rate x tick over all CPUs), less than the coarse clock's slack
+ * (three ticks). That slack also bounds the one case where giving back is
+ * not exact: a bucket that filled up to its depth while tokens were out
+ * forgot them, and gets them back on top. TCP only (a UDP GRO train is
+ * charged its datagrams at once, sl_debt), and not on the precise clock,
+ * whose now moves with every packet.
+ */
+#define SL_STASH_MAX 16
+const volatile __u32 sl_ncpus = 1;	/* possible CPUs; the loader sets it */
+
+/* k for a bucket of this interval: 0 when one tick refills too little. */
+static __always_inline __u32 sl_stash_size(__u64 interval)
+{
+	__u64 k;
+
+	if (!interval)
+		return SL_STASH_MAX;
+	k = sl_clock_tick_ns / interval / (sl_ncpus ? sl_ncpus : 1);
+	return k < SL_STASH_MAX ? k : SL_STASH_MAX;
+}
+
+/*
+ * One token from the CPU's stash of this tick, at this interval; a stash
+ * of an earlier tick (or interval) goes back to the bucket. The bucket's
+ * tat is never taken below now by it: a bucket that full forgets anyway,
+ * and the slot's bucket may have been reset under it (a new service).
+ */
+static __always_inline bool sl_stash_take(struct sl_view *v, __u32 slot, __u64 now,
+					  __u64 interval)
+{
+	struct sl_bucket *b;
+	__u64 back, tat;
+
+	if (!v->stash_left)
+		return false;
+	if (v->stash_tick == bpf_jiffies64() && v->stash_interval == interval) {
+		v->stash_left--;
+		return true;
+	}
+	back = v->stash_left * v->stash_interval;
+	v->stash_left = 0;
+	b = bpf_map_lookup_elem(&sl_buckets, &slot);
+	if (!b)
+		return false;
+	tat = *(volatile __u64 *)&b->tat_ns;
+	if (tat > now)
+		__sync_fetch_and_add(&b->tat_ns, -(tat - now < back ? tat - now : back));
+	return false;
+}
+
+/*
+ * The service's token, from the bucket: k + 1 at once when the stash may
+ * be used and the bucket holds them, else one (sl_gcra).
+ */
+static __always_inline bool sl_svc_take(struct sl_view *v, struct sl_bucket *b,
+					const struct sl_pkt *p, __u64 now, __u64 interval,
+					__u64 tol, __u64 debt)
+{
+	__u32 k;
+
+	if (sl_clock_coarse && p->l4proto == IPPROTO_TCP) {
+		k = sl_stash_size(interval);
+		if (k && sl_gcra_n(&b->tat_ns, now, interval, tol, k + 1)) {
+			v->stash_left = k;
+			v->stash_tick = bpf_jiffies64();
+			v->stash_interval = interval;
+			return true;
+		}
+	}
+	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs, debt);
+}
+
+/*
+ * Longest-prefix rule for the source, or NULL: the tries themselves.
  *
  * The empty asm statements, different in each branch, are for the
  * verifier: without them clang sinks the two lookups into one call with
@@ -115,17 +229,80 @@ static __always_inline struct sl_prefix_rule *sl_prefix_rule(const struct sl_pkt
 }
 
 /*
+ * The source's rule (kind 0: none matched), asked of the tries once per
+ * source and sl_gen on each CPU. An LPM walk in a trie of a few thousand
+ * rules is the largest single cost of a judged SYN (~10 ns here), and a
+ * client's SYNs come from the same address again and again; the CPU's
+ * memo (sl_rule_memos) is found by an inlined array lookup and a hash of
+ * the address. Writers of the tries then write sl_gen (abi.h), and gen
+ * is the view's, made at sl_gen's current value: a memo of another gen is
+ * not used. A source not in the memo (a flood of spoofed sources, each
+ * new) pays the walk and the memo's write, ~2 ns more than the walk alone.
+ */
+static __always_inline struct sl_prefix_rule sl_source_rule(const struct sl_pkt *p, __u64 gen)
+{
+	struct sl_prefix_rule r = { .kind = 0 }, *rule;
+	struct sl_rule_memo *m;
+	__u32 h = p->saddr[0];
+
+	if (p->family != 4)
+		h ^= p->saddr[1] ^ p->saddr[2] ^ p->saddr[3];
+	h = (h * 0x9e3779b1u) >> (32 - SL_RULE_MEMO_BITS);	/* Fibonacci hashing */
+	m = bpf_map_lookup_elem(&sl_rule_memos, &h);
+	if (m && m->gen == gen && m->family == p->family && m->addr[0] == p->saddr[0] &&
+	    (p->family == 4 || (m->addr[1] == p->saddr[1] && m->addr[2] == p->saddr[2] &&
+				m->addr[3] == p->saddr[3]))) {
+		r.kind = m->kind;
+		r.cls = m->cls;
+		return r;
+	}
+	rule = sl_prefix_rule(p);
+	if (rule)
+		r = *rule;
+	if (m) {
+		m->gen = gen;
+		m->family = p->family;
+		m->addr[0] = p->saddr[0];
+		m->addr[1] = p->family == 4 ? 0 : p->saddr[1];
+		m->addr[2] = p->family == 4 ? 0 : p->saddr[2];
+		m->addr[3] = p->family == 4 ? 0 : p->saddr[3];
+		m->kind = r.kind;
+		m->cls = r.cls;
+	}
+	return r;
+}
+
+/*
  * Build the per-source key: the source masked to the service's prefix
  * (0 in the service means the default, /32 or /64).
+ *
+ * Written as whole 32-bit words, each once: the hash map's jhash reads
+ * the key back at once in 32-bit words, and a word put together from
+ * several smaller stores (a memset, then a byte here and there) cannot be
+ * forwarded from the store buffer: each such load waits for the stores
+ * to retire. Built that way, the hash was the largest single cost of a
+ * judged SYN with a per-source bucket (perf: 18% of the path).
  */
 static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 				       const struct sl_service *svc,
 				       struct sl_src_key *k)
 {
-	__u32 plen;
+	union {
+		struct {
+			__u8 family;
+			__u8 prefixlen;
+			__u16 pad0;
+		};
+		__u32 word;
+	} fp = { .pad0 = 0 };
+	__u32 *w = (__u32 *)k, plen;
 
-	__builtin_memset(k, 0, sizeof(*k));
-	k->slot = slot;
+	SL_STATIC_ASSERT(sizeof(*k) == 6 * sizeof(__u32) &&
+				 offsetof(struct sl_src_key, family) == 4 &&
+				 offsetof(struct sl_src_key, prefixlen) == 5 &&
+				 offsetof(struct sl_src_key, addr) == 8,
+			 "sl_src_key is written as six words");
+	w[0] = slot;
 	if (p->family == 4) {
 		__u32 a = p->saddr[0];
 
@@ -134,9 +311,13 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 			plen = SL_SRC_PREFIX4_DEFAULT;
 		/* plen is 1..32 here, so the shift count is 0..31. */
 		a &= bpf_htonl(0xffffffffu << (32 - plen));
-		k->family = 4;
-		k->prefixlen = plen;
-		__builtin_memcpy(k->addr, &a, 4);
+		fp.family = 4;
+		fp.prefixlen = plen;
+		w[1] = fp.word;
+		w[2] = a;
+		w[3] = 0;
+		w[4] = 0;
+		w[5] = 0;
 	} else {
 		__u64 hi, lo;
 
@@ -153,10 +334,11 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 		} else if (plen < 128) {
 			lo &= bpf_cpu_to_be64(~0ull << (128 - plen));
 		}
-		k->family = 6;
-		k->prefixlen = plen;
-		__builtin_memcpy(k->addr, &hi, 8);
-		__builtin_memcpy(k->addr + 8, &lo, 8);
+		fp.family = 6;
+		fp.prefixlen = plen;
+		w[1] = fp.word;
+		__builtin_memcpy(&w[2], &hi, 8);
+		__builtin_memcpy(&w[4], &lo, 8);
 	}
 }
 
@@ -266,33 +448,31 @@ static __always_inline bool sl_src_conns_full(const struct sl_pkt *p, __u32 slot
 }
 
 static __always_inline struct sl_judgement
-sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_view *v)
+sl_judge(const struct sl_pkt *p, __u32 slot, struct sl_view *v)
 {
 	struct sl_judgement j = { .reason = SL_R_admitted, .stale = false };
 	const struct sl_service *svc = &v->svc;
 	const struct sl_admission *adm;
-	struct sl_prefix_rule *rule;
+	struct sl_prefix_rule rule;
 	struct sl_config *cfg;
 	struct sl_bucket *b = NULL;
 	struct sl_src_bucket *sb = NULL;
 	__u32 zero = 0, level = 0, rate, cls = SL_CLASS_DEFAULT;
-	bool open = false, have_now = false, fleet = false, capped = false;
+	bool open = false, have_now = false, fleet = false, capped = false, stashed = false;
 	__u64 now, interval, tol = 0;
 
 	/* 1. Prefix rules: allow and deny are final. */
-	rule = sl_prefix_rule(p);
-	if (rule) {
-		if (rule->kind == SL_RULE_ALLOW) {
-			j.reason = SL_R_allowed;
-			return j;
-		}
-		if (rule->kind == SL_RULE_DENY) {
-			j.reason = SL_R_denied;
-			return j;
-		}
-		if (rule->kind == SL_RULE_CLASS && rule->cls >= 1 && rule->cls <= SL_MAX_CLASS)
-			cls = rule->cls;
+	rule = sl_source_rule(p, v->gen);
+	if (rule.kind == SL_RULE_ALLOW) {
+		j.reason = SL_R_allowed;
+		return j;
 	}
+	if (rule.kind == SL_RULE_DENY) {
+		j.reason = SL_R_denied;
+		return j;
+	}
+	if (rule.kind == SL_RULE_CLASS && rule.cls >= 1 && rule.cls <= SL_MAX_CLASS)
+		cls = rule.cls;
 
 	/* The daemon's limits while its heartbeat is fresh, else the fallback.
 	 * Only a service the daemon has claimed is looked up (abi.h). */
@@ -303,10 +483,10 @@ sl_judge(const struct sl_pkt *p, __u32 slot, const struct sl_view *v)
 		/* Any clock will do for the heartbeat: read the buckets' now if
 		 * a bucket will need it anyway, else the cheap coarse one. */
 		if (svc->rate || svc->src_rate || adm->rate_cap) {
-			now = sl_bucket_now();
+			now = sl_bucket_now(v);
 			have_now = true;
 		} else {
-			now = bpf_ktime_get_coarse_ns();
+			now = sl_coarse_now(v);
 		}
 		/* Signed: the coarse clock may lag a heartbeat just written. */
 		age = now - adm->heartbeat_ns;
@@ -344,7 +524,7 @@ judge_level:
 	 * refused here takes no token from either. */
 	if (fleet) {
 		if (!have_now) {
-			now = sl_bucket_now();
+			now = sl_bucket_now(v);
 			have_now = true;
 		}
 		if (!sl_src_quota_take(p, slot, svc, now)) {
@@ -360,7 +540,7 @@ judge_level:
 	if (!rate && !svc->src_rate)
 		return j;
 	if (!have_now)
-		now = sl_bucket_now();
+		now = sl_bucket_now(v);
 
 	/*
 	 * 3 and 4. Service bucket, then source bucket, without letting one
@@ -372,7 +552,9 @@ judge_level:
 	 * take the source's token, and only then the service's. If the
 	 * service bucket emptied in between, the source gets its token back.
 	 */
-	if (rate) {
+	if (rate && sl_stash_take(v, slot, now, interval)) {
+		stashed = true;
+	} else if (rate) {
 		b = bpf_map_lookup_elem(&sl_buckets, &slot);
 		if (!b)
 			return j;	/* slot out of range: cannot happen, checked by caller */
@@ -383,11 +565,12 @@ judge_level:
 		}
 	}
 	if (svc->src_rate && !sl_src_take(p, slot, svc, v->src_interval, now, &sb)) {
+		if (stashed)
+			v->stash_left++;	/* not spent: this tick's still */
 		j.reason = SL_R_src_bucket;
 		return j;
 	}
-	if (b && !sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
-			  sl_debt(svc, interval))) {
+	if (b && !sl_svc_take(v, b, p, now, interval, tol, sl_debt(svc, interval))) {
 		if (svc->src_rate)
 			sl_src_refund(p, slot, svc, v->src_interval, sb);
 		j.reason = SL_R_svc_bucket;

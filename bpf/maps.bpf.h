@@ -69,6 +69,16 @@ struct sl_view {
 	__u64 interval;		/* 1e9 / svc.rate (0 without a rate) */
 	__u64 capped_interval;	/* 1e9 / capped_rate */
 	__u64 src_interval;	/* 1e9 / svc.src_rate */
+	/* The coarse clock as this CPU reckons it from jiffies (limit.bpf.h,
+	 * sl_coarse_now); kept when the copy is filled again. */
+	__u64 clk_offset;	/* coarse ns - jiffies x tick, at the last reading */
+	__u64 clk_next;		/* jiffies at which to read the clock again */
+	/* Service tokens this CPU took ahead in one go (limit.bpf.h,
+	 * sl_stash_take); kept when the copy is filled again. */
+	__u64 stash_tick;	/* jiffies when taken: spent in that tick only */
+	__u64 stash_interval;	/* the interval they were taken at */
+	__u32 stash_left;	/* taken and not spent */
+	__u32 pad1;
 };
 
 struct {
@@ -77,6 +87,28 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sl_view);
 } sl_views SEC(".maps");
+
+/*
+ * A CPU's memory of its last prefix-rule lookups, one per source hash
+ * (limit.bpf.h, sl_source_rule): what the tries answered for a source at
+ * sl_gen's value gen. Private to the program, like sl_views.
+ */
+#define SL_RULE_MEMO_BITS 8
+struct sl_rule_memo {
+	__u64 gen;		/* sl_gen when the tries were asked */
+	__be32 addr[4];		/* the source; IPv4 in [0], the rest 0 */
+	__u8 family;		/* 4 or 6; 0: empty */
+	__u8 kind;		/* the rule's (enum sl_rule_kind), 0: none matched */
+	__u8 cls;
+	__u8 pad0[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << SL_RULE_MEMO_BITS);
+	__type(key, __u32);
+	__type(value, struct sl_rule_memo);
+} sl_rule_memos SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -27,7 +27,9 @@
  *   struct sl_hdrs              packet bounds
  *   sl_hdrs_init(h, ctx, tc)    bounds from an XDP or TC context
  *   sl_skip_l2(data, end, &proto) -> offset of the IP header, or -1
+ *   sl_first_look(data, data_end) -> SL_LOOK_* (and a plain candidate's slot)
  *   sl_parse(h, p) -> enum sl_parse_res
+ *   sl_parse_plain(h, p, look) -> enum sl_parse_res, for a plain candidate
  */
 #ifndef SLUICE_PARSE_BPF_H
 #define SLUICE_PARSE_BPF_H
@@ -227,6 +229,35 @@ static __always_inline int sl_unjudgeable_anon(struct sl_pkt *p)
 	return SL_P_UNJUDGEABLE;
 }
 
+/* A judged SYN's or datagram's fields, p->slot already set. */
+static __always_inline void sl_take_syn(struct sl_pkt *p, const struct tcphdr *tcp)
+{
+	p->l4proto = IPPROTO_TCP;
+	p->dport = tcp->dest;
+	p->sport = tcp->source;
+	p->seq = tcp->seq;
+}
+
+static __always_inline void sl_take_datagram(struct sl_pkt *p, const struct udphdr *udp)
+{
+	p->l4proto = IPPROTO_UDP;
+	p->dport = udp->dest;
+	p->sport = udp->source;
+}
+
+/*
+ * A SYN the kernel would neither accept nor answer (sl_martian4/6): not a
+ * new connection. A group MAC is a broadcast or multicast frame, and TCP
+ * drops what is not PACKET_HOST (tcp_v4_rcv). Asked of judged SYNs only,
+ * so the rest of the traffic pays nothing.
+ */
+static __always_inline bool sl_syn_unanswered(const struct ethhdr *eth, const struct sl_pkt *p)
+{
+	return (eth->h_dest[0] & 1) ||
+	       (p->family == 4 ? sl_martian4(p->saddr[0], p->daddr[0]) :
+				 sl_martian6(p->saddr, p->daddr));
+}
+
 /*
  * TCP or UDP header at l4. l4len is what the IP length fields leave for
  * it, checked only in a first fragment (first_frag): a fragment whose
@@ -272,10 +303,7 @@ static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void
 		p->slot = sl_port_slot(SL_PROTO_TCP, tcp->dest);
 		if (!p->slot)
 			return SL_P_PASS;
-		p->l4proto = IPPROTO_TCP;
-		p->dport = tcp->dest;
-		p->sport = tcp->source;
-		p->seq = tcp->seq;
+		sl_take_syn(p, tcp);
 		return SL_P_JUDGE;
 	}
 	if (proto == IPPROTO_UDP) {
@@ -286,9 +314,7 @@ static __always_inline int sl_parse_l4(struct sl_hdrs *h, struct sl_pkt *p, void
 		p->slot = sl_port_slot(SL_PROTO_UDP, udp->dest);
 		if (!p->slot)
 			return SL_P_PASS;
-		p->l4proto = IPPROTO_UDP;
-		p->dport = udp->dest;
-		p->sport = udp->source;
+		sl_take_datagram(p, udp);
 		return SL_P_JUDGE;
 	}
 	return SL_P_PASS;
@@ -393,65 +419,85 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
 	return res;
 }
 
+/* What the first look found: a kind, and for a plain candidate its slot. */
+#define SL_LOOK_PASS       0	/* surely not a candidate */
+#define SL_LOOK_CLOSER     1	/* sl_parse() decides */
+#define SL_LOOK_PLAIN4     2	/* a candidate in a plain IPv4 frame */
+#define SL_LOOK_PLAIN6     3	/* a candidate in a plain IPv6 frame */
+#define SL_LOOK_KIND       3
+#define SL_LOOK_SLOT_SHIFT 8
+
 /*
  * The first look, on the frames most traffic is made of: Ethernet without
  * a tag, then IPv4 without options and not a fragment, or IPv6 without
- * extension headers, then TCP or UDP, all inside [data, data_end). true
- * if such a frame is surely not a candidate: TCP other than a SYN without
- * ACK, RST or FIN, a SYN or a datagram to an unprotected port, or neither
- * IP nor a VLAN tag. sl_parse() would pass it too, without counting it.
- * false is "look closer": every other frame, and every candidate, goes
- * through sl_parse(), which alone decides. The entries run this first, in
- * a function of its own, so what most packets pay is these few loads and
- * compares, not the whole program's prologue and stack.
+ * extension headers, then TCP or UDP, all inside [data, data_end).
+ * SL_LOOK_PASS if such a frame is surely not a candidate: TCP other than a
+ * SYN without ACK, RST or FIN, a SYN or a datagram to an unprotected port,
+ * or neither IP nor a VLAN tag. sl_parse() would pass it too, without
+ * counting it. A SYN (doff >= 5) or a datagram to a protected port is
+ * SL_LOOK_PLAIN4/6 with its slot, for sl_parse_plain() to take without
+ * reading again what was read here. SL_LOOK_CLOSER is every other frame,
+ * for sl_parse(), which alone decides. The entries run this first, so what
+ * most packets pay is these few loads and compares, not the whole
+ * program's prologue and stack.
  */
-static __always_inline bool sl_surely_pass(void *data, void *data_end)
+static __always_inline __u32 sl_first_look(void *data, void *data_end)
 {
 	struct ethhdr *eth = data;
 	struct tcphdr *tcp;
 	struct udphdr *udp;
 	void *l4;
 	__be16 h_proto;
+	__u32 slot, plain;
 	__u8 proto, flags;
 
 	if ((void *)(eth + 1) > data_end)
-		return false;
+		return SL_LOOK_CLOSER;
 	h_proto = *(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto));
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
 		if ((void *)(ip + 1) > data_end)
-			return false;
+			return SL_LOOK_CLOSER;
 		/* version 4, ihl 5; neither MF nor an offset */
 		if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFMASK)))
-			return false;
+			return SL_LOOK_CLOSER;
 		proto = ip->protocol;
 		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-			return true;
+			return SL_LOOK_PASS;
 		l4 = ip + 1;
+		plain = SL_LOOK_PLAIN4;
 	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
 		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
-			return false;
+			return SL_LOOK_CLOSER;
 		proto = ip6->nexthdr;
 		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-			return false;	/* extension headers: the walk decides */
+			return SL_LOOK_CLOSER;	/* extension headers: the walk decides */
 		l4 = ip6 + 1;
+		plain = SL_LOOK_PLAIN6;
 	} else {
-		return h_proto != bpf_htons(ETH_P_8021Q) && h_proto != bpf_htons(ETH_P_8021AD);
+		return h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD) ?
+			       SL_LOOK_CLOSER : SL_LOOK_PASS;
 	}
 	if (proto == IPPROTO_TCP) {
 		tcp = l4;
 		if ((void *)(tcp + 1) > data_end)
-			return false;
+			return SL_LOOK_CLOSER;
 		flags = ((__u8 *)tcp)[SL_TH_FLAGS_OFF];
 		if ((flags & (SL_TH_SYN | SL_TH_ACK | SL_TH_RST | SL_TH_FIN)) != SL_TH_SYN)
-			return true;
-		return tcp->doff >= 5 && !sl_port_slot(SL_PROTO_TCP, tcp->dest);
+			return SL_LOOK_PASS;
+		if (tcp->doff < 5)
+			return SL_LOOK_CLOSER;
+		slot = sl_port_slot(SL_PROTO_TCP, tcp->dest);
+	} else {
+		udp = l4;
+		if ((void *)(udp + 1) > data_end)
+			return SL_LOOK_CLOSER;
+		slot = sl_port_slot(SL_PROTO_UDP, udp->dest);
 	}
-	udp = l4;
-	return (void *)(udp + 1) <= data_end && !sl_port_slot(SL_PROTO_UDP, udp->dest);
+	return slot ? plain | slot << SL_LOOK_SLOT_SHIFT : SL_LOOK_PASS;
 }
 
 static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
@@ -473,18 +519,63 @@ static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
 		return SL_P_ERROR;
 	else
 		return SL_P_PASS;
-	/*
-	 * A SYN the kernel would neither accept nor answer (sl_martian4/6):
-	 * not a new connection. A group MAC is a broadcast or multicast
-	 * frame, and TCP drops what is not PACKET_HOST (tcp_v4_rcv). Checked
-	 * here, on judged SYNs only, so the rest of the traffic pays nothing.
-	 */
-	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP &&
-	    ((eth->h_dest[0] & 1) ||
-	     (p->family == 4 ? sl_martian4(p->saddr[0], p->daddr[0]) :
-			       sl_martian6(p->saddr, p->daddr))))
+	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP && sl_syn_unanswered(eth, p))
 		return SL_P_PASS;
 	return res;
+}
+
+/*
+ * The parse of a candidate the first look found in a plain frame (look:
+ * SL_LOOK_PLAIN4/6 and its slot): every header is at a fixed offset, and
+ * what the first look checked (the versions, no IPv4 options or fragment,
+ * no IPv6 extension header, a SYN without ACK, RST or FIN, doff, the
+ * port's service) is not read again. The same answer as sl_parse() on
+ * that frame.
+ */
+static __always_inline int sl_parse_plain(struct sl_hdrs *h, struct sl_pkt *p, __u32 look)
+{
+	void *data_end = h->data_end;
+	struct ethhdr *eth = h->data;
+	void *l4;
+	__u8 proto;
+
+	if ((look & SL_LOOK_KIND) == SL_LOOK_PLAIN4) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > data_end)
+			return SL_P_ERROR;	/* for the verifier: the first look read it */
+		proto = ip->protocol;
+		p->family = 4;
+		p->saddr[0] = ip->saddr;
+		p->daddr[0] = ip->daddr;
+		l4 = ip + 1;
+	} else {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return SL_P_ERROR;
+		proto = ip6->nexthdr;
+		p->family = 6;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		l4 = ip6 + 1;
+	}
+	p->slot = look >> SL_LOOK_SLOT_SHIFT;
+	if (proto == IPPROTO_TCP) {
+		struct tcphdr *tcp = l4;
+
+		if ((void *)(tcp + 1) > data_end)
+			return SL_P_ERROR;
+		sl_take_syn(p, tcp);
+		return sl_syn_unanswered(eth, p) ? SL_P_PASS : SL_P_JUDGE;
+	} else {
+		struct udphdr *udp = l4;
+
+		if ((void *)(udp + 1) > data_end)
+			return SL_P_ERROR;
+		sl_take_datagram(p, udp);
+		return SL_P_JUDGE;
+	}
 }
 
 #endif /* SLUICE_PARSE_BPF_H */

@@ -14,8 +14,8 @@
  *   sl_ports     ARRAY[SL_PORT_KEYS] __u32 slot           (proto, port) -> service slot, 0 = unprotected
  *   sl_services  HASH  __u32 slot -> struct sl_service    per-service limits (CLI-owned)
  *   sl_admission HASH  __u32 slot -> struct sl_admission  daemon-owned adaptive limits + heartbeat
- *   sl_gen       ARRAY[1] __u64      a new value after every write to sl_services
- *                                    or sl_admission (below)
+ *   sl_gen       ARRAY[1] __u64      a new value after every write to sl_services,
+ *                                    sl_admission, sl_prefix4 or sl_prefix6 (below)
  *   sl_buckets   ARRAY[SL_MAX_SERVICES] struct sl_bucket  per-service bucket state (kernel-owned)
  *   sl_sources   ARRAY_OF_MAPS[SL_MAX_SERVICES]: slot -> that service's table of
  *                per-source buckets, an LRU_HASH struct sl_src_key ->
@@ -56,10 +56,12 @@
  *
  * The data plane reads them through a per-CPU copy of each service (and
  * its daemon entry), made again when sl_gen changes: a hash lookup is a
- * call that hashes and walks, the copy two loads. So every writer of
- * sl_services or sl_admission then writes sl_gen, with a value it never
- * had before (a random one: user/common sl_gen_bump()); a write not
- * followed by one is seen by no CPU that already has a copy.
+ * call that hashes and walks, the copy two loads. Likewise each CPU
+ * remembers what the prefix tries answered for its recent sources, until
+ * sl_gen changes. So every writer of sl_services, sl_admission,
+ * sl_prefix4 or sl_prefix6 then writes sl_gen, with a value it never had
+ * before (a random one: user/common sl_gen_bump()); a write not followed
+ * by one is seen by no CPU that already has a copy (or a memo).
  */
 #ifndef SLUICE_ABI_H
 #define SLUICE_ABI_H

@@ -59,6 +59,8 @@ int env_open(__u32 src_entries, char *why, size_t whylen)
 		env_skel->rodata->sl_clock_coarse = true;
 		env_skel->rodata->sl_clock_slack_ns = sl_clock_slack_ns(SL_CLOCK_COARSE);
 	}
+	env_skel->rodata->sl_clock_tick_ns = sl_clock_tick_ns();
+	env_skel->rodata->sl_ncpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	env_src_entries = src_entries ? src_entries : SL_SOURCES_DEFAULT;
 	err = sluice_bpf__load(env_skel);
 	if (err) {
@@ -165,7 +167,9 @@ static int set_prefix(struct bpf_map *m, int af, const char *cidr, int kind, int
 	key.plen = atoi(slash + 1);
 	if (inet_pton(af, addr, key.addr) != 1)
 		return -EINVAL;
-	return bpf_map_update_elem(mfd(m), &key, &rule, BPF_ANY);
+	if (bpf_map_update_elem(mfd(m), &key, &rule, BPF_ANY))
+		return -errno;
+	return gen_bump();	/* what sluicectl does: the rules' memos (abi.h) */
 }
 
 int env_set_prefix4(const char *cidr, int kind, int cls)
@@ -229,7 +233,8 @@ int env_clear_prefixes(void)
 {
 	int err = clear_hash(env_skel->maps.sl_prefix4, sizeof(struct sl_lpm4_key));
 
-	return err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
+	err = err ?: clear_hash(env_skel->maps.sl_prefix6, sizeof(struct sl_lpm6_key));
+	return err ?: gen_bump();
 }
 
 /* Zero the kernel-owned state: buckets, stats; per-source tables dropped. */

@@ -417,6 +417,40 @@ static void test_prefix_rules_and_actions(void **state)
 	run_fixtures(rule_fixtures, sizeof(rule_fixtures) / sizeof(rule_fixtures[0]));
 }
 
+/*
+ * Each CPU remembers what the tries answered for a source (limit.bpf.h,
+ * sl_source_rule) until sl_gen changes, which every writer of the tries
+ * does next (env_set_prefix4/6, as sluicectl): a rule added, or the rules
+ * cleared, after a source was judged applies to its very next SYN.
+ */
+static void test_rule_change_after_judged(void **state)
+{
+	const struct sl_stats adm = { .admitted = 1 }, den = { .denied = 1, .dropped = 1 };
+	struct run_result res;
+	__u8 pkt[256];
+	int len, k, fam;
+
+	(void)state;
+	REQUIRE_ENV();
+	for (fam = 4; fam <= 6; fam += 2) {
+		len = pkt_build(&(struct pkt){ .family = fam }, pkt, sizeof(pkt), NULL);
+		for (k = 0; k < 2; k++) {
+			assert_int_equal(env_reset(), 0);
+			run_and_check(&progs[k], "no rule: admitted, and remembered", pkt, len, 3,
+				      progs[k].pass, SLOT_TCP80, &(struct sl_stats){ .admitted = 3 },
+				      &res);
+			assert_int_equal(fam == 4 ? env_set_prefix4("198.18.0.0/24", SL_RULE_DENY, 0)
+						  : env_set_prefix6("2001:db8::/64", SL_RULE_DENY, 0),
+					 0);
+			run_and_check(&progs[k], "deny added: denied", pkt, len, 1, progs[k].drop,
+				      SLOT_TCP80, &den, &res);
+			assert_int_equal(env_clear_prefixes(), 0);
+			run_and_check(&progs[k], "rules cleared: admitted", pkt, len, 1,
+				      progs[k].pass, SLOT_TCP80, &adm, &res);
+		}
+	}
+}
+
 /* Mark: TC sets skb->mark and passes; XDP cannot, and counts would_drop. */
 static void test_mark_action(void **state)
 {
@@ -1433,6 +1467,7 @@ int main(void)
 		cmocka_unit_test_setup(test_unjudgeable, setup),
 		cmocka_unit_test_setup(test_new_connections_only, setup),
 		cmocka_unit_test_setup(test_prefix_rules_and_actions, setup),
+		cmocka_unit_test_setup(test_rule_change_after_judged, setup),
 		cmocka_unit_test_setup(test_mark_action, setup),
 		cmocka_unit_test_setup(test_reject_rst_ipv4, setup),
 		cmocka_unit_test_setup(test_reject_rst_ipv6, setup),

@@ -102,16 +102,20 @@ static int prog_id_of(int prog_fd, uint32_t *id)
 	return 0;
 }
 
-uint64_t sl_clock_slack_ns(enum sl_clock clock)
+uint64_t sl_clock_tick_ns(void)
 {
 	struct timespec res;
 
-	if (clock != SL_CLOCK_COARSE)
-		return 0;
-	/* Three ticks: bpf/limit.bpf.h says why (HZ=250 if the kernel won't say). */
+	/* HZ=250 if the kernel won't say. */
 	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || res.tv_nsec <= 0)
-		return 12000000;
-	return 3 * (uint64_t)res.tv_nsec;
+		return 4000000;
+	return (uint64_t)res.tv_nsec;
+}
+
+uint64_t sl_clock_slack_ns(enum sl_clock clock)
+{
+	/* Three ticks: bpf/limit.bpf.h says why. */
+	return clock == SL_CLOCK_COARSE ? 3 * sl_clock_tick_ns() : 0;
 }
 
 /*
@@ -749,6 +753,8 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	skel->rodata->sl_conns_netns = netns;
 	if (res->clock == SL_CLOCK_COARSE)
 		skel->rodata->sl_clock_slack_ns = res->clock_slack_ns;
+	skel->rodata->sl_clock_tick_ns = sl_clock_tick_ns();	/* the heartbeat's clock too */
+	skel->rodata->sl_ncpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	bpf_program__set_autoload(skel->progs.sluice_xdp, o->mode != SL_MODE_TC);
 	bpf_program__set_autoload(skel->progs.sluice_tc, o->mode == SL_MODE_TC);
 	if (!exists) {

@@ -25,6 +25,7 @@
  *                                      still in place in the kernel
  *   sl_clock_slack_ns(clock)           the slack a bucket on that clock needs:
  *                                      0, or three coarse-clock ticks
+ *   sl_clock_tick_ns()                 one tick of the coarse clock (its resolution)
  */
 #ifndef SLUICE_LOADER_H
 #define SLUICE_LOADER_H
@@ -75,5 +76,6 @@ int sl_loader_attach(const struct sl_attach_opts *opts, struct sl_attach_result 
 int sl_loader_detach(const char *pin_dir, const char *ifname, struct sl_detach_result *res);
 int sl_attachment_alive(const struct sl_pins *p, const struct sl_attachment *att, uint32_t *prog_id);
 uint64_t sl_clock_slack_ns(enum sl_clock clock);
+uint64_t sl_clock_tick_ns(void);
 
 #endif /* SLUICE_LOADER_H */

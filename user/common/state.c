@@ -560,7 +560,7 @@ int sl_prefix_add(const struct sl_pins *p, const struct sl_cidr *c, const struct
 
 	lpm_key(c, key, &fd, p);
 	if (!bpf_map_update_elem(fd, key, r, BPF_NOEXIST))
-		return 0;
+		return sl_gen_bump(p);	/* the CPUs' memos of the rules (abi.h) */
 	err = -errno;
 	sl_format_cidr(c, text, sizeof(text));
 	if (err == -EEXIST)
@@ -577,7 +577,7 @@ int sl_prefix_del(const struct sl_pins *p, const struct sl_cidr *c)
 
 	lpm_key(c, key, &fd, p);
 	if (!bpf_map_delete_elem(fd, key))
-		return 0;
+		return sl_gen_bump(p);
 	err = -errno;
 	if (err != -ENOENT) {
 		sl_format_cidr(c, text, sizeof(text));

@@ -15,7 +15,10 @@
  * and dropped by the service bucket, every limiter in play) against
  * xdp-filter (xdp-tools' xdpfilt_dny_all with a few port, IP and Ethernet
  * rules the packet misses, so it walks every lookup) and a SYN to an
- * unprotected port against the empty program, all in the same rounds.
+ * unprotected port against the empty program, all in the same rounds;
+ * then, in the same rounds, what each limiter costs alone: a judged SYN
+ * that meets only the prefix rules, and one service per limiter beside
+ * them (no bar: they say where the time of the first row goes).
  *
  * Environment: BENCH_REPEAT (runs per measurement, default 1000000),
  * BENCH_ROUNDS (default 9), BENCH_BAR_REPEAT (default 5000000) and
@@ -58,6 +61,25 @@ enum {
 	SLOT_SVCFULL = 8,		/* TCP 83: service bucket empty */
 	SLOT_SRCFULL = 9,		/* TCP 84: source bucket empty, LRU full */
 	SLOT_STATIC = 10,		/* TCP 85: as TCP 83, without a daemon */
+	/* The cost of each limiter alone (the bar's extra rows), FULL only:
+	 * TCP 90 + i, slot 11 + i, never refusing. */
+	SLOT_FEATURES = 11,
+};
+
+/*
+ * One service per limiter, each alone beside the prefix rules that every
+ * judged SYN of the FULL setup meets: what that limiter adds to a judged
+ * SYN. Rates that a 64-byte SYN per 10 ns would not empty.
+ */
+enum feature { F_NONE, F_DAEMON, F_SVC, F_SRC, F_CONNS, F_FLEET, NFEATURES };
+
+static const char *const feature_name[NFEATURES] = {
+	[F_NONE] = "SYN admitted, prefix rules alone",
+	[F_DAEMON] = "  + daemon entry (heartbeat, level)",
+	[F_SVC] = "  + service bucket",
+	[F_SRC] = "  + per-source bucket",
+	[F_CONNS] = "  + per-source connection limit",
+	[F_FLEET] = "  + fleet quotas (seen counter)",
 };
 
 enum prog_kind { XDP, TC };
@@ -118,11 +140,46 @@ static double median(const double *v, int n)
 	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
+/* The services of the feature rows (SLOT_FEATURES + enum feature). */
+static int setup_features(const struct sl_admission *fresh)
+{
+	struct sl_admission fleet = *fresh;
+	struct sl_src_key k = { .slot = SLOT_FEATURES + F_CONNS, .family = 4, .prefixlen = 32 };
+	struct sl_src_conns one = { .open = 1 };
+	int f, err = 0;
+
+	fleet.flags = SL_ADM_FLEET;
+	for (f = 0; f < NFEATURES && !err; f++) {
+		struct sl_service svc = { .port = 90 + f, .proto = SL_PROTO_TCP,
+					  .action = SL_ACT_DROP };
+
+		if (f == F_SVC)
+			svc.rate = 100000000, svc.burst = 1000;
+		if (f == F_SRC)
+			svc.src_rate = 100000000, svc.src_burst = 1000;
+		if (f == F_CONNS)
+			svc.src_conns = 1000;
+		err = env_set_service(SLOT_FEATURES + f, &svc);
+		if (!err && f == F_DAEMON)
+			err = env_set_admission(SLOT_FEATURES + f, fresh);
+		if (!err && f == F_FLEET)
+			err = env_set_admission(SLOT_FEATURES + f, &fleet);
+	}
+	/* The source holds one open connection of its 1000. */
+	inet_pton(AF_INET, "198.18.0.10", k.addr);
+	if (!err && bpf_map_update_elem(bpf_map__fd(env_skel->maps.sl_src_conns), &k, &one,
+					BPF_ANY))
+		err = -errno;
+	return err;
+}
+
 static int setup_maps(enum setup setup)
 {
+	/* 10^8/s: a SYN per 10 ns, more than one CPU judges; a bucket whose
+	 * interval (1e9 / rate) is not 0. */
 	struct sl_service admit = { .port = 82, .proto = SL_PROTO_TCP, .action = SL_ACT_DROP,
-				    .rate = 4000000000u, .burst = 1000,
-				    .src_rate = 4000000000u, .src_burst = 1000 };
+				    .rate = 100000000, .burst = 1000,
+				    .src_rate = 100000000, .src_burst = 1000 };
 	struct sl_service svcfull = { .port = 83, .proto = SL_PROTO_TCP,
 				      .action = SL_ACT_DROP, .rate = 1, .burst = 1 };
 	struct sl_service svcstatic = { .port = 85, .proto = SL_PROTO_TCP,
@@ -145,6 +202,7 @@ static int setup_maps(enum setup setup)
 	err = err ?: env_set_service(SLOT_STATIC, &svcstatic);
 	if (setup == BARE)
 		goto sources;
+	err = err ?: setup_features(&adm);
 	/* A fresh daemon entry on every judged service but the static one:
 	 * the longest path. */
 	err = err ?: env_set_admission(SLOT_ADMIT, &adm);
@@ -548,16 +606,18 @@ static bool bench_bar(int empty_fd, const char *clock)
 	struct {
 		const char *name;
 		int dport, fd, base;	/* base: row of the baseline (-1: none) */
-		double bar, ns[MAX_ROUNDS], ratio[MAX_ROUNDS];
+		double bar;		/* 0: not a bar, the cost of one limiter */
+		double ns[MAX_ROUNDS], ratio[MAX_ROUNDS];
 		__u8 pkt[128];
 		int len;
-	} row[] = {
+	} row[5 + NFEATURES] = {
 		{ "empty XDP program", 80, empty_fd, -1 },
 		{ "xdp-filter (xdpfilt_dny_all, 7 rules)", 80, -1, -1 },
 		{ "SYN admitted, every limiter in play", 82, env_xdp_fd, 1, 1.0 },
 		{ "SYN dropped by the service bucket", 83, env_xdp_fd, 1, 1.0 },
 		{ "SYN to an unprotected port", 22, env_xdp_fd, 0, 1.3 },
 	};
+	const size_t nbar = 5;
 	const char *obj_path = getenv("XDP_FILTER_OBJ") ?: XDP_FILTER_OBJ;
 	const char *e;
 	int brepeat = (e = getenv("BENCH_BAR_REPEAT")) ? atoi(e) : 5000000;
@@ -568,6 +628,8 @@ static bool bench_bar(int empty_fd, const char *clock)
 	int r, err = 0;
 	size_t i, n = sizeof(row) / sizeof(row[0]);
 
+	for (i = 0; i < NFEATURES; i++)
+		row[nbar + i] = (typeof(row[0])){ feature_name[i], 90 + i, env_xdp_fd, 1 };
 	if (brounds < 1 || brounds > MAX_ROUNDS || brepeat < 1) {
 		fprintf(stderr, "bench_xdp: BENCH_BAR_ROUNDS must be 1..%d, BENCH_BAR_REPEAT >= 1\n",
 			MAX_ROUNDS);
@@ -621,8 +683,17 @@ static bool bench_bar(int empty_fd, const char *clock)
 		double ratio = median(row[i].ratio, brounds);
 		bool ok = ratio <= row[i].bar;
 
+		if (i == nbar)
+			printf("\n  each limiter alone (no bar)            ns/pkt    ratio  to"
+			       "               ns over the first\n");
 		if (row[i].base < 0) {
 			printf("  %-40s %8.1f\n", row[i].name, median(row[i].ns, brounds));
+			continue;
+		}
+		if (i >= nbar) {
+			printf("  %-40s %8.1f %7.2fx  %-16s %+.1f\n", row[i].name,
+			       median(row[i].ns, brounds), ratio, "xdp-filter",
+			       median(row[i].ns, brounds) - median(row[nbar].ns, brounds));
 			continue;
 		}
 		printf("  %-40s %8.1f %7.2fx  %-16s <= %.1fx %s\n", row[i].name,
