@@ -172,8 +172,12 @@ adm() {
 }
 # grows BEFORE FIELD: the service's counter FIELD is above BEFORE.
 grows() { (($(stat_of $SVC "$2") > $1)); }
-# The load runs until the restart is checked (it is ended there), at most 60 s.
-bg cli "$LOAD" --quiet --timeout 5000 --rate 3000 --duration 60 "http://$SRV4:$PORT/work?cpu_us=1000"
+# level_raised: the pinned entry holds a level above 0 (the kill below
+# comes then, so that the level carried over is one the restart could lose).
+level_raised() { read -r _ l _ < <(adm); [[ $l =~ ^[0-9]+$ ]] && ((l >= 1)); }
+# The load runs until the restart is checked (it is ended there), at most 60 s;
+# at the classes case's rate, which raises the level.
+bg cli "$LOAD" --quiet --timeout 5000 --rate 5000 --duration 60 "http://$SRV4:$PORT/work?cpu_us=1000"
 LPID=$!
 shed0=$(stat_of $SVC svc_bucket)
 wait_until 20 grows "$shed0" svc_bucket || t_fail "kill -9" "the load was never shed"
@@ -186,6 +190,7 @@ stale0=$(stat_of $SVC stale)
 rewritten() { read -r rate1 level1 hb1 < <(adm); [[ $hb1 != "$hb0" ]]; }
 metrics_up() { [[ -n $(metric sluiced_admission_writes_total) ]]; }
 for try in 1 2 3; do
+	wait_until 20 level_raised
 	kill -9 "$DPID"
 	wait "$DPID" 2>/dev/null
 	# The limits in force when the daemon died, as the kernel holds them.
@@ -202,6 +207,7 @@ for try in 1 2 3; do
 	[[ $w1 == 0 ]] && break
 	echo "# restart $try: the adoption was seen after the first tick ($w1 writes), tried again"
 done
+t_expect_cmp "restart: a level was in force when it died" "level" "$level0" -ge 1
 t_expect "restart: re-adopted the pinned limits" "log" \
 	"$(grep -c "(rate $rate0/s, level $level0, .*adopted$" "$LOGDIR/d2-$try.log")" 1
 t_expect "restart: carries on from the rate and level in force" "rate_cap level (writes by ticks)" \
