@@ -63,7 +63,7 @@ $(BUILD)/%.o: %.c
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-.PHONY: all deps test test-loaded fuzz soak bench bench-overload bench-proxy bench-guard bench-conns demo install clean help
+.PHONY: all deps test test-loaded test-mutants fuzz soak bench bench-overload bench-proxy bench-guard bench-conns demo install clean help
 
 all: $(BINS) $(LIBS) $(TEST_BINS) $(BENCH_BINS)
 
@@ -79,6 +79,13 @@ test: deps
 test-loaded: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(abspath $(BUILD)) tests/repeat.sh $(or $(ROUNDS),20) $(or $(BESIDE),stress)
+
+# The deliberate breaks of tests/mutants/: each patch applied to a scratch
+# clone of HEAD, built, and the test program it names run, which must fail
+# in the case(s) it names (MUTANTS="name ..." for some). A build per
+# mutant: not part of `make test`; run it at nice 19 on a shared machine.
+test-mutants: deps
+	$(Q)BUILD=$(abspath $(BUILD)) tests/mutants/run.sh $(MUTANTS)
 
 # The data-plane fuzzer's long run: FUZZ_PACKETS (10M) through XDP and TC,
 # seed printed; FUZZ_SEED=N reruns one.
@@ -126,6 +133,7 @@ help:
 	@echo '  all (default)  build the data plane, sluicectl, the pool and the tests into $(BUILD)/'
 	@echo '  test           install missing packages, build, run every test (needs root for BPF/netns)'
 	@echo '  test-loaded    the daemon and namespace tests ROUNDS (20) times in a row beside BESIDE (stress|make|none)'
+	@echo '  test-mutants   each deliberate break of tests/mutants/ must fail the test it names (MUTANTS=names)'
 	@echo '  fuzz           data-plane fuzzer, 10M packets through XDP and TC (FUZZ_PACKETS, FUZZ_SEED)'
 	@echo '  soak           sluiced serving and proxying at 10x overload, SOAK_MINUTES (30): RSS, fds, counters'
 	@echo '  demo           a burst against a service in test namespaces, without and with sluice'
