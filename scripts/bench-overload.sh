@@ -63,6 +63,10 @@
 #   BENCH_GENCHECK   1: run the 20k/s schedule check of sluice-load (1)
 #   BENCH_PIN        1: service on CPU 1, load generator on CPU 0, both at nice
 #                    -10 (1; 0 lets the scheduler place them at nice 0)
+#   BENCH_SCRAPE_MS  N: during each sluiced run, its metrics every N ms (from
+#                    the load generator's core) in raw/NAME.metrics, to see
+#                    where an admitted request's time goes (diagnosis only:
+#                    the scraper counts in the server host's CPU; off: 0)
 #   BENCH_OUT        where results go ($BUILD/bench/overload)
 #   BENCH_REPLOT     1: only redraw the plots of the run already in BENCH_OUT
 set -euo pipefail
@@ -85,6 +89,7 @@ HAPROXY_QUEUE_MS=${BENCH_HAPROXY_QUEUE_MS:-$TARGET_MS}
 GENCHECK=${BENCH_GENCHECK:-1}
 HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-2}
 PIN=${BENCH_PIN:-1}
+SCRAPE_MS=${BENCH_SCRAPE_MS:-0}
 OUT=${BENCH_OUT:-$BUILD/bench/overload}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
@@ -480,12 +485,31 @@ runnable() {
 	return 0
 }
 
+# scrape NAME: sluiced's metrics every SCRAPE_MS into raw/NAME.metrics
+# (each scrape after a "# t=SECONDS" line) until killed; prints its pid.
+scrape() {
+	local every
+	every=$(awk -v ms="$SCRAPE_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
+	ip netns exec "$NS_SRV" "${GEN_CPU[@]}" bash -c '
+		while :; do
+			echo "# t=$(date +%s.%N)"
+			curl -s --max-time 1 http://127.0.0.1:9464/metrics | grep -v "^#"
+			sleep "$1"
+		done' scrape "$every" >"$OUT/raw/$1.metrics" 2>/dev/null &
+	echo $!
+}
+
 # point CONFIG FACTOR I: run I of one point, on a fresh service, in
 # raw/CONFIG-FACTOR.rI.json.
 point() {
-	local cfg=$1 f=$2 i=$3
+	local cfg=$1 f=$2 i=$3 spid=
 	start "$cfg" "$LIMIT_RATE"
+	[[ $SCRAPE_MS != 0 && $cfg == sluiced* ]] && spid=$(scrape "$cfg-$f.r$i")
 	cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS"
+	if [[ -n $spid ]]; then
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null || true
+	fi
 	if [[ $cfg == sluice* ]]; then
 		ctl -j stats tcp/$PORT >"$OUT/raw/$cfg-$f.r$i.stats.json" 2>/dev/null || true
 	fi

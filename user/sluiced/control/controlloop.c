@@ -193,6 +193,11 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	if (!d->proxy)
 		s->delay_min_ns += kwait;
 	s->oldest_age_ns = l->cur.oldest_wait_ns;
+	/* The deadline drop's look at the oldest queued request: a queue
+	 * stands even when nothing leaves it (standing.h). The proxy's own
+	 * queue looks at its head itself (upqueue.c). */
+	if (!d->proxy && l->cur.oldest_wait_ns)
+		sld_deadline_drop(d, s->now_ns, l->cur.oldest_wait_ns);
 	s->depth = (uint32_t)l->cur.depth;
 	s->busy = iv.busy;
 	/* A proxy's workers only hand requests on: its busy fraction is the

@@ -385,8 +385,18 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	GAUGE(&b, "sluiced_worked_wait_max_seconds",
 	      "Longest queue wait of a request that was worked.",
 	      ld(&d->c.worked_wait_max_ns) / 1e9);
-	GAUGE(&b, "sluiced_deadline_seconds", "Queue wait past which a request is answered 503.",
+	GAUGE(&b, "sluiced_deadline_seconds",
+	      "Queue wait past which a request is answered 503 while the queue stands.",
 	      ld(&d->deadline_ns) / 1e9);
+	GAUGE(&b, "sluiced_deadline_interval_seconds",
+	      "How long late requests last before the queue stands.",
+	      ld(&d->standing_interval_ns) / 1e9);
+	GAUGE(&b, "sluiced_deadline_standing",
+	      "1 while the queue stands: requests past the deadline are answered 503.",
+	      standing_now(&d->standing, sld_now_ns(), ld(&d->standing_interval_ns)));
+	COUNTER(&b, "sluiced_late_worked_total",
+		"Requests worked past the deadline: a transient, the queue did not stand.",
+		ld(&d->c.late_worked));
 	COUNTER(&b, "sluiced_connections_accepted_total", "Connections accepted.",
 		ld(&d->c.accepted));
 	GAUGE(&b, "sluiced_connections_open", "Connections open now.", ld32(&d->open_conns));

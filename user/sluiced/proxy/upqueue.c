@@ -22,10 +22,11 @@
  *     becomes the floor.
  *
  * A request whose wait passed the deadline when it leaves is answered 503
- * (handlers.c), like one that waited too long in the pool; and so that no
- * request waits here unbounded while every place in flight is taken by a
- * slow exchange, each tick also answers 503 those at the head of the
- * queue whose wait already passed the deadline. The queue's depth counts
+ * while the queue stands (handlers.c, standing.h), like one that waited
+ * too long in the pool; and so that no request waits here unbounded while
+ * every place in flight is taken by a slow exchange, each tick also looks
+ * at the head of the queue and answers 503 those whose wait passed the
+ * deadline once that has lasted long enough to stand. The queue's depth counts
  * in sld.queued, held to --queue-bound at the loop's door.
  *
  * Where the limit starts, and what it does not drop: a fresh proxy lets
@@ -218,12 +219,14 @@ static void next_limit_locked(uint64_t now)
 }
 
 /* Under the lock: unlinks the requests that waited past the deadline
- * (the queue is in arrival order: they are at its head). */
-static struct conn *expire_locked(uint64_t now, uint64_t deadline)
+ * while the queue stands (the queue is in arrival order: they are at its
+ * head). The head is seen even if it stays: a queue behind slow exchanges
+ * stands with nothing leaving it (standing.h). */
+static struct conn *expire_locked(uint64_t now)
 {
 	struct conn *list = NULL, **tail = &list;
 
-	while (Q.head && now - Q.head->wait_since_ns > deadline) {
+	while (Q.head && sld_deadline_drop(Q.d, now, now - Q.head->wait_since_ns)) {
 		struct conn *c = Q.head;
 
 		Q.head = c->up_next;
@@ -252,9 +255,7 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 	s->wait_min_ns = or_zero(Q.wait_min_ns);
 	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns + Q.head->kernel_wait_ns : 0;
 	/* After the oldest age: the expired still count as a wait seen. */
-	expired = Q.probing ? NULL
-			    : expire_locked(now, atomic_load_explicit(&Q.d->deadline_ns,
-								      memory_order_relaxed));
+	expired = Q.probing ? NULL : expire_locked(now);
 	s->rtt_ns = rtt_mean_locked();
 	s->floor_ns = or_zero(Q.floor_ns);
 	next_limit_locked(now);
