@@ -4,7 +4,8 @@
  * dropped only while the queue stands (late observations for an
  * interval), never for a transient; the dropping state ends after an
  * interval without a late observation; the controller's look at a queue
- * that nothing leaves counts. Then two models: a closed loop of 64
+ * that nothing leaves counts; a stall of descheduled workers is excused
+ * until the queue stands. Then two models: a closed loop of 64
  * requests whose worker stalls past the deadline now and then (0 drops),
  * and a FIFO queue fed at 10x its service rate (every late request after
  * the first interval dropped, none before).
@@ -119,6 +120,33 @@ static void test_queue_that_nothing_leaves_stands(void **state)
 	assert_true(drop(&s, t, t - since));
 }
 
+static void test_stall_is_excused_until_the_queue_stands(void **state)
+{
+	struct standing s = { 0 };
+	uint64_t t = T0;
+
+	(void)state;
+	/* A 40 ms stall: the ticks see the oldest request late, and the
+	 * workers descheduled for as long as the stall so far (capped at
+	 * a tick); then the worker drains its queue late for 1 ms. */
+	for (t = T0 + 6 * MS; t < T0 + 40 * MS; t += 10 * MS) {
+		standing_excuse(&s, t, t - T0 < 10 * MS ? t - T0 : 10 * MS, INTERVAL);
+		assert_false(drop(&s, t, t - T0));
+	}
+	for (t = T0 + 40 * MS; t <= T0 + 41 * MS; t += 100 * US)
+		assert_false(drop(&s, t, t - T0));
+	/* A queue that stands is not excused: it keeps dropping. */
+	for (t = T0 + 100 * MS; t <= T0 + 100 * MS + INTERVAL; t += MS)
+		drop(&s, t, 6 * MS);
+	standing_excuse(&s, t, 10 * MS, INTERVAL);
+	assert_true(drop(&s, t, 6 * MS));
+	/* no run: nothing to excuse */
+	struct standing none = { 0 };
+
+	standing_excuse(&none, T0, 10 * MS, INTERVAL);
+	assert_int_equal(atomic_load(&none.run_start_ns), 0);
+}
+
 static void test_clock_skew_between_threads(void **state)
 {
 	struct standing s = { 0 };
@@ -215,6 +243,7 @@ int main(void)
 		cmocka_unit_test(test_standing_queue_drops_every_late_request),
 		cmocka_unit_test(test_state_ends_after_an_interval_without_late),
 		cmocka_unit_test(test_queue_that_nothing_leaves_stands),
+		cmocka_unit_test(test_stall_is_excused_until_the_queue_stands),
 		cmocka_unit_test(test_clock_skew_between_threads),
 		cmocka_unit_test(test_closed_loop_with_stalls_drops_nothing),
 		cmocka_unit_test(test_overload_drops_after_an_interval),

@@ -272,6 +272,10 @@ int sld_server_init(struct sld *d, unsigned *workers, const struct pool_driver *
 typedef void sld_reload_fn(struct sld *d);
 int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload);
 void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
+/* How long every IO loop's worker has gone without running while not
+ * waiting for work (descheduled: another process has the CPU), or 0 when
+ * one ran within the last 2 ms or waits for work. Any thread. */
+uint64_t sld_server_starved_ns(uint64_t now);
 /* On c's loop: c has its response, write it. */
 void sld_loop_respond(struct conn *c);
 /* c has a place in flight upstream: start its exchange on its loop (at

@@ -156,7 +156,7 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	struct sld *d = l->d;
 	struct pool_interval iv;
 	struct sld_backlog bl = { 0 };
-	uint64_t w, a, r, dr, kwait;
+	uint64_t w, a, r, dr, kwait, stalled;
 
 	if (pool_stats(d->pool, &l->cur))
 		return false;
@@ -193,9 +193,15 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	if (!d->proxy)
 		s->delay_min_ns += kwait;
 	s->oldest_age_ns = l->cur.oldest_wait_ns;
-	/* The deadline drop's look at the oldest queued request: a queue
-	 * stands even when nothing leaves it (standing.h). The proxy's own
-	 * queue looks at its head itself (upqueue.c). */
+	/* The deadline drop (standing.h): first the stall of descheduled
+	 * workers, seen so far, is not the queue's; then a look at the
+	 * oldest queued request, as a queue stands even when nothing leaves
+	 * it. The proxy's own queue looks at its head itself (upqueue.c). */
+	stalled = sld_server_starved_ns(s->now_ns);
+	if (stalled)
+		standing_excuse(&d->standing, s->now_ns, stalled < iv.ns ? stalled : iv.ns,
+				atomic_load_explicit(&d->standing_interval_ns,
+						     memory_order_relaxed));
 	if (!d->proxy && l->cur.oldest_wait_ns)
 		sld_deadline_drop(d, s->now_ns, l->cur.oldest_wait_ns);
 	s->depth = (uint32_t)l->cur.depth;

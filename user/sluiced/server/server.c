@@ -112,6 +112,11 @@ struct server {
 	_Atomic(struct conn *) done;
 	int done_efd;
 	struct sld_uplink up;	/* the proxy's upstream connections */
+	/* Its worker's heartbeat, for the controller (sld_server_starved_ns):
+	 * when it last ran its loop (at least every POLL_NS of the pool
+	 * while it works, pool.c), and whether it waits for work now. */
+	_Atomic uint64_t beat_ns;
+	_Atomic bool waiting;
 };
 
 /* The loop this thread runs, if any (a worker's, once it has polled). */
@@ -141,6 +146,7 @@ static struct {
 
 #define USER_BURST 4		/* as the service entry the daemon creates */
 #define USER_TOL_MIN_NS 20000000ull	/* accepts come in batches of a wakeup */
+#define USER_ENGAGED_NS 1000000000ull	/* as the controller's engagement */
 
 /*
  * Without a data plane (no pins: nothing attached, or no BPF here) the
@@ -154,7 +160,7 @@ static struct {
 static bool over_user_rate(struct server *s, uint64_t now)
 {
 	uint32_t rate = atomic_load_explicit(&s->d->view.rate_cap, memory_order_relaxed);
-	uint64_t interval, tol, next;
+	uint64_t interval, tol, next, stood;
 	bool over = false;
 
 	if (sld_dataplane_claimed(&s->d->dp) || rate == 0)
@@ -167,6 +173,16 @@ static bool over_user_rate(struct server *s, uint64_t now)
 	 * refuse the first burst of a fresh start. A surge while unengaged
 	 * queues for a tick, and the deadline answers what waited too long. */
 	if (now >= atomic_load_explicit(&s->d->view.engaged_until_ns, memory_order_relaxed))
+		return false;
+	/* And only if the queue stood in that second (the deadline drop
+	 * dropped for it, standing.h): an overloaded tick alone may be a
+	 * stall of a busy host (a worker descheduled past the target), and
+	 * a load the service keeps up with must not have its connections
+	 * refused. With keep-alive clients the rate, in connections, is a
+	 * trickle: wrk's 64 connections, reopened after a stall's tick, met
+	 * it and got 503s (bench-proxy). */
+	stood = standing_stood_ns(&s->d->standing);
+	if (!stood || (now > stood && now - stood >= USER_ENGAGED_NS))
 		return false;
 	interval = 1000000000ull / rate;
 	tol = interval * USER_BURST;
@@ -1272,6 +1288,26 @@ static void on_event(struct server *s, void *p, uint32_t events)
 	}
 }
 
+/* A loop's worker counts as descheduled past this long without a beat. */
+#define STARVED_MIN_NS 2000000ull
+
+uint64_t sld_server_starved_ns(uint64_t now)
+{
+	uint64_t least = UINT64_MAX;
+
+	for (unsigned i = 0; i < L.n; i++) {
+		struct server *s = &L.loops[i];
+		uint64_t beat = atomic_load_explicit(&s->beat_ns, memory_order_relaxed);
+
+		if (atomic_load_explicit(&s->waiting, memory_order_relaxed) || !beat)
+			return 0;	/* idle, or not started: nothing starves */
+		beat = now > beat ? now - beat : 0;
+		if (beat < least)
+			least = beat;
+	}
+	return least != UINT64_MAX && least >= STARVED_MIN_NS ? least : 0;
+}
+
 /*
  * The pool's driver: worker `id` runs its loop once. wait: the worker is
  * idle, block until an event (the completion eventfd is also the worker's
@@ -1304,7 +1340,11 @@ static void loop_poll(void *ctx, unsigned id, int wait)
 		listen_on(s, true);
 	}
 	s->in_poll = true;
+	if (wait)
+		atomic_store_explicit(&s->waiting, true, memory_order_relaxed);
 	n = epoll_wait(s->ep, evs, 256, wait ? 100 : 0);
+	atomic_store_explicit(&s->waiting, false, memory_order_relaxed);
+	atomic_store_explicit(&s->beat_ns, sld_now_ns(), memory_order_relaxed);
 	if (n < 0 && errno != EINTR) {
 		int expected = 0;
 

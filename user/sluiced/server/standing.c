@@ -28,7 +28,26 @@ bool standing_drop(struct standing *s, uint64_t now, uint64_t waited,
 	}
 	if (now > last)
 		atomic_store_explicit(&s->run_last_ns, now, memory_order_relaxed);
-	return since(now, start) >= interval_ns;
+	if (since(now, start) < interval_ns)
+		return false;
+	atomic_store_explicit(&s->stood_ns, now, memory_order_relaxed);
+	return true;
+}
+
+uint64_t standing_stood_ns(struct standing *s)
+{
+	return atomic_load_explicit(&s->stood_ns, memory_order_relaxed);
+}
+
+void standing_excuse(struct standing *s, uint64_t now, uint64_t ns,
+		     uint64_t interval_ns)
+{
+	uint64_t start = atomic_load_explicit(&s->run_start_ns, memory_order_relaxed);
+
+	if (!start || since(now, start) >= interval_ns)
+		return;	/* no run, or it stands already */
+	start = start + ns < now ? start + ns : now;
+	atomic_store_explicit(&s->run_start_ns, start, memory_order_relaxed);
 }
 
 bool standing_now(struct standing *s, uint64_t now, uint64_t interval_ns)
