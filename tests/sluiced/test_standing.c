@@ -28,7 +28,7 @@
 
 static bool drop(struct standing *s, uint64_t now, uint64_t waited)
 {
-	return standing_drop(s, now, waited, DEADLINE, INTERVAL);
+	return standing_drop(s, now, waited, DEADLINE, INTERVAL, false);
 }
 
 static void test_on_time_is_never_dropped(void **state)
@@ -147,6 +147,23 @@ static void test_stall_is_excused_until_the_queue_stands(void **state)
 	assert_int_equal(atomic_load(&none.run_start_ns), 0);
 }
 
+static void test_shedding_drops_every_late_request(void **state)
+{
+	struct standing s = { 0 };
+
+	(void)state;
+	/* The controller sheds: the first late request goes, on-time ones
+	 * stay, and the drop is remembered (the fast path's rate). */
+	assert_false(standing_drop(&s, T0, 4 * MS, DEADLINE, INTERVAL, true));
+	assert_int_equal(standing_stood_ns(&s), 0);
+	assert_true(standing_drop(&s, T0 + MS, 6 * MS, DEADLINE, INTERVAL, true));
+	assert_false(standing_drop(&s, T0 + 2 * MS, 1 * MS, DEADLINE, INTERVAL, true));
+	assert_true(standing_drop(&s, T0 + 3 * MS, 6 * MS, DEADLINE, INTERVAL, true));
+	assert_int_equal(standing_stood_ns(&s), T0 + 3 * MS);
+	/* no longer shedding: a young run again */
+	assert_false(drop(&s, T0 + 4 * MS, 6 * MS));
+}
+
 static void test_clock_skew_between_threads(void **state)
 {
 	struct standing s = { 0 };
@@ -244,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_state_ends_after_an_interval_without_late),
 		cmocka_unit_test(test_queue_that_nothing_leaves_stands),
 		cmocka_unit_test(test_stall_is_excused_until_the_queue_stands),
+		cmocka_unit_test(test_shedding_drops_every_late_request),
 		cmocka_unit_test(test_clock_skew_between_threads),
 		cmocka_unit_test(test_closed_loop_with_stalls_drops_nothing),
 		cmocka_unit_test(test_overload_drops_after_an_interval),

@@ -59,6 +59,7 @@ struct loop {
 	double peak, peak_prev, rate_min;
 	uint64_t peak_start;
 	uint32_t backlog_prev;
+	uint64_t task_ns;	/* the pool's mean task time, last tick with completions */
 	double rpc;
 	uint32_t gen;
 	uint64_t stale_after_ns;
@@ -115,12 +116,13 @@ static void load_config(struct loop *l)
  * the pool's oldest task, and the share of the places in flight in use for
  * the workers' busy fraction: goodput / busy is then limit / round trip,
  * what the upstream completes with every place taken (control.c's busy
- * jump).
+ * jump). Returns how long the queue would take to drain at the round
+ * trip of the tick (the deadline drop's excuse, standing.h).
  */
-static void upstream_signals(struct sld *d, struct ctl_signals *s)
+static uint64_t upstream_signals(struct sld *d, struct ctl_signals *s)
 {
 	struct sld_upq_signals u;
-	uint64_t excess;
+	uint64_t excess, rtt;
 
 	sld_upq_tick(s->now_ns, &u);
 	excess = u.floor_ns && u.rtt_ns > u.floor_ns ? u.rtt_ns - u.floor_ns : 0;
@@ -139,6 +141,8 @@ static void upstream_signals(struct sld *d, struct ctl_signals *s)
 		 (double)u.wait_min_ns / 1e6, (double)u.head_age_ns / 1e6,
 		 (double)u.rtt_ns / 1e6, (double)u.floor_ns / 1e6, u.inflight, u.limit,
 		 u.queued);
+	rtt = u.rtt_ns ? u.rtt_ns : u.floor_ns;
+	return u.limit ? u.queued * rtt / u.limit : 0;
 }
 
 /* One tick's completions, their interval, and the accept queue now. */
@@ -156,7 +160,7 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	struct sld *d = l->d;
 	struct pool_interval iv;
 	struct sld_backlog bl = { 0 };
-	uint64_t w, a, r, dr, kwait, stalled;
+	uint64_t w, a, r, dr, kwait, stalled, drain;
 
 	if (pool_stats(d->pool, &l->cur))
 		return false;
@@ -197,19 +201,27 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	 * workers, seen so far, is not the queue's; then a look at the
 	 * oldest queued request, as a queue stands even when nothing leaves
 	 * it. The proxy's own queue looks at its head itself (upqueue.c). */
-	stalled = sld_server_starved_ns(s->now_ns);
-	if (stalled)
-		standing_excuse(&d->standing, s->now_ns, stalled < iv.ns ? stalled : iv.ns,
-				atomic_load_explicit(&d->standing_interval_ns,
-						     memory_order_relaxed));
-	if (!d->proxy && l->cur.oldest_wait_ns)
-		sld_deadline_drop(d, s->now_ns, l->cur.oldest_wait_ns);
+	if (iv.completed)
+		l->task_ns = (uint64_t)(iv.busy * (double)iv.ns * (double)l->cur.workers /
+					(double)iv.completed);
+	drain = l->cur.workers ? l->cur.depth * l->task_ns / l->cur.workers : 0;
 	s->depth = (uint32_t)l->cur.depth;
 	s->busy = iv.busy;
 	/* A proxy's workers only hand requests on: its busy fraction is the
 	 * upstream's places in flight in use. */
 	if (d->proxy)
-		upstream_signals(d, s);
+		drain = upstream_signals(d, s);
+	/* Excused only while what is queued would drain within the deadline
+	 * once the workers run (a closed loop's few cheap requests), not when
+	 * they lose the CPU to the service they front while its queue holds
+	 * more than that (the proxy on the Go service's core): that is load. */
+	stalled = sld_server_starved_ns(s->now_ns);
+	if (stalled && drain < atomic_load_explicit(&d->deadline_ns, memory_order_relaxed))
+		standing_excuse(&d->standing, s->now_ns, stalled < iv.ns ? stalled : iv.ns,
+				atomic_load_explicit(&d->standing_interval_ns,
+						     memory_order_relaxed));
+	if (!d->proxy && l->cur.oldest_wait_ns)
+		sld_deadline_drop(d, s->now_ns, l->cur.oldest_wait_ns);
 	atomic_store_explicit(&l->view->min_delay_ns, iv.min_delay_ns, memory_order_relaxed);
 
 	int lfd = atomic_load_explicit(&d->listen_fd, memory_order_relaxed);
@@ -282,6 +294,13 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		s.shed_rate = (double)diff(l->fast_rate, f) / dt;
 		l->fast_rate = f;
 	}
+	/* Shedding: the service is overloaded, the queue stands (the
+	 * deadline drop, standing.h), for an interval past this tick. */
+	if (!l->g && s.shed_rate + s.shed_level > 0)
+		atomic_store_explicit(&d->shedding_until_ns,
+				      s.now_ns + atomic_load_explicit(&d->standing_interval_ns,
+								      memory_order_relaxed),
+				      memory_order_relaxed);
 	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
 	if (m.have_backlog) {

@@ -273,7 +273,7 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	struct sl_stats k;
 	struct sld_ctl_view *v = &d->view;
 	char code[8];
-	uint64_t lat[SLD_N_LAT + 1];
+	uint64_t lat[SLD_N_LAT + 1], now;
 
 	if (d->n_guards)
 		return guard_page(d, mem, cap);
@@ -391,9 +391,12 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	GAUGE(&b, "sluiced_deadline_interval_seconds",
 	      "How long late requests last before the queue stands.",
 	      ld(&d->standing_interval_ns) / 1e9);
+	now = sld_now_ns();
 	GAUGE(&b, "sluiced_deadline_standing",
-	      "1 while the queue stands: requests past the deadline are answered 503.",
-	      standing_now(&d->standing, sld_now_ns(), ld(&d->standing_interval_ns)));
+	      "1 while the queue stands (late for an interval, or the controller sheds): "
+	      "requests past the deadline are answered 503.",
+	      standing_now(&d->standing, now, ld(&d->standing_interval_ns)) ||
+		      now < ld(&d->shedding_until_ns));
 	COUNTER(&b, "sluiced_late_worked_total",
 		"Requests worked past the deadline: a transient, the queue did not stand.",
 		ld(&d->c.late_worked));

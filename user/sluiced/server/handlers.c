@@ -151,7 +151,9 @@ bool sld_deadline_drop(struct sld *d, uint64_t now, uint64_t waited)
 {
 	return standing_drop(&d->standing, now, waited,
 			     atomic_load_explicit(&d->deadline_ns, memory_order_relaxed),
-			     atomic_load_explicit(&d->standing_interval_ns, memory_order_relaxed));
+			     atomic_load_explicit(&d->standing_interval_ns, memory_order_relaxed),
+			     now < atomic_load_explicit(&d->shedding_until_ns,
+							memory_order_relaxed));
 }
 
 bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited, bool enforce)

@@ -10,7 +10,7 @@ static uint64_t since(uint64_t now, uint64_t t)
 }
 
 bool standing_drop(struct standing *s, uint64_t now, uint64_t waited,
-		   uint64_t deadline_ns, uint64_t interval_ns)
+		   uint64_t deadline_ns, uint64_t interval_ns, bool shedding)
 {
 	uint64_t start = atomic_load_explicit(&s->run_start_ns, memory_order_relaxed);
 	uint64_t last = atomic_load_explicit(&s->run_last_ns, memory_order_relaxed);
@@ -28,7 +28,7 @@ bool standing_drop(struct standing *s, uint64_t now, uint64_t waited,
 	}
 	if (now > last)
 		atomic_store_explicit(&s->run_last_ns, now, memory_order_relaxed);
-	if (since(now, start) < interval_ns)
+	if (!shedding && since(now, start) < interval_ns)
 		return false;
 	atomic_store_explicit(&s->stood_ns, now, memory_order_relaxed);
 	return true;

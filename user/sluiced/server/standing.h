@@ -33,6 +33,15 @@
  * with no dequeue at all: a worker busy with a long request (or every
  * place upstream taken by slow exchanges) while others wait behind it.
  *
+ * While the controller sheds (the data plane or the fast path refuses
+ * arrivals over its rate), the service is overloaded: the queue stands by
+ * definition, and every late request is dropped, as the drop always did.
+ * There the controller holds the queue near the target, so on-time and
+ * late requests mix and a run would rarely last an interval: without this
+ * the proxy on the Go service's core worked 40% of its requests past the
+ * deadline at 10x. Below saturation nothing is shed, and only a run can
+ * make the queue stand.
+ *
  * Time the workers could not run is not the queue's: when the tick finds
  * every worker neither waiting for work nor seen running for a while
  * (descheduled: another process has the CPU), it excuses that stall, and
@@ -41,8 +50,10 @@
  * 19, the machine shared): a run's clock that kept going through them
  * stood on requests whose queue drained in a fraction of a millisecond
  * once the worker ran. Only the stall seen so far at a tick is excused,
- * so a service that shares its CPU and is overloaded still stands, a
- * little later.
+ * and only while what is queued would drain within the deadline once the
+ * workers run (controlloop.c): a proxy that loses the CPU to the service
+ * it fronts, on one core, with more queued than that, is overloaded, not
+ * stalled.
  *
  * Concurrency: any thread; relaxed atomics, no lock. Two threads that
  * update a run at once may each keep their own start or last time: a run
@@ -68,10 +79,11 @@ struct standing {
  * left the queue, or as the oldest still in it. True: it is late while
  * the queue stands, drop it. deadline_ns: the drop's threshold;
  * interval_ns: how long a run lasts before the queue stands, and how long
- * without a late observation ends it.
+ * without a late observation ends it; shedding: the controller sheds
+ * (the queue stands).
  */
 bool standing_drop(struct standing *s, uint64_t now, uint64_t waited,
-		   uint64_t deadline_ns, uint64_t interval_ns);
+		   uint64_t deadline_ns, uint64_t interval_ns, bool shedding);
 
 /* The workers were descheduled for the last ns (none ran, none waited
  * for work): a run that does not stand yet starts that much later, at
