@@ -41,7 +41,8 @@
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
 #   BENCH_SECONDS    length of each run (5)
 #   BENCH_REPEAT     rounds of the sweep; of each point's runs the one with
-#                    the median goodput is kept (3)
+#                    the median goodput is kept, with the medians of the
+#                    runs' latency quantiles (3)
 #   BENCH_CAL_SECONDS  length of each of the three calibration runs and of
 #                    the three unloaded runs (2)
 #   BENCH_REJECT_SECONDS  length of each CPU-per-refusal run (5)
@@ -519,17 +520,31 @@ point() {
 }
 
 # keep_median CONFIG FACTOR: of the runs of a point, the one with the median
-# goodput becomes raw/CONFIG-FACTOR.json (the others stay as .rN files).
+# goodput becomes raw/CONFIG-FACTOR.json (the others stay as .rN files),
+# with the latency quantiles of 2xx replaced by the medians over the runs
+# (each quantile on its own; .ok_latency.runs_p99_ms lists the runs'), so
+# that both the goodput and the p99 of a point are medians of its runs and
+# one disturbed run sets neither.
 keep_median() {
-	local cfg=$1 f=$2 i ext
+	local cfg=$1 f=$2 i r ext runs=()
 	i=$(for ((i = 1; i <= REPEAT; i++)); do
 		echo "$(jq -r .goodput "$OUT/raw/$cfg-$f.r$i.json") $i"
 	done | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
-	for ext in json cpu irq stats.json; do
+	for ext in cpu irq stats.json; do
 		if [[ -f $OUT/raw/$cfg-$f.r$i.$ext ]]; then
 			cp "$OUT/raw/$cfg-$f.r$i.$ext" "$OUT/raw/$cfg-$f.$ext"
 		fi
 	done
+	for ((r = 1; r <= REPEAT; r++)); do
+		runs+=("$OUT/raw/$cfg-$f.r$r.json")
+	done
+	jq -s --argjson k "$((i - 1))" '
+		def median: sort | .[(length - 1) / 2 | floor];
+		. as $runs | $runs[$k]
+		| .ok_latency = (.ok_latency | with_entries(.key as $q
+			| if $q | test("^p[0-9]+_ms$") then .value = ([$runs[].ok_latency[$q]] | median) else . end))
+		| .ok_latency.runs_p99_ms = [$runs[].ok_latency.p99_ms]' \
+		"${runs[@]}" >"$OUT/raw/$cfg-$f.json"
 }
 
 # Load-major order, and the repeats as whole rounds: a noisy minute of a
@@ -647,7 +662,8 @@ cpu_each() {	# CONFIG: us of server CPU per rejected connection, or -
 		"$CAP" "$CPU_US" "$UNLOADED_P99"
 	printf 'New connection per request, timeout %d ms; static limits at %s x capacity; latency of 2xx from scheduled send time.\n' \
 		"$TIMEOUT_MS" "$LIMIT"
-	printf '%s s per run; each point is the run with the median goodput of %d.\n' "$SECS" "$REPEAT"
+	printf '%s s per run; each point is the run with the median goodput of %d, its latency quantiles the medians of the %d.\n' \
+		"$SECS" "$REPEAT" "$REPEAT"
 	printf 'goodput: 2xx per second of the run; steady: the same after its first second. Outcomes in %% of requests sent:\n'
 	printf '503 = shed by the service, rst-syn = refused at connect, reset = reset after connect.\n'
 	printf 'late: p99 of how late the load generator sent, in ms (over ~5 ms: the machine was busy). us/reject: server CPU per refusal.\n\n'
