@@ -279,6 +279,16 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		}
 		l->kprev = k;
 		l->have_kprev = true;
+		/* The data plane shed: the service is overloaded, the queue
+		 * stands (the deadline drop, standing.h), for an interval past
+		 * this tick. Not the fast path's rate below: it acts only
+		 * after a drop (server.c), and its 503s close connections
+		 * whose clients reconnect into it, so it would hold itself on. */
+		if (!l->g && s.shed_rate + s.shed_level > 0)
+			atomic_store_explicit(&d->shedding_until_ns,
+					      s.now_ns + atomic_load_explicit(&d->standing_interval_ns,
+									      memory_order_relaxed),
+					      memory_order_relaxed);
 		/* The guard's baseline learns only while nothing is shed
 		 * (guardsig.h): next tick's measure reads this one's. */
 		if (l->g)
@@ -294,13 +304,6 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		s.shed_rate = (double)diff(l->fast_rate, f) / dt;
 		l->fast_rate = f;
 	}
-	/* Shedding: the service is overloaded, the queue stands (the
-	 * deadline drop, standing.h), for an interval past this tick. */
-	if (!l->g && s.shed_rate + s.shed_level > 0)
-		atomic_store_explicit(&d->shedding_until_ns,
-				      s.now_ns + atomic_load_explicit(&d->standing_interval_ns,
-								      memory_order_relaxed),
-				      memory_order_relaxed);
 	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
 	if (m.have_backlog) {

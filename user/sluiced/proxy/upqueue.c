@@ -94,23 +94,29 @@ static void account_locked(uint64_t now)
 }
 
 /*
- * What the deadline drop holds c's wait to: its whole queueing, not only
- * this queue's. The wait in the kernel before its loop read it, the wait
- * here, and what it is about to wait inside the upstream: its round trip
- * above its floor, as the last tick measured it (the controller's
- * upstream excess). The proxy shares the service's core: on top of this
- * queue's 5 ms an admitted request paid the upstream's queue and the
- * kernel's (the blind spot), and its p99 sat far above the bar's
- * 2 x unloaded p99 + target (bench-overload, 07:40: 28-36 ms); held to
- * this, it is the target plus one service time, as when sluiced serves
- * the work itself. Below saturation a late request is still worked unless
- * the queue stands (standing.h), so a busy host's scheduling delay does
- * not turn into 503s.
+ * What the deadline drop holds c's wait to. In overload (the data plane
+ * sheds: standing.h) its whole queueing, not only this queue's: the wait
+ * in the kernel before its loop read it, the wait here, and what it is
+ * about to wait inside the upstream, its round trip above its floor as
+ * the last tick measured it (the controller's upstream excess). The proxy
+ * shares the service's core: on top of this queue's 5 ms an admitted
+ * request paid the upstream's queue and the kernel's (the blind spot), and
+ * its p99 sat far above the bar's 2 x unloaded p99 + target
+ * (bench-overload, 07:40: 28-36 ms); held to this, it is the target plus
+ * one service time, as when sluiced serves the work itself. Below
+ * saturation, the wait here alone: a closed loop of 64 keep-alive clients
+ * keeps 64 exchanges in flight on one loop, whose round trips (~1 ms on an
+ * idle host, more on a busy one) are the loop's turn, not a queue inside
+ * the upstream.
  */
 static uint64_t queueing(const struct conn *c, uint64_t now)
 {
-	return now - c->wait_since_ns + c->kernel_wait_ns +
-	       atomic_load_explicit(&Q.d->view.upstream_excess_ns, memory_order_relaxed);
+	uint64_t wait = now - c->wait_since_ns;
+
+	if (now < atomic_load_explicit(&Q.d->shedding_until_ns, memory_order_relaxed))
+		wait += c->kernel_wait_ns +
+			atomic_load_explicit(&Q.d->view.upstream_excess_ns, memory_order_relaxed);
+	return wait;
 }
 
 /* Under the lock: the head of the queue, which takes a place in flight. */

@@ -33,8 +33,8 @@
  * with no dequeue at all: a worker busy with a long request (or every
  * place upstream taken by slow exchanges) while others wait behind it.
  *
- * While the controller sheds (the data plane or the fast path refuses
- * arrivals over its rate), the service is overloaded: the queue stands by
+ * While the controller sheds (the data plane refuses arrivals over its
+ * rate or below its level), the service is overloaded: the queue stands by
  * definition, and every late request is dropped, as the drop always did.
  * There the controller holds the queue near the target, so on-time and
  * late requests mix and a run would rarely last an interval: without this
