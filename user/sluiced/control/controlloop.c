@@ -145,6 +145,30 @@ static uint64_t upstream_signals(struct sld *d, struct ctl_signals *s)
 	return u.limit ? u.queued * rtt / u.limit : 0;
 }
 
+/*
+ * The deadline drop's look at the queue each tick (standing.h). First the
+ * stall of descheduled workers seen so far (at most the tick's) is not the
+ * queue's, but only while what is queued would drain within the deadline
+ * once they run (drain_ns: a closed loop's few cheap requests), not when
+ * they lose the CPU to the service they front while its queue holds more
+ * than that (the proxy on the Go service's core): that is load. Then the
+ * oldest queued request (oldest_ns, 0: none), as a queue stands even when
+ * nothing leaves it; the proxy's own queue looks at its head itself
+ * (upqueue.c).
+ */
+static void deadline_look(struct sld *d, uint64_t now, uint64_t tick_ns, uint64_t drain_ns,
+			  uint64_t oldest_ns)
+{
+	uint64_t stalled = sld_server_starved_ns(now);
+
+	if (stalled && drain_ns < atomic_load_explicit(&d->deadline_ns, memory_order_relaxed))
+		standing_excuse(&d->standing, now, stalled < tick_ns ? stalled : tick_ns,
+				atomic_load_explicit(&d->standing_interval_ns,
+						     memory_order_relaxed));
+	if (oldest_ns)
+		sld_deadline_drop(d, now, oldest_ns);
+}
+
 /* One tick's completions, their interval, and the accept queue now. */
 struct measure {
 	uint64_t done;		/* completions (requests; connections in guard mode) */
@@ -160,7 +184,7 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	struct sld *d = l->d;
 	struct pool_interval iv;
 	struct sld_backlog bl = { 0 };
-	uint64_t w, a, r, dr, kwait, stalled, drain;
+	uint64_t w, a, r, dr, kwait, drain;
 
 	if (pool_stats(d->pool, &l->cur))
 		return false;
@@ -197,31 +221,17 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	if (!d->proxy)
 		s->delay_min_ns += kwait;
 	s->oldest_age_ns = l->cur.oldest_wait_ns;
-	/* The deadline drop (standing.h): first the stall of descheduled
-	 * workers, seen so far, is not the queue's; then a look at the
-	 * oldest queued request, as a queue stands even when nothing leaves
-	 * it. The proxy's own queue looks at its head itself (upqueue.c). */
+	s->depth = (uint32_t)l->cur.depth;
+	s->busy = iv.busy;
 	if (iv.completed)
 		l->task_ns = (uint64_t)(iv.busy * (double)iv.ns * (double)l->cur.workers /
 					(double)iv.completed);
 	drain = l->cur.workers ? l->cur.depth * l->task_ns / l->cur.workers : 0;
-	s->depth = (uint32_t)l->cur.depth;
-	s->busy = iv.busy;
 	/* A proxy's workers only hand requests on: its busy fraction is the
 	 * upstream's places in flight in use. */
 	if (d->proxy)
 		drain = upstream_signals(d, s);
-	/* Excused only while what is queued would drain within the deadline
-	 * once the workers run (a closed loop's few cheap requests), not when
-	 * they lose the CPU to the service they front while its queue holds
-	 * more than that (the proxy on the Go service's core): that is load. */
-	stalled = sld_server_starved_ns(s->now_ns);
-	if (stalled && drain < atomic_load_explicit(&d->deadline_ns, memory_order_relaxed))
-		standing_excuse(&d->standing, s->now_ns, stalled < iv.ns ? stalled : iv.ns,
-				atomic_load_explicit(&d->standing_interval_ns,
-						     memory_order_relaxed));
-	if (!d->proxy && l->cur.oldest_wait_ns)
-		sld_deadline_drop(d, s->now_ns, l->cur.oldest_wait_ns);
+	deadline_look(d, s->now_ns, iv.ns, drain, d->proxy ? 0 : l->cur.oldest_wait_ns);
 	atomic_store_explicit(&l->view->min_delay_ns, iv.min_delay_ns, memory_order_relaxed);
 
 	int lfd = atomic_load_explicit(&d->listen_fd, memory_order_relaxed);
