@@ -13,9 +13,10 @@
 #   0.5x           guarded: share answered 200 (bar: >= 99%)
 #   10x            guarded: goodput against capacity (bar: >= 90%), p99 of
 #                  the admitted against the bound
-#   step           guarded: 0.5x, then 10x from t = 2 s; per 100 ms bin
-#                  after the step, the p99 of admitted requests; the end of
-#                  the last bin above the bound (bar: <= 200 ms)
+#   step           guarded: 0.5x, then 10x from t = 2 s for 3 s; back
+#                  within the bound at the first 100 ms mark after the step
+#                  from which the p99 of the admitted requests to the end
+#                  is within it (bar: <= 200 ms); each bin's own p99 shown
 #
 # Then the cost of the kernel probes: wrk with 64 keep-alive connections at
 # full speed against the Go service, unguarded and guarded in alternating
@@ -25,8 +26,9 @@
 #
 # Knobs: GUARD_BENCH_SERVICES ("go node jdk"; empty: the probe cost only),
 # GUARD_BENCH_SECONDS (5), GUARD_BENCH_TARGET_MS (5), GUARD_BENCH_WRK_ROUNDS
-# (3), GUARD_BENCH_LOG (sluiced's log level, warn), GUARD_BENCH_OUT
-# ($BUILD/bench/guard). Raw JSON and logs stay under the output directory.
+# (3; 0: no probe cost), GUARD_BENCH_LOG (sluiced's log level, warn),
+# GUARD_BENCH_OUT ($BUILD/bench/guard), SLUICED ($BUILD/sluiced). Raw JSON
+# and logs stay under the output directory.
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
 
@@ -35,7 +37,7 @@ SECS=${GUARD_BENCH_SECONDS:-5}
 TARGET_MS=${GUARD_BENCH_TARGET_MS:-5}
 ROUNDS=${GUARD_BENCH_WRK_ROUNDS:-3}
 OUT=${GUARD_BENCH_OUT:-$BUILD/bench/guard}
-SLUICED=$BUILD/sluiced
+SLUICED=${SLUICED:-$BUILD/sluiced}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
 NODESERVICE=$TOP/tests/bench/overload/nodeservice/server.js
@@ -73,7 +75,7 @@ guard_start() {
 		--metrics 127.0.0.1:9464 --pin-dir "$PIN_DIR" --log-level "${GUARD_BENCH_LOG:-warn}" \
 		2>>"$OUT/sluiced.log"
 	GPID=$!
-	sleep 0.5	# a few ticks: the listener found, the first heartbeat written
+	wait_guarding $PORT 127.0.0.1:9464
 }
 
 stop_all() {
@@ -153,11 +155,17 @@ for kind in $SERVICES; do
 		"$gp >= 0.9 * $cap"
 	check "$kind at 10x: p99 of admitted $p99 ms <= $bound ms" "$p99 <= $bound"
 	load "$kind-step" --steps "$((cap / 2)):2,$((cap * 10)):3"
-	rec=$(jq -r --argjson b "$bound" '[.series[20:][] | .p99_ms] | to_entries
-		| [.[] | select(.value > $b) | .key] | if length == 0 then 0 else (max + 1) * 100 end' \
+	# Back within the bound at t: the p99 of the answers scheduled from t
+	# to the end of the run (the 10x phase) is within it, the quantile
+	# the bound is on. A bin's own p99 is the largest of its ~90 answers:
+	# one slow answer seconds later would read as no recovery.
+	rec=$(jq -r --argjson b "$bound" '[.series[20:-1][] | .p99_rest_ms] | to_entries
+		| [.[] | select(.value <= $b) | .key] | if length == 0 then 1e9 else min * 100 end' \
 		"$OUT/$kind-step.json")
 	echo "  step, p99 (ms) per 100 ms bin after it: $(jq -r '[.series[20:30][] | .p99_ms] | map(tostring) | join(" ")' "$OUT/$kind-step.json")"
-	check "$kind step 0.5x -> 10x: back within the bound after $rec ms <= 200 ms" "$rec <= 200"
+	echo "        p99 (ms) from each bin to the end:  $(jq -r '[.series[20:30][] | .p99_rest_ms] | map(tostring) | join(" ")' "$OUT/$kind-step.json")"
+	check "$kind step 0.5x -> 10x: back within the bound after $([[ $rec == 1e9 ]] && echo never || echo "$rec ms") <= 200 ms" \
+		"$rec <= 200"
 	stop_all
 done
 
@@ -168,6 +176,10 @@ done
 # sluiced --guard, its tracepoints and its controller. bpf_stats timing
 # adds two clock reads per program run, so the throughput rounds run
 # without it and the per-event cost is taken in a run of its own.
+if ((ROUNDS == 0)); then
+	echo "bar: $OUT/bar.txt; raw: $OUT/ (probe cost not run: GUARD_BENCH_WRK_ROUNDS=0)"
+	exit 0
+fi
 echo "== probe cost: wrk, 64 keep-alive connections, Go service on CPU 1, guarded vs not"
 WURL="http://$SRV4:$PORT/work?cpu_us=0"
 stats0=$(sysctl -n kernel.bpf_stats_enabled)

@@ -89,3 +89,22 @@ wait_listen() {
 	return 1
 }
 
+# wait_guarding PORT METRICS: until sluiced --guard on the server host
+# (metrics on METRICS, inside it) guards tcp/PORT: it found the listener
+# and has written the port's admission limits to the kernel. Load offered
+# before that meets an unguarded service, and its backlog is not the
+# guard's doing.
+wait_guarding() {
+	local i page svc="service=\"tcp/$1\""
+	for ((i = 0; i < 200; i++)); do
+		page=$(srv curl -s --max-time 1 "http://$2/metrics" || true)
+		if grep -qxF "sluiced_guard_listening{$svc} 1" <<<"$page" &&
+			grep -q "^sluiced_admission_writes_total{$svc} [1-9]" <<<"$page"; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "sluiced does not guard tcp/$1 on the server host" >&2
+	return 1
+}
+

@@ -67,7 +67,12 @@ t_expect "del + add: udp/53 keeps its own rate" "rate" "$(svc udp/53 rate)" 1000
 t_expect "del + add: udp/53 keeps its own burst" "burst" "$(svc udp/53 burst)" 1000
 t_expect "del + add: no admission limits in udp/53's slot" "heartbeat" "$(admission "$slot")" none
 cli timeout 30 hping3 --udp -p 53 -c 20 -i u1000 "$SRV4" >/dev/null 2>&1
-t_expect_cmp "del + add: udp/53 judged its datagrams" "admitted" "$(stat_of udp/53 admitted)" -ge 20
+# The data plane counts a datagram when the receiving softirq runs, which
+# a loaded machine defers to ksoftirqd: poll (with a bound) until all 20
+# are judged, as test_static's UDP case does, then read the count.
+udp_judged() { (($(stat_of udp/53 admitted) + $(stat_of udp/53 svc_bucket) >= 20)); }
+wait_until 10 udp_judged
+t_expect "del + add: udp/53 judged its datagrams" "admitted" "$(stat_of udp/53 admitted)" 20
 t_expect "del + add: the daemon reads no kernel counters" "sluice_kernel_decisions_total" \
 	"$(metric 'sluice_kernel_decisions_total{reason="admitted"}')" ""
 t_expect "del + add: the daemon writes no heartbeat" "admission writes growth" \

@@ -394,6 +394,44 @@ static void test_capacity_drop(void **state)
 	assert_true(window_goodput(&w) >= 900);
 }
 
+/*
+ * The recovery floor at half the 1000/s just seen (the daemon's), and
+ * the capacity drops to 300: the rate follows it as without a floor
+ * (test_capacity_drop), not held at 500 with the queue past the target.
+ * The floor still does its own job: after a quiet spell the rate waits
+ * at it, not at headroom x nothing, and a returning flood gets it at once.
+ */
+static void test_floor_follows_capacity_drop(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	double peak;
+
+	sim_init(&s, 1000, 10000);
+	window_run(&s, 300, &w);
+	s.ctl.p.rate_floor = 500;
+	s.cap = 300;
+	int settle = ticks_to_settle(&s, 300, BOUND_MS, &peak);
+
+	print_message("floor 500, capacity 1000 -> 300: settled after %d ticks, peak %.2f ms\n",
+		      settle, peak);
+	assert_true(settle >= 0 && settle <= 20);
+	window_run(&s, 500, &w);
+	assert_true(window_goodput(&w) >= 0.9 * 300);
+	assert_true(w.rate_min >= 0.85 * 300 && w.rate_max <= 1.15 * 300);
+	assert_true(window_p99_delay(&w) <= BOUND_MS);
+
+	s.cap = 1000;
+	window_run(&s, 200, &w);
+	s.offered = 0;
+	window_run(&s, 300, &w);	/* 3 s quiet */
+	assert_int_equal(s.out.rate_cap, 500);
+	s.offered = 10000;
+	window_run(&s, 1, &w);
+	assert_true(s.admitted >= 499);
+}
+
 static void test_bounds(void **state)
 {
 	(void)state;
@@ -723,6 +761,7 @@ int main(void)
 		cmocka_unit_test(test_no_windup_below_capacity),
 		cmocka_unit_test(test_noisy_overload),
 		cmocka_unit_test(test_capacity_drop),
+		cmocka_unit_test(test_floor_follows_capacity_drop),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_cold_start_serves_normal_load),
 		cmocka_unit_test(test_psi_holds_increase),

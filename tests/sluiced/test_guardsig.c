@@ -64,14 +64,22 @@ static void answer(struct sl_guard_stats *s, uint64_t wait, uint64_t sojourn, bo
 	}
 }
 
-/* n requests on new connections in one tick of 10 ms ending at *now. */
-static void tick_of(struct gsig_state *st, struct sl_guard_stats *s, uint64_t *now, int n,
-		    uint64_t wait, uint64_t sojourn, bool shedding, struct gsig_tick *t)
+/* n requests on new connections in one tick of 10 ms ending at *now,
+ * the service busy that fraction of it (0: unknown). */
+static void tick_busy(struct gsig_state *st, struct sl_guard_stats *s, uint64_t *now, int n,
+		      uint64_t wait, uint64_t sojourn, bool shedding, double busy,
+		      struct gsig_tick *t)
 {
 	for (int i = 0; i < n; i++)
 		answer(s, wait, sojourn, true);
 	*now += 10 * MS;
-	gsig_tick(st, *now, s, 0, shedding, t);
+	gsig_tick(st, *now, s, 0, shedding, busy, t);
+}
+
+static void tick_of(struct gsig_state *st, struct sl_guard_stats *s, uint64_t *now, int n,
+		    uint64_t wait, uint64_t sojourn, bool shedding, struct gsig_tick *t)
+{
+	tick_busy(st, s, now, n, wait, sojourn, shedding, 0, t);
 }
 
 static bool near(uint64_t v, uint64_t want)	/* within a bucket's width */
@@ -109,13 +117,13 @@ static void test_tick_differences(void **state)
 	gsig_init(&st);
 	for (int i = 0; i < 100; i++)
 		answer(&s, 100 * MS, 200 * MS, true);	/* history before we started */
-	gsig_tick(&st, 1000 * MS, &s, 0, false, &t);
+	gsig_tick(&st, 1000 * MS, &s, 0, false, 0, &t);
 	assert_int_equal(t.interval_ns, 0);
 	assert_int_equal(t.delay_ns, 0);
 
 	for (int i = 0; i < 10; i++)	/* waits 1..10 ms, sojourns 2..20 ms */
 		answer(&s, (uint64_t)(i + 1) * MS, (uint64_t)(i + 1) * 2 * MS, true);
-	gsig_tick(&st, 1010 * MS, &s, 0, false, &t);
+	gsig_tick(&st, 1010 * MS, &s, 0, false, 0, &t);
 	assert_int_equal(t.interval_ns, 10 * MS);
 	assert_int_equal(t.answered, 10);
 	assert_int_equal(t.served, 10);
@@ -144,7 +152,7 @@ static void test_window(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	tick_of(&st, &s, &now, 20, 30 * MS, 31 * MS, false, &t);
 	for (int i = 1; i < GSIG_WINDOW; i++) {
 		tick_of(&st, &s, &now, 0, 0, 0, false, &t);
@@ -173,7 +181,7 @@ static void test_base_rise_and_no_creep(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	for (int i = 0; i < 100; i++)
 		tick_of(&st, &s, &now, 10, 20 * US, MS, false, &t);
 	assert_true(near(t.base_ns, MS));
@@ -209,7 +217,7 @@ static void test_stale_base_does_not_follow_the_queue(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	for (int i = 0; i < 100; i++)
 		tick_of(&st, &s, &now, 10, 0, MS, false, &t);
 	for (int i = 0; i < 3000; i++) {	/* 30 s */
@@ -233,7 +241,7 @@ static void test_base_follows_when_keeping_up(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	tick_of(&st, &s, &now, 10, 0, MS, false, &t);
 	for (int i = 0; i < 10; i++)
 		tick_of(&st, &s, &now, 10, 0, 2 * MS, false, &t);
@@ -245,6 +253,92 @@ static void test_base_follows_when_keeping_up(void **state)
 	for (int i = 0; i < 60; i++)
 		tick_of(&st, &s, &now, 10, 0, MS, false, &t);
 	assert_true(near(t.base_ns, MS));
+}
+
+/*
+ * The creep the low-load bound stops: a thread-pool service, 1 ms at a
+ * third of its CPU, then a cap above demand (nothing shed) lets a queue
+ * in: 20 ms sojourns at 90% busy for 10 s. "Nothing shed" would have the
+ * base follow it (test_base_follows_when_keeping_up, busy unknown); held
+ * by the sojourn at low load it stays at 1 ms and the rise reads the
+ * queue. When the service's own work gets slower (3 ms at 40% busy) the
+ * bound and the base follow it.
+ */
+static void test_base_bounded_by_low_load(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
+	for (int i = 0; i < 100; i++)
+		tick_busy(&st, &s, &now, 10, 20 * US, MS, false, 0.3, &t);
+	assert_true(near(t.unloaded_ns, MS));
+	assert_true(near(t.base_ns, MS));
+	for (int i = 0; i < 1000; i++) {
+		tick_busy(&st, &s, &now, 10, 20 * US, 20 * MS, false, 0.9, &t);
+		assert_true(t.base_ns <= t.unloaded_ns);
+	}
+	assert_true(near(t.unloaded_ns, MS));
+	assert_true(near(t.rise_ns, 19 * MS));
+	assert_int_equal(t.delay_ns, t.rise_ns);
+	for (int i = 0; i < 600; i++)
+		tick_busy(&st, &s, &now, 10, 20 * US, 3 * MS, false, 0.4, &t);
+	assert_true(near(t.unloaded_ns, 3 * MS));
+	assert_true(near(t.base_ns, 3 * MS));
+	assert_true(t.rise_ns < MS);
+}
+
+/* The window's busy fraction: a tick that does not know it (0) forgets
+ * it, so a service at low load then unknown learns nothing more. */
+static void test_unknown_busy_learns_no_bound(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
+	for (int i = 0; i < 100; i++)
+		tick_busy(&st, &s, &now, 10, 0, MS, false, 0, &t);
+	assert_int_equal(t.unloaded_ns, 0);
+	tick_busy(&st, &s, &now, 10, 0, MS, false, 0.2, &t);
+	assert_true(near(t.unloaded_ns, MS));
+	for (int i = 0; i < 300; i++)	/* busy unknown: 2 ms is not low load */
+		tick_busy(&st, &s, &now, 10, 0, 2 * MS, false, 0, &t);
+	assert_true(near(t.unloaded_ns, MS));
+	assert_true(near(t.base_ns, MS));	/* still the bound: it is known */
+}
+
+/* A service starved of its CPU by others reads little busy with a queue
+ * in it: not low load. 30 requests waiting at each tick, their answers
+ * 40 ms: the bound learnt at 1 ms stays. */
+static void test_starved_service_is_not_low_load(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
+	for (int i = 0; i < 100; i++)
+		tick_busy(&st, &s, &now, 10, 20 * US, MS, false, 0.3, &t);
+	assert_true(near(t.unloaded_ns, MS));
+	s.started += 30;	/* arrived, not answered */
+	for (int i = 0; i < 500; i++) {
+		tick_busy(&st, &s, &now, 10, 20 * US, 40 * MS, false, 0.3, &t);
+		assert_int_equal(t.pending, 30);
+	}
+	assert_true(near(t.unloaded_ns, MS));
+	assert_true(near(t.base_ns, MS));
+	assert_true(near(t.rise_ns, 39 * MS));
 }
 
 /* Health checks: a cheap one among real requests does not move the p90,
@@ -259,7 +353,7 @@ static void test_health_checks_do_not_fake_the_base(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	for (int i = 0; i < 100; i++) {
 		answer(&s, 0, 50 * US, true);	/* a health check a tick */
 		tick_of(&st, &s, &now, 10, 0, 5 * MS, false, &t);
@@ -281,9 +375,9 @@ static void test_idle_is_not_delay(void **state)
 	struct gsig_tick t;
 
 	gsig_init(&st);
-	gsig_tick(&st, 0, &s, 0, false, &t);
+	gsig_tick(&st, 0, &s, 0, false, 0, &t);
 	for (uint64_t now = 10 * MS; now < 5000 * MS; now += 10 * MS) {
-		gsig_tick(&st, now, &s, 0, false, &t);
+		gsig_tick(&st, now, &s, 0, false, 0, &t);
 		assert_int_equal(t.delay_ns, 0);
 		assert_int_equal(t.stuck_ns, 0);
 	}
@@ -301,20 +395,20 @@ static void test_stuck_service(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	tick_of(&st, &s, &now, 10, 0, MS, false, &t);	/* it answers */
 	/* a long idle spell, then requests that are never answered */
 	for (int i = 0; i < 300; i++)
 		tick_of(&st, &s, &now, 0, 0, 0, false, &t);
 	s.started += 5;
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	assert_int_equal(t.pending, 5);
 	assert_int_equal(t.stuck_ns, 0);	/* no time has passed */
 	now += 10 * MS;
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	assert_int_equal(t.stuck_ns, 10 * MS);	/* not the idle 3 s */
 	now += 190 * MS;
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	assert_int_equal(t.stuck_ns, 200 * MS);
 
 	/* answers resume: they carry the signal */
@@ -323,7 +417,7 @@ static void test_stuck_service(void **state)
 		answer(&s, 150 * MS, 210 * MS, false);
 	}
 	now += 10 * MS;
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	assert_int_equal(t.stuck_ns, 0);
 	assert_int_equal(t.pending, 0);
 	assert_true(near(t.wait_ns, 150 * MS));
@@ -342,12 +436,12 @@ static void test_sink_is_not_stuck(void **state)
 	uint64_t now = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	for (int i = 0; i < 100; i++) {
 		s.started += 3;
 		s.conns += 3;
 		now += 10 * MS;
-		gsig_tick(&st, now, &s, 0, false, &t);
+		gsig_tick(&st, now, &s, 0, false, 0, &t);
 		assert_int_equal(t.stuck_ns, 0);
 		assert_int_equal(t.delay_ns, 0);
 	}
@@ -364,19 +458,19 @@ static void test_backlog_and_abandoned(void **state)
 	struct gsig_tick t;
 
 	gsig_init(&st);
-	gsig_tick(&st, 0, &s, 0, false, &t);
-	gsig_tick(&st, 10 * MS, &s, 3, false, &t);
+	gsig_tick(&st, 0, &s, 0, false, 0, &t);
+	gsig_tick(&st, 10 * MS, &s, 3, false, 0, &t);
 	assert_int_equal(t.stuck_ns, 10 * MS);
 	s.conns += 2;
 	s.started += 2;
 	s.abandoned += 2;
-	gsig_tick(&st, 20 * MS, &s, 0, false, &t);
+	gsig_tick(&st, 20 * MS, &s, 0, false, 0, &t);
 	assert_int_equal(t.pending, 0);
 	assert_int_equal(t.abandoned, 2);
 	assert_int_equal(t.stuck_ns, 0);
 	/* open connections: established minus those that left */
 	s.closed = 1;
-	gsig_tick(&st, 30 * MS, &s, 0, false, &t);
+	gsig_tick(&st, 30 * MS, &s, 0, false, 0, &t);
 	assert_int_equal(t.open, 1);
 }
 
@@ -393,7 +487,7 @@ static void test_sampling_shift(void **state)
 	uint32_t shift = 0;
 
 	gsig_init(&st);
-	gsig_tick(&st, now, &s, 0, false, &t);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
 	assert_int_equal(t.shift, 0);
 	/* 100k requests/s measured one in 2^shift: ~1000 a tick at shift 0 */
 	for (int i = 0; i < 100; i++) {
@@ -486,6 +580,9 @@ int main(void)
 		cmocka_unit_test(test_base_rise_and_no_creep),
 		cmocka_unit_test(test_stale_base_does_not_follow_the_queue),
 		cmocka_unit_test(test_base_follows_when_keeping_up),
+		cmocka_unit_test(test_base_bounded_by_low_load),
+		cmocka_unit_test(test_unknown_busy_learns_no_bound),
+		cmocka_unit_test(test_starved_service_is_not_low_load),
 		cmocka_unit_test(test_health_checks_do_not_fake_the_base),
 		cmocka_unit_test(test_idle_is_not_delay),
 		cmocka_unit_test(test_stuck_service),

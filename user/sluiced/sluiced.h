@@ -179,6 +179,7 @@ struct sld_guard_view {
 	_Atomic uint64_t wait_ns;	/* the window's p99 socket wait */
 	_Atomic uint64_t sojourn_ns;	/* the window's p99 sojourn, */
 	_Atomic uint64_t base_ns;	/* its level while keeping up, */
+	_Atomic uint64_t unloaded_ns;	/* its p99 at low load (the base's bound), */
 	_Atomic uint64_t rise_ns;	/* and the rise above it */
 	_Atomic uint64_t sojourn_p50_ns;	/* the window's median sojourn */
 	_Atomic uint32_t sample_shift;	/* keep-alive requests measured: 1 in 2^this */
@@ -208,6 +209,7 @@ struct sld_guard {
 	int ls_err;			/* or why not (-ENOENT: none) */
 	unsigned ls_ticks;		/* ticks since it was read */
 	uint32_t shift;			/* the sampling shift in the kernel */
+	uint64_t said_base_ns, said_unloaded_ns;	/* last logged (guard.c) */
 };
 
 struct sld {

@@ -42,8 +42,9 @@ $(BENCH_OVL)/irqtime: $(BENCH_OVL)/irqtime.o
 
 BENCH_BINS += $(BENCH_OVL)/irqtime
 
-# Unit tests of sluice-load's histogram and response parser, run by `make test`.
-$(BENCH_OVL)/test_load: $(BENCH_OVL)/test_load.o $(BUILD)/user/load/hist.o $(BUILD)/user/load/conn.o
+# Unit tests of sluice-load's histogram, response parser and JSON series, run by `make test`.
+$(BENCH_OVL)/test_load: $(BENCH_OVL)/test_load.o $(BUILD)/user/load/hist.o $(BUILD)/user/load/conn.o \
+		$(BUILD)/user/load/report.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lcmocka -o $@
 

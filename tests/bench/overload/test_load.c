@@ -1,20 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of sluice-load's pure parts: the log-linear histogram
- * (quantiles within a bucket's width of the truth) and the parser of
- * response heads that classifies each request's outcome.
+ * (quantiles within a bucket's width of the truth), the parser of
+ * response heads that classifies each request's outcome, and the JSON
+ * series' p99 of the rest of the run.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../../../user/load/conn.h"
 #include "../../../user/load/hist.h"
+#include "../../../user/load/load.h"
 
 static void assert_near(uint64_t got, uint64_t want)
 {
@@ -99,6 +103,56 @@ static void responses(void **state)
 	parse("HTTP/1.1 2x0 OK\r\n\r\n", -EBADMSG, 0, 0, false);
 }
 
+/* The JSON's "p99_rest_ms" of bin b, from the text sluice-load wrote. */
+static double rest_of(const char *json, unsigned b)
+{
+	char key[32];
+	const char *at;
+
+	snprintf(key, sizeof(key), "\"t_ms\":%u,", b * (LOAD_BIN_US / 1000));
+	at = strstr(json, key);
+	assert_non_null(at);
+	at = strstr(at, "\"p99_rest_ms\":");
+	assert_non_null(at);
+	return strtod(at + strlen("\"p99_rest_ms\":"), NULL);
+}
+
+/* A spike of 100 slow answers in the first bin, 2 x 100 fast ones after:
+ * from bin 0 the rest's p99 is the spike's, from bin 1 on the fast one's. */
+static void series_rest_p99(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_load.XXXXXX";
+	struct load_opts o = { .duration_s = 0.3, .json_path = path };
+	struct load_result r = { .nbins = 3 };
+	struct hist *fast = calloc(1, sizeof(*fast));
+	char json[65536];
+	size_t n;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	r.bins = calloc(r.nbins, sizeof(*r.bins));
+	for (unsigned i = 0; i < 100; i++) {
+		load_result_record(&r, LOAD_ok, 50000, 40000);
+		load_result_record(&r, LOAD_ok, 150000, 1000);
+		load_result_record(&r, LOAD_ok, 250000, 1000);
+		hist_record(fast, 1000);
+	}
+	assert_int_equal(load_report_json(&o, &r), 0);
+	f = fdopen(fd, "r");
+	n = fread(json, 1, sizeof(json) - 1, f);
+	json[n] = 0;
+	fclose(f);
+	unlink(path);
+	assert_true(rest_of(json, 0) >= 40.0);
+	assert_true(rest_of(json, 1) == rest_of(json, 2));
+	assert_true(rest_of(json, 1) * 1000 < 1000 + 1000 / HIST_SUB + 1);
+	assert_true(rest_of(json, 1) * 1000 >= (double)hist_quantile(fast, 0.99) - 0.5);
+	free(fast);
+	free(r.bins);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -106,6 +160,7 @@ int main(void)
 		cmocka_unit_test(hist_small_exact_and_merge),
 		cmocka_unit_test(hist_huge_value_is_kept),
 		cmocka_unit_test(responses),
+		cmocka_unit_test(series_rest_p99),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

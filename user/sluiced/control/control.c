@@ -69,23 +69,34 @@
  *    it to goodput if that tick is already overloaded.
  *
  *    Capacity from the busy fraction: climbing 5% a tick from a low rate
-    (after a quiet spell, or from the floor) takes a second to reach
-    capacity while the pool sits mostly idle. The workers' busy fraction
-    says how far that is: goodput / busy is what they would complete at
-    100% busy (Little's law on the workers; N workers / mean service
-    time, so a few completions already tell it). Well under target (d <
-    T/2), with busy known (> 0) and demand above the rate, the rate jumps at once
-    to busy_jump (0.9) of that estimate, capped by the no-wind-up bound;
-    a busy fraction under a tenth counts as a tenth (JUMP_BUSY_MIN).
-    Under load the estimate is the goodput itself (busy ~ 1), so the jump
-    never lifts the rate above what is completed; on a CPU shared with
-    other work busy counts preempted time, so the estimate errs low.
-
-    CPU pressure: when PSI "some avg10" is at or above psi_hold, the rate
+ *    (after a quiet spell, or from the floor) takes a second to reach
+ *    capacity while the pool sits mostly idle. The workers' busy fraction
+ *    says how far that is: goodput / busy is what they would complete at
+ *    100% busy (Little's law on the workers; N workers / mean service
+ *    time, so a few completions already tell it). Well under target (d <
+ *    T/2), with busy known (> 0) and demand above the rate, the rate jumps at once
+ *    to busy_jump (0.9) of that estimate, capped by the no-wind-up bound;
+ *    a busy fraction under a tenth counts as a tenth (JUMP_BUSY_MIN).
+ *    Under load the estimate is the goodput itself (busy ~ 1), so the jump
+ *    never lifts the rate above what is completed; on a CPU shared with
+ *    other work busy counts preempted time, so the estimate errs low.
+ *
+ *    Recovery floor: the no-wind-up bound is never below rate_floor. The
+ *    daemon sets it to half the best goodput of the last 10-20 s: after a
+ *    quiet spell the rate then waits at half the capacity just seen, not at
+ *    headroom x a trickle, for demand to come back. It bounds only that
+ *    bound, never the decrease over target, nor does it lift a rate the
+ *    decrease set: a capacity that fell below it (a noisy neighbour taking
+ *    the service's CPU) is followed at once, where a floor on the rate
+ *    itself held the rate above the capacity, and the queue past any
+ *    target, for the 10-20 s the floor takes to forget. Nor does it let
+ *    the rate grow while a level raise is on probation (below).
+ *
+ *    CPU pressure: when PSI "some avg10" is at or above psi_hold, the rate
  *    does not increase (it may still decrease): something outside the pool
  *    is taking the CPU, and growing into it would show up as delay only
- *    later. Depth and busy fraction are reported but not used: queueing
- *    delay already says what they would (Breakwater's argument).
+ *    later. Depth is reported but not used: queueing delay already says
+ *    what it would (Breakwater's argument).
  *
  *    Bounds: rate_min <= r <= rate_max. rate_min > 0 so a trickle is always
  *    admitted and recovery is seen; the output is never 0 (0 = no cap).
@@ -139,6 +150,7 @@ void ctl_params_default(struct ctl_params *p)
 		.drain_ns = 40000000,		/* 4 ticks: drain an excess in ~40 ms, so a
 						 * spike is back within bound in < 200 ms */
 		.rate_min = 10,			/* a trickle for recovery: 10 conn/s */
+		.rate_floor = 0,		/* none; the daemon sets it each tick */
 		.rate_max = 1000000,		/* above any one host's accept rate */
 		.increase = 0.05,		/* 5% of the operating rate per tick: with
 						 * the headroom, 0.5x -> 10x reaches 90% of
@@ -172,6 +184,8 @@ int ctl_params_validate(const struct ctl_params *p, const char **why)
 		msg = "minimum rate must be >= 1/s";
 	else if (!(p->rate_max >= p->rate_min) || p->rate_max > UINT32_MAX)
 		msg = "maximum rate must be >= minimum rate and fit 32 bits";
+	else if (!(p->rate_floor >= 0 && p->rate_floor <= p->rate_max))
+		msg = "rate floor must be in [0, maximum rate]";
 	else if (!(p->increase > 0 && p->increase <= 1))
 		msg = "increase must be in (0, 1]";
 	else if (!(p->headroom >= 1))
@@ -270,6 +284,8 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 		 * rate must still be there when it is: no growth, no cut. */
 		if (level_probing(c, s->now_ns))
 			cap = cap > c->rate ? cap : c->rate;
+		else if (cap < p->rate_floor)
+			cap = p->rate_floor;	/* the recovery floor (see the law) */
 		if (r > cap)
 			r = cap;
 	}

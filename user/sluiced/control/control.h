@@ -29,6 +29,8 @@ struct ctl_params {
 	uint64_t target_delay_ns;	/* queueing delay the law aims at */
 	uint64_t drain_ns;		/* time to drain a queue above target */
 	double rate_min;		/* never admit less (recovery is seen) */
+	double rate_floor;		/* the no-wind-up bound never below this
+					 * (0: none; control.c, recovery floor) */
 	double rate_max;		/* never admit more */
 	double increase;		/* additive step, as a fraction of the operating rate */
 	double headroom;		/* rate <= headroom * observed demand */

@@ -35,11 +35,12 @@
  * at a lag of 2-3 ticks. */
 #define GOODPUT_TICKS 3
 /*
- * The floor of the rate: half the best goodput of the last 10-20 s. The
- * law keeps the rate within headroom of demand, so after a quiet spell it
- * sits at rate_min and a burst would find it at a trickle, climbing 5% a
- * tick for a second. A service that just completed N/s can take N/2 at
- * once; the floor forgets a capacity that is gone within 20 s.
+ * The recovery floor (control.c): half the best goodput of the last
+ * 10-20 s. The law keeps the rate within headroom of demand, so after a
+ * quiet spell it would sit at rate_min and a burst would find it at a
+ * trickle, climbing 5% a tick for a second. A service that just completed
+ * N/s can take N/2 at once; the floor forgets a capacity that is gone
+ * within 20 s, and never holds the rate above a capacity that fell.
  */
 #define PEAK_WINDOW_NS 10000000000ull
 #define PEAK_SHARE 0.5
@@ -56,7 +57,7 @@ struct loop {
 	uint64_t worked, admitted, requests, fast_rate;
 	uint64_t gp_done[GOODPUT_TICKS], gp_ns[GOODPUT_TICKS], gp_busy[GOODPUT_TICKS];
 	unsigned gp_i;
-	double peak, peak_prev, rate_min;
+	double peak, peak_prev;
 	uint64_t peak_start;
 	uint32_t backlog_prev;
 	uint64_t task_ns;	/* the pool's mean task time, last tick with completions */
@@ -101,7 +102,6 @@ static void load_config(struct loop *l)
 	}
 	/* The law's state (rate, level, hold timers) carries over a reload. */
 	l->ctl.p = p;
-	l->rate_min = p.rate_min;
 	atomic_store_explicit(&l->view->target_ns, p.target_delay_ns, memory_order_relaxed);
 }
 
@@ -330,9 +330,7 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	{
 		double floor = PEAK_SHARE * (l->peak > l->peak_prev ? l->peak : l->peak_prev);
 
-		l->ctl.p.rate_min = floor > l->rate_min ? floor : l->rate_min;
-		if (l->ctl.p.rate_min > l->ctl.p.rate_max)
-			l->ctl.p.rate_min = l->ctl.p.rate_max;
+		l->ctl.p.rate_floor = floor < l->ctl.p.rate_max ? floor : l->ctl.p.rate_max;
 	}
 	if (psi->valid) {
 		s.psi_valid = true;

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -118,6 +119,29 @@ static double busy_of(struct sld_guard *g, uint32_t inode, uint64_t now)
 	return busy;
 }
 
+/* Moved by a quarter or more since last said (one bucket of the
+ * histograms), or learnt, or forgotten. */
+static bool moved(uint64_t now, uint64_t said)
+{
+	return (now == 0) != (said == 0) || now > said + said / 4 || now < said - said / 4;
+}
+
+/*
+ * The sojourn's base and its low-load bound, logged (info) when either
+ * moves by a quarter: the creep the bound stops would show here first.
+ */
+static void log_base(struct sld_guard *g, const struct gsig_tick *t)
+{
+	if (!moved(t->base_ns, g->said_base_ns) && !moved(t->unloaded_ns, g->said_unloaded_ns))
+		return;
+	g->said_base_ns = t->base_ns;
+	g->said_unloaded_ns = t->unloaded_ns;
+	pr_info("%s: sojourn base %.2f ms, at low load %.2f ms (window p99 %.2f ms of %" PRIu64
+		" answers, busy %.2f%s)", g->name, (double)t->base_ns / 1e6,
+		(double)t->unloaded_ns / 1e6, (double)t->sojourn_ns / 1e6, t->samples,
+		g->sig.busy, g->shedding ? ", shedding" : "");
+}
+
 int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 		      struct ctl_signals *s, uint64_t *done, uint64_t *ns, uint32_t *backlog)
 {
@@ -148,7 +172,9 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	err = sld_guard_bpf_read(&d->gbpf, (int)(g - d->guards), &cur);
 	if (err)
 		return err;
-	gsig_tick(&g->sig, now, &cur, ls.queued, g->shedding, &t);
+	s->busy = busy_of(g, ls.inode, now);
+	gsig_tick(&g->sig, now, &cur, ls.queued, g->shedding, s->busy, &t);
+	log_base(g, &t);
 	if (t.shift != g->shift &&
 	    sld_guard_bpf_port(&d->gbpf, g->port, (int)(g - d->guards), t.shift) == 0)
 		g->shift = t.shift;
@@ -159,6 +185,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	atomic_store_explicit(&v->wait_ns, t.wait_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->sojourn_ns, t.sojourn_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->base_ns, t.base_ns, memory_order_relaxed);
+	atomic_store_explicit(&v->unloaded_ns, t.unloaded_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->rise_ns, t.rise_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->sojourn_p50_ns, t.p50_ns, memory_order_relaxed);
 	atomic_store_explicit(&v->sample_shift, g->shift, memory_order_relaxed);
@@ -175,7 +202,6 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	s->delay_min_ns = t.delay_ns;
 	s->oldest_age_ns = t.stuck_ns;
 	s->depth = t.pending > UINT32_MAX ? UINT32_MAX : (uint32_t)t.pending;
-	s->busy = busy_of(g, ls.inode, now);
 	*done = t.served;
 	*ns = t.interval_ns;
 	*backlog = ls.queued;

@@ -22,6 +22,13 @@
 #define BASE_DOWN 0.1
 #define BASE_UP 0.01
 #define BASE_STALE_NS 10000000000ull
+/* Low load: the service at most this busy (its CPU against what it uses
+ * saturated, averaged over about a window), and at most LOW_PENDING
+ * measured requests in it at each tick of the window. Its sojourn then is
+ * its own time, and bounds the base. The busy fraction alone reads low in
+ * a service starved of its CPU by others, queue or no queue. */
+#define UNLOADED_BUSY 0.5
+#define LOW_PENDING 2
 /* The tail's distance from the fastest answer while keeping up: an EWMA
  * over ~10 windows. */
 #define SPREAD_ALPHA 0.1
@@ -83,6 +90,41 @@ static uint64_t hist_diff(const __u64 *cur, const __u64 *old, uint64_t *out)
 	return n;
 }
 
+/* v's step toward q: down by BASE_DOWN of the gap, up by BASE_UP of it
+ * but at most BASE_UP of v (a window's p99 hundreds of times v, one
+ * stall, would otherwise lift it by several v in a tick); at least a
+ * nanosecond: a step that rounds to 0 never arrives. */
+static uint64_t follow(uint64_t v, uint64_t q)
+{
+	uint64_t step;
+
+	if (q < v)
+		return v - (uint64_t)((double)(v - q) * BASE_DOWN);
+	step = (uint64_t)((double)(q - v < v ? q - v : v) * BASE_UP);
+	return q > v ? v + (step ? step : 1) : v;
+}
+
+/* Is the service at low load (see UNLOADED_BUSY)? busy: this tick's
+ * busy fraction (0: unknown, which forgets the average). */
+static bool low_load(struct gsig_state *st, double busy, uint64_t pending)
+{
+	if (!(busy > 0))
+		st->busy = 0;
+	else
+		st->busy = st->busy > 0 ? st->busy + (busy - st->busy) / GSIG_WINDOW : busy;
+	st->calm = pending <= LOW_PENDING ? st->calm + 1 : 0;
+	return st->busy > 0 && st->busy <= UNLOADED_BUSY && st->calm >= GSIG_WINDOW;
+}
+
+/* The sojourn at low load: it bounds the base wherever the base learnt
+ * it (guardsig.h, the creep). */
+static void update_unloaded(struct gsig_state *st, uint64_t q, uint64_t samples, bool low)
+{
+	if (samples < BASE_MIN_SAMPLES || !low)
+		return;
+	st->unloaded_ns = st->unloaded_ns ? follow(st->unloaded_ns, q) : q;
+}
+
 static void update_base(struct gsig_state *st, uint64_t now, uint64_t q, uint64_t lo,
 			uint64_t samples, bool shedding)
 {
@@ -111,14 +153,10 @@ static void update_base(struct gsig_state *st, uint64_t now, uint64_t q, uint64_
 
 		up = floor < q ? floor : q;
 	}
-	if (q < st->base_ns) {
-		st->base_ns -= (uint64_t)((double)(st->base_ns - q) * BASE_DOWN);
-	} else if (up > st->base_ns) {
-		/* at least a nanosecond: a step that rounds to 0 never arrives */
-		uint64_t step = (uint64_t)((double)(up - st->base_ns) * BASE_UP);
-
-		st->base_ns += step ? step : 1;
-	}
+	if (q < st->base_ns)
+		st->base_ns = follow(st->base_ns, q);
+	else if (up > st->base_ns)
+		st->base_ns = follow(st->base_ns, up);
 }
 
 static uint32_t next_shift(uint32_t shift, uint64_t samples)
@@ -131,7 +169,7 @@ static uint32_t next_shift(uint32_t shift, uint64_t samples)
 }
 
 void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
-	       uint32_t backlog, bool shedding, struct gsig_tick *out)
+	       uint32_t backlog, bool shedding, double busy, struct gsig_tick *out)
 {
 	const struct sl_guard_stats *p, *old;
 	uint64_t hist_soj[SL_GUARD_BUCKETS], hist[SL_GUARD_BUCKETS], n, wn;
@@ -168,7 +206,11 @@ void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats 
 	wn = hist_diff(cur->whist, old->whist, hist);
 	out->wait_ns = gsig_quantile(hist, wn, GSIG_Q);
 	update_base(st, now, out->sojourn_ns, gsig_quantile(hist_soj, n, 0), n, shedding);
+	update_unloaded(st, out->sojourn_ns, n, low_load(st, busy, out->pending));
+	if (st->unloaded_ns && st->base_ns > st->unloaded_ns)
+		st->base_ns = st->unloaded_ns;
 	out->base_ns = st->base_ns;
+	out->unloaded_ns = st->unloaded_ns;
 	if (st->base_ns && out->sojourn_ns > st->base_ns)
 		out->rise_ns = out->sojourn_ns - st->base_ns;
 	out->delay_ns = out->wait_ns > out->rise_ns ? out->wait_ns : out->rise_ns;

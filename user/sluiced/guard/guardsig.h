@@ -37,7 +37,19 @@
  *     while keeping up: a service whose work got slower must not be held
  *     to its old speed (starved of the rate it could serve), while the
  *     queue the law holds lifts the fastest answer only by what never
- *     drains; the socket wait has no baseline and bounds the rest.
+ *     drains; the socket wait has no baseline and bounds the rest;
+ *   - it never exceeds unloaded_ns, the sojourn's p99 at low load (the
+ *     service's busy fraction over the window at most UNLOADED_BUSY and
+ *     at most LOW_PENDING requests in it at each tick, with or without
+ *     shedding), learnt the same way (down fast, up slowly, by at most
+ *     1% of itself a tick).
+ *     "Nothing shed" alone let it creep: a cap that rose above demand
+ *     (the rise read nothing, so the rate grew) shed nothing, and the
+ *     base learnt the queue it let in, 1.6 -> 88 ms in one JDK run.
+ *     At half its CPU a service holds no queue worth the name, shed or
+ *     not; a service whose work got slower under an overload that never
+ *     ends is over-read until the law's cuts bring it there, then
+ *     re-learnt. Unknown busy (the process not found): no bound.
  *
  * Stuck: no answer in the tick while work waits (measured requests not
  * answered, or connections in the accept queue): stuck_ns is the age of
@@ -53,9 +65,11 @@
  *
  * API:
  *   gsig_init(st)
- *   gsig_tick(st, now, cur, backlog, shedding, out)   one tick; the first only
- *                                           primes. shedding: the data plane
- *                                           refused connections last tick.
+ *   gsig_tick(st, now, cur, backlog, shedding, busy, out)   one tick; the
+ *                                           first only primes. shedding: the
+ *                                           data plane refused connections
+ *                                           last tick; busy: the service's
+ *                                           busy fraction (0: unknown).
  *   gsig_quantile(hist, n, q)               q-quantile (0..1) of bucket counts,
  *                                           in ns (bucket middle); 0 if n is 0
  *   gsig_busy_init(b, cpus, cpu_ns, now)    the service's CPU clock at start
@@ -90,7 +104,10 @@ struct gsig_state {
 	uint64_t clear_ns;	/* last tick that saw nothing waiting */
 	uint64_t keepup_ns;	/* last tick the data plane shed nothing */
 	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: not yet) */
+	uint64_t unloaded_ns;	/* its p99 at low load, base_ns's bound (0: not yet) */
 	int64_t spread_ns;	/* its distance from the fastest answer then */
+	double busy;		/* the busy fraction over about a window (0: unknown) */
+	unsigned calm;		/* ticks in a row with at most LOW_PENDING waiting */
 	uint32_t shift;		/* keep-alive sampling */
 };
 
@@ -100,6 +117,7 @@ struct gsig_tick {
 	uint64_t wait_ns;	/* the window's p99 socket wait */
 	uint64_t sojourn_ns;	/* the window's p99 sojourn */
 	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: unknown) */
+	uint64_t unloaded_ns;	/* its p99 at low load, base_ns's bound (0: unknown) */
 	uint64_t rise_ns;	/* sojourn_ns above base_ns */
 	uint64_t stuck_ns;	/* no answer, work waiting: its age at least */
 	uint64_t samples;	/* sojourns in the window */
@@ -120,7 +138,7 @@ struct gsig_busy {
 
 void gsig_init(struct gsig_state *st);
 void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats *cur,
-	       uint32_t backlog, bool shedding, struct gsig_tick *out);
+	       uint32_t backlog, bool shedding, double busy, struct gsig_tick *out);
 uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q);
 void gsig_busy_init(struct gsig_busy *b, unsigned cpus, uint64_t cpu_ns, uint64_t now);
 double gsig_busy(struct gsig_busy *b, uint64_t cpu_ns, uint64_t now, bool overloaded);

@@ -219,6 +219,9 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_base_seconds",
 		    "The sojourn's p99 while the service keeps up (learnt; 0: not yet).",
 		    base_ns, 1e-9);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_unloaded_seconds",
+		    "The sojourn's p99 at low load, the base's bound (learnt; 0: not yet).",
+		    unloaded_ns, 1e-9);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_sojourn_rise_seconds",
 		    "The sojourn's p99 above its base: queueing the socket wait may not see.",
 		    rise_ns, 1e-9);
