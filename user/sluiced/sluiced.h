@@ -233,8 +233,8 @@ struct sld {
 				 * for the backlog and tolerates a failure */
 	_Atomic uint32_t queued;	/* requests submitted and not yet started */
 	struct standing standing;	/* the deadline drop acts while it stands */
-	_Atomic uint64_t shedding_until_ns;	/* the controller shed in its last tick
-						 * (the queue stands: standing.h) */
+	_Atomic uint64_t shedding_until_ns;	/* the data plane shed within the last
+						 * second (the queue stands: standing.h) */
 	_Atomic uint32_t open_conns;
 	_Atomic uint64_t conns_admitted;	/* accepted and not shed at accept */
 	/* smallest wait in the kernel of a request dispatched this tick
