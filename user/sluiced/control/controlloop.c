@@ -290,14 +290,13 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		l->kprev = k;
 		l->have_kprev = true;
 		/* The data plane shed: the service is overloaded, the queue
-		 * stands (the deadline drop, standing.h), for as long as the
-		 * fast path's rate stays engaged after an overloaded tick (a
-		 * tick without a shed within an overload, the rate a little
-		 * above the demand for a moment, must not let late requests
-		 * through: the p99 is their 1%). Not the fast path's rate
-		 * below: it acts only after a drop (server.c), and its 503s
-		 * close connections whose clients reconnect into it, so it
-		 * would hold itself on. */
+		 * stands (the deadline drop, standing.h), for a second, as the
+		 * controller's engagement (a tick without a shed within an
+		 * overload, the rate a little above the demand for a moment,
+		 * must not let late requests through: the p99 is their 1%).
+		 * Not the fast path's rate below: it acts only while the
+		 * queue stands (server.c), and its 503s close connections
+		 * whose clients reconnect into it, so it would hold itself on. */
 		if (!l->g && s.shed_rate + s.shed_level > 0)
 			atomic_store_explicit(&d->shedding_until_ns, s.now_ns + ENGAGED_NS,
 					      memory_order_relaxed);

@@ -28,15 +28,7 @@ bool standing_drop(struct standing *s, uint64_t now, uint64_t waited,
 	}
 	if (now > last)
 		atomic_store_explicit(&s->run_last_ns, now, memory_order_relaxed);
-	if (!shedding && since(now, start) < interval_ns)
-		return false;
-	atomic_store_explicit(&s->stood_ns, now, memory_order_relaxed);
-	return true;
-}
-
-uint64_t standing_stood_ns(struct standing *s)
-{
-	return atomic_load_explicit(&s->stood_ns, memory_order_relaxed);
+	return shedding || since(now, start) >= interval_ns;
 }
 
 void standing_excuse(struct standing *s, uint64_t now, uint64_t ns,

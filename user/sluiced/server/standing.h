@@ -71,7 +71,6 @@
 struct standing {
 	_Atomic uint64_t run_start_ns;	/* first late observation of the run; 0: none */
 	_Atomic uint64_t run_last_ns;	/* its latest */
-	_Atomic uint64_t stood_ns;	/* the last drop (0: none yet) */
 };
 
 /*
@@ -90,9 +89,6 @@ bool standing_drop(struct standing *s, uint64_t now, uint64_t waited,
  * most now. */
 void standing_excuse(struct standing *s, uint64_t now, uint64_t ns,
 		     uint64_t interval_ns);
-
-/* When a request was last dropped for the queue standing (0: never). */
-uint64_t standing_stood_ns(struct standing *s);
 
 /* True while the queue stands, as of now (metrics). */
 bool standing_now(struct standing *s, uint64_t now, uint64_t interval_ns);
