@@ -223,9 +223,15 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	s->oldest_age_ns = l->cur.oldest_wait_ns;
 	s->depth = (uint32_t)l->cur.depth;
 	s->busy = iv.busy;
-	if (iv.completed)
-		l->task_ns = (uint64_t)(iv.busy * (double)iv.ns * (double)l->cur.workers /
+	if (iv.completed) {
+		/* The pool's mean task time. A worker descheduled inside a
+		 * task counts as busy: one tick's can be a stall's, so it
+		 * falls at once and rises by a sixteenth a tick. */
+		uint64_t t = (uint64_t)(iv.busy * (double)iv.ns * (double)l->cur.workers /
 					(double)iv.completed);
+
+		l->task_ns = !l->task_ns || t < l->task_ns ? t : l->task_ns + (t - l->task_ns) / 16;
+	}
 	drain = l->cur.workers ? l->cur.depth * l->task_ns / l->cur.workers : 0;
 	/* A proxy's workers only hand requests on: its busy fraction is the
 	 * upstream's places in flight in use. */
