@@ -44,7 +44,8 @@
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
 #   BENCH_SECONDS    length of each run (5)
 #   BENCH_REPEAT     rounds of the sweep; of each point's runs the one with
-#                    the median goodput is kept (3)
+#                    the median goodput is kept, with the medians of the
+#                    runs' latency quantiles (3)
 #   BENCH_CAL_SECONDS  length of each of the three calibration runs and of
 #                    the three unloaded runs (2)
 #   BENCH_REJECT_SECONDS  length of each CPU-per-refusal run (5)
@@ -66,6 +67,10 @@
 #   BENCH_GENCHECK   1: run the 20k/s schedule check of sluice-load (1)
 #   BENCH_PIN        1: service on CPU 1, load generator on CPU 0, both at nice
 #                    -10 (1; 0 lets the scheduler place them at nice 0)
+#   BENCH_SCRAPE_MS  N: during each sluiced run, its metrics every N ms (from
+#                    the load generator's core) in raw/NAME.metrics, to see
+#                    where an admitted request's time goes (diagnosis only:
+#                    the scraper counts in the server host's CPU; off: 0)
 #   BENCH_OUT        where results go ($BUILD/bench/overload)
 #   BENCH_REPLOT     1: only redraw the plots of the run already in BENCH_OUT
 set -euo pipefail
@@ -88,6 +93,7 @@ HAPROXY_QUEUE_MS=${BENCH_HAPROXY_QUEUE_MS:-$TARGET_MS}
 GENCHECK=${BENCH_GENCHECK:-1}
 HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-2}
 PIN=${BENCH_PIN:-1}
+SCRAPE_MS=${BENCH_SCRAPE_MS:-0}
 OUT=${BENCH_OUT:-$BUILD/bench/overload}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
@@ -484,10 +490,24 @@ runnable() {
 	return 0
 }
 
+# scrape NAME: sluiced's metrics every SCRAPE_MS into raw/NAME.metrics
+# (each scrape after a "# t=SECONDS" line) until killed; prints its pid.
+scrape() {
+	local every
+	every=$(awk -v ms="$SCRAPE_MS" 'BEGIN { printf "%.3f", ms / 1000 }')
+	ip netns exec "$NS_SRV" "${GEN_CPU[@]}" bash -c '
+		while :; do
+			echo "# t=$(date +%s.%N)"
+			curl -s --max-time 1 http://127.0.0.1:9464/metrics | grep -v "^#"
+			sleep "$1"
+		done' scrape "$every" >"$OUT/raw/$1.metrics" 2>/dev/null &
+	echo $!
+}
+
 # point CONFIG FACTOR I: run I of one point, on a fresh service, in
 # raw/CONFIG-FACTOR.rI.json.
 point() {
-	local cfg=$1 f=$2 i=$3
+	local cfg=$1 f=$2 i=$3 spid=
 	start "$cfg" "$LIMIT_RATE"
 	# A guard is deployed beside a running service and has seen its
 	# ordinary traffic when an overload comes, as in make bench-guard:
@@ -498,7 +518,12 @@ point() {
 	if [[ $cfg == sluiced-guard ]]; then
 		load "$cfg-$f.r$i.warm" --rate "$(rate_of 0.5)" --duration 2 >/dev/null
 	fi
+	[[ $SCRAPE_MS != 0 && $cfg == sluiced* ]] && spid=$(scrape "$cfg-$f.r$i")
 	cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS"
+	if [[ -n $spid ]]; then
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null || true
+	fi
 	if [[ $cfg == sluice* ]]; then
 		ctl -j stats tcp/$PORT >"$OUT/raw/$cfg-$f.r$i.stats.json" 2>/dev/null || true
 	fi
@@ -508,17 +533,31 @@ point() {
 }
 
 # keep_median CONFIG FACTOR: of the runs of a point, the one with the median
-# goodput becomes raw/CONFIG-FACTOR.json (the others stay as .rN files).
+# goodput becomes raw/CONFIG-FACTOR.json (the others stay as .rN files),
+# with the latency quantiles of 2xx replaced by the medians over the runs
+# (each quantile on its own; .ok_latency.runs_p99_ms lists the runs'), so
+# that both the goodput and the p99 of a point are medians of its runs and
+# one disturbed run sets neither.
 keep_median() {
-	local cfg=$1 f=$2 i ext
+	local cfg=$1 f=$2 i r ext runs=()
 	i=$(for ((i = 1; i <= REPEAT; i++)); do
 		echo "$(jq -r .goodput "$OUT/raw/$cfg-$f.r$i.json") $i"
 	done | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
-	for ext in json cpu irq stats.json; do
+	for ext in cpu irq stats.json; do
 		if [[ -f $OUT/raw/$cfg-$f.r$i.$ext ]]; then
 			cp "$OUT/raw/$cfg-$f.r$i.$ext" "$OUT/raw/$cfg-$f.$ext"
 		fi
 	done
+	for ((r = 1; r <= REPEAT; r++)); do
+		runs+=("$OUT/raw/$cfg-$f.r$r.json")
+	done
+	jq -s --argjson k "$((i - 1))" '
+		def median: sort | .[(length - 1) / 2 | floor];
+		. as $runs | $runs[$k]
+		| .ok_latency = (.ok_latency | with_entries(.key as $q
+			| if $q | test("^p[0-9]+_ms$") then .value = ([$runs[].ok_latency[$q]] | median) else . end))
+		| .ok_latency.runs_p99_ms = [$runs[].ok_latency.p99_ms]' \
+		"${runs[@]}" >"$OUT/raw/$cfg-$f.json"
 }
 
 # Load-major order, and the repeats as whole rounds: a noisy minute of a
@@ -636,7 +675,8 @@ cpu_each() {	# CONFIG: us of server CPU per rejected connection, or -
 		"$CAP" "$CPU_US" "$UNLOADED_P99"
 	printf 'New connection per request, timeout %d ms; static limits at %s x capacity; latency of 2xx from scheduled send time.\n' \
 		"$TIMEOUT_MS" "$LIMIT"
-	printf '%s s per run; each point is the run with the median goodput of %d.\n' "$SECS" "$REPEAT"
+	printf '%s s per run; each point is the run with the median goodput of %d, its latency quantiles the medians of the %d.\n' \
+		"$SECS" "$REPEAT" "$REPEAT"
 	printf 'goodput: 2xx per second of the run; steady: the same after its first second. Outcomes in %% of requests sent:\n'
 	printf '503 = shed by the service, rst-syn = refused at connect, reset = reset after connect.\n'
 	printf 'late: p99 of how late the load generator sent, in ms (over ~5 ms: the machine was busy). us/reject: server CPU per refusal.\n\n'

@@ -20,7 +20,9 @@
 # and the upstream run on CPU 0 (the scaling rows: above). Each row is measured BENCH_REPEAT times,
 # the configurations taking turns, and the best run is kept (on a busy
 # machine the best is the least disturbed). Besides requests/s and non-2xx
-# answers, each row gives the CPU time the proxy used per request (from
+# answers (below saturation each is a spurious shed: for sluiced the round's
+# line names its fast-path reasons, from its metrics, and the table counts
+# them over every round), each row gives the CPU time the proxy used per request (from
 # /proc: utime + stime), which others' load on the machine disturbs less
 # than a rate does; and, with BENCH_CALLGRIND=1, the instructions per
 # request counted by valgrind's callgrind, which it does not disturb at all.
@@ -39,6 +41,7 @@ OUT=${BENCH_OUT:-$BUILD/bench/proxy}
 SLUICED=${SLUICED:-$BUILD/sluiced}
 UP_PORT=18971		# the upstream
 PORT=18972		# the server or proxy under test
+MPORT=18973		# sluiced's metrics
 URL=http://127.0.0.1:$PORT
 
 for tool in wrk nginx haproxy curl taskset; do
@@ -104,10 +107,10 @@ done
 # The command line of a configuration (before any CPU pinning).
 command_of() {
 	case $1 in
-	sluiced-proxy | sluiced-proxy-s1) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -u 127.0.0.1:$UP_PORT -m none --pin-dir $OUT/nopins --log-level warn" ;;
-	sluiced-proxy-w2) echo "$SLUICED -l 127.0.0.1:$PORT -w 2 -u 127.0.0.1:$UP_PORT -m none --pin-dir $OUT/nopins --log-level warn" ;;
-	sluiced-server | sluiced-server-s1) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -m none --pin-dir $OUT/nopins --log-level warn" ;;
-	sluiced-server-w2) echo "$SLUICED -l 127.0.0.1:$PORT -w 2 -m none --pin-dir $OUT/nopins --log-level warn" ;;
+	sluiced-proxy | sluiced-proxy-s1) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -u 127.0.0.1:$UP_PORT -m 127.0.0.1:$MPORT --pin-dir $OUT/nopins --log-level warn" ;;
+	sluiced-proxy-w2) echo "$SLUICED -l 127.0.0.1:$PORT -w 2 -u 127.0.0.1:$UP_PORT -m 127.0.0.1:$MPORT --pin-dir $OUT/nopins --log-level warn" ;;
+	sluiced-server | sluiced-server-s1) echo "$SLUICED -l 127.0.0.1:$PORT -w 1 -m 127.0.0.1:$MPORT --pin-dir $OUT/nopins --log-level warn" ;;
+	sluiced-server-w2) echo "$SLUICED -l 127.0.0.1:$PORT -w 2 -m 127.0.0.1:$MPORT --pin-dir $OUT/nopins --log-level warn" ;;
 	haproxy-proxy | haproxy-proxy-s1) echo "haproxy -db -f $OUT/haproxy1.cfg" ;;
 	haproxy-proxy-w2) echo "haproxy -db -f $OUT/haproxy2.cfg" ;;
 	nginx-proxy) echo "nginx -p $OUT -c $OUT/nginx-proxy.conf" ;;
@@ -157,20 +160,37 @@ start() {	# CONFIG [PREFIX...]: starts it on its CPUs, sets PID
 
 stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 
-# One measured run: prints "req/s non2xx cpu_us_per_request".
+# sluiced's fast-path answers (503s by reason) since RAW0, its metrics
+# before the measured run, in RAW1: "expired=3,rate=1", or "-" for none.
+fast_reasons() {	# RAW0 RAW1
+	awk -F'[" ]' '/^sluiced_fastpath_total/ {
+		v = $NF + 0
+		if (FNR == NR) b[$2] = v
+		else if (v > b[$2]) { printf "%s%s=%d", sep, $2, v - b[$2]; sep = "," }
+	} END { print sep == "" ? "-" : "" }' "$1" "$2"
+}
+
+# One measured run: prints "req/s non2xx cpu_us_per_request fast_reasons"
+# (the last, sluiced's 503s of the measured run by reason, from its
+# metrics, kept in CONFIG.metrics.ROUND; "-" for the peers or none).
 measure() {	# CONFIG ROUND
-	local cfg=$1 raw=$OUT/$1.wrk.$2 t0 t1 rps n non
+	local cfg=$1 raw=$OUT/$1.wrk.$2 t0 t1 rps n non why=-
 	start "$cfg"
 	$(wrk_of "$cfg") -c"$CONNS" -d1s "$URL$(path_of "$cfg")" >/dev/null	# warm-up
+	[[ $cfg == sluiced* ]] && curl -s "http://127.0.0.1:$MPORT/metrics" >"$OUT/$cfg.metrics0.$2"
 	t0=$(cpu_ticks "$PID")
 	$(wrk_of "$cfg") -c"$CONNS" -d"${SECS}s" "$URL$(path_of "$cfg")" >"$raw"
 	t1=$(cpu_ticks "$PID")
+	if [[ $cfg == sluiced* ]]; then
+		curl -s "http://127.0.0.1:$MPORT/metrics" >"$OUT/$cfg.metrics.$2"
+		why=$(fast_reasons "$OUT/$cfg.metrics0.$2" "$OUT/$cfg.metrics.$2")
+	fi
 	stop
 	rps=$(awk '/^Requests\/sec/ { print $2 }' "$raw")
 	n=$(awk '/requests in/ { print $1 }' "$raw")
 	non=$(awk '/Non-2xx/ { print $5 }' "$raw")
 	echo "$rps ${non:-0} $(awk -v t=$((t1 - t0)) -v n="$n" -v hz="$(getconf CLK_TCK)" \
-		'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }')"
+		'BEGIN { printf "%.2f", n ? t / hz * 1e6 / n : 0 }') $why"
 }
 
 # Instructions per request under callgrind (serial, so the CPU count and
@@ -197,11 +217,12 @@ wait_ready "http://127.0.0.1:$UP_PORT/" $! || { echo "bench-proxy: upstream ngin
 ROWS=(sluiced-proxy haproxy-proxy nginx-proxy sluiced-server nginx-server
       sluiced-server-s1 sluiced-server-w2 nginx-server-s1 nginx-server-w2
       sluiced-proxy-s1 sluiced-proxy-w2 haproxy-proxy-s1 haproxy-proxy-w2)
-declare -A BEST NON CPU IR
+declare -A BEST NON CPU IR ALLNON
 for round in $(seq "$REPEAT"); do
 	for cfg in "${ROWS[@]}"; do
-		read -r rps non cpu < <(measure "$cfg" "$round")
-		echo "round $round: $cfg $rps req/s, $non non-2xx, $cpu us CPU/request" >&2
+		read -r rps non cpu why < <(measure "$cfg" "$round")
+		echo "round $round: $cfg $rps req/s, $non non-2xx$([[ $why != - ]] && echo " ($why)"), $cpu us CPU/request" >&2
+		ALLNON[$cfg]=$((${ALLNON[$cfg]:-0} + non))
 		if [[ -z ${BEST[$cfg]:-} ]] || awk -v a="$rps" -v b="${BEST[$cfg]}" 'BEGIN { exit !(a > b) }'; then
 			BEST[$cfg]=$rps NON[$cfg]=$non CPU[$cfg]=$cpu
 		fi
@@ -226,6 +247,15 @@ row() {	# CONFIG BASE LABEL
 	row sluiced-proxy haproxy-proxy "sluiced --upstream --workers 1"
 	row nginx-server nginx-server "nginx return 200"
 	row sluiced-server nginx-server "sluiced built-in handler --workers 1"
+	echo
+	# Below saturation (at most CONNS requests in flight, which every
+	# configuration completes) a non-2xx answer is a spurious shed: the
+	# count over every round, not only the best one's.
+	printf 'non-2xx over all %d rounds:' "$REPEAT"
+	for cfg in "${ROWS[@]}"; do
+		printf ' %s %d;' "$cfg" "${ALLNON[$cfg]}"
+	done
+	echo
 	echo
 	# On a 2-CPU host the load generator shares both cores: the second
 	# worker cannot double req/s, for anyone. The peers' ratios, measured

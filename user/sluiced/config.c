@@ -113,7 +113,7 @@ static const struct opt opts[] = {
 	{ "shed-action", 0, K_CHOICE, OFF(shed_action), 0, 0, NULL, shed_actions,
 	  "action of the service entry the daemon creates when it is missing" },
 	{ "deadline", 0, K_U32, OFF(deadline_ms), 0, 60000, "milliseconds", NULL,
-	  "a request that waited longer in the queue is answered 503, 0 for target-delay" },
+	  "a request that waited longer in the queue while it stands is answered 503, 0 for target-delay" },
 	{ "level-max", 0, K_U32, OFF(level_max), 0, SL_MAX_CLASS + 1, NULL, NULL,
 	  "highest admission level the controller sets; 4 never sheds sources without a class rule" },
 	{ "fleet", 0, K_REDIS, OFF(fleet), 0, 0, NULL, NULL,

@@ -63,9 +63,25 @@ static uint64_t deadline_ns(const struct sld_config *c)
 	return ms * 1000000ull;
 }
 
+/* How long a queue holds late requests before the deadline drop acts on
+ * them (standing.h): CoDel's interval is the time its control loop needs
+ * to react, and ours reacts within a tick or two; at least the target, so
+ * that a generous target is not undercut by a short tick. With the
+ * defaults 20 ms: a stall of a few ms is a transient, and a 10x step is
+ * still back within its bound well inside 200 ms. */
+static uint64_t standing_interval_ns(const struct sld_config *c)
+{
+	uint64_t ms = 2ull * c->tick_ms;
+
+	if (ms < c->target_delay_ms)
+		ms = c->target_delay_ms;
+	return ms * 1000000ull;
+}
+
 static void apply_hot(struct sld *d)
 {
 	atomic_store(&d->deadline_ns, deadline_ns(&d->cfg));
+	atomic_store(&d->standing_interval_ns, standing_interval_ns(&d->cfg));
 	atomic_store(&d->max_connections, d->cfg.max_connections);
 	atomic_store(&d->max_header_line, d->cfg.max_header_line);
 	atomic_store(&d->max_header_size, d->cfg.max_header_size);

@@ -57,6 +57,7 @@
 #include "guardsig.h"
 #include "sockdiag.h"
 #include "procsock.h"
+#include "standing.h"
 
 struct conn;
 
@@ -100,6 +101,8 @@ struct sld_counters {
 					 * requests per connection for the controller */
 	_Atomic uint64_t worked;	/* requests a handler completed */
 	_Atomic uint64_t worked_wait_max_ns;	/* longest queue wait of a worked request */
+	_Atomic uint64_t late_worked;	/* worked past the deadline: the queue
+					 * did not stand (standing.h) */
 	_Atomic uint64_t fast[SLD_FAST__COUNT];
 	_Atomic uint64_t status[SLD_N_STATUS];
 	_Atomic uint64_t lat[SLD_N_LAT + 1];
@@ -216,6 +219,7 @@ struct sld {
 	_Atomic uint32_t cfg_gen;	/* bumped on each applied reload */
 	/* values the hot paths read without the lock */
 	_Atomic uint64_t deadline_ns;
+	_Atomic uint64_t standing_interval_ns;	/* standing.h's interval */
 	_Atomic uint32_t max_connections;
 	_Atomic uint32_t max_header_line, max_header_size;
 
@@ -228,6 +232,9 @@ struct sld {
 	_Atomic int listen_fd;	/* -1 once draining; the controller reads it
 				 * for the backlog and tolerates a failure */
 	_Atomic uint32_t queued;	/* requests submitted and not yet started */
+	struct standing standing;	/* the deadline drop acts while it stands */
+	_Atomic uint64_t shedding_until_ns;	/* the data plane shed within the last
+						 * second (the queue stands: standing.h) */
 	_Atomic uint32_t open_conns;
 	_Atomic uint64_t conns_admitted;	/* accepted and not shed at accept */
 	/* smallest wait in the kernel of a request dispatched this tick
@@ -269,6 +276,10 @@ int sld_server_init(struct sld *d, unsigned *workers, const struct pool_driver *
 typedef void sld_reload_fn(struct sld *d);
 int sld_server_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload);
 void sld_conn_done(struct sld *d, struct conn *c);	/* from a task */
+/* How long every IO loop's worker has gone without running while not
+ * waiting for work (descheduled: another process has the CPU), or 0 when
+ * one ran within the last 2 ms or waits for work. Any thread. */
+uint64_t sld_server_starved_ns(uint64_t now);
 /* On c's loop: c has its response, write it. */
 void sld_loop_respond(struct conn *c);
 /* c has a place in flight upstream: start its exchange on its loop (at
@@ -293,8 +304,12 @@ void sld_request_task(void *arg);
 /* From a task: answer 503 on the fast path and hand the connection back. */
 void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why);
 /* From a task: false (and the request answered 503) when it waited past
- * the deadline, unless !enforce (a wait that was no load's: upqueue.c). */
+ * the deadline while the queue stands (standing.h), unless !enforce (a
+ * wait that was no load's: upqueue.c). */
 bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited, bool enforce);
+/* The deadline drop's rule for a request seen at now after waiting
+ * `waited` (leaving the queue, or the oldest still in it). */
+bool sld_deadline_drop(struct sld *d, uint64_t now, uint64_t waited);
 
 /* proxy.c */
 /* Resolve and switch to cfg's upstream (blocks on DNS: never an IO loop). */

@@ -60,6 +60,7 @@ struct loop {
 	double peak, peak_prev;
 	uint64_t peak_start;
 	uint32_t backlog_prev;
+	uint64_t task_ns;	/* the pool's mean task time, last tick with completions */
 	double rpc;
 	uint32_t gen;
 	uint64_t stale_after_ns;
@@ -115,12 +116,13 @@ static void load_config(struct loop *l)
  * the pool's oldest task, and the share of the places in flight in use for
  * the workers' busy fraction: goodput / busy is then limit / round trip,
  * what the upstream completes with every place taken (control.c's busy
- * jump).
+ * jump). Returns how long the queue would take to drain at the round
+ * trip of the tick (the deadline drop's excuse, standing.h).
  */
-static void upstream_signals(struct sld *d, struct ctl_signals *s)
+static uint64_t upstream_signals(struct sld *d, struct ctl_signals *s)
 {
 	struct sld_upq_signals u;
-	uint64_t excess;
+	uint64_t excess, rtt;
 
 	sld_upq_tick(s->now_ns, &u);
 	excess = u.floor_ns && u.rtt_ns > u.floor_ns ? u.rtt_ns - u.floor_ns : 0;
@@ -139,6 +141,32 @@ static void upstream_signals(struct sld *d, struct ctl_signals *s)
 		 (double)u.wait_min_ns / 1e6, (double)u.head_age_ns / 1e6,
 		 (double)u.rtt_ns / 1e6, (double)u.floor_ns / 1e6, u.inflight, u.limit,
 		 u.queued);
+	rtt = u.rtt_ns ? u.rtt_ns : u.floor_ns;
+	return u.limit ? u.queued * rtt / u.limit : 0;
+}
+
+/*
+ * The deadline drop's look at the queue each tick (standing.h). First the
+ * stall of descheduled workers seen so far (at most the tick's) is not the
+ * queue's, but only while what is queued would drain within the deadline
+ * once they run (drain_ns: a closed loop's few cheap requests), not when
+ * they lose the CPU to the service they front while its queue holds more
+ * than that (the proxy on the Go service's core): that is load. Then the
+ * oldest queued request (oldest_ns, 0: none), as a queue stands even when
+ * nothing leaves it; the proxy's own queue looks at its head itself
+ * (upqueue.c).
+ */
+static void deadline_look(struct sld *d, uint64_t now, uint64_t tick_ns, uint64_t drain_ns,
+			  uint64_t oldest_ns)
+{
+	uint64_t stalled = sld_server_starved_ns(now);
+
+	if (stalled && drain_ns < atomic_load_explicit(&d->deadline_ns, memory_order_relaxed))
+		standing_excuse(&d->standing, now, stalled < tick_ns ? stalled : tick_ns,
+				atomic_load_explicit(&d->standing_interval_ns,
+						     memory_order_relaxed));
+	if (oldest_ns)
+		sld_deadline_drop(d, now, oldest_ns);
 }
 
 /* One tick's completions, their interval, and the accept queue now. */
@@ -156,7 +184,7 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	struct sld *d = l->d;
 	struct pool_interval iv;
 	struct sld_backlog bl = { 0 };
-	uint64_t w, a, r, dr, kwait;
+	uint64_t w, a, r, dr, kwait, drain;
 
 	if (pool_stats(d->pool, &l->cur))
 		return false;
@@ -195,10 +223,21 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	s->oldest_age_ns = l->cur.oldest_wait_ns;
 	s->depth = (uint32_t)l->cur.depth;
 	s->busy = iv.busy;
+	if (iv.completed) {
+		/* The pool's mean task time. A worker descheduled inside a
+		 * task counts as busy: one tick's can be a stall's, so it
+		 * falls at once and rises by a sixteenth a tick. */
+		uint64_t t = (uint64_t)(iv.busy * (double)iv.ns * (double)l->cur.workers /
+					(double)iv.completed);
+
+		l->task_ns = !l->task_ns || t < l->task_ns ? t : l->task_ns + (t - l->task_ns) / 16;
+	}
+	drain = l->cur.workers ? l->cur.depth * l->task_ns / l->cur.workers : 0;
 	/* A proxy's workers only hand requests on: its busy fraction is the
 	 * upstream's places in flight in use. */
 	if (d->proxy)
-		upstream_signals(d, s);
+		drain = upstream_signals(d, s);
+	deadline_look(d, s->now_ns, iv.ns, drain, d->proxy ? 0 : l->cur.oldest_wait_ns);
 	atomic_store_explicit(&l->view->min_delay_ns, iv.min_delay_ns, memory_order_relaxed);
 
 	int lfd = atomic_load_explicit(&d->listen_fd, memory_order_relaxed);
@@ -256,6 +295,17 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		}
 		l->kprev = k;
 		l->have_kprev = true;
+		/* The data plane shed: the service is overloaded, the queue
+		 * stands (the deadline drop, standing.h), for a second, as the
+		 * controller's engagement (a tick without a shed within an
+		 * overload, the rate a little above the demand for a moment,
+		 * must not let late requests through: the p99 is their 1%).
+		 * Not the fast path's rate below: it acts only while the
+		 * queue stands (server.c), and its 503s close connections
+		 * whose clients reconnect into it, so it would hold itself on. */
+		if (!l->g && s.shed_rate + s.shed_level > 0)
+			atomic_store_explicit(&d->shedding_until_ns, s.now_ns + ENGAGED_NS,
+					      memory_order_relaxed);
 		/* The guard's baseline learns only while nothing is shed
 		 * (guardsig.h): next tick's measure reads this one's. */
 		if (l->g)

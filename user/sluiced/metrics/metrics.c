@@ -276,7 +276,7 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	struct sl_stats k;
 	struct sld_ctl_view *v = &d->view;
 	char code[8];
-	uint64_t lat[SLD_N_LAT + 1];
+	uint64_t lat[SLD_N_LAT + 1], now;
 
 	if (d->n_guards)
 		return guard_page(d, mem, cap);
@@ -388,8 +388,21 @@ static int build_page(struct sld *d, char *mem, size_t cap)
 	GAUGE(&b, "sluiced_worked_wait_max_seconds",
 	      "Longest queue wait of a request that was worked.",
 	      ld(&d->c.worked_wait_max_ns) / 1e9);
-	GAUGE(&b, "sluiced_deadline_seconds", "Queue wait past which a request is answered 503.",
+	GAUGE(&b, "sluiced_deadline_seconds",
+	      "Queue wait past which a request is answered 503 while the queue stands.",
 	      ld(&d->deadline_ns) / 1e9);
+	GAUGE(&b, "sluiced_deadline_interval_seconds",
+	      "How long late requests last before the queue stands.",
+	      ld(&d->standing_interval_ns) / 1e9);
+	now = sld_now_ns();
+	GAUGE(&b, "sluiced_deadline_standing",
+	      "1 while the queue stands (late for an interval, or the controller sheds): "
+	      "requests past the deadline are answered 503.",
+	      standing_now(&d->standing, now, ld(&d->standing_interval_ns)) ||
+		      now < ld(&d->shedding_until_ns));
+	COUNTER(&b, "sluiced_late_worked_total",
+		"Requests worked past the deadline: a transient, the queue did not stand.",
+		ld(&d->c.late_worked));
 	COUNTER(&b, "sluiced_connections_accepted_total", "Connections accepted.",
 		ld(&d->c.accepted));
 	GAUGE(&b, "sluiced_connections_open", "Connections open now.", ld32(&d->open_conns));

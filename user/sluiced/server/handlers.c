@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The pool task of one request. First the CoDel-style check: a request
- * that waited in the queue longer than its deadline is answered 503 at
- * once, because its client has likely given up and working it would only
- * delay the requests behind it. Then the built-in handlers (with
+ * that waited in the queue longer than its deadline while the queue stands
+ * (standing.h: not for a transient) is answered 503 at once, because its
+ * client has likely given up and working it would only delay the requests
+ * behind it. Then the built-in handlers (with
  * --upstream a request goes from its loop to the proxy's queue instead,
  * upqueue.c, which makes the same check when the request leaves it):
  *   GET /work?cpu_us=N&sleep_us=N   burn N µs of CPU (thread CPU time, so
@@ -146,14 +147,23 @@ void sld_task_shed(struct sld *d, struct conn *c, enum sld_fast why)
 	sld_conn_done(d, c);
 }
 
+bool sld_deadline_drop(struct sld *d, uint64_t now, uint64_t waited)
+{
+	return standing_drop(&d->standing, now, waited,
+			     atomic_load_explicit(&d->deadline_ns, memory_order_relaxed),
+			     atomic_load_explicit(&d->standing_interval_ns, memory_order_relaxed),
+			     now < atomic_load_explicit(&d->shedding_until_ns,
+							memory_order_relaxed));
+}
+
 bool sld_request_admit(struct sld *d, struct conn *c, uint64_t waited, bool enforce)
 {
-	uint64_t deadline = atomic_load_explicit(&d->deadline_ns, memory_order_relaxed);
-
-	if (enforce && waited > deadline) {
+	if (enforce && sld_deadline_drop(d, sld_now_ns(), waited)) {
 		sld_task_shed(d, c, SLD_FAST_expired);
 		return false;
 	}
+	if (waited > atomic_load_explicit(&d->deadline_ns, memory_order_relaxed))
+		atomic_fetch_add_explicit(&d->c.late_worked, 1, memory_order_relaxed);
 	/* The longest wait of a request that was worked: the e2e test checks
 	 * it against the deadline (metric sluiced_worked_wait_max_seconds). */
 	uint64_t max = atomic_load_explicit(&d->c.worked_wait_max_ns, memory_order_relaxed);
