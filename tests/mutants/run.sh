@@ -79,8 +79,10 @@ git clone -q "$TOP" "$SRC" || { echo "tests/mutants/run.sh: cannot clone $TOP" >
 echo "tests/mutants/run.sh: ${#mutants[@]} mutants against $(git -C "$SRC" log -1 --format='%h %s' | cut -c1-60)," \
 	"at most $MINUTES min; logs in $LOGDIR"
 
-# build LOG: make in the scratch clone; its output in LOG.
-build() { make -C "$SRC" -j"$JOBS" all >"$1" 2>&1; }
+# build LOG: make in the scratch clone, into its own build folder (a
+# BUILD inherited from `make test-mutants` names the caller's); its
+# output in LOG.
+build() { make -C "$SRC" -j"$JOBS" BUILD="$SRC/build" all >"$1" 2>&1; }
 
 # run_prog LOGDIR TEST ENV...: the program through tests/run.sh, from the
 # clone's top with its build; the runner's output in LOGDIR/run.log.
