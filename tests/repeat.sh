@@ -39,8 +39,8 @@ case $LOAD_KIND in stress | make | none) ;; *) usage "LOAD '$LOAD_KIND' is not s
 	{ echo "tests/repeat.sh: needs stress-ng (make deps installs it)" >&2; exit 2; }
 
 # The daemon and namespace tests, in make test's order.
-PROGS=("$TOP"/tests/sluiced/test_{server,fastpath,proxy}.sh "$BUILD/tests/prog/test_actions_netns"
-	"$TOP"/tests/netns/test_{static,sluiced,sluiced_options,fleet,sluiced_claim,privilege,guard}.sh)
+PROGS=("$TOP"/tests/sluiced/test_{server,fastpath,proxy,memory}.sh "$BUILD/tests/prog/test_actions_netns"
+	"$TOP"/tests/netns/test_{static,sluiced,sluiced_options,fleet,sluiced_claim,privilege,guard,src_conns}.sh)
 for p in "${PROGS[@]}"; do
 	[[ -x $p ]] || { echo "tests/repeat.sh: $p is missing (run make)" >&2; exit 2; }
 done
