@@ -9,7 +9,11 @@
 # or a hang is never a silent pass. A SKIPPED line that stands for a whole
 # file ends in "(N cases)" and counts N. Ends with "N passed, N failed,
 # N skipped"; with CI=true a skip fails the run (CI runs as root with every
-# dependency, where nothing may be skipped).
+# dependency, where nothing may be skipped). A shell test whose bash
+# reported an error in its own code (a syntax error in an expansion, a
+# command not found, ...) fails too: bash goes on after most of them, or
+# leaves the function it was in, and the checks it skipped would pass
+# unseen.
 set -uo pipefail
 
 timeout_s=${TEST_TIMEOUT:-600}
@@ -30,6 +34,11 @@ count_cases() {
 	     END { print ok + 0, bad + 0, skip + 0 }' "$1"
 }
 
+# The first error bash reported in a script's own code, from its log.
+script_error() {
+	grep -m1 -E '^[^ ]+\.sh: line [0-9]+: .*(syntax error|command not found|bad substitution|unbound variable|integer expression expected|ambiguous redirect)' "$1"
+}
+
 passed=0 failed=0 skipped=0
 failures=()
 
@@ -46,6 +55,10 @@ for prog in "$@"; do
 		((rc == 124)) && why="timed out after ${timeout_s}s" || why="exit status $rc"
 		echo "[  FAILED  ] $name: $why"
 		bad=1
+	fi
+	if err=$(script_error "$log"); then
+		echo "[  FAILED  ] $name: an error in the script: $err"
+		bad=$((bad + 1))
 	fi
 	failed=$((failed + bad))
 	((bad)) && failures+=("$name")
