@@ -119,11 +119,6 @@ if ldd "$SLUICED" 2>/dev/null | grep 'lib[at]san' >/dev/null; then	# (not -q: SI
 	san_build=1
 fi
 UNSTEADY=	# why the capacity did not hold in this case, if it did not
-# service_cpu: "RUN WAIT", the ns the service's threads ran on a CPU and
-# waited for one since they started (/proc/PID/task/*/schedstat).
-service_cpu() {
-	cat /proc/"$SPID"/task/*/schedstat 2>/dev/null | awk '{ r += $1; w += $2 } END { printf "%.0f %.0f\n", r, w }'
-}
 # steady_bound NAME WHAT ACTUAL OP BOUND: t_expect_cmp, or a note where
 # other work took the capacity; load_bound: the same, or a note in a
 # sanitizer build.
@@ -143,8 +138,7 @@ load_bound() {
 }
 
 guard_case() {
-	local kind=$1 log=$1.log cap cap_after r0 a0 sched ok osched took shed oshed adm
-	local run0 wait0 run1 wait1 waited
+	local kind=$1 log=$1.log cap cap_mid cap_after r0 a0 sched ok osched took shed oshed adm
 
 	service_start "$kind" || { t_fail "$kind: service" "it did not listen"; return; }
 	load "$kind-warm" --closed 4 --duration 2	# the JIT, the caches
@@ -177,12 +171,14 @@ guard_case() {
 	load "$kind-rewarm" --closed 4 --duration 2
 
 	r0=$(refused)
-	read -r run0 wait0 < <(service_cpu)
 	load "$kind-half" --rate $((cap / 2)) --duration 3
-	read -r run1 wait1 < <(service_cpu)
 	sched=$(j "$kind-half" .scheduled) ok=$(j "$kind-half" .outcomes.ok)
 	shed=$(($(refused) - r0))
-	waited=$(((wait1 - wait0) * 100 / (run1 - run0 + wait1 - wait0 + 1)))	# % of its time on or for a CPU
+	# What the service could do as that run ended, measured as its
+	# capacity was (a closed loop never queues more than 4: the guard
+	# lets it be).
+	load "$kind-mid" --closed 4 --duration 2
+	cap_mid=$(j "$kind-mid" '.goodput | floor')
 	# The capacity of a service on a shared machine moves by 2x from one
 	# run to the next: what is checked is relative to the same run.
 	r0=$(refused) a0=$(stat_of $SVC admitted)
@@ -200,15 +196,20 @@ guard_case() {
 		UNSTEADY="the service's capacity fell from $cap/s to $cap_after/s during the case"
 	# A service starved of its CPU at 0.5x does not keep up, and its
 	# queue is the guard's to shed (its base no longer learns that queue
-	# as the service's own time): when its threads waited for a CPU more
-	# than a quarter of their time on or for one in that run (other work
-	# on its core: stress-ng, which moves between the cores, takes half;
-	# sluiced and the load generator beside it take a few %), the 0.5x
-	# bounds measure the machine, not the guard. The service's own wait,
-	# not the machine's (PSI), which counts waits on the other core too.
+	# as the service's own time): when the service could do less than
+	# 60% of its capacity as the 0.5x run ended, the 0.5x bounds measure
+	# the machine, not the guard. Measured 12:34 (test_guard, every
+	# service): 71-92% on a quiet machine (the guard's rate, raised as
+	# demand grows, holds the closed loop too), 39-55% beside stress-ng
+	# --cpu 1 (it moves between the cores and takes half of the
+	# service's). Measured on the service, not the machine: PSI counts
+	# waits on the other core too, and missed stress-ng on the service's
+	# core in a loaded round; the service's threads' own wait for a CPU
+	# (schedstat) reads ~50% for Go on a quiet machine (its threads hand
+	# the one P to each other).
 	local steady=$UNSTEADY
-	((waited <= 25)) ||
-		UNSTEADY="the service waited for a CPU $waited% of its time in the 0.5x run (other work on its core)"
+	((cap_mid * 5 >= cap * 3)) ||
+		UNSTEADY="the service did $cap_mid/s of its $cap/s as the 0.5x run ended (other work on its core)"
 	# The bar asks 99% answered; on a shared machine the service stalls
 	# for tens of ms at times, which is queueing the guard does see.
 	load_bound "$kind at 0.5x: next to nothing shed (at most 5%)" "refused SYNs" \
@@ -232,8 +233,8 @@ guard_case() {
 	local kept=$((cap_after < cap ? cap_after : cap))
 	load_bound "$kind at 10x: goodput at least a third of the capacity" "ok per s" \
 		"$(j "$kind-over" '.goodput | floor')" -ge $((kept / 3))
-	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms, waited for a CPU %d%%; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
-		"$kind" "$cap" "$cap_after" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" "$waited" \
+	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms, then %d/s closed; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
+		"$kind" "$cap" "$cap_after" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" "$cap_mid" \
 		"$(j "$kind-over" '.goodput | floor')" "$(j "$kind-over" .ok_latency.p99_ms)" $((adm / 3))
 	service_stop
 }
