@@ -386,9 +386,10 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	atomic_store_explicit(&v->oldest_ns, s.oldest_age_ns, memory_order_relaxed);
 	atomic_fetch_add_explicit(&v->ticks, 1, memory_order_relaxed);
 	pr_debug("tick%s%s: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, "
-		 "%.2f req/conn) demand %.0f/s backlog %u -> rate %u level %u",
-		 l->g ? " " : "", l->g ? l->g->name : "", (double)o.delay_ns / 1e6,
-		 s.goodput, m.done, s.busy, l->rpc, demand, s.backlog, o.rate_cap, o.level);
+		 "%.2f req/conn) demand %.0f/s admitted %.0f/s backlog %u psi %.0f%% -> rate %u "
+		 "level %u", l->g ? " " : "", l->g ? l->g->name : "", (double)o.delay_ns / 1e6,
+		 s.goodput, m.done, s.busy, l->rpc, demand, s.admitted, s.backlog,
+		 s.psi_valid ? s.psi_some_avg10 : -1, o.rate_cap, o.level);
 }
 
 static void timespec_add_ns(struct timespec *t, uint64_t ns)

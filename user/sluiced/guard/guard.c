@@ -197,6 +197,11 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	if (!t.interval_ns)
 		return -EAGAIN;
 
+	pr_debug("guard %s: wait %.2f ms, sojourn %.2f ms (p50 %.2f, base %.2f, rise %.2f), "
+		 "stuck %.2f ms, %" PRIu64 " answers in the window, %" PRIu64 " served, %" PRIu64
+		 " waiting, busy %.2f", g->name, (double)t.wait_ns / 1e6, (double)t.sojourn_ns / 1e6,
+		 (double)t.p50_ns / 1e6, (double)t.base_ns / 1e6, (double)t.rise_ns / 1e6,
+		 (double)t.stuck_ns / 1e6, t.samples, t.served, t.pending, s->busy);
 	/* The law's minimum is here the window's p99 (guardsig.h says why a
 	 * tail), and its oldest task a stuck service's age. */
 	s->delay_min_ns = t.delay_ns;

@@ -46,36 +46,49 @@ static uint64_t sub(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-/* Middle of bucket b: the last bucket has no upper bound, take its floor. */
-static uint64_t bucket_mid_ns(uint32_t b)
+/* Upper bound of bucket b; the last bucket has none, take its floor. */
+static double bucket_hi_ns(uint32_t b)
 {
-	uint64_t lo = sl_guard_bucket_lo_ns(b);
-
 	if (b + 1 >= SL_GUARD_BUCKETS)
-		return lo;
-	return lo + (sl_guard_bucket_lo_ns(b + 1) - lo) / 2;
+		return (double)sl_guard_bucket_lo_ns(b);
+	return (double)sl_guard_bucket_lo_ns(b + 1);
+}
+
+/*
+ * The q-quantile of weighted bucket counts: the bucket where the rank
+ * q x n falls, and within it the point as far across as the rank is
+ * through the bucket's count (linear, as Prometheus' histogram_quantile).
+ * A bucket is a fifth of its value wide: reading its middle, the signal
+ * near a 5 ms target was 4.7 or 5.8 ms and nothing between, so the law
+ * saw "just under" or "over" where it should see how far.
+ */
+static uint64_t quantile_w(const double *hist, double n, double q)
+{
+	double rank, seen = 0;
+
+	if (!(n > 0))
+		return 0;
+	q = q < 0 ? 0 : q > 1 ? 1 : q;
+	rank = q * n;
+	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++) {
+		double lo = (double)sl_guard_bucket_lo_ns(b);
+
+		if (!(hist[b] > 0))
+			continue;
+		if (seen + hist[b] >= rank)
+			return (uint64_t)(lo + (bucket_hi_ns(b) - lo) * (rank - seen) / hist[b]);
+		seen += hist[b];
+	}
+	return sl_guard_bucket_lo_ns(SL_GUARD_BUCKETS - 1);
 }
 
 uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q)
 {
-	uint64_t rank, seen = 0;
+	double w[SL_GUARD_BUCKETS];
 
-	if (n == 0)
-		return 0;
-	if (q < 0)
-		q = 0;
-	if (q > 1)
-		q = 1;
-	/* The sample of rank ceil(q n), at least the first. */
-	rank = (uint64_t)(q * (double)n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++) {
-		seen += hist[b];
-		if (seen >= rank)
-			return bucket_mid_ns(b);
-	}
-	return bucket_mid_ns(SL_GUARD_BUCKETS - 1);
+	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++)
+		w[b] = (double)hist[b];
+	return quantile_w(w, (double)n, q);
 }
 
 /* The difference of two cumulative histograms, and its count. */
