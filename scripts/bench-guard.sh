@@ -29,7 +29,8 @@
 #
 # Knobs: GUARD_BENCH_SERVICES ("go node jdk"; empty: the probe cost only),
 # GUARD_BENCH_SECONDS (5), GUARD_BENCH_TARGET_MS (5), GUARD_BENCH_WRK_PAIRS
-# (7; 0: no probe cost), GUARD_BENCH_WRK_SECONDS (3),
+# (7; 0: no probe cost), GUARD_BENCH_WRK_SECONDS (3), GUARD_BENCH_CLOCK
+# (the data plane's bucket clock, coarse or precise; empty: sluiced's choice),
 # GUARD_BENCH_PINGPONG_ROUNDS (200000), GUARD_BENCH_LOG (sluiced's log
 # level, warn), GUARD_BENCH_OUT ($BUILD/bench/guard), SLUICED
 # ($BUILD/sluiced). Raw JSON and logs stay under the output directory.
@@ -43,6 +44,7 @@ PAIRS=${GUARD_BENCH_WRK_PAIRS:-7}
 WSECS=${GUARD_BENCH_WRK_SECONDS:-3}
 PP_ROUNDS=${GUARD_BENCH_PINGPONG_ROUNDS:-200000}
 OUT=${GUARD_BENCH_OUT:-$BUILD/bench/guard}
+CLOCK=${GUARD_BENCH_CLOCK:-}
 SLUICED=${SLUICED:-$BUILD/sluiced}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
@@ -78,6 +80,9 @@ service_start() {	# KIND [URL-less]: the service on CPU 1 of the server host
 }
 
 guard_start() {
+	# The buckets' clock is chosen by the first attach of the pin dir:
+	# GUARD_BENCH_CLOCK attaches first with it, and sluiced adopts it.
+	[[ -z $CLOCK ]] || ctl attach "$IF_SRV" --clock "$CLOCK" >/dev/null
 	bg "${SVC_CPU[@]}" nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --guard tcp/$PORT \
 		--iface "$IF_SRV" --shed-action reject --target-delay "$TARGET_MS" \
 		--metrics 127.0.0.1:9464 --pin-dir "$PIN_DIR" --log-level "${GUARD_BENCH_LOG:-warn}" \
@@ -102,15 +107,18 @@ load() {	# NAME ARGS: sluice-load on CPU 0 of the client host
 	cli "${GEN_CPU[@]}" "$LOAD" --quiet --timeout 1000 --json "$OUT/$name.json" "$@" "$URL" >/dev/null
 }
 j() { local f=$1; shift; jq -r "$@" "$OUT/$f.json"; }
-# signals NAME: while a load runs, sluiced's guard signals every 0.25 s
-# (background, niced on the load generator's CPU; stopped by
-# signals_report), to say which one carried it.
+# signals NAME: while a load runs, sluiced's guard signals and its
+# controller's rate, goodput and CPU pressure every 0.25 s (background,
+# niced on the load generator's CPU; stopped by signals_report), to say
+# which signal carried it and how the law moved.
 signals() {
 	local f="$OUT/$1.signals"
 	: >"$f"
 	(for ((i = 0; i < 40; i++)); do
 		srv taskset -c 0 nice -n 19 curl -s --max-time 1 "http://127.0.0.1:9464/metrics" |
-			awk '/^sluiced_guard_(wait|sojourn|sojourn_base|sojourn_rise)_seconds\{/ {
+			awk '/^sluiced_guard_(wait|sojourn|sojourn_base|sojourn_rise)_seconds\{/ ||
+			     /^sluiced_controller_(rate|goodput|demand|delay_seconds)\{/ ||
+			     /^sluiced_cpu_pressure_some_avg10 / {
 				sub(/\{.*/, "", $1); printf "%s %s ", $1, $2 } END { print "" }' >>"$f"
 		sleep 0.25
 	done) &
