@@ -750,6 +750,38 @@ static void test_busy_jump(void **state)
 	assert_true(o.rate_cap >= 300 && o.rate_cap <= 310);
 }
 
+/* Goodput over the last three ticks with demand or completions: a quiet
+ * tick empties the window, so the load that follows is not read at a
+ * third of its rate (its first tick's decrease would anchor there). */
+static void test_goodput_window(void **state)
+{
+	(void)state;
+	struct ctl_goodput g = { 0 };
+	double gp, busy;
+
+	ctl_goodput_tick(&g, 9, TICK_NS, 0.9, true, &gp, &busy);
+	assert_true(fabs(gp - 900) < 1e-6);
+	ctl_goodput_tick(&g, 12, TICK_NS, 1.0, true, &gp, &busy);
+	ctl_goodput_tick(&g, 6, TICK_NS, 0.5, true, &gp, &busy);
+	assert_true(fabs(gp - 900) < 1e-6);	/* (9 + 12 + 6) / 30 ms */
+	assert_true(fabs(busy - 0.8) < 1e-6);
+	ctl_goodput_tick(&g, 3, TICK_NS, 0.3, true, &gp, &busy);
+	assert_true(fabs(gp - 700) < 1e-6);	/* the oldest left: (12 + 6 + 3) / 30 ms */
+	/* completions without new connections (keep-alive): not quiet */
+	ctl_goodput_tick(&g, 6, TICK_NS, 0.6, false, &gp, &busy);
+	assert_true(fabs(gp - 500) < 1e-6);
+	/* quiet: nothing offered, nothing done */
+	ctl_goodput_tick(&g, 0, TICK_NS, 0, false, &gp, &busy);
+	assert_true(gp == 0);
+	ctl_goodput_tick(&g, 0, TICK_NS, 0, false, &gp, &busy);
+	/* the load comes back: read from its own tick, not averaged with the quiet ones */
+	ctl_goodput_tick(&g, 8, TICK_NS, 0.9, true, &gp, &busy);
+	assert_true(fabs(gp - 800) < 1e-6);
+	assert_true(fabs(busy - 0.9) < 1e-6);
+	ctl_goodput_tick(&g, 10, 2 * TICK_NS, 1.0, true, &gp, &busy);
+	assert_true(fabs(gp - 600) < 1e-6);	/* 18 in 30 ms */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_irregular_ticks),
 		cmocka_unit_test(test_busy_jump),
+		cmocka_unit_test(test_goodput_window),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);

@@ -400,3 +400,40 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	out->overloaded = d > (double)c->p.target_delay_ns;
 	out->delay_ns = (uint64_t)d;
 }
+
+/*
+ * Goodput over the last ticks, for the law (the decrease's anchor, the
+ * no-wind-up bound, the busy jump). A quiet tick (nothing offered,
+ * nothing completed) says nothing of what the service completes: counted
+ * as a tick of zero completions it would read a third or two thirds of
+ * the capacity for the first ticks of the load that follows, and a
+ * decrease in those ticks (the burst the bucket's depth let in after the
+ * quiet spell reads as delay) anchored to it cut the rate to a fraction
+ * of the capacity: the Go service then ran at ~63% of it for the first
+ * 0.8 s of a 10x load. So a quiet tick empties the window, and the load
+ * that follows is measured from its own ticks only.
+ */
+void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double busy,
+		      bool demand, double *goodput, double *busy_avg)
+{
+	uint64_t sum_done = 0, sum_ns = 0;
+	double sum_busy = 0;
+
+	if (!demand && !done) {
+		memset(g, 0, sizeof(*g));
+		*goodput = 0;
+		*busy_avg = busy;
+		return;
+	}
+	g->done[g->i] = done;
+	g->ns[g->i] = ns;
+	g->busy_ns[g->i] = busy * (double)ns;
+	g->i = (g->i + 1) % CTL_GOODPUT_TICKS;
+	for (int i = 0; i < CTL_GOODPUT_TICKS; i++) {
+		sum_done += g->done[i];
+		sum_ns += g->ns[i];
+		sum_busy += g->busy_ns[i];
+	}
+	*goodput = sum_ns ? (double)sum_done / ((double)sum_ns / NS_PER_S) : 0;
+	*busy_avg = sum_ns ? sum_busy / (double)sum_ns : 0;
+}

@@ -12,6 +12,10 @@
  *   ctl_init(c, p)            start (rate at rate_max, no cap until demand
  *                             is seen; level 0)
  *   ctl_tick(c, signals, out) one step; fills out
+ *   ctl_goodput_tick(g, done, ns, busy, demand, &goodput, &busy)
+ *                             the goodput and busy fraction the law takes:
+ *                             over the last CTL_GOODPUT_TICKS ticks that
+ *                             had demand or completions (control.c)
  *
  * Units. Rates are per second, of whatever unit the kernel's bucket counts
  * (new connections). goodput must be in the same unit: with keep-alive the
@@ -88,10 +92,24 @@ struct ctl {
 	unsigned reverts;	/* raises undone in a row: the block doubles */
 };
 
+/* A service of ~1000/s completes ~10 requests in a 10 ms tick: one
+ * tick's count is +-10% noise, and the law anchors its decrease to
+ * goodput. Three ticks cut that to a few % at a lag of a tick or two. */
+#define CTL_GOODPUT_TICKS 3
+
+struct ctl_goodput {
+	uint64_t done[CTL_GOODPUT_TICKS];	/* completions of each tick */
+	uint64_t ns[CTL_GOODPUT_TICKS];		/* its length */
+	double busy_ns[CTL_GOODPUT_TICKS];	/* its busy time */
+	unsigned i;
+};
+
 void ctl_params_default(struct ctl_params *p);
 int ctl_params_validate(const struct ctl_params *p, const char **why);
 void ctl_init(struct ctl *c, const struct ctl_params *p);
 void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	      struct ctl_output *out);
+void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double busy,
+		      bool demand, double *goodput, double *busy_avg);
 
 #endif /* SLUICED_CONTROL_H */

@@ -29,11 +29,6 @@
 /* Without a data plane the acceptor applies the rate only this long
  * after an overloaded tick (server.c says why). */
 #define ENGAGED_NS 1000000000ull
-/* Goodput over the last GOODPUT_TICKS ticks: a 1000/s service completes
- * ~10 requests in a 10 ms tick, so one tick's count is +-10% noise, and
- * the law anchors its decrease to goodput. 5 ticks cut that to a few %
- * at a lag of 2-3 ticks. */
-#define GOODPUT_TICKS 3
 /*
  * The recovery floor (control.c): half the best goodput of the last
  * 10-20 s. The law keeps the rate within headroom of demand, so after a
@@ -55,8 +50,7 @@ struct loop {
 	struct sl_stats kprev;
 	bool have_kprev;
 	uint64_t worked, admitted, requests, fast_rate;
-	uint64_t gp_done[GOODPUT_TICKS], gp_ns[GOODPUT_TICKS], gp_busy[GOODPUT_TICKS];
-	unsigned gp_i;
+	struct ctl_goodput gp;
 	double peak, peak_prev;
 	uint64_t peak_start;
 	uint32_t backlog_prev;
@@ -274,18 +268,6 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	if (!(l->g ? guard_measure(l, &s, &m) : pool_measure(l, &s, &m)))
 		return;
 	dt = (double)m.ns / 1e9;
-	{
-		uint64_t done = 0, ns = 0, busy = 0;
-
-		l->gp_done[l->gp_i] = m.done;
-		l->gp_ns[l->gp_i] = m.ns;
-		l->gp_busy[l->gp_i] = (uint64_t)(s.busy * (double)m.ns);
-		l->gp_i = (l->gp_i + 1) % GOODPUT_TICKS;
-		for (int i = 0; i < GOODPUT_TICKS; i++)
-			done += l->gp_done[i], ns += l->gp_ns[i], busy += l->gp_busy[i];
-		s.goodput = (double)done / ((double)ns / 1e9) / l->rpc;
-		s.busy = (double)busy / (double)ns;
-	}
 
 	if (sld_dataplane_stats(l->dp, &k) == 0) {
 		if (l->have_kprev) {
@@ -321,6 +303,9 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		s.shed_rate = (double)diff(l->fast_rate, f) / dt;
 		l->fast_rate = f;
 	}
+	ctl_goodput_tick(&l->gp, m.done, m.ns, s.busy,
+			 s.admitted + s.shed_rate + s.shed_level > 0, &s.goodput, &s.busy);
+	s.goodput /= l->rpc;
 	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
 	if (m.have_backlog) {
