@@ -782,6 +782,24 @@ static void test_goodput_window(void **state)
 	assert_true(fabs(gp - 600) < 1e-6);	/* 18 in 30 ms */
 }
 
+/* The recovery floor: half the best goodput of the last 10-20 s. */
+static void test_peak_floor(void **state)
+{
+	(void)state;
+	uint64_t t = 1000 * TICK_NS;
+	struct ctl_peak pk = { .start_ns = t };	/* a window begins at t */
+
+	assert_true(fabs(ctl_peak_floor(&pk, t, 800) - 400) < 1e-9);
+	assert_true(fabs(ctl_peak_floor(&pk, t + TICK_NS, 100) - 400) < 1e-9);
+	/* a window on (10 s): the last window's best still holds */
+	assert_true(fabs(ctl_peak_floor(&pk, t + 1001 * TICK_NS, 50) - 400) < 1e-9);
+	assert_true(fabs(ctl_peak_floor(&pk, t + 1002 * TICK_NS, 600) - 400) < 1e-9);
+	/* two windows on: only the newer one's best, 600 */
+	assert_true(fabs(ctl_peak_floor(&pk, t + 2003 * TICK_NS, 10) - 300) < 1e-9);
+	/* three: nothing but this window's */
+	assert_true(fabs(ctl_peak_floor(&pk, t + 3004 * TICK_NS, 10) - 5) < 1e-9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +825,7 @@ int main(void)
 		cmocka_unit_test(test_irregular_ticks),
 		cmocka_unit_test(test_busy_jump),
 		cmocka_unit_test(test_goodput_window),
+		cmocka_unit_test(test_peak_floor),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);

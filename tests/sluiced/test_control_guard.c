@@ -60,8 +60,6 @@
 #define SYN_TO_DATA_NS 0.1e6	/* handshake: the request's bytes arrive */
 #define ANSWER_BACK_NS 0.25e6	/* the answer's way to the client, its close */
 #define SLUICED_TICK_CPU_NS 0.08e6	/* sluiced's CPU a tick (0.8% of a core) */
-#define PEAK_WINDOW_NS 10e9
-#define PEAK_SHARE 0.5
 #define TARGET_MS 5.0
 #define MAX_JOBS 65536		/* in the service at once: far above any run */
 #define BIN_NS 100e6
@@ -118,7 +116,7 @@ struct sim {
 	double next_tick, last_tick;
 	uint64_t k_served_prev, adm_prev, shed_prev;
 	struct ctl_goodput gp;
-	double peak, peak_prev, peak_start;
+	struct ctl_peak peak;
 	bool shedding, overloaded;
 	/* the client's view: answers by the send time of their SYN */
 	double t0, t1;
@@ -369,14 +367,7 @@ static void tick(struct sim *s)
 		ctl_goodput_tick(&s->gp, s->k.served - s->k_served_prev, t.interval_ns, busy,
 				 sig.admitted + sig.shed_rate > 0, &sig.goodput, &sig.busy);
 		s->shedding = s->shed > s->shed_prev;
-		if (s->now - s->peak_start > PEAK_WINDOW_NS) {
-			s->peak_prev = s->peak;
-			s->peak = 0;
-			s->peak_start = s->now;
-		}
-		if (sig.goodput > s->peak)
-			s->peak = sig.goodput;
-		s->ctl.p.rate_floor = PEAK_SHARE * (s->peak > s->peak_prev ? s->peak : s->peak_prev);
+		s->ctl.p.rate_floor = ctl_peak_floor(&s->peak, (uint64_t)s->now, sig.goodput);
 		ctl_tick(&s->ctl, &sig, &s->out);
 		s->overloaded = s->out.overloaded;
 		bucket_set(s, s->out.rate_cap);

@@ -32,6 +32,12 @@
  *    capacity). Anchoring to goodput also drops at once a rate that was
  *    never backed by completions (after a capacity drop, or at start),
  *    which halving the previous rate would take several ticks to do.
+ *    Goodput is taken over the last three ticks that had demand or
+ *    completions (ctl_goodput_tick, at the end): a quiet tick's zero
+ *    says nothing of the capacity, and averaged into the first ticks of
+ *    the load that follows it anchored their decrease (the burst the
+ *    bucket's depth lets in after a quiet spell reads as delay) at a
+ *    fraction of the capacity.
  *
  *    At or under target: additive increase, damped as d nears T:
  *
@@ -436,4 +442,27 @@ void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double 
 	}
 	*goodput = sum_ns ? (double)sum_done / ((double)sum_ns / NS_PER_S) : 0;
 	*busy_avg = sum_ns ? sum_busy / (double)sum_ns : 0;
+}
+
+/*
+ * The recovery floor (the law above): half the best goodput of the last
+ * 10-20 s. The law keeps the rate within headroom of demand, so after a
+ * quiet spell it would sit at rate_min and a burst would find it at a
+ * trickle, climbing 5% a tick for a second. A service that just completed
+ * N/s can take N/2 at once; the floor forgets a capacity that is gone
+ * within 20 s, and never holds the rate above a capacity that fell.
+ */
+#define PEAK_WINDOW_NS 10000000000ull
+#define PEAK_SHARE 0.5
+
+double ctl_peak_floor(struct ctl_peak *pk, uint64_t now, double goodput)
+{
+	if (now - pk->start_ns > PEAK_WINDOW_NS) {
+		pk->prev = pk->peak;
+		pk->peak = 0;
+		pk->start_ns = now;
+	}
+	if (goodput > pk->peak)
+		pk->peak = goodput;
+	return PEAK_SHARE * (pk->peak > pk->prev ? pk->peak : pk->prev);
 }

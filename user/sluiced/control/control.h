@@ -16,6 +16,9 @@
  *                             the goodput and busy fraction the law takes:
  *                             over the last CTL_GOODPUT_TICKS ticks that
  *                             had demand or completions (control.c)
+ *   ctl_peak_floor(pk, now, goodput)
+ *                             the recovery floor for rate_floor: half the
+ *                             best goodput of the last 10-20 s (control.c)
  *
  * Units. Rates are per second, of whatever unit the kernel's bucket counts
  * (new connections). goodput must be in the same unit: with keep-alive the
@@ -104,11 +107,17 @@ struct ctl_goodput {
 	unsigned i;
 };
 
+struct ctl_peak {
+	double peak, prev;	/* best goodput of this window and the last */
+	uint64_t start_ns;	/* this window's start */
+};
+
 void ctl_params_default(struct ctl_params *p);
 int ctl_params_validate(const struct ctl_params *p, const char **why);
 void ctl_init(struct ctl *c, const struct ctl_params *p);
 void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	      struct ctl_output *out);
+double ctl_peak_floor(struct ctl_peak *pk, uint64_t now, double goodput);
 void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double busy,
 		      bool demand, double *goodput, double *busy_avg);
 

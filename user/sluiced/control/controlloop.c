@@ -29,16 +29,6 @@
 /* Without a data plane the acceptor applies the rate only this long
  * after an overloaded tick (server.c says why). */
 #define ENGAGED_NS 1000000000ull
-/*
- * The recovery floor (control.c): half the best goodput of the last
- * 10-20 s. The law keeps the rate within headroom of demand, so after a
- * quiet spell it would sit at rate_min and a burst would find it at a
- * trickle, climbing 5% a tick for a second. A service that just completed
- * N/s can take N/2 at once; the floor forgets a capacity that is gone
- * within 20 s, and never holds the rate above a capacity that fell.
- */
-#define PEAK_WINDOW_NS 10000000000ull
-#define PEAK_SHARE 0.5
 
 struct loop {
 	struct sld *d;
@@ -51,8 +41,7 @@ struct loop {
 	bool have_kprev;
 	uint64_t worked, admitted, requests, fast_rate;
 	struct ctl_goodput gp;
-	double peak, peak_prev;
-	uint64_t peak_start;
+	struct ctl_peak peak;	/* the recovery floor's memory */
 	uint32_t backlog_prev;
 	uint64_t task_ns;	/* the pool's mean task time, last tick with completions */
 	double rpc;
@@ -312,15 +301,8 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		s.backlog = m.backlog < l->backlog_prev ? m.backlog : l->backlog_prev;
 		l->backlog_prev = m.backlog;
 	}
-	if (s.now_ns - l->peak_start > PEAK_WINDOW_NS) {
-		l->peak_prev = l->peak;
-		l->peak = 0;
-		l->peak_start = s.now_ns;
-	}
-	if (s.goodput > l->peak)
-		l->peak = s.goodput;
 	{
-		double floor = PEAK_SHARE * (l->peak > l->peak_prev ? l->peak : l->peak_prev);
+		double floor = ctl_peak_floor(&l->peak, s.now_ns, s.goodput);
 
 		l->ctl.p.rate_floor = floor < l->ctl.p.rate_max ? floor : l->ctl.p.rate_max;
 	}
