@@ -55,40 +55,31 @@ static double bucket_hi_ns(uint32_t b)
 }
 
 /*
- * The q-quantile of weighted bucket counts: the bucket where the rank
- * q x n falls, and within it the point as far across as the rank is
- * through the bucket's count (linear, as Prometheus' histogram_quantile).
- * A bucket is a fifth of its value wide: reading its middle, the signal
- * near a 5 ms target was 4.7 or 5.8 ms and nothing between, so the law
- * saw "just under" or "over" where it should see how far.
+ * The q-quantile of bucket counts: the bucket where the rank q x n falls,
+ * and within it the point as far across as the rank is through the
+ * bucket's count (linear, as Prometheus' histogram_quantile). A bucket is
+ * a fifth of its value wide: reading its middle, the signal near a 5 ms
+ * target was 4.7 or 5.8 ms and nothing between, so the law saw "just
+ * under" or "over" where it should see how far.
  */
-static uint64_t quantile_w(const double *hist, double n, double q)
+uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q)
 {
 	double rank, seen = 0;
 
-	if (!(n > 0))
+	if (n == 0)
 		return 0;
 	q = q < 0 ? 0 : q > 1 ? 1 : q;
-	rank = q * n;
+	rank = q * (double)n;
 	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++) {
-		double lo = (double)sl_guard_bucket_lo_ns(b);
+		double lo = (double)sl_guard_bucket_lo_ns(b), c = (double)hist[b];
 
-		if (!(hist[b] > 0))
+		if (!hist[b])
 			continue;
-		if (seen + hist[b] >= rank)
-			return (uint64_t)(lo + (bucket_hi_ns(b) - lo) * (rank - seen) / hist[b]);
-		seen += hist[b];
+		if (seen + c >= rank)
+			return (uint64_t)(lo + (bucket_hi_ns(b) - lo) * (rank - seen) / c);
+		seen += c;
 	}
 	return sl_guard_bucket_lo_ns(SL_GUARD_BUCKETS - 1);
-}
-
-uint64_t gsig_quantile(const uint64_t *hist, uint64_t n, double q)
-{
-	double w[SL_GUARD_BUCKETS];
-
-	for (uint32_t b = 0; b < SL_GUARD_BUCKETS; b++)
-		w[b] = (double)hist[b];
-	return quantile_w(w, (double)n, q);
 }
 
 /* The difference of two cumulative histograms, and its count. */
