@@ -504,6 +504,28 @@ static void test_psi_holds_increase(void **state)
 	assert_true(s.out.rate_cap > before);
 }
 
+/* Guard mode's law takes no hold from the pressure (control.c): the same
+ * jump in demand at 95% grows the rate. */
+static void test_guard_takes_no_psi_hold(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	const char *why;
+
+	sim_init(&s, 1000, 300);
+	ctl_params_guard(&s.ctl.p);
+	assert_int_equal(ctl_params_validate(&s.ctl.p, &why), 0);
+	window_run(&s, 100, &w);
+	uint32_t before = s.out.rate_cap;
+
+	s.psi = 95;
+	s.offered = 10000;
+	window_run(&s, 100, &w);
+	assert_true(w.rate_max > before);
+	assert_true(window_goodput(&w) > 900);
+}
+
 static void test_backlog_counts_as_delay(void **state)
 {
 	(void)state;
@@ -815,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_cold_start_serves_normal_load),
 		cmocka_unit_test(test_psi_holds_increase),
+		cmocka_unit_test(test_guard_takes_no_psi_hold),
 		cmocka_unit_test(test_backlog_counts_as_delay),
 		cmocka_unit_test(test_level_sheds_low_classes_first),
 		cmocka_unit_test(test_level_holds_steady),

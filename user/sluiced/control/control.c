@@ -102,7 +102,13 @@
  *    does not increase (it may still decrease): something outside the pool
  *    is taking the CPU, and growing into it would show up as delay only
  *    later. Depth is reported but not used: queueing delay already says
- *    what it would (Breakwater's argument).
+ *    what it would (Breakwater's argument). Not in guard mode
+ *    (ctl_params_guard): there the pressure is the guarded service's own
+ *    threads as much as anyone's (the JDK's pool of 8 on one core keeps
+ *    "some" near 80% whenever it is busy), and the hold left the rate
+ *    wherever the cuts had left it once avg10 got there, 86% of the
+ *    capacity with its queue well under target (test_control_guard); a
+ *    neighbour taking the CPU shows in the kernel's sojourns at once.
  *
  *    Bounds: rate_min <= r <= rate_max. rate_min > 0 so a trickle is always
  *    admitted and recovery is seen; the output is never 0 (0 = no cap).
@@ -176,6 +182,11 @@ void ctl_params_default(struct ctl_params *p)
 	};
 }
 
+void ctl_params_guard(struct ctl_params *p)
+{
+	p->psi_hold = 0;	/* the service's own threads are pressure (the law) */
+}
+
 int ctl_params_validate(const struct ctl_params *p, const char **why)
 {
 	const char *msg = NULL;
@@ -196,8 +207,8 @@ int ctl_params_validate(const struct ctl_params *p, const char **why)
 		msg = "increase must be in (0, 1]";
 	else if (!(p->headroom >= 1))
 		msg = "headroom must be >= 1";
-	else if (!(p->psi_hold > 0 && p->psi_hold <= 100))
-		msg = "PSI hold must be in (0, 100]";
+	else if (!(p->psi_hold >= 0 && p->psi_hold <= 100))
+		msg = "PSI hold must be in [0, 100]";
 	else if (p->level_max > SL_MAX_CLASS + 1)
 		msg = "level max must be <= SL_MAX_CLASS + 1";
 	else if (!(p->fill_lo > 0 && p->fill_hi > p->fill_lo))
@@ -259,7 +270,8 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 			f = 0.5;
 		r = s->goodput * (1 - f);
 	} else {
-		bool cpu_contended = s->psi_valid && s->psi_some_avg10 >= p->psi_hold;
+		bool cpu_contended = p->psi_hold > 0 && s->psi_valid &&
+				     s->psi_some_avg10 >= p->psi_hold;
 		double base = r > s->goodput ? r : s->goodput;
 		double cap = p->headroom * (demand > s->goodput ? demand : s->goodput);
 

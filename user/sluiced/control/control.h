@@ -8,6 +8,7 @@
  *
  * API:
  *   ctl_params_default(p)     the defaults below
+ *   ctl_params_guard(p)       the defaults' changes for guard mode
  *   ctl_params_validate(p)    0 or -EINVAL, with a reason in *why
  *   ctl_init(c, p)            start (rate at rate_max, no cap until demand
  *                             is seen; level 0)
@@ -41,7 +42,8 @@ struct ctl_params {
 	double rate_max;		/* never admit more */
 	double increase;		/* additive step, as a fraction of the operating rate */
 	double headroom;		/* rate <= headroom * observed demand */
-	double psi_hold;		/* CPU PSI some avg10 (%) that stops increases */
+	double psi_hold;		/* CPU PSI some avg10 (%) that stops increases
+					 * (0: never) */
 	uint8_t level_max;		/* highest admission level the controller sets */
 	uint64_t level_up_ns;		/* sustained over-fill before a level up */
 	uint64_t level_down_ns;		/* sustained under-fill before a level down */
@@ -113,6 +115,7 @@ struct ctl_peak {
 };
 
 void ctl_params_default(struct ctl_params *p);
+void ctl_params_guard(struct ctl_params *p);
 int ctl_params_validate(const struct ctl_params *p, const char **why);
 void ctl_init(struct ctl *c, const struct ctl_params *p);
 void ctl_tick(struct ctl *c, const struct ctl_signals *s,

@@ -76,6 +76,8 @@ static void load_config(struct loop *l)
 
 	pthread_mutex_lock(&d->cfg_lock);
 	sld_ctl_params_from(&d->cfg, &p);
+	if (l->g)
+		ctl_params_guard(&p);
 	l->stale_after_ns = (uint64_t)d->cfg.stale_after_s * 1000000000ull;
 	l->stale_policy = d->cfg.stale_policy;
 	pthread_mutex_unlock(&d->cfg_lock);
