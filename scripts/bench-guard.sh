@@ -128,13 +128,15 @@ signals() {
 signals_report() {
 	local m out=""
 	kill "$SIGPID" 2>/dev/null; wait "$SIGPID" 2>/dev/null || true
-	for m in wait sojourn sojourn_base sojourn_rise; do
-		out+=" $(awk -v n="sluiced_guard_${m}_seconds" '{ for (i = 1; i < NF; i += 2)
-			if ($i == n) print $(i + 1) * 1000 }' "$OUT/$1.signals" |
+	for m in guard_wait_seconds guard_sojourn_seconds guard_sojourn_base_seconds \
+		guard_sojourn_rise_seconds controller_rate controller_goodput cpu_pressure_some_avg10; do
+		out+=" $(awk -v n="sluiced_$m" -v k="$([[ $m == *_seconds ]] && echo 1000 || echo 1)" '{
+			for (i = 1; i < NF; i += 2) if ($i == n) print $(i + 1) * k }' "$OUT/$1.signals" |
 			sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? v[int((NR + 1) / 2)] : 0 }')"
 	done
-	read -r m w s b r <<<"x$out"
+	read -r m w s b r rate gp psi <<<"x$out"
 	echo "  signals at 10x (medians, ms): socket wait p99 $w, sojourn p99 $s, its base $b, rise $r"
+	printf '  controller at 10x (medians): rate %.0f/s, goodput %.0f/s, CPU pressure %.0f%%\n' "$rate" "$gp" "$psi"
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 
