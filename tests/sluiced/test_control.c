@@ -792,8 +792,11 @@ static void test_goodput_window(void **state)
 	/* completions without new connections (keep-alive): not quiet */
 	ctl_goodput_tick(&g, 6, TICK_NS, 0.6, false, &gp, &busy);
 	assert_true(fabs(gp - 500) < 1e-6);
-	/* quiet: nothing offered, nothing done */
-	ctl_goodput_tick(&g, 0, TICK_NS, 0, false, &gp, &busy);
+	/* long requests in progress, none done, none new: not quiet */
+	ctl_goodput_tick(&g, 0, TICK_NS, 1.0, false, &gp, &busy);
+	assert_true(fabs(gp - 300) < 1e-6);	/* (3 + 6 + 0) / 30 ms */
+	/* quiet: nothing offered, nothing done, nothing worked on */
+	ctl_goodput_tick(&g, 0, TICK_NS, 0.01, false, &gp, &busy);
 	assert_true(gp == 0);
 	ctl_goodput_tick(&g, 0, TICK_NS, 0, false, &gp, &busy);
 	/* the load comes back: read from its own tick, not averaged with the quiet ones */

@@ -419,10 +419,15 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	out->delay_ns = (uint64_t)d;
 }
 
+/* A tick at most this busy does no work worth the name: an idle
+ * runtime's own threads (the JVM's) use a few % of a CPU. */
+#define QUIET_BUSY 0.05
+
 /*
  * Goodput over the last ticks, for the law (the decrease's anchor, the
  * no-wind-up bound, the busy jump). A quiet tick (nothing offered,
- * nothing completed) says nothing of what the service completes: counted
+ * nothing completed, nothing worked on: long requests in progress are
+ * work) says nothing of what the service completes: counted
  * as a tick of zero completions it would read a third or two thirds of
  * the capacity for the first ticks of the load that follows, and a
  * decrease in those ticks (the burst the bucket's depth let in after the
@@ -437,7 +442,7 @@ void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double 
 	uint64_t sum_done = 0, sum_ns = 0;
 	double sum_busy = 0;
 
-	if (!demand && !done) {
+	if (!demand && !done && busy <= QUIET_BUSY) {
 		memset(g, 0, sizeof(*g));
 		*goodput = 0;
 		*busy_avg = busy;
