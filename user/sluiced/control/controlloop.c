@@ -234,13 +234,22 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	return true;
 }
 
-/* A guarded port: its waits in the kernel (guard.c). */
+/*
+ * A guarded port: its waits in the kernel (guard.c). Its accept queue is
+ * not the law's backlog term: a request's socket wait runs from its
+ * arrival, in the accept queue or not, so the queue is in the signal
+ * already, and a service that stopped accepting is the signal's stuck
+ * case (guardsig.h). Counted again, as backlog / goodput from a read of
+ * the listener every tenth tick held until the next, it added 4-7 ms to
+ * ten ticks each time an event loop had a few connections waiting there
+ * behind a pause: the Node.js service at 10x was cut from 930/s to 470/s
+ * by one such read, and spent half its ticks with it (81% of capacity).
+ */
 static bool guard_measure(struct loop *l, struct ctl_signals *s, struct measure *m)
 {
 	s->now_ns = sld_now_ns();
-	if (sld_guard_measure(l->d, l->g, s->now_ns, s, &m->done, &m->ns, &m->backlog))
+	if (sld_guard_measure(l->d, l->g, s->now_ns, s, &m->done, &m->ns))
 		return false;
-	m->have_backlog = true;
 	atomic_store_explicit(&l->view->min_delay_ns, s->delay_min_ns, memory_order_relaxed);
 	return m->ns > 0;
 }
