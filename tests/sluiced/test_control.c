@@ -772,6 +772,45 @@ static void test_busy_jump(void **state)
 	assert_true(o.rate_cap >= 300 && o.rate_cap <= 310);
 }
 
+/* The goodput cap on the increase: served, it holds the climb one step
+ * above goodput at any delay; guarded, only from half the target. */
+static void test_goodput_cap_in_guard_mode(void **state)
+{
+	(void)state;
+	struct ctl c, g;
+	struct ctl_params p;
+	struct ctl_output o;
+	const char *why;
+	/* 2 ms of delay, goodput 10% under the rate, demand far above it */
+	struct ctl_signals s = { .delay_min_ns = 2000000, .goodput = 540, .admitted = 600,
+				 .shed_rate = 8000 };
+
+	ctl_params_default(&p);
+	ctl_init(&c, &p);
+	ctl_params_guard(&p);
+	assert_int_equal(ctl_params_validate(&p, &why), 0);
+	ctl_init(&g, &p);
+	c.rate = g.rate = 600;
+	c.demand_seen = g.demand_seen = true;
+	for (int i = 1; i <= 5; i++) {
+		s.now_ns = (uint64_t)i * TICK_NS;
+		ctl_tick(&c, &s, &o);
+		ctl_tick(&g, &s, &o);
+	}
+	assert_true(c.rate < 600.5);	/* held at max(rate, 1.05 x 540) */
+	assert_true(g.rate > 650);	/* +3% a tick: 5% x (1 - 2/5) */
+	/* near the target the cap acts in guard mode too */
+	s.delay_min_ns = 4000000;
+	g.rate = 600;
+	for (int i = 6; i <= 10; i++) {
+		s.now_ns = (uint64_t)i * TICK_NS;
+		ctl_tick(&g, &s, &o);
+	}
+	assert_true(g.rate < 600.5);
+	p.ahead_from = 1.5;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+}
+
 /* Goodput over the last three ticks with demand or completions: a quiet
  * tick empties the window, so the load that follows is not read at a
  * third of its rate (its first tick's decrease would anchor there). */
@@ -851,6 +890,7 @@ int main(void)
 		cmocka_unit_test(test_irregular_ticks),
 		cmocka_unit_test(test_busy_jump),
 		cmocka_unit_test(test_goodput_window),
+		cmocka_unit_test(test_goodput_cap_in_guard_mode),
 		cmocka_unit_test(test_peak_floor),
 	};
 

@@ -53,6 +53,8 @@ struct ctl_params {
 	double fill_lo;			/* demand/rate below which it falls */
 	double busy_jump;		/* under target, jump to this share of
 					 * goodput / busy (0: off) */
+	double ahead_from;		/* the goodput cap on the increase acts from
+					 * this share of the target delay (control.c) */
 };
 
 /* One tick's measurements. Rates are averages over the interval since the
