@@ -130,6 +130,28 @@ static void test_quantile_interpolates(void **state)
 	assert_true(gsig_quantile(h, 100, 0.95) <= lo + (hi - lo) * 6 / 10);
 }
 
+/* An answer beyond the buckets' range (30 s and more) does not make the
+ * tail: the other answers of the window do. */
+static void test_out_of_range_answer(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
+	for (int i = 0; i < 10; i++)
+		tick_of(&st, &s, &now, 5, 100 * US, MS, false, &t);
+	answer(&s, 40000 * MS, 40000 * MS, true);
+	tick_of(&st, &s, &now, 4, 100 * US, MS, false, &t);
+	assert_true(t.wait_ns < MS);
+	assert_true(t.sojourn_ns < 2 * MS);
+	assert_true(t.delay_ns < MS);
+	assert_int_equal(t.served, 5);	/* it was served all the same */
+}
+
 /* The first tick only primes; the next ones see what came since. */
 static void test_tick_differences(void **state)
 {
@@ -600,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_bounds),
 		cmocka_unit_test(test_quantile),
 		cmocka_unit_test(test_quantile_interpolates),
+		cmocka_unit_test(test_out_of_range_answer),
 		cmocka_unit_test(test_tick_differences),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_base_rise_and_no_creep),
