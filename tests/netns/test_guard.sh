@@ -213,8 +213,14 @@ guard_case() {
 		"admitted connections" $((adm * 5)) -le $((osched * 2))
 	load_bound "$kind at 10x: what is admitted is answered (at least 80%)" \
 		"ok per mille of admitted" $((took * 1000 / (adm > 0 ? adm : 1))) -ge 800
+	# Goodput against the capacity the service kept: the lower of the two
+	# measures. A neighbour that took the service's core for part of the
+	# case (stress-ng is not pinned: it moves between the cores) leaves
+	# less to serve; a guard that sheds what the service could take still
+	# fails against either.
+	local kept=$((cap_after < cap ? cap_after : cap))
 	load_bound "$kind at 10x: goodput at least a third of the capacity" "ok per s" \
-		"$(j "$kind-over" '.goodput | floor')" -ge $((cap / 3))
+		"$(j "$kind-over" '.goodput | floor')" -ge $((kept / 3))
 	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
 		"$kind" "$cap" "$cap_after" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" \
 		"$(j "$kind-over" '.goodput | floor')" "$(j "$kind-over" .ok_latency.p99_ms)" $((adm / 3))
