@@ -29,7 +29,8 @@
 #
 # Knobs: GUARD_BENCH_SERVICES ("go node jdk"; empty: the probe cost only),
 # GUARD_BENCH_SECONDS (5), GUARD_BENCH_TARGET_MS (5), GUARD_BENCH_WRK_PAIRS
-# (7; 0: no probe cost), GUARD_BENCH_WRK_SECONDS (3),
+# (7; 0: no probe cost), GUARD_BENCH_WRK_SECONDS (3), GUARD_BENCH_CLOCK
+# (the data plane's bucket clock, coarse or precise; empty: sluiced's choice),
 # GUARD_BENCH_PINGPONG_ROUNDS (200000), GUARD_BENCH_LOG (sluiced's log
 # level, warn), GUARD_BENCH_OUT ($BUILD/bench/guard), SLUICED
 # ($BUILD/sluiced). Raw JSON and logs stay under the output directory.
@@ -43,6 +44,7 @@ PAIRS=${GUARD_BENCH_WRK_PAIRS:-7}
 WSECS=${GUARD_BENCH_WRK_SECONDS:-3}
 PP_ROUNDS=${GUARD_BENCH_PINGPONG_ROUNDS:-200000}
 OUT=${GUARD_BENCH_OUT:-$BUILD/bench/guard}
+CLOCK=${GUARD_BENCH_CLOCK:-}
 SLUICED=${SLUICED:-$BUILD/sluiced}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
@@ -78,6 +80,9 @@ service_start() {	# KIND [URL-less]: the service on CPU 1 of the server host
 }
 
 guard_start() {
+	# The buckets' clock is chosen by the first attach of the pin dir:
+	# GUARD_BENCH_CLOCK attaches first with it, and sluiced adopts it.
+	[[ -z $CLOCK ]] || ctl attach "$IF_SRV" --clock "$CLOCK" >/dev/null
 	bg "${SVC_CPU[@]}" nsenter --net="/run/netns/$NS_SRV" "$SLUICED" --guard tcp/$PORT \
 		--iface "$IF_SRV" --shed-action reject --target-delay "$TARGET_MS" \
 		--metrics 127.0.0.1:9464 --pin-dir "$PIN_DIR" --log-level "${GUARD_BENCH_LOG:-warn}" \
@@ -102,15 +107,18 @@ load() {	# NAME ARGS: sluice-load on CPU 0 of the client host
 	cli "${GEN_CPU[@]}" "$LOAD" --quiet --timeout 1000 --json "$OUT/$name.json" "$@" "$URL" >/dev/null
 }
 j() { local f=$1; shift; jq -r "$@" "$OUT/$f.json"; }
-# signals NAME: while a load runs, sluiced's guard signals every 0.25 s
-# (background, niced on the load generator's CPU; stopped by
-# signals_report), to say which one carried it.
+# signals NAME: while a load runs, sluiced's guard signals and its
+# controller's rate, goodput and CPU pressure every 0.25 s (background,
+# niced on the load generator's CPU; stopped by signals_report), to say
+# which signal carried it and how the law moved.
 signals() {
 	local f="$OUT/$1.signals"
 	: >"$f"
 	(for ((i = 0; i < 40; i++)); do
 		srv taskset -c 0 nice -n 19 curl -s --max-time 1 "http://127.0.0.1:9464/metrics" |
-			awk '/^sluiced_guard_(wait|sojourn|sojourn_base|sojourn_rise)_seconds\{/ {
+			awk '/^sluiced_guard_(wait|sojourn|sojourn_base|sojourn_rise)_seconds\{/ ||
+			     /^sluiced_controller_(rate|goodput|demand|delay_seconds)\{/ ||
+			     /^sluiced_cpu_pressure_some_avg10 / {
 				sub(/\{.*/, "", $1); printf "%s %s ", $1, $2 } END { print "" }' >>"$f"
 		sleep 0.25
 	done) &
@@ -120,13 +128,15 @@ signals() {
 signals_report() {
 	local m out=""
 	kill "$SIGPID" 2>/dev/null; wait "$SIGPID" 2>/dev/null || true
-	for m in wait sojourn sojourn_base sojourn_rise; do
-		out+=" $(awk -v n="sluiced_guard_${m}_seconds" '{ for (i = 1; i < NF; i += 2)
-			if ($i == n) print $(i + 1) * 1000 }' "$OUT/$1.signals" |
+	for m in guard_wait_seconds guard_sojourn_seconds guard_sojourn_base_seconds \
+		guard_sojourn_rise_seconds controller_rate controller_goodput cpu_pressure_some_avg10; do
+		out+=" $(awk -v n="sluiced_$m" -v k="$([[ $m == *_seconds ]] && echo 1000 || echo 1)" '{
+			for (i = 1; i < NF; i += 2) if ($i == n) print $(i + 1) * k }' "$OUT/$1.signals" |
 			sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? v[int((NR + 1) / 2)] : 0 }')"
 	done
-	read -r m w s b r <<<"x$out"
+	read -r m w s b r rate gp psi <<<"x$out"
 	echo "  signals at 10x (medians, ms): socket wait p99 $w, sojourn p99 $s, its base $b, rise $r"
+	printf '  controller at 10x (medians): rate %.0f/s, goodput %.0f/s, CPU pressure %.0f%%\n' "$rate" "$gp" "$psi"
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 

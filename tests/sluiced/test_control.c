@@ -504,6 +504,28 @@ static void test_psi_holds_increase(void **state)
 	assert_true(s.out.rate_cap > before);
 }
 
+/* Guard mode's law takes no hold from the pressure (control.c): the same
+ * jump in demand at 95% grows the rate. */
+static void test_guard_takes_no_psi_hold(void **state)
+{
+	(void)state;
+	struct sim s;
+	struct window w;
+	const char *why;
+
+	sim_init(&s, 1000, 300);
+	ctl_params_guard(&s.ctl.p);
+	assert_int_equal(ctl_params_validate(&s.ctl.p, &why), 0);
+	window_run(&s, 100, &w);
+	uint32_t before = s.out.rate_cap;
+
+	s.psi = 95;
+	s.offered = 10000;
+	window_run(&s, 100, &w);
+	assert_true(w.rate_max > before);
+	assert_true(window_goodput(&w) > 900);
+}
+
 static void test_backlog_counts_as_delay(void **state)
 {
 	(void)state;
@@ -750,6 +772,98 @@ static void test_busy_jump(void **state)
 	assert_true(o.rate_cap >= 300 && o.rate_cap <= 310);
 }
 
+/* The goodput cap on the increase: served, it holds the climb one step
+ * above goodput at any delay; guarded, only from half the target. */
+static void test_goodput_cap_in_guard_mode(void **state)
+{
+	(void)state;
+	struct ctl c, g;
+	struct ctl_params p;
+	struct ctl_output o;
+	const char *why;
+	/* 2 ms of delay, goodput 10% under the rate, demand far above it */
+	struct ctl_signals s = { .delay_min_ns = 2000000, .goodput = 540, .admitted = 600,
+				 .shed_rate = 8000 };
+
+	ctl_params_default(&p);
+	ctl_init(&c, &p);
+	ctl_params_guard(&p);
+	assert_int_equal(ctl_params_validate(&p, &why), 0);
+	ctl_init(&g, &p);
+	c.rate = g.rate = 600;
+	c.demand_seen = g.demand_seen = true;
+	for (int i = 1; i <= 5; i++) {
+		s.now_ns = (uint64_t)i * TICK_NS;
+		ctl_tick(&c, &s, &o);
+		ctl_tick(&g, &s, &o);
+	}
+	assert_true(c.rate < 600.5);	/* held at max(rate, 1.05 x 540) */
+	assert_true(g.rate > 650);	/* +3% a tick: 5% x (1 - 2/5) */
+	/* near the target the cap acts in guard mode too */
+	s.delay_min_ns = 4000000;
+	g.rate = 600;
+	for (int i = 6; i <= 10; i++) {
+		s.now_ns = (uint64_t)i * TICK_NS;
+		ctl_tick(&g, &s, &o);
+	}
+	assert_true(g.rate < 600.5);
+	p.ahead_from = 1.5;
+	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
+}
+
+/* Goodput over the last three ticks with demand or completions: a quiet
+ * tick empties the window, so the load that follows is not read at a
+ * third of its rate (its first tick's decrease would anchor there). */
+static void test_goodput_window(void **state)
+{
+	(void)state;
+	struct ctl_goodput g = { 0 };
+	double gp, busy;
+
+	ctl_goodput_tick(&g, 9, TICK_NS, 0.9, true, &gp, &busy);
+	assert_true(fabs(gp - 900) < 1e-6);
+	ctl_goodput_tick(&g, 12, TICK_NS, 1.0, true, &gp, &busy);
+	ctl_goodput_tick(&g, 6, TICK_NS, 0.5, true, &gp, &busy);
+	assert_true(fabs(gp - 900) < 1e-6);	/* (9 + 12 + 6) / 30 ms */
+	assert_true(fabs(busy - 0.8) < 1e-6);
+	ctl_goodput_tick(&g, 3, TICK_NS, 0.3, true, &gp, &busy);
+	assert_true(fabs(gp - 700) < 1e-6);	/* the oldest left: (12 + 6 + 3) / 30 ms */
+	/* completions without new connections (keep-alive): not quiet */
+	ctl_goodput_tick(&g, 6, TICK_NS, 0.6, false, &gp, &busy);
+	assert_true(fabs(gp - 500) < 1e-6);
+	/* long requests in progress, none done, none new: not quiet */
+	ctl_goodput_tick(&g, 0, TICK_NS, 1.0, false, &gp, &busy);
+	assert_true(fabs(gp - 300) < 1e-6);	/* (3 + 6 + 0) / 30 ms */
+	/* quiet: nothing offered, nothing done, nothing worked on */
+	ctl_goodput_tick(&g, 0, TICK_NS, 0.01, false, &gp, &busy);
+	assert_true(gp == 0);
+	ctl_goodput_tick(&g, 0, TICK_NS, 0, false, &gp, &busy);
+	/* the load comes back: read from its own tick, not averaged with the quiet ones */
+	ctl_goodput_tick(&g, 8, TICK_NS, 0.9, true, &gp, &busy);
+	assert_true(fabs(gp - 800) < 1e-6);
+	assert_true(fabs(busy - 0.9) < 1e-6);
+	ctl_goodput_tick(&g, 10, 2 * TICK_NS, 1.0, true, &gp, &busy);
+	assert_true(fabs(gp - 600) < 1e-6);	/* 18 in 30 ms */
+}
+
+/* The recovery floor: half the best goodput of the last 10-20 s. */
+static void test_peak_floor(void **state)
+{
+	(void)state;
+	uint64_t t = 1000 * TICK_NS;
+	struct ctl_peak pk = { .start_ns = t };	/* a window begins at t */
+
+	assert_true(fabs(ctl_peak_floor(&pk, t, 800) - 400) < 1e-9);
+	assert_true(fabs(ctl_peak_floor(&pk, t + TICK_NS, 100) - 400) < 1e-9);
+	/* a window on (10 s): the last window's best still holds */
+	assert_true(fabs(ctl_peak_floor(&pk, t + 1001 * TICK_NS, 50) - 400) < 1e-9);
+	assert_true(fabs(ctl_peak_floor(&pk, t + 1002 * TICK_NS, 600) - 400) < 1e-9);
+	/* two windows on: only the newer one's best, 600 */
+	assert_true(fabs(ctl_peak_floor(&pk, t + 2003 * TICK_NS, 10) - 300) < 1e-9);
+	/* three: nothing but this window's */
+	assert_true(fabs(ctl_peak_floor(&pk, t + 3004 * TICK_NS, 10) - 5) < 1e-9);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -765,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_cold_start_serves_normal_load),
 		cmocka_unit_test(test_psi_holds_increase),
+		cmocka_unit_test(test_guard_takes_no_psi_hold),
 		cmocka_unit_test(test_backlog_counts_as_delay),
 		cmocka_unit_test(test_level_sheds_low_classes_first),
 		cmocka_unit_test(test_level_holds_steady),
@@ -774,6 +889,9 @@ int main(void)
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_irregular_ticks),
 		cmocka_unit_test(test_busy_jump),
+		cmocka_unit_test(test_goodput_window),
+		cmocka_unit_test(test_goodput_cap_in_guard_mode),
+		cmocka_unit_test(test_peak_floor),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);

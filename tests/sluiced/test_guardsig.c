@@ -106,6 +106,52 @@ static void test_quantile(void **state)
 	assert_true(q >= 16 * MS && q <= 24 * MS);
 }
 
+/* Within a bucket the quantile moves with the rank: near a 5 ms target,
+ * a bucket spans 4.19-5.24 ms, and its middle alone read 4.72 ms for a
+ * tail at 4.2 and at 5.2 alike. */
+static void test_quantile_interpolates(void **state)
+{
+	(void)state;
+	uint64_t h[SL_GUARD_BUCKETS] = { 0 };
+	uint32_t b = sl_guard_bucket(5 * MS);
+	uint64_t lo = sl_guard_bucket_lo_ns(b), hi = sl_guard_bucket_lo_ns(b + 1), prev = 0;
+
+	h[sl_guard_bucket(MS)] = 90;
+	h[b] = 10;	/* the tail: one bucket */
+	for (int k = 1; k <= 10; k++) {
+		uint64_t q = gsig_quantile(h, 100, 0.9 + k / 100.0);
+
+		assert_true(q >= lo && q <= hi);
+		assert_true(q > prev);
+		prev = q;
+	}
+	/* the p95: half of the tail's count into its bucket, half across */
+	assert_true(gsig_quantile(h, 100, 0.95) >= lo + (hi - lo) * 4 / 10);
+	assert_true(gsig_quantile(h, 100, 0.95) <= lo + (hi - lo) * 6 / 10);
+}
+
+/* An answer beyond the buckets' range (30 s and more) does not make the
+ * tail: the other answers of the window do. */
+static void test_out_of_range_answer(void **state)
+{
+	(void)state;
+	struct gsig_state st;
+	struct sl_guard_stats s = { 0 };
+	struct gsig_tick t;
+	uint64_t now = 0;
+
+	gsig_init(&st);
+	gsig_tick(&st, now, &s, 0, false, 0, &t);
+	for (int i = 0; i < 10; i++)
+		tick_of(&st, &s, &now, 5, 100 * US, MS, false, &t);
+	answer(&s, 40000 * MS, 40000 * MS, true);
+	tick_of(&st, &s, &now, 4, 100 * US, MS, false, &t);
+	assert_true(t.wait_ns < MS);
+	assert_true(t.sojourn_ns < 2 * MS);
+	assert_true(t.delay_ns < MS);
+	assert_int_equal(t.served, 5);	/* it was served all the same */
+}
+
 /* The first tick only primes; the next ones see what came since. */
 static void test_tick_differences(void **state)
 {
@@ -575,6 +621,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bucket_bounds),
 		cmocka_unit_test(test_quantile),
+		cmocka_unit_test(test_quantile_interpolates),
+		cmocka_unit_test(test_out_of_range_answer),
 		cmocka_unit_test(test_tick_differences),
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_base_rise_and_no_creep),

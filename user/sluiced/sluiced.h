@@ -354,7 +354,7 @@ int sld_guard_up(struct sld *d);	/* load and attach the BPF object */
 /* One tick's measurements of guard g: -EAGAIN while it has no listener
  * or on its first tick. done: connections served in ns. */
 int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
-		      struct ctl_signals *s, uint64_t *done, uint64_t *ns, uint32_t *backlog);
+		      struct ctl_signals *s, uint64_t *done, uint64_t *ns);
 /* Wait for SIGTERM (0) , rereading the options on SIGHUP. */
 int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *on_reload);
 void sld_guard_down(struct sld *d);

@@ -32,6 +32,12 @@
  *    capacity). Anchoring to goodput also drops at once a rate that was
  *    never backed by completions (after a capacity drop, or at start),
  *    which halving the previous rate would take several ticks to do.
+ *    Goodput is taken over the last three ticks that had demand or
+ *    completions (ctl_goodput_tick, at the end): a quiet tick's zero
+ *    says nothing of the capacity, and averaged into the first ticks of
+ *    the load that follows it anchored their decrease (the burst the
+ *    bucket's depth lets in after a quiet spell reads as delay) at a
+ *    fraction of the capacity.
  *
  *    At or under target: additive increase, damped as d nears T:
  *
@@ -45,10 +51,17 @@
  *    into it each cycle: no sawtooth in steady overload.
  *
  *    While the cap is binding, the increase also stops one step above
- *    goodput: r' <= max(r, (1 + increase) * goodput). Goodput follows
- *    the rate within a tick on a ramp, so this does not slow recovery,
- *    but it stops the climb from running ahead of the lagging delay
- *    signal into a queue once the rate reaches capacity.
+ *    goodput: r' <= max(r, (1 + increase) * goodput). It stops the climb
+ *    from running ahead of the lagging delay signal into a queue once
+ *    the rate reaches capacity. The pool's minimum delay says nothing
+ *    until a queue stands, so served, the cap always acts. Guard mode's
+ *    signal is a tail, which rises with load well before capacity (the
+ *    coarse clock's clumps, the service's pauses), and there it acts
+ *    only from half the target (ahead_from, ctl_params_guard): below,
+ *    it only held the climb back, as goodput over three ticks lags a
+ *    rising rate by a few % and at 500/s (5 answers a tick) reads
+ *    +-15%; a guarded Go service climbing back after a stall sat at
+ *    613/s for four ticks at a time with its delay at 2 ms.
  *
  *    No wind-up: r' <= headroom * max(demand, goodput), where demand =
  *    admitted + shed by the rate (the traffic that passed the level; a
@@ -96,7 +109,13 @@
  *    does not increase (it may still decrease): something outside the pool
  *    is taking the CPU, and growing into it would show up as delay only
  *    later. Depth is reported but not used: queueing delay already says
- *    what it would (Breakwater's argument).
+ *    what it would (Breakwater's argument). Not in guard mode
+ *    (ctl_params_guard): there the pressure is the guarded service's own
+ *    threads as much as anyone's (the JDK's pool of 8 on one core keeps
+ *    "some" near 80% whenever it is busy), and the hold left the rate
+ *    wherever the cuts had left it once avg10 got there, 86% of the
+ *    capacity with its queue well under target (test_control_guard); a
+ *    neighbour taking the CPU shows in the kernel's sojourns at once.
  *
  *    Bounds: rate_min <= r <= rate_max. rate_min > 0 so a trickle is always
  *    admitted and recovery is seen; the output is never 0 (0 = no cap).
@@ -167,7 +186,14 @@ void ctl_params_default(struct ctl_params *p)
 		.busy_jump = 0.9,		/* 10% below the estimated capacity: the
 						 * estimate is one tick's, and the additive
 						 * step covers the rest */
+		.ahead_from = 0,		/* the goodput cap always (the law) */
 	};
+}
+
+void ctl_params_guard(struct ctl_params *p)
+{
+	p->psi_hold = 0;	/* the service's own threads are pressure (the law) */
+	p->ahead_from = 0.5;	/* the signal is a tail: it rises before capacity */
 }
 
 int ctl_params_validate(const struct ctl_params *p, const char **why)
@@ -190,14 +216,16 @@ int ctl_params_validate(const struct ctl_params *p, const char **why)
 		msg = "increase must be in (0, 1]";
 	else if (!(p->headroom >= 1))
 		msg = "headroom must be >= 1";
-	else if (!(p->psi_hold > 0 && p->psi_hold <= 100))
-		msg = "PSI hold must be in (0, 100]";
+	else if (!(p->psi_hold >= 0 && p->psi_hold <= 100))
+		msg = "PSI hold must be in [0, 100]";
 	else if (p->level_max > SL_MAX_CLASS + 1)
 		msg = "level max must be <= SL_MAX_CLASS + 1";
 	else if (!(p->fill_lo > 0 && p->fill_hi > p->fill_lo))
 		msg = "need 0 < fill_lo < fill_hi";
 	else if (!(p->busy_jump >= 0 && p->busy_jump <= 1))
 		msg = "busy jump must be in [0, 1]";
+	else if (!(p->ahead_from >= 0 && p->ahead_from <= 1))
+		msg = "the goodput cap's delay share must be in [0, 1]";
 	if (why)
 		*why = msg;
 	return msg ? -EINVAL : 0;
@@ -253,7 +281,8 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 			f = 0.5;
 		r = s->goodput * (1 - f);
 	} else {
-		bool cpu_contended = s->psi_valid && s->psi_some_avg10 >= p->psi_hold;
+		bool cpu_contended = p->psi_hold > 0 && s->psi_valid &&
+				     s->psi_some_avg10 >= p->psi_hold;
 		double base = r > s->goodput ? r : s->goodput;
 		double cap = p->headroom * (demand > s->goodput ? demand : s->goodput);
 
@@ -264,7 +293,7 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 		 * tick or two; this keeps the climb from running ahead of it
 		 * into a queue (overshoot), and costs nothing on a ramp, where
 		 * goodput follows the rate within a tick. */
-		if (demand > c->rate) {
+		if (demand > c->rate && d >= p->ahead_from * T) {
 			double ahead = (1 + p->increase) * s->goodput;
 
 			ahead = ahead > c->rate ? ahead : c->rate;
@@ -399,4 +428,69 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	out->level = c->level;
 	out->overloaded = d > (double)c->p.target_delay_ns;
 	out->delay_ns = (uint64_t)d;
+}
+
+/* A tick at most this busy does no work worth the name: an idle
+ * runtime's own threads (the JVM's) use a few % of a CPU. */
+#define QUIET_BUSY 0.05
+
+/*
+ * Goodput over the last ticks, for the law (the decrease's anchor, the
+ * no-wind-up bound, the busy jump). A quiet tick (nothing offered,
+ * nothing completed, nothing worked on: long requests in progress are
+ * work) says nothing of what the service completes: counted
+ * as a tick of zero completions it would read a third or two thirds of
+ * the capacity for the first ticks of the load that follows, and a
+ * decrease in those ticks (the burst the bucket's depth let in after the
+ * quiet spell reads as delay) anchored to it cut the rate to a fraction
+ * of the capacity: the Go service then ran at ~63% of it for the first
+ * 0.8 s of a 10x load. So a quiet tick empties the window, and the load
+ * that follows is measured from its own ticks only.
+ */
+void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double busy,
+		      bool demand, double *goodput, double *busy_avg)
+{
+	uint64_t sum_done = 0, sum_ns = 0;
+	double sum_busy = 0;
+
+	if (!demand && !done && busy <= QUIET_BUSY) {
+		memset(g, 0, sizeof(*g));
+		*goodput = 0;
+		*busy_avg = busy;
+		return;
+	}
+	g->done[g->i] = done;
+	g->ns[g->i] = ns;
+	g->busy_ns[g->i] = busy * (double)ns;
+	g->i = (g->i + 1) % CTL_GOODPUT_TICKS;
+	for (int i = 0; i < CTL_GOODPUT_TICKS; i++) {
+		sum_done += g->done[i];
+		sum_ns += g->ns[i];
+		sum_busy += g->busy_ns[i];
+	}
+	*goodput = sum_ns ? (double)sum_done / ((double)sum_ns / NS_PER_S) : 0;
+	*busy_avg = sum_ns ? sum_busy / (double)sum_ns : 0;
+}
+
+/*
+ * The recovery floor (the law above): half the best goodput of the last
+ * 10-20 s. The law keeps the rate within headroom of demand, so after a
+ * quiet spell it would sit at rate_min and a burst would find it at a
+ * trickle, climbing 5% a tick for a second. A service that just completed
+ * N/s can take N/2 at once; the floor forgets a capacity that is gone
+ * within 20 s, and never holds the rate above a capacity that fell.
+ */
+#define PEAK_WINDOW_NS 10000000000ull
+#define PEAK_SHARE 0.5
+
+double ctl_peak_floor(struct ctl_peak *pk, uint64_t now, double goodput)
+{
+	if (now - pk->start_ns > PEAK_WINDOW_NS) {
+		pk->prev = pk->peak;
+		pk->peak = 0;
+		pk->start_ns = now;
+	}
+	if (goodput > pk->peak)
+		pk->peak = goodput;
+	return PEAK_SHARE * (pk->peak > pk->prev ? pk->peak : pk->prev);
 }

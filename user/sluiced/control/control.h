@@ -8,10 +8,18 @@
  *
  * API:
  *   ctl_params_default(p)     the defaults below
+ *   ctl_params_guard(p)       the defaults' changes for guard mode
  *   ctl_params_validate(p)    0 or -EINVAL, with a reason in *why
  *   ctl_init(c, p)            start (rate at rate_max, no cap until demand
  *                             is seen; level 0)
  *   ctl_tick(c, signals, out) one step; fills out
+ *   ctl_goodput_tick(g, done, ns, busy, demand, &goodput, &busy)
+ *                             the goodput and busy fraction the law takes:
+ *                             over the last CTL_GOODPUT_TICKS ticks that
+ *                             had demand or completions (control.c)
+ *   ctl_peak_floor(pk, now, goodput)
+ *                             the recovery floor for rate_floor: half the
+ *                             best goodput of the last 10-20 s (control.c)
  *
  * Units. Rates are per second, of whatever unit the kernel's bucket counts
  * (new connections). goodput must be in the same unit: with keep-alive the
@@ -34,7 +42,8 @@ struct ctl_params {
 	double rate_max;		/* never admit more */
 	double increase;		/* additive step, as a fraction of the operating rate */
 	double headroom;		/* rate <= headroom * observed demand */
-	double psi_hold;		/* CPU PSI some avg10 (%) that stops increases */
+	double psi_hold;		/* CPU PSI some avg10 (%) that stops increases
+					 * (0: never) */
 	uint8_t level_max;		/* highest admission level the controller sets */
 	uint64_t level_up_ns;		/* sustained over-fill before a level up */
 	uint64_t level_down_ns;		/* sustained under-fill before a level down */
@@ -44,6 +53,8 @@ struct ctl_params {
 	double fill_lo;			/* demand/rate below which it falls */
 	double busy_jump;		/* under target, jump to this share of
 					 * goodput / busy (0: off) */
+	double ahead_from;		/* the goodput cap on the increase acts from
+					 * this share of the target delay (control.c) */
 };
 
 /* One tick's measurements. Rates are averages over the interval since the
@@ -88,10 +99,31 @@ struct ctl {
 	unsigned reverts;	/* raises undone in a row: the block doubles */
 };
 
+/* A service of ~1000/s completes ~10 requests in a 10 ms tick: one
+ * tick's count is +-10% noise, and the law anchors its decrease to
+ * goodput. Three ticks cut that to a few % at a lag of a tick or two. */
+#define CTL_GOODPUT_TICKS 3
+
+struct ctl_goodput {
+	uint64_t done[CTL_GOODPUT_TICKS];	/* completions of each tick */
+	uint64_t ns[CTL_GOODPUT_TICKS];		/* its length */
+	double busy_ns[CTL_GOODPUT_TICKS];	/* its busy time */
+	unsigned i;
+};
+
+struct ctl_peak {
+	double peak, prev;	/* best goodput of this window and the last */
+	uint64_t start_ns;	/* this window's start */
+};
+
 void ctl_params_default(struct ctl_params *p);
+void ctl_params_guard(struct ctl_params *p);
 int ctl_params_validate(const struct ctl_params *p, const char **why);
 void ctl_init(struct ctl *c, const struct ctl_params *p);
 void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	      struct ctl_output *out);
+double ctl_peak_floor(struct ctl_peak *pk, uint64_t now, double goodput);
+void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double busy,
+		      bool demand, double *goodput, double *busy_avg);
 
 #endif /* SLUICED_CONTROL_H */

@@ -29,21 +29,6 @@
 /* Without a data plane the acceptor applies the rate only this long
  * after an overloaded tick (server.c says why). */
 #define ENGAGED_NS 1000000000ull
-/* Goodput over the last GOODPUT_TICKS ticks: a 1000/s service completes
- * ~10 requests in a 10 ms tick, so one tick's count is +-10% noise, and
- * the law anchors its decrease to goodput. 5 ticks cut that to a few %
- * at a lag of 2-3 ticks. */
-#define GOODPUT_TICKS 3
-/*
- * The recovery floor (control.c): half the best goodput of the last
- * 10-20 s. The law keeps the rate within headroom of demand, so after a
- * quiet spell it would sit at rate_min and a burst would find it at a
- * trickle, climbing 5% a tick for a second. A service that just completed
- * N/s can take N/2 at once; the floor forgets a capacity that is gone
- * within 20 s, and never holds the rate above a capacity that fell.
- */
-#define PEAK_WINDOW_NS 10000000000ull
-#define PEAK_SHARE 0.5
 
 struct loop {
 	struct sld *d;
@@ -55,10 +40,8 @@ struct loop {
 	struct sl_stats kprev;
 	bool have_kprev;
 	uint64_t worked, admitted, requests, fast_rate;
-	uint64_t gp_done[GOODPUT_TICKS], gp_ns[GOODPUT_TICKS], gp_busy[GOODPUT_TICKS];
-	unsigned gp_i;
-	double peak, peak_prev;
-	uint64_t peak_start;
+	struct ctl_goodput gp;
+	struct ctl_peak peak;	/* the recovery floor's memory */
 	uint32_t backlog_prev;
 	uint64_t task_ns;	/* the pool's mean task time, last tick with completions */
 	double rpc;
@@ -93,6 +76,8 @@ static void load_config(struct loop *l)
 
 	pthread_mutex_lock(&d->cfg_lock);
 	sld_ctl_params_from(&d->cfg, &p);
+	if (l->g)
+		ctl_params_guard(&p);
 	l->stale_after_ns = (uint64_t)d->cfg.stale_after_s * 1000000000ull;
 	l->stale_policy = d->cfg.stale_policy;
 	pthread_mutex_unlock(&d->cfg_lock);
@@ -249,13 +234,22 @@ static bool pool_measure(struct loop *l, struct ctl_signals *s, struct measure *
 	return true;
 }
 
-/* A guarded port: its waits in the kernel (guard.c). */
+/*
+ * A guarded port: its waits in the kernel (guard.c). Its accept queue is
+ * not the law's backlog term: a request's socket wait runs from its
+ * arrival, in the accept queue or not, so the queue is in the signal
+ * already, and a service that stopped accepting is the signal's stuck
+ * case (guardsig.h). Counted again, as backlog / goodput from a read of
+ * the listener every tenth tick held until the next, it added 4-7 ms to
+ * ten ticks each time an event loop had a few connections waiting there
+ * behind a pause: the Node.js service at 10x was cut from 930/s to 470/s
+ * by one such read, and spent half its ticks with it (81% of capacity).
+ */
 static bool guard_measure(struct loop *l, struct ctl_signals *s, struct measure *m)
 {
 	s->now_ns = sld_now_ns();
-	if (sld_guard_measure(l->d, l->g, s->now_ns, s, &m->done, &m->ns, &m->backlog))
+	if (sld_guard_measure(l->d, l->g, s->now_ns, s, &m->done, &m->ns))
 		return false;
-	m->have_backlog = true;
 	atomic_store_explicit(&l->view->min_delay_ns, s->delay_min_ns, memory_order_relaxed);
 	return m->ns > 0;
 }
@@ -274,18 +268,6 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	if (!(l->g ? guard_measure(l, &s, &m) : pool_measure(l, &s, &m)))
 		return;
 	dt = (double)m.ns / 1e9;
-	{
-		uint64_t done = 0, ns = 0, busy = 0;
-
-		l->gp_done[l->gp_i] = m.done;
-		l->gp_ns[l->gp_i] = m.ns;
-		l->gp_busy[l->gp_i] = (uint64_t)(s.busy * (double)m.ns);
-		l->gp_i = (l->gp_i + 1) % GOODPUT_TICKS;
-		for (int i = 0; i < GOODPUT_TICKS; i++)
-			done += l->gp_done[i], ns += l->gp_ns[i], busy += l->gp_busy[i];
-		s.goodput = (double)done / ((double)ns / 1e9) / l->rpc;
-		s.busy = (double)busy / (double)ns;
-	}
 
 	if (sld_dataplane_stats(l->dp, &k) == 0) {
 		if (l->have_kprev) {
@@ -321,21 +303,17 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		s.shed_rate = (double)diff(l->fast_rate, f) / dt;
 		l->fast_rate = f;
 	}
+	ctl_goodput_tick(&l->gp, m.done, m.ns, s.busy,
+			 s.admitted + s.shed_rate + s.shed_level > 0, &s.goodput, &s.busy);
+	s.goodput /= l->rpc;
 	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
 	if (m.have_backlog) {
 		s.backlog = m.backlog < l->backlog_prev ? m.backlog : l->backlog_prev;
 		l->backlog_prev = m.backlog;
 	}
-	if (s.now_ns - l->peak_start > PEAK_WINDOW_NS) {
-		l->peak_prev = l->peak;
-		l->peak = 0;
-		l->peak_start = s.now_ns;
-	}
-	if (s.goodput > l->peak)
-		l->peak = s.goodput;
 	{
-		double floor = PEAK_SHARE * (l->peak > l->peak_prev ? l->peak : l->peak_prev);
+		double floor = ctl_peak_floor(&l->peak, s.now_ns, s.goodput);
 
 		l->ctl.p.rate_floor = floor < l->ctl.p.rate_max ? floor : l->ctl.p.rate_max;
 	}
@@ -386,9 +364,10 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	atomic_store_explicit(&v->oldest_ns, s.oldest_age_ns, memory_order_relaxed);
 	atomic_fetch_add_explicit(&v->ticks, 1, memory_order_relaxed);
 	pr_debug("tick%s%s: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, "
-		 "%.2f req/conn) demand %.0f/s backlog %u -> rate %u level %u",
-		 l->g ? " " : "", l->g ? l->g->name : "", (double)o.delay_ns / 1e6,
-		 s.goodput, m.done, s.busy, l->rpc, demand, s.backlog, o.rate_cap, o.level);
+		 "%.2f req/conn) demand %.0f/s admitted %.0f/s backlog %u psi %.0f%% -> rate %u "
+		 "level %u", l->g ? " " : "", l->g ? l->g->name : "", (double)o.delay_ns / 1e6,
+		 s.goodput, m.done, s.busy, l->rpc, demand, s.admitted, s.backlog,
+		 s.psi_valid ? s.psi_some_avg10 : -1, o.rate_cap, o.level);
 }
 
 static void timespec_add_ns(struct timespec *t, uint64_t ns)

@@ -41,6 +41,7 @@
 #include "loader.h"
 #include "log.h"
 #include "parse.h"
+#include "rescale.h"
 #include "sluiced.h"
 #include "state.h"
 
@@ -180,22 +181,10 @@ static void read_service(struct sld_dataplane *dp)
 }
 
 /*
- * The service bucket is GCRA: its state is a theoretical arrival time
- * (tat) up to `burst` intervals ahead of now. Under a flood at a low rate
- * it sits the whole tolerance ahead, e.g. 16 x 100 ms = 1.6 s at 10/s.
- * Raise the rate and the kernel keeps refusing until now catches up with
- * that old tat: a raise would take effect only after up to burst / old
- * rate seconds, and the controller, seeing no goodput from it, would stop
- * raising. So on a raise, rescale how far ahead the tat is to the new
- * interval (what the bucket would hold had it run at the new rate). The
- * write races with the data plane's compare-and-swap on tat_ns; either
- * order leaves a tat within the new tolerance.
- *
- * The tolerance is the data plane's own (sl_tolerance in limit.bpf.h):
- * burst intervals plus, on the coarse clock, its slack. Clamped without
- * the slack, every raise (most ticks of the additive increase) handed out
- * the slack as credit: 12 ms of connections let in at once, a queue of
- * 12 ms in a 1 ms/request service, three times the target.
+ * On a raise of a cap that binds, the bucket keeps what it holds, in
+ * connections, at the new rate (rescale.c says why). The write races with
+ * the data plane's compare-and-swap on tat_ns; either order leaves a tat
+ * within the new tolerance.
  */
 static void rescale_bucket(struct sld_dataplane *dp, uint32_t slot, uint32_t old_cap,
 			   uint32_t new_cap)
@@ -203,18 +192,17 @@ static void rescale_bucket(struct sld_dataplane *dp, uint32_t slot, uint32_t old
 	uint32_t rate = atomic_load_explicit(&dp->svc_rate, memory_order_relaxed);
 	uint64_t burst = atomic_load_explicit(&dp->svc_burst, memory_order_relaxed);
 	struct sl_bucket b;
-	uint64_t now, ahead, tol;
+	uint64_t tat;
 
 	if (!old_cap || new_cap <= old_cap || (rate && rate <= old_cap))
 		return;	/* not a raise of a cap that binds */
 	if (bpf_map_lookup_elem(dp->pins.buckets_fd, &slot, &b))
 		return;
-	now = bucket_now_ns(dp);
-	if (b.tat_ns <= now)
+	tat = sld_rescale_tat(b.tat_ns, bucket_now_ns(dp), old_cap, new_cap, burst,
+			      dp->pins.clock_slack_ns);
+	if (tat == b.tat_ns)
 		return;
-	ahead = (uint64_t)((double)(b.tat_ns - now) * old_cap / new_cap);
-	tol = 1000000000ull / new_cap * burst + dp->pins.clock_slack_ns;
-	b.tat_ns = now + (ahead < tol ? ahead : tol);
+	b.tat_ns = tat;
 	bpf_map_update_elem(dp->pins.buckets_fd, &slot, &b, BPF_ANY);
 }
 

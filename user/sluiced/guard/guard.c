@@ -143,7 +143,7 @@ static void log_base(struct sld_guard *g, const struct gsig_tick *t)
 }
 
 int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
-		      struct ctl_signals *s, uint64_t *done, uint64_t *ns, uint32_t *backlog)
+		      struct ctl_signals *s, uint64_t *done, uint64_t *ns)
 {
 	struct sld_guard_view *v = &g->gv;
 	struct sld_listener ls;
@@ -197,6 +197,12 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	if (!t.interval_ns)
 		return -EAGAIN;
 
+	pr_debug("guard %s: wait %.2f ms, sojourn %.2f ms (p50 %.2f, base %.2f, rise %.2f), "
+		 "stuck %.2f ms, %" PRIu64 " answers in the window, %" PRIu64 " served, %" PRIu64
+		 " waiting, busy %.2f, accept queue %u", g->name, (double)t.wait_ns / 1e6,
+		 (double)t.sojourn_ns / 1e6, (double)t.p50_ns / 1e6, (double)t.base_ns / 1e6,
+		 (double)t.rise_ns / 1e6, (double)t.stuck_ns / 1e6, t.samples, t.served, t.pending,
+		 s->busy, ls.queued);
 	/* The law's minimum is here the window's p99 (guardsig.h says why a
 	 * tail), and its oldest task a stuck service's age. */
 	s->delay_min_ns = t.delay_ns;
@@ -204,7 +210,6 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	s->depth = t.pending > UINT32_MAX ? UINT32_MAX : (uint32_t)t.pending;
 	*done = t.served;
 	*ns = t.interval_ns;
-	*backlog = ls.queued;
 	return 0;
 }
 

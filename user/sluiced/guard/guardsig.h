@@ -72,7 +72,7 @@
  *                                           last tick; busy: the service's
  *                                           busy fraction (0: unknown).
  *   gsig_quantile(hist, n, q)               q-quantile (0..1) of bucket counts,
- *                                           in ns (bucket middle); 0 if n is 0
+ *                                           in ns (read within its bucket by rank); 0 if n is 0
  *   gsig_busy_init(b, cpus, cpu_ns, now)    the service's CPU clock at start
  *   gsig_busy(b, cpu_ns, now, overloaded)   its busy fraction since the last
  *                                           call, 0..1 (0: unknown)
