@@ -3,34 +3,40 @@
 # Where the guard's probe cost goes: bench-guard's keep-alive setup (wrk,
 # 64 connections, on CPU 0 of the client host; the Go service on CPU 1;
 # the data plane attached) in arms that each add one part of guard mode,
-# interleaved, with the machine's own counters around every round:
+# interleaved (the order rotates each round), with the machine's own
+# counters around every round:
 #
 #   u      unguarded
 #   svc    a service entry for the port in the data plane (sluicectl)
 #   empty  an empty program on each of the guard's four tracepoints
 #   gx     sluiced --guard of another port (no listener): its process and
 #          every event an early return
-#   g      sluiced --guard of the service's port
 #   gy     sluiced --guard of an idle second Go service's port (on CPU
 #          0): its controller at work, every event of the load an early
 #          return
-#   gt     sluiced --guard of the service's port, --tick 100 (ms)
-#   g0     sluiced --guard of the service's port with sluiced on CPU 0, the load generator's
-#   ga     sluiced --guard of the service's port, from $SLUICED_A (a
-#          variant build to compare; skipped when unset)
-#   tick   a process on CPU 1 (nice -10, as sluiced) waking every 10 ms,
+#   g      sluiced --guard of the service's port
+#   gt     the same with --tick 100 (ms)
+#   g0     the same with sluiced on CPU 0, the load generator's
+#   ga     the same from $SLUICED_A (another build; only when set)
+#   tick   a process on CPU 1 (at sluiced's priority) waking every 10 ms,
 #          sluiced's tick, and doing nothing else
 #   tickw  the same, spinning 70 us at each wake-up (sluiced's CPU a tick)
 #
-# Per round and arm: req/s; per CPU, busy and idle time per request and
-# idle entries (cpuidle), steal; per request the service's CPU, its
-# context switches, the softirqs, and the IPIs. MODE=perf instead records
-# `perf record -C CPU -g` for arms u and g (PERF_CPU, 1) and prints both
-# reports and perf diff; MODE=events counts the socket tracepoints and
-# syscalls per request in arms u and g.
+# MODE (several may be listed):
+#   counters  per round and arm: req/s, wrk's write errors (connections
+#             refused); per CPU busy and idle time per request, idle
+#             entries (cpuidle), softirq time, steal; the service's CPU,
+#             run-queue wait and context switches per request; sluiced's
+#             CPU; per request the NET_RX, TIMER, SCHED and RCU softirqs
+#             and the LOC, RES, CAL and TLB interrupts of each CPU
+#   perf      perf record -C PERF_CPU (1) -g in arms u, g (and ga): the
+#             reports by symbol and by command, and perf diff
+#   events    the socket tracepoints, syscalls, switches and softirqs per
+#             request on each CPU (perf stat), arms u, g (and ga)
+#   syscalls  sluiced's system calls during a run of arm g (strace -c)
 #
-# DIAG_ARMS ("u svc empty gx g"), DIAG_ROUNDS (3), DIAG_SECONDS (3),
-# DIAG_OUT ($BUILD/diag). Root; one run a lock hold:
+# DIAG_ARMS (all above), DIAG_ROUNDS (3), DIAG_SECONDS (3), DIAG_OUT
+# ($BUILD/diag). Root; one run a lock hold:
 #   nice -n 19 flock /work/heavy.lock scripts/diag-probe-cost.sh
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
@@ -44,7 +50,9 @@ PERF_CPU=${PERF_CPU:-1}
 PORT=8080 OTHER=8090
 WURL="http://$SRV4:$PORT/work?cpu_us=0"
 SLUICED=$BUILD/sluiced PIN_EMPTY=$BUILD/tests/bench/conns/pin_empty_tp
-SVC_CPU=(nice -n -10 taskset -c 1) GEN_CPU=(nice -n -10 taskset -c 0)
+# Under `nice -n 19` the parts run at 0 (bench-guard's -10 leaves them
+# at 9, where other work at 19 still takes a tenth of a core).
+SVC_CPU=(nice -n -19 taskset -c 1) GEN_CPU=(nice -n -19 taskset -c 0)
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -58,7 +66,7 @@ GPID=
 guard() {	# PORT [CPU [SLUICED [OPTION...]]]
 	local i port=$1 cpu=${2:-1} bin=${3:-$SLUICED}
 	shift $(($# < 3 ? $# : 3))
-	bg nice -n -10 taskset -c "$cpu" nsenter --net="/run/netns/$NS_SRV" "$bin" --guard "tcp/$port" \
+	bg nice -n -19 taskset -c "$cpu" nsenter --net="/run/netns/$NS_SRV" "$bin" --guard "tcp/$port" \
 		--iface "$IF_SRV" --shed-action reject --target-delay 5 \
 		--metrics 127.0.0.1:9464 --pin-dir "$PIN_DIR" --log-level warn "$@" 2>>"$OUT/sluiced.log"
 	GPID=$!
@@ -91,6 +99,7 @@ arm_up() {
 	    wait_listen $OTHER
 	    guard $OTHER ;;
 	gt) guard $PORT 1 "$SLUICED" --tick 100 --stale-after 10 ;;
+	# shellcheck disable=SC2016 # perl's variables
 	tickw) bg "${SVC_CPU[@]}" perl -MTime::HiRes=sleep,time \
 		-e 'while (1) { sleep 0.01; my $t = time + 0.00007; 1 while time < $t }'
 	    TICKPID=$! ;;
@@ -131,10 +140,11 @@ snap() {
 	grep -h ctxt_switches /proc/"$GOPID"/task/*/status | awk '{ s[$1] += $2 } END { print "govol", s["voluntary_ctxt_switches:"]; print "goinvol", s["nonvoluntary_ctxt_switches:"] }'
 }
 
-wrk_run() {	# NAME: sets N, RPS
+wrk_run() {	# NAME: sets N, RPS, ERR (wrk's write errors: connections reset)
 	cli "${GEN_CPU[@]}" wrk -t1 -c64 -d"$WSECS"s "$WURL" >"$OUT/wrk-$1.txt"
-	! grep -q -e Non-2xx -e 'Socket errors' "$OUT/wrk-$1.txt" || { cat "$OUT/wrk-$1.txt"; exit 1; }
-	read -r N RPS < <(awk '/ requests in / { n = $1 } /^Requests\/sec/ { r = $2 } END { print n + 0, r + 0 }' "$OUT/wrk-$1.txt")
+	! grep -q -e Non-2xx -e 'Socket errors: connect [1-9]' "$OUT/wrk-$1.txt" || { cat "$OUT/wrk-$1.txt"; exit 1; }
+	read -r N RPS ERR < <(awk '/ requests in / { n = $1 } /^Requests\/sec/ { r = $2 }
+		/Socket errors/ { sub(/,/, "", $8); e = $8 } END { print n + 0, r + 0, e + 0 }' "$OUT/wrk-$1.txt")
 }
 
 cli "${GEN_CPU[@]}" wrk -t1 -c64 -d2s "$WURL" >/dev/null	# warm
@@ -153,9 +163,9 @@ counters() {
 			arm_down "$a"
 			echo "$a $r $N $RPS" >>"$OUT/rounds.txt"
 			join <(sort "$OUT/$a-$r.before") <(sort "$OUT/$a-$r.after") |
-				awk -v arm="$a" -v r="$r" -v n="$N" -v rps="$RPS" -v s="$WSECS" '{ d[$1] = $3 - $2 }
+				awk -v arm="$a" -v r="$r" -v n="$N" -v rps="$RPS" -v s="$WSECS" -v err="$ERR" '{ d[$1] = $3 - $2 }
 				END {
-					printf "%-5s r%d %6.0f req/s |", arm, r, rps
+					printf "%-5s r%d %6.0f req/s (%d write errors) |", arm, r, rps, err
 					for (c = 0; c < 2; c++)
 						printf " cpu%d busy %5.0f idle %5.0f ns/req (%4.2f idles, sirq %4.0f, steal %4.0f) |",
 							c, (d["user" c] + d["sys" c] + d["irq" c] + d["sirq" c]) / n,
@@ -209,12 +219,23 @@ events() {
 	done
 }
 
+syscalls() {
+	arm_up g
+	timeout -s INT "$WSECS" strace -c -f -p "$GPID" -o "$OUT/strace.txt" &
+	wrk_run syscalls
+	wait $! || true
+	arm_down g
+	echo "sluiced's system calls in ${WSECS}s (~$((WSECS * 100)) ticks), strace -c:"
+	cat "$OUT/strace.txt"
+}
+
 for m in $MODE; do
 	echo "== $m"
 	case $m in
 	counters) counters ;;
 	perf) perfrec ;;
 	events) events ;;
-	*) echo "MODE: counters, perf or events" >&2; exit 2 ;;
+	syscalls) syscalls ;;
+	*) echo "MODE: counters, perf, events or syscalls" >&2; exit 2 ;;
 	esac
 done
