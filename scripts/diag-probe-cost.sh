@@ -99,8 +99,9 @@ arm_up() {
 	    wait_listen $OTHER
 	    guard $OTHER ;;
 	gt) guard $PORT 1 "$SLUICED" --tick 100 --stale-after 10 ;;
-	# shellcheck disable=SC2016 # perl's variables
-	tickw) bg "${SVC_CPU[@]}" perl -MTime::HiRes=sleep,time \
+	tickw)
+	    # shellcheck disable=SC2016 # perl's variables
+	    bg "${SVC_CPU[@]}" perl -MTime::HiRes=sleep,time \
 		-e 'while (1) { sleep 0.01; my $t = time + 0.00007; 1 while time < $t }'
 	    TICKPID=$! ;;
 	tick) bg "${SVC_CPU[@]}" perl -MTime::HiRes=sleep -e 'sleep 0.01 while 1'; TICKPID=$! ;;
