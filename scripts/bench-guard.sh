@@ -225,17 +225,29 @@ stats0=$(sysctl -n kernel.bpf_stats_enabled)
 trap 'sysctl -qw kernel.bpf_stats_enabled=$stats0; cleanup' EXIT
 # The functions below that may fail the run set globals instead of
 # printing: `die` in a command substitution would end only the subshell.
+# wakes: CPU 0's idle entries and the function-call IPIs it took
+# (remote wake-ups) so far. On this VM an IPI costs its sender (the
+# service's core, whose softirq wakes wrk) microseconds: a run in which
+# the load generator's core idles more often loses throughput to them.
+wakes() {
+	echo "$(cat /sys/devices/system/cpu/cpu0/cpuidle/state*/usage 2>/dev/null |
+		awk '{ n += $1 } END { print n + 0 }') $(awk '$1 == "CAL:" { print $2 }' /proc/interrupts)"
+}
 # wrk_run NAME [URL]: wrk on CPU 0 of the client host, its output kept in
-# wrk-NAME.txt; sets WRK_N (requests) and WRK_RPS. Any answer but 200, or
-# a connection refused (fewer than 64 at work), fails the run.
+# wrk-NAME.txt; sets WRK_N (requests), WRK_RPS and WRK_WAKES (CPU 0's
+# idle entries and IPIs per 100 requests). Any answer but 200, or a
+# connection refused (fewer than 64 at work), fails the run.
 wrk_run() {
-	local f="$OUT/wrk-$1.txt"
+	local f="$OUT/wrk-$1.txt" w0 w1
+	w0=$(wakes)
 	cli "${GEN_CPU[@]}" wrk -t1 -c64 -d"$WSECS"s "${2:-$WURL}" >"$f"
+	w1=$(wakes)
 	! grep -q -e 'Non-2xx' -e 'Socket errors: connect [1-9]' "$f" ||
 		die "wrk $1: $(grep -e Non-2xx -e 'Socket errors' "$f")"
 	read -r WRK_N WRK_RPS < <(awk '/ requests in / { n = $1 } /^Requests\/sec/ { r = $2 }
 		END { print n + 0, r + 0 }' "$f")
 	((WRK_N > 0)) || die "wrk $1 made no request: $(cat "$f")"
+	WRK_WAKES=$(echo "$w0 $w1" | awk -v n="$WRK_N" '{ printf "%.1f/%.1f", 100 * ($3 - $1) / n, 100 * ($4 - $2) / n }')
 }
 # guard_stop: sluiced ends, and the service entry it made goes with the
 # limits it left: every unguarded round has the data plane as the first.
@@ -294,7 +306,7 @@ guarded_round() {
 	wait $!
 	sleep 0.1	# a tick: the counters of the round's last requests
 	a1=$(metric sluiced_guard_requests_answered_total)
-	G_RPS=$WRK_RPS G_SHIFT=$(cat "$OUT/shift-$1")
+	G_RPS=$WRK_RPS G_WAKES=$WRK_WAKES G_SHIFT=$(cat "$OUT/shift-$1")
 	G_CPU=$(pct $((c1 - c0)) $((WSECS * 1000000000)))
 	guard_stop
 	((a1 - a0 >= WRK_N >> (SHIFT_MAX + 1) && a1 > a0)) ||
@@ -307,8 +319,8 @@ service_start go
 ctl attach "$IF_SRV" >/dev/null
 wrk_run warm	# the service's heap, the caches
 : >"$OUT/ratios.txt"
-# unguarded_round NAME: sets U_RPS.
-unguarded_round() { wrk_run "$1"; U_RPS=$WRK_RPS; }
+# unguarded_round NAME: sets U_RPS and U_WAKES.
+unguarded_round() { wrk_run "$1"; U_RPS=$WRK_RPS U_WAKES=$WRK_WAKES; }
 for ((r = 1; r <= PAIRS; r++)); do
 	if ((r % 2)); then
 		unguarded_round "unguarded-$r"
@@ -319,8 +331,8 @@ for ((r = 1; r <= PAIRS; r++)); do
 	fi
 	ratio=$(pct "$G_RPS" "$U_RPS")
 	echo "$ratio" >>"$OUT/ratios.txt"
-	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, sampling 1 in 2^%s)%s\n' \
-		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_SHIFT" \
+	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, sampling 1 in 2^%s; CPU 0 idles/IPIs per 100 requests %s, guarded %s)%s\n' \
+		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_SHIFT" "$U_WAKES" "$G_WAKES" \
 		"$( (($(sysctl -n kernel.bpf_stats_enabled))) && echo "; BPF statistics on: someone else's benchmark?")"
 done
 med=$(median <"$OUT/ratios.txt")

@@ -26,10 +26,10 @@
  * the wait in the accept queue and in the socket, the wait inside the
  * process (a goroutine's run queue, an executor's queue, threads sharing
  * the CPU) and the service time. Its part before the service's first read
- * (sock_recv_length) is the socket wait, queueing alone. A request-response
- * service answers each request; a request it never answers ends when the
- * socket closes (abandoned). Only sockets of the daemon's network
- * namespace count (guard_netns).
+ * (tcp_rcv_space_adjust: a read that takes data) is the socket wait,
+ * queueing alone. A request-response service answers each request; a
+ * request it never answers ends when the socket closes (abandoned). Only
+ * sockets of the daemon's network namespace count (guard_netns).
  *
  * Sampling: a connection's first request is always measured (its answer
  * is a completion, the unit the controller counts); of the later requests

@@ -25,8 +25,8 @@ int BPF_PROG(empty_ready, struct sock *sk)
 	return 0;
 }
 
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(empty_recv, struct sock *sk, int ret, int flags)
+SEC("tp_btf/tcp_rcv_space_adjust")
+int BPF_PROG(empty_recv, struct sock *sk)
 {
 	return 0;
 }

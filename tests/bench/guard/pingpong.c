@@ -5,7 +5,7 @@
  * a listener of its own at ADDR:PORT, both ends in this one thread. On
  * loopback the receiver's softirq runs in the sender's call, so the
  * process's CPU time holds all of a round's kernel work: every socket
- * tracepoint it fires (sk_data_ready, sock_recv_length and
+ * tracepoint it fires (sk_data_ready, tcp_rcv_space_adjust and
  * sock_send_length on each side) and every program on them, dispatch
  * included. scripts/bench-guard.sh runs it with ADDR:PORT guarded and not.
  * Prints the CPU ns per round.

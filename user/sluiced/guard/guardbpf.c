@@ -23,7 +23,7 @@
 
 /* The BTF tracepoints attached, by their kernel names. */
 static const char *const tracepoints[] = { "inet_sock_set_state", "sk_data_ready",
-					   "sock_recv_length", "sock_send_length" };
+					   "tcp_rcv_space_adjust", "sock_send_length" };
 
 int sld_guard_bpf_check(void)
 {
