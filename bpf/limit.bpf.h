@@ -343,39 +343,133 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 }
 
 /*
+ * The keys of the service's own tables (abi.h: struct sl_src_bkey and
+ * sl_src_bkey6), each written as whole 64-bit words for the reason above.
+ * sl_src_bkey: IPv4, or IPv6 with a prefix of 64 or less.
+ */
+static __always_inline void sl_src_bkey(const struct sl_pkt *p, const struct sl_service *svc,
+					struct sl_src_bkey *k)
+{
+	__u64 w;
+	__u32 plen;
+
+	if (p->family == 4) {
+		plen = svc->src_prefix4;
+		if (plen == 0 || plen > 32)
+			plen = SL_SRC_PREFIX4_DEFAULT;
+		/* word[0] 0xffffffff, word[1] the masked address (little-endian
+		 * words: the first in the low half). */
+		w = (__u64)(p->saddr[0] & bpf_htonl(0xffffffffu << (32 - plen))) << 32 |
+		    0xffffffffu;
+	} else {
+		plen = svc->src_prefix6;
+		if (plen == 0 || plen > 64)
+			plen = SL_SRC_PREFIX6_DEFAULT;
+		__builtin_memcpy(&w, &p->saddr[0], 8);
+		if (plen < 64)
+			w &= bpf_cpu_to_be64(~0ull << (64 - plen));
+	}
+	__builtin_memcpy(k, &w, 8);
+}
+
+/* sl_src_bkey6: IPv6 with a prefix longer than /64 (sl_src_prefix6_long). */
+static __always_inline void sl_src_bkey6(const struct sl_pkt *p, const struct sl_service *svc,
+					 struct sl_src_bkey6 *k)
+{
+	__u32 plen = svc->src_prefix6;
+	__u64 lo;
+
+	__builtin_memcpy(&lo, &p->saddr[2], 8);
+	if (plen < 128)
+		lo &= bpf_cpu_to_be64(~0ull << (128 - plen));
+	__builtin_memcpy(&k->addr[0], &p->saddr[0], 8);
+	__builtin_memcpy(&k->addr[2], &lo, 8);
+}
+
+/*
+ * The source's bucket in the service's table of this kind (six:
+ * sl_sources6, else sl_sources; key: its key), or NULL. With create, a
+ * source not there is put in with a full bucket less this packet's cost
+ * (tat), and NULL returned: its token is taken. NULL also when there is
+ * no table (not made yet, abi.h: not applied) or the LRU evicted the new
+ * entry at once (thrashing: fail open). Inlined once per kind: the asm
+ * statements, a different one per kind, keep clang from merging the two
+ * kinds' calls into one whose map the verifier cannot tell, which it
+ * would make an indirect call (sl_prefix_rule says more). Each is a real
+ * instruction (a move to itself), not an empty statement: clang 14 gives
+ * an empty one a line of its own at the next instruction's offset, and
+ * the kernel refuses two lines at one offset.
+ */
+#define sl_src_fence(six, x)                                             \
+	do {                                                             \
+		if (six)                                                 \
+			asm volatile("/* sl_sources6 */ %0 = %0" : "+r"(x)); \
+		else                                                     \
+			asm volatile("/* sl_sources */ %0 = %0" : "+r"(x));  \
+	} while (0)
+
+static __always_inline struct sl_src_bucket *sl_src_find(bool six, __u32 slot, const void *key,
+							 bool create, __u64 tat)
+{
+	struct sl_src_bucket *b, nb = { .tat_ns = tat };
+	void *table;
+	long err;
+
+	table = six ? bpf_map_lookup_elem(&sl_sources6, &slot) :
+		      bpf_map_lookup_elem(&sl_sources, &slot);
+	if (!table)
+		return NULL;
+	b = bpf_map_lookup_elem(table, key);
+	sl_src_fence(six, b);
+	if (b || !create)
+		return b;
+	err = bpf_map_update_elem(table, key, &nb, BPF_NOEXIST);
+	sl_src_fence(six, err);
+	if (err == 0)
+		return NULL;
+	/* Another CPU inserted it first: use theirs. */
+	b = bpf_map_lookup_elem(table, key);
+	sl_src_fence(six, b);
+	return b;
+}
+
+/* The source's bucket for a packet (sl_src_find), in the table its kind is kept in. */
+static __always_inline struct sl_src_bucket *sl_src_bucket(const struct sl_pkt *p, __u32 slot,
+							   const struct sl_service *svc,
+							   bool create, __u64 tat)
+{
+	if (p->family == 6 && sl_src_prefix6_long(svc->src_prefix6)) {
+		struct sl_src_bkey6 k;
+
+		sl_src_bkey6(p, svc, &k);
+		return sl_src_find(true, slot, &k, create, tat);
+	} else {
+		struct sl_src_bkey k;
+
+		sl_src_bkey(p, svc, &k);
+		return sl_src_find(false, slot, &k, create, tat);
+	}
+}
+
+/*
  * Per-source bucket: true if the source is within its rate (and its token
  * taken). *bp is its bucket, or NULL for a source seen the first time.
- * The buckets are in the service's own table (sl_sources[slot]), so a
- * flood to another service cannot evict them.
+ * The buckets are in the service's own tables (sl_sources[slot],
+ * sl_sources6[slot]), so a flood to another service cannot evict them.
  */
 static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 					const struct sl_service *svc, __u64 interval, __u64 now,
 					struct sl_src_bucket **bp)
 {
-	__u64 tol = sl_tolerance(interval, svc->src_burst);
-	struct sl_src_bucket *b, nb;
-	struct sl_src_key k;
-	void *table;
+	struct sl_src_bucket *b;
 
-	*bp = NULL;
-	table = bpf_map_lookup_elem(&sl_sources, &slot);
-	if (!table)
-		return true;	/* no table made yet (abi.h): not applied */
-	sl_src_key(p, slot, svc, &k);
-	b = bpf_map_lookup_elem(table, &k);
-	if (!b) {
-		/* First packet of this source: a full bucket, less its cost. */
-		nb.tat_ns = now + interval * p->segs;
-		if (bpf_map_update_elem(table, &k, &nb, BPF_NOEXIST) == 0)
-			return true;
-		/* Another CPU inserted it first: use theirs. */
-		b = bpf_map_lookup_elem(table, &k);
-		if (!b)
-			return true;	/* evicted at once: the LRU is thrashing; fail open */
-	}
+	/* First packet of a source: a full bucket, less its cost. */
+	b = sl_src_bucket(p, slot, svc, true, now + interval * p->segs);
 	*bp = b;
-	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
-		       sl_debt(svc, interval));
+	if (!b)
+		return true;	/* made with its token taken, or not applied */
+	return sl_gcra(&b->tat_ns, now, interval, sl_tolerance(interval, svc->src_burst),
+		       sl_clock_coarse, p->segs, sl_debt(svc, interval));
 }
 
 /* Give back the token sl_src_take() took, to a source the service refused. */
@@ -383,19 +477,10 @@ static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
 					  const struct sl_service *svc, __u64 interval,
 					  struct sl_src_bucket *b)
 {
-	struct sl_src_key k;
-	void *table;
-
-	if (!b) {
-		table = bpf_map_lookup_elem(&sl_sources, &slot);
-		if (!table)
-			return;
-		sl_src_key(p, slot, svc, &k);
-		b = bpf_map_lookup_elem(table, &k);
-		if (!b)
-			return;
-	}
-	__sync_fetch_and_add(&b->tat_ns, -(interval * p->segs));
+	if (!b)
+		b = sl_src_bucket(p, slot, svc, false, 0);
+	if (b)
+		__sync_fetch_and_add(&b->tat_ns, -(interval * p->segs));
 }
 
 /*

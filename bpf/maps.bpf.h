@@ -119,14 +119,21 @@ struct {
 } sl_buckets SEC(".maps");
 
 /*
- * A table of per-source buckets per service (abi.h): the inner maps are
- * made by user space, each like this template (its max_entries is
+ * Tables of per-source buckets per service (abi.h): the inner maps are
+ * made by user space, each like its template (its max_entries is
  * sl_config.src_entries; the kernel checks type, key, value and flags).
  */
 struct sl_src_table {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SL_SOURCES_DEFAULT);
-	__type(key, struct sl_src_key);
+	__type(key, struct sl_src_bkey);
+	__type(value, struct sl_src_bucket);
+};
+
+struct sl_src_table6 {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_SOURCES_DEFAULT);
+	__type(key, struct sl_src_bkey6);
 	__type(value, struct sl_src_bucket);
 };
 
@@ -136,7 +143,8 @@ struct sl_src_table {
  * value. A variable of each, in a section libbpf skips, puts them in the
  * object's BTF whole.
  */
-struct sl_src_key sl_btf_src_key SEC(".btf_emit");
+struct sl_src_bkey sl_btf_src_bkey SEC(".btf_emit");
+struct sl_src_bkey6 sl_btf_src_bkey6 SEC(".btf_emit");
 struct sl_src_bucket sl_btf_src_bucket SEC(".btf_emit");
 
 struct {
@@ -146,6 +154,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct sl_src_table);	/* last: a flexible array */
 } sl_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sl_src_table6);
+} sl_sources6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -11,7 +11,8 @@
  * kernel never answers is not a candidate either (it takes no token, and
  * is never answered with a RST): one to a broadcast or multicast MAC or IP
  * address, or from a martian source (sl_martian4/6 say which, after
- * ip_route_input and ipv6_rcv).
+ * ip_route_input and ipv6_rcv). Nor is a datagram from an IPv6 multicast
+ * source, which Linux drops (sl_udp_undelivered).
  *
  * Fail closed: where Linux would deliver what the parser cannot read to the
  * end, the answer is SL_P_UNJUDGEABLE, refused: an IPv6 extension chain
@@ -220,6 +221,18 @@ static __always_inline bool sl_martian6(const __be32 *s, const __be32 *d)
 	    ((!s[2] && (!s[3] || s[3] == bpf_htonl(1))) || s[2] == bpf_htonl(0xffff)))
 		return true;
 	return !d[0] && !d[1] && !d[2] && (!d[3] || d[3] == bpf_htonl(1));
+}
+
+/*
+ * A datagram from an IPv6 multicast source: Linux drops every such
+ * packet (ip6_rcv_core, RFC 4291 2.7), so it is no more a candidate than
+ * a SYN the kernel never answers (a SYN from there is one of those). The
+ * per-source tables count on it: an IPv4 source's key lies in ff00::/8
+ * (abi.h, struct sl_src_bkey).
+ */
+static __always_inline bool sl_udp_undelivered(const struct sl_pkt *p)
+{
+	return p->family == 6 && (p->saddr[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000);
 }
 
 /* Refused, in slot 0: the port, and so the service, cannot be read. */
@@ -519,7 +532,8 @@ static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
 		return SL_P_ERROR;
 	else
 		return SL_P_PASS;
-	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP && sl_syn_unanswered(eth, p))
+	if (res == SL_P_JUDGE && (p->l4proto == IPPROTO_TCP ? sl_syn_unanswered(eth, p) :
+							   sl_udp_undelivered(p)))
 		return SL_P_PASS;
 	return res;
 }
@@ -574,7 +588,7 @@ static __always_inline int sl_parse_plain(struct sl_hdrs *h, struct sl_pkt *p, _
 		if ((void *)(udp + 1) > data_end)
 			return SL_P_ERROR;
 		sl_take_datagram(p, udp);
-		return SL_P_JUDGE;
+		return sl_udp_undelivered(p) ? SL_P_PASS : SL_P_JUDGE;
 	}
 }
 

@@ -99,15 +99,18 @@ static int mfd(struct bpf_map *m)
 	return bpf_map__fd(m);
 }
 
-/* What sluicectl does for a per-source rate: the service's own table. */
-static int src_table_ensure(__u32 slot)
+/* What sluicectl does for a per-source rate: the service's own table, in
+ * sl_sources, or (ipv6_long) sl_sources6 (abi.h). */
+static int src_table_ensure(__u32 slot, bool ipv6_long)
 {
-	int outer = mfd(env_skel->maps.sl_sources), fd, err;
+	int outer = mfd(ipv6_long ? env_skel->maps.sl_sources6 : env_skel->maps.sl_sources);
+	int fd, err;
 	__u32 id;
 
 	if (bpf_map_lookup_elem(outer, &slot, &id) == 0)
 		return 0;
-	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "sl_src_test", sizeof(struct sl_src_key),
+	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "sl_src_test",
+			    ipv6_long ? sizeof(struct sl_src_bkey6) : sizeof(struct sl_src_bkey),
 			    sizeof(struct sl_src_bucket), env_src_entries, NULL);
 	if (fd < 0)
 		return -errno;
@@ -143,7 +146,9 @@ int env_set_service(__u32 slot, const struct sl_service *svc)
 	int err = 0;
 
 	if (svc->src_rate)
-		err = src_table_ensure(slot);
+		err = src_table_ensure(slot, false);
+	if (!err && svc->src_rate && sl_src_prefix6_long(svc->src_prefix6))
+		err = src_table_ensure(slot, true);
 	if (!err)
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_services), &slot, svc, BPF_ANY);
 	if (!err)
@@ -253,6 +258,9 @@ int env_clear_state(void)
 		if (!err)
 			err = bpf_map_update_elem(mfd(env_skel->maps.sl_stats), &slot, zero, BPF_ANY);
 		if (!err && bpf_map_delete_elem(mfd(env_skel->maps.sl_sources), &slot) &&
+		    errno != ENOENT)
+			err = -errno;
+		if (!err && bpf_map_delete_elem(mfd(env_skel->maps.sl_sources6), &slot) &&
 		    errno != ENOENT)
 			err = -errno;
 	}

@@ -338,6 +338,10 @@ static const struct fixture new_conn_fixtures[] = {
 	{ "IPv6 SYN from 2001:db8:2::1 (denied): refused with a RST",
 	  { V6, .dport = 443, .src = "2001:db8:2::1" }, TX, SLOT_TCP443,
 	  { .denied = 1, .rejected = 1 } },
+	{ "IPv6 UDP from ff02::1 (Linux drops it): not judged",
+	  { V6, UDP, .src = "ff02::1" }, PASS, 0, { 0 } },
+	{ "IPv6 UDP from fe80::1: judged", { V6, UDP, .src = "fe80::1" }, PASS, SLOT_UDP53,
+	  { .admitted = 1 } },
 	{ "UDP from 0.0.0.0 to 255.255.255.255 (DHCP-like): still judged",
 	  { UDP, .src = "0.0.0.0", .dst = "255.255.255.255", .mac_group = true }, PASS,
 	  SLOT_UDP53, { .admitted = 1 } },
@@ -866,6 +870,18 @@ static void test_source_bucket(void **state)
 		src_case(ps, "100.0.0.1 (same /1)", 4, "100.0.0.1", 1, ps->drop,
 			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
 
+		/* IPv6 /96, past /64: its own table (abi.h, sl_sources6). */
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(0, 0, 1, 1, 0, 96);
+		src_case(ps, "2001:db8::1:0:1 (/96)", 6, "2001:db8::1:0:1", 1, ps->pass,
+			 (struct sl_stats){ .admitted = 1 });
+		src_case(ps, "2001:db8::1:ffff:2 (same /96)", 6, "2001:db8::1:ffff:2", 1, ps->drop,
+			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
+		src_case(ps, "2001:db8::2:0:1 (other /96, same /64)", 6, "2001:db8::2:0:1", 1,
+			 ps->pass, (struct sl_stats){ .admitted = 1 });
+		src_case(ps, "198.18.0.10 beside a /96", 4, "198.18.0.10", 2, ps->drop,
+			 (struct sl_stats){ .admitted = 1, .src_bucket = 1, .dropped = 1 });
+
 		/* A source refused by its own bucket gives the service token
 		 * back: a flooding source cannot drain the service bucket. */
 		assert_int_equal(env_reset(), 0);
@@ -1005,7 +1021,7 @@ static __u64 bucket_tat(__u32 slot)
 static __u64 only_source_tat(void)
 {
 	int fd = env_src_table_fd(SLOT_TCP82);
-	struct sl_src_key k, next;
+	struct sl_src_bkey k, next;
 	struct sl_src_bucket b;
 
 	assert_true(fd >= 0);
