@@ -347,27 +347,18 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
  * sl_src_bkey6), each written as whole 64-bit words for the reason above.
  * sl_src_bkey: IPv4, or IPv6 with a prefix of 64 or less.
  */
-static __always_inline void sl_src_bkey(const struct sl_pkt *p, const struct sl_service *svc,
+static __always_inline void sl_src_bkey(const struct sl_pkt *p, const struct sl_view *v,
 					struct sl_src_bkey *k)
 {
 	__u64 w;
-	__u32 plen;
 
 	if (p->family == 4) {
-		plen = svc->src_prefix4;
-		if (plen == 0 || plen > 32)
-			plen = SL_SRC_PREFIX4_DEFAULT;
 		/* word[0] 0xffffffff, word[1] the masked address (little-endian
 		 * words: the first in the low half). */
-		w = (__u64)(p->saddr[0] & bpf_htonl(0xffffffffu << (32 - plen))) << 32 |
-		    0xffffffffu;
+		w = (__u64)(p->saddr[0] & v->src_mask4) << 32 | 0xffffffffu;
 	} else {
-		plen = svc->src_prefix6;
-		if (plen == 0 || plen > 64)
-			plen = SL_SRC_PREFIX6_DEFAULT;
 		__builtin_memcpy(&w, &p->saddr[0], 8);
-		if (plen < 64)
-			w &= bpf_cpu_to_be64(~0ull << (64 - plen));
+		w &= v->src_mask6;
 	}
 	__builtin_memcpy(k, &w, 8);
 }
@@ -435,18 +426,18 @@ static __always_inline struct sl_src_bucket *sl_src_find(bool six, __u32 slot, c
 
 /* The source's bucket for a packet (sl_src_find), in the table its kind is kept in. */
 static __always_inline struct sl_src_bucket *sl_src_bucket(const struct sl_pkt *p, __u32 slot,
-							   const struct sl_service *svc,
-							   bool create, __u64 tat)
+							   const struct sl_view *v, bool create,
+							   __u64 tat)
 {
-	if (p->family == 6 && sl_src_prefix6_long(svc->src_prefix6)) {
+	if (p->family == 6 && sl_src_prefix6_long(v->svc.src_prefix6)) {
 		struct sl_src_bkey6 k;
 
-		sl_src_bkey6(p, svc, &k);
+		sl_src_bkey6(p, &v->svc, &k);
 		return sl_src_find(true, slot, &k, create, tat);
 	} else {
 		struct sl_src_bkey k;
 
-		sl_src_bkey(p, svc, &k);
+		sl_src_bkey(p, v, &k);
 		return sl_src_find(false, slot, &k, create, tat);
 	}
 }
@@ -458,29 +449,50 @@ static __always_inline struct sl_src_bucket *sl_src_bucket(const struct sl_pkt *
  * sl_sources6[slot]), so a flood to another service cannot evict them.
  */
 static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
-					const struct sl_service *svc, __u64 interval, __u64 now,
+					const struct sl_view *v, __u64 now,
 					struct sl_src_bucket **bp)
 {
+	__u64 interval = v->src_interval;
 	struct sl_src_bucket *b;
 
 	/* First packet of a source: a full bucket, less its cost. */
-	b = sl_src_bucket(p, slot, svc, true, now + interval * p->segs);
+	b = sl_src_bucket(p, slot, v, true, now + interval * p->segs);
 	*bp = b;
 	if (!b)
 		return true;	/* made with its token taken, or not applied */
-	return sl_gcra(&b->tat_ns, now, interval, sl_tolerance(interval, svc->src_burst),
-		       sl_clock_coarse, p->segs, sl_debt(svc, interval));
+	return sl_gcra(&b->tat_ns, now, interval, v->src_tolerance, sl_clock_coarse, p->segs,
+		       v->src_debt);
 }
 
 /* Give back the token sl_src_take() took, to a source the service refused. */
 static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
-					  const struct sl_service *svc, __u64 interval,
-					  struct sl_src_bucket *b)
+					  const struct sl_view *v, struct sl_src_bucket *b)
 {
 	if (!b)
-		b = sl_src_bucket(p, slot, svc, false, 0);
+		b = sl_src_bucket(p, slot, v, false, 0);
 	if (b)
-		__sync_fetch_and_add(&b->tat_ns, -(interval * p->segs));
+		__sync_fetch_and_add(&b->tat_ns, -(v->src_interval * p->segs));
+}
+
+/*
+ * The per-source bucket's arithmetic, when the CPU's copy of the service
+ * is filled (view.bpf.h), not for every packet: its depth, its debt, and
+ * the masks of the source prefixes (0 in the service means the default,
+ * /32 or /64; an IPv6 prefix past 64 is sl_src_bkey6's).
+ */
+static __always_inline void sl_view_limits(struct sl_view *v)
+{
+	__u32 p4 = v->svc.src_prefix4, p6 = v->svc.src_prefix6;
+
+	v->src_tolerance = sl_tolerance(v->src_interval, v->svc.src_burst);
+	v->src_debt = sl_debt(&v->svc, v->src_interval);
+	if (p4 == 0 || p4 > 32)
+		p4 = SL_SRC_PREFIX4_DEFAULT;
+	if (p6 == 0 || p6 > 64)
+		p6 = SL_SRC_PREFIX6_DEFAULT;
+	/* 1..32 and 1..64: the shifts stay below the width. */
+	v->src_mask4 = bpf_htonl(0xffffffffu << (32 - p4));
+	v->src_mask6 = bpf_cpu_to_be64(p6 == 64 ? ~0ull : ~(~0ull >> p6));
 }
 
 /*
@@ -649,7 +661,7 @@ judge_level:
 			return j;
 		}
 	}
-	if (svc->src_rate && !sl_src_take(p, slot, svc, v->src_interval, now, &sb)) {
+	if (svc->src_rate && !sl_src_take(p, slot, v, now, &sb)) {
 		if (stashed)
 			v->stash_left++;	/* not spent: this tick's still */
 		j.reason = SL_R_src_bucket;
@@ -657,7 +669,7 @@ judge_level:
 	}
 	if (b && !sl_svc_take(v, b, p, now, interval, tol, sl_debt(svc, interval))) {
 		if (svc->src_rate)
-			sl_src_refund(p, slot, svc, v->src_interval, sb);
+			sl_src_refund(p, slot, v, sb);
 		j.reason = SL_R_svc_bucket;
 	}
 	return j;

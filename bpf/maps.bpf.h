@@ -69,6 +69,14 @@ struct sl_view {
 	__u64 interval;		/* 1e9 / svc.rate (0 without a rate) */
 	__u64 capped_interval;	/* 1e9 / capped_rate */
 	__u64 src_interval;	/* 1e9 / svc.src_rate */
+	/* The per-source bucket's arithmetic, done once (limit.bpf.h,
+	 * sl_view_limits): */
+	__u64 src_tolerance;	/* sl_tolerance(src_interval, svc.src_burst) */
+	__u64 src_debt;		/* sl_debt(&svc, src_interval) */
+	__u64 src_mask6;	/* IPv6, a prefix of 64 or less: the mask of the
+				 * first 64 bits (big-endian) */
+	__be32 src_mask4;	/* IPv4: the prefix's mask */
+	__u32 pad2;
 	/* The coarse clock as this CPU reckons it from jiffies (limit.bpf.h,
 	 * sl_coarse_now); kept when the copy is filled again. */
 	__u64 clk_offset;	/* coarse ns - jiffies x tick, at the last reading */
