@@ -378,18 +378,15 @@ static __always_inline void sl_src_bkey6(const struct sl_pkt *p, const struct sl
 }
 
 /*
- * The source's bucket in the service's table of this kind (six:
- * sl_sources6, else sl_sources; key: its key), or NULL. With create, a
- * source not there is put in with a full bucket less this packet's cost
- * (tat), and NULL returned: its token is taken. NULL also when there is
- * no table (not made yet, abi.h: not applied) or the LRU evicted the new
- * entry at once (thrashing: fail open). Inlined once per kind: the asm
- * statements, a different one per kind, keep clang from merging the two
- * kinds' calls into one whose map the verifier cannot tell, which it
- * would make an indirect call (sl_prefix_rule says more). Each is a real
- * instruction (a move to itself), not an empty statement: clang 14 gives
- * an empty one a line of its own at the next instruction's offset, and
- * the kernel refuses two lines at one offset.
+ * The service's hash table of this kind (six: sl_sources6, else
+ * sl_sources), or NULL (not made yet, abi.h: not applied), and the
+ * source's bucket in it, or NULL. The tables are LRU hash maps. Inlined
+ * once per kind: the asm statements, a different one per kind, keep clang
+ * from merging the two kinds' calls into one whose map the verifier
+ * cannot tell, which it would make an indirect call (sl_prefix_rule says
+ * more). Each is a real instruction (a move to itself), not an empty
+ * statement: clang 14 gives an empty one a line of its own at the next
+ * instruction's offset, and the kernel refuses two lines at one offset.
  */
 #define sl_src_fence(six, x)                                             \
 	do {                                                             \
@@ -399,46 +396,111 @@ static __always_inline void sl_src_bkey6(const struct sl_pkt *p, const struct sl
 			asm volatile("/* sl_sources */ %0 = %0" : "+r"(x));  \
 	} while (0)
 
-static __always_inline struct sl_src_bucket *sl_src_find(bool six, __u32 slot, const void *key,
-							 bool create, __u64 tat)
+static __always_inline void *sl_src_table(bool six, __u32 slot)
 {
-	struct sl_src_bucket *b, nb = { .tat_ns = tat };
-	void *table;
-	long err;
+	return six ? bpf_map_lookup_elem(&sl_sources6, &slot) :
+		     bpf_map_lookup_elem(&sl_sources, &slot);
+}
 
-	table = six ? bpf_map_lookup_elem(&sl_sources6, &slot) :
-		      bpf_map_lookup_elem(&sl_sources, &slot);
-	if (!table)
-		return NULL;
-	b = bpf_map_lookup_elem(table, key);
-	sl_src_fence(six, b);
-	if (b || !create)
-		return b;
-	err = bpf_map_update_elem(table, key, &nb, BPF_NOEXIST);
-	sl_src_fence(six, err);
-	if (err == 0)
-		return NULL;
-	/* Another CPU inserted it first: use theirs. */
-	b = bpf_map_lookup_elem(table, key);
+static __always_inline struct sl_src_bucket *sl_src_get(bool six, void *table, const void *key)
+{
+	struct sl_src_bucket *b = bpf_map_lookup_elem(table, key);
+
 	sl_src_fence(six, b);
 	return b;
 }
 
-/* The source's bucket for a packet (sl_src_find), in the table its kind is kept in. */
+/*
+ * A source not in the table put in, with a full bucket less this packet's
+ * cost (tat): NULL, its token taken. Else the bucket another CPU put in
+ * first, or NULL if the LRU evicted it at once (thrashing: fail open).
+ */
+static __always_inline struct sl_src_bucket *sl_src_put(bool six, void *table, const void *key,
+							__u64 tat)
+{
+	struct sl_src_bucket nb = { .tat_ns = tat };
+	long err = bpf_map_update_elem(table, key, &nb, BPF_NOEXIST);
+
+	sl_src_fence(six, err);
+	return err == 0 ? NULL : sl_src_get(six, table, key);
+}
+
+/*
+ * The fast table's slot for a key (abi.h, sl_src_fast), or NULL: Fibonacci
+ * hashing of the key's 64 bits. A slot owned by a source whose bucket has
+ * been full (tat in the past) for SL_SRC_FAST_IDLE_NS may be taken: that
+ * source, back later, starts with a full bucket wherever it lands, which
+ * is what it had.
+ */
+#define SL_SRC_FAST_IDLE_NS SL_NSEC_PER_SEC
+
+static __always_inline struct sl_src_slot *sl_src_fast_slot(__u32 slot, __u64 key)
+{
+	void *table = bpf_map_lookup_elem(&sl_src_fast, &slot);
+	__u32 i;
+
+	if (!table)
+		return NULL;
+	i = (__u32)((key * 0x9e3779b97f4a7c15ull) >> (64 - SL_SRC_FAST_BITS));
+	return bpf_map_lookup_elem(table, &i);
+}
+
+/*
+ * The source's bucket for a packet, or NULL. With create, a source found
+ * nowhere is put in: in the fast table if its slot is free or idle, else
+ * in sl_sources (then NULL: sl_src_put). Looked up in the fast table
+ * first, then in the hash table; a source goes to the fast table only
+ * when it is not in the hash table, so its bucket is in one place. (Two
+ * CPUs putting in one new source at once, one seeing its fast slot idle
+ * and the other, its clock a tick behind, not, can make it two: the race
+ * costs at most one token. So can a source idle a second whose SYN meets
+ * another source taking its slot.) A key of 0 marks a free slot: such a
+ * source (IPv6 ::/64) is kept in the hash table only.
+ */
 static __always_inline struct sl_src_bucket *sl_src_bucket(const struct sl_pkt *p, __u32 slot,
 							   const struct sl_view *v, bool create,
-							   __u64 tat)
+							   __u64 now, __u64 tat)
 {
+	struct sl_src_bucket *b;
+	void *table;
+
 	if (p->family == 6 && sl_src_prefix6_long(v->svc.src_prefix6)) {
 		struct sl_src_bkey6 k;
 
 		sl_src_bkey6(p, &v->svc, &k);
-		return sl_src_find(true, slot, &k, create, tat);
+		table = sl_src_table(true, slot);
+		if (!table)
+			return NULL;
+		b = sl_src_get(true, table, &k);
+		return b || !create ? b : sl_src_put(true, table, &k, tat);
 	} else {
+		struct sl_src_slot *e = NULL;
 		struct sl_src_bkey k;
+		__u64 key, owner = 0;
 
 		sl_src_bkey(p, v, &k);
-		return sl_src_find(false, slot, &k, create, tat);
+		__builtin_memcpy(&key, &k, 8);
+		if (key) {
+			e = sl_src_fast_slot(slot, key);
+			if (e) {
+				owner = *(volatile __u64 *)&e->key;
+				if (owner == key)
+					return (struct sl_src_bucket *)&e->tat_ns;
+			}
+		}
+		table = sl_src_table(false, slot);
+		if (!table)
+			return NULL;
+		b = sl_src_get(false, table, &k);
+		if (b || !create)
+			return b;
+		if (e && (owner == 0 || e->tat_ns + SL_SRC_FAST_IDLE_NS < now)) {
+			__sync_val_compare_and_swap((__u64 *)&e->key, owner, key);
+			/* Taken, by this CPU or another for the same source. */
+			if (*(volatile __u64 *)&e->key == key)
+				return (struct sl_src_bucket *)&e->tat_ns;
+		}
+		return sl_src_put(false, table, &k, tat);
 	}
 }
 
@@ -456,7 +518,7 @@ static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
 	struct sl_src_bucket *b;
 
 	/* First packet of a source: a full bucket, less its cost. */
-	b = sl_src_bucket(p, slot, v, true, now + interval * p->segs);
+	b = sl_src_bucket(p, slot, v, true, now, now + interval * p->segs);
 	*bp = b;
 	if (!b)
 		return true;	/* made with its token taken, or not applied */
@@ -469,7 +531,7 @@ static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
 					  const struct sl_view *v, struct sl_src_bucket *b)
 {
 	if (!b)
-		b = sl_src_bucket(p, slot, v, false, 0);
+		b = sl_src_bucket(p, slot, v, false, 0, 0);
 	if (b)
 		__sync_fetch_and_add(&b->tat_ns, -(v->src_interval * p->segs));
 }

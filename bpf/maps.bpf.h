@@ -151,7 +151,15 @@ struct sl_src_table6 {
  * value. A variable of each, in a section libbpf skips, puts them in the
  * object's BTF whole.
  */
+struct sl_src_fast_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_SRC_FAST_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_src_slot);
+};
+
 struct sl_src_bkey sl_btf_src_bkey SEC(".btf_emit");
+struct sl_src_slot sl_btf_src_slot SEC(".btf_emit");
 struct sl_src_bkey6 sl_btf_src_bkey6 SEC(".btf_emit");
 struct sl_src_bucket sl_btf_src_bucket SEC(".btf_emit");
 
@@ -170,6 +178,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct sl_src_table6);
 } sl_sources6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sl_src_fast_table);
+} sl_src_fast SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

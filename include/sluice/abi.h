@@ -25,6 +25,9 @@
  *                service's IPv6 sources when its IPv6 prefix is longer than
  *                /64 (sl_src_prefix6_long), an LRU_HASH struct sl_src_bkey6 ->
  *                struct sl_src_bucket, made like the other; none otherwise
+ *   sl_src_fast  ARRAY_OF_MAPS[SL_MAX_SERVICES]: slot -> the service's fast
+ *                table beside sl_sources: an ARRAY[SL_SRC_FAST_SLOTS] of
+ *                struct sl_src_slot, made with it (below)
  *   sl_prefix4   LPM_TRIE struct sl_lpm4_key -> struct sl_prefix_rule
  *   sl_prefix6   LPM_TRIE struct sl_lpm6_key -> struct sl_prefix_rule
  *   sl_stats     PERCPU_ARRAY[SL_MAX_SERVICES] struct sl_stats
@@ -45,14 +48,15 @@
  * a readable port). Services use slots 1..SL_MAX_SERVICES-1.
  *
  * Update order, so the data plane never sees a half-made service:
- *   add: fresh sl_sources[slot] and sl_sources6[slot] tables (if per-source;
- *        the second for a long IPv6 prefix), sl_services[slot], then
+ *   add: fresh sl_sources[slot], sl_src_fast[slot] and sl_sources6[slot]
+ *        tables (if per-source; the last for a long IPv6 prefix),
+ *        sl_services[slot], then
  *        sl_ports[key] = slot;
  *   set: fresh tables first when a per-source rate is turned on or a source
  *        prefix changes (the keys hold no prefix length), then
  *        sl_services[slot], then the tables no longer needed are deleted;
  *   del: sl_ports[key] = 0, then delete sl_services[slot] (and sl_admission,
- *        sl_sources[slot], sl_sources6[slot]).
+ *        sl_sources[slot], sl_src_fast[slot], sl_sources6[slot]).
  * Each service has a per-source table of its own: a flood of spoofed
  * sources (or of /64s) to one service evicts that service's entries only,
  * never another's (one shared LRU let it). A service with a per-source
@@ -100,6 +104,7 @@
 #define SL_MAP_BUCKETS   "sl_buckets"
 #define SL_MAP_SOURCES   "sl_sources"
 #define SL_MAP_SOURCES6  "sl_sources6"
+#define SL_MAP_SRC_FAST  "sl_src_fast"
 #define SL_MAP_PREFIX4   "sl_prefix4"
 #define SL_MAP_PREFIX6   "sl_prefix6"
 #define SL_MAP_STATS     "sl_stats"
@@ -386,6 +391,26 @@ struct sl_src_bkey6 {
 	__be32 addr[4];
 };
 SL_STATIC_ASSERT(sizeof(struct sl_src_bkey6) == 16, "sl_src_bkey6 layout");
+
+/*
+ * The fast table, sl_src_fast[slot]: an ARRAY of SL_SRC_FAST_SLOTS slots,
+ * each one source's bucket or free (key 0), found at a hash of the
+ * sl_src_bkey. A lookup there is a few loads, where the hash map is four
+ * calls (the lookup, jhash2, the bucket walk, memcmp: ~2 ns each on this
+ * VM with return thunks). The data plane owns it: a source goes there if
+ * its slot is free or its owner has been idle for a second (a full bucket
+ * since, so nothing of it is lost), and it is not in sl_sources already;
+ * every other source stays in sl_sources, so a source's bucket is in one
+ * place. User space makes it zeroed, with the service's sl_sources table.
+ */
+#define SL_SRC_FAST_BITS  12
+#define SL_SRC_FAST_SLOTS (1u << SL_SRC_FAST_BITS)
+
+struct sl_src_slot {
+	struct sl_src_bkey key;		/* 0: free */
+	__u64 tat_ns;			/* as struct sl_src_bucket */
+};
+SL_STATIC_ASSERT(sizeof(struct sl_src_slot) == 16, "sl_src_slot layout");
 
 /* Does a service with this IPv6 prefix keep its IPv6 sources in sl_sources6? */
 static inline int sl_src_prefix6_long(__u8 prefix6)

@@ -82,6 +82,7 @@ struct sl_pins {
 	int buckets_fd;
 	int sources_fd;
 	int sources6_fd;
+	int src_fast_fd;
 	int prefix4_fd;
 	int prefix6_fd;
 	int stats_fd;

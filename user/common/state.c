@@ -333,22 +333,31 @@ static int delete_ok_missing(int fd, const char *map, __u32 key)
 
 /*
  * The service's own tables of per-source buckets (abi.h): a fresh LRU of
- * sl_config.src_entries entries put in sl_sources[slot], and for a long
- * IPv6 prefix another in sl_sources6[slot]. Made before the service that
+ * sl_config.src_entries entries put in sl_sources[slot], a zeroed fast
+ * table in sl_src_fast[slot], and for a long IPv6 prefix another LRU in
+ * sl_sources6[slot]. Made before the service that
  * uses them is written; the outer maps hold the only references, so
  * replacing or deleting an entry frees the old table and every bucket of
  * an earlier service (or prefix) in the slot with it.
  */
+enum src_table_kind { SRC_TABLE, SRC_TABLE6, SRC_FAST };
+
 static int src_table_new(const struct sl_pins *p, int outer_fd, const char *outer, uint32_t slot,
-			 bool ipv6_long)
+			 enum src_table_kind kind)
 {
 	char name[16];
 	int fd, err;
 
-	snprintf(name, sizeof(name), ipv6_long ? "sl_src6_%u" : "sl_src_%u", slot);
-	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name,
-			    ipv6_long ? sizeof(struct sl_src_bkey6) : sizeof(struct sl_src_bkey),
-			    sizeof(struct sl_src_bucket), p->sources_max, NULL);
+	snprintf(name, sizeof(name), kind == SRC_TABLE ? "sl_src_%u" :
+				     kind == SRC_TABLE6 ? "sl_src6_%u" : "sl_srcf_%u", slot);
+	if (kind == SRC_FAST)	/* zeroed: every slot free */
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, sizeof(struct sl_src_slot),
+				    SL_SRC_FAST_SLOTS, NULL);
+	else
+		fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name,
+				    kind == SRC_TABLE6 ? sizeof(struct sl_src_bkey6) :
+							 sizeof(struct sl_src_bkey),
+				    sizeof(struct sl_src_bucket), p->sources_max, NULL);
 	if (fd < 0) {
 		err = -errno;
 		pr_err("cannot create the per-source table %s of slot %u (%u entries): %s", outer,
@@ -383,9 +392,11 @@ static int src_tables_make(const struct sl_pins *p, uint32_t slot, const struct 
 	int err = 0;
 
 	if (svc->src_rate && (fresh || !src_table_exists(p->sources_fd, slot)))
-		err = src_table_new(p, p->sources_fd, SL_MAP_SOURCES, slot, false);
+		err = src_table_new(p, p->sources_fd, SL_MAP_SOURCES, slot, SRC_TABLE);
+	if (!err && svc->src_rate && (fresh || !src_table_exists(p->src_fast_fd, slot)))
+		err = src_table_new(p, p->src_fast_fd, SL_MAP_SRC_FAST, slot, SRC_FAST);
 	if (!err && src_tables_long(svc) && (fresh || !src_table_exists(p->sources6_fd, slot)))
-		err = src_table_new(p, p->sources6_fd, SL_MAP_SOURCES6, slot, true);
+		err = src_table_new(p, p->sources6_fd, SL_MAP_SOURCES6, slot, SRC_TABLE6);
 	return err;
 }
 
@@ -395,6 +406,8 @@ static int src_tables_drop(const struct sl_pins *p, uint32_t slot, const struct 
 
 	if (!svc || !svc->src_rate)
 		err = delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
+	if (!err && (!svc || !svc->src_rate))
+		err = delete_ok_missing(p->src_fast_fd, SL_MAP_SRC_FAST, slot);
 	if (!err && (!svc || !src_tables_long(svc)))
 		err = delete_ok_missing(p->sources6_fd, SL_MAP_SOURCES6, slot);
 	return err;
