@@ -343,59 +343,218 @@ static __always_inline void sl_src_key(const struct sl_pkt *p, __u32 slot,
 }
 
 /*
- * Per-source bucket: true if the source is within its rate (and its token
- * taken). *bp is its bucket, or NULL for a source seen the first time.
- * The buckets are in the service's own table (sl_sources[slot]), so a
- * flood to another service cannot evict them.
+ * The keys of the service's own tables (abi.h: struct sl_src_bkey and
+ * sl_src_bkey6), each written as whole 64-bit words for the reason above.
+ * sl_src_bkey: IPv4, or IPv6 with a prefix of 64 or less.
  */
-static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
-					const struct sl_service *svc, __u64 interval, __u64 now,
-					struct sl_src_bucket **bp)
+static __always_inline void sl_src_bkey(const struct sl_pkt *p, const struct sl_view *v,
+					struct sl_src_bkey *k)
 {
-	__u64 tol = sl_tolerance(interval, svc->src_burst);
-	struct sl_src_bucket *b, nb;
-	struct sl_src_key k;
+	__u64 w;
+
+	if (p->family == 4) {
+		/* word[0] 0xffffffff, word[1] the masked address (little-endian
+		 * words: the first in the low half). */
+		w = (__u64)(p->saddr[0] & v->src_mask4) << 32 | 0xffffffffu;
+	} else {
+		__builtin_memcpy(&w, &p->saddr[0], 8);
+		w &= v->src_mask6;
+	}
+	__builtin_memcpy(k, &w, 8);
+}
+
+/* sl_src_bkey6: IPv6 with a prefix longer than /64 (sl_src_prefix6_long). */
+static __always_inline void sl_src_bkey6(const struct sl_pkt *p, const struct sl_service *svc,
+					 struct sl_src_bkey6 *k)
+{
+	__u32 plen = svc->src_prefix6;
+	__u64 lo;
+
+	__builtin_memcpy(&lo, &p->saddr[2], 8);
+	if (plen < 128)
+		lo &= bpf_cpu_to_be64(~0ull << (128 - plen));
+	__builtin_memcpy(&k->addr[0], &p->saddr[0], 8);
+	__builtin_memcpy(&k->addr[2], &lo, 8);
+}
+
+/*
+ * The service's hash table of this kind (six: sl_sources6, else
+ * sl_sources), or NULL (not made yet, abi.h: not applied), and the
+ * source's bucket in it, or NULL. The tables are LRU hash maps. Inlined
+ * once per kind: the asm statements, a different one per kind, keep clang
+ * from merging the two kinds' calls into one whose map the verifier
+ * cannot tell, which it would make an indirect call (sl_prefix_rule says
+ * more). Each is a real instruction (a move to itself), not an empty
+ * statement: clang 14 gives an empty one a line of its own at the next
+ * instruction's offset, and the kernel refuses two lines at one offset.
+ */
+#define sl_src_fence(six, x)                                             \
+	do {                                                             \
+		if (six)                                                 \
+			asm volatile("/* sl_sources6 */ %0 = %0" : "+r"(x)); \
+		else                                                     \
+			asm volatile("/* sl_sources */ %0 = %0" : "+r"(x));  \
+	} while (0)
+
+static __always_inline void *sl_src_table(bool six, __u32 slot)
+{
+	return six ? bpf_map_lookup_elem(&sl_sources6, &slot) :
+		     bpf_map_lookup_elem(&sl_sources, &slot);
+}
+
+static __always_inline struct sl_src_bucket *sl_src_get(bool six, void *table, const void *key)
+{
+	struct sl_src_bucket *b = bpf_map_lookup_elem(table, key);
+
+	sl_src_fence(six, b);
+	return b;
+}
+
+/*
+ * A source not in the table put in, with a full bucket less this packet's
+ * cost (tat): NULL, its token taken. Else the bucket another CPU put in
+ * first, or NULL if the LRU evicted it at once (thrashing: fail open).
+ */
+static __always_inline struct sl_src_bucket *sl_src_put(bool six, void *table, const void *key,
+							__u64 tat)
+{
+	struct sl_src_bucket nb = { .tat_ns = tat };
+	long err = bpf_map_update_elem(table, key, &nb, BPF_NOEXIST);
+
+	sl_src_fence(six, err);
+	return err == 0 ? NULL : sl_src_get(six, table, key);
+}
+
+/*
+ * The fast table's slot for a key (abi.h, sl_src_fast), or NULL: Fibonacci
+ * hashing of the key's 64 bits. A slot owned by a source whose bucket has
+ * been full (tat in the past) for SL_SRC_FAST_IDLE_NS may be taken: that
+ * source, back later, starts with a full bucket wherever it lands, which
+ * is what it had.
+ */
+#define SL_SRC_FAST_IDLE_NS SL_NSEC_PER_SEC
+
+static __always_inline struct sl_src_slot *sl_src_fast_slot(__u32 slot, __u64 key)
+{
+	void *table = bpf_map_lookup_elem(&sl_src_fast, &slot);
+	__u32 i;
+
+	if (!table)
+		return NULL;
+	i = (__u32)((key * 0x9e3779b97f4a7c15ull) >> (64 - SL_SRC_FAST_BITS));
+	return bpf_map_lookup_elem(table, &i);
+}
+
+/*
+ * The source's bucket for a packet, or NULL. With create, a source found
+ * nowhere is put in: in the fast table if its slot is free or idle, else
+ * in sl_sources (then NULL: sl_src_put). Looked up in the fast table
+ * first, then in the hash table; a source goes to the fast table only
+ * when it is not in the hash table, so its bucket is in one place. (Two
+ * CPUs putting in one new source at once, one seeing its fast slot idle
+ * and the other, its clock a tick behind, not, can make it two: the race
+ * costs at most one token. So can a source idle a second whose SYN meets
+ * another source taking its slot.) A key of 0 marks a free slot: such a
+ * source (IPv6 ::/64) is kept in the hash table only.
+ */
+static __always_inline struct sl_src_bucket *sl_src_bucket(const struct sl_pkt *p, __u32 slot,
+							   const struct sl_view *v, bool create,
+							   __u64 now, __u64 tat)
+{
+	struct sl_src_bucket *b;
 	void *table;
 
-	*bp = NULL;
-	table = bpf_map_lookup_elem(&sl_sources, &slot);
-	if (!table)
-		return true;	/* no table made yet (abi.h): not applied */
-	sl_src_key(p, slot, svc, &k);
-	b = bpf_map_lookup_elem(table, &k);
-	if (!b) {
-		/* First packet of this source: a full bucket, less its cost. */
-		nb.tat_ns = now + interval * p->segs;
-		if (bpf_map_update_elem(table, &k, &nb, BPF_NOEXIST) == 0)
-			return true;
-		/* Another CPU inserted it first: use theirs. */
-		b = bpf_map_lookup_elem(table, &k);
-		if (!b)
-			return true;	/* evicted at once: the LRU is thrashing; fail open */
+	if (p->family == 6 && sl_src_prefix6_long(v->svc.src_prefix6)) {
+		struct sl_src_bkey6 k;
+
+		sl_src_bkey6(p, &v->svc, &k);
+		table = sl_src_table(true, slot);
+		if (!table)
+			return NULL;
+		b = sl_src_get(true, table, &k);
+		return b || !create ? b : sl_src_put(true, table, &k, tat);
+	} else {
+		struct sl_src_slot *e = NULL;
+		struct sl_src_bkey k;
+		__u64 key, owner = 0;
+
+		sl_src_bkey(p, v, &k);
+		__builtin_memcpy(&key, &k, 8);
+		if (key) {
+			e = sl_src_fast_slot(slot, key);
+			if (e) {
+				owner = *(volatile __u64 *)&e->key;
+				if (owner == key)
+					return (struct sl_src_bucket *)&e->tat_ns;
+			}
+		}
+		table = sl_src_table(false, slot);
+		if (!table)
+			return NULL;
+		b = sl_src_get(false, table, &k);
+		if (b || !create)
+			return b;
+		if (e && (owner == 0 || e->tat_ns + SL_SRC_FAST_IDLE_NS < now)) {
+			__sync_val_compare_and_swap((__u64 *)&e->key, owner, key);
+			/* Taken, by this CPU or another for the same source. */
+			if (*(volatile __u64 *)&e->key == key)
+				return (struct sl_src_bucket *)&e->tat_ns;
+		}
+		return sl_src_put(false, table, &k, tat);
 	}
+}
+
+/*
+ * Per-source bucket: true if the source is within its rate (and its token
+ * taken). *bp is its bucket, or NULL for a source seen the first time.
+ * The buckets are in the service's own tables (sl_sources[slot],
+ * sl_sources6[slot]), so a flood to another service cannot evict them.
+ */
+static __always_inline bool sl_src_take(const struct sl_pkt *p, __u32 slot,
+					const struct sl_view *v, __u64 now,
+					struct sl_src_bucket **bp)
+{
+	__u64 interval = v->src_interval;
+	struct sl_src_bucket *b;
+
+	/* First packet of a source: a full bucket, less its cost. */
+	b = sl_src_bucket(p, slot, v, true, now, now + interval * p->segs);
 	*bp = b;
-	return sl_gcra(&b->tat_ns, now, interval, tol, sl_clock_coarse, p->segs,
-		       sl_debt(svc, interval));
+	if (!b)
+		return true;	/* made with its token taken, or not applied */
+	return sl_gcra(&b->tat_ns, now, interval, v->src_tolerance, sl_clock_coarse, p->segs,
+		       v->src_debt);
 }
 
 /* Give back the token sl_src_take() took, to a source the service refused. */
 static __always_inline void sl_src_refund(const struct sl_pkt *p, __u32 slot,
-					  const struct sl_service *svc, __u64 interval,
-					  struct sl_src_bucket *b)
+					  const struct sl_view *v, struct sl_src_bucket *b)
 {
-	struct sl_src_key k;
-	void *table;
+	if (!b)
+		b = sl_src_bucket(p, slot, v, false, 0, 0);
+	if (b)
+		__sync_fetch_and_add(&b->tat_ns, -(v->src_interval * p->segs));
+}
 
-	if (!b) {
-		table = bpf_map_lookup_elem(&sl_sources, &slot);
-		if (!table)
-			return;
-		sl_src_key(p, slot, svc, &k);
-		b = bpf_map_lookup_elem(table, &k);
-		if (!b)
-			return;
-	}
-	__sync_fetch_and_add(&b->tat_ns, -(interval * p->segs));
+/*
+ * The per-source bucket's arithmetic, when the CPU's copy of the service
+ * is filled (view.bpf.h), not for every packet: its depth, its debt, and
+ * the masks of the source prefixes (0 in the service means the default,
+ * /32 or /64; an IPv6 prefix past 64 is sl_src_bkey6's).
+ */
+static __always_inline void sl_view_limits(struct sl_view *v)
+{
+	__u32 p4 = v->svc.src_prefix4, p6 = v->svc.src_prefix6;
+
+	v->src_tolerance = sl_tolerance(v->src_interval, v->svc.src_burst);
+	v->src_debt = sl_debt(&v->svc, v->src_interval);
+	if (p4 == 0 || p4 > 32)
+		p4 = SL_SRC_PREFIX4_DEFAULT;
+	if (p6 == 0 || p6 > 64)
+		p6 = SL_SRC_PREFIX6_DEFAULT;
+	/* 1..32 and 1..64: the shifts stay below the width. */
+	v->src_mask4 = bpf_htonl(0xffffffffu << (32 - p4));
+	v->src_mask6 = bpf_cpu_to_be64(p6 == 64 ? ~0ull : ~(~0ull >> p6));
 }
 
 /*
@@ -564,7 +723,7 @@ judge_level:
 			return j;
 		}
 	}
-	if (svc->src_rate && !sl_src_take(p, slot, svc, v->src_interval, now, &sb)) {
+	if (svc->src_rate && !sl_src_take(p, slot, v, now, &sb)) {
 		if (stashed)
 			v->stash_left++;	/* not spent: this tick's still */
 		j.reason = SL_R_src_bucket;
@@ -572,7 +731,7 @@ judge_level:
 	}
 	if (b && !sl_svc_take(v, b, p, now, interval, tol, sl_debt(svc, interval))) {
 		if (svc->src_rate)
-			sl_src_refund(p, slot, svc, v->src_interval, sb);
+			sl_src_refund(p, slot, v, sb);
 		j.reason = SL_R_svc_bucket;
 	}
 	return j;

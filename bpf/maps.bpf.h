@@ -69,6 +69,14 @@ struct sl_view {
 	__u64 interval;		/* 1e9 / svc.rate (0 without a rate) */
 	__u64 capped_interval;	/* 1e9 / capped_rate */
 	__u64 src_interval;	/* 1e9 / svc.src_rate */
+	/* The per-source bucket's arithmetic, done once (limit.bpf.h,
+	 * sl_view_limits): */
+	__u64 src_tolerance;	/* sl_tolerance(src_interval, svc.src_burst) */
+	__u64 src_debt;		/* sl_debt(&svc, src_interval) */
+	__u64 src_mask6;	/* IPv6, a prefix of 64 or less: the mask of the
+				 * first 64 bits (big-endian) */
+	__be32 src_mask4;	/* IPv4: the prefix's mask */
+	__u32 pad2;
 	/* The coarse clock as this CPU reckons it from jiffies (limit.bpf.h,
 	 * sl_coarse_now); kept when the copy is filled again. */
 	__u64 clk_offset;	/* coarse ns - jiffies x tick, at the last reading */
@@ -119,14 +127,21 @@ struct {
 } sl_buckets SEC(".maps");
 
 /*
- * A table of per-source buckets per service (abi.h): the inner maps are
- * made by user space, each like this template (its max_entries is
+ * Tables of per-source buckets per service (abi.h): the inner maps are
+ * made by user space, each like its template (its max_entries is
  * sl_config.src_entries; the kernel checks type, key, value and flags).
  */
 struct sl_src_table {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SL_SOURCES_DEFAULT);
-	__type(key, struct sl_src_key);
+	__type(key, struct sl_src_bkey);
+	__type(value, struct sl_src_bucket);
+};
+
+struct sl_src_table6 {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_SOURCES_DEFAULT);
+	__type(key, struct sl_src_bkey6);
 	__type(value, struct sl_src_bucket);
 };
 
@@ -136,7 +151,16 @@ struct sl_src_table {
  * value. A variable of each, in a section libbpf skips, puts them in the
  * object's BTF whole.
  */
-struct sl_src_key sl_btf_src_key SEC(".btf_emit");
+struct sl_src_fast_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_SRC_FAST_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_src_slot);
+};
+
+struct sl_src_bkey sl_btf_src_bkey SEC(".btf_emit");
+struct sl_src_slot sl_btf_src_slot SEC(".btf_emit");
+struct sl_src_bkey6 sl_btf_src_bkey6 SEC(".btf_emit");
 struct sl_src_bucket sl_btf_src_bucket SEC(".btf_emit");
 
 struct {
@@ -146,6 +170,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__array(values, struct sl_src_table);	/* last: a flexible array */
 } sl_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sl_src_table6);
+} sl_sources6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sl_src_fast_table);
+} sl_src_fast SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -11,7 +11,8 @@
  * kernel never answers is not a candidate either (it takes no token, and
  * is never answered with a RST): one to a broadcast or multicast MAC or IP
  * address, or from a martian source (sl_martian4/6 say which, after
- * ip_route_input and ipv6_rcv).
+ * ip_route_input and ipv6_rcv). Nor is a datagram from an IPv6 multicast
+ * source, which Linux drops (sl_udp_undelivered).
  *
  * Fail closed: where Linux would deliver what the parser cannot read to the
  * end, the answer is SL_P_UNJUDGEABLE, refused: an IPv6 extension chain
@@ -177,15 +178,19 @@ static __always_inline int sl_skip_l2(void *data, void *data_end, __be16 *proto)
  * sl_ports is an ARRAY: this lookup is inlined into a bounds check and a
  * load. Returns the service slot, or 0.
  */
-static __always_inline __u32 sl_port_slot(enum sl_proto proto, __be16 dport)
+static __always_inline __u32 sl_port_lookup(enum sl_proto proto, __be16 dport)
 {
 	__u32 key = sl_port_key(proto, bpf_ntohs(dport));
 	__u32 *slotp = bpf_map_lookup_elem(&sl_ports, &key);
-	__u32 slot;
 
-	if (!slotp)
-		return 0;
-	slot = *slotp;
+	return slotp ? *slotp : 0;
+}
+
+/* The same, a slot out of range (never written by user space) taken as 0. */
+static __always_inline __u32 sl_port_slot(enum sl_proto proto, __be16 dport)
+{
+	__u32 slot = sl_port_lookup(proto, dport);
+
 	return slot < SL_MAX_SERVICES ? slot : 0;
 }
 
@@ -220,6 +225,18 @@ static __always_inline bool sl_martian6(const __be32 *s, const __be32 *d)
 	    ((!s[2] && (!s[3] || s[3] == bpf_htonl(1))) || s[2] == bpf_htonl(0xffff)))
 		return true;
 	return !d[0] && !d[1] && !d[2] && (!d[3] || d[3] == bpf_htonl(1));
+}
+
+/*
+ * A datagram from an IPv6 multicast source: Linux drops every such
+ * packet (ip6_rcv_core, RFC 4291 2.7), so it is no more a candidate than
+ * a SYN the kernel never answers (a SYN from there is one of those). The
+ * per-source tables count on it: an IPv4 source's key lies in ff00::/8
+ * (abi.h, struct sl_src_bkey).
+ */
+static __always_inline bool sl_udp_undelivered(const struct sl_pkt *p)
+{
+	return p->family == 6 && (p->saddr[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000);
 }
 
 /* Refused, in slot 0: the port, and so the service, cannot be read. */
@@ -434,70 +451,79 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
  * SL_LOOK_PASS if such a frame is surely not a candidate: TCP other than a
  * SYN without ACK, RST or FIN, a SYN or a datagram to an unprotected port,
  * or neither IP nor a VLAN tag. sl_parse() would pass it too, without
- * counting it. A SYN (doff >= 5) or a datagram to a protected port is
+ * counting it. A SYN or a datagram to a protected port is
  * SL_LOOK_PLAIN4/6 with its slot, for sl_parse_plain() to take without
  * reading again what was read here. SL_LOOK_CLOSER is every other frame,
  * for sl_parse(), which alone decides. The entries run this first, so what
  * most packets pay is these few loads and compares, not the whole
  * program's prologue and stack.
+ *
+ * Fewest instructions first, for the packet that is let go here: one
+ * bounds check per family, as far as its TCP header without options
+ * (SL_LOOK_LEN4/6), where each header had its own; the TCP header's
+ * length, which only a candidate needs, is left to sl_parse_plain(). A
+ * frame shorter than that (a datagram of a few bytes, or ARP, on a veth:
+ * a frame from an Ethernet wire is padded to 60 bytes) is for sl_parse().
  */
+#define SL_LOOK_LEN4 (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr))
+#define SL_LOOK_LEN6 (sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + sizeof(struct tcphdr))
+
+/*
+ * The first look's transport part, at a constant offset l4 from data (the
+ * caller checked the bounds): inlined once per family, so that every load
+ * is at a constant offset from data, with no pointer of its own to the
+ * header.
+ */
+static __always_inline __u32 sl_look_l4(void *data, __u32 l4, __u8 proto, __u32 plain)
+{
+	struct tcphdr *tcp = data + l4;
+	struct udphdr *udp = data + l4;
+	__u32 slot;
+	__u8 flags;
+
+	if (proto == IPPROTO_TCP) {
+		flags = ((__u8 *)tcp)[SL_TH_FLAGS_OFF];
+		if ((flags & (SL_TH_SYN | SL_TH_ACK | SL_TH_RST | SL_TH_FIN)) != SL_TH_SYN)
+			return SL_LOOK_PASS;
+		slot = sl_port_lookup(SL_PROTO_TCP, tcp->dest);
+	} else if (proto == IPPROTO_UDP) {
+		slot = sl_port_lookup(SL_PROTO_UDP, udp->dest);
+	} else {
+		/* IPv6: extension headers, for the walk to decide. */
+		return plain == SL_LOOK_PLAIN4 ? SL_LOOK_PASS : SL_LOOK_CLOSER;
+	}
+	if (!slot)
+		return SL_LOOK_PASS;
+	if (slot >= SL_MAX_SERVICES)
+		return SL_LOOK_CLOSER;	/* never written: sl_parse() takes it as 0 */
+	return plain | slot << SL_LOOK_SLOT_SHIFT;
+}
+
 static __always_inline __u32 sl_first_look(void *data, void *data_end)
 {
 	struct ethhdr *eth = data;
-	struct tcphdr *tcp;
-	struct udphdr *udp;
-	void *l4;
 	__be16 h_proto;
-	__u32 slot, plain;
-	__u8 proto, flags;
 
-	if ((void *)(eth + 1) > data_end)
+	if (data + SL_LOOK_LEN4 > data_end)
 		return SL_LOOK_CLOSER;
 	h_proto = *(__be16 *)((void *)eth + offsetof(struct ethhdr, h_proto));
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = (void *)(eth + 1);
 
-		if ((void *)(ip + 1) > data_end)
-			return SL_LOOK_CLOSER;
 		/* version 4, ihl 5; neither MF nor an offset */
 		if (*(__u8 *)ip != 0x45 || (ip->frag_off & bpf_htons(SL_IP_MF | SL_IP_OFFMASK)))
 			return SL_LOOK_CLOSER;
-		proto = ip->protocol;
-		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-			return SL_LOOK_PASS;
-		l4 = ip + 1;
-		plain = SL_LOOK_PLAIN4;
-	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
+		return sl_look_l4(data, sizeof(*eth) + sizeof(*ip), ip->protocol, SL_LOOK_PLAIN4);
+	}
+	if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
 
-		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
+		if (data + SL_LOOK_LEN6 > data_end || ip6->version != 6)
 			return SL_LOOK_CLOSER;
-		proto = ip6->nexthdr;
-		if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
-			return SL_LOOK_CLOSER;	/* extension headers: the walk decides */
-		l4 = ip6 + 1;
-		plain = SL_LOOK_PLAIN6;
-	} else {
-		return h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD) ?
-			       SL_LOOK_CLOSER : SL_LOOK_PASS;
+		return sl_look_l4(data, sizeof(*eth) + sizeof(*ip6), ip6->nexthdr, SL_LOOK_PLAIN6);
 	}
-	if (proto == IPPROTO_TCP) {
-		tcp = l4;
-		if ((void *)(tcp + 1) > data_end)
-			return SL_LOOK_CLOSER;
-		flags = ((__u8 *)tcp)[SL_TH_FLAGS_OFF];
-		if ((flags & (SL_TH_SYN | SL_TH_ACK | SL_TH_RST | SL_TH_FIN)) != SL_TH_SYN)
-			return SL_LOOK_PASS;
-		if (tcp->doff < 5)
-			return SL_LOOK_CLOSER;
-		slot = sl_port_slot(SL_PROTO_TCP, tcp->dest);
-	} else {
-		udp = l4;
-		if ((void *)(udp + 1) > data_end)
-			return SL_LOOK_CLOSER;
-		slot = sl_port_slot(SL_PROTO_UDP, udp->dest);
-	}
-	return slot ? plain | slot << SL_LOOK_SLOT_SHIFT : SL_LOOK_PASS;
+	return h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD) ?
+		       SL_LOOK_CLOSER : SL_LOOK_PASS;
 }
 
 static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
@@ -519,7 +545,8 @@ static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
 		return SL_P_ERROR;
 	else
 		return SL_P_PASS;
-	if (res == SL_P_JUDGE && p->l4proto == IPPROTO_TCP && sl_syn_unanswered(eth, p))
+	if (res == SL_P_JUDGE && (p->l4proto == IPPROTO_TCP ? sl_syn_unanswered(eth, p) :
+							   sl_udp_undelivered(p)))
 		return SL_P_PASS;
 	return res;
 }
@@ -528,9 +555,9 @@ static __always_inline int sl_parse(struct sl_hdrs *h, struct sl_pkt *p)
  * The parse of a candidate the first look found in a plain frame (look:
  * SL_LOOK_PLAIN4/6 and its slot): every header is at a fixed offset, and
  * what the first look checked (the versions, no IPv4 options or fragment,
- * no IPv6 extension header, a SYN without ACK, RST or FIN, doff, the
- * port's service) is not read again. The same answer as sl_parse() on
- * that frame.
+ * no IPv6 extension header, a SYN without ACK, RST or FIN, the port's
+ * service) is not read again. The same answer as sl_parse() on that frame
+ * (a TCP header shorter than 20 bytes is its parse error).
  */
 static __always_inline int sl_parse_plain(struct sl_hdrs *h, struct sl_pkt *p, __u32 look)
 {
@@ -564,7 +591,7 @@ static __always_inline int sl_parse_plain(struct sl_hdrs *h, struct sl_pkt *p, _
 	if (proto == IPPROTO_TCP) {
 		struct tcphdr *tcp = l4;
 
-		if ((void *)(tcp + 1) > data_end)
+		if ((void *)(tcp + 1) > data_end || tcp->doff < 5)
 			return SL_P_ERROR;
 		sl_take_syn(p, tcp);
 		return sl_syn_unanswered(eth, p) ? SL_P_PASS : SL_P_JUDGE;
@@ -574,7 +601,7 @@ static __always_inline int sl_parse_plain(struct sl_hdrs *h, struct sl_pkt *p, _
 		if ((void *)(udp + 1) > data_end)
 			return SL_P_ERROR;
 		sl_take_datagram(p, udp);
-		return SL_P_JUDGE;
+		return sl_udp_undelivered(p) ? SL_P_PASS : SL_P_JUDGE;
 	}
 }
 

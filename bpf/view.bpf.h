@@ -2,7 +2,8 @@
 /*
  * A service as a judged packet sees it: sl_services[slot], the daemon's
  * sl_admission[slot] if it claimed the service, and each bucket's interval
- * (1e9 / rate, a division), copied per CPU and kept until sl_gen changes.
+ * (1e9 / rate, a division) and what the limiters derive from the service
+ * (sl_view_limits), copied per CPU and kept until sl_gen changes.
  *
  * Why a copy: sl_services and sl_admission are hash maps, so that an update
  * replaces a whole value at once (abi.h), and a hash lookup is a call that
@@ -32,6 +33,9 @@
 #include "maps.bpf.h"
 
 #define SL_NSEC_PER_SEC 1000000000ull
+
+/* What the limiters work out from the copy once it is filled (limit.bpf.h). */
+static __always_inline void sl_view_limits(struct sl_view *v);
 
 static __always_inline __u64 sl_interval(__u32 rate)
 {
@@ -72,6 +76,7 @@ static __always_inline struct sl_view *sl_view_get(__u32 slot)
 	v->capped_rate = rate;
 	v->capped_interval = sl_interval(rate);
 	v->src_interval = sl_interval(svc->src_rate);
+	sl_view_limits(v);
 	v->gen = gen;
 	asm volatile("" ::: "memory");
 	v->filled = 1;

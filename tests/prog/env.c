@@ -99,32 +99,57 @@ static int mfd(struct bpf_map *m)
 	return bpf_map__fd(m);
 }
 
-/* What sluicectl does for a per-source rate: the service's own table. */
-static int src_table_ensure(__u32 slot)
+/* A table of the service in an outer map, unless it has one. */
+static int table_ensure(struct bpf_map *outer, __u32 slot, enum bpf_map_type type, __u32 key_size,
+			__u32 value_size, __u32 entries)
 {
-	int outer = mfd(env_skel->maps.sl_sources), fd, err;
+	int fd, err;
 	__u32 id;
 
-	if (bpf_map_lookup_elem(outer, &slot, &id) == 0)
+	if (bpf_map_lookup_elem(mfd(outer), &slot, &id) == 0)
 		return 0;
-	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, "sl_src_test", sizeof(struct sl_src_key),
-			    sizeof(struct sl_src_bucket), env_src_entries, NULL);
+	fd = bpf_map_create(type, "sl_src_test", key_size, value_size, entries, NULL);
 	if (fd < 0)
 		return -errno;
-	err = bpf_map_update_elem(outer, &slot, &fd, BPF_ANY);
+	err = bpf_map_update_elem(mfd(outer), &slot, &fd, BPF_ANY) ? -errno : 0;
 	close(fd);
 	return err;
 }
 
-int env_src_table_fd(__u32 slot)
+/* What sluicectl does for a per-source rate: the service's own tables,
+ * in sl_sources and sl_src_fast, and (ipv6_long) sl_sources6 (abi.h). */
+static int src_table_ensure(__u32 slot, bool ipv6_long)
+{
+	if (ipv6_long)
+		return table_ensure(env_skel->maps.sl_sources6, slot, BPF_MAP_TYPE_LRU_HASH,
+				    sizeof(struct sl_src_bkey6), sizeof(struct sl_src_bucket),
+				    env_src_entries);
+	return table_ensure(env_skel->maps.sl_sources, slot, BPF_MAP_TYPE_LRU_HASH,
+			    sizeof(struct sl_src_bkey), sizeof(struct sl_src_bucket),
+			    env_src_entries) ?:
+	       table_ensure(env_skel->maps.sl_src_fast, slot, BPF_MAP_TYPE_ARRAY, 4,
+			    sizeof(struct sl_src_slot), SL_SRC_FAST_SLOTS);
+}
+
+static int inner_fd(struct bpf_map *outer, __u32 slot)
 {
 	__u32 id;
 	int fd;
 
-	if (bpf_map_lookup_elem(mfd(env_skel->maps.sl_sources), &slot, &id))
+	if (bpf_map_lookup_elem(mfd(outer), &slot, &id))
 		return -errno;
 	fd = bpf_map_get_fd_by_id(id);
 	return fd < 0 ? -errno : fd;
+}
+
+int env_src_table_fd(__u32 slot)
+{
+	return inner_fd(env_skel->maps.sl_sources, slot);
+}
+
+int env_src_fast_fd(__u32 slot)
+{
+	return inner_fd(env_skel->maps.sl_src_fast, slot);
 }
 
 /* What every writer of sl_services or sl_admission does next (abi.h). */
@@ -143,7 +168,9 @@ int env_set_service(__u32 slot, const struct sl_service *svc)
 	int err = 0;
 
 	if (svc->src_rate)
-		err = src_table_ensure(slot);
+		err = src_table_ensure(slot, false);
+	if (!err && svc->src_rate && sl_src_prefix6_long(svc->src_prefix6))
+		err = src_table_ensure(slot, true);
 	if (!err)
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_services), &slot, svc, BPF_ANY);
 	if (!err)
@@ -253,6 +280,12 @@ int env_clear_state(void)
 		if (!err)
 			err = bpf_map_update_elem(mfd(env_skel->maps.sl_stats), &slot, zero, BPF_ANY);
 		if (!err && bpf_map_delete_elem(mfd(env_skel->maps.sl_sources), &slot) &&
+		    errno != ENOENT)
+			err = -errno;
+		if (!err && bpf_map_delete_elem(mfd(env_skel->maps.sl_sources6), &slot) &&
+		    errno != ENOENT)
+			err = -errno;
+		if (!err && bpf_map_delete_elem(mfd(env_skel->maps.sl_src_fast), &slot) &&
 		    errno != ENOENT)
 			err = -errno;
 	}

@@ -12,6 +12,7 @@
  *   env_set_service(slot, svc)         sl_services + sl_ports, in update order, and
  *                                      the slot's per-source table if it has none
  *   env_src_table_fd(slot)             a new fd of the slot's table, or -errno
+ *   env_src_fast_fd(slot)              the same for its fast table (sl_src_fast)
  *   env_set_prefix4/6(cidr, kind, cls)
  *   env_clear_prefixes()               both tries emptied
  *   env_set_admission(slot, adm)       the entry, and SL_SVC_DAEMON on the service
@@ -61,6 +62,7 @@ void env_close(void);
 int env_reset(void);
 int env_set_service(__u32 slot, const struct sl_service *svc);
 int env_src_table_fd(__u32 slot);
+int env_src_fast_fd(__u32 slot);
 int env_set_prefix4(const char *cidr, int kind, int cls);
 int env_set_prefix6(const char *cidr, int kind, int cls);
 int env_clear_prefixes(void);

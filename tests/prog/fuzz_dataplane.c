@@ -168,7 +168,11 @@ static void ref_l4(const __u8 *b, int len, struct ref *r, int l4proto, int l4len
 	r->sport = rd16(b + off);
 	r->dport = rd16(b + off + 2);
 	if (l4proto == IPPROTO_UDP) {
-		r->expect = protected_port(l4proto, r->dport) ? EXP_JUDGED : EXP_UNTOUCHED;
+		/* Linux drops IPv6 from a multicast source: never judged. */
+		r->expect = protected_port(l4proto, r->dport) &&
+					    !(r->family == 6 && r->saddr[0] == 0xff) ?
+				    EXP_JUDGED :
+				    EXP_UNTOUCHED;
 		return;
 	}
 	r->seq = rd32(b + off + 4);

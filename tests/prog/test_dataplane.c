@@ -338,6 +338,10 @@ static const struct fixture new_conn_fixtures[] = {
 	{ "IPv6 SYN from 2001:db8:2::1 (denied): refused with a RST",
 	  { V6, .dport = 443, .src = "2001:db8:2::1" }, TX, SLOT_TCP443,
 	  { .denied = 1, .rejected = 1 } },
+	{ "IPv6 UDP from ff02::1 (Linux drops it): not judged",
+	  { V6, UDP, .src = "ff02::1" }, PASS, 0, { 0 } },
+	{ "IPv6 UDP from fe80::1: judged", { V6, UDP, .src = "fe80::1" }, PASS, SLOT_UDP53,
+	  { .admitted = 1 } },
 	{ "UDP from 0.0.0.0 to 255.255.255.255 (DHCP-like): still judged",
 	  { UDP, .src = "0.0.0.0", .dst = "255.255.255.255", .mac_group = true }, PASS,
 	  SLOT_UDP53, { .admitted = 1 } },
@@ -866,6 +870,18 @@ static void test_source_bucket(void **state)
 		src_case(ps, "100.0.0.1 (same /1)", 4, "100.0.0.1", 1, ps->drop,
 			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
 
+		/* IPv6 /96, past /64: its own table (abi.h, sl_sources6). */
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(0, 0, 1, 1, 0, 96);
+		src_case(ps, "2001:db8::1:0:1 (/96)", 6, "2001:db8::1:0:1", 1, ps->pass,
+			 (struct sl_stats){ .admitted = 1 });
+		src_case(ps, "2001:db8::1:ffff:2 (same /96)", 6, "2001:db8::1:ffff:2", 1, ps->drop,
+			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
+		src_case(ps, "2001:db8::2:0:1 (other /96, same /64)", 6, "2001:db8::2:0:1", 1,
+			 ps->pass, (struct sl_stats){ .admitted = 1 });
+		src_case(ps, "198.18.0.10 beside a /96", 4, "198.18.0.10", 2, ps->drop,
+			 (struct sl_stats){ .admitted = 1, .src_bucket = 1, .dropped = 1 });
+
 		/* A source refused by its own bucket gives the service token
 		 * back: a flooding source cannot drain the service bucket. */
 		assert_int_equal(env_reset(), 0);
@@ -882,6 +898,114 @@ static void test_source_bucket(void **state)
 			 (struct sl_stats){ .admitted = 1 });
 		src_case(ps, "service bucket now empty", 4, "198.18.0.24", 1, ps->drop,
 			 (struct sl_stats){ .svc_bucket = 1, .dropped = 1 });
+	}
+}
+
+/* ---- the fast table (abi.h, sl_src_fast): where a source's bucket is ---- */
+
+/* An IPv4 /32 source's key (struct sl_src_bkey) as the data plane reads it. */
+static __u64 key4(const char *src)
+{
+	struct sl_src_bkey k = { .word = { 0xffffffff } };
+	__u64 key;
+
+	assert_int_equal(inet_pton(AF_INET, src, &k.word[1]), 1);
+	memcpy(&key, &k, sizeof(key));
+	return key;
+}
+
+static __u32 fast_index(__u64 key)
+{
+	return (__u32)((key * 0x9e3779b97f4a7c15ull) >> (64 - SL_SRC_FAST_BITS));
+}
+
+/* An address in 198.18.0.0/16 other than `not1` and `not2` whose fast
+ * slot is `idx`. */
+static void colliding4(__u32 idx, const char *not1, const char *not2, char *out)
+{
+	for (__u32 i = 1; i < 65536; i++) {
+		snprintf(out, INET_ADDRSTRLEN, "198.18.%u.%u", i >> 8, i & 255);
+		if (strcmp(out, not1) && strcmp(out, not2) && fast_index(key4(out)) == idx)
+			return;
+	}
+	fail_msg("no address of 198.18.0.0/16 in fast slot %u", idx);
+}
+
+static struct sl_src_slot fast_slot(__u32 idx)
+{
+	int fd = env_src_fast_fd(SLOT_TCP82);
+	struct sl_src_slot e;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &idx, &e), 0);
+	close(fd);
+	return e;
+}
+
+static bool in_hash_table(__u64 key)
+{
+	int fd = env_src_table_fd(SLOT_TCP82);
+	struct sl_src_bucket b;
+	bool found;
+
+	assert_true(fd >= 0);
+	found = bpf_map_lookup_elem(fd, &key, &b) == 0;
+	close(fd);
+	return found;
+}
+
+/*
+ * A new source takes its fast slot when it is free; one whose slot holds
+ * another active source goes to the hash table, each keeping a bucket of
+ * its own; a slot whose owner has been idle a second (its state set back
+ * here) is taken by the next new source, and the owner, back, gets a full
+ * bucket in the hash table.
+ */
+static void test_source_fast_table(void **state)
+{
+	const char *a = "198.18.0.10";
+	char b[INET_ADDRSTRLEN], c[INET_ADDRSTRLEN];
+	__u32 idx = fast_index(key4(a));
+	struct sl_src_slot e;
+	int k, fd;
+
+	(void)state;
+	REQUIRE_ENV();
+	colliding4(idx, a, a, b);
+	colliding4(idx, a, b, c);
+	for (k = 0; k < 2; k++) {
+		const struct progsel *ps = &progs[k];
+
+		assert_int_equal(env_reset(), 0);
+		set_tcp82(0, 0, 1, 2, 0, 0);
+		src_case(ps, "A, a free slot", 4, a, 3, ps->drop,
+			 (struct sl_stats){ .admitted = 2, .src_bucket = 1, .dropped = 1 });
+		e = fast_slot(idx);
+		assert_memory_equal(&e.key, &(__u64){ key4(a) }, 8);
+		src_case(ps, "B, the same slot, A active: a bucket of its own", 4, b, 3, ps->drop,
+			 (struct sl_stats){ .admitted = 2, .src_bucket = 1, .dropped = 1 });
+		assert_true(in_hash_table(key4(b)));
+		assert_false(in_hash_table(key4(a)));
+		src_case(ps, "A again: its bucket empty", 4, a, 1, ps->drop,
+			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
+		src_case(ps, "B again: its bucket empty", 4, b, 1, ps->drop,
+			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
+
+		/* A idle for long: its state as of boot. */
+		e = fast_slot(idx);
+		e.tat_ns = 1;
+		fd = env_src_fast_fd(SLOT_TCP82);
+		assert_int_equal(bpf_map_update_elem(fd, &idx, &e, BPF_EXIST), 0);
+		close(fd);
+		src_case(ps, "C, new, takes the idle slot", 4, c, 3, ps->drop,
+			 (struct sl_stats){ .admitted = 2, .src_bucket = 1, .dropped = 1 });
+		e = fast_slot(idx);
+		assert_memory_equal(&e.key, &(__u64){ key4(c) }, 8);
+		src_case(ps, "A back: a full bucket in the hash table", 4, a, 3, ps->drop,
+			 (struct sl_stats){ .admitted = 2, .src_bucket = 1, .dropped = 1 });
+		assert_true(in_hash_table(key4(a)));
+		src_case(ps, "B still in the hash table, empty", 4, b, 1, ps->drop,
+			 (struct sl_stats){ .src_bucket = 1, .dropped = 1 });
 	}
 }
 
@@ -1001,19 +1125,29 @@ static __u64 bucket_tat(__u32 slot)
 	return b.tat_ns;
 }
 
-/* The one per-source bucket in TCP 82's table (the tests below make one). */
+/* The one per-source bucket of TCP 82 (the tests below make one): a new
+ * source with its fast slot free goes there, not to the hash table. */
 static __u64 only_source_tat(void)
 {
-	int fd = env_src_table_fd(SLOT_TCP82);
-	struct sl_src_key k, next;
-	struct sl_src_bucket b;
+	int fd = env_src_table_fd(SLOT_TCP82), fast = env_src_fast_fd(SLOT_TCP82), n = 0;
+	struct sl_src_slot e;
+	struct sl_src_bkey k;
+	__u64 tat = 0;
+	__u32 i;
 
-	assert_true(fd >= 0);
-	assert_int_equal(bpf_map_get_next_key(fd, NULL, &k), 0);
-	assert_int_not_equal(bpf_map_get_next_key(fd, &k, &next), 0);
-	assert_int_equal(bpf_map_lookup_elem(fd, &k, &b), 0);
+	assert_true(fd >= 0 && fast >= 0);
+	assert_int_not_equal(bpf_map_get_next_key(fd, NULL, &k), 0);	/* none there */
+	for (i = 0; i < SL_SRC_FAST_SLOTS; i++) {
+		assert_int_equal(bpf_map_lookup_elem(fast, &i, &e), 0);
+		if (e.key.word[0] || e.key.word[1]) {
+			n++;
+			tat = e.tat_ns;
+		}
+	}
+	assert_int_equal(n, 1);
 	close(fd);
-	return b.tat_ns;
+	close(fast);
+	return tat;
 }
 
 /*
@@ -1475,6 +1609,7 @@ int main(void)
 		cmocka_unit_test_setup(test_service_bucket, setup),
 		cmocka_unit_test_setup(test_admission_and_stale, setup),
 		cmocka_unit_test_setup(test_source_bucket, setup),
+		cmocka_unit_test_setup(test_source_fast_table, setup),
 		cmocka_unit_test_setup(test_source_conns, setup),
 		cmocka_unit_test_setup(test_limit_change, setup),
 		cmocka_unit_test_setup(test_source_refusal_leaves_service_bucket, setup),

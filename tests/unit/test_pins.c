@@ -34,6 +34,8 @@ static const struct {
 	{ SL_MAP_GEN, BPF_MAP_TYPE_ARRAY, 4, 8, 1 },
 	{ SL_MAP_BUCKETS, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bucket), SL_MAX_SERVICES },
 	{ SL_MAP_SOURCES, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
+	{ SL_MAP_SOURCES6, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
+	{ SL_MAP_SRC_FAST, BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
 	{ SL_MAP_PREFIX4, BPF_MAP_TYPE_LPM_TRIE, 8, 4, 16384 },
 	{ SL_MAP_PREFIX6, BPF_MAP_TYPE_LPM_TRIE, 20, 4, 16384 },
 	{ SL_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(struct sl_stats), SL_MAX_SERVICES },
@@ -167,7 +169,7 @@ static void test_ok(void **state)
 	(void)state;
 	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), 0);
 	assert_int_equal(p.config_fd, FD_BASE);
-	assert_int_equal(p.stats_fd, FD_BASE + 9);
+	assert_int_equal(p.stats_fd, FD_BASE + 11);	/* the 12th of the fake maps */
 	assert_int_equal(p.abi_version, SL_ABI_VERSION);
 	assert_int_equal(p.sources_max, 1000);
 	assert_string_equal(p.dir, "/sys/fs/bpf/t");

@@ -34,8 +34,8 @@ struct fake_map {
 	unsigned char *values[MAX_ENTRIES];
 };
 
-enum { M_CONFIG, M_PORTS, M_SERVICES, M_ADMISSION, M_GEN, M_BUCKETS, M_SOURCES, M_PREFIX4,
-       M_PREFIX6, M_STATS, M__COUNT };
+enum { M_CONFIG, M_PORTS, M_SERVICES, M_ADMISSION, M_GEN, M_BUCKETS, M_SOURCES, M_SOURCES6,
+       M_SRC_FAST, M_PREFIX4, M_PREFIX6, M_STATS, M__COUNT };
 
 static struct fake_map maps[M__COUNT];
 static char oplog[64][64];
@@ -191,9 +191,18 @@ int __wrap_bpf_map_create(enum bpf_map_type type, const char *name, __u32 key_si
 			  __u32 value_size, __u32 max_entries, const void *opts)
 {
 	(void)opts;
-	assert_int_equal(type, BPF_MAP_TYPE_LRU_HASH);
-	assert_int_equal(key_size, sizeof(struct sl_src_key));
-	assert_int_equal(value_size, sizeof(struct sl_src_bucket));
+	if (!strncmp(name, "sl_srcf_", 8)) {	/* sl_src_fast's (abi.h) */
+		assert_int_equal(type, BPF_MAP_TYPE_ARRAY);
+		assert_int_equal(key_size, 4);
+		assert_int_equal(value_size, sizeof(struct sl_src_slot));
+		assert_int_equal(max_entries, SL_SRC_FAST_SLOTS);
+	} else {	/* sl_sources' tables, or sl_sources6's */
+		assert_int_equal(type, BPF_MAP_TYPE_LRU_HASH);
+		assert_int_equal(key_size, strncmp(name, "sl_src6_", 8) ?
+						   sizeof(struct sl_src_bkey) :
+						   sizeof(struct sl_src_bkey6));
+		assert_int_equal(value_size, sizeof(struct sl_src_bucket));
+	}
 	if (nops < 64)
 		snprintf(oplog[nops++], sizeof(oplog[0]), "create %s %u", name, max_entries);
 	return 9000;
@@ -224,6 +233,8 @@ static int setup(void **state)
 	def(M_BUCKETS, "buckets", true, false, 4, sizeof(struct sl_bucket));
 	/* An ARRAY_OF_MAPS: slot -> table; an empty slot reads ENOENT. */
 	def(M_SOURCES, "sources", false, false, 4, 4);
+	def(M_SOURCES6, "sources6", false, false, 4, 4);
+	def(M_SRC_FAST, "src_fast", false, false, 4, 4);
 	def(M_PREFIX4, "prefix4", false, false, sizeof(struct sl_lpm4_key),
 	    sizeof(struct sl_prefix_rule));
 	def(M_PREFIX6, "prefix6", false, false, sizeof(struct sl_lpm6_key),
@@ -237,6 +248,8 @@ static int setup(void **state)
 	pins.gen_fd = FD_BASE + M_GEN;
 	pins.buckets_fd = FD_BASE + M_BUCKETS;
 	pins.sources_fd = FD_BASE + M_SOURCES;
+	pins.sources6_fd = FD_BASE + M_SOURCES6;
+	pins.src_fast_fd = FD_BASE + M_SRC_FAST;
 	pins.prefix4_fd = FD_BASE + M_PREFIX4;
 	pins.prefix6_fd = FD_BASE + M_PREFIX6;
 	pins.stats_fd = FD_BASE + M_STATS;
@@ -515,8 +528,9 @@ static void test_service_add_order(void **state)
 	assert_int_equal(maps[M_SOURCES].n, 1);	/* slot 2's table stays */
 }
 
-/* A per-source rate has a table of its own, made before the service
- * that uses it and freed when the rate or the service goes. */
+/* A per-source rate has tables of its own (the LRU and its fast table),
+ * made before the service that uses them and freed when the rate or the
+ * service goes. */
 static void test_service_per_source_table(void **state)
 {
 	struct sl_service s;
@@ -527,40 +541,113 @@ static void test_service_per_source_table(void **state)
 	sl_service_defaults(&s, SL_PROTO_TCP, 8080);
 	s.src_rate = s.src_burst = 10;
 	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
-	assert_int_equal(nops, 7);
+	assert_int_equal(nops, 9);
 	assert_string_equal(oplog[2], "create sl_src_1 1000");
 	assert_string_equal(oplog[3], "update sources 1");	/* replaces table 77 */
-	assert_string_equal(oplog[4], "update services 1");
-	assert_string_equal(oplog[5], "update gen 0");
-	assert_string_equal(oplog[6], "update ports 8080");
+	assert_string_equal(oplog[4], "create sl_srcf_1 4096");
+	assert_string_equal(oplog[5], "update src_fast 1");
+	assert_string_equal(oplog[6], "update services 1");
+	assert_string_equal(oplog[7], "update gen 0");
+	assert_string_equal(oplog[8], "update ports 8080");
 
 	s.src_rate = s.src_burst = 0;
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
-	assert_int_equal(nops, 3);
+	assert_int_equal(nops, 4);
 	assert_string_equal(oplog[0], "update services 1");
 	assert_string_equal(oplog[1], "update gen 0");
 	assert_string_equal(oplog[2], "delete sources 1");
+	assert_string_equal(oplog[3], "delete src_fast 1");
 
 	s.src_rate = s.src_burst = 5;
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
-	assert_int_equal(nops, 4);
+	assert_int_equal(nops, 6);
 	assert_string_equal(oplog[0], "create sl_src_1 1000");
 	assert_string_equal(oplog[1], "update sources 1");
-	assert_string_equal(oplog[2], "update services 1");
-	assert_string_equal(oplog[3], "update gen 0");
+	assert_string_equal(oplog[2], "create sl_srcf_1 4096");
+	assert_string_equal(oplog[3], "update src_fast 1");
+	assert_string_equal(oplog[4], "update services 1");
+	assert_string_equal(oplog[5], "update gen 0");
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
-	assert_int_equal(nops, 2);	/* the table is kept, buckets and all */
+	assert_int_equal(nops, 2);	/* the tables are kept, buckets and all */
 
 	nops = 0;
 	assert_int_equal(sl_service_del(&pins, slot), 0);
-	assert_int_equal(nops, 4);
+	assert_int_equal(nops, 5);
 	assert_string_equal(oplog[1], "delete services 1");
 	assert_string_equal(oplog[2], "delete sources 1");
-	assert_string_equal(oplog[3], "update gen 0");
+	assert_string_equal(oplog[3], "delete src_fast 1");
+	assert_string_equal(oplog[4], "update gen 0");
 	assert_int_equal(maps[M_SOURCES].n, 0);
+	assert_int_equal(maps[M_SRC_FAST].n, 0);
+}
+
+/* A long IPv6 prefix keeps its IPv6 sources in a third table
+ * (sl_sources6); a prefix change gives new tables, since the keys hold
+ * no prefix length (abi.h). */
+static void test_service_per_source_prefixes(void **state)
+{
+	struct sl_service s;
+	uint32_t slot = 0;
+
+	(void)state;
+	sl_service_defaults(&s, SL_PROTO_TCP, 8080);
+	s.src_rate = s.src_burst = 10;
+	s.src_prefix6 = 128;
+	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
+	assert_int_equal(nops, 11);
+	assert_string_equal(oplog[2], "create sl_src_1 1000");
+	assert_string_equal(oplog[3], "update sources 1");
+	assert_string_equal(oplog[4], "create sl_srcf_1 4096");
+	assert_string_equal(oplog[5], "update src_fast 1");
+	assert_string_equal(oplog[6], "create sl_src6_1 1000");
+	assert_string_equal(oplog[7], "update sources6 1");
+	assert_string_equal(oplog[8], "update services 1");
+	assert_string_equal(oplog[9], "update gen 0");
+	assert_string_equal(oplog[10], "update ports 8080");
+
+	nops = 0;
+	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
+	assert_int_equal(nops, 2);	/* the same prefixes: the tables kept */
+
+	s.src_prefix4 = 24;
+	nops = 0;
+	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
+	assert_int_equal(nops, 8);	/* another prefix: all made afresh, first */
+	assert_string_equal(oplog[0], "create sl_src_1 1000");
+	assert_string_equal(oplog[1], "update sources 1");
+	assert_string_equal(oplog[2], "create sl_srcf_1 4096");
+	assert_string_equal(oplog[3], "update src_fast 1");
+	assert_string_equal(oplog[4], "create sl_src6_1 1000");
+	assert_string_equal(oplog[5], "update sources6 1");
+	assert_string_equal(oplog[6], "update services 1");
+	assert_string_equal(oplog[7], "update gen 0");
+
+	s.src_prefix6 = 64;
+	nops = 0;
+	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
+	assert_int_equal(nops, 7);	/* /64: no long table, dropped after the service */
+	assert_string_equal(oplog[4], "update services 1");
+	assert_string_equal(oplog[5], "update gen 0");
+	assert_string_equal(oplog[6], "delete sources6 1");
+	assert_int_equal(maps[M_SOURCES6].n, 0);
+
+	s.src_prefix6 = 65;
+	assert_int_equal(sl_service_set(&pins, slot, &s), 0);
+	assert_int_equal(maps[M_SOURCES6].n, 1);
+	nops = 0;
+	assert_int_equal(sl_service_del(&pins, slot), 0);
+	assert_int_equal(nops, 6);
+	assert_string_equal(oplog[1], "delete services 1");
+	assert_string_equal(oplog[2], "delete sources 1");
+	assert_string_equal(oplog[3], "delete src_fast 1");
+	assert_string_equal(oplog[4], "delete sources6 1");
+	assert_string_equal(oplog[5], "update gen 0");
+	assert_int_equal(maps[M_SOURCES].n, 0);
+	assert_int_equal(maps[M_SRC_FAST].n, 0);
+	assert_int_equal(maps[M_SOURCES6].n, 0);
 }
 
 static void test_service_add_exists_writes_nothing(void **state)
@@ -737,6 +824,7 @@ int main(void)
 		T(test_service_check),
 		T(test_service_add_order),
 		T(test_service_per_source_table),
+		T(test_service_per_source_prefixes),
 		T(test_service_add_exists_writes_nothing),
 		T(test_slot_allocation),
 		T(test_service_add_rollback),

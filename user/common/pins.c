@@ -47,6 +47,8 @@ static const struct map_spec specs[] = {
 	{ SL_MAP_BUCKETS, FD(buckets_fd), BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_bucket),
 	  SL_MAX_SERVICES },
 	{ SL_MAP_SOURCES, FD(sources_fd), BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
+	{ SL_MAP_SOURCES6, FD(sources6_fd), BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
+	{ SL_MAP_SRC_FAST, FD(src_fast_fd), BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, SL_MAX_SERVICES },
 	{ SL_MAP_PREFIX4, FD(prefix4_fd), BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm4_key),
 	  sizeof(struct sl_prefix_rule), 0 },
 	{ SL_MAP_PREFIX6, FD(prefix6_fd), BPF_MAP_TYPE_LPM_TRIE, sizeof(struct sl_lpm6_key),

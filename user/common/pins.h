@@ -81,6 +81,8 @@ struct sl_pins {
 	int gen_fd;
 	int buckets_fd;
 	int sources_fd;
+	int sources6_fd;
+	int src_fast_fd;
 	int prefix4_fd;
 	int prefix6_fd;
 	int stats_fd;

@@ -332,28 +332,84 @@ static int delete_ok_missing(int fd, const char *map, __u32 key)
 }
 
 /*
- * The service's own table of per-source buckets (abi.h): a fresh LRU of
- * sl_config.src_entries entries put in sl_sources[slot]. Made before the
- * service that uses it is written; the outer map holds the only
- * reference, so replacing or deleting the entry frees the old table and
- * every bucket of an earlier service in the slot with it.
+ * The service's own tables of per-source buckets (abi.h): a fresh LRU of
+ * sl_config.src_entries entries put in sl_sources[slot], a zeroed fast
+ * table in sl_src_fast[slot], and for a long IPv6 prefix another LRU in
+ * sl_sources6[slot]. Made before the service that
+ * uses them is written; the outer maps hold the only references, so
+ * replacing or deleting an entry frees the old table and every bucket of
+ * an earlier service (or prefix) in the slot with it.
  */
-static int src_table_new(const struct sl_pins *p, uint32_t slot)
+enum src_table_kind { SRC_TABLE, SRC_TABLE6, SRC_FAST };
+
+static int src_table_new(const struct sl_pins *p, int outer_fd, const char *outer, uint32_t slot,
+			 enum src_table_kind kind)
 {
 	char name[16];
 	int fd, err;
 
-	snprintf(name, sizeof(name), "sl_src_%u", slot);
-	fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name, sizeof(struct sl_src_key),
-			    sizeof(struct sl_src_bucket), p->sources_max, NULL);
+	snprintf(name, sizeof(name), kind == SRC_TABLE ? "sl_src_%u" :
+				     kind == SRC_TABLE6 ? "sl_src6_%u" : "sl_srcf_%u", slot);
+	if (kind == SRC_FAST)	/* zeroed: every slot free */
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, name, 4, sizeof(struct sl_src_slot),
+				    SL_SRC_FAST_SLOTS, NULL);
+	else
+		fd = bpf_map_create(BPF_MAP_TYPE_LRU_HASH, name,
+				    kind == SRC_TABLE6 ? sizeof(struct sl_src_bkey6) :
+							 sizeof(struct sl_src_bkey),
+				    sizeof(struct sl_src_bucket), p->sources_max, NULL);
 	if (fd < 0) {
 		err = -errno;
-		pr_err("cannot create the per-source table of slot %u (%u entries): %s", slot,
-		       p->sources_max, strerror(errno));
+		pr_err("cannot create the per-source table %s of slot %u (%u entries): %s", outer,
+		       slot, p->sources_max, strerror(errno));
 		return err;
 	}
-	err = update(p->sources_fd, SL_MAP_SOURCES, slot, &fd, BPF_ANY);
+	err = update(outer_fd, outer, slot, &fd, BPF_ANY);
 	close(fd);
+	return err;
+}
+
+static bool src_table_exists(int outer_fd, uint32_t slot)
+{
+	__u32 key = slot, id;
+
+	return bpf_map_lookup_elem(outer_fd, &key, &id) == 0;
+}
+
+static bool src_tables_long(const struct sl_service *svc)
+{
+	return svc->src_rate && sl_src_prefix6_long(svc->src_prefix6);
+}
+
+/*
+ * The tables svc needs, made afresh (fresh), or only where missing. What
+ * it no longer needs is dropped by src_tables_drop(), after the service
+ * is written.
+ */
+static int src_tables_make(const struct sl_pins *p, uint32_t slot, const struct sl_service *svc,
+			   bool fresh)
+{
+	int err = 0;
+
+	if (svc->src_rate && (fresh || !src_table_exists(p->sources_fd, slot)))
+		err = src_table_new(p, p->sources_fd, SL_MAP_SOURCES, slot, SRC_TABLE);
+	if (!err && svc->src_rate && (fresh || !src_table_exists(p->src_fast_fd, slot)))
+		err = src_table_new(p, p->src_fast_fd, SL_MAP_SRC_FAST, slot, SRC_FAST);
+	if (!err && src_tables_long(svc) && (fresh || !src_table_exists(p->sources6_fd, slot)))
+		err = src_table_new(p, p->sources6_fd, SL_MAP_SOURCES6, slot, SRC_TABLE6);
+	return err;
+}
+
+static int src_tables_drop(const struct sl_pins *p, uint32_t slot, const struct sl_service *svc)
+{
+	int err = 0;
+
+	if (!svc || !svc->src_rate)
+		err = delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
+	if (!err && (!svc || !svc->src_rate))
+		err = delete_ok_missing(p->src_fast_fd, SL_MAP_SRC_FAST, slot);
+	if (!err && (!svc || !src_tables_long(svc)))
+		err = delete_ok_missing(p->sources6_fd, SL_MAP_SOURCES6, slot);
 	return err;
 }
 
@@ -373,13 +429,6 @@ int sl_gen_bump(const struct sl_pins *p)
 		return err;
 	}
 	return update(p->gen_fd, SL_MAP_GEN, 0, &gen, BPF_ANY);
-}
-
-static bool src_table_exists(const struct sl_pins *p, uint32_t slot)
-{
-	__u32 key = slot, id;
-
-	return bpf_map_lookup_elem(p->sources_fd, &key, &id) == 0;
 }
 
 int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32_t *slot_out)
@@ -421,9 +470,10 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 	err = delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);
 	if (err)
 		goto out;
-	/* No buckets of an earlier service in the slot: a new table, or none. */
-	err = svc->src_rate ? src_table_new(p, slot) :
-			      delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
+	/* No buckets of an earlier service in the slot: new tables, or none. */
+	err = src_tables_make(p, slot, svc, true);
+	if (!err)
+		err = src_tables_drop(p, slot, svc);
 	if (!err)
 		err = purge_slot(p->src_quota_fd, SL_MAP_SRC_QUOTA, slot);
 	if (!err)
@@ -452,22 +502,29 @@ out:
 
 int sl_service_set(const struct sl_pins *p, uint32_t slot, const struct sl_service *svc)
 {
+	struct sl_service old;
+	bool fresh;
 	int err;
 
-	/* A per-source rate turned on: its table first (abi.h). */
-	if (svc->src_rate && !src_table_exists(p, slot)) {
-		err = src_table_new(p, slot);
-		if (err)
-			return err;
-	}
+	/*
+	 * A per-source rate turned on: its tables first (abi.h). New ones too
+	 * when a source prefix changes: the keys hold no prefix length, and
+	 * the buckets of the old prefixes must not be taken for the new.
+	 */
+	err = sl_service_get(p, slot, &old);
+	if (err && err != -ENOENT)
+		return err;
+	fresh = err == -ENOENT || old.src_prefix4 != svc->src_prefix4 ||
+		old.src_prefix6 != svc->src_prefix6;
+	err = src_tables_make(p, slot, svc, fresh);
+	if (err)
+		return err;
 	/* A hash update swaps the whole element (RCU): never half written. */
 	err = update(p->services_fd, SL_MAP_SERVICES, slot, svc, BPF_EXIST);
 	if (!err)
 		err = sl_gen_bump(p);
-	if (err || svc->src_rate)
-		return err;
-	/* Turned off (or never on): the table's memory back. */
-	return delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
+	/* Turned off (or never on): the tables' memory back. */
+	return err ? err : src_tables_drop(p, slot, svc);
 }
 
 int sl_service_del(const struct sl_pins *p, uint32_t slot)
@@ -490,7 +547,7 @@ int sl_service_del(const struct sl_pins *p, uint32_t slot)
 	err = delete_ok_missing(p->services_fd, SL_MAP_SERVICES, slot);
 	if (err)
 		return err;
-	err = delete_ok_missing(p->sources_fd, SL_MAP_SOURCES, slot);
+	err = src_tables_drop(p, slot, NULL);
 	if (err)
 		return err;
 	err = delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);

@@ -21,14 +21,16 @@
  *   sl_service_find(p, proto, port, &slot)   -ENOENT if not a service
  *   sl_service_get(p, slot, &svc)
  *   sl_service_add(p, &svc, &slot)           free slot, zero its counters
- *                                            and buckets, a fresh per-source
- *                                            table, no per-source entries
+ *                                            and buckets, fresh per-source
+ *                                            tables, no per-source entries
  *                                            (quota, seen, open connections)
  *                                            of an earlier service, services,
  *                                            ports
  *   sl_service_set(p, slot, &svc)            replace the whole value (and
  *                                            make or free the per-source
- *                                            table as the rate needs)
+ *                                            tables as the rate and the
+ *                                            prefixes need: new ones when
+ *                                            a prefix changes)
  *   sl_service_del(p, slot)                  ports, then services
  *   sl_service_list(p, out, max, &n)         sorted by protocol and port
  *   sl_gen_bump(p)                           a new sl_gen: after any other

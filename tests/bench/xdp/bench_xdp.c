@@ -222,11 +222,10 @@ sources:
 	if (fd < 0)
 		return err ?: fd;
 	for (i = 0; i < n && !err; i++) {
-		struct sl_src_key k = { .slot = SLOT_SRCFULL, .family = 4, .prefixlen = 32 };
+		/* IPv4 100.x.y.z/32 (abi.h: struct sl_src_bkey) */
+		struct sl_src_bkey k = { .word = { 0xffffffff, htonl(100u << 24 | i) } };
 		struct sl_src_bucket b = { .tat_ns = 0 };
 
-		k.addr[0] = 100;
-		memcpy(k.addr + 1, &i, 3);
 		err = bpf_map_update_elem(fd, &k, &b, BPF_ANY);
 	}
 	close(fd);
@@ -467,13 +466,12 @@ static int bench_parts(int empty_fd)
 		err = bpf_map_update_elem(bpf_map__fd(pt->maps.pt_lpm), &lk, &rule, BPF_ANY);
 	}
 	for (i = 0; i < SL_SOURCES_DEFAULT && !err; i++) {
-		struct sl_src_key sk = { .slot = 9, .family = 4, .prefixlen = 32 };
+		/* IPv4 100.x.y.z/32 (abi.h: struct sl_src_bkey) */
+		struct sl_src_bkey sk = { .word = { 0xffffffff, htonl(100u << 24 | i) } };
 		struct sl_src_bucket b = { 0 };
 
-		sk.addr[0] = 100;
-		memcpy(sk.addr + 1, &i, 3);
 		if (i == SL_SOURCES_DEFAULT - 1)	/* the one looked up, inserted last */
-			memcpy(sk.addr, &addr, 4);
+			sk.word[1] = addr;
 		err = bpf_map_update_elem(bpf_map__fd(pt->maps.pt_lru), &sk, &b, BPF_ANY);
 	}
 	if (err) {

@@ -31,7 +31,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SL_SOURCES_DEFAULT);
-	__type(key, struct sl_src_key);
+	__type(key, struct sl_src_bkey);
 	__type(value, struct sl_src_bucket);
 } pt_lru SEC(".maps");
 
@@ -135,10 +135,9 @@ int pt_lpm_lookup(struct xdp_md *ctx)
 SEC("xdp")
 int pt_lru_lookup(struct xdp_md *ctx)
 {
-	struct sl_src_key k = { .slot = 9, .family = 4, .prefixlen = 32 };
+	struct sl_src_bkey k = { .word = { 0xffffffff, pt_addr4 } };	/* IPv4 (abi.h) */
 
 	(void)ctx;
-	__builtin_memcpy(k.addr, (const void *)&pt_addr4, 4);
 	if (bpf_map_lookup_elem(&pt_lru, &k))
 		pt_sink++;
 	return XDP_PASS;
