@@ -4,6 +4,13 @@
 
 comma   := ,
 BUILD   ?= build$(if $(SAN),-$(subst $(comma),-,$(SAN)))
+# One spelling of every object's path: the compiler's dependency files
+# name their target as it was spelled, and a build run once with an
+# absolute BUILD (the test and benchmark scripts pass one) and once with
+# the relative default had .d files whose targets make did not know, so
+# a changed header rebuilt nothing (a stale main.o read struct sld at
+# old offsets and crashed).
+override BUILD := $(abspath $(BUILD))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 SAN     ?=
