@@ -79,20 +79,20 @@ deps:
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)BUILD=$(abspath $(BUILD)) TEST_LOGDIR=$(BUILD)/test-logs tests/run.sh $(TEST_PROGS)
+	$(Q)BUILD=$(BUILD) TEST_LOGDIR=$(BUILD)/test-logs tests/run.sh $(TEST_PROGS)
 
 # The daemon and namespace tests ROUNDS times (20) in a row beside BESIDE
 # (stress: stress-ng --cpu 1; make: a make -j2 of a scratch clone; none).
 test-loaded: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)BUILD=$(abspath $(BUILD)) tests/repeat.sh $(or $(ROUNDS),20) $(or $(BESIDE),stress)
+	$(Q)BUILD=$(BUILD) tests/repeat.sh $(or $(ROUNDS),20) $(or $(BESIDE),stress)
 
 # The deliberate breaks of tests/mutants/: each patch applied to a scratch
 # clone of HEAD, built, and the test program it names run, which must fail
 # in the case(s) it names (MUTANTS="name ..." for some). A build per
 # mutant: not part of `make test`; run it at nice 19 on a shared machine.
 test-mutants: deps
-	$(Q)BUILD=$(abspath $(BUILD)) tests/mutants/run.sh $(MUTANTS)
+	$(Q)BUILD=$(BUILD) tests/mutants/run.sh $(MUTANTS)
 
 # The data-plane fuzzer's long run: FUZZ_PACKETS (10M) through XDP and TC,
 # seed printed; FUZZ_SEED=N reruns one.
@@ -115,7 +115,7 @@ bench-overload: deps
 
 bench-proxy: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-proxy.sh
+	$(Q)BUILD=$(BUILD) scripts/bench-proxy.sh
 
 bench-guard: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -123,7 +123,7 @@ bench-guard: deps
 
 bench-conns: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)BUILD=$(abspath $(BUILD)) scripts/bench-conns.sh
+	$(Q)BUILD=$(BUILD) scripts/bench-conns.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -21,7 +21,7 @@ TEST_PROGS += tests/unit/test_install.sh
 export SL_TEST_SAN := $(SAN)
 
 # The end-to-end test runs the sluicectl of this build (SAN builds too).
-export SL_TEST_SLUICECTL := $(abspath $(SLUICECTL))
+export SL_TEST_SLUICECTL := $(SLUICECTL)
 
 $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRCS)): CFLAGS += $(SL_USER_CFLAGS)
 
