@@ -139,10 +139,24 @@ time.sleep(300)'
 	ctl service del $QSVC >/dev/null
 }
 
-# time_waits: the peers of the closing service's sockets in TIME_WAIT.
-# They last 60 s, so a case counts those that were not there before it.
-time_waits() { srv ss -Htn state time-wait "( sport = :$CPORT )" | awk '{ print $NF }' | sort; }
-new_time_waits() { time_waits | comm -13 "$TMP/tw0" - | wc -l; }
+# new_time_waits: the closing service's sockets that went into TIME_WAIT
+# since the case began (CASE_T0, in $SECONDS): those whose 60 s timer has
+# more left than the case has run, plus a second. Not those whose peer
+# was not in TIME_WAIT before: a client port reused from the previous
+# mode's case takes over its TIME_WAIT, and the new one has the old peer.
+new_time_waits() {
+	srv ss -Htno state time-wait "( sport = :$CPORT )" |
+		awk -v left=$((60 - (SECONDS - CASE_T0) - 1)) '
+			match($0, /timewait,[0-9]+(sec|min)/) {
+				v = substr($0, RSTART + 9, RLENGTH - 9)
+				n = v + 0
+				if (v ~ /min/)
+					n *= 60
+				if (n >= left)
+					c++
+			}
+			END { print c + 0 }'
+}
 new_time_waits_reach() { (($(new_time_waits) >= $1)); }
 
 # The server closes first: its side is orphaned in FIN_WAIT2, then in
@@ -151,7 +165,7 @@ case_time_wait() {
 	local m=$1
 	ctl service del $CSVC >/dev/null 2>&1
 	ctl service add $CSVC --per-source-conns $LIMIT --action "$ACTION" >/dev/null 2>&1
-	time_waits >"$TMP/tw0"
+	CASE_T0=$SECONDS
 	hold_start $CLI4 $SRV4 $CPORT 5
 	t_expect "$m/time-wait: connections the service closes at once" "opened refused" \
 		"$OPENED $REFUSED" "5 0"
