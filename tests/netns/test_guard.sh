@@ -127,7 +127,7 @@ UNSTEADY=	# why the capacity did not hold in this case, if it did not
 # of its children it has waited for (0: gone).
 proc_ticks() {
 	sed 's/.*) //' /proc/"$1"/stat 2>/dev/null |
-		awk -v c="${2:-}" '{ print c ? $14 + $15 : $12 + $13 }' || echo 0
+		awk -v c="${2:-}" '{ t = c ? $14 + $15 : $12 + $13 } END { print t + 0 }'
 }
 others_cpu() {
 	local machine
