@@ -439,8 +439,8 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
  * extension headers, then TCP or UDP, all inside [data, data_end).
  * SL_LOOK_PASS if such a frame is surely not a candidate: TCP other than a
  * SYN without ACK, RST or FIN, a SYN or a datagram to an unprotected port,
- * or neither IP nor a VLAN tag. sl_parse() would pass it too,
- * without counting it. A SYN or a datagram to a protected port is
+ * or neither IP nor a VLAN tag. sl_parse() would pass it too, without
+ * counting it. A SYN or a datagram to a protected port is
  * SL_LOOK_PLAIN4/6 with its slot, for sl_parse_plain() to take without
  * reading again what was read here. SL_LOOK_CLOSER is every other frame,
  * for sl_parse(), which alone decides. The entries run this first, so what
@@ -466,8 +466,8 @@ static __always_inline int sl_parse_ipv6(struct sl_hdrs *h, struct sl_pkt *p,
  *    without reading sl_ports. (The port first saved ~0.5 ns on a SYN to
  *    an unprotected port and cost ~1 ns on every ACK to a protected one.)
  * The 32-bit loads are at 2 mod 4 from an IP-aligned frame: fine where the
- * kernel has efficient unaligned access (x86, arm64), the only places the
- * verifier lets a program load them.
+ * kernel has efficient unaligned access (x86, arm64); elsewhere the
+ * verifier would refuse them.
  */
 #define SL_LOOK_LEN4 (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct tcphdr))
 #define SL_LOOK_LEN6 (sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + sizeof(struct tcphdr))

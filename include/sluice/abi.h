@@ -134,9 +134,11 @@ enum sl_proto {
 static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	port_host_order = __builtin_bswap16(port_host_order);
+	__u16 port_as_sent = __builtin_bswap16(port_host_order);
+#else
+	__u16 port_as_sent = port_host_order;
 #endif
-	return (__u32)proto * 65536u + port_host_order;
+	return (__u32)proto * 65536u + port_as_sent;
 }
 
 /* An sl_ports entry is one byte: every slot must fit in it. */
