@@ -61,15 +61,13 @@ const volatile __u32 sl_conns_netns = 0;
 static __always_inline bool sl_conns_key(const struct sock *sk, struct sl_src_key *k)
 {
 	__u16 port = sk->__sk_common.skc_num;
-	__u32 pkey = sl_port_key(SL_PROTO_TCP, port), slot;
 	const struct sl_service *svc;
 	struct sl_pkt p = {};
-	__u32 *slotp;
+	__u32 slot;
 
-	slotp = bpf_map_lookup_elem(&sl_ports, &pkey);
-	if (!slotp || !*slotp)
+	slot = sl_port_slot(SL_PROTO_TCP, bpf_htons(port));
+	if (!slot)
 		return false;
-	slot = *slotp;
 	if (sk->sk_protocol != SL_IPPROTO_TCP || sl_sock_netns(sk) != sl_conns_netns)
 		return false;
 	svc = bpf_map_lookup_elem(&sl_services, &slot);

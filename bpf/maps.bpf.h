@@ -19,13 +19,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_config SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SL_PORT_KEYS);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_ports SEC(".maps");
+/*
+ * sl_ports (abi.h): the service slot of each (proto, port), indexed by
+ * sl_port_key(). A global, so the object's .bss map, which the loader pins
+ * as sl_ports: the program reads it with one load at a constant address
+ * plus the port, where a map lookup costs a key stored to the stack, a
+ * bounds check and a NULL test, and the registers saved around it (the
+ * first look of every packet reads it; see parse.bpf.h). The only .bss
+ * variable: the pin is the whole .bss, and the loader checks its size.
+ */
+__u8 sl_port_slots[SL_PORT_KEYS];
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

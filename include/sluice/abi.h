@@ -11,7 +11,11 @@
  * Maps (pinned by name under the pin dir, /sys/fs/bpf/sluice by default):
  *
  *   sl_config    ARRAY[1]            struct sl_config     global: ABI version, static level, clock
- *   sl_ports     ARRAY[SL_PORT_KEYS] __u32 slot           (proto, port) -> service slot, 0 = unprotected
+ *   sl_ports     ARRAY[1] __u8[SL_PORT_KEYS]  (proto, port) -> service slot, 0 = unprotected:
+ *                the program's .bss (one variable, sl_port_slots), which it
+ *                reads without a helper call; indexed by sl_port_key(), the
+ *                port as the packet carries it (network byte order). User
+ *                space reads and writes single bytes of the pin's mmap.
  *   sl_services  HASH  __u32 slot -> struct sl_service    per-service limits (CLI-owned)
  *   sl_admission HASH  __u32 slot -> struct sl_admission  daemon-owned adaptive limits + heartbeat
  *   sl_gen       ARRAY[1] __u64      a new value after every write to sl_services,
@@ -82,7 +86,7 @@
 
 #define SL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-#define SL_ABI_VERSION 6
+#define SL_ABI_VERSION 7
 
 #define SL_MAX_SERVICES   256
 #define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
@@ -121,10 +125,24 @@ enum sl_proto {
 	SL_PROTO_UDP = 1,
 };
 
+/*
+ * The index of (proto, port) in sl_ports: the port in network byte order,
+ * as a 16-bit load from the packet reads it, so the data plane indexes
+ * with what it loaded (no byte swap, and a value the verifier knows is
+ * below 65536).
+ */
 static inline __u32 sl_port_key(enum sl_proto proto, __u16 port_host_order)
 {
-	return (__u32)proto * 65536u + port_host_order;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	__u16 port_as_sent = __builtin_bswap16(port_host_order);
+#else
+	__u16 port_as_sent = port_host_order;
+#endif
+	return (__u32)proto * 65536u + port_as_sent;
 }
+
+/* An sl_ports entry is one byte: every slot must fit in it. */
+SL_STATIC_ASSERT(SL_MAX_SERVICES <= 256, "sl_ports holds slots as __u8");
 
 /*
  * Decision counters. Every packet the data plane judges (a new connection

@@ -175,8 +175,8 @@ int env_set_service(__u32 slot, const struct sl_service *svc)
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_services), &slot, svc, BPF_ANY);
 	if (!err)
 		err = gen_bump();
-	if (!err)
-		err = bpf_map_update_elem(mfd(env_skel->maps.sl_ports), &key, &slot, BPF_ANY);
+	if (!err)	/* sl_ports is the object's .bss, mapped here (abi.h) */
+		env_skel->bss->sl_port_slots[key] = (__u8)slot;
 	return err;
 }
 

@@ -188,6 +188,12 @@ static const struct fixture parse_fixtures[] = {
 	{ "UDP to a UDP service", { UDP }, PASS, SLOT_UDP53, { .admitted = 1 } },
 	{ "UDP over IPv6, one VLAN", { UDP, V6, .vlans = 1 }, PASS, SLOT_UDP53,
 	  { .admitted = 1 } },
+	/* Frames shorter than a TCP header's reach (the first look's short
+	 * branch): 42 and 62 bytes, nothing padded as on a veth. */
+	{ "UDP over IPv6, an empty datagram", { UDP, V6 }, PASS, SLOT_UDP53, { .admitted = 1 } },
+	{ "UDP over IPv6, 11 bytes of data", { UDP, V6, .payload = 11 }, PASS, SLOT_UDP53,
+	  { .admitted = 1 } },
+	{ "UDP, 3 bytes of data", { UDP, .payload = 3 }, PASS, SLOT_UDP53, { .admitted = 1 } },
 };
 
 /* ---- traffic that is not judged: nothing counted anywhere ---- */
@@ -206,6 +212,7 @@ static const struct fixture untouched_fixtures[] = {
 	  PASS, 0, { 0 } },
 	{ "IPv6 SYN to an unprotected port", { V6, .dport = 22 }, PASS, 0, { 0 } },
 	{ "UDP to an unprotected port", { UDP, .dport = 5353 }, PASS, 0, { 0 } },
+	{ "UDP over IPv6 to an unprotected port", { UDP, V6, .dport = 5353 }, PASS, 0, { 0 } },
 	{ "TCP SYN to port 53 (only UDP 53 is protected)", { .dport = 53 }, PASS, 0, { 0 } },
 	{ "ICMP", { .l4 = IPPROTO_ICMP }, PASS, 0, { 0 } },
 	{ "ICMPv6-ish (other next header)", { V6, .l4 = IPPROTO_ICMP }, PASS, 0, { 0 } },

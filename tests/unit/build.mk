@@ -10,9 +10,9 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 UNIT_WRAP_pins := geteuid capget statfs bpf_obj_get bpf_obj_get_info_by_fd \
-	bpf_map_lookup_elem close
+	bpf_map_lookup_elem close mmap munmap
 UNIT_WRAP_state := bpf_map_update_elem bpf_map_lookup_elem bpf_map_delete_elem bpf_map_create \
-	bpf_map_get_next_key libbpf_num_possible_cpus
+	bpf_map_get_next_key libbpf_num_possible_cpus sl_pins_port_get sl_pins_port_set
 
 TEST_BINS  += $(UNIT_BINS)
 TEST_PROGS += $(UNIT_BINS) tests/unit/test_man.sh tests/unit/test_cli.sh

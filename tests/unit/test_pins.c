@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -28,7 +29,7 @@ static const struct {
 	__u32 type, key, value, entries;
 } fake[] = {
 	{ SL_MAP_CONFIG, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_config), 1 },
-	{ SL_MAP_PORTS, BPF_MAP_TYPE_ARRAY, 4, 4, SL_PORT_KEYS },
+	{ SL_MAP_PORTS, BPF_MAP_TYPE_ARRAY, 4, SL_PORT_KEYS, 1 },
 	{ SL_MAP_SERVICES, BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_service), SL_MAX_SERVICES },
 	{ SL_MAP_ADMISSION, BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_admission), SL_MAX_SERVICES },
 	{ SL_MAP_GEN, BPF_MAP_TYPE_ARRAY, 4, 8, 1 },
@@ -57,6 +58,8 @@ static const char *missing;		/* bpf_obj_get fails with ENOENT for this name */
 static const char *wrong_value;		/* this map reports another value size */
 static __u32 abi;
 static int open_fds;
+static int mapped;			/* sl_ports mapped and not unmapped */
+static __u8 port_slots[SL_PORT_KEYS];	/* what the mapping of sl_ports shows */
 static char last_err[512];
 
 uid_t __wrap_geteuid(void);
@@ -128,6 +131,29 @@ int __wrap_bpf_map_lookup_elem(int fd, const void *key, void *value)
 	return 0;
 }
 
+/* Only sl_ports is mapped, whole (abi.h: the data plane's .bss). */
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	assert_null(addr);
+	assert_int_equal(len, SL_PORT_KEYS);
+	assert_int_equal(prot, PROT_READ | PROT_WRITE);
+	assert_int_equal(flags, MAP_SHARED);
+	assert_string_equal(fake[fd - FD_BASE].name, SL_MAP_PORTS);
+	assert_int_equal(off, 0);
+	mapped++;
+	return port_slots;
+}
+
+int __wrap_munmap(void *addr, size_t len);
+int __wrap_munmap(void *addr, size_t len)
+{
+	assert_ptr_equal(addr, port_slots);
+	assert_int_equal(len, SL_PORT_KEYS);
+	mapped--;
+	return 0;
+}
+
 int __real_close(int fd);
 int __wrap_close(int fd);
 int __wrap_close(int fd)
@@ -155,6 +181,8 @@ static int setup(void **state)
 	wrong_value = NULL;
 	abi = SL_ABI_VERSION;
 	open_fds = 0;
+	mapped = 0;
+	memset(port_slots, 0, sizeof(port_slots));
 	last_err[0] = '\0';
 	sl_log_set_handler(capture);
 	return 0;
@@ -174,9 +202,27 @@ static void test_ok(void **state)
 	assert_int_equal(p.sources_max, 1000);
 	assert_string_equal(p.dir, "/sys/fs/bpf/t");
 	assert_int_equal(open_fds, (int)NFAKE);
+	assert_int_equal(mapped, 1);
 	sl_pins_close(&p);
 	assert_int_equal(open_fds, 0);
+	assert_int_equal(mapped, 0);
 	assert_int_equal(p.config_fd, -1);
+}
+
+/* sl_ports is read and written in place, a byte per key of sl_port_key(). */
+static void test_port_slots(void **state)
+{
+	struct sl_pins p;
+	__u32 key = sl_port_key(SL_PROTO_UDP, 5353);
+
+	(void)state;
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), 0);
+	assert_int_equal(sl_pins_port_get(&p, key), 0);
+	sl_pins_port_set(&p, key, 255);
+	assert_int_equal(port_slots[key], 255);
+	assert_int_equal(sl_pins_port_get(&p, key), 255);
+	assert_int_equal(sl_pins_port_get(&p, sl_port_key(SL_PROTO_TCP, 5353)), 0);
+	sl_pins_close(&p);
 }
 
 static void test_attach_map_optional(void **state)
@@ -284,6 +330,12 @@ static void test_layout_mismatch(void **state)
 	assert_err_has(SL_MAP_SERVICES);
 	assert_err_has("another sluice version");
 	assert_int_equal(open_fds, 0);
+	/* sl_ports of ABI 6, an ARRAY of 131072 __u32 slots */
+	wrong_value = SL_MAP_PORTS;
+	assert_int_equal(sl_pins_open("/sys/fs/bpf/t", &p), -EPROTO);
+	assert_err_has(SL_MAP_PORTS);
+	assert_int_equal(open_fds, 0);
+	assert_int_equal(mapped, 0);
 }
 
 /* Pins of another version whose maps also differ in shape (an older
@@ -318,6 +370,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_ok),
+		T(test_port_slots),
 		T(test_attach_map_optional),
 		T(test_no_cap_bpf),
 		T(test_caps_not_uid),

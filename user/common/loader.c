@@ -256,10 +256,25 @@ static int find_mark_service(const struct sl_pins *p, uint16_t *port, uint8_t *p
 	return 0;
 }
 
+/*
+ * sl_ports is the object's .bss (maps.bpf.h), pinned under that name: a
+ * map libbpf makes from sl_port_slots alone, which must stay the only
+ * .bss variable.
+ */
+_Static_assert(sizeof(*((struct sluice_bpf *)0)->bss) == SL_PORT_KEYS,
+	       "the data plane's .bss is sl_ports and nothing else");
+
+/* The name a map of the object is pinned under. */
+static const char *pin_name(struct sluice_bpf *skel, struct bpf_map *map)
+{
+	return map == skel->maps.bss ? SL_MAP_PORTS : bpf_map__name(map);
+}
+
 /* Maps of a freshly created state, pinned after sl_config is written. */
 struct new_state {
 	int n;
 	struct bpf_map *maps[MAX_OBJ_MAPS];
+	const char *names[MAX_OBJ_MAPS];	/* pin_name() of each */
 	int pinned;		/* maps[0..pinned) were pinned by us */
 	int attach_fd;		/* >= 0: we created and pinned sl_attach */
 };
@@ -270,7 +285,7 @@ static void unpin_new_state(const char *dir, struct new_state *ns)
 	char path[PATH_MAX];
 
 	for (int i = 0; i < ns->pinned; i++) {
-		if (!sl_pins_path(dir, bpf_map__name(ns->maps[i]), path, sizeof(path)))
+		if (!sl_pins_path(dir, ns->names[i], path, sizeof(path)))
 			unlink(path);
 	}
 	ns->pinned = 0;
@@ -319,12 +334,12 @@ static int pin_new_state(const char *dir, struct sluice_bpf *skel, struct new_st
 		return err;
 	}
 	for (int i = 0; i < ns->n; i++) {
-		err = sl_pins_path(dir, bpf_map__name(ns->maps[i]), path, sizeof(path));
+		err = sl_pins_path(dir, ns->names[i], path, sizeof(path));
 		if (err)
 			goto fail;
 		err = bpf_map__pin(ns->maps[i], path);
 		if (err) {
-			pr_err("cannot pin map %s at %s: %s%s", bpf_map__name(ns->maps[i]), path,
+			pr_err("cannot pin map %s at %s: %s%s", ns->names[i], path,
 			       strerror(-err), err == -EEXIST ? " (left over from an incomplete "
 			       "state? remove the pin dir)" : "");
 			goto fail;
@@ -625,6 +640,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	struct sl_attach_rec rec = {};
 	struct sluice_bpf *skel = NULL;
 	struct bpf_map *map;
+	char path[PATH_MAX];
 	bool opened = false, attached = false, counting = false;
 	uint32_t netns;
 	int ifindex, exists, attach_fd, lock_fd = -1, err;
@@ -757,6 +773,12 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 	skel->rodata->sl_ncpus = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
 	bpf_program__set_autoload(skel->progs.sluice_xdp, o->mode != SL_MODE_TC);
 	bpf_program__set_autoload(skel->progs.sluice_tc, o->mode == SL_MODE_TC);
+	/* The .bss is pinned too, by the name of abi.h (pin_name()). */
+	err = sl_pins_path(o->pin_dir, SL_MAP_PORTS, path, sizeof(path));
+	if (!err)
+		err = bpf_map__set_pin_path(skel->maps.bss, path);
+	if (err)
+		goto out;
 	if (!exists) {
 		/*
 		 * Create unpinned, write the ABI version, then pin: the pins never
@@ -769,6 +791,7 @@ int sl_loader_attach(const struct sl_attach_opts *o, struct sl_attach_result *re
 				err = -E2BIG;
 				goto out;
 			}
+			ns.names[ns.n] = pin_name(skel, map);
 			ns.maps[ns.n++] = map;
 			bpf_map__set_pin_path(map, NULL);
 		}

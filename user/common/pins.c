@@ -11,6 +11,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -38,7 +39,7 @@ struct map_spec {
 
 static const struct map_spec specs[] = {
 	{ SL_MAP_CONFIG, FD(config_fd), BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_config), 1 },
-	{ SL_MAP_PORTS, FD(ports_fd), BPF_MAP_TYPE_ARRAY, 4, 4, SL_PORT_KEYS },
+	{ SL_MAP_PORTS, FD(ports_fd), BPF_MAP_TYPE_ARRAY, 4, SL_PORT_KEYS, 1 },
 	{ SL_MAP_SERVICES, FD(services_fd), BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_service),
 	  SL_MAX_SERVICES },
 	{ SL_MAP_ADMISSION, FD(admission_fd), BPF_MAP_TYPE_HASH, 4, sizeof(struct sl_admission),
@@ -143,6 +144,9 @@ int sl_pins_exist(const char *dir)
 
 void sl_pins_close(struct sl_pins *p)
 {
+	if (p->port_slots)
+		munmap((void *)p->port_slots, SL_PORT_KEYS);
+	p->port_slots = NULL;
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		int *fd = fd_of(p, &specs[i]);
 
@@ -175,6 +179,40 @@ static int check_map(const char *path, int fd, const struct map_spec *s)
 		return -EPROTO;
 	}
 	return 0;
+}
+
+/*
+ * sl_ports is the data plane's .bss (abi.h): one value of a byte per
+ * (proto, port), read and written in place through a shared mapping, a
+ * byte at a time, where a map update would copy all 128 KiB.
+ */
+static int map_ports(struct sl_pins *p)
+{
+	void *m = mmap(NULL, SL_PORT_KEYS, PROT_READ | PROT_WRITE, MAP_SHARED, p->ports_fd, 0);
+
+	if (m == MAP_FAILED) {
+		int err = -errno;
+
+		pr_err("cannot map %s/%s: %s", p->dir, SL_MAP_PORTS, strerror(errno));
+		return err;
+	}
+	p->port_slots = m;
+	return 0;
+}
+
+__u8 sl_pins_port_get(const struct sl_pins *p, __u32 key)
+{
+	return __atomic_load_n(&p->port_slots[key], __ATOMIC_RELAXED);
+}
+
+/*
+ * One byte, stored whole: the data plane sees the old slot or the new.
+ * Ordered after the writes of abi.h's update order by the bpf() calls
+ * that made them (each a full barrier); a release store says so.
+ */
+void sl_pins_port_set(const struct sl_pins *p, __u32 key, __u8 slot)
+{
+	__atomic_store_n(&p->port_slots[key], slot, __ATOMIC_RELEASE);
 }
 
 int sl_pins_open(const char *dir, struct sl_pins *p)
@@ -246,7 +284,7 @@ int sl_pins_open(const char *dir, struct sl_pins *p)
 	p->clock = cfg.clock;
 	p->clock_slack_ns = cfg.clock_slack_ns;
 	p->sources_max = cfg.src_entries;
-	err = 0;
+	err = map_ports(p);
 out:
 	if (err)
 		sl_pins_close(p);

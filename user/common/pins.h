@@ -20,6 +20,8 @@
  *   sl_pins_open(dir, &p)    open every map and check it; logged errors:
  *                            -ENOENT no state, -EPROTO ABI mismatch
  *   sl_pins_close(&p)
+ *   sl_pins_port_get(p, key)            sl_ports[key] (sl_port_key()), 0: none
+ *   sl_pins_port_set(p, key, slot)      sl_ports[key] = slot, in place (abi.h)
  *   sl_pins_path(dir, name, buf, len)   "<dir>/<name>"
  *   sl_pins_lock(dir, &fd)              exclusive advisory lock (flock) on the
  *                                       pin dir, for read-modify-write of the
@@ -76,6 +78,7 @@ struct sl_pins {
 	char dir[PATH_MAX];
 	int config_fd;
 	int ports_fd;
+	__u8 *port_slots;	/* sl_ports, mapped (SL_PORT_KEYS bytes) */
 	int services_fd;
 	int admission_fd;
 	int gen_fd;
@@ -100,6 +103,8 @@ int sl_pins_check_env(const char *dir);
 int sl_pins_exist(const char *dir);
 int sl_pins_open(const char *dir, struct sl_pins *p);
 void sl_pins_close(struct sl_pins *p);
+__u8 sl_pins_port_get(const struct sl_pins *p, __u32 key);
+void sl_pins_port_set(const struct sl_pins *p, __u32 key, __u8 slot);
 int sl_pins_path(const char *dir, const char *name, char *buf, size_t len);
 int sl_pins_lock(const char *dir, int *fd);
 int sl_pins_trylock(const char *dir, int *fd);

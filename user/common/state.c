@@ -215,14 +215,8 @@ int sl_service_check(const struct sl_service *svc, char *err, size_t len)
 
 int sl_service_find(const struct sl_pins *p, enum sl_proto proto, uint16_t port, uint32_t *slot)
 {
-	__u32 key = sl_port_key(proto, port), val = 0;
+	__u32 val = sl_pins_port_get(p, sl_port_key(proto, port));
 
-	if (bpf_map_lookup_elem(p->ports_fd, &key, &val)) {
-		int err = -errno;
-
-		pr_err("cannot read %s[%u]: %s", SL_MAP_PORTS, key, strerror(errno));
-		return err;
-	}
 	if (!val)
 		return -ENOENT;
 	*slot = val;
@@ -435,7 +429,6 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 {
 	struct sl_bucket bucket = {};
 	struct sl_stats *zero = NULL;
-	__u32 port_key = sl_port_key(svc->proto, svc->port);
 	uint32_t slot, existing;
 	int ncpus, err;
 
@@ -488,11 +481,7 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 		err = sl_gen_bump(p);
 	if (err)
 		goto out;
-	err = update(p->ports_fd, SL_MAP_PORTS, port_key, &slot, BPF_ANY);
-	if (err) {
-		delete_ok_missing(p->services_fd, SL_MAP_SERVICES, slot);
-		goto out;
-	}
+	sl_pins_port_set(p, sl_port_key(svc->proto, svc->port), (__u8)slot);
 	if (slot_out)
 		*slot_out = slot;
 out:
@@ -530,7 +519,6 @@ int sl_service_set(const struct sl_pins *p, uint32_t slot, const struct sl_servi
 int sl_service_del(const struct sl_pins *p, uint32_t slot)
 {
 	struct sl_service svc;
-	__u32 zero = 0;
 	int err;
 
 	err = sl_service_get(p, slot, &svc);
@@ -541,9 +529,7 @@ int sl_service_del(const struct sl_pins *p, uint32_t slot)
 	if (err)
 		return err;
 	/* abi.h: unhook the port first, then remove what it pointed at. */
-	err = update(p->ports_fd, SL_MAP_PORTS, sl_port_key(svc.proto, svc.port), &zero, BPF_ANY);
-	if (err)
-		return err;
+	sl_pins_port_set(p, sl_port_key(svc.proto, svc.port), 0);
 	err = delete_ok_missing(p->services_fd, SL_MAP_SERVICES, slot);
 	if (err)
 		return err;
