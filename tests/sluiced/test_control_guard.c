@@ -24,7 +24,8 @@
  *   - the kernel's counters as guard.bpf.c keeps them (sojourn and socket
  *     wait histograms, completions), read by gsig_tick every tick, and
  *     the controller loop's handling of them (controlloop.c: goodput over
- *     three ticks, the recovery floor, the shedding flag);
+ *     three ticks and its steady median, the recovery floor, the shedding
+ *     flag);
  *   - the client's latency: the sojourn plus the handshake and the
  *     answer's way back.
  * Not modelled: the other CPU's work, PSI, keep-alive, the accept queue.
@@ -367,6 +368,7 @@ static void tick(struct sim *s)
 		sig.shed_rate = (double)(s->shed - s->shed_prev) / dt;
 		ctl_goodput_tick(&s->gp, s->k.served - s->k_served_prev, t.interval_ns, busy,
 				 sig.admitted + sig.shed_rate > 0, &sig.goodput, &sig.busy);
+		sig.steady = ctl_goodput_steady(&s->gp);
 		s->shedding = s->shed > s->shed_prev;
 		s->ctl.p.rate_floor = ctl_peak_floor(&s->peak, (uint64_t)s->now, sig.goodput);
 		ctl_tick(&s->ctl, &sig, &s->out);
