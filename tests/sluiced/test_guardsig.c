@@ -181,12 +181,10 @@ static void test_tick_differences(void **state)
 	assert_true(near(t.sojourn_ns, 18 * MS));
 	assert_true(near(t.sojourn_ns, 20 * MS));
 	/* the first window with enough answers sets the base: no rise yet,
-	 * the wait carries the signal alone, aimed at GSIG_WAIT_AIM of the
-	 * target */
+	 * the wait carries the signal alone */
 	assert_int_equal(t.base_ns, t.sojourn_ns);
 	assert_int_equal(t.rise_ns, 0);
-	assert_int_equal(t.delay_ns, (uint64_t)((double)t.wait_ns / GSIG_WAIT_AIM));
-	assert_true(t.delay_ns > t.wait_ns);
+	assert_int_equal(t.delay_ns, t.wait_ns);
 	assert_int_equal(t.pending, 0);
 }
 

@@ -15,20 +15,6 @@
  * proportional step and the goodput it anchors to keep one outlier from
  * cutting much. */
 #define GSIG_Q 0.99
-/*
- * The socket wait is aimed at GSIG_WAIT_AIM of the target (delay_ns is
- * wait_ns / GSIG_WAIT_AIM where the wait is the larger). The law holds the
- * window's p99 at the target, and the run's p99 sits above that by what
- * the law can only cut after the fact. A service that serves its sockets
- * one at a time (an event loop, goroutines on one CPU) makes that tail
- * long: each stop of the service (a garbage collection, its CPU taken)
- * delays every waiting request, and every one arriving meanwhile, by all
- * of it. Node.js at 10x in bench-guard (13:23 on 6 Dec): the window's
- * p99 wait at 5.06 ms (median), the run's p99 answer at 9.22 ms against
- * a bound of 2 x 1.79 + 5 ms, after spikes of 10-13 ms about once a
- * second. A queue inside the process (a thread pool's, the rise) keeps
- * the target: the JDK's met its bound with 5 ms to spare.
- */
 /* The baseline moves only on a window with this many answers. */
 #define BASE_MIN_SAMPLES 8
 /* Its steps toward a window's p99, a tick: down within ~10 ticks, up
@@ -240,9 +226,7 @@ void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats 
 	out->unloaded_ns = st->unloaded_ns;
 	if (st->base_ns && out->sojourn_ns > st->base_ns)
 		out->rise_ns = out->sojourn_ns - st->base_ns;
-	out->delay_ns = (uint64_t)((double)out->wait_ns / GSIG_WAIT_AIM);
-	if (out->rise_ns > out->delay_ns)
-		out->delay_ns = out->rise_ns;
+	out->delay_ns = out->wait_ns > out->rise_ns ? out->wait_ns : out->rise_ns;
 
 	if (out->answered) {
 		st->answering = true;

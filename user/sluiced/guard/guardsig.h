@@ -17,9 +17,7 @@
  *                kept up. It also sees a queue inside the process, after
  *                the read: an executor's queue, threads sharing a CPU
  *                (the JDK HttpServer reads at once and then waits there).
- *   delay_ns     the larger of the two, the wait scaled up to aim it at a
- *                share of the target (guardsig.c, GSIG_WAIT_AIM): the
- *                controller's signal.
+ *   delay_ns     the larger of the two: the controller's signal.
  *
  * The baseline (Gradient2's long-term RTT, Vegas's base RTT), and the
  * pitfalls users met with such baselines:
@@ -96,7 +94,6 @@
 #include <sluice/guard_abi.h>
 
 #define GSIG_WINDOW 4		/* ticks the quantiles span */
-#define GSIG_WAIT_AIM 0.8	/* the socket wait's share of the target (guardsig.c) */
 
 struct gsig_state {
 	struct sl_guard_stats snap[GSIG_WINDOW];	/* counters at the last ticks */
@@ -117,7 +114,7 @@ struct gsig_state {
 
 struct gsig_tick {
 	uint64_t interval_ns;	/* since the previous tick (0: first tick) */
-	uint64_t delay_ns;	/* max(wait_ns / GSIG_WAIT_AIM, rise_ns): the signal */
+	uint64_t delay_ns;	/* max(wait_ns, rise_ns): the signal */
 	uint64_t wait_ns;	/* the window's p99 socket wait */
 	uint64_t sojourn_ns;	/* the window's p99 sojourn */
 	uint64_t base_ns;	/* the sojourn's p99 while keeping up (0: unknown) */
