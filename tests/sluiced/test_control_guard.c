@@ -649,8 +649,10 @@ static void test_node(void **state)
 }
 
 /*
- * Node.js with the longer stops of its garbage collector: 4-8 ms every
- * ~900 answers (about once a second at capacity). Each stop's tick reads
+ * Node.js with longer stops: 4-8 ms every ~900 answers (about once a
+ * second at capacity; bench-guard's slowed for 30-50 ms at a time, its
+ * core taken by other work, its garbage collector's pauses 1-3 ms). Each
+ * stop's tick reads
  * as capacity lost in three ticks' goodput; the law's decrease anchors
  * to the steady goodput too (control.c), and keeps 94-97% of the
  * capacity at 10x on eight seeds, where anchored to goodput alone it

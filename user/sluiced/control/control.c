@@ -39,11 +39,12 @@
  *    bucket's depth lets in after a quiet spell reads as delay) at a
  *    fraction of the capacity.
  *
- *    A tick in which the service stopped (a garbage collection, its CPU
- *    taken) completes little, and three ticks' goodput takes that stop
- *    for capacity lost: a Node.js event loop's pause of 5-8 ms read as a
- *    fifth to a quarter of it, and the cut anchored there (while its
- *    victims held the delay over target for a window) left the service
+ *    A tick in which the service stopped or slowed (its core taken by
+ *    other work, a garbage collection) completes little, and three ticks'
+ *    goodput takes that for capacity lost: bench-guard's Node.js at 10x
+ *    answered 4-6 requests a tick for 30-50 ms with its CPU clock running
+ *    (goodput read 600/s of ~890), and the cut anchored there, held while
+ *    the victims kept the window's p99 over target, left the service
  *    idle for the next few hundred ms. In guard mode (steady_anchor) the
  *    decrease anchors to the larger of that goodput and the steady
  *    goodput, the median of the last CTL_STEADY_TICKS ticks' own: one
