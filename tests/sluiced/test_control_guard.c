@@ -654,10 +654,10 @@ static void test_node(void **state)
  * core taken by other work, its garbage collector's pauses 1-3 ms). Each
  * stop's tick reads
  * as capacity lost in three ticks' goodput; the law's decrease anchors
- * to the steady goodput too (control.c), and keeps 94-97% of the
- * capacity at 10x on eight seeds, where anchored to goodput alone it
- * kept 88-93%. The stops' victims put the tail over the bound on this
- * model (8.6-10.5 ms against 7.9-10.6): SLUICE_SIM_REPORT=1 prints it,
+ * to the steady goodput too (control.c), and keeps 97.4-97.8% of the
+ * capacity at 10x on three seeds, where anchored to goodput alone it
+ * kept 94.7-96.3%. The stops' victims put the tail over the bound on
+ * this model (10-11 ms against 7.9-10.1): SLUICE_SIM_REPORT=1 prints it,
  * and SLUICE_SIM_CONC=3 what a concurrency limit would make of it.
  */
 static void test_node_pauses(void **state)
@@ -673,7 +673,7 @@ static void test_node_pauses(void **state)
 
 		bench(&m, seed * 1000, &r);
 		assert_true(r.half_answered >= 0.99);
-		assert_true(r.over_goodput >= 0.93);
+		assert_true(r.over_goodput >= 0.97);
 	}
 }
 
