@@ -846,76 +846,6 @@ static void test_goodput_window(void **state)
 	assert_true(fabs(gp - 600) < 1e-6);	/* 18 in 30 ms */
 }
 
-/* The steady goodput: the median of the last nine ticks' own, which one
- * tick that a pause emptied does not move and a capacity that fell moves
- * within half of them; a quiet tick forgets it with the window. */
-static void test_goodput_steady(void **state)
-{
-	(void)state;
-	struct ctl_goodput g = { 0 };
-	double gp, busy;
-
-	assert_true(ctl_goodput_steady(&g) == 0);
-	for (int i = 0; i < 8; i++)
-		ctl_goodput_tick(&g, 9, TICK_NS, 1.0, true, &gp, &busy);
-	ctl_goodput_tick(&g, 2, TICK_NS, 1.0, true, &gp, &busy);	/* a 7 ms pause */
-	assert_true(fabs(gp - 667) < 1);				/* (9 + 9 + 2) / 30 ms */
-	assert_true(fabs(ctl_goodput_steady(&g) - 900) < 1e-6);
-	ctl_goodput_tick(&g, 12, TICK_NS, 1.0, true, &gp, &busy);	/* its queue drains */
-	assert_true(fabs(ctl_goodput_steady(&g) - 900) < 1e-6);
-	/* under half the capacity from now: the median follows on the
-	 * fourth tick (the nine then hold three of 9, the 2, the 12 and four
-	 * of 4) */
-	for (int i = 1; i <= 4; i++) {
-		ctl_goodput_tick(&g, 4, TICK_NS, 1.0, true, &gp, &busy);
-		assert_true(i < 4 ? fabs(ctl_goodput_steady(&g) - 900) < 1e-6
-				  : fabs(ctl_goodput_steady(&g) - 400) < 1e-6);
-	}
-	/* even count while filling: the mean of the middle two */
-	ctl_goodput_tick(&g, 0, TICK_NS, 0, false, &gp, &busy);	/* quiet */
-	assert_true(ctl_goodput_steady(&g) == 0);
-	ctl_goodput_tick(&g, 8, TICK_NS, 1.0, true, &gp, &busy);
-	ctl_goodput_tick(&g, 10, TICK_NS, 1.0, true, &gp, &busy);
-	assert_true(fabs(ctl_goodput_steady(&g) - 900) < 1e-6);
-	ctl_goodput_tick(&g, 10, 2 * TICK_NS, 1.0, true, &gp, &busy);	/* a late tick: 500/s */
-	assert_true(fabs(ctl_goodput_steady(&g) - 800) < 1e-6);
-}
-
-/* Over target, guard mode's decrease anchors to the larger of goodput
- * and the steady goodput (a pause's tick is not lost capacity); the
- * served law to goodput alone. */
-static void test_steady_anchor(void **state)
-{
-	(void)state;
-	struct ctl c, g;
-	struct ctl_params p;
-	struct ctl_output o;
-	/* 9 ms against 5: f = 4 / 40 = 0.1 */
-	struct ctl_signals s = { .now_ns = 100 * TICK_NS, .delay_min_ns = 9000000,
-				 .goodput = 667, .steady = 900, .admitted = 900,
-				 .shed_rate = 8000 };
-
-	ctl_params_default(&p);
-	ctl_init(&c, &p);
-	ctl_params_guard(&p);
-	ctl_init(&g, &p);
-	c.rate = g.rate = 900;
-	c.demand_seen = g.demand_seen = true;
-	ctl_tick(&c, &s, &o);
-	assert_true(fabs(c.rate - 0.9 * 667) < 1e-6);
-	ctl_tick(&g, &s, &o);
-	assert_true(fabs(g.rate - 0.9 * 900) < 1e-6);
-	/* a goodput above the steady one (a queue draining) is the anchor */
-	s.goodput = 1000;
-	ctl_tick(&g, &s, &o);
-	assert_true(fabs(g.rate - 0.9 * 1000) < 1e-6);
-	/* unknown (0): goodput */
-	s.goodput = 667;
-	s.steady = 0;
-	ctl_tick(&g, &s, &o);
-	assert_true(fabs(g.rate - 0.9 * 667) < 1e-6);
-}
-
 /* The recovery floor: half the best goodput of the last 10-20 s. */
 static void test_peak_floor(void **state)
 {
@@ -961,8 +891,6 @@ int main(void)
 		cmocka_unit_test(test_busy_jump),
 		cmocka_unit_test(test_goodput_window),
 		cmocka_unit_test(test_goodput_cap_in_guard_mode),
-		cmocka_unit_test(test_goodput_steady),
-		cmocka_unit_test(test_steady_anchor),
 		cmocka_unit_test(test_peak_floor),
 	};
 

@@ -39,20 +39,6 @@
  *    bucket's depth lets in after a quiet spell reads as delay) at a
  *    fraction of the capacity.
  *
- *    A tick in which the service stopped or slowed (its core taken by
- *    other work, a garbage collection) completes little, and three ticks'
- *    goodput takes that for capacity lost: bench-guard's Node.js at 10x
- *    answered 4-6 requests a tick for 30-50 ms with its CPU clock running
- *    (goodput read 600/s of ~890), and the cut anchored there, held while
- *    the victims kept the window's p99 over target, left the service
- *    idle for the next few hundred ms. In guard mode (steady_anchor) the
- *    decrease anchors to the larger of that goodput and the steady
- *    goodput, the median of the last CTL_STEADY_TICKS ticks' own: one
- *    stopped tick does not move it, and a capacity that really fell
- *    moves it within half of them. (A served pool's stop is its own
- *    workers', already seen at once by the busy fraction and the
- *    minimum delay; its law is unchanged.)
- *
  *    At or under target: additive increase, damped as d nears T:
  *
  *      r' = r + increase * max(r, goodput) * (1 - d / T) * dt / tick
@@ -201,7 +187,6 @@ void ctl_params_default(struct ctl_params *p)
 						 * estimate is one tick's, and the additive
 						 * step covers the rest */
 		.ahead_from = 0,		/* the goodput cap always (the law) */
-		.steady_anchor = false,		/* the law's anchor: goodput */
 	};
 }
 
@@ -209,7 +194,6 @@ void ctl_params_guard(struct ctl_params *p)
 {
 	p->psi_hold = 0;	/* the service's own threads are pressure (the law) */
 	p->ahead_from = 0.5;	/* the signal is a tail: it rises before capacity */
-	p->steady_anchor = true;	/* a service's pauses are not lost capacity */
 }
 
 int ctl_params_validate(const struct ctl_params *p, const char **why)
@@ -293,13 +277,9 @@ static double next_rate(const struct ctl *c, const struct ctl_signals *s,
 	if (d > T) {
 		double f = (d - T) / (double)p->drain_ns;
 
-		double anchor = s->goodput;
-
 		if (f > 0.5)
 			f = 0.5;
-		if (p->steady_anchor && s->steady > anchor)
-			anchor = s->steady;
-		r = anchor * (1 - f);
+		r = s->goodput * (1 - f);
 	} else {
 		bool cpu_contended = p->psi_hold > 0 && s->psi_valid &&
 				     s->psi_some_avg10 >= p->psi_hold;
@@ -479,10 +459,6 @@ void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double 
 		*busy_avg = busy;
 		return;
 	}
-	g->tick_rate[g->ti] = ns ? (double)done / ((double)ns / NS_PER_S) : 0;
-	g->ti = (g->ti + 1) % CTL_STEADY_TICKS;
-	if (g->tn < CTL_STEADY_TICKS)
-		g->tn++;
 	g->done[g->i] = done;
 	g->ns[g->i] = ns;
 	g->busy_ns[g->i] = busy * (double)ns;
@@ -494,29 +470,6 @@ void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double 
 	}
 	*goodput = sum_ns ? (double)sum_done / ((double)sum_ns / NS_PER_S) : 0;
 	*busy_avg = sum_ns ? sum_busy / (double)sum_ns : 0;
-}
-
-/* The median of the ticks' own goodputs since the window last emptied
- * (the law's steady goodput): the middle one, or the mean of the middle
- * two. */
-double ctl_goodput_steady(const struct ctl_goodput *g)
-{
-	double v[CTL_STEADY_TICKS];
-	unsigned n = g->tn;
-
-	if (n == 0)
-		return 0;
-	memcpy(v, g->tick_rate, sizeof(v));
-	/* insertion sort of the n valid ones (the ring's first n while it fills) */
-	for (unsigned i = 1; i < n; i++) {
-		double x = v[i];
-		unsigned j = i;
-
-		for (; j > 0 && v[j - 1] > x; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /*

@@ -17,8 +17,6 @@
  *                             the goodput and busy fraction the law takes:
  *                             over the last CTL_GOODPUT_TICKS ticks that
  *                             had demand or completions (control.c)
- *   ctl_goodput_steady(g)     the median of those ticks' own goodputs over
- *                             the last CTL_STEADY_TICKS (0: none yet)
  *   ctl_peak_floor(pk, now, goodput)
  *                             the recovery floor for rate_floor: half the
  *                             best goodput of the last 10-20 s (control.c)
@@ -57,8 +55,6 @@ struct ctl_params {
 					 * goodput / busy (0: off) */
 	double ahead_from;		/* the goodput cap on the increase acts from
 					 * this share of the target delay (control.c) */
-	bool steady_anchor;		/* the decrease anchors to the steady
-					 * goodput too (control.c, pauses) */
 };
 
 /* One tick's measurements. Rates are averages over the interval since the
@@ -71,7 +67,6 @@ struct ctl_signals {
 	double busy;		/* workers' busy fraction, 0..1, over the goodput's
 				 * interval (0: unknown; see busy_jump) */
 	double goodput;		/* completions per second */
-	double steady;		/* ctl_goodput_steady (0: unknown) */
 	double admitted;	/* new connections admitted per second */
 	double shed_rate;	/* refused by the rate cap per second */
 	double shed_level;	/* refused by the admission level per second */
@@ -108,17 +103,12 @@ struct ctl {
  * tick's count is +-10% noise, and the law anchors its decrease to
  * goodput. Three ticks cut that to a few % at a lag of a tick or two. */
 #define CTL_GOODPUT_TICKS 3
-/* The steady goodput: the median tick of this many, which one tick that
- * a pause emptied does not move (control.c). */
-#define CTL_STEADY_TICKS 9
 
 struct ctl_goodput {
 	uint64_t done[CTL_GOODPUT_TICKS];	/* completions of each tick */
 	uint64_t ns[CTL_GOODPUT_TICKS];		/* its length */
 	double busy_ns[CTL_GOODPUT_TICKS];	/* its busy time */
 	unsigned i;
-	double tick_rate[CTL_STEADY_TICKS];	/* each tick's own goodput */
-	unsigned ti, tn;			/* next written, how many */
 };
 
 struct ctl_peak {
@@ -135,6 +125,5 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 double ctl_peak_floor(struct ctl_peak *pk, uint64_t now, double goodput);
 void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double busy,
 		      bool demand, double *goodput, double *busy_avg);
-double ctl_goodput_steady(const struct ctl_goodput *g);
 
 #endif /* SLUICED_CONTROL_H */

@@ -306,7 +306,6 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	ctl_goodput_tick(&l->gp, m.done, m.ns, s.busy,
 			 s.admitted + s.shed_rate + s.shed_level > 0, &s.goodput, &s.busy);
 	s.goodput /= l->rpc;
-	s.steady = ctl_goodput_steady(&l->gp) / l->rpc;
 	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
 	if (m.have_backlog) {
