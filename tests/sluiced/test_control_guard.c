@@ -35,7 +35,11 @@
  * SLUICE_SIM_TRACE=1 prints every tick, SLUICE_SIM_REPORT=1 each run's
  * figures, SLUICE_SIM_BINS=1 the 10x run's answers per 100 ms;
  * SLUICE_SIM_PRECISE=1 runs the bucket on the precise clock,
- * SLUICE_SIM_STATIC=SHARE adds a run at a static cap of SHARE x capacity.
+ * SLUICE_SIM_STATIC=SHARE adds a run at a static cap of SHARE x capacity,
+ * SLUICE_SIM_GC=EVERY,MIN_NS,MAX_NS gives every model a longer stop every
+ * EVERY answers (+-20%), and SLUICE_SIM_CONC=N has the guarded data
+ * plane also refuse a connection while N admitted ones are unanswered (a
+ * concurrency limit the data plane does not have: what it would do).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -74,14 +78,16 @@ struct model {
 	double jitter;		/* +- fraction of it, uniform */
 	double pauses_per_s;	/* the service stops (GC, kernel), Poisson */
 	double pause_min_ns, pause_max_ns;
+	double gc_every;	/* a longer stop every this many answers, +-20% (0: none) */
+	double gc_min_ns, gc_max_ns;
 };
 
 /* Capacities near the benchmark's (916, 922, 841/s, quiet run of 6 Dec
  * 10:21), unloaded p99s near its clients' (1.6, 1.7, 3.8 ms; the pauses
  * make them: 1.5, 1.5-2.9, 2.6 ms here). */
-static const struct model GO = { "go", 1, 0, 1.07e6, 0.05, 2, 0.5e6, 2.5e6 };
-static const struct model NODE = { "node", 1, 0, 1.06e6, 0.05, 3, 1e6, 3e6 };
-static const struct model JDK = { "jdk", 8, 0.06e6, 1.1e6, 0.1, 2.5, 2e6, 5e6 };
+static const struct model GO = { "go", 1, 0, 1.07e6, 0.05, 2, 0.5e6, 2.5e6, 0, 0, 0 };
+static const struct model NODE = { "node", 1, 0, 1.06e6, 0.05, 3, 1e6, 3e6, 0, 0, 0 };
+static const struct model JDK = { "jdk", 8, 0.06e6, 1.1e6, 0.1, 2.5, 2e6, 5e6, 0, 0, 0 };
 
 struct job {
 	double syn_ns, data_ns, read_ns, left_ns;
@@ -96,13 +102,14 @@ struct sim {
 	double rate, next_syn;
 	/* the data plane's bucket */
 	double tat, cap;	/* cap: the rate cap in force, 0 = none */
+	uint64_t conc;		/* SLUICE_SIM_CONC (0: none) */
 	uint64_t admitted, shed;
 	/* the service: dispatcher queue, executor queue, threads at work */
 	struct job *dq, *wq;
 	unsigned dq_head, dq_n, wq_head, wq_n;
 	struct job run[8];
 	int nrun;
-	double pause_until, next_pause, cpu_ns;
+	double pause_until, next_pause, next_gc, cpu_ns;
 	/* CPU pressure (PSI "some", system-wide): time a thread waited for
 	 * the core, its avg10 updated every 2 s as the kernel does */
 	double some_ns, psi_at, psi_avg10;
@@ -158,6 +165,7 @@ static void sim_init(struct sim *s, const struct model *m, bool guarded, uint32_
 	assert_non_null(s->lat_syn);
 	s->next_syn = INFINITY;
 	s->next_pause = m->pauses_per_s > 0 ? expo(s, 1e9 / m->pauses_per_s) : INFINITY;
+	s->next_gc = m->gc_every > 0 ? m->gc_every * uniform(s) : INFINITY;
 	s->next_tick = guarded ? TICK_NS : INFINITY;
 	ctl_params_default(&p);
 	ctl_params_guard(&p);
@@ -166,6 +174,8 @@ static void sim_init(struct sim *s, const struct model *m, bool guarded, uint32_
 	gsig_init(&s->sig);
 	gsig_busy_init(&s->busy, 1, 0, 0);
 	s->t0 = s->t1 = INFINITY;
+	if (getenv("SLUICE_SIM_CONC"))
+		s->conc = strtoull(getenv("SLUICE_SIM_CONC"), NULL, 10);
 }
 
 static void sim_free(struct sim *s)
@@ -396,7 +406,9 @@ static void tick(struct sim *s)
 static void syn(struct sim *s)
 {
 	s->sent += s->now >= s->t0 && s->now < s->t1;
-	if (bucket_admits(s)) {
+	if (s->guarded && s->conc && s->k.conns - s->k.answered >= s->conc) {
+		s->shed++;	/* SLUICE_SIM_CONC: at the concurrency limit */
+	} else if (bucket_admits(s)) {
 		s->admitted++;
 		s->k.conns++;
 		/* the handshake's time counts in the client's latency */
@@ -448,6 +460,12 @@ static void run(struct sim *s, double rate, double until)
 
 			s->pause_until = (s->pause_until > s->now ? s->pause_until : s->now) + len;
 			s->next_pause = s->now + expo(s, 1e9 / s->m->pauses_per_s);
+		}
+		if ((double)s->k.answered >= s->next_gc) {
+			double len = s->m->gc_min_ns + (s->m->gc_max_ns - s->m->gc_min_ns) * uniform(s);
+
+			s->pause_until = (s->pause_until > s->now ? s->pause_until : s->now) + len;
+			s->next_gc = (double)s->k.answered + s->m->gc_every * (0.8 + 0.4 * uniform(s));
 		}
 		if (s->next_tick <= s->now)
 			tick(s);
@@ -596,8 +614,13 @@ static void bench(const struct model *m, uint32_t seed, struct result *r)
 }
 
 /* The bar on the model, three seeds. tail: the p99 and the step too. */
-static void bar(const struct model *m, bool tail)
+static void bar(const struct model *model, bool tail)
 {
+	struct model mm = *model, *m = &mm;
+
+	if (getenv("SLUICE_SIM_GC"))
+		sscanf(getenv("SLUICE_SIM_GC"), "%lf,%lf,%lf", &mm.gc_every, &mm.gc_min_ns,
+		       &mm.gc_max_ns);
 	for (uint32_t seed = 1; seed <= 3; seed++) {
 		struct result r;
 
