@@ -18,6 +18,9 @@
 #   gt     the same with --tick 100 (ms)
 #   g0     the same with sluiced on CPU 0, the load generator's
 #   ga     the same from $SLUICED_A (another build; only when set)
+#   a:TAG  the same, with SLD_DIAG=TAG in its environment: a diagnosis
+#          build of sluiced (none is in the product) may read it to skip
+#          or change one part of its work, one build for every suspect
 #   tick   a process on CPU 1 (at sluiced's priority) waking every 10 ms,
 #          sluiced's tick, and doing nothing else
 #   tickw  the same, spinning 70 us at each wake-up (sluiced's CPU a tick)
@@ -35,8 +38,9 @@
 #             request on each CPU (perf stat), arms u, g (and ga)
 #   syscalls  sluiced's system calls during a run of arm g (strace -c)
 #
-# DIAG_ARMS (all above), DIAG_ROUNDS (3), DIAG_SECONDS (3), DIAG_OUT
-# ($BUILD/diag). Root; one run a lock hold:
+# DIAG_ARMS (all above but a:TAG), DIAG_ROUNDS (3), DIAG_SECONDS (3),
+# DIAG_OUT ($BUILD/diag), SLUICED (the build of arms g*: $BUILD/sluiced).
+# Root; one run a lock hold:
 #   nice -n 19 flock /work/heavy.lock scripts/diag-probe-cost.sh
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
@@ -49,7 +53,7 @@ OUT=${DIAG_OUT:-$BUILD/diag}
 PERF_CPU=${PERF_CPU:-1}
 PORT=8080 OTHER=8090
 WURL="http://$SRV4:$PORT/work?cpu_us=0"
-SLUICED=$BUILD/sluiced PIN_EMPTY=$BUILD/tests/bench/conns/pin_empty_tp
+SLUICED=${SLUICED:-$BUILD/sluiced} PIN_EMPTY=$BUILD/tests/bench/conns/pin_empty_tp
 # Under `nice -n 19` the parts run at 0 (bench-guard's -10 leaves them
 # at 9, where other work at 19 still takes a tenth of a core).
 SVC_CPU=(nice -n -19 taskset -c 1) GEN_CPU=(nice -n -19 taskset -c 0)
@@ -62,11 +66,12 @@ wait_listen $PORT
 GOPID=$(srv ss -Hltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 ctl attach "$IF_SRV" >/dev/null
 
-GPID=
-guard() {	# PORT [CPU [SLUICED [OPTION...]]]
+GPID= GENV=
+guard() {	# PORT [CPU [SLUICED [OPTION...]]]; GENV: an environment word for it
 	local i port=$1 cpu=${2:-1} bin=${3:-$SLUICED}
 	shift $(($# < 3 ? $# : 3))
-	bg nice -n -19 taskset -c "$cpu" nsenter --net="/run/netns/$NS_SRV" "$bin" --guard "tcp/$port" \
+	bg nice -n -19 taskset -c "$cpu" nsenter --net="/run/netns/$NS_SRV" \
+		env ${GENV:+"$GENV"} "$bin" --guard "tcp/$port" \
 		--iface "$IF_SRV" --shed-action reject --target-delay 5 \
 		--metrics 127.0.0.1:9464 --pin-dir "$PIN_DIR" --log-level warn "$@" 2>>"$OUT/sluiced.log"
 	GPID=$!
@@ -94,6 +99,7 @@ arm_up() {
 	g) guard $PORT ;;
 	g0) guard $PORT 0 ;;
 	ga) guard $PORT 1 "$SLUICED_A" ;;
+	a:*) GENV="SLD_DIAG=${1#a:}" guard $PORT 1 "$SLUICED_A" ;;
 	gy) bg srv taskset -c 0 env GOMAXPROCS=1 "$BUILD/goservice" -listen "$SRV4:$OTHER"
 	    YPID=$!
 	    wait_listen $OTHER
@@ -114,7 +120,7 @@ arm_down() {
 	svc) ctl service del tcp/$PORT >/dev/null ;;
 	empty) rm -rf "$PIN_DIR/empty" ;;
 	gx) unguard $OTHER ;;
-	g | g0 | ga) unguard $PORT ;;
+	g | g0 | ga | a:*) unguard $PORT ;;
 	gy) unguard $OTHER; kill "$YPID"; wait "$YPID" 2>/dev/null || true ;;
 	gt) unguard $PORT ;;
 	tick | tickw) kill "$TICKPID"; wait "$TICKPID" 2>/dev/null || true ;;
@@ -150,6 +156,8 @@ wrk_run() {	# NAME: sets N, RPS, ERR (wrk's write errors: connections reset)
 
 cli "${GEN_CPU[@]}" wrk -t1 -c64 -d2s "$WURL" >/dev/null	# warm
 
+median() { awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : -1 }'; }
+
 counters() {
 	local r a i arms
 	read -ra arms <<<"$ARMS"
@@ -182,10 +190,14 @@ counters() {
 				}' | tee -a "$OUT/counters.txt"
 		done
 	done
-	echo "== medians of req/s per arm"
+	echo "== medians per arm: req/s, and its rounds' ratios to u's in the same round"
 	for a in $ARMS; do
-		awk -v a="$a" '$1 == a { print $4 }' "$OUT/rounds.txt" | sort -g |
-			awk -v a="$a" '{ v[NR] = $1 } END { printf "  %-5s %8.0f req/s (%d rounds)\n", a, v[int((NR + 1) / 2)], NR }'
+		printf '  %-24s %8.0f req/s %6.1f%% of u (%d rounds)\n' "$a" \
+			"$(awk -v a="$a" '$1 == a { print $4 }' "$OUT/rounds.txt" | sort -g | median)" \
+			"$(awk -v a="$a" '$1 == "u" { u[$2] = $4 } $1 == a { v[$2] = $4 }
+				END { for (r in v) if (u[r] > 0) print 100 * v[r] / u[r] }' "$OUT/rounds.txt" |
+				sort -g | median)" \
+			"$(awk -v a="$a" '$1 == a { n++ } END { print n + 0 }' "$OUT/rounds.txt")"
 	done
 }
 

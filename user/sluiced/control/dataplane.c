@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heartbeat.h"
 #include "loader.h"
 #include "log.h"
 #include "parse.h"
@@ -108,8 +109,10 @@ static int claim_locked(struct sld_dataplane *dp, struct sl_service *svc)
 		svc->flags |= our_flags(dp);
 		err = sl_service_set(&dp->pins, slot, svc);
 	}
-	if (!err)
+	if (!err) {
 		atomic_store_explicit(&dp->slot, slot, memory_order_relaxed);
+		dp->written_slot = 0;	/* write the limits there at the next tick */
+	}
 	return err;
 }
 
@@ -311,7 +314,7 @@ int sld_dataplane_up(struct sld *d)
 /*
  * Under the pin dir lock, and only to a slot that holds our service. The
  * lock is tried, not waited for: while a sluicectl command holds it, this
- * tick's heartbeat is skipped (stale-after is many ticks), and the
+ * tick's write is left to the next (stale-after is many ticks), and the
  * controller never waits on a command.
  */
 int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
@@ -328,8 +331,10 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 	uint32_t slot;
 	int lock_fd, err;
 
-	if (!sld_dataplane_claimed(dp))
-		return 0;
+	if (!sld_dataplane_claimed(dp) ||
+	    !sld_admission_due(&dp->written, dp->written_slot, &adm,
+			       atomic_load_explicit(&dp->slot, memory_order_relaxed), mono_ns()))
+		return 0;	/* unchanged, and the heartbeat is fresh (heartbeat.h) */
 	err = sl_pins_trylock(dp->pins.dir, &lock_fd);
 	if (err)
 		return err == -EWOULDBLOCK ? 0 : err;
@@ -348,11 +353,12 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 	if (!err)
 		err = sl_gen_bump(&dp->pins);
 	if (!err) {
-		rescale_bucket(dp, slot, dp->last_cap, o->rate_cap);
-		dp->last_cap = o->rate_cap;
+		rescale_bucket(dp, slot, dp->written.rate_cap, o->rate_cap);
+		dp->written = adm;
+		dp->written_slot = slot;
 	}
 	sl_pins_unlock(lock_fd);
-	return err;
+	return err ? err : 1;
 }
 
 bool sld_dataplane_claimed(struct sld_dataplane *dp)
