@@ -140,8 +140,10 @@ snap() {
 	awk '$1 ~ /^(LOC|RES|CAL|TLB):$/ { n = tolower(substr($1, 1, 3)); print n "0", $2; print n "1", $3 }' /proc/interrupts
 	if [[ -n $GPID ]] && [[ -d /proc/$GPID ]]; then
 		cat /proc/"$GPID"/task/*/schedstat | awk '{ r += $1; n += $3 } END { print "slrun", r; print "slslices", n }'
+		{ srv curl -s --max-time 1 http://127.0.0.1:9464/metrics || true; } |
+			awk '$1 ~ /^sluiced_admission_writes_total/ { w += $2 } END { print "slwrites", w + 0 }'
 	else
-		printf 'slrun 0\nslslices 0\n'
+		printf 'slrun 0\nslslices 0\nslwrites 0\n'
 	fi
 	cat /proc/"$GOPID"/task/*/schedstat | awk '{ r += $1; w += $2; n += $3 } END { print "gorun", r; print "gowait", w; print "goslices", n }'
 	grep -h ctxt_switches /proc/"$GOPID"/task/*/status | awk '{ s[$1] += $2 } END { print "govol", s["voluntary_ctxt_switches:"]; print "goinvol", s["nonvoluntary_ctxt_switches:"] }'
@@ -181,7 +183,8 @@ counters() {
 							d["idle" c] / n, d["idlen" c] / n, d["sirq" c] / n, d["steal" c] / n
 					printf " go %5.0f ns/req, wait %4.0f, vol %.3f invol %.3f |", d["gorun"] / n,
 						d["gowait"] / n, d["govol"] / n, d["goinvol"] / n
-					printf " sluiced %.2f%% of a core, %d slices |", d["slrun"] / 1e9 / s * 100, d["slslices"]
+					printf " sluiced %.2f%% of a core, %d slices, %d admission writes |",
+						d["slrun"] / 1e9 / s * 100, d["slslices"], d["slwrites"]
 					printf " per req: netrx %.2f/%.2f res %.3f/%.3f cal %.3f/%.3f loc %.3f/%.3f tlb %.3f/%.3f sched %.3f/%.3f rcu %.3f/%.3f\n",
 						d["net_rx0"] / n, d["net_rx1"] / n, d["res0"] / n, d["res1"] / n,
 						d["cal0"] / n, d["cal1"] / n, d["loc0"] / n, d["loc1"] / n,
