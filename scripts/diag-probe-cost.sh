@@ -37,6 +37,10 @@
 #   events    the socket tracepoints, syscalls, switches and softirqs per
 #             request on each CPU (perf stat), arms u, g (and ga)
 #   syscalls  sluiced's system calls during a run of arm g (strace -c)
+#   ipis      who sends the machine's IPIs (ipi:ipi_send_cpu and
+#             ipi_send_cpumask, by sending CPU, target, call site and
+#             callback) per 1000 requests, and CPU 0's idle entries,
+#             arms u, g (and ga)
 #
 # DIAG_ARMS (all above but a:TAG), DIAG_ROUNDS (3), DIAG_SECONDS (3),
 # DIAG_OUT ($BUILD/diag), SLUICED (the build of arms g*: $BUILD/sluiced).
@@ -245,6 +249,25 @@ syscalls() {
 	cat "$OUT/strace.txt"
 }
 
+ipis() {
+	local a
+	for a in u g ${SLUICED_A:+ga}; do
+		arm_up "$a"
+		(sleep 0.5; perf record -q -a -e ipi:ipi_send_cpu -e ipi:ipi_send_cpumask \
+			-e power:cpu_idle -o "$OUT/ipis-$a.data" -- sleep 2 2>/dev/null) &
+		wrk_run "ipis-$a"
+		wait $!
+		arm_down "$a"
+		echo "$a: $RPS req/s; per 1000 requests in 2 s (at this rate):"
+		perf script -i "$OUT/ipis-$a.data" -F cpu,event,trace 2>/dev/null |
+			awk -v n="$(awk -v r="$RPS" 'BEGIN { print r * 2 / 1000 }')" '
+			/power:cpu_idle/ { if ($0 !~ /state=4294967295/) idle[$1]++; next }
+			/ipi_send/ { k = $1 " " $2; for (i = 3; i <= NF; i++) { f = $i; sub(/\+0x[0-9a-f]+(\/0x[0-9a-f]+)?/, "", f); k = k " " f }; c[k]++ }
+			END { for (k in idle) printf "  %s idle entries %.2f\n", k, idle[k] / n
+			      for (k in c) printf "  %s %.2f\n", k, c[k] / n }' | sort
+	done
+}
+
 for m in $MODE; do
 	echo "== $m"
 	case $m in
@@ -252,6 +275,7 @@ for m in $MODE; do
 	perf) perfrec ;;
 	events) events ;;
 	syscalls) syscalls ;;
-	*) echo "MODE: counters, perf, events or syscalls" >&2; exit 2 ;;
+	ipis) ipis ;;
+	*) echo "MODE: counters, perf, events, syscalls or ipis" >&2; exit 2 ;;
 	esac
 done
