@@ -70,7 +70,8 @@ wait_listen $PORT
 GOPID=$(srv ss -Hltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 ctl attach "$IF_SRV" >/dev/null
 
-GPID= GENV=
+GPID=
+GENV=
 guard() {	# PORT [CPU [SLUICED [OPTION...]]]; GENV: an environment word for it
 	local i port=$1 cpu=${2:-1} bin=${3:-$SLUICED}
 	shift $(($# < 3 ? $# : 3))
