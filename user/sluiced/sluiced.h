@@ -149,6 +149,7 @@ struct sld_ctl_view {
 struct sld_dataplane {
 	bool have_pins;
 	struct sl_pins pins;
+	int dir_fd;			/* the pin dir, open while have_pins (its lock) */
 	/* sl_services slot of (tcp, port) while the daemon holds it, 0 after
 	 * the operator deleted it; controller thread writes, metrics reads */
 	_Atomic uint32_t slot;

@@ -4,15 +4,17 @@
  * dataplane.c (which takes the lock and writes the maps) so that the unit
  * tests run the same code.
  *
- * A write is the pin dir's lock (open, flock, close), two lookups to check
- * that the slot is still the service's, the update, and a new sl_gen (a
- * getrandom and an update): eight system calls, on the core a guarding
+ * A write is the pin dir's lock (flock, and again to unlock), two lookups
+ * to check that the slot is still the service's, the update, and a new
+ * sl_gen (a getrandom and an update): seven system calls, on the core a guarding
  * daemon shares with the service it guards. Made at every tick they cost
  * a Go service under a keep-alive load at full speed 13% of its
  * throughput (84% of unguarded against 97% without them, interleaved
  * rounds of scripts/diag-probe-cost.sh), far more than their CPU time:
  * the load generator's core idled twice as often per request, and both
- * cores ran RCU softirqs. So the limits are written
+ * cores ran RCU softirqs: the lock then opened and closed the pin dir,
+ * and closing a bpffs directory frees a dentry through RCU (pins.h). The
+ * pin dir is now held open; and the limits are written
  * when they change, and otherwise only as a heartbeat, at least every
  * SLD_HEARTBEAT_MAX_NS and at least 10 times per stale-after (which is at
  * least 10 ticks): the data plane falls back at most that much before
