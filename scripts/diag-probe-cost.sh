@@ -18,6 +18,9 @@
 #   gt     the same with --tick 100 (ms)
 #   g0     the same with sluiced on CPU 0, the load generator's
 #   ga     the same from $SLUICED_A (another build; only when set)
+#   a:TAG  the same, with SLD_DIAG=TAG in its environment: a diagnosis
+#          build of sluiced (none is in the product) may read it to skip
+#          or change one part of its work, one build for every suspect
 #   tick   a process on CPU 1 (at sluiced's priority) waking every 10 ms,
 #          sluiced's tick, and doing nothing else
 #   tickw  the same, spinning 70 us at each wake-up (sluiced's CPU a tick)
@@ -34,9 +37,14 @@
 #   events    the socket tracepoints, syscalls, switches and softirqs per
 #             request on each CPU (perf stat), arms u, g (and ga)
 #   syscalls  sluiced's system calls during a run of arm g (strace -c)
+#   ipis      who sends the machine's IPIs (ipi:ipi_send_cpu and
+#             ipi_send_cpumask, by sending CPU, target, call site and
+#             callback) per 1000 requests, and CPU 0's idle entries,
+#             arms u, g (and ga)
 #
-# DIAG_ARMS (all above), DIAG_ROUNDS (3), DIAG_SECONDS (3), DIAG_OUT
-# ($BUILD/diag). Root; one run a lock hold:
+# DIAG_ARMS (all above but a:TAG), DIAG_ROUNDS (3), DIAG_SECONDS (3),
+# DIAG_OUT ($BUILD/diag), SLUICED (the build of arms g*: $BUILD/sluiced).
+# Root; one run a lock hold:
 #   nice -n 19 flock /work/heavy.lock scripts/diag-probe-cost.sh
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
@@ -49,7 +57,7 @@ OUT=${DIAG_OUT:-$BUILD/diag}
 PERF_CPU=${PERF_CPU:-1}
 PORT=8080 OTHER=8090
 WURL="http://$SRV4:$PORT/work?cpu_us=0"
-SLUICED=$BUILD/sluiced PIN_EMPTY=$BUILD/tests/bench/conns/pin_empty_tp
+SLUICED=${SLUICED:-$BUILD/sluiced} PIN_EMPTY=$BUILD/tests/bench/conns/pin_empty_tp
 # Under `nice -n 19` the parts run at 0 (bench-guard's -10 leaves them
 # at 9, where other work at 19 still takes a tenth of a core).
 SVC_CPU=(nice -n -19 taskset -c 1) GEN_CPU=(nice -n -19 taskset -c 0)
@@ -63,10 +71,12 @@ GOPID=$(srv ss -Hltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -1 | cut -d
 ctl attach "$IF_SRV" >/dev/null
 
 GPID=
-guard() {	# PORT [CPU [SLUICED [OPTION...]]]
+GENV=
+guard() {	# PORT [CPU [SLUICED [OPTION...]]]; GENV: an environment word for it
 	local i port=$1 cpu=${2:-1} bin=${3:-$SLUICED}
 	shift $(($# < 3 ? $# : 3))
-	bg nice -n -19 taskset -c "$cpu" nsenter --net="/run/netns/$NS_SRV" "$bin" --guard "tcp/$port" \
+	bg nice -n -19 taskset -c "$cpu" nsenter --net="/run/netns/$NS_SRV" \
+		env ${GENV:+"$GENV"} "$bin" --guard "tcp/$port" \
 		--iface "$IF_SRV" --shed-action reject --target-delay 5 \
 		--metrics 127.0.0.1:9464 --pin-dir "$PIN_DIR" --log-level warn "$@" 2>>"$OUT/sluiced.log"
 	GPID=$!
@@ -94,6 +104,7 @@ arm_up() {
 	g) guard $PORT ;;
 	g0) guard $PORT 0 ;;
 	ga) guard $PORT 1 "$SLUICED_A" ;;
+	a:*) GENV="SLD_DIAG=${1#a:}" guard $PORT 1 "$SLUICED_A" ;;
 	gy) bg srv taskset -c 0 env GOMAXPROCS=1 "$BUILD/goservice" -listen "$SRV4:$OTHER"
 	    YPID=$!
 	    wait_listen $OTHER
@@ -114,7 +125,7 @@ arm_down() {
 	svc) ctl service del tcp/$PORT >/dev/null ;;
 	empty) rm -rf "$PIN_DIR/empty" ;;
 	gx) unguard $OTHER ;;
-	g | g0 | ga) unguard $PORT ;;
+	g | g0 | ga | a:*) unguard $PORT ;;
 	gy) unguard $OTHER; kill "$YPID"; wait "$YPID" 2>/dev/null || true ;;
 	gt) unguard $PORT ;;
 	tick | tickw) kill "$TICKPID"; wait "$TICKPID" 2>/dev/null || true ;;
@@ -134,8 +145,10 @@ snap() {
 	awk '$1 ~ /^(LOC|RES|CAL|TLB):$/ { n = tolower(substr($1, 1, 3)); print n "0", $2; print n "1", $3 }' /proc/interrupts
 	if [[ -n $GPID ]] && [[ -d /proc/$GPID ]]; then
 		cat /proc/"$GPID"/task/*/schedstat | awk '{ r += $1; n += $3 } END { print "slrun", r; print "slslices", n }'
+		{ srv curl -s --max-time 1 http://127.0.0.1:9464/metrics || true; } |
+			awk '$1 ~ /^sluiced_admission_writes_total/ { w += $2 } END { print "slwrites", w + 0 }'
 	else
-		printf 'slrun 0\nslslices 0\n'
+		printf 'slrun 0\nslslices 0\nslwrites 0\n'
 	fi
 	cat /proc/"$GOPID"/task/*/schedstat | awk '{ r += $1; w += $2; n += $3 } END { print "gorun", r; print "gowait", w; print "goslices", n }'
 	grep -h ctxt_switches /proc/"$GOPID"/task/*/status | awk '{ s[$1] += $2 } END { print "govol", s["voluntary_ctxt_switches:"]; print "goinvol", s["nonvoluntary_ctxt_switches:"] }'
@@ -149,6 +162,8 @@ wrk_run() {	# NAME: sets N, RPS, ERR (wrk's write errors: connections reset)
 }
 
 cli "${GEN_CPU[@]}" wrk -t1 -c64 -d2s "$WURL" >/dev/null	# warm
+
+median() { awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : -1 }'; }
 
 counters() {
 	local r a i arms
@@ -173,7 +188,8 @@ counters() {
 							d["idle" c] / n, d["idlen" c] / n, d["sirq" c] / n, d["steal" c] / n
 					printf " go %5.0f ns/req, wait %4.0f, vol %.3f invol %.3f |", d["gorun"] / n,
 						d["gowait"] / n, d["govol"] / n, d["goinvol"] / n
-					printf " sluiced %.2f%% of a core, %d slices |", d["slrun"] / 1e9 / s * 100, d["slslices"]
+					printf " sluiced %.2f%% of a core, %d slices, %d admission writes |",
+						d["slrun"] / 1e9 / s * 100, d["slslices"], d["slwrites"]
 					printf " per req: netrx %.2f/%.2f res %.3f/%.3f cal %.3f/%.3f loc %.3f/%.3f tlb %.3f/%.3f sched %.3f/%.3f rcu %.3f/%.3f\n",
 						d["net_rx0"] / n, d["net_rx1"] / n, d["res0"] / n, d["res1"] / n,
 						d["cal0"] / n, d["cal1"] / n, d["loc0"] / n, d["loc1"] / n,
@@ -182,10 +198,14 @@ counters() {
 				}' | tee -a "$OUT/counters.txt"
 		done
 	done
-	echo "== medians of req/s per arm"
+	echo "== medians per arm: req/s, and its rounds' ratios to u's in the same round"
 	for a in $ARMS; do
-		awk -v a="$a" '$1 == a { print $4 }' "$OUT/rounds.txt" | sort -g |
-			awk -v a="$a" '{ v[NR] = $1 } END { printf "  %-5s %8.0f req/s (%d rounds)\n", a, v[int((NR + 1) / 2)], NR }'
+		printf '  %-24s %8.0f req/s %6.1f%% of u (%d rounds)\n' "$a" \
+			"$(awk -v a="$a" '$1 == a { print $4 }' "$OUT/rounds.txt" | sort -g | median)" \
+			"$(awk -v a="$a" '$1 == "u" { u[$2] = $4 } $1 == a { v[$2] = $4 }
+				END { for (r in v) if (u[r] > 0) print 100 * v[r] / u[r] }' "$OUT/rounds.txt" |
+				sort -g | median)" \
+			"$(awk -v a="$a" '$1 == a { n++ } END { print n + 0 }' "$OUT/rounds.txt")"
 	done
 }
 
@@ -230,6 +250,25 @@ syscalls() {
 	cat "$OUT/strace.txt"
 }
 
+ipis() {
+	local a
+	for a in u g ${SLUICED_A:+ga}; do
+		arm_up "$a"
+		(sleep 0.5; perf record -q -a -e ipi:ipi_send_cpu -e ipi:ipi_send_cpumask \
+			-e power:cpu_idle -o "$OUT/ipis-$a.data" -- sleep 2 2>/dev/null) &
+		wrk_run "ipis-$a"
+		wait $!
+		arm_down "$a"
+		echo "$a: $RPS req/s; per 1000 requests in 2 s (at this rate):"
+		perf script -i "$OUT/ipis-$a.data" -F cpu,event,trace 2>/dev/null |
+			awk -v n="$(awk -v r="$RPS" 'BEGIN { print r * 2 / 1000 }')" '
+			/power:cpu_idle/ { if ($0 !~ /state=4294967295/) idle[$1]++; next }
+			/ipi_send/ { k = $1 " " $2; for (i = 3; i <= NF; i++) { f = $i; sub(/\+0x[0-9a-f]+(\/0x[0-9a-f]+)?/, "", f); k = k " " f }; c[k]++ }
+			END { for (k in idle) printf "  %s idle entries %.2f\n", k, idle[k] / n
+			      for (k in c) printf "  %s %.2f\n", k, c[k] / n }' | sort
+	done
+}
+
 for m in $MODE; do
 	echo "== $m"
 	case $m in
@@ -237,6 +276,7 @@ for m in $MODE; do
 	perf) perfrec ;;
 	events) events ;;
 	syscalls) syscalls ;;
-	*) echo "MODE: counters, perf, events or syscalls" >&2; exit 2 ;;
+	ipis) ipis ;;
+	*) echo "MODE: counters, perf, events, syscalls or ipis" >&2; exit 2 ;;
 	esac
 done

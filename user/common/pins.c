@@ -350,20 +350,41 @@ int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t ma
  * their last write. The data plane does not take it and needs not: each
  * write is a whole value, in the order of abi.h.
  */
+int sl_pins_dir_open(const char *dir, int *fd_out)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		int err = -errno;
+
+		pr_err("cannot open pin dir %s: %s", dir, strerror(errno));
+		return err;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static int lock_fd(int fd, int how)
+{
+	if (flock(fd, how)) {
+		int err = -errno;
+
+		if (err != -EWOULDBLOCK)
+			pr_err("cannot lock the pin dir: %s", strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
 static int lock_dir(const char *dir, int *fd_out, int how)
 {
 	int fd, err;
 
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		pr_err("cannot open pin dir %s: %s", dir, strerror(errno));
+	err = sl_pins_dir_open(dir, &fd);
+	if (err)
 		return err;
-	}
-	if (flock(fd, how)) {
-		err = -errno;
-		if (err != -EWOULDBLOCK)
-			pr_err("cannot lock pin dir %s: %s", dir, strerror(errno));
+	err = lock_fd(fd, how);
+	if (err) {
 		close(fd);
 		return err;
 	}
@@ -385,4 +406,14 @@ void sl_pins_unlock(int fd)
 {
 	if (fd >= 0)
 		close(fd);	/* releases the flock */
+}
+
+int sl_pins_trylock_fd(int fd)
+{
+	return lock_fd(fd, LOCK_EX | LOCK_NB);
+}
+
+void sl_pins_unlock_fd(int fd)
+{
+	flock(fd, LOCK_UN);
 }

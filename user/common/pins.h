@@ -28,6 +28,14 @@
  *                                       maps; sl_pins_unlock(fd) releases it
  *   sl_pins_trylock(dir, &fd)           the same without waiting: -EWOULDBLOCK
  *                                       (not logged) while another holds it
+ *   sl_pins_dir_open(dir, &fd)          the pin dir open, unlocked, for a
+ *                                       writer that locks it often (below)
+ *   sl_pins_trylock_fd(fd)              sl_pins_trylock on that descriptor;
+ *                                       sl_pins_unlock_fd(fd) releases it.
+ *                                       Opening and closing a bpffs
+ *                                       directory each time frees a dentry
+ *                                       (its cursor) through RCU: a grace
+ *                                       period, softirqs on every CPU
  *   sl_attach_list(p, out, max, &n)     attachment records, sorted by name
  *   sl_mode_name(mode)                  "native", "generic", "tc"
  *   sl_clock_name(clock)                "precise", "coarse" (enum sl_clock)
@@ -109,6 +117,9 @@ int sl_pins_path(const char *dir, const char *name, char *buf, size_t len);
 int sl_pins_lock(const char *dir, int *fd);
 int sl_pins_trylock(const char *dir, int *fd);
 void sl_pins_unlock(int fd);
+int sl_pins_dir_open(const char *dir, int *fd);
+int sl_pins_trylock_fd(int fd);
+void sl_pins_unlock_fd(int fd);
 int sl_attach_list(const struct sl_pins *p, struct sl_attachment *out, size_t max, size_t *n);
 const char *sl_mode_name(unsigned int mode);
 const char *sl_clock_name(unsigned int clock);

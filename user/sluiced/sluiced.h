@@ -149,13 +149,18 @@ struct sld_ctl_view {
 struct sld_dataplane {
 	bool have_pins;
 	struct sl_pins pins;
+	int dir_fd;			/* the pin dir, open while have_pins (its lock) */
 	/* sl_services slot of (tcp, port) while the daemon holds it, 0 after
 	 * the operator deleted it; controller thread writes, metrics reads */
 	_Atomic uint32_t slot;
 	uint16_t port;
 	_Atomic uint32_t mark;		/* sl_service.mark: the shed mark */
 	_Atomic uint32_t svc_rate, svc_burst;	/* the entry's static rate and burst */
-	uint32_t last_cap;		/* rate_cap last written (controller thread) */
+	/* The sl_admission entry last written, and its slot (0: none yet, or
+	 * claimed again since): unchanged limits are written again only as a
+	 * heartbeat (dataplane.c). Controller thread. */
+	struct sl_admission written;
+	uint32_t written_slot;
 	bool adopted;			/* a fresh sl_admission was there at start */
 	bool fleet;			/* --fleet: SL_ADM_FLEET in sl_admission */
 	bool guard;			/* a guarded port's (SL_SVC_GUARD) */
@@ -334,6 +339,7 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s);
 /* dataplane.c: attach, then one service entry for the served port or for
  * each guarded port */
 int sld_dataplane_up(struct sld *d);
+/* sld_dataplane_write: 1 written, 0 nothing to write (or not ours now), -errno */
 int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 			uint64_t stale_after_ns, uint32_t stale_policy);
 int sld_dataplane_stats(struct sld_dataplane *dp, struct sl_stats *s);

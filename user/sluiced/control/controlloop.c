@@ -324,13 +324,13 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 
 	ctl_tick(&l->ctl, &s, &o);
 	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy);
-	if (err) {
+	if (err < 0) {
 		atomic_fetch_add_explicit(&v->map_errors, 1, memory_order_relaxed);
 		if (!l->map_error_logged)
 			pr_err("cannot write %s: %s (logged once)", SL_MAP_ADMISSION,
 			       strerror(-err));
 		l->map_error_logged = true;
-	} else if (sld_dataplane_claimed(l->dp)) {
+	} else if (err > 0) {
 		atomic_fetch_add_explicit(&v->map_writes, 1, memory_order_relaxed);
 	}
 
@@ -455,7 +455,7 @@ static void loop_init(struct loop *l, struct sld *d, struct sld_dataplane *dp,
 		l->ctl.demand_seen = dp->adopted_adm.rate_cap != 0;
 		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
 					 .level = l->ctl.level };
-		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy))
+		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy) < 0)
 			pr_warn("cannot refresh the adopted limits' heartbeat");
 	}
 }

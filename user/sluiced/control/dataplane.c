@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heartbeat.h"
 #include "loader.h"
 #include "log.h"
 #include "parse.h"
@@ -108,8 +109,10 @@ static int claim_locked(struct sld_dataplane *dp, struct sl_service *svc)
 		svc->flags |= our_flags(dp);
 		err = sl_service_set(&dp->pins, slot, svc);
 	}
-	if (!err)
+	if (!err) {
 		atomic_store_explicit(&dp->slot, slot, memory_order_relaxed);
+		dp->written_slot = 0;	/* write the limits there at the next tick */
+	}
 	return err;
 }
 
@@ -206,6 +209,15 @@ static void rescale_bucket(struct sld_dataplane *dp, uint32_t slot, uint32_t old
 	bpf_map_update_elem(dp->pins.buckets_fd, &slot, &b, BPF_ANY);
 }
 
+static void pins_close(struct sld_dataplane *dp)
+{
+	if (dp->have_pins) {
+		sl_pins_close(&dp->pins);
+		close(dp->dir_fd);
+	}
+	dp->have_pins = false;
+}
+
 /* The service entry of dp->port: found or created, claimed, its limits
  * re-adopted. Opens the pins for dp. */
 static int service_up(struct sld_dataplane *dp, const struct sld_config *cfg)
@@ -218,6 +230,11 @@ static int service_up(struct sld_dataplane *dp, const struct sld_config *cfg)
 	err = sl_pins_open(cfg->pin_dir, &dp->pins);
 	if (err)
 		goto out;
+	err = sl_pins_dir_open(cfg->pin_dir, &dp->dir_fd);
+	if (err) {
+		sl_pins_close(&dp->pins);
+		goto out;
+	}
 	dp->have_pins = true;
 	dp->fleet = cfg->fleet[0] != '\0';
 	sl_format_service(SL_PROTO_TCP, dp->port, name, sizeof(name));
@@ -262,9 +279,7 @@ static int service_up(struct sld_dataplane *dp, const struct sld_config *cfg)
 	}
 	return 0;
 out:
-	if (dp->have_pins)
-		sl_pins_close(&dp->pins);
-	dp->have_pins = false;
+	pins_close(dp);
 	return err;
 }
 
@@ -311,8 +326,9 @@ int sld_dataplane_up(struct sld *d)
 /*
  * Under the pin dir lock, and only to a slot that holds our service. The
  * lock is tried, not waited for: while a sluicectl command holds it, this
- * tick's heartbeat is skipped (stale-after is many ticks), and the
- * controller never waits on a command.
+ * tick's write is left to the next (stale-after is many ticks), and the
+ * controller never waits on a command. It is taken on the pin dir held
+ * open (pins.h says why not opened each time).
  */
 int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 			uint64_t stale_after_ns, uint32_t stale_policy)
@@ -326,18 +342,20 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 	};
 	struct sl_service svc;
 	uint32_t slot;
-	int lock_fd, err;
+	int err;
 
-	if (!sld_dataplane_claimed(dp))
-		return 0;
-	err = sl_pins_trylock(dp->pins.dir, &lock_fd);
+	if (!sld_dataplane_claimed(dp) ||
+	    !sld_admission_due(&dp->written, dp->written_slot, &adm,
+			       atomic_load_explicit(&dp->slot, memory_order_relaxed), mono_ns()))
+		return 0;	/* unchanged, and the heartbeat is fresh (heartbeat.h) */
+	err = sl_pins_trylock_fd(dp->dir_fd);
 	if (err)
 		return err == -EWOULDBLOCK ? 0 : err;
 	slot = find_ours(dp, &svc);
 	if (!slot || slot != atomic_load_explicit(&dp->slot, memory_order_relaxed) ||
 	    !(svc.flags & SL_SVC_DAEMON)) {
 		/* Deleted or moved since the last refresh: it will tell. */
-		sl_pins_unlock(lock_fd);
+		sl_pins_unlock_fd(dp->dir_fd);
 		return 0;
 	}
 	adm.heartbeat_ns = mono_ns();
@@ -348,11 +366,12 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 	if (!err)
 		err = sl_gen_bump(&dp->pins);
 	if (!err) {
-		rescale_bucket(dp, slot, dp->last_cap, o->rate_cap);
-		dp->last_cap = o->rate_cap;
+		rescale_bucket(dp, slot, dp->written.rate_cap, o->rate_cap);
+		dp->written = adm;
+		dp->written_slot = slot;
 	}
-	sl_pins_unlock(lock_fd);
-	return err;
+	sl_pins_unlock_fd(dp->dir_fd);
+	return err ? err : 1;
 }
 
 bool sld_dataplane_claimed(struct sld_dataplane *dp)
@@ -389,14 +408,9 @@ void sld_dataplane_down(struct sld *d, bool detach)
 {
 	const struct sld_config *cfg = &d->cfg;
 
-	if (d->dp.have_pins)
-		sl_pins_close(&d->dp.pins);
-	d->dp.have_pins = false;
-	for (uint32_t i = 0; i < d->n_guards; i++) {
-		if (d->guards[i].dp.have_pins)
-			sl_pins_close(&d->guards[i].dp.pins);
-		d->guards[i].dp.have_pins = false;
-	}
+	pins_close(&d->dp);
+	for (uint32_t i = 0; i < d->n_guards; i++)
+		pins_close(&d->guards[i].dp);
 	if (!detach) {
 		if (cfg->n_ifaces)
 			pr_info("leaving the data plane attached and its pins in %s; "

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * When the daemon writes its sl_admission entry: pure, kept apart from
+ * dataplane.c (which takes the lock and writes the maps) so that the unit
+ * tests run the same code.
+ *
+ * A write is the pin dir's lock (flock, and again to unlock), two lookups
+ * to check that the slot is still the service's, the update, and a new
+ * sl_gen (a getrandom and an update): seven system calls, on the core a guarding
+ * daemon shares with the service it guards. Made at every tick they cost
+ * a Go service under a keep-alive load at full speed 13% of its
+ * throughput (84% of unguarded against 97% without them, interleaved
+ * rounds of scripts/diag-probe-cost.sh), far more than their CPU time:
+ * the load generator's core idled twice as often per request, and both
+ * cores ran RCU softirqs: the lock then opened and closed the pin dir,
+ * and closing a bpffs directory frees a dentry through RCU (pins.h). The
+ * pin dir is now held open; and the limits are written
+ * when they change, and otherwise only as a heartbeat, at least every
+ * SLD_HEARTBEAT_MAX_NS and at least 10 times per stale-after (which is at
+ * least 10 ticks): the data plane falls back at most that much before
+ * stale-after once the daemon stops.
+ *
+ * API:
+ *   sld_heartbeat_every(stale_after_ns)
+ *       the longest a heartbeat of unchanged limits waits
+ *   sld_admission_due(last, last_slot, next, slot, now_ns)
+ *       is next (its heartbeat not yet set) to be written to slot at
+ *       now_ns, last having been written to last_slot (0: nothing written
+ *       since the service was claimed)?
+ */
+#ifndef SLUICED_HEARTBEAT_H
+#define SLUICED_HEARTBEAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sluice/abi.h>
+
+#define SLD_HEARTBEAT_MAX_NS 100000000ull
+
+uint64_t sld_heartbeat_every(uint64_t stale_after_ns);
+bool sld_admission_due(const struct sl_admission *last, uint32_t last_slot,
+		       const struct sl_admission *next, uint32_t slot, uint64_t now_ns);
+
+#endif /* SLUICED_HEARTBEAT_H */
