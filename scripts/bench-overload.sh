@@ -71,6 +71,9 @@
 #                    the load generator's core) in raw/NAME.metrics, to see
 #                    where an admitted request's time goes (diagnosis only:
 #                    the scraper counts in the server host's CPU; off: 0)
+#   BENCH_TRACE      1: each offered-load run also writes sluice-load's record
+#                    of every request in raw/NAME.trace (--trace), to follow
+#                    the slowest against the server's own (diagnosis: 0)
 #   BENCH_OUT        where results go ($BUILD/bench/overload)
 #   BENCH_REPLOT     1: only redraw the plots of the run already in BENCH_OUT
 set -euo pipefail
@@ -94,6 +97,7 @@ GENCHECK=${BENCH_GENCHECK:-1}
 HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-2}
 PIN=${BENCH_PIN:-1}
 SCRAPE_MS=${BENCH_SCRAPE_MS:-0}
+TRACE=${BENCH_TRACE:-0}
 OUT=${BENCH_OUT:-$BUILD/bench/overload}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
@@ -519,7 +523,9 @@ point() {
 		load "$cfg-$f.r$i.warm" --rate "$(rate_of 0.5)" --duration 2 >/dev/null
 	fi
 	[[ $SCRAPE_MS != 0 && $cfg == sluiced* ]] && spid=$(scrape "$cfg-$f.r$i")
-	cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS"
+	local trace=()
+	[[ $TRACE == 1 ]] && trace=(--trace "$OUT/raw/$cfg-$f.r$i.trace")
+	cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS" "${trace[@]}"
 	if [[ -n $spid ]]; then
 		kill "$spid" 2>/dev/null
 		wait "$spid" 2>/dev/null || true
