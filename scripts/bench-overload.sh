@@ -71,6 +71,9 @@
 #                    the load generator's core) in raw/NAME.metrics, to see
 #                    where an admitted request's time goes (diagnosis only:
 #                    the scraper counts in the server host's CPU; off: 0)
+#   BENCH_TRACE      1: each offered-load run also writes sluice-load's record
+#                    of every request in raw/NAME.trace (--trace), to follow
+#                    the slowest against the server's own (diagnosis: 0)
 #   BENCH_OUT        where results go ($BUILD/bench/overload)
 #   BENCH_REPLOT     1: only redraw the plots of the run already in BENCH_OUT
 set -euo pipefail
@@ -94,6 +97,7 @@ GENCHECK=${BENCH_GENCHECK:-1}
 HAPROXY_MAXCONN=${BENCH_HAPROXY_MAXCONN:-2}
 PIN=${BENCH_PIN:-1}
 SCRAPE_MS=${BENCH_SCRAPE_MS:-0}
+TRACE=${BENCH_TRACE:-0}
 OUT=${BENCH_OUT:-$BUILD/bench/overload}
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
@@ -197,14 +201,32 @@ mountpoint -q /sys/fs/bpf || die "bpffs is not mounted on /sys/fs/bpf (scripts/d
 # both, and the service's capacity would move with the offered load. A
 # higher priority keeps other users of a shared machine from moving it too
 # (the service's capacity is calibrated once, and static limits follow it).
-SVC_CPU=() GEN_CPU=()
+#
+# A nice value ranks a thread only against the others of its autogroup
+# (sched(7)): where autogroups are on, each session's processes share one
+# weight, and a build at nice 19 in another session gets as much of the
+# service's core as the service and its protection together. So for the
+# run the benchmark's session (its autogroup) gets the -10 as well, and
+# its own nice back on exit.
+SVC_CPU=() GEN_CPU=() GROUP_NICE=
 if [[ $PIN == 1 ]] && (($(nproc) >= 2)); then
 	SVC_CPU=(nice -n -10 taskset -c 1) GEN_CPU=(nice -n -10 taskset -c 0)
 fi
+group_nice() {	# the session's autogroup at -10 while the pinned run lasts
+	[[ ${#SVC_CPU[@]} -gt 0 && $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null) == 1 ]] ||
+		return 0
+	GROUP_NICE=$(awk '{ print $NF }' /proc/self/autogroup)
+	echo -10 >/proc/self/autogroup || GROUP_NICE=
+}
+group_nice_back() {
+	[[ -z $GROUP_NICE ]] || echo "$GROUP_NICE" >/proc/self/autogroup
+}
 
 rm -rf "$OUT"
 mkdir -p "$OUT/raw" "$OUT/data"
 topo_up
+trap 'cleanup; group_nice_back' EXIT
+group_nice
 # GRO on the server's veth: it is then polled by NAPI with or without an XDP
 # program, so its receive work is timed the same way for every method.
 srv ethtool -K "$IF_SRV" gro on >/dev/null
@@ -519,7 +541,9 @@ point() {
 		load "$cfg-$f.r$i.warm" --rate "$(rate_of 0.5)" --duration 2 >/dev/null
 	fi
 	[[ $SCRAPE_MS != 0 && $cfg == sluiced* ]] && spid=$(scrape "$cfg-$f.r$i")
-	cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS"
+	local trace=()
+	[[ $TRACE == 1 ]] && trace=(--trace "$OUT/raw/$cfg-$f.r$i.trace")
+	cpu_run "$cfg-$f.r$i" --rate "$(rate_of "$f")" --duration "$SECS" "${trace[@]}"
 	if [[ -n $spid ]]; then
 		kill "$spid" 2>/dev/null
 		wait "$spid" 2>/dev/null || true
@@ -537,7 +561,9 @@ point() {
 # with the latency quantiles of 2xx replaced by the medians over the runs
 # (each quantile on its own; .ok_latency.runs_p99_ms lists the runs'), so
 # that both the goodput and the p99 of a point are medians of its runs and
-# one disturbed run sets neither.
+# one disturbed run sets neither. .ok_latency.steady_p99_ms: the median of
+# the runs' p99 after their first second, as the steady goodput is counted:
+# the whole run's p99 also holds how a fresh daemon met the load's onset.
 keep_median() {
 	local cfg=$1 f=$2 i r ext runs=()
 	i=$(for ((i = 1; i <= REPEAT; i++)); do
@@ -556,7 +582,10 @@ keep_median() {
 		. as $runs | $runs[$k]
 		| .ok_latency = (.ok_latency | with_entries(.key as $q
 			| if $q | test("^p[0-9]+_ms$") then .value = ([$runs[].ok_latency[$q]] | median) else . end))
-		| .ok_latency.runs_p99_ms = [$runs[].ok_latency.p99_ms]' \
+		| .ok_latency.runs_p99_ms = [$runs[].ok_latency.p99_ms]
+		| .ok_latency.steady_p99_ms = ([$runs[] | [.series[] | select(.t_ms == 1000)
+			| .p99_rest_ms][0]] | map(select(. != null))
+			| if length > 0 then median else null end)' \
 		"${runs[@]}" >"$OUT/raw/$cfg-$f.json"
 }
 
@@ -643,7 +672,7 @@ fi
 # One row per run: config factor offered goodput %cap steady %cap p50 p99
 # p999, then the outcome mix in percent of requests sent ("steady": see
 # JQ_STEADY), then the p99 of how late the generator sent (a busy machine
-# shows there first).
+# shows there first), then the p99 after the first second (keep_median).
 for cfg in $CONFIGS; do
 	for f in $FACTORS; do
 		[[ -f $OUT/raw/$cfg-$f.json ]] || continue
@@ -657,7 +686,7 @@ for cfg in $CONFIGS; do
 			 pct(.outcomes.ok), pct(.outcomes.shed), pct(.outcomes.refused),
 			 pct(.outcomes.reset), pct(.outcomes.timeout),
 			 pct(.outcomes.error + .outcomes.other + .outcomes.overflow + .outcomes.late),
-			 .lateness.p99_ms] | @tsv' "$OUT/raw/$cfg-$f.json"
+			 .lateness.p99_ms, (.ok_latency.steady_p99_ms // "-")] | @tsv' "$OUT/raw/$cfg-$f.json"
 	done >"$OUT/data/sweep-$cfg.tsv"
 done
 
@@ -679,14 +708,16 @@ cpu_each() {	# CONFIG: us of server CPU per rejected connection, or -
 		"$SECS" "$REPEAT" "$REPEAT"
 	printf 'goodput: 2xx per second of the run; steady: the same after its first second. Outcomes in %% of requests sent:\n'
 	printf '503 = shed by the service, rst-syn = refused at connect, reset = reset after connect.\n'
-	printf 'late: p99 of how late the load generator sent, in ms (over ~5 ms: the machine was busy). us/reject: server CPU per refusal.\n\n'
-	printf '%-27s %5s %7s %7s %5s %7s %5s %7s %7s %7s %5s %5s %7s %5s %7s %5s %5s %9s\n' \
-		protection load offered goodput "%cap" steady "%cap" "p50 ms" "p99 ms" "p999 ms" ok 503 rst-syn reset timeout other late "us/reject"
+	printf 'late: p99 of how late the load generator sent, in ms (over ~5 ms: the machine was busy). us/reject: server CPU per refusal.\n'
+	printf 'p99 1s+: the p99 of 2xx after the first second, as steady goodput (the p99 before it holds the onset).\n\n'
+	printf '%-27s %5s %7s %7s %5s %7s %5s %7s %7s %7s %5s %5s %7s %5s %7s %5s %5s %9s %7s\n' \
+		protection load offered goodput "%cap" steady "%cap" "p50 ms" "p99 ms" "p999 ms" ok 503 rst-syn reset timeout other late "us/reject" "p99 1s+"
 	for cfg in $CONFIGS; do
 		[[ -s $OUT/data/sweep-$cfg.tsv ]] || { printf '%-27s (skipped)\n' "${LABEL[$cfg]}"; continue; }
 		awk -F'\t' -v label="${LABEL[$cfg]}" -v cpu="$(cpu_each "$cfg")" '{
-			printf "%-27s %4sx %7d %7d %5.0f %7d %5.0f %7.1f %7.1f %7.1f %5.1f %5.1f %7.1f %5.1f %7.1f %5.1f %5.1f %9s\n",
-				NR == 1 ? label : "", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NR == 1 ? cpu : ""
+			printf "%-27s %4sx %7d %7d %5.0f %7d %5.0f %7.1f %7.1f %7.1f %5.1f %5.1f %7.1f %5.1f %7.1f %5.1f %5.1f %9s %7s\n",
+				NR == 1 ? label : "", $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, NR == 1 ? cpu : "",
+				$18 == "-" ? "-" : sprintf("%.1f", $18)
 		}' "$OUT/data/sweep-$cfg.tsv"
 	done
 } | tee "$OUT/table.txt"

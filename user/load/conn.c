@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conn.h"
@@ -27,6 +28,14 @@ static int prepare_request(const struct load_opts *o)
 	return 0;
 }
 
+uint64_t conn_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 int conn_open(struct conn *c, const struct load_opts *o)
 {
 	if (!request_len) {
@@ -42,6 +51,7 @@ int conn_open(struct conn *c, const struct load_opts *o)
 	c->has_req = false;
 	c->rlen = 0;
 	c->sent = 0;
+	c->connect_us = o->trace_path ? conn_now_us() : 0;
 	if (connect(c->fd, (const struct sockaddr *)&o->addr, o->addrlen) < 0 &&
 	    errno != EINPROGRESS) {
 		int err = -errno;
@@ -58,6 +68,7 @@ void conn_start(struct conn *c, uint64_t sched_us, uint64_t deadline_us)
 	c->deadline_us = deadline_us;
 	c->sent = 0;
 	c->rlen = 0;
+	c->sent_us = c->first_us = 0;
 	if (c->state == CONN_IDLE)
 		c->state = CONN_SENDING;
 }
@@ -166,7 +177,6 @@ static int finish_response(struct conn *c, bool at_eof)
 
 int conn_advance(struct conn *c, const struct load_opts *o)
 {
-	(void)o;
 	if (c->state == CONN_CONNECTING) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -190,6 +200,8 @@ int conn_advance(struct conn *c, const struct load_opts *o)
 			}
 			c->sent += (size_t)n;
 		}
+		if (o->trace_path)
+			c->sent_us = conn_now_us();
 		c->state = CONN_READING;
 	}
 
@@ -201,6 +213,8 @@ int conn_advance(struct conn *c, const struct load_opts *o)
 				return LOAD_error;
 			ssize_t n = recv(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen, 0);
 			if (n > 0) {
+				if (!c->rlen && o->trace_path)
+					c->first_us = conn_now_us();
 				c->rlen += (size_t)n;
 				int r = finish_response(c, false);
 				if (r != CONN_BUSY)

@@ -9,6 +9,7 @@
  *   conn_start(c, o, ...)  put a request on an open (or opening) connection
  *   conn_advance(c, o)     after an epoll event: CONN_BUSY, or an outcome
  *   conn_close(c)          close without TIME_WAIT (SO_LINGER 0)
+ *   conn_now_us()          CLOCK_MONOTONIC in microseconds
  */
 #ifndef SLUICE_LOAD_CONN_H
 #define SLUICE_LOAD_CONN_H
@@ -35,6 +36,9 @@ struct conn {
 	bool keep_open;		/* the response allows another request */
 	uint64_t sched_us;	/* the request's scheduled time (absolute) */
 	uint64_t deadline_us;
+	/* --trace only (0 otherwise): when connect() was called, the request
+	 * was written whole, and the answer's first bytes were read */
+	uint64_t connect_us, sent_us, first_us;
 	size_t sent;
 	size_t rlen;
 	char rbuf[CONN_RBUF];
@@ -48,6 +52,7 @@ int conn_open(struct conn *c, const struct load_opts *o);
 void conn_start(struct conn *c, uint64_t sched_us, uint64_t deadline_us);
 int conn_advance(struct conn *c, const struct load_opts *o);
 void conn_close(struct conn *c);
+uint64_t conn_now_us(void);
 
 /* Exposed for tests: parse a response head; see conn.c. */
 int conn_parse_response(const char *buf, size_t len, int *status,

@@ -9,6 +9,7 @@
  *   main.c     options, the schedule and the event loop
  *   conn.c     one request on one connection: connect, send, read, classify
  *   report.c   results: totals, histograms, 100 ms series, table and JSON
+ *   trace.c    --trace: a record per request, to set against a server's own
  */
 #ifndef SLUICE_LOAD_H
 #define SLUICE_LOAD_H
@@ -60,6 +61,7 @@ struct load_opts {
 	unsigned max_inflight;
 	unsigned seed;
 	const char *json_path;	/* NULL: no JSON; "-": stdout */
+	const char *trace_path;	/* NULL: no per-request records (trace.c) */
 	bool quiet;		/* no table on stdout */
 };
 
@@ -67,6 +69,20 @@ struct load_opts {
 struct load_bin {
 	uint64_t outcomes[LOAD__COUNT];
 	struct hist ok_latency;
+};
+
+/* --trace: one request that had a connection, its moments on
+ * CLOCK_MONOTONIC in microseconds (0: it did not get that far). */
+struct load_trace_rec {
+	uint64_t sched_us, connect_us, sent_us, first_us, done_us;
+	uint16_t port;		/* the client's port: the server's peer port */
+	uint8_t outcome;	/* enum load_outcome */
+};
+
+struct load_trace {
+	struct load_trace_rec *v;
+	size_t n, cap;
+	bool short_of_memory;	/* some records were not kept */
 };
 
 struct load_result {
@@ -78,6 +94,7 @@ struct load_result {
 	double elapsed_s;
 	unsigned nbins;
 	struct load_bin *bins;		/* 100 ms each */
+	struct load_trace trace;	/* --trace */
 };
 
 #define LOAD_BIN_US 100000
@@ -87,5 +104,12 @@ void load_result_record(struct load_result *r, enum load_outcome o,
 			uint64_t sched_us_rel, uint64_t latency_us);
 void load_report_table(const struct load_opts *o, const struct load_result *r);
 int load_report_json(const struct load_opts *o, const struct load_result *r);
+
+/* trace.c */
+struct conn;
+void load_trace_add(struct load_trace *t, const struct conn *c, enum load_outcome o,
+		    uint64_t done_us);
+int load_trace_write(const char *path, const struct load_trace *t);
+void load_trace_free(struct load_trace *t);
 
 #endif

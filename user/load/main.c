@@ -36,13 +36,6 @@ struct loop {
 	unsigned pend_head, pend_len, pend_cap;
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void list_append(struct conn *head, struct conn *c)
 {
 	c->prev = head->prev;
@@ -173,6 +166,8 @@ static void issue(struct loop *l, uint64_t sched, uint64_t now)
 static void complete(struct loop *l, struct conn *c, enum load_outcome o, uint64_t now)
 {
 	record(l, o, c->sched_us, now);
+	if (l->o->trace_path)
+		load_trace_add(&l->r->trace, c, o, now);
 	list_remove(c);
 	if (!l->reuse) {
 		conn_close(c);
@@ -272,14 +267,14 @@ static int run(const struct load_opts *o, struct load_result *r)
 			reopen(&l, &l.conns[i]);
 	}
 
-	l.start_us = now_us();
+	l.start_us = conn_now_us();
 	uint64_t end = l.start_us + (uint64_t)(o->duration_s * 1e6);
 	uint64_t hard_end = end + o->timeout_ms * 1000ull + 100000;
 	double next = (double)l.start_us;
 	struct epoll_event evs[256];
 
 	for (;;) {
-		uint64_t now = now_us();
+		uint64_t now = conn_now_us();
 		bool sending;
 		if (o->closed) {
 			sending = now < end;
@@ -291,7 +286,7 @@ static int run(const struct load_opts *o, struct load_result *r)
 			while ((uint64_t)next <= now && (uint64_t)next < end) {
 				issue(&l, (uint64_t)next, now);
 				next += next_gap_us(o, next - (double)l.start_us, &seed);
-				now = now_us();
+				now = conn_now_us();
 			}
 			if (o->keepalive)
 				dispatch_pending(&l, now);
@@ -314,11 +309,11 @@ static int run(const struct load_opts *o, struct load_result *r)
 			fprintf(stderr, "sluice-load: epoll_pwait2: %s\n", strerror(errno));
 			goto out;
 		}
-		now = now_us();
+		now = conn_now_us();
 		for (int i = 0; i < n; i++)
 			on_event(&l, evs[i].data.ptr, now);
 	}
-	r->elapsed_s = (double)(now_us() - l.start_us) / 1e6;
+	r->elapsed_s = (double)(conn_now_us() - l.start_us) / 1e6;
 
 out:
 	for (unsigned i = 0; l.conns && i < l.nconns; i++)
@@ -353,6 +348,9 @@ static void usage(FILE *f)
 	      "  -m, --max-inflight N  bound on requests in flight (default 20000)\n"
 	      "  -s, --seed N          seed of the Poisson arrivals (default 1)\n"
 	      "  -j, --json FILE       write results as JSON to FILE ('-' for stdout)\n"
+	      "  -T, --trace FILE      write a line per request to FILE: its scheduled time, when\n"
+	      "                        it connected, sent, read the first bytes and ended (us on\n"
+	      "                        CLOCK_MONOTONIC), the client's port and the outcome\n"
 	      "  -q, --quiet           no summary table\n"
 	      "  -h, --help\n"
 	      "Exit status: 0 when the run completed, 1 on a runtime error, 2 on a usage error.\n",
@@ -475,6 +473,7 @@ int main(int argc, char **argv)
 		{ "max-inflight", required_argument, NULL, 'm' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "trace", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -484,7 +483,7 @@ int main(int argc, char **argv)
 	double v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "r:d:S:Pk:c:t:m:s:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:d:S:Pk:c:t:m:s:j:T:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			if (parse_number("rate", optarg, 0.001, 10e6, &o.rate))
@@ -528,6 +527,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			o.json_path = optarg;
+			break;
+		case 'T':
+			o.trace_path = optarg;
 			break;
 		case 'q':
 			o.quiet = true;
@@ -577,6 +579,9 @@ int main(int argc, char **argv)
 		load_report_table(&o, &r);
 	if (!err && o.json_path)
 		err = load_report_json(&o, &r);
+	if (!err && o.trace_path)
+		err = load_trace_write(o.trace_path, &r.trace);
+	load_trace_free(&r.trace);
 	free(r.bins);
 	return err ? 1 : 0;
 }

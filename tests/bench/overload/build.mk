@@ -42,9 +42,10 @@ $(BENCH_OVL)/irqtime: $(BENCH_OVL)/irqtime.o
 
 BENCH_BINS += $(BENCH_OVL)/irqtime
 
-# Unit tests of sluice-load's histogram, response parser and JSON series, run by `make test`.
+# Unit tests of sluice-load's histogram, response parser, JSON series and
+# per-request trace, run by `make test`.
 $(BENCH_OVL)/test_load: $(BENCH_OVL)/test_load.o $(BUILD)/user/load/hist.o $(BUILD)/user/load/conn.o \
-		$(BUILD)/user/load/report.o
+		$(BUILD)/user/load/report.o $(BUILD)/user/load/trace.o
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ -lcmocka -o $@
 

@@ -153,6 +153,52 @@ static void series_rest_p99(void **state)
 	free(r.bins);
 }
 
+/* --trace: a line per request, in the order they ended, with the moments
+ * the conn recorded and the client's port (0 for a conn with no socket). */
+static void trace_file(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_load_trace.XXXXXX";
+	int fd = mkstemp(path);
+	struct load_trace t = { 0 };
+	struct conn c = { .fd = -1, .sched_us = 1000, .connect_us = 1001, .sent_us = 1050,
+			  .first_us = 3000, .rlen = 0 };
+	char line[256];
+	FILE *f;
+
+	assert_true(fd >= 0);
+	close(fd);
+	load_trace_add(&t, &c, LOAD_ok, 3100);
+	c.sched_us = 2000;
+	c.connect_us = 2001;
+	c.sent_us = c.first_us = 0;
+	load_trace_add(&t, &c, LOAD_refused, 2200);
+	for (int i = 0; i < 5000; i++)	/* past the first allocation */
+		load_trace_add(&t, &c, LOAD_timeout, 3000000);
+	assert_int_equal(t.n, 5002);
+	assert_int_equal(load_trace_write(path, &t), 0);
+	load_trace_free(&t);
+	assert_null(t.v);
+
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "# sched_us\tconnect_us\tsent_us\tfirst_us\tdone_us\tport\toutcome\n");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "1000\t1001\t1050\t3000\t3100\t0\tok\n");
+	assert_non_null(fgets(line, sizeof(line), f));
+	assert_string_equal(line, "2000\t2001\t0\t0\t2200\t0\trefused\n");
+	int n = 2;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	assert_int_equal(n, 5002);
+	fclose(f);
+	unlink(path);
+
+	/* An unwritable path is an error, named on stderr. */
+	assert_int_equal(load_trace_write("/nonexistent/dir/trace", &t), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +207,7 @@ int main(void)
 		cmocka_unit_test(hist_huge_value_is_kept),
 		cmocka_unit_test(responses),
 		cmocka_unit_test(series_rest_p99),
+		cmocka_unit_test(trace_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,7 +37,8 @@ struct sld_upconn;
 struct sld_uplink {
 	int ep;
 	char *bufs;		/* the loop's read buffer, then its scratch */
-	struct sld_upconn *idle;	/* LIFO: the warmest first */
+	struct sld_upconn *idle;	/* FIFO: the longest idle first (upstream.c) */
+	struct sld_upconn *idle_last;
 	unsigned n_idle;
 	struct sld_upconn *dead;	/* closed in this batch */
 };
