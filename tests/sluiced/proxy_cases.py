@@ -20,6 +20,7 @@ The upstream answers by path (the query is ignored):
   /echo      the request head it received, as the body
   /slow      waits 6 s, then 200           /trickle   head, then a byte each 0.3 s
   /nap       waits 0.2 s, then 200
+  /port      200, the client port of the connection it came on
   /split     200, its head sent in three pieces 50 ms apart
   /big       5 MiB (above the proxy's response cap)
   /mib?n=N   N MiB of body                 /reset     reads the request, then RST
@@ -137,6 +138,8 @@ def serve_conn(s):
         elif path == "/slow":
             time.sleep(6)
             out = answer("200 OK", b"late\n")
+        elif path == "/port":
+            out = answer("200 OK", b"%d" % s.getpeername()[1])
         elif path == "/nap":
             time.sleep(0.2)
             out = answer("200 OK", b"rested\n")
@@ -419,6 +422,20 @@ def c_keepalive_reuse(p, u):
     return grew <= 1, "%d new upstream connections for 5 requests" % grew
 
 
+def c_idle_order(p, u):
+    """The longest idle upstream connection first (upstream.c says why):
+    with two or more idle, sequential requests never take the connection
+    the last one was answered on."""
+    naps = [threading.Thread(target=request, args=(p, get(b"/nap"))) for _ in range(2)]
+    for t in naps:
+        t.start()
+    for t in naps:
+        t.join()
+    ports = [request(p, get(b"/port")).body.decode() for _ in range(6)]
+    again = sum(a == b for a, b in zip(ports, ports[1:]))
+    return again == 0, "upstream ports %s" % " ".join(ports)
+
+
 def c_reset_post(p, u):
     before = stats(u)["hits"].get("/reset", 0)
     r = request(p, get(b"/reset", method=b"POST", body=b"pay=1"))
@@ -489,6 +506,7 @@ CASES = [
     ("X-Forwarded-For: 6.6.6.6 from a client", "replaced by 127.0.0.1", c_xff_untrusted),
     ("Connection-named, Proxy-Authorization", "not forwarded", c_hop_by_hop),
     ("5 sequential GETs", "upstream connection reused", c_keepalive_reuse),
+    ("sequential GETs take the longest idle connection", "no port twice in a row", c_idle_order),
     ("POST the upstream read, then reset", "502, not retried", c_reset_post),
     ("GET reset on a new connection", "502", c_reset_get),
     ("GET on a stale pooled connection", "retried: 200", c_stale_get),
