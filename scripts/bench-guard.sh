@@ -308,7 +308,7 @@ guarded_round() {
 	sleep 0.1	# a tick: the counters of the round's last requests
 	a1=$(metric sluiced_guard_requests_answered_total)
 	G_RPS=$WRK_RPS G_WAKES=$WRK_WAKES
-	G_SAMPLED=$(awk -v n="$WRK_N" -v a=$((a1 - a0)) 'BEGIN { printf "%.0f", a > 0 ? n / a : 0 }')
+	G_SAMPLED=$(awk -v n="$WRK_N" -v a=$((a1 - a0)) 'BEGIN { printf "%.0f", (a > 0 ? n / a : 0) }')
 	G_CPU=$(pct $((c1 - c0)) $((WSECS * 1000000000)))
 	guard_stop
 	((a1 - a0 >= WRK_N >> (SHIFT_MAX + 1) && a1 > a0)) ||
