@@ -364,16 +364,10 @@ int sl_pins_dir_open(const char *dir, int *fd_out)
 	return 0;
 }
 
+/* Not logged: the caller names the dir (lock_dir) or reports the error. */
 static int lock_fd(int fd, int how)
 {
-	if (flock(fd, how)) {
-		int err = -errno;
-
-		if (err != -EWOULDBLOCK)
-			pr_err("cannot lock the pin dir: %s", strerror(errno));
-		return err;
-	}
-	return 0;
+	return flock(fd, how) ? -errno : 0;
 }
 
 static int lock_dir(const char *dir, int *fd_out, int how)
@@ -385,6 +379,8 @@ static int lock_dir(const char *dir, int *fd_out, int how)
 		return err;
 	err = lock_fd(fd, how);
 	if (err) {
+		if (err != -EWOULDBLOCK)
+			pr_err("cannot lock pin dir %s: %s", dir, strerror(-err));
 		close(fd);
 		return err;
 	}

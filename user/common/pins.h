@@ -30,8 +30,9 @@
  *                                       (not logged) while another holds it
  *   sl_pins_dir_open(dir, &fd)          the pin dir open, unlocked, for a
  *                                       writer that locks it often (below)
- *   sl_pins_trylock_fd(fd)              sl_pins_trylock on that descriptor;
- *                                       sl_pins_unlock_fd(fd) releases it.
+ *   sl_pins_trylock_fd(fd)              sl_pins_trylock on that descriptor, its
+ *                                       errors not logged (the caller reports
+ *                                       them); sl_pins_unlock_fd(fd) releases it.
  *                                       Opening and closing a bpffs
  *                                       directory each time frees a dentry
  *                                       (its cursor) through RCU: a grace
