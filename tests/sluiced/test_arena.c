@@ -24,13 +24,6 @@
 #define MAX_BURST 1600
 #define SLACK_KIB 16		/* a few pages of chunk headers and caches */
 
-/* ASan and TSan bring an allocator of their own: figures only. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define OWN_ALLOCATOR 1
-#else
-#define OWN_ALLOCATOR 0
-#endif
-
 /* Resident KiB, counted from the page tables (exact). */
 static long rss_kib(void)
 {
@@ -112,7 +105,7 @@ static void test_burst_given_back(void **state)
 		       sizes[i], b.base_kib, b.peak_kib[i], b.after_kib[i]);
 		/* the burst was seen, and given back */
 		assert_true(b.peak_kib[i] >= b.base_kib + sizes[i] * 6);
-		if (!OWN_ALLOCATOR)
+		if (!SLD_OWN_ALLOCATOR)	/* a sanitizer's: figures only */
 			assert_true(b.after_kib[i] <= b.base_kib + SLACK_KIB);
 	}
 }

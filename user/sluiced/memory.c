@@ -25,8 +25,8 @@
  * allocations up to 1 KiB come from glibc's per-thread cache (tcache)
  * without taking it.
  *
- * With ASan or TSan their allocator replaces glibc's: mallopt and
- * malloc_trim then act on an arena nothing uses, which is harmless.
+ * With ASan or TSan their allocator replaces glibc's (SLD_OWN_ALLOCATOR):
+ * malloc_trim then acts on an arena nothing uses, which is harmless.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -35,6 +35,8 @@
 
 int sld_memory_init(void)
 {
+	if (SLD_OWN_ALLOCATOR)
+		return 0;
 	return mallopt(M_ARENA_MAX, 1) == 1 ? 0 : -EINVAL;
 }
 
