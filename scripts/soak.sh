@@ -16,7 +16,9 @@
 # sluice-load offers SOAK_FACTOR x that, open loop, a new connection per
 # request, to both at once, in chunks of SOAK_CHUNK_S. Between chunks,
 # with the load stopped and the connections drained, it samples each
-# daemon: RSS (and its anonymous part), threads, open fds (and how many
+# daemon: RSS (and its anonymous part, and the whole by kind: heap, thread
+# stacks, glibc's per-thread arenas, other anonymous mappings, file-backed,
+# scripts/memkinds.sh), threads, open fds (and how many
 # of them are the proxy's pool of upstream connections), requests read,
 # answered and unsent (the client had gone), the kernel's counters as the
 # daemon exports them and as sluicectl reads them from the pins.
@@ -30,7 +32,8 @@
 # run) is reported as such, and the bar is checked from there.
 #
 # The bar, after the warm-up (checked, printed, exit 1 on a failure):
-#   RSS grows < 1% (last sample against the first after warm-up);
+#   RSS grows < 1% (last sample against the first after warm-up), with
+#   the kinds of memory that changed (and the thread whose stack did);
 #   the fd count is flat: the daemon's own, without its upstream
 #   connections (the idle pool holds what the last burst needed, up to
 #   64 a loop), no growth and a range of 2 at most;
@@ -57,6 +60,7 @@ FACTOR=${SOAK_FACTOR:-10}
 SLUICED=$BUILD/sluiced
 LOAD=$BUILD/sluice-load
 GOSERVICE=$BUILD/goservice
+MEMKINDS=$(dirname "${BASH_SOURCE[0]}")/memkinds.sh
 OUT=$BUILD/soak
 UPSTREAM=127.0.0.1:8081
 declare -A PORT=([work]=8080 [proxy]=8090) METRICS=([work]=127.0.0.1:9464 [proxy]=127.0.0.1:9465)
@@ -148,7 +152,7 @@ sample() {
 	kstats=$(ctl -j stats | jq -c --arg s "tcp/${PORT[$name]}" \
 		'first(.services[] | select(.service == $s)) | [.admitted, .allowed, .rejected]')
 	# the first awk prints three columns: RSS, its anonymous part, threads
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$name" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$name" \
 		"$(awk '$1 == "VmRSS:" || $1 == "RssAnon:" || $1 == "Threads:" { v[$1] = $2 }
 			END { printf "%d\t%d\t%d", v["VmRSS:"], v["RssAnon:"], v["Threads:"] }' "/proc/$pid/status")" \
 		"$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l)" \
@@ -160,11 +164,14 @@ sample() {
 		"$(awk '/^sluice_kernel_decisions_total\{reason="(admitted|allowed|rejected)"\}/ {
 			split($1, f, "\""); v[f[2]] = $2 }
 			END { printf "[%d,%d,%d]", v["admitted"], v["allowed"], v["rejected"] }' <<<"$m")" \
-		"$kstats" >>"$OUT/samples.tsv"
+		"$kstats" "$("$MEMKINDS" "$pid")" >>"$OUT/samples.tsv"
 }
 
-printf 't_s\tdaemon\trss_kib\trss_anon_kib\tthreads\tfds\tupstream_fds\trequests\tanswered\tunsent\taccepted\tkernel_by_daemon\tkernel_by_pins\n' \
-	>"$OUT/samples.tsv"
+{
+	printf '%s\t' t_s daemon rss_kib rss_anon_kib threads fds upstream_fds requests answered unsent \
+		accepted kernel_by_daemon kernel_by_pins heap_kib stacks_kib arenas_kib anon_kib file_kib
+	echo stack_by_thread
+} >"$OUT/samples.tsv"
 start=$SECONDS chunk=0
 while ((SECONDS - start < MINUTES * 60)); do
 	chunk=$((chunk + 1))
@@ -216,6 +223,33 @@ warmup_end() {
 		}' "$OUT/samples.tsv"
 }
 
+# kinds_moved ROWS: which kinds of memory changed from the first row to
+# the last (and for stacks, whose), e.g. "stacks +56 KiB (sluiced-w0 +56)".
+kinds_moved() {
+	awk -F'\t' '
+		function threads(s, into,   n, i, kv) {
+			n = split(s, kv, /[,=]/)
+			for (i = 1; i < n; i += 2) into[kv[i]] += kv[i + 1]
+		}
+		NR == 1 { for (i = 14; i <= 18; i++) k0[i] = $i; threads($19, s0) }
+		END {
+			split("heap stacks arenas anon file", kind, " ")
+			for (i = 14; i <= 18; i++) {
+				d = $i - k0[i]
+				if (!d) continue
+				out = out (out ? ", " : "") sprintf("%s %+d KiB", kind[i - 13], d)
+				if (i == 15) {
+					threads($19, s1)
+					who = ""
+					for (t in s1) if (s1[t] != s0[t]) who = who (who ? ", " : "") sprintf("%s %+d", t, s1[t] - s0[t])
+					for (t in s0) if (!(t in s1)) who = who (who ? ", " : "") sprintf("%s gone", t)
+					out = out " (" who ")"
+				}
+			}
+			print out ? "by kind: " out : "no kind changed"
+		}' <<<"$1"
+}
+
 echo
 echo "Soak: $MINUTES min at ${FACTOR}x capacity, $chunk chunks of $CHUNK s;" \
 	"warm-up until RSS stays within $(awk -v t="$PLATEAU_TOL" 'BEGIN { print 100 * t }')%" \
@@ -235,14 +269,14 @@ for name in "${NAMES[@]}"; do
 		  ulo = $7 < ulo ? $7 : ulo; uhi = $7 > uhi ? $7 : uhi }
 		END { print r0, r1, mx, f0, f, lo, hi, ulo, uhi }' <<<"$rows")
 	last=$(tail -n 1 <<<"$rows")
-	IFS=$'\t' read -r _ _ _ _ _ _ _ reqs answered unsent accepted kdaemon kpins <<<"$last"
+	IFS=$'\t' read -r _ _ _ _ _ _ _ reqs answered unsent accepted kdaemon kpins _ <<<"$last"
 	admitted=$(jq '.[0] + .[1]' <<<"$kpins")
 	ok=$(jq -s '[.[].outcomes.ok] | add' "$OUT"/chunk-*-"$name".json)
 	echo "$name: RSS $rss0 -> $rss1 KiB (at most $rssmax), fds $fdmin..$fdmax (and $upmin..$upmax" \
 		"upstream), $reqs requests read, $answered answered, $unsent unsent (client gone)," \
 		"$accepted connections accepted, kernel admitted $admitted; clients got $ok OK"
 	check "$name: RSS grows < 1% after warm-up" "$(awk -v a="$rss0" -v b="$rss1" 'BEGIN { print b < a * 1.01 }')" \
-		"$(awk -v a="$rss0" -v b="$rss1" 'BEGIN { printf "%+.2f%%", 100 * (b - a) / a }')"
+		"$(awk -v a="$rss0" -v b="$rss1" 'BEGIN { printf "%+.2f%%", 100 * (b - a) / a }'); $(kinds_moved "$rows")"
 	check "$name: fd count flat" "$((fdlast <= fdfirst + 1 && fdmax - fdmin <= 2))" \
 		"$fdfirst -> $fdlast, range $fdmin..$fdmax, without upstream connections"
 	check "$name: every request read was answered" "$((reqs == answered + unsent))" \

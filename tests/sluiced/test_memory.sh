@@ -4,9 +4,11 @@
 # CONN_CACHE), on loopback without a data plane (no root needed): a daemon
 # that has served a few requests is sent a burst of BURST connections, each
 # holding half a request head so that it is accepted and kept; once they
-# are all open they close, and its RSS must come back down, to within a
-# quarter of what the burst added. Kept for reuse instead, every peak was
-# a step up in RSS that never came down (make soak). Prints cmocka-style
+# are all open they close, and its RSS must come back down to within 1% of
+# where it was before the burst (make soak's bar). Kept for reuse instead,
+# every peak was a step up in RSS that never came down (make soak); and
+# freed into the worker thread's own malloc arena, the arena's free end
+# stayed resident: 112-120 KiB above (memory.c). Prints cmocka-style
 # lines for tests/run.sh.
 set -uo pipefail
 
@@ -42,7 +44,8 @@ trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -f "$LOG"' EXIT
 
 # The burst, from one python process: prints "BASE PEAK AFTER" in KiB, the
 # daemon's RSS after its first requests, with the burst open, and the
-# lowest it came down to within 10 s of the burst closing.
+# lowest it came down to within 10 s of the burst closing (it stops
+# looking once within 1% of the first).
 out=$(python3 - "$PORT" "$PID" "$BURST" <<'EOF'
 import os, resource, socket, sys, time
 port, pid, burst = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -92,7 +95,7 @@ for s in held:
 after, end = peak, time.time() + 10
 while time.time() < end:
     after = min(after, rss())
-    if after <= base + (peak - base) / 4:
+    if after <= base + base // 100:
         break
     time.sleep(0.1)
 print(base, peak, after)
@@ -113,9 +116,9 @@ back=$((peak - after))
 if ((san_build)); then
 	echo "# memory: RSS $base -> $peak -> $after KiB (not asserted in a sanitizer build)"
 	ok "its memory given back after it (printed, not asserted: a sanitizer's allocator)"
-elif ((after - base <= (peak - base) / 4)); then
+elif ((after - base <= base / 100)); then
 	ok "its memory given back after it: RSS $base -> $peak -> $after KiB"
 else
-	bad "its memory given back after it" "RSS $base -> $peak -> $after KiB, $back KiB given back"
+	bad "its memory given back after it" "RSS $base -> $peak -> $after KiB, $back KiB given back, expected down to $((base + base / 100))"
 fi
 exit $failed

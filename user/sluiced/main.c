@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "memory.h"
 #include "sluiced.h"
 
 static volatile sig_atomic_t stop_flag;
@@ -155,8 +156,10 @@ static void reload(struct sld *d)
 	err = pthread_create(&R.thread, NULL, reload_main, d);
 	if (err)
 		pr_err("reload: cannot start a thread: %s", strerror(err));
-	else
+	else {
+		pthread_setname_np(R.thread, "sld-reload");
 		R.started = R.running = true;
+	}
 	pthread_mutex_unlock(&R.lock);
 }
 
@@ -254,6 +257,10 @@ int main(int argc, char **argv)
 	int err, rc = 1;
 	bool pool_up = false, ctl_up = false, fleet_up = false;
 
+	/* before any thread: they would get malloc arenas of their own */
+	if (sld_memory_init())
+		fprintf(stderr, "sluiced: warning: cannot limit malloc to one arena; "
+			"the RSS will keep the largest burst's pages\n");
 	g_argc = argc;
 	g_argv = argv;
 	if (sld_config_load(&d->cfg, argc, argv, &cerr)) {

@@ -485,6 +485,7 @@ int sld_control_start(struct sld *d)
 		pr_err("cannot start the controller thread: %s", strerror(err));
 		return -err;
 	}
+	pthread_setname_np(d->ctl_thread, "sld-control");
 	return 0;
 }
 

@@ -703,6 +703,7 @@ int sld_fleet_start(struct sld *d)
 		F.n_svc = 0;
 		return -err;
 	}
+	pthread_setname_np(F.thread, "sld-fleet");
 	F.running = true;
 	return 0;
 }

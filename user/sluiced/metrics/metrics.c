@@ -588,6 +588,7 @@ int sld_metrics_start(struct sld *d)
 		pr_err("cannot start the metrics thread: %s", strerror(-err));
 		goto out;
 	}
+	pthread_setname_np(M.thread, "sld-metrics");
 	M.running = true;
 	pr_info("metrics on http://%s/metrics", d->cfg.metrics);
 	return 0;

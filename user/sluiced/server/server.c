@@ -37,7 +37,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -53,6 +52,7 @@
 #include "conn.h"
 #include "http_response.h"
 #include "log.h"
+#include "memory.h"
 #include "rxstamp.h"
 #include "sluiced.h"
 #include "upstream.h"
@@ -68,9 +68,10 @@
  * a loop's turnover at a steady load is served from there, without a
  * malloc. Past that (a burst, or a stall that let the accept queue pile
  * up) they are freed, and once the loop holds few connections again it
- * hands what it freed back to the system (malloc_trim: glibc would keep
- * it in its heaps for reuse, and does not give back free pages that are
- * not at a heap's top). When it falls idle (a timeout of its wait with
+ * hands what it freed back to the system (sld_memory_release: glibc
+ * would keep it in its heap for reuse; and the daemon has one heap, as a
+ * worker thread's own arena never gave back its free end: memory.c).
+ * When it falls idle (a timeout of its wait with
  * nothing to do) after closing connections it frees its cache too, and
  * gives that back with what requests and exchanges freed at new places
  * in the heap. So the daemon's RSS follows what it holds, not the
@@ -1179,8 +1180,8 @@ static void scan_timeouts(struct server *s, uint64_t now)
 }
 
 /* Give what the loop freed back to the system (see CONN_CACHE): after a
- * burst, or when idle, its cache with it. malloc_trim works on every
- * arena, under their locks: the loop holding few connections says the
+ * burst, or when idle, its cache with it; the daemon's one malloc arena
+ * (memory.c) under its lock: the loop holding few connections says the
  * burst is over, or the freed memory would be taken again at once. */
 static void trim(struct server *s, uint64_t now, bool idle)
 {
@@ -1190,7 +1191,7 @@ static void trim(struct server *s, uint64_t now, bool idle)
 		return;
 	if (idle)
 		cache_drop(s);
-	malloc_trim(0);
+	sld_memory_release();
 	s->freed = 0;
 	s->closed_any = false;
 	s->trim_ns = now;
