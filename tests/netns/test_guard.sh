@@ -97,7 +97,7 @@ load() { # NAME ARGS
 	cli "$LOAD" --quiet --timeout 2000 --json "$LOGDIR/$name.json" "$@" "$URL" >/dev/null
 }
 j() { local f=$1; shift; jq -r "$@" "$LOGDIR/$f.json"; }
-refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC shed_level))); }
+refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC svc_conc) + $(stat_of $SVC shed_level))); }
 # drained: no connection waits for the service's accept(), and none it
 # accepted is left open (Go accepts at once, then works off a goroutine each).
 drained() {
@@ -209,7 +209,7 @@ load_bound() {
 }
 
 guard_case() {
-	local kind=$1 log=$1.log cap cap_after r0 a0 o0 t0 sched ok osched took shed oshed adm others
+	local kind=$1 log=$1.log cap cap_after r0 a0 o0 t0 sched ok osched took shed oshed adm others conc
 
 	service_start "$kind" || { t_fail "$kind: service" "it did not listen"; return; }
 	load "$kind-warm" --closed 4 --duration 2	# the JIT, the caches
@@ -254,6 +254,8 @@ guard_case() {
 	load "$kind-over" --rate $((cap * 10)) --duration 3
 	oshed=$(($(refused) - r0)) adm=$(($(stat_of $SVC admitted) - a0))
 	osched=$(j "$kind-over" .scheduled) took=$(j "$kind-over" .outcomes.ok)
+	conc=$(ctl -j status | jq -r '.guarded[0].conc_limit')
+	t_expect_cmp "$kind at 10x: a concurrency limit is in force" "conc_limit" "$conc" -gt 0
 	wait_until 60 drained
 	if wait_until 30 held_is 0; then
 		t_ok "$kind: after the overload, every connection answered or closed is let go"
@@ -303,9 +305,9 @@ guard_case() {
 	local kept=$((cap_after < cap ? cap_after : cap))
 	load_bound "$kind at 10x: goodput at least a third of the capacity" "ok per s" \
 		"$(j "$kind-over" '.goodput | floor')" -ge $((kept / 3))
-	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms, others %d%% of a CPU; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
+	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms, others %d%% of a CPU; 10x: goodput %s/s, p99 %s ms, admitted %d/s, concurrency limit %s\n' \
 		"$kind" "$cap" "$cap_after" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" "$others" \
-		"$(j "$kind-over" '.goodput | floor')" "$(j "$kind-over" .ok_latency.p99_ms)" $((adm / 3))
+		"$(j "$kind-over" '.goodput | floor')" "$(j "$kind-over" .ok_latency.p99_ms)" $((adm / 3)) "$conc"
 	service_stop
 }
 
