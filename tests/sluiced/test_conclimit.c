@@ -24,7 +24,9 @@ static struct conc_signals sig(uint64_t delay_ns, double goodput, double busy)
 				      .goodput = goodput, .busy = busy };
 }
 
-/* No baseline or no completions: no limit, the rate law alone. */
+/* No baseline, or nothing known of the capacity yet: no limit, the rate
+ * law alone. A quiet tick later keeps the limit; a baseline forgotten (a
+ * restarted service) drops it. */
 static void test_none_until_known(void **state)
 {
 	struct conc_law c;
@@ -35,6 +37,13 @@ static void test_none_until_known(void **state)
 	s.base_ns = 0;
 	assert_int_equal(conc_tick(&c, &s), 0);
 	s = sig(1 * MS, 0, 0);
+	assert_int_equal(conc_tick(&c, &s), 0);
+	s = sig(1 * MS, 2000, 1);
+	assert_int_equal(conc_tick(&c, &s), 7);
+	s = sig(0, 0, 0);	/* idle */
+	assert_int_equal(conc_tick(&c, &s), 7);
+	assert_int_equal(conc_tick(&c, &s), 7);
+	s.base_ns = 0;
 	assert_int_equal(conc_tick(&c, &s), 0);
 }
 

@@ -28,7 +28,9 @@
  *                                          (what the service would complete
  *                                          saturated: at 0.5x the limit is
  *                                          already the saturated one's)
- *   1 <= L' ; written as the nearest integer, 0 (none) until base is known.
+ *   1 <= L' ; written as the nearest integer, 0 (none) until base is known;
+ *   a tick without completions or demand keeps L (it says nothing of the
+ *   capacity: a burst after an idle spell finds the limit in force).
  *
  * base is the guard's baseline (guardsig.h: the sojourn's p99 while the
  * service keeps up, bounded by its p99 at low load): never probed for, so
