@@ -129,7 +129,7 @@ held_case() {
 	if wait_until 30 held_is 0; then
 		t_ok "$1: closed (FIN or RST), they are no longer held"
 	else
-		t_fail "$1: closed, no longer held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]')"
+		t_fail "$1: closed (FIN or RST), they are no longer held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]')"
 	fi
 	# Keep-alive connections, answered and left open: let go at the
 	# answer. The count drops when the service writes it (the tracepoint
@@ -141,7 +141,7 @@ held_case() {
 	if held_is 0; then
 		t_ok "$1: keep-alive connections answered and still open are no longer held"
 	else
-		t_fail "$1: answered keep-alive connections not held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]'); client: $(cat "$out")"
+		t_fail "$1: keep-alive connections answered and still open are no longer held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]'); client: $(cat "$out")"
 	fi
 	echo fin >&"$fd"
 	exec {fd}>&-
@@ -260,7 +260,7 @@ guard_case() {
 	if wait_until 30 held_is 0; then
 		t_ok "$kind: after the overload, every connection answered or closed is let go"
 	else
-		t_fail "$kind: after the overload, nothing held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]')"
+		t_fail "$kind: after the overload, every connection answered or closed is let go" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]')"
 	fi
 	stop_daemon
 	# The capacity again, unguarded (the entry is gone), the service warm,
