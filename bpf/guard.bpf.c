@@ -8,12 +8,15 @@
  * forbid kprobes:
  *
  *   guard_state  inet_sock_set_state: connections established and closed
- *                on a guarded port; a close with a request unanswered
+ *                on a guarded port; a close with a request unanswered;
+ *                the connections the service holds (sl_held) counted up
+ *                at establishment, down at a close unanswered
  *   guard_ready  sk_data_ready: a request arrives on an established socket
  *                with none in progress: its sojourn starts
  *   guard_recv   tcp_rcv_space_adjust: the service's first read of it
  *   guard_send   sock_send_length: its first write after: the sojourn
- *                ends and goes into the guard's per-CPU histograms
+ *                ends and goes into the guard's per-CPU histograms; a
+ *                connection's first answer takes it off sl_held
  *
  * The read is tcp_rcv_space_adjust, not sock_recv_length: TCP runs it
  * when a read takes data from the socket (recvmsg, and splice's
@@ -43,6 +46,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <sluice/abi.h>
 #include <sluice/guard_abi.h>
 #include "sock.bpf.h"
 
@@ -77,6 +81,19 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } guard_seq SEC(".maps");
+
+/* The data plane's sl_held (abi.h): the loader reuses its pin, so that the
+ * data plane reads what is counted here. Without pins (nothing attached)
+ * this is the object's own, and guard_slot stays 0: nothing is counted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct sl_held);
+} sl_held SEC(".maps");
+
+/* Each guard's slot in the data plane (guard_abi.h); 0: not counted. */
+__u32 guard_slot[SL_GUARD_MAX];
 
 /* In front of guard_ports, one cache line of bits, SL_GUARD_PORT_BIT set
  * by user space for each guarded port (guard_abi.h): an event of another
@@ -119,6 +136,48 @@ static __always_inline struct sl_guard_sk *sk_state(const struct sock *sk)
 	return bpf_sk_storage_get(&guard_sk, (void *)sk, 0, 0);
 }
 
+/*
+ * Count a connection the service now holds: once per socket, in the slot
+ * its guard has now, kept in the socket so that it comes off that entry.
+ */
+static __always_inline void held_add(const struct sock *sk, __u32 idx)
+{
+	struct sl_guard_sk *s;
+	struct sl_held *h;
+	__u32 slot;
+
+	if (idx >= SL_GUARD_MAX)
+		return;
+	slot = guard_slot[idx];
+	if (!slot)
+		return;
+	h = bpf_map_lookup_elem(&sl_held, &slot);
+	s = bpf_sk_storage_get(&guard_sk, (void *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!h || !s || s->held_slot)
+		return;
+	s->held_slot = slot;
+	__sync_fetch_and_add(&h->held, 1);
+}
+
+/*
+ * Take the socket off sl_held, once: its first answer (the service's CPU)
+ * and its close (any CPU) may race, and only the one that clears
+ * held_slot takes it off. A decrement must not be lost (a held connection
+ * kept forever would refuse for ever): fetch-and-add; one that finds 0 (a
+ * count zeroed since, abi.h) puts it back, so it never stays below 0.
+ */
+static __always_inline void held_release(struct sl_guard_sk *s)
+{
+	__u32 slot = s->held_slot;
+	struct sl_held *h;
+
+	if (!slot || __sync_val_compare_and_swap(&s->held_slot, slot, 0) != slot)
+		return;
+	h = bpf_map_lookup_elem(&sl_held, &slot);
+	if (h && __sync_fetch_and_add(&h->held, -1) == 0)
+		__sync_fetch_and_add(&h->held, 1);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -132,7 +191,10 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 		 * (Not the port first: by this event the close has released
 		 * it, and skc_num is 0.) */
 		s = sk_state(sk);
-		if (s && s->since_ns) {
+		if (!s)
+			return 0;
+		held_release(s);
+		if (s->since_ns) {
 			s->since_ns = 0;
 			st = stats_of(s->guard);
 			if (st)
@@ -152,10 +214,12 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 		return 0;
 	/* Leaving ESTABLISHED (a FIN sent or received): no longer an open
 	 * connection, though its last bytes may still be read. */
-	if (oldstate == SL_TCP_ESTABLISHED)
+	if (oldstate == SL_TCP_ESTABLISHED) {
 		st->closed++;
-	else
+	} else {
 		st->conns++;
+		held_add(sk, SL_GUARD_PORT_IDX(v));
+	}
 	return 0;
 }
 
@@ -250,6 +314,7 @@ int BPF_PROG(guard_send, struct sock *sk, int ret, int flags)
 	if (!s->replied) {
 		s->replied = 1;
 		st->served++;
+		held_release(s);
 	}
 	return 0;
 }

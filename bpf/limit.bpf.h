@@ -5,7 +5,9 @@
  *   2. the admission level: classes below it are shed;
  *   2a. the source's open connections, against the service's per-source
  *      connection limit (counted by conns.bpf.h);
- *   2b. the source's exception (sl_src_quota), set by a daemon running
+ *   2b. the connections the service holds, against its daemon's
+ *      concurrency limit (guard mode; counted by guard.bpf.c);
+ *   2c. the source's exception (sl_src_quota), set by a daemon running
  *      fleet quotas, while its heartbeat is fresh;
  *   3. the per-service token bucket (rate, burst, capped by the daemon);
  *   4. the per-source token bucket, keyed by the source prefix.
@@ -606,6 +608,21 @@ static __always_inline bool sl_src_conns_full(const struct sl_pkt *p, __u32 slot
 	return c && (__s64)c->open >= (__s64)svc->src_conns;
 }
 
+/*
+ * The daemon's concurrency limit: true if the service already holds
+ * limit connections not yet answered (sl_held, counted by guard.bpf.c).
+ * Signed, as for the source's count: never refuse on a count a race took
+ * below 0 for a moment. The count follows completed handshakes, so SYNs
+ * judged before the last ones completed see it a few low: the rate cap
+ * in front bounds that overshoot.
+ */
+static __always_inline bool sl_svc_conc_full(__u32 slot, __u32 limit)
+{
+	struct sl_held *h = bpf_map_lookup_elem(&sl_held, &slot);
+
+	return h && (__s64)h->held >= (__s64)limit;
+}
+
 static __always_inline struct sl_judgement
 sl_judge(const struct sl_pkt *p, __u32 slot, struct sl_view *v)
 {
@@ -618,6 +635,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, struct sl_view *v)
 	struct sl_src_bucket *sb = NULL;
 	__u32 zero = 0, level = 0, rate, cls = SL_CLASS_DEFAULT;
 	bool open = false, have_now = false, fleet = false, capped = false, stashed = false;
+	__u32 conc = 0;
 	__u64 now, interval, tol = 0;
 
 	/* 1. Prefix rules: allow and deny are final. */
@@ -654,6 +672,7 @@ sl_judge(const struct sl_pkt *p, __u32 slot, struct sl_view *v)
 			level = adm->level;
 			capped = true;
 			fleet = adm->flags & SL_ADM_FLEET;
+			conc = adm->conc_limit;
 			goto judge_level;
 		}
 		j.stale = true;
@@ -679,7 +698,14 @@ judge_level:
 		return j;
 	}
 
-	/* 2b. The source's fleet exception, before any bucket: a source
+	/* 2b. The daemon's concurrency limit, while its heartbeat is fresh:
+	 * refused here, it takes no token either. */
+	if (conc && sl_svc_conc_full(slot, conc)) {
+		j.reason = SL_R_svc_conc;
+		return j;
+	}
+
+	/* 2c. The source's fleet exception, before any bucket: a source
 	 * refused here takes no token from either. */
 	if (fleet) {
 		if (!have_now) {

@@ -248,6 +248,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_src_conns SEC(".maps");
 
+/*
+ * Connections each guarded service holds (abi.h), written only by a
+ * sluiced --guard's programs (bpf/guard.bpf.c, which reuse this pin),
+ * with atomic adds; the data plane reads it for a service whose daemon
+ * set a concurrency limit. An array: one inlined lookup.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAX_SERVICES);
+	__type(key, __u32);
+	__type(value, struct sl_held);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_held SEC(".maps");
+
 /* On each counted socket, the key it was counted under (abi.h). Pinned so
  * that every attachment's counting program shares it: the first to count
  * a socket marks it, the others see the mark. */

@@ -117,6 +117,7 @@ signals() {
 	(for ((i = 0; i < 40; i++)); do
 		srv taskset -c 0 nice -n 19 curl -s --max-time 1 "http://127.0.0.1:9464/metrics" |
 			awk '/^sluiced_guard_(wait|sojourn|sojourn_base|sojourn_rise)_seconds\{/ ||
+			     /^sluiced_guard_(held|concurrency_limit)\{/ ||
 			     /^sluiced_controller_(rate|goodput|demand|delay_seconds)\{/ ||
 			     /^sluiced_cpu_pressure_some_avg10 / {
 				sub(/\{.*/, "", $1); printf "%s %s ", $1, $2 } END { print "" }' >>"$f"
@@ -129,14 +130,16 @@ signals_report() {
 	local m out=""
 	kill "$SIGPID" 2>/dev/null; wait "$SIGPID" 2>/dev/null || true
 	for m in guard_wait_seconds guard_sojourn_seconds guard_sojourn_base_seconds \
-		guard_sojourn_rise_seconds controller_rate controller_goodput cpu_pressure_some_avg10; do
+		guard_sojourn_rise_seconds controller_rate controller_goodput cpu_pressure_some_avg10 \
+		guard_concurrency_limit guard_held; do
 		out+=" $(awk -v n="sluiced_$m" -v k="$([[ $m == *_seconds ]] && echo 1000 || echo 1)" '{
 			for (i = 1; i < NF; i += 2) if ($i == n) print $(i + 1) * k }' "$OUT/$1.signals" |
 			sort -g | awk '{ v[NR] = $1 } END { printf "%.2f", NR ? v[int((NR + 1) / 2)] : 0 }')"
 	done
-	read -r m w s b r rate gp psi <<<"x$out"
+	read -r m w s b r rate gp psi conc held <<<"x$out"
 	echo "  signals at 10x (medians, ms): socket wait p99 $w, sojourn p99 $s, its base $b, rise $r"
-	printf '  controller at 10x (medians): rate %.0f/s, goodput %.0f/s, CPU pressure %.0f%%\n' "$rate" "$gp" "$psi"
+	printf '  controller at 10x (medians): rate %.0f/s, goodput %.0f/s, CPU pressure %.0f%%, concurrency limit %.0f, held %.0f\n' \
+		"$rate" "$gp" "$psi" "$conc" "$held"
 }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }'; }
 

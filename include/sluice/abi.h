@@ -42,6 +42,10 @@
  *   sl_src_conns HASH struct sl_src_key -> struct sl_src_conns  open connections
  *                per source prefix of services with a per-source connection
  *                limit (kernel-owned: counted by the sluice_conns program)
+ *   sl_held      ARRAY[SL_MAX_SERVICES] struct sl_held  connections a guarded
+ *                service holds (kernel-owned: counted by a sluiced --guard's
+ *                programs, bpf/guard.bpf.c; user space zeroes a slot's entry
+ *                when the slot is (re)assigned and when a guard claims it)
  *   sl_conn_sk   SK_STORAGE struct sl_conn_sk: on each counted socket, the
  *                key it was counted under (kernel-owned; no pinned state
  *                that user space reads: the loader unpins it when the last
@@ -86,7 +90,7 @@
 
 #define SL_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
 
-#define SL_ABI_VERSION 7
+#define SL_ABI_VERSION 8
 
 #define SL_MAX_SERVICES   256
 #define SL_PORT_KEYS      (2 * 65536)   /* one per (tcp|udp, port) */
@@ -116,6 +120,7 @@
 #define SL_MAP_SRC_SEEN  "sl_src_seen"
 #define SL_MAP_SRC_CONNS "sl_src_conns"
 #define SL_MAP_CONN_SK   "sl_conn_sk"
+#define SL_MAP_HELD      "sl_held"
 
 #define SL_PIN_DIR_DEFAULT "/sys/fs/bpf/sluice"
 
@@ -149,9 +154,10 @@ SL_STATIC_ASSERT(SL_MAX_SERVICES <= 256, "sl_ports holds slots as __u8");
  * to a protected service) is counted exactly once under a *reason*: why it
  * was admitted or refused. A refused packet is counted once more under the
  * *action* taken on it. So admitted + allowed + denied + shed_level +
- * svc_bucket + src_bucket + src_quota + src_conns + unjudgeable = packets
- * judged, and denied + shed_level + svc_bucket + src_bucket + src_quota +
- * src_conns + unjudgeable = dropped + rejected + marked + would_drop. parse_error and fragment count packets passed
+ * svc_conc + svc_bucket + src_bucket + src_quota + src_conns + unjudgeable
+ * = packets judged, and denied + shed_level + svc_conc + svc_bucket +
+ * src_bucket + src_quota + src_conns + unjudgeable = dropped + rejected +
+ * marked + would_drop. parse_error and fragment count packets passed
  * without judgement.
  *
  * unjudgeable is a packet Linux could take as a new connection but whose
@@ -175,6 +181,8 @@ SL_STATIC_ASSERT(SL_MAX_SERVICES <= 256, "sl_ports holds slots as __u8");
 	/* reasons: refused */                                                 \
 	X(denied,      "refused by a deny prefix")                             \
 	X(shed_level,  "source class below the admission level")               \
+	X(svc_conc,    "the service holds the daemon's concurrency limit in "  \
+		       "connections not yet answered (guard mode)")            \
 	X(svc_bucket,  "over the service's rate (token bucket)")               \
 	X(src_bucket,  "over the per-source rate (token bucket)")              \
 	X(src_quota,   "over a per-source exception's rate, or refused by it " \
@@ -295,6 +303,10 @@ enum sl_stale_policy {
  * the coarse clock (CLOCK_MONOTONIC_COARSE, up to a tick behind), so keep
  * stale_after_ns well above a tick. rate_cap caps sl_service.rate, and
  * acts as the rate of a service that has none (with its burst).
+ * conc_limit (a sluiced --guard's; 0 = none): while the heartbeat is
+ * fresh, a new connection is refused (svc_conc) when sl_held[slot]
+ * already holds that many; it lapses with the heartbeat, as the count is
+ * only kept while the daemon runs.
  */
 struct sl_admission {
 	__u64 heartbeat_ns;
@@ -304,8 +316,10 @@ struct sl_admission {
 	__u8 stale_policy;	/* enum sl_stale_policy */
 	__u8 flags;		/* SL_ADM_* */
 	__u8 pad0;
+	__u32 conc_limit;	/* connections held, at most; 0 = no limit */
+	__u32 pad1;
 };
-SL_STATIC_ASSERT(sizeof(struct sl_admission) == 24, "sl_admission layout");
+SL_STATIC_ASSERT(sizeof(struct sl_admission) == 32, "sl_admission layout");
 
 /*
  * sl_admission.flags. SL_ADM_FLEET: the daemon runs fleet quotas for the
@@ -481,6 +495,23 @@ struct sl_src_conns {
 	__u64 open;
 };
 SL_STATIC_ASSERT(sizeof(struct sl_src_conns) == 8, "sl_src_conns layout");
+
+/*
+ * The connections a guarded service holds, sl_held[slot]: admitted (the
+ * handshake done) and not yet answered, counted by the guard's programs
+ * (bpf/guard.bpf.c) from the socket's state changes and first answer:
+ * +1 when a passive connection on the guarded port is established, -1 at
+ * the service's first write on it after a request, or at its close if it
+ * was never answered. Each socket is taken off once, exactly where it was
+ * counted; the count never goes below 0, and a connection counted by a
+ * daemon that has gone is forgotten (the entry is zeroed when a guard
+ * claims the slot). This is what the service is working on or has
+ * waiting, whatever keep-alive connections it also keeps idle.
+ */
+struct sl_held {
+	__u64 held;
+};
+SL_STATIC_ASSERT(sizeof(struct sl_held) == 8, "sl_held layout");
 
 /* sl_conn_sk: what a counted socket carries, so its close takes off
  * exactly the entry its handshake added. */

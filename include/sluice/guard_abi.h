@@ -16,6 +16,11 @@
  *                                     guarded port (set after its guard_ports
  *                                     entry; a bit left set only costs a lookup)
  *   guard_sk     SK_STORAGE struct sl_guard_sk   a request in progress on a socket
+ *   guard_slot (.bss) __u32[SL_GUARD_MAX]   each guard's service slot in the
+ *                                     data plane's pins (0: none): where its
+ *                                     connections are counted
+ *   sl_held      the data plane's pinned map (abi.h), reused: the connections
+ *                                     each guarded service holds, counted here
  *   guard_stats  PERCPU_ARRAY[SL_GUARD_MAX] struct sl_guard_stats
  *   guard_seq    PERCPU_ARRAY[SL_GUARD_MAX] __u32   keep-alive arrivals seen
  *                                     (the sampling's count; the BPF side's own)
@@ -70,8 +75,11 @@ struct sl_guard_sk {
 	__u64 read_ns;		/* the service's first read of it (0: none yet) */
 	__u32 guard;		/* guard index */
 	__u32 replied;		/* 1 once the connection was answered: not new */
+	__u32 held_slot;	/* counted in sl_held[held_slot] (abi.h) until its
+				 * first answer or close; 0: not counted */
+	__u32 pad0;
 };
-_Static_assert(sizeof(struct sl_guard_sk) == 24, "sl_guard_sk layout");
+_Static_assert(sizeof(struct sl_guard_sk) == 32, "sl_guard_sk layout");
 
 /* Per CPU, per guard: counters only grow; user space takes differences. */
 struct sl_guard_stats {

@@ -97,7 +97,7 @@ load() { # NAME ARGS
 	cli "$LOAD" --quiet --timeout 2000 --json "$LOGDIR/$name.json" "$@" "$URL" >/dev/null
 }
 j() { local f=$1; shift; jq -r "$@" "$LOGDIR/$f.json"; }
-refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC shed_level))); }
+refused() { echo $(($(stat_of $SVC svc_bucket) + $(stat_of $SVC svc_conc) + $(stat_of $SVC shed_level))); }
 # drained: no connection waits for the service's accept(), and none it
 # accepted is left open (Go accepts at once, then works off a goroutine each).
 drained() {
@@ -105,6 +105,61 @@ drained() {
 		-z $(srv ss -Htn state established state close-wait "sport = :$PORT") ]]
 }
 listening() { [[ $(int "$(metric "sluiced_guard_listening{service=\"$SVC\"}")") -eq 1 ]]; }
+# held_is N: sluicectl shows the service holding N connections (sl_held).
+held_is() { [[ $(ctl -j status | jq -r '.guarded[0].held') == "$1" ]]; }
+HOLD=$(cd "$(dirname "$0")" && pwd)/hold_conns.py
+# held_case KIND: idle connections (no request) are held until they close;
+# what the overload left is no longer held once the service has answered
+# or closed it all (checked after the loads).
+held_case() {
+	local in=$LOGDIR/hold.in out=$LOGDIR/hold.out holder fd
+	rm -f "$in"
+	mkfifo "$in"
+	cli timeout 60 python3 "$HOLD" "$CLI4" "$SRV4" $PORT 5 2 <"$in" >"$out" 2>&1 &
+	holder=$!
+	exec {fd}>"$in"
+	if wait_until 30 held_is 5; then
+		t_ok "$1: five idle connections are held"
+	else
+		t_fail "$1: five idle connections are held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]')"
+	fi
+	echo mixed >&"$fd"
+	exec {fd}>&-
+	wait "$holder"
+	if wait_until 30 held_is 0; then
+		t_ok "$1: closed (FIN or RST), they are no longer held"
+	else
+		t_fail "$1: closed (FIN or RST), they are no longer held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]')"
+	fi
+	# Keep-alive connections, answered and left open: let go at the
+	# answer. The count drops when the service writes it (the tracepoint
+	# runs in its send), before the client reads it: asked once, at once.
+	cli timeout 60 python3 -c "$KEEPALIVE" "$SRV4" $PORT <"$in" >"$out" 2>&1 &
+	holder=$!
+	exec {fd}>"$in"
+	wait_until 30 grep -q answered "$out"
+	if held_is 0; then
+		t_ok "$1: keep-alive connections answered and still open are no longer held"
+	else
+		t_fail "$1: keep-alive connections answered and still open are no longer held" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]'); client: $(cat "$out")"
+	fi
+	echo fin >&"$fd"
+	exec {fd}>&-
+	wait "$holder"
+}
+# Three keep-alive connections, a request answered on each, held open
+# until a line on stdin.
+KEEPALIVE='
+import socket, sys
+ss = [socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20) for _ in range(3)]
+for s in ss:
+    s.sendall(b"GET /work?cpu_us=1000 HTTP/1.1\r\nHost: guard\r\n\r\n")
+for s in ss:
+    if not s.recv(4096).startswith(b"HTTP/1.1 200"):
+        sys.exit("not answered 200")
+print("answered", flush=True)
+sys.stdin.read()
+'
 heartbeats() { (($(int "$(metric "sluiced_admission_writes_total{service=\"$SVC\"}")") > 20)); }
 
 # The load bounds hold against the capacity measured before the loads.
@@ -154,7 +209,7 @@ load_bound() {
 }
 
 guard_case() {
-	local kind=$1 log=$1.log cap cap_after r0 a0 o0 t0 sched ok osched took shed oshed adm others
+	local kind=$1 log=$1.log cap cap_after r0 a0 o0 t0 sched ok osched took shed oshed adm others conc
 
 	service_start "$kind" || { t_fail "$kind: service" "it did not listen"; return; }
 	load "$kind-warm" --closed 4 --duration 2	# the JIT, the caches
@@ -182,6 +237,7 @@ guard_case() {
 		"$(grep -c 'no service listens' "$LOGDIR/$log")" 1
 	t_expect "$kind: sluicectl shows the guarded service" "guarded" \
 		"$(ctl -j status | jq -r '.guarded[0].service')" "$SVC"
+	held_case "$kind"
 	# The restarted service warms up again (the JDK's JIT): a closed loop
 	# never queues more than 4, guarded as it will be.
 	load "$kind-rewarm" --closed 4 --duration 2
@@ -198,6 +254,14 @@ guard_case() {
 	load "$kind-over" --rate $((cap * 10)) --duration 3
 	oshed=$(($(refused) - r0)) adm=$(($(stat_of $SVC admitted) - a0))
 	osched=$(j "$kind-over" .scheduled) took=$(j "$kind-over" .outcomes.ok)
+	conc=$(ctl -j status | jq -r '.guarded[0].conc_limit')
+	t_expect_cmp "$kind at 10x: a concurrency limit is in force" "conc_limit" "$conc" -gt 0
+	wait_until 60 drained
+	if wait_until 30 held_is 0; then
+		t_ok "$kind: after the overload, every connection answered or closed is let go"
+	else
+		t_fail "$kind: after the overload, every connection answered or closed is let go" "sluicectl shows $(ctl -j status | jq -c '.guarded[0]')"
+	fi
 	stop_daemon
 	# The capacity again, unguarded (the entry is gone), the service warm,
 	# once it has worked off what the overload left.
@@ -241,9 +305,9 @@ guard_case() {
 	local kept=$((cap_after < cap ? cap_after : cap))
 	load_bound "$kind at 10x: goodput at least a third of the capacity" "ok per s" \
 		"$(j "$kind-over" '.goodput | floor')" -ge $((kept / 3))
-	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms, others %d%% of a CPU; 10x: goodput %s/s, p99 %s ms, admitted %d/s\n' \
+	printf '# %s: capacity %d/s (%d/s after); 0.5x: %d of %d ok, p99 %s ms, others %d%% of a CPU; 10x: goodput %s/s, p99 %s ms, admitted %d/s, concurrency limit %s\n' \
 		"$kind" "$cap" "$cap_after" "$ok" "$sched" "$(j "$kind-half" .ok_latency.p99_ms)" "$others" \
-		"$(j "$kind-over" '.goodput | floor')" "$(j "$kind-over" .ok_latency.p99_ms)" $((adm / 3))
+		"$(j "$kind-over" '.goodput | floor')" "$(j "$kind-over" .ok_latency.p99_ms)" $((adm / 3)) "$conc"
 	service_stop
 }
 

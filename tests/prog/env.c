@@ -264,7 +264,7 @@ int env_clear_prefixes(void)
 	return err ?: gen_bump();
 }
 
-/* Zero the kernel-owned state: buckets, stats; per-source tables dropped. */
+/* Zero the kernel-owned state: buckets, held counts, stats; per-source tables dropped. */
 int env_clear_state(void)
 {
 	struct sl_bucket b = { 0 };
@@ -277,6 +277,9 @@ int env_clear_state(void)
 		return -ENOMEM;
 	for (slot = 0; slot < SL_MAX_SERVICES && !err; slot++) {
 		err = bpf_map_update_elem(mfd(env_skel->maps.sl_buckets), &slot, &b, BPF_ANY);
+		if (!err)
+			err = bpf_map_update_elem(mfd(env_skel->maps.sl_held), &slot,
+						  &(struct sl_held){ 0 }, BPF_ANY);
 		if (!err)
 			err = bpf_map_update_elem(mfd(env_skel->maps.sl_stats), &slot, zero, BPF_ANY);
 		if (!err && bpf_map_delete_elem(mfd(env_skel->maps.sl_sources), &slot) &&

@@ -424,7 +424,7 @@ static int run_one(int fd, bool tc, unsigned long long n, const __u8 *pkt, int l
 	ref_parse(pkt, len, &r);
 	expected[r.expect]++;
 	reasons = d[SL_R_admitted] + d[SL_R_allowed] + d[SL_R_denied] + d[SL_R_shed_level] +
-		  d[SL_R_svc_bucket] + d[SL_R_src_bucket] + d[SL_R_src_quota] +
+		  d[SL_R_svc_conc] + d[SL_R_svc_bucket] + d[SL_R_src_bucket] + d[SL_R_src_quota] +
 		  d[SL_R_src_conns] + d[SL_R_unjudgeable];
 	refused = reasons - d[SL_R_admitted] - d[SL_R_allowed];
 	actions = d[SL_R_dropped] + d[SL_R_rejected] + d[SL_R_marked] + d[SL_R_would_drop];
@@ -662,6 +662,12 @@ static int setup(void)
 	svc = (struct sl_service){ .port = 82, .proto = SL_PROTO_TCP, .action = SL_ACT_REJECT,
 				   .rate = 100, .burst = 10 };
 	err = err ?: env_set_service(SLOT_TCP82, &svc);
+	/* A guard's concurrency limit, held: every SYN past the level refused. */
+	adm.conc_limit = 2;
+	err = err ?: env_set_admission(SLOT_TCP82, &adm);
+	err = err ?: (bpf_map_update_elem(bpf_map__fd(env_skel->maps.sl_held), &(__u32){ SLOT_TCP82 },
+					  &(struct sl_held){ .held = 2 }, BPF_ANY) ? -errno : 0);
+	adm.conc_limit = 0;
 	svc = (struct sl_service){ .port = 54, .proto = SL_PROTO_UDP, .action = SL_ACT_REJECT,
 				   .rate = 1, .burst = 1 };
 	err = err ?: env_set_service(SLOT_UDP54, &svc);

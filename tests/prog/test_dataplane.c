@@ -1124,6 +1124,108 @@ static void test_source_conns(void **state)
 	}
 }
 
+/* ---- the daemon's concurrency limit (guard mode): sl_held set by the
+ * test, as the guard's programs (guard.bpf.c) leave it ---- */
+static void set_held(__u32 slot, __u64 held)
+{
+	struct sl_held h = { .held = held };
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(env_skel->maps.sl_held), &slot, &h,
+					     BPF_ANY), 0);
+}
+
+static struct sl_admission adm_conc(__u32 cap, __u32 limit, bool fresh)
+{
+	struct sl_admission a = fresh ? adm_fresh(cap, 0) : adm_stale(cap, 0, SL_STALE_STATIC);
+
+	a.conc_limit = limit;
+	return a;
+}
+
+static void test_service_conc(void **state)
+{
+	const struct sl_stats admit = { .admitted = 1 }, refuse = { .svc_conc = 1, .dropped = 1 };
+	struct sl_admission a;
+	struct run_result res;
+	int k;
+
+	(void)state;
+	REQUIRE_ENV();
+	for (k = 0; k < 2; k++) {
+		const struct progsel *ps = &progs[k];
+
+		/* TCP 82 (drop), a daemon's limit of 3 connections held. */
+		assert_int_equal(env_reset(), 0);
+		a = adm_conc(0, 3, true);
+		assert_int_equal(env_set_admission(SLOT_TCP82, &a), 0);
+		conn_case(ps, "conc: none held", 82, SLOT_TCP82, 4, "198.18.0.10", 1, ps->pass,
+			  admit, &res);
+		set_held(SLOT_TCP82, 2);
+		conn_case(ps, "conc: 2 held, under the limit of 3", 82, SLOT_TCP82, 4,
+			  "198.18.0.10", 1, ps->pass, admit, &res);
+		set_held(SLOT_TCP82, 3);
+		conn_case(ps, "conc: 3 held, at the limit: every source", 82, SLOT_TCP82, 4,
+			  "198.18.0.11", 1, ps->drop, refuse, &res);
+		conn_case(ps, "conc: at the limit, IPv6 too", 82, SLOT_TCP82, 6,
+			  "2001:db8:0:1::1", 2, ps->drop,
+			  (struct sl_stats){ .svc_conc = 2, .dropped = 2 }, &res);
+		conn_case(ps, "conc: an allow prefix is never limited", 82, SLOT_TCP82, 4,
+			  "198.18.1.5", 1, ps->pass, (struct sl_stats){ .allowed = 1 }, &res);
+		set_held(SLOT_TCP82, (__u64)-1);
+		conn_case(ps, "conc: a count below 0 (a race) refuses nothing", 82, SLOT_TCP82,
+			  4, "198.18.0.10", 1, ps->pass, admit, &res);
+		/* Another service's count does not apply. */
+		set_held(SLOT_TCP82, 0);
+		set_held(SLOT_TCP80, 50);
+		conn_case(ps, "conc: a count in another service", 82, SLOT_TCP82, 4,
+			  "198.18.0.10", 1, ps->pass, admit, &res);
+		/* Limit 0: none, whatever the count. */
+		set_held(SLOT_TCP82, 50);
+		a = adm_conc(0, 0, true);
+		assert_int_equal(env_set_admission(SLOT_TCP82, &a), 0);
+		conn_case(ps, "conc: limit 0 is none", 82, SLOT_TCP82, 4, "198.18.0.10", 3,
+			  ps->pass, (struct sl_stats){ .admitted = 3 }, &res);
+		/* It lapses with the heartbeat: the static fallback has no
+		 * such limit (the count is only kept while the daemon runs). */
+		a = adm_conc(0, 3, false);
+		assert_int_equal(env_set_admission(SLOT_TCP82, &a), 0);
+		conn_case(ps, "conc: stale heartbeat, no limit", 82, SLOT_TCP82, 4,
+			  "198.18.0.10", 1, ps->pass,
+			  (struct sl_stats){ .admitted = 1, .stale = 1 }, &res);
+
+		/* Refused before the buckets: it takes no service token. */
+		assert_int_equal(env_reset(), 0);
+		a = adm_conc(1, 2, true);
+		assert_int_equal(env_set_admission(SLOT_TCP82, &a), 0);
+		set_held(SLOT_TCP82, 2);
+		conn_case(ps, "conc: refused at the limit", 82, SLOT_TCP82, 4, "198.18.0.10", 5,
+			  ps->drop, (struct sl_stats){ .svc_conc = 5, .dropped = 5 }, &res);
+		set_held(SLOT_TCP82, 1);
+		conn_case(ps, "conc: under it, the one token is still there", 82, SLOT_TCP82, 4,
+			  "198.18.0.10", 1, ps->pass, admit, &res);
+		conn_case(ps, "conc: then the bucket refuses", 82, SLOT_TCP82, 4, "198.18.0.10",
+			  1, ps->drop, (struct sl_stats){ .svc_bucket = 1, .dropped = 1 }, &res);
+
+		/* The service's action, as for every refusal. */
+		a = adm_conc(0, 1, true);
+		assert_int_equal(env_set_admission(SLOT_TCP443, &a), 0);
+		set_held(SLOT_TCP443, 1);
+		conn_case(ps, "conc: reject: a RST", 443, SLOT_TCP443, 4, "198.18.0.10", 1, ps->tx,
+			  (struct sl_stats){ .svc_conc = 1, .rejected = 1 }, &res);
+		assert_int_equal(env_set_admission(SLOT_TCP81, &a), 0);
+		set_held(SLOT_TCP81, 1);
+		conn_case(ps, "conc: monitor: counted, passed", 81, SLOT_TCP81, 4, "198.18.0.10",
+			  1, ps->pass, (struct sl_stats){ .svc_conc = 1, .would_drop = 1 }, &res);
+		assert_int_equal(env_set_admission(SLOT_TCP8080, &a), 0);
+		set_held(SLOT_TCP8080, 1);
+		conn_case(ps, "conc: mark", 8080, SLOT_TCP8080, 4, "198.18.0.10", 1, ps->pass,
+			  k ? (struct sl_stats){ .svc_conc = 1, .marked = 1 }
+			    : (struct sl_stats){ .svc_conc = 1, .would_drop = 1 }, &res);
+		if (k)
+			assert_int_equal(res.mark, TEST_MARK);
+	}
+}
+
 static __u64 bucket_tat(__u32 slot)
 {
 	struct sl_bucket b;
@@ -1618,6 +1720,7 @@ int main(void)
 		cmocka_unit_test_setup(test_source_bucket, setup),
 		cmocka_unit_test_setup(test_source_fast_table, setup),
 		cmocka_unit_test_setup(test_source_conns, setup),
+		cmocka_unit_test_setup(test_service_conc, setup),
 		cmocka_unit_test_setup(test_limit_change, setup),
 		cmocka_unit_test_setup(test_source_refusal_leaves_service_bucket, setup),
 		cmocka_unit_test_setup(test_source_tables_per_service, setup),

@@ -36,10 +36,12 @@
  * figures, SLUICE_SIM_BINS=1 the 10x run's answers per 100 ms;
  * SLUICE_SIM_PRECISE=1 runs the bucket on the precise clock,
  * SLUICE_SIM_STATIC=SHARE adds a run at a static cap of SHARE x capacity,
- * SLUICE_SIM_GC=EVERY,MIN_NS,MAX_NS gives every model a longer stop every
- * EVERY answers (+-20%), and SLUICE_SIM_CONC=N has the guarded data
- * plane also refuse a connection while N admitted ones are unanswered (a
- * concurrency limit the data plane does not have: what it would do).
+ * and SLUICE_SIM_GC=EVERY,MIN_NS,MAX_NS gives every model a longer stop
+ * every EVERY answers (+-20%).
+ *
+ * The guarded data plane also refuses a connection while the service
+ * holds the concurrency limit (conclimit.c) in admitted connections not
+ * yet answered (sl_held, as guard.bpf.c counts them).
  */
 #include <math.h>
 #include <setjmp.h>
@@ -52,6 +54,7 @@
 
 #include <cmocka.h>
 
+#include "conclimit.h"
 #include "control.h"
 #include "guardsig.h"
 #include "rescale.h"
@@ -102,7 +105,7 @@ struct sim {
 	double rate, next_syn;
 	/* the data plane's bucket */
 	double tat, cap;	/* cap: the rate cap in force, 0 = none */
-	uint64_t conc;		/* SLUICE_SIM_CONC (0: none) */
+	uint64_t conc;		/* the concurrency limit in force (0: none) */
 	uint64_t admitted, shed;
 	/* the service: dispatcher queue, executor queue, threads at work */
 	struct job *dq, *wq;
@@ -119,6 +122,7 @@ struct sim {
 	struct gsig_state sig;
 	struct gsig_busy busy;
 	struct ctl ctl;
+	struct conc_law conc_law;
 	struct ctl_output out;
 	double next_tick, last_tick;
 	uint64_t k_served_prev, adm_prev, shed_prev;
@@ -174,8 +178,7 @@ static void sim_init(struct sim *s, const struct model *m, bool guarded, uint32_
 	gsig_init(&s->sig);
 	gsig_busy_init(&s->busy, 1, 0, 0);
 	s->t0 = s->t1 = INFINITY;
-	if (getenv("SLUICE_SIM_CONC"))
-		s->conc = strtoull(getenv("SLUICE_SIM_CONC"), NULL, 10);
+	conc_init(&s->conc_law);
 }
 
 static void sim_free(struct sim *s)
@@ -382,17 +385,21 @@ static void tick(struct sim *s)
 		ctl_tick(&s->ctl, &sig, &s->out);
 		s->overloaded = s->out.overloaded;
 		bucket_set(s, s->out.rate_cap);
+		s->conc = conc_tick(&s->conc_law, &(struct conc_signals){
+			.target_ns = s->ctl.p.target_delay_ns, .drain_ns = s->ctl.p.drain_ns,
+			.delay_ns = t.delay_ns, .base_ns = t.base_ns, .goodput = sig.goodput,
+			.busy = sig.busy });
 		if (s->now >= s->t0 && s->now < s->t1) {
 			s->sig_sum += (double)t.delay_ns / MS;
 			s->sig_n++;
 		}
 		if (getenv("SLUICE_SIM_TRACE"))
 			printf("%s t=%7.1fms wait %5.2f rise %5.2f (soj %5.2f base %4.2f n %3lu) "
-			       "d %5.2f good %4.0f busy %.2f adm %4.0f shed %5.0f psi %3.0f -> rate %u\n",
+			       "d %5.2f good %4.0f busy %.2f adm %4.0f shed %5.0f psi %3.0f -> rate %u conc %lu\n",
 			       s->m->name, s->now / MS, t.wait_ns / MS, t.rise_ns / MS,
 			       t.sojourn_ns / MS, t.base_ns / MS, (unsigned long)t.samples,
 			       (double)s->out.delay_ns / MS, sig.goodput, sig.busy, sig.admitted,
-			       sig.shed_rate, s->psi_avg10, s->out.rate_cap);
+			       sig.shed_rate, s->psi_avg10, s->out.rate_cap, (unsigned long)s->conc);
 	}
 	s->k_served_prev = s->k.served;
 	s->adm_prev = s->admitted;
@@ -407,7 +414,7 @@ static void syn(struct sim *s)
 {
 	s->sent += s->now >= s->t0 && s->now < s->t1;
 	if (s->guarded && s->conc && s->k.conns - s->k.answered >= s->conc) {
-		s->shed++;	/* SLUICE_SIM_CONC: at the concurrency limit */
+		s->shed++;	/* at the concurrency limit */
 	} else if (bucket_admits(s)) {
 		s->admitted++;
 		s->k.conns++;

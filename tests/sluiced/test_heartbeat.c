@@ -78,6 +78,8 @@ static void test_any_change_is_due(void **state)
 	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
 	next = last, next.level = 3;
 	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
+	next = last, next.conc_limit = 3;
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
 	next = last, next.stale_after_ns = 6000 * MS;
 	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
 	next = last, next.stale_policy = SL_STALE_OPEN;

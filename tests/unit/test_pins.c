@@ -46,6 +46,7 @@ static const struct {
 	  sizeof(struct sl_src_seen), SL_SRC_SEEN_MAX },
 	{ SL_MAP_SRC_CONNS, BPF_MAP_TYPE_HASH, sizeof(struct sl_src_key),
 	  sizeof(struct sl_src_conns), SL_SRC_CONNS_MAX },
+	{ SL_MAP_HELD, BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_held), SL_MAX_SERVICES },
 	{ SL_MAP_ATTACH, BPF_MAP_TYPE_HASH, sizeof(struct sl_attach_key),
 	  sizeof(struct sl_attach_rec), SL_ATTACH_MAX },
 };

@@ -36,7 +36,7 @@ struct fake_map {
 };
 
 enum { M_CONFIG, M_PORTS, M_SERVICES, M_ADMISSION, M_GEN, M_BUCKETS, M_SOURCES, M_SOURCES6,
-       M_SRC_FAST, M_PREFIX4, M_PREFIX6, M_STATS, M__COUNT };
+       M_SRC_FAST, M_PREFIX4, M_PREFIX6, M_STATS, M_HELD, M__COUNT };
 
 static struct fake_map maps[M__COUNT];
 static char oplog[64][64];
@@ -263,6 +263,7 @@ static int setup(void **state)
 	def(M_PREFIX6, "prefix6", false, false, sizeof(struct sl_lpm6_key),
 	    sizeof(struct sl_prefix_rule));
 	def(M_STATS, "stats", true, true, 4, sizeof(struct sl_stats));
+	def(M_HELD, "held", true, false, 4, sizeof(struct sl_held));
 	memset(&pins, 0, sizeof(pins));
 	pins.config_fd = FD_BASE + M_CONFIG;
 	pins.ports_fd = FD_BASE + M_PORTS;
@@ -276,6 +277,7 @@ static int setup(void **state)
 	pins.prefix4_fd = FD_BASE + M_PREFIX4;
 	pins.prefix6_fd = FD_BASE + M_PREFIX6;
 	pins.stats_fd = FD_BASE + M_STATS;
+	pins.held_fd = FD_BASE + M_HELD;
 	pins.attach_fd = -1;
 	pins.sources_max = 1000;
 	nops = 0;
@@ -530,26 +532,34 @@ static void test_service_add_order(void **state)
 	put(M_SOURCES, &(__u32){ 2 }, &(__u32){ 78 });
 	put(M_ADMISSION, &(__u32){ 1 }, &adm);
 	put(M_STATS, &(__u32){ 1 }, old);
+	put(M_HELD, &(__u32){ 1 }, &(struct sl_held){ .held = 5 });	/* a guard's count */
 
 	sl_service_defaults(&s, SL_PROTO_TCP, 8080);
 	s.rate = s.burst = 100;
 	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
 	assert_int_equal(slot, 1);
 
-	assert_int_equal(nops, 7);
+	assert_int_equal(nops, 8);
 	assert_string_equal(oplog[0], "update stats 1");
 	assert_string_equal(oplog[1], "update buckets 1");
-	assert_string_equal(oplog[2], "delete admission 1");
-	assert_string_equal(oplog[3], "delete sources 1");	/* no per-source rate: no table */
-	assert_string_equal(oplog[4], "update services 1");
-	assert_string_equal(oplog[5], "update gen 0");	/* the data plane's copies go */
-	assert_string_equal(oplog[6], "update ports tcp/8080");
+	assert_string_equal(oplog[2], "update held 1");
+	assert_string_equal(oplog[3], "delete admission 1");
+	assert_string_equal(oplog[4], "delete sources 1");	/* no per-source rate: no table */
+	assert_string_equal(oplog[5], "update services 1");
+	assert_string_equal(oplog[6], "update gen 0");	/* the data plane's copies go */
+	assert_string_equal(oplog[7], "update ports tcp/8080");
 
 	assert_int_equal(port_slot(SL_PROTO_TCP, 8080), 1);
 	assert_int_equal(sl_service_get(&pins, 1, &got), 0);
 	assert_memory_equal(&got, &s, sizeof(s));
 	assert_int_equal(sl_stats_read(&pins, 1, &sum), 0);
 	assert_int_equal(sum.admitted, 0);
+	{
+		struct sl_held h = { .held = 1 };
+
+		assert_int_equal(bpf_map_lookup_elem(pins.held_fd, &(__u32){ 1 }, &h), 0);
+		assert_int_equal(h.held, 0);	/* no count of the slot's last service */
+	}
 	assert_int_equal(maps[M_SOURCES].n, 1);	/* slot 2's table stays */
 }
 
@@ -566,14 +576,14 @@ static void test_service_per_source_table(void **state)
 	sl_service_defaults(&s, SL_PROTO_TCP, 8080);
 	s.src_rate = s.src_burst = 10;
 	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
-	assert_int_equal(nops, 9);
-	assert_string_equal(oplog[2], "create sl_src_1 1000");
-	assert_string_equal(oplog[3], "update sources 1");	/* replaces table 77 */
-	assert_string_equal(oplog[4], "create sl_srcf_1 4096");
-	assert_string_equal(oplog[5], "update src_fast 1");
-	assert_string_equal(oplog[6], "update services 1");
-	assert_string_equal(oplog[7], "update gen 0");
-	assert_string_equal(oplog[8], "update ports tcp/8080");
+	assert_int_equal(nops, 10);
+	assert_string_equal(oplog[3], "create sl_src_1 1000");
+	assert_string_equal(oplog[4], "update sources 1");	/* replaces table 77 */
+	assert_string_equal(oplog[5], "create sl_srcf_1 4096");
+	assert_string_equal(oplog[6], "update src_fast 1");
+	assert_string_equal(oplog[7], "update services 1");
+	assert_string_equal(oplog[8], "update gen 0");
+	assert_string_equal(oplog[9], "update ports tcp/8080");
 
 	s.src_rate = s.src_burst = 0;
 	nops = 0;
@@ -622,16 +632,16 @@ static void test_service_per_source_prefixes(void **state)
 	s.src_rate = s.src_burst = 10;
 	s.src_prefix6 = 128;
 	assert_int_equal(sl_service_add(&pins, &s, &slot), 0);
-	assert_int_equal(nops, 11);
-	assert_string_equal(oplog[2], "create sl_src_1 1000");
-	assert_string_equal(oplog[3], "update sources 1");
-	assert_string_equal(oplog[4], "create sl_srcf_1 4096");
-	assert_string_equal(oplog[5], "update src_fast 1");
-	assert_string_equal(oplog[6], "create sl_src6_1 1000");
-	assert_string_equal(oplog[7], "update sources6 1");
-	assert_string_equal(oplog[8], "update services 1");
-	assert_string_equal(oplog[9], "update gen 0");
-	assert_string_equal(oplog[10], "update ports tcp/8080");
+	assert_int_equal(nops, 12);
+	assert_string_equal(oplog[3], "create sl_src_1 1000");
+	assert_string_equal(oplog[4], "update sources 1");
+	assert_string_equal(oplog[5], "create sl_srcf_1 4096");
+	assert_string_equal(oplog[6], "update src_fast 1");
+	assert_string_equal(oplog[7], "create sl_src6_1 1000");
+	assert_string_equal(oplog[8], "update sources6 1");
+	assert_string_equal(oplog[9], "update services 1");
+	assert_string_equal(oplog[10], "update gen 0");
+	assert_string_equal(oplog[11], "update ports tcp/8080");
 
 	nops = 0;
 	assert_int_equal(sl_service_set(&pins, slot, &s), 0);

@@ -62,6 +62,8 @@ static const struct map_spec specs[] = {
 	  sizeof(struct sl_src_seen), SL_SRC_SEEN_MAX },
 	{ SL_MAP_SRC_CONNS, FD(src_conns_fd), BPF_MAP_TYPE_HASH, sizeof(struct sl_src_key),
 	  sizeof(struct sl_src_conns), SL_SRC_CONNS_MAX },
+	{ SL_MAP_HELD, FD(held_fd), BPF_MAP_TYPE_ARRAY, 4, sizeof(struct sl_held),
+	  SL_MAX_SERVICES },
 	{ SL_MAP_ATTACH, FD(attach_fd), BPF_MAP_TYPE_HASH, sizeof(struct sl_attach_key),
 	  sizeof(struct sl_attach_rec), 0 },
 };

@@ -101,6 +101,7 @@ struct sl_pins {
 	int src_quota_fd;
 	int src_seen_fd;
 	int src_conns_fd;
+	int held_fd;
 	int attach_fd;		/* -1 until the first attach creates it */
 	__u32 abi_version;
 	__u32 sources_max;	/* sl_config: entries of each per-source table */

@@ -428,8 +428,9 @@ int sl_gen_bump(const struct sl_pins *p)
 int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32_t *slot_out)
 {
 	struct sl_bucket bucket = {};
+	struct sl_held held = {};
 	struct sl_stats *zero = NULL;
-	uint32_t slot, existing;
+	uint32_t slot = 0, existing;
 	int ncpus, err;
 
 	err = sl_service_find(p, svc->proto, svc->port, &existing);
@@ -458,6 +459,9 @@ int sl_service_add(const struct sl_pins *p, const struct sl_service *svc, uint32
 	if (err)
 		goto out;
 	err = update(p->buckets_fd, SL_MAP_BUCKETS, slot, &bucket, BPF_ANY);
+	if (err)
+		goto out;
+	err = update(p->held_fd, SL_MAP_HELD, slot, &held, BPF_ANY);
 	if (err)
 		goto out;
 	err = delete_ok_missing(p->admission_fd, SL_MAP_ADMISSION, slot);

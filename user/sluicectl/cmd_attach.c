@@ -5,6 +5,7 @@
  */
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -162,10 +163,13 @@ int do_detach(int argc, char **argv)
 }
 
 /* Services a sluiced in guard mode controls (SL_SVC_GUARD), with the age
- * of its last heartbeat (-1: none written yet). */
+ * of its last heartbeat (-1: none written yet), its concurrency limit
+ * (0: none) and the connections the service holds (sl_held). */
 struct guarded {
 	char name[SL_SERVICE_STRLEN];
 	double heartbeat_age_s;
+	uint32_t conc_limit;
+	int64_t held;
 };
 
 static size_t list_guarded(const struct sl_pins *p, const struct sl_service_entry *svcs,
@@ -179,15 +183,22 @@ static size_t list_guarded(const struct sl_pins *p, const struct sl_service_entr
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	for (size_t i = 0; i < nsvc; i++) {
 		struct sl_admission adm;
+		struct sl_held held;
 
 		if (!(svcs[i].svc.flags & SL_SVC_GUARD))
 			continue;
 		sl_format_service(svcs[i].svc.proto, svcs[i].svc.port, out[n].name,
 				  sizeof(out[n].name));
 		out[n].heartbeat_age_s = -1;
-		if (bpf_map_lookup_elem(p->admission_fd, &svcs[i].slot, &adm) == 0)
+		out[n].conc_limit = 0;
+		if (bpf_map_lookup_elem(p->admission_fd, &svcs[i].slot, &adm) == 0) {
 			out[n].heartbeat_age_s = now > adm.heartbeat_ns ?
 				(double)(now - adm.heartbeat_ns) / 1e9 : 0;
+			out[n].conc_limit = adm.conc_limit;
+		}
+		out[n].held = 0;
+		if (bpf_map_lookup_elem(p->held_fd, &svcs[i].slot, &held) == 0)
+			out[n].held = (int64_t)held.held < 0 ? 0 : (int64_t)held.held;
 		n++;
 	}
 	return n;
@@ -257,6 +268,8 @@ int do_status(int argc, char **argv)
 			if (guarded[i].heartbeat_age_s >= 0)
 				sl_json_kv_u64(&w, "heartbeat_age_ms",
 					       (uint64_t)(guarded[i].heartbeat_age_s * 1000));
+			sl_json_kv_u64(&w, "conc_limit", guarded[i].conc_limit);
+			sl_json_kv_u64(&w, "held", (uint64_t)guarded[i].held);
 			sl_json_obj_end(&w);
 		}
 		sl_json_arr_end(&w);
@@ -302,6 +315,11 @@ int do_status(int argc, char **argv)
 				       guarded[i].heartbeat_age_s);
 			else
 				printf(" (sluiced --guard, no heartbeat yet)");
+			if (guarded[i].conc_limit)
+				printf(", holding %" PRId64 " of %u connections", guarded[i].held,
+				       guarded[i].conc_limit);
+			else
+				printf(", holding %" PRId64 " connections, no limit", guarded[i].held);
 		}
 		printf("\n");
 	}

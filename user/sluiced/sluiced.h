@@ -190,6 +190,8 @@ struct sld_guard_view {
 	_Atomic uint32_t sample_shift;	/* keep-alive requests measured: 1 in 2^this */
 	_Atomic uint64_t pending;	/* measured requests unanswered now */
 	_Atomic uint64_t open;		/* established connections open */
+	_Atomic uint64_t held;		/* connections held (sl_held) at the last tick */
+	_Atomic uint32_t conc_limit;	/* the concurrency limit written (0: none) */
 	_Atomic uint64_t sat_cpu_milli;	/* CPUs the service uses saturated, x 1000 */
 	struct sl_guard_stats total;	/* the kernel's counters (controller thread
 					 * writes, metrics reads: under lock) */
@@ -214,6 +216,7 @@ struct sld_guard {
 	int ls_err;			/* or why not (-ENOENT: none) */
 	unsigned ls_ticks;		/* ticks since it was read */
 	uint32_t shift;			/* the sampling shift in the kernel */
+	uint32_t held_slot;		/* the slot its programs count in (0: none) */
 	uint64_t said_base_ns, said_unloaded_ns;	/* last logged (guard.c) */
 };
 
@@ -349,7 +352,10 @@ void sld_dataplane_down(struct sld *d, bool detach);
 
 /* guardbpf.c */
 int sld_guard_bpf_check(void);	/* BTF and the tracepoints, logged */
-int sld_guard_bpf_open(struct sld_guard_bpf *gb);
+/* held_fd: the pinned sl_held to count in (-1: none, nothing counted) */
+int sld_guard_bpf_open(struct sld_guard_bpf *gb, int held_fd);
+/* the guard's service slot in the data plane (0: its connections not counted) */
+void sld_guard_bpf_slot(struct sld_guard_bpf *gb, int idx, uint32_t slot);
 int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx, uint32_t shift);
 int sld_guard_bpf_read(struct sld_guard_bpf *gb, int idx, struct sl_guard_stats *sum);
 void sld_guard_bpf_close(struct sld_guard_bpf *gb);

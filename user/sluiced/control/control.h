@@ -78,6 +78,8 @@ struct ctl_signals {
 struct ctl_output {
 	uint32_t rate_cap;	/* for struct sl_admission: never 0 (0 means no cap) */
 	uint8_t level;		/* for struct sl_admission */
+	uint32_t conc_limit;	/* for struct sl_admission: 0 = none (set by
+				 * the guard's concurrency law, conclimit.h) */
 	bool overloaded;	/* queue delay above target this tick */
 	uint64_t delay_ns;	/* the delay signal the law used */
 };

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "conclimit.h"
 #include "log.h"
 #include "sluiced.h"
 #include "state.h"
@@ -36,6 +37,7 @@ struct loop {
 	struct sld_ctl_view *view;	/* what the loop publishes */
 	struct sld_guard *g;		/* guard mode: the port; NULL: served */
 	struct ctl ctl;
+	struct conc_law conc;	/* guard mode's concurrency limit (conclimit.h) */
 	struct pool_stats prev, cur;
 	struct sl_stats kprev;
 	bool have_kprev;
@@ -254,6 +256,26 @@ static bool guard_measure(struct loop *l, struct ctl_signals *s, struct measure 
 	return m->ns > 0;
 }
 
+/*
+ * A guarded port's concurrency limit (conclimit.h), from the signals the
+ * rate law took: the rate stays the outer bound, the limit bounds the
+ * queue inside it.
+ */
+static void guard_conc(struct loop *l, const struct ctl_signals *s, struct ctl_output *o)
+{
+	struct conc_signals c = {
+		.target_ns = l->ctl.p.target_delay_ns,
+		.drain_ns = l->ctl.p.drain_ns,
+		.delay_ns = o->delay_ns,
+		.base_ns = atomic_load_explicit(&l->g->gv.base_ns, memory_order_relaxed),
+		.goodput = s->goodput,
+		.busy = s->busy,
+	};
+
+	o->conc_limit = conc_tick(&l->conc, &c);
+	atomic_store_explicit(&l->g->gv.conc_limit, o->conc_limit, memory_order_relaxed);
+}
+
 static void tick(struct loop *l, const struct sld_psi *psi)
 {
 	struct sld *d = l->d;
@@ -272,7 +294,10 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	if (sld_dataplane_stats(l->dp, &k) == 0) {
 		if (l->have_kprev) {
 			s.admitted = (double)diff(l->kprev.admitted, k.admitted) / dt;
-			s.shed_rate = (double)diff(l->kprev.svc_bucket, k.svc_bucket) / dt;
+			/* A SYN the concurrency limit refused (guard mode) is
+			 * demand turned away like one the rate refused. */
+			s.shed_rate = (double)(diff(l->kprev.svc_bucket, k.svc_bucket) +
+					       diff(l->kprev.svc_conc, k.svc_conc)) / dt;
 			s.shed_level = (double)diff(l->kprev.shed_level, k.shed_level) / dt;
 		}
 		l->kprev = k;
@@ -323,6 +348,8 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	}
 
 	ctl_tick(&l->ctl, &s, &o);
+	if (l->g)
+		guard_conc(l, &s, &o);
 	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy);
 	if (err < 0) {
 		atomic_fetch_add_explicit(&v->map_errors, 1, memory_order_relaxed);
@@ -433,6 +460,7 @@ static void loop_init(struct loop *l, struct sld *d, struct sld_dataplane *dp,
 	l->view = view;
 	l->g = g;
 	l->rpc = 1;
+	conc_init(&l->conc);
 	l->gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
 	load_config(l);
 	{
@@ -453,8 +481,10 @@ static void loop_init(struct loop *l, struct sld *d, struct sld_dataplane *dp,
 						       : l->ctl.p.rate_max;
 		l->ctl.level = dp->adopted_adm.level;
 		l->ctl.demand_seen = dp->adopted_adm.rate_cap != 0;
+		l->conc.limit = dp->adopted_adm.conc_limit;
 		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
-					 .level = l->ctl.level };
+					 .level = l->ctl.level,
+					 .conc_limit = dp->adopted_adm.conc_limit };
 		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy) < 0)
 			pr_warn("cannot refresh the adopted limits' heartbeat");
 	}

@@ -264,6 +264,14 @@ static int service_up(struct sld_dataplane *dp, const struct sld_config *cfg)
 	if (svc.action == SL_ACT_MARK)
 		fwmark_accept_on();
 	read_service(dp);
+	/* A guard counts the connections its service holds in sl_held from
+	 * now on; what a previous daemon counted there will never be taken
+	 * off (its programs went with it, abi.h). */
+	slot = atomic_load_explicit(&dp->slot, memory_order_relaxed);
+	if (dp->guard && slot &&
+	    bpf_map_update_elem(dp->pins.held_fd, &slot, &(struct sl_held){ 0 }, BPF_ANY))
+		pr_warn("%s: cannot clear its count in %s: %s", name, SL_MAP_HELD,
+			strerror(errno));
 
 	/* Re-adopt: a fresh entry is the last daemon's limits, still being
 	 * enforced; the controller starts from them instead of from open. */
@@ -339,6 +347,7 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 		.level = o->level,
 		.stale_policy = (__u8)stale_policy,
 		.flags = dp->fleet ? SL_ADM_FLEET : 0,
+		.conc_limit = o->conc_limit,
 	};
 	struct sl_service svc;
 	uint32_t slot;

@@ -16,7 +16,8 @@ bool sld_admission_due(const struct sl_admission *last, uint32_t last_slot,
 {
 	if (!last_slot || last_slot != slot || last->rate_cap != next->rate_cap ||
 	    last->level != next->level || last->stale_after_ns != next->stale_after_ns ||
-	    last->stale_policy != next->stale_policy || last->flags != next->flags)
+	    last->stale_policy != next->stale_policy || last->flags != next->flags ||
+	    last->conc_limit != next->conc_limit)
 		return true;
 	/* A clock that went back (it does not: CLOCK_MONOTONIC) reads as due. */
 	return now_ns < last->heartbeat_ns ||

@@ -16,6 +16,7 @@
  * completions are the connections answered for the first time.
  */
 #define _GNU_SOURCE
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -48,7 +49,13 @@ int sld_guard_init(struct sld *d)
 
 int sld_guard_up(struct sld *d)
 {
-	int err = sld_guard_bpf_open(&d->gbpf);
+	int held_fd = -1, err;
+
+	/* Every guard's pins are of the one pin dir: any has its sl_held. */
+	for (uint32_t i = 0; i < d->n_guards && held_fd < 0; i++)
+		if (d->guards[i].dp.have_pins)
+			held_fd = d->guards[i].dp.pins.held_fd;
+	err = sld_guard_bpf_open(&d->gbpf, held_fd);
 
 	if (err)
 		return err;
@@ -142,6 +149,28 @@ static void log_base(struct sld_guard *g, const struct gsig_tick *t)
 		g->sig.busy, g->shedding ? ", shedding" : "");
 }
 
+/*
+ * The slot the guard's programs count the service's connections in: the
+ * one its service has now (the operator may delete and add it again
+ * elsewhere), and the count there, for the metrics.
+ */
+static void held_follow(struct sld *d, struct sld_guard *g)
+{
+	uint32_t slot = atomic_load_explicit(&g->dp.slot, memory_order_relaxed);
+	struct sl_held h = { 0 };
+
+	if (!g->dp.have_pins)
+		return;
+	if (slot != g->held_slot) {
+		sld_guard_bpf_slot(&d->gbpf, (int)(g - d->guards), slot);
+		g->held_slot = slot;
+	}
+	if (slot)
+		bpf_map_lookup_elem(g->dp.pins.held_fd, &slot, &h);
+	atomic_store_explicit(&g->gv.held, (int64_t)h.held < 0 ? 0 : h.held,
+			      memory_order_relaxed);
+}
+
 int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 		      struct ctl_signals *s, uint64_t *done, uint64_t *ns)
 {
@@ -172,6 +201,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	err = sld_guard_bpf_read(&d->gbpf, (int)(g - d->guards), &cur);
 	if (err)
 		return err;
+	held_follow(d, g);
 	s->busy = busy_of(g, ls.inode, now);
 	gsig_tick(&g->sig, now, &cur, ls.queued, g->shedding, s->busy, &t);
 	log_base(g, &t);

@@ -2,8 +2,10 @@
 /*
  * Guard mode's BPF object (bpf/guard.bpf.c): check that the kernel has
  * what it needs before anything is loaded (BTF, the four tracepoints),
- * load it for our network namespace, attach it, add the guarded ports,
- * and read a port's counters summed over CPUs.
+ * load it for our network namespace (with the data plane's sl_held, where
+ * it counts the connections each guarded service holds), attach it, add
+ * the guarded ports and their slots, and read a port's counters summed
+ * over CPUs.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -55,7 +57,7 @@ int sld_guard_bpf_check(void)
 	return err;
 }
 
-int sld_guard_bpf_open(struct sld_guard_bpf *gb)
+int sld_guard_bpf_open(struct sld_guard_bpf *gb, int held_fd)
 {
 	struct guard_bpf *skel;
 	uint32_t netns;
@@ -75,6 +77,16 @@ int sld_guard_bpf_open(struct sld_guard_bpf *gb)
 		return err;
 	}
 	skel->rodata->guard_netns = netns;
+	/* The data plane's pinned sl_held, so that it reads what we count;
+	 * without pins the object keeps its own, and nothing is counted. */
+	if (held_fd >= 0) {
+		err = bpf_map__reuse_fd(skel->maps.sl_held, held_fd);
+		if (err) {
+			pr_err("cannot share %s with the guard's programs: %s", SL_MAP_HELD,
+			       strerror(-err));
+			goto out;
+		}
+	}
 	err = guard_bpf__load(skel);
 	if (err) {
 		pr_err("cannot load the guard's BPF programs: %s (needs CAP_BPF and "
@@ -115,6 +127,14 @@ int sld_guard_bpf_port(struct sld_guard_bpf *gb, uint16_t port, int idx, uint32_
 	if (val)
 		gb->skel->bss->guard_port_bits[SL_GUARD_PORT_WORD(port)] |= SL_GUARD_PORT_BIT(port);
 	return 0;
+}
+
+void sld_guard_bpf_slot(struct sld_guard_bpf *gb, int idx, uint32_t slot)
+{
+	/* The object's mmapped .bss: a connection established from now on is
+	 * counted in the new slot; one counted before comes off the old. */
+	if (idx >= 0 && idx < SL_GUARD_MAX)
+		__atomic_store_n(&gb->skel->bss->guard_slot[idx], slot, __ATOMIC_RELAXED);
 }
 
 int sld_guard_bpf_read(struct sld_guard_bpf *gb, int idx, struct sl_guard_stats *sum)

@@ -233,6 +233,12 @@ static int guard_page(struct sld *d, char *mem, size_t cap)
 		    "Measured requests not answered yet.", pending, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_connections_open",
 		    "Established connections open now.", open, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_held",
+		    "Connections the service holds: admitted, not yet answered (sl_held).",
+		    held, 1);
+	GUARD_GAUGE(&b, d, names, "sluiced_guard_concurrency_limit",
+		    "The most connections it may hold before new ones are refused (0: none).",
+		    conc_limit, 1);
 	GUARD_GAUGE(&b, d, names, "sluiced_guard_saturated_cpus",
 		    "CPUs the service keeps busy when saturated (learnt; its busy fraction's unit).",
 		    sat_cpu_milli, 1e-3);
