@@ -153,6 +153,43 @@ static void series_rest_p99(void **state)
 	free(r.bins);
 }
 
+/* With steps, the rest ends with its step: an overload's tail is not
+ * diluted by the light step after it. Steps of 0.2 s and 0.1 s: in bin 1
+ * 5 slow answers of 100, in bin 2 (the second step) 1000 fast ones: from
+ * bin 1 the p99 is the slow answers' (of the whole run's rest, 5 of 1100,
+ * it would be a fast one's), from bin 2 the fast ones'. */
+static void series_rest_p99_per_step(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_load.XXXXXX";
+	struct load_opts o = { .duration_s = 0.3, .json_path = path, .nsteps = 2,
+			       .step_rate = { 1000, 1000 }, .step_s = { 0.2, 0.1 } };
+	struct load_result r = { .nbins = 3 };
+	char json[65536];
+	size_t n;
+	FILE *f;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	r.bins = calloc(r.nbins, sizeof(*r.bins));
+	for (unsigned i = 0; i < 100; i++) {
+		load_result_record(&r, LOAD_ok, 50000, 1000);
+		load_result_record(&r, LOAD_ok, 150000, i < 5 ? 40000 : 1000);
+	}
+	for (unsigned i = 0; i < 1000; i++)
+		load_result_record(&r, LOAD_ok, 250000, 1000);
+	assert_int_equal(load_report_json(&o, &r), 0);
+	f = fdopen(fd, "r");
+	n = fread(json, 1, sizeof(json) - 1, f);
+	json[n] = 0;
+	fclose(f);
+	unlink(path);
+	assert_true(rest_of(json, 0) >= 40.0);
+	assert_true(rest_of(json, 1) >= 40.0);
+	assert_true(rest_of(json, 2) < 2.0);
+	free(r.bins);
+}
+
 /* --trace: a line per request, in the order they ended, with the moments
  * the conn recorded and the client's port (0 for a conn with no socket). */
 static void trace_file(void **state)
@@ -207,6 +244,7 @@ int main(void)
 		cmocka_unit_test(hist_huge_value_is_kept),
 		cmocka_unit_test(responses),
 		cmocka_unit_test(series_rest_p99),
+		cmocka_unit_test(series_rest_p99_per_step),
 		cmocka_unit_test(trace_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
