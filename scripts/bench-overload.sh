@@ -37,8 +37,10 @@
 # reconnects floods the accept queue) and the unloaded p99; then offered load
 # at FACTORS x capacity for each protection, a fresh service for every run;
 # the server CPU per rejected connection for each method; a step test
-# (0.5x -> 10x -> 0.5x) in 100 ms bins. Prints a table, checks the bar,
-# draws PNGs with gnuplot and keeps every raw result under $OUT.
+# (0.5x -> 10x -> 0.5x) in 100 ms bins, and how long after the step up the
+# sluiced proxy's admitted p99 is back within the bound. Prints a table,
+# checks the bar, draws PNGs with gnuplot and keeps every raw result under
+# $OUT.
 #
 # Knobs (environment; defaults of the full run, `make demo` shortens them):
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")

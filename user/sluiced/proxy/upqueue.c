@@ -81,7 +81,7 @@ static struct {
 	struct conn *head, *tail;
 	unsigned queued, inflight, limit, max;
 	bool waited;		/* a request found no place this tick */
-	bool slow_start;	/* the limit grows by one an on-time answer */
+	bool slow_start;	/* the limit grows by one for each on-time answer */
 	unsigned late_run;	/* answers above the slack in a row, in slow start */
 	uint64_t spare_until_ns;	/* the first slow start's waits are spared
 					 * until then; 0: no request yet */
