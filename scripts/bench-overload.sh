@@ -795,21 +795,21 @@ done
 # top step is within it (sluice-load's p99_rest_ms ends with its step; a
 # bin's own p99 is the largest of its ~100 answers, so one slow answer
 # seconds later would read as no recovery). Each bin's own p99 is shown.
+# jq: the first and the end bin of the top step (the step up's).
+JQ_STEP_UP='def step_up: .bin_ms as $w | ([.steps[].rate] | index(max)) as $k
+	| [([.steps[:$k][].seconds] | add // 0), ([.steps[:$k + 1][].seconds] | add)]
+	| map(. * 1000 / $w | round);'
 step_recovery() {	# CONFIG BOUND: ms from the step up to back within the bound, or 1e9
-	jq -r --argjson b "$2" '.bin_ms as $w
-		| ([.steps[].rate] | index(max)) as $k
-		| (([.steps[:$k][].seconds] | add // 0) * 1000 / $w | round) as $s
-		| (([.steps[:$k + 1][].seconds] | add) * 1000 / $w | round) as $e
+	jq -r --argjson b "$2" "$JQ_STEP_UP"'.bin_ms as $w | step_up as [$s, $e]
 		| [.series[$s:$e][] | .p99_rest_ms] | to_entries
-		| [.[] | select(.value <= $b) | .key] | if length == 0 then 1e9 else min * $w end' \
+		| [.[] | select(.value <= $b) | .key] | if length == 0 then "1e9" else min * $w end' \
 		"$OUT/raw/step-$1.json"
 }
 bound=$(awk -v p="$UNLOADED_P99" -v t="$TARGET_MS" 'BEGIN { printf "%.2f", 2 * p + t }')
 for cfg in $STEP_CONFIGS; do
 	[[ -f $OUT/raw/step-$cfg.json ]] || continue
 	rec=$(step_recovery "$cfg" "$bound")
-	echo "  ${LABEL[$cfg]} step, p99 (ms) per 100 ms bin from the step up: $(jq -r '.bin_ms as $w
-		| ([.steps[].rate] | index(max)) as $k | (([.steps[:$k][].seconds] | add // 0) * 1000 / $w | round) as $s
+	echo "  ${LABEL[$cfg]} step, p99 (ms) per 100 ms bin from the step up: $(jq -r "$JQ_STEP_UP"'step_up as [$s, $e]
 		| [.series[$s:$s + 10][] | .p99_ms] | map(tostring) | join(" ")' "$OUT/raw/step-$cfg.json")" |
 		tee -a "$OUT/bar.txt"
 	[[ $cfg == sluiced ]] || continue
