@@ -37,8 +37,10 @@
 # reconnects floods the accept queue) and the unloaded p99; then offered load
 # at FACTORS x capacity for each protection, a fresh service for every run;
 # the server CPU per rejected connection for each method; a step test
-# (0.5x -> 10x -> 0.5x) in 100 ms bins. Prints a table, checks the bar,
-# draws PNGs with gnuplot and keeps every raw result under $OUT.
+# (0.5x -> 10x -> 0.5x) in 100 ms bins, and how long after the step up the
+# sluiced proxy's admitted p99 is back within the bound. Prints a table,
+# checks the bar, draws PNGs with gnuplot and keeps every raw result under
+# $OUT.
 #
 # Knobs (environment; defaults of the full run, `make demo` shortens them):
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
@@ -787,6 +789,32 @@ for f in 2 5 10; do
 			check "at ${f}x sluiced proxy against ${LABEL[$peer]}: not run" skip
 		fi
 	done
+done
+# The step: back within the bound at the first 100 ms mark after the
+# step up from which the p99 of the admitted requests to the end of the
+# top step is within it (sluice-load's p99_rest_ms ends with its step; a
+# bin's own p99 is the largest of its ~100 answers, so one slow answer
+# seconds later would read as no recovery). Each bin's own p99 is shown.
+# jq: the first and the end bin of the top step (the step up's).
+JQ_STEP_UP='def step_up: .bin_ms as $w | ([.steps[].rate] | index(max)) as $k
+	| [([.steps[:$k][].seconds] | add // 0), ([.steps[:$k + 1][].seconds] | add)]
+	| map(. * 1000 / $w | round);'
+step_recovery() {	# CONFIG BOUND: ms from the step up to back within the bound, or 1e9
+	jq -r --argjson b "$2" "$JQ_STEP_UP"'.bin_ms as $w | step_up as [$s, $e]
+		| [.series[$s:$e][] | .p99_rest_ms] | to_entries
+		| [.[] | select(.value <= $b) | .key] | if length == 0 then "1e9" else min * $w end' \
+		"$OUT/raw/step-$1.json"
+}
+bound=$(awk -v p="$UNLOADED_P99" -v t="$TARGET_MS" 'BEGIN { printf "%.2f", 2 * p + t }')
+for cfg in $STEP_CONFIGS; do
+	[[ -f $OUT/raw/step-$cfg.json ]] || continue
+	rec=$(step_recovery "$cfg" "$bound")
+	echo "  ${LABEL[$cfg]} step, p99 (ms) per 100 ms bin from the step up: $(jq -r "$JQ_STEP_UP"'step_up as [$s, $e]
+		| [.series[$s:$s + 10][] | .p99_ms] | map(tostring) | join(" ")' "$OUT/raw/step-$cfg.json")" |
+		tee -a "$OUT/bar.txt"
+	[[ $cfg == sluiced ]] || continue
+	check "${LABEL[$cfg]} step $STEP: back within $bound ms after $([[ $rec == 1e9 ]] && echo never || echo "$rec ms") <= 200 ms" \
+		"$rec <= 200"
 done
 # Guard mode on the unmodified Go service, sharing its core: the same
 # bound at the top load, and at 0.5x at least 99% answered.

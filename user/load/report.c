@@ -75,19 +75,36 @@ static void json_outcomes(FILE *f, const uint64_t *counts)
 			(unsigned long long)counts[i]);
 }
 
+/* The step (--steps) bin b falls in; 0 without steps. */
+static unsigned step_of(const struct load_opts *o, unsigned b)
+{
+	double t = (double)b * LOAD_BIN_US / 1e6, end = 0;
+
+	for (unsigned i = 0; i + 1 < o->nsteps; i++) {
+		end += o->step_s[i];
+		if (t < end - 1e-9)
+			return i;
+	}
+	return o->nsteps ? o->nsteps - 1 : 0;
+}
+
 /*
- * rest[b]: the p99 of the 2xx answers scheduled in bin b or any later one.
- * "Back within the bound by t" is then a statement about the same quantile
- * the bound is on (rest at t <= bound), where a bin's own p99 is the
- * largest of its ~100 answers, stricter than any p99 bar.
+ * rest[b]: the p99 of the 2xx answers scheduled in bin b or any later one
+ * of the same step (the whole run without steps). "Back within the bound
+ * by t" is then a statement about the same quantile the bound is on (rest
+ * at t <= bound), where a bin's own p99 is the largest of its ~100
+ * answers, stricter than any p99 bar; and the light step after an
+ * overload (0.5x -> 10x -> 0.5x) does not dilute the overload's tail.
  */
-static int rest_p99(const struct load_result *r, double *rest)
+static int rest_p99(const struct load_opts *o, const struct load_result *r, double *rest)
 {
 	struct hist *acc = calloc(1, sizeof(*acc));
 
 	if (!acc)
 		return -ENOMEM;
 	for (unsigned b = r->nbins; b-- > 0;) {
+		if (b + 1 < r->nbins && step_of(o, b) != step_of(o, b + 1))
+			memset(acc, 0, sizeof(*acc));
 		hist_merge(acc, &r->bins[b].ok_latency);
 		rest[b] = ms(hist_quantile(acc, 0.99));
 	}
@@ -100,7 +117,7 @@ int load_report_json(const struct load_opts *o, const struct load_result *r)
 	double *rest = calloc(r->nbins ? r->nbins : 1, sizeof(*rest));
 	FILE *f;
 
-	if (!rest || rest_p99(r, rest)) {
+	if (!rest || rest_p99(o, r, rest)) {
 		fprintf(stderr, "sluice-load: out of memory for the JSON report\n");
 		free(rest);
 		return -ENOMEM;

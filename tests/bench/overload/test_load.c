@@ -117,21 +117,36 @@ static double rest_of(const char *json, unsigned b)
 	return strtod(at + strlen("\"p99_rest_ms\":"), NULL);
 }
 
+/* r's JSON report as o sets it up (json_path aside), read back into json
+ * (len bytes at most, NUL included). */
+static void report_of(struct load_opts *o, const struct load_result *r, char *json,
+		      size_t len)
+{
+	char path[] = "/tmp/test_load.XXXXXX";
+	int fd = mkstemp(path);
+	size_t n;
+	FILE *f;
+
+	assert_true(fd >= 0);
+	o->json_path = path;
+	assert_int_equal(load_report_json(o, r), 0);
+	f = fdopen(fd, "r");
+	n = fread(json, 1, len - 1, f);
+	json[n] = 0;
+	fclose(f);
+	unlink(path);
+}
+
 /* A spike of 100 slow answers in the first bin, 2 x 100 fast ones after:
  * from bin 0 the rest's p99 is the spike's, from bin 1 on the fast one's. */
 static void series_rest_p99(void **state)
 {
 	(void)state;
-	char path[] = "/tmp/test_load.XXXXXX";
-	struct load_opts o = { .duration_s = 0.3, .json_path = path };
+	struct load_opts o = { .duration_s = 0.3 };
 	struct load_result r = { .nbins = 3 };
 	struct hist *fast = calloc(1, sizeof(*fast));
 	char json[65536];
-	size_t n;
-	FILE *f;
-	int fd = mkstemp(path);
 
-	assert_true(fd >= 0);
 	r.bins = calloc(r.nbins, sizeof(*r.bins));
 	for (unsigned i = 0; i < 100; i++) {
 		load_result_record(&r, LOAD_ok, 50000, 40000);
@@ -139,17 +154,39 @@ static void series_rest_p99(void **state)
 		load_result_record(&r, LOAD_ok, 250000, 1000);
 		hist_record(fast, 1000);
 	}
-	assert_int_equal(load_report_json(&o, &r), 0);
-	f = fdopen(fd, "r");
-	n = fread(json, 1, sizeof(json) - 1, f);
-	json[n] = 0;
-	fclose(f);
-	unlink(path);
+	report_of(&o, &r, json, sizeof(json));
 	assert_true(rest_of(json, 0) >= 40.0);
 	assert_true(rest_of(json, 1) == rest_of(json, 2));
 	assert_true(rest_of(json, 1) * 1000 < 1000 + 1000 / HIST_SUB + 1);
 	assert_true(rest_of(json, 1) * 1000 >= (double)hist_quantile(fast, 0.99) - 0.5);
 	free(fast);
+	free(r.bins);
+}
+
+/* With steps, the rest ends with its step: an overload's tail is not
+ * diluted by the light step after it. Steps of 0.2 s and 0.1 s: in bin 1
+ * 5 slow answers of 100, in bin 2 (the second step) 1000 fast ones: from
+ * bin 1 the p99 is the slow answers' (of the whole run's rest, 5 of 1100,
+ * it would be a fast one's), from bin 2 the fast ones'. */
+static void series_rest_p99_per_step(void **state)
+{
+	(void)state;
+	struct load_opts o = { .duration_s = 0.3, .nsteps = 2,
+			       .step_rate = { 1000, 1000 }, .step_s = { 0.2, 0.1 } };
+	struct load_result r = { .nbins = 3 };
+	char json[65536];
+
+	r.bins = calloc(r.nbins, sizeof(*r.bins));
+	for (unsigned i = 0; i < 100; i++) {
+		load_result_record(&r, LOAD_ok, 50000, 1000);
+		load_result_record(&r, LOAD_ok, 150000, i < 5 ? 40000 : 1000);
+	}
+	for (unsigned i = 0; i < 1000; i++)
+		load_result_record(&r, LOAD_ok, 250000, 1000);
+	report_of(&o, &r, json, sizeof(json));
+	assert_true(rest_of(json, 0) >= 40.0);
+	assert_true(rest_of(json, 1) >= 40.0);
+	assert_true(rest_of(json, 2) < 2.0);
 	free(r.bins);
 }
 
@@ -207,6 +244,7 @@ int main(void)
 		cmocka_unit_test(hist_huge_value_is_kept),
 		cmocka_unit_test(responses),
 		cmocka_unit_test(series_rest_p99),
+		cmocka_unit_test(series_rest_p99_per_step),
 		cmocka_unit_test(trace_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,8 +42,9 @@
  * doubles while requests wait (TCP's slow start), so a limit that a busy
  * spell pulled down in front of a fast upstream is back at its throughput
  * in a few ticks instead of shedding on its deadline while it climbs by
- * one a tick. (A fresh proxy starts at the ceiling: upqueue.c.) Against an upstream of c cores the limit
- * settles at c + 1 or c + 2, from below and from above. Bounds: 1..max.
+ * one a tick. (A fresh proxy grows its limit in slow start, an answer at
+ * a time: upqueue.c.) Against an upstream of c cores the limit settles at
+ * c + 1 or c + 2, from below and from above. Bounds: 1..max.
  */
 #ifndef SLUICED_UPLIMIT_H
 #define SLUICED_UPLIMIT_H

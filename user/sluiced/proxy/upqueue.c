@@ -30,16 +30,32 @@
  * deadline once that has lasted long enough to stand. The queue's depth counts
  * in sld.queued, held to --queue-bound at the loop's door.
  *
- * Where the limit starts, and what it does not drop: a fresh proxy lets
- * up to --upstream-concurrency requests in flight (what the user set as
- * the ceiling) and the rule pulls that down to what the upstream runs in
- * parallel, once round trips show a queue inside it. Started at one and
- * grown from there, it held a fresh proxy in front of a fast upstream to
- * a few requests in flight for its first ticks, and what queued behind
- * them passed the deadline: 503s with the upstream idle. For the same
- * reason no request is dropped for its wait while the floor's probe
- * holds the limit at one: that wait is the measurement's, not the
- * upstream's load (the probe is bounded by PROBE_MAX_NS).
+ * Where the limit starts: at START_LIMIT, and it grows in slow start, as
+ * TCP's window does (RFC 5681), clocked by the upstream's answers: each
+ * exchange that ends within the slack of the floor (uplimit.h: no queue
+ * inside the upstream) while requests wait for a place adds one, so the
+ * limit doubles every round trip while the upstream keeps up. Slow start
+ * ends at the ceiling (--upstream-concurrency), after SLOW_START_LATE
+ * round trips in a row above the slack (the upstream queues: one late
+ * answer on a busy host is noise), or when the tick's rule pulls the
+ * limit down; from there the tick's rule alone moves it. Started at the
+ * ceiling instead, a fresh proxy put 64 requests into the Go service of
+ * bench-overload at once at 10x (one core: each then took ~64 service
+ * times), and their round trips set the run's p99 (28 ms against a bound
+ * of 8) while the rule halved the limit tick by tick; started at one and
+ * doubled once a tick, it held a fast upstream to a few requests for its
+ * first ticks and what queued behind them passed the deadline.
+ *
+ * What the deadline drop spares: a wait that is the measurement's, not
+ * the upstream's load. While the limit is in its first slow start (for
+ * at most START_SPARE_NS from the first request: an upstream that does
+ * not answer ends no slow start), a request waits because the proxy has
+ * not learnt yet what the upstream takes: against a slow upstream that
+ * takes a burst at once, its first round trips (0.2 s each in
+ * test_proxy.sh) would otherwise turn the burst into 503s. Against an
+ * upstream that queues, slow start ends within a few answers. While the
+ * floor's probe holds the limit at one (bounded by PROBE_MAX_NS), a
+ * request waits for the probe. Neither is dropped at the deadline.
  *
  * Locking: one mutex for all of it, taken twice per request by the IO
  * loops and by the controller once a tick.
@@ -55,6 +71,9 @@
 #define PROBE_EVERY_NS 30000000000ull	/* 30 s */
 #define PROBE_SAMPLES 8
 #define PROBE_MAX_NS 200000000ull	/* give up a probe after 200 ms */
+#define START_LIMIT 2		/* before any round trip is known */
+#define SLOW_START_LATE 4	/* round trips above the slack in a row end it */
+#define START_SPARE_NS 1000000000ull	/* the first slow start's waits spared: 1 s */
 
 static struct {
 	pthread_mutex_t lock;
@@ -62,6 +81,10 @@ static struct {
 	struct conn *head, *tail;
 	unsigned queued, inflight, limit, max;
 	bool waited;		/* a request found no place this tick */
+	bool slow_start;	/* the limit grows by one for each on-time answer */
+	unsigned late_run;	/* answers above the slack in a row, in slow start */
+	uint64_t spare_until_ns;	/* the first slow start's waits are spared
+					 * until then; 0: no request yet */
 	uint64_t wait_min_ns;	/* this tick; UINT64_MAX: none left the queue */
 	uint64_t rtt_sum_ns;	/* this tick's completed exchanges */
 	unsigned rtt_n;
@@ -79,7 +102,8 @@ void sld_upq_init(struct sld *d)
 	pthread_mutex_lock(&Q.lock);
 	Q.d = d;
 	Q.max = d->cfg.upstream_concurrency;
-	Q.limit = Q.max;	/* pulled down once round trips show a queue */
+	Q.limit = Q.max < START_LIMIT ? Q.max : START_LIMIT;
+	Q.slow_start = Q.limit < Q.max;
 	Q.wait_min_ns = Q.floor_ns = UINT64_MAX;
 	Q.busy_since_ns = Q.tick_start_ns = sld_now_ns();
 	Q.next_probe_ns = Q.tick_start_ns + PROBE_EVERY_NS;
@@ -138,6 +162,29 @@ static struct conn *pop_locked(uint64_t now)
 	return c;
 }
 
+/* The slack of uplimit.h: a round trip this close to its floor shows no
+ * queue inside the upstream. */
+static uint64_t slack_ns(void)
+{
+	return atomic_load_explicit(&Q.d->view.target_ns, memory_order_relaxed) / 10;
+}
+
+/* Under the lock, the floor updated: slow start's step for an answer
+ * that took rtt (see the top). */
+static void slow_start_locked(uint64_t rtt)
+{
+	if (rtt - Q.floor_ns >= slack_ns()) {
+		if (++Q.late_run >= SLOW_START_LATE)
+			Q.slow_start = false;
+		return;
+	}
+	Q.late_run = 0;
+	if (Q.head && ++Q.limit >= Q.max) {
+		Q.limit = Q.max;
+		Q.slow_start = false;
+	}
+}
+
 /* Under the lock: a completed exchange's round trip (0: it failed). */
 static void note_rtt_locked(uint64_t rtt, bool alone)
 {
@@ -147,11 +194,23 @@ static void note_rtt_locked(uint64_t rtt, bool alone)
 	Q.rtt_n++;
 	if (rtt < Q.floor_ns)
 		Q.floor_ns = rtt;
+	if (Q.slow_start && !Q.probing)
+		slow_start_locked(rtt);
 	if (Q.probing && alone) {
 		Q.probe_n++;
 		if (rtt < Q.probe_min_ns)
 			Q.probe_min_ns = rtt;
 	}
+}
+
+/* Under the lock: is a wait now the measurement's (see the top)? */
+static bool spared_locked(uint64_t now)
+{
+	if (!Q.spare_until_ns)
+		Q.spare_until_ns = now + START_SPARE_NS;
+	if (Q.slow_start && now < Q.spare_until_ns)
+		return true;
+	return Q.probing;
 }
 
 /* Give free places to waiting requests, each started on its own loop;
@@ -163,11 +222,11 @@ static void dispatch(void)
 	while (Q.head && Q.inflight < Q.limit) {
 		uint64_t now = sld_now_ns();
 		struct conn *c = pop_locked(now);
-		bool probing = Q.probing;
+		bool spared = spared_locked(now);
 
 		pthread_mutex_unlock(&Q.lock);
 		atomic_fetch_sub_explicit(&Q.d->queued, 1, memory_order_relaxed);
-		if (sld_request_admit(Q.d, c, queueing(c, now), !probing)) {
+		if (sld_request_admit(Q.d, c, queueing(c, now), !spared)) {
 			sld_loop_launch(c);
 			pthread_mutex_lock(&Q.lock);
 			continue;
@@ -239,10 +298,12 @@ static void next_limit_locked(uint64_t now)
 		Q.limit = 1;
 		return;
 	}
-	Q.limit = uplimit_next(Q.limit, or_zero(Q.floor_ns), rtt_mean_locked(),
-			       atomic_load_explicit(&Q.d->view.target_ns,
-						    memory_order_relaxed) / 10,
-			       Q.waited, Q.max);
+	unsigned next = uplimit_next(Q.limit, or_zero(Q.floor_ns), rtt_mean_locked(),
+				     slack_ns(), Q.waited, Q.max);
+
+	if (next < Q.limit)
+		Q.slow_start = false;
+	Q.limit = next;
 }
 
 /* Under the lock: unlinks the requests that waited past the deadline
@@ -282,7 +343,7 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s)
 	s->wait_min_ns = or_zero(Q.wait_min_ns);
 	s->head_age_ns = Q.head ? now - Q.head->wait_since_ns + Q.head->kernel_wait_ns : 0;
 	/* After the oldest age: the expired still count as a wait seen. */
-	expired = Q.probing ? NULL : expire_locked(now);
+	expired = Q.head && spared_locked(now) ? NULL : expire_locked(now);
 	s->rtt_ns = rtt_mean_locked();
 	s->floor_ns = or_zero(Q.floor_ns);
 	next_limit_locked(now);
