@@ -23,6 +23,7 @@ JDKDIR=$BUILD/jdkservice
 [[ -x $SLUICED && -x $LOAD ]] || skip_all "$SLUICED or $LOAD is not built (run make)"
 [[ -x $GOSERVICE ]] || skip_all "$GOSERVICE is not built (needs golang-go; make deps)"
 command -v node >/dev/null || skip_all "needs node (nodejs; make deps)"
+command -v bpftool >/dev/null || skip_all "needs bpftool (make deps)"
 # The kernel must have what guard mode needs: sluiced checks it first and
 # says what is missing (else it runs, here for a second).
 why=$(timeout 1 "$SLUICED" --guard tcp/1 --metrics none --pin-dir /nonexistent 2>&1 </dev/null |
@@ -105,6 +106,18 @@ drained() {
 		-z $(srv ss -Htn state established state close-wait "sport = :$PORT") ]]
 }
 listening() { [[ $(int "$(metric "sluiced_guard_listening{service=\"$SVC\"}")") -eq 1 ]]; }
+# busy_left: the daemon's guard_busy slots (guard.bpf.c: measured requests
+# in progress, by a hash of the peer) that are not 0, "slot=count" words.
+# A request ended twice would wrap its slot to 4294967295.
+busy_left() {
+	local id
+	for id in $(awk '$1 == "map_id:" { print $2 }' /proc/"$DPID"/fdinfo/* 2>/dev/null | sort -u); do
+		[[ $(bpftool -j map show id "$id" | jq -r .name) == guard.bss ]] || continue
+		bpftool -j map dump id "$id" | jq -r '.[0].formatted.value[".bss"][] | .guard_busy? // empty
+			| to_entries[] | select(.value != 0) | "\(.key)=\(.value)"' | tr '\n' ' '
+	done
+}
+busy_clear() { [[ -z $(busy_left) ]]; }
 heartbeats() { (($(int "$(metric "sluiced_admission_writes_total{service=\"$SVC\"}")") > 20)); }
 
 # The load bounds hold against the capacity measured before the loads.
@@ -198,10 +211,19 @@ guard_case() {
 	load "$kind-over" --rate $((cap * 10)) --duration 3
 	oshed=$(($(refused) - r0)) adm=$(($(stat_of $SVC admitted) - a0))
 	osched=$(j "$kind-over" .scheduled) took=$(j "$kind-over" .outcomes.ok)
+	# Once the service has worked off what the overload left and holds no
+	# connection, no measured request is in progress: every count of them
+	# is back to 0 (the service may still be closing the last sockets).
+	if ! wait_until 60 drained; then
+		echo "# $kind: the service still held connections after 60 s: requests in progress not checked"
+	elif wait_for "requests in progress" busy_clear; then
+		t_ok "$kind: drained, no measured request left in progress"
+	else
+		t_fail "$kind: drained, no measured request left in progress" \
+			"guard_busy slots not 0: $(busy_left)"
+	fi
 	stop_daemon
-	# The capacity again, unguarded (the entry is gone), the service warm,
-	# once it has worked off what the overload left.
-	wait_until 60 drained
+	# The capacity again, unguarded (the entry is gone), the service warm.
 	load "$kind-after" --closed 4 --duration 2
 	cap_after=$(j "$kind-after" '.goodput | floor')
 	UNSTEADY=
