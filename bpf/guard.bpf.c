@@ -105,13 +105,21 @@ __u64 guard_port_bits[SL_GUARD_PORT_BITS / 64];
 /* Measured requests in progress, per busy_slot() (see the top). */
 __u32 guard_busy[SL_GUARD_BUSY_SLOTS];
 
+/* May sk's local port be guarded? No: its bit is 0. */
+static __always_inline int port_bit(const struct sock *sk)
+{
+	__u32 port = sk->__sk_common.skc_num;
+
+	return (guard_port_bits[SL_GUARD_PORT_WORD(port)] & SL_GUARD_PORT_BIT(port)) != 0;
+}
+
 /* The guard_ports value of sk's local port (0: not guarded). */
 static __always_inline __u32 port_of(const struct sock *sk)
 {
 	__u32 port = sk->__sk_common.skc_num;
 	__u32 *v;
 
-	if (!(guard_port_bits[SL_GUARD_PORT_WORD(port)] & SL_GUARD_PORT_BIT(port)))
+	if (!port_bit(sk))
 		return 0;
 	v = bpf_map_lookup_elem(&guard_ports, &port);
 	return v ? *v : 0;
@@ -129,9 +137,7 @@ static __always_inline __u32 busy_slot(const struct sock *sk)
 /* May sk have a measured request in progress? No: a guard_busy slot at 0. */
 static __always_inline int maybe_busy(const struct sock *sk)
 {
-	__u32 port = sk->__sk_common.skc_num;
-
-	if (!(guard_port_bits[SL_GUARD_PORT_WORD(port)] & SL_GUARD_PORT_BIT(port)))
+	if (!port_bit(sk))
 		return 0;
 	return guard_busy[busy_slot(sk) & (SL_GUARD_BUSY_SLOTS - 1)] != 0;
 }
