@@ -335,7 +335,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # bpftool...) and ksoftirqd's (the load's softirqs, when deferred). The
 # load's softirqs run in its processes or in idle CPUs, never in others'.
 others_ticks() {
-	cat /proc/[0-9]*/stat 2>/dev/null | awk -v ours=" $SVCPID $$ $(pgrep -x 'ksoftirqd/[0-9]+' | tr '\n' ' ')" '{
+	# (cat fails on a process gone since the glob: pipefail must not end the run)
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v ours=" $SVCPID $$ $(pgrep -x 'ksoftirqd/[0-9]+' | tr '\n' ' ')" '{
 		if (index(ours, " " $1 " ")) next
 		match($0, /.*\) /)	# the command name may hold spaces and ")"
 		split(substr($0, RLENGTH + 1), f, " ")
