@@ -42,6 +42,22 @@
  * of the CPU the packet came in on, guard_recv and guard_send on the
  * service's, and a line written on one and read on the other moves
  * between their caches at each event.
+ *
+ * guard_recv and guard_send act only on a measured request, a few in a
+ * hundred of a keep-alive service's, yet reaching the storage costs three
+ * dependent loads (sk_bpf_storage, in a line of the socket nothing else
+ * on the read path touches; the storage's cache slot; the element), cold
+ * at the read: 40-50 ns of the service's CPU a request. So in front of it,
+ * guard_busy: a count of the measured requests in progress per slot, the
+ * slot a hash of the peer's address and port (in the socket's first line,
+ * which the port test has just read). A slot at 0 says that no socket
+ * hashed to it has a measured request in progress. The count is exact:
+ * guard_ready adds one before it starts a measure, and whoever ends it
+ * (the answer, or the close: they may race) takes since_ns with an
+ * exchange, and only the one that got it nonzero takes one off, from the
+ * slot kept in the socket. A count is never taken below what is in
+ * progress (a request skipped for it would stay in progress for ever); at
+ * worst one stays up (a close not seen): the lookups it lets through.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -103,16 +119,55 @@ __u32 guard_slot[SL_GUARD_MAX];
  * evicts. */
 __u64 guard_port_bits[SL_GUARD_PORT_BITS / 64];
 
+/* Measured requests in progress, per busy_slot() (see the top). */
+__u32 guard_busy[SL_GUARD_BUSY_SLOTS];
+
+/* May sk's local port be guarded? No: its bit is 0. */
+static __always_inline int port_bit(const struct sock *sk)
+{
+	__u32 port = sk->__sk_common.skc_num;
+
+	return (guard_port_bits[SL_GUARD_PORT_WORD(port)] & SL_GUARD_PORT_BIT(port)) != 0;
+}
+
 /* The guard_ports value of sk's local port (0: not guarded). */
 static __always_inline __u32 port_of(const struct sock *sk)
 {
 	__u32 port = sk->__sk_common.skc_num;
 	__u32 *v;
 
-	if (!(guard_port_bits[SL_GUARD_PORT_WORD(port)] & SL_GUARD_PORT_BIT(port)))
+	if (!port_bit(sk))
 		return 0;
 	v = bpf_map_lookup_elem(&guard_ports, &port);
 	return v ? *v : 0;
+}
+
+/* sk's slot in guard_busy: the peer's address and port, which stay the
+ * same for the socket's life (the local port is 0 by its close). */
+static __always_inline __u32 busy_slot(const struct sock *sk)
+{
+	__u32 h = sk->__sk_common.skc_daddr ^ sk->__sk_common.skc_dport;
+
+	return (h * 0x9e3779b1u) >> (32 - SL_GUARD_BUSY_ORDER);
+}
+
+/* May sk have a measured request in progress? No: a guard_busy slot at 0. */
+static __always_inline int maybe_busy(const struct sock *sk)
+{
+	if (!port_bit(sk))
+		return 0;
+	return guard_busy[busy_slot(sk) & (SL_GUARD_BUSY_SLOTS - 1)] != 0;
+}
+
+/* End s's measured request, if one is in progress and no one else ended
+ * it; returns its start (0: none). */
+static __always_inline __u64 busy_end(struct sl_guard_sk *s)
+{
+	__u64 since = __sync_lock_test_and_set(&s->since_ns, 0);
+
+	if (since)
+		__sync_fetch_and_add(&guard_busy[s->busy_slot & (SL_GUARD_BUSY_SLOTS - 1)], -1);
+	return since;
 }
 
 /* Is sk a TCP socket of our namespace? Only asked once the port matched. */
@@ -194,8 +249,7 @@ int BPF_PROG(guard_state, const struct sock *sk, const int oldstate, const int n
 		if (!s)
 			return 0;
 		held_release(s);
-		if (s->since_ns) {
-			s->since_ns = 0;
+		if (s->since_ns && busy_end(s)) {
 			st = stats_of(s->guard);
 			if (st)
 				st->abandoned++;
@@ -228,7 +282,7 @@ int BPF_PROG(guard_ready, const struct sock *sk)
 {
 	struct sl_guard_stats *st;
 	struct sl_guard_sk *s;
-	__u32 v, idx, shift, *seq;
+	__u32 v, idx, shift, slot, *seq;
 
 	v = port_of(sk);
 	if (!v || sk->__sk_common.skc_state != SL_TCP_ESTABLISHED)
@@ -256,6 +310,11 @@ int BPF_PROG(guard_ready, const struct sock *sk)
 	}
 	s->guard = idx;
 	s->read_ns = 0;
+	/* Counted before since_ns is set: the service's read, woken after
+	 * this, finds the slot up (a locked add orders the two). */
+	slot = busy_slot(sk) & (SL_GUARD_BUSY_SLOTS - 1);
+	s->busy_slot = slot;
+	__sync_fetch_and_add(&guard_busy[slot], 1);
 	s->since_ns = bpf_ktime_get_ns();
 	st = stats_of(idx);
 	if (st)
@@ -268,7 +327,7 @@ int BPF_PROG(guard_recv, struct sock *sk)
 {
 	struct sl_guard_sk *s;
 
-	if (!port_of(sk))
+	if (!maybe_busy(sk))
 		return 0;
 	s = sk_state(sk);
 	if (!s || !s->since_ns || s->read_ns)
@@ -285,17 +344,18 @@ int BPF_PROG(guard_send, struct sock *sk, int ret, int flags)
 	__u64 now, since, read, sojourn;
 	__u32 b;
 
-	if (ret <= 0 || !port_of(sk))
+	if (ret <= 0 || !maybe_busy(sk))
 		return 0;
 	s = sk_state(sk);
 	if (!s || !s->since_ns)
 		return 0;
 	now = bpf_ktime_get_ns();
-	since = s->since_ns;
 	read = s->read_ns;
-	/* Cleared before the next arrival may set them (that runs on another
+	/* Ended before the next arrival may start one (that runs on another
 	 * CPU, in softirq): a race loses one sample, never mixes two. */
-	s->since_ns = 0;
+	since = busy_end(s);
+	if (!since)
+		return 0;	/* the close ended it */
 	sojourn = now > since ? now - since : 0;
 	st = stats_of(s->guard);
 	if (!st)

@@ -36,6 +36,7 @@ struct sock_common {
 	__be32 skc_daddr;		/* IPv4 peer; also set for a v4-mapped peer */
 	unsigned short skc_family;
 	volatile unsigned char skc_state;
+	__be16 skc_dport;		/* peer's port */
 	__u16 skc_num;			/* local port, host order */
 	possible_net_t skc_net;
 	struct {

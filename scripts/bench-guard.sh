@@ -29,10 +29,12 @@
 #
 # Knobs: GUARD_BENCH_SERVICES ("go node jdk"; empty: the probe cost only),
 # GUARD_BENCH_SECONDS (5), GUARD_BENCH_TARGET_MS (5), GUARD_BENCH_WRK_PAIRS
-# (7; 0: no probe cost), GUARD_BENCH_WRK_SECONDS (3), GUARD_BENCH_CLOCK
+# (11; 0: no probe cost), GUARD_BENCH_WRK_SECONDS (3), GUARD_BENCH_QUIET
+# (10: % of a CPU that other work may use during a pair), GUARD_BENCH_CLOCK
 # (the data plane's bucket clock, coarse or precise; empty: sluiced's choice),
-# GUARD_BENCH_PINGPONG_ROUNDS (200000), GUARD_BENCH_LOG (sluiced's log
-# level, warn), GUARD_BENCH_OUT ($BUILD/bench/guard), SLUICED
+# GUARD_BENCH_PINGPONG_ROUNDS (200000), GUARD_BENCH_PINGPONG_PAIRS (7),
+# GUARD_BENCH_LOG (sluiced's log level, warn), GUARD_BENCH_OUT
+# ($BUILD/bench/guard), SLUICED
 # ($BUILD/sluiced). Raw JSON and logs stay under the output directory.
 set -euo pipefail
 source "$(dirname "$0")/netns.sh"
@@ -40,9 +42,11 @@ source "$(dirname "$0")/netns.sh"
 SERVICES=${GUARD_BENCH_SERVICES-go node jdk}
 SECS=${GUARD_BENCH_SECONDS:-5}
 TARGET_MS=${GUARD_BENCH_TARGET_MS:-5}
-PAIRS=${GUARD_BENCH_WRK_PAIRS:-7}
+PAIRS=${GUARD_BENCH_WRK_PAIRS:-11}
 WSECS=${GUARD_BENCH_WRK_SECONDS:-3}
+QUIET=${GUARD_BENCH_QUIET:-10}
 PP_ROUNDS=${GUARD_BENCH_PINGPONG_ROUNDS:-200000}
+PP_PAIRS=${GUARD_BENCH_PINGPONG_PAIRS:-7}
 OUT=${GUARD_BENCH_OUT:-$BUILD/bench/guard}
 CLOCK=${GUARD_BENCH_CLOCK:-}
 SLUICED=${SLUICED:-$BUILD/sluiced}
@@ -76,6 +80,7 @@ service_start() {	# KIND [URL-less]: the service on CPU 1 of the server host
 	node) bg srv "${SVC_CPU[@]}" node "$NODESERVICE" "$SRV4:$PORT" ;;
 	jdk)  bg srv "${SVC_CPU[@]}" java -XX:+UseSerialGC -cp "$JDKDIR" WorkServer "$SRV4:$PORT" ;;
 	esac
+	SVCPID=$!
 	wait_listen $PORT
 }
 
@@ -199,7 +204,13 @@ done
 # the next on a VM, so the rounds are short and many: PAIRS pairs, the
 # arms' order alternating (unguarded first, then guarded first: a drift
 # over the run weighs on both alike), and the result is the median of the
-# pairs' ratios, which one disturbed round does not move. A guarded round
+# pairs' ratios, which one disturbed round does not move. Other work on
+# the machine moves it by more than the bar's margin (seven pairs read
+# 92-102% on a quiet machine, 65-140% beside two builds): a pair in which
+# everything but this run (the service, sluiced, wrk and the script's own
+# commands, ksoftirqd) used more than QUIET% of a CPU is set aside and
+# run again, at most PAIRS more times; the check says how many were, and
+# fails with fewer than PAIRS quiet ones (not measured). A guarded round
 # counts only if it was guarded: this sluiced has the four guard programs
 # attached and has found the port's listener before the load, and it
 # measured requests during it (at least one in 2^(SL_GUARD_SHIFT_MAX + 1)
@@ -319,14 +330,34 @@ guarded_round() {
 			"$((2 << SHIFT_MAX)) expected): the guard was not measuring"
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# others_ticks: clock ticks of CPU time so far of other work: every
+# process's own and its waited-for children's (a compiler's time goes to
+# its make), niced ones too (with autogroups a nice-19 build in another
+# session weighs as much as this run), less this run's: the service's,
+# this script's and its children's (wrk; sluiced, once stopped; curl,
+# bpftool...) and ksoftirqd's (the load's softirqs, when deferred). The
+# load's softirqs run in its processes or in idle CPUs, never in others'.
+others_ticks() {
+	# (cat fails on a process gone since the glob: pipefail must not end the run)
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v ours=" $SVCPID $$ $(pgrep -x 'ksoftirqd/[0-9]+' | tr '\n' ' ')" '{
+		if (index(ours, " " $1 " ")) next
+		match($0, /.*\) /)	# the command name may hold spaces and ")"
+		split(substr($0, RLENGTH + 1), f, " ")
+		t += f[12] + f[13] + f[14] + f[15]
+	} END { print t + 0 }'
+}
+CLK_TCK=$(getconf CLK_TCK)
 
 service_start go
 ctl attach "$IF_SRV" >/dev/null
 wrk_run warm	# the service's heap, the caches
+wrk_run warm2
 : >"$OUT/ratios.txt"
 # unguarded_round NAME: sets U_RPS and U_WAKES.
 unguarded_round() { wrk_run "$1"; U_RPS=$WRK_RPS U_WAKES=$WRK_WAKES; }
-for ((r = 1; r <= PAIRS; r++)); do
+set_aside=0
+for ((r = 1; r <= PAIRS + set_aside && r <= 2 * PAIRS; r++)); do
+	o0=$(others_ticks) t0=${EPOCHREALTIME/./}
 	if ((r % 2)); then
 		unguarded_round "unguarded-$r"
 		guarded_round "guarded-$r"
@@ -334,15 +365,29 @@ for ((r = 1; r <= PAIRS; r++)); do
 		guarded_round "guarded-$r"
 		unguarded_round "unguarded-$r"
 	fi
+	# % of one CPU that other work used during the pair
+	others=$((($(others_ticks) - o0) * 100000000 / CLK_TCK / (${EPOCHREALTIME/./} - t0)))
 	ratio=$(pct "$G_RPS" "$U_RPS")
-	echo "$ratio" >>"$OUT/ratios.txt"
-	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, measured 1 request in %s; CPU 0 idles/IPIs per 100 requests %s, guarded %s)%s\n' \
-		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_SAMPLED" "$U_WAKES" "$G_WAKES" \
+	note=
+	if ((others > QUIET)); then
+		set_aside=$((set_aside + 1))
+		note=" SET ASIDE: other work used more than $QUIET%"
+	else
+		echo "$ratio" >>"$OUT/ratios.txt"
+	fi
+	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, measured 1 request in %s; CPU 0 idles/IPIs per 100 requests %s, guarded %s; other work %d%% of a CPU)%s%s\n' \
+		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_SAMPLED" "$U_WAKES" "$G_WAKES" "$others" "$note" \
 		"$( (($(sysctl -n kernel.bpf_stats_enabled))) && echo "; BPF statistics on: someone else's benchmark?")"
 done
+quiet=$(wc -l <"$OUT/ratios.txt")
 med=$(median <"$OUT/ratios.txt")
-check "guarded keep-alive throughput, median of $PAIRS pairs: $med% of unguarded ($(sort -g "$OUT/ratios.txt" |
-	sed -n '1p;$p' | paste -sd-)%) >= 97%" "$med >= 97"
+if ((quiet < PAIRS)); then
+	check "guarded keep-alive throughput: not measured, only $quiet of $((r - 1)) pairs quiet (other work used more than $QUIET% of a CPU in the rest; median of the quiet ones: ${med:-none}%)" 0
+else
+	check "guarded keep-alive throughput, median of $PAIRS pairs: $med% of unguarded ($(sort -g "$OUT/ratios.txt" |
+		sed -n '1p;$p' | paste -sd-)%, quartiles $(sort -g "$OUT/ratios.txt" |
+		awk '{ v[NR] = $1 } END { print v[int(NR / 4) + 1] "-" v[NR - int(NR / 4)] }')%; $set_aside set aside) >= 97%" "$med >= 97"
+fi
 
 # The same cost without the noise of two processes on two cores: pingpong
 # (tests/bench/guard/pingpong.c), one process on the service's core making
@@ -353,7 +398,7 @@ check "guarded keep-alive throughput, median of $PAIRS pairs: $med% of unguarded
 # service, which listens on another address.
 pingpong_run() { PP_NS=$(srv "${SVC_CPU[@]}" "$PINGPONG" 127.0.0.1 "$1" "$PP_ROUNDS") || die "pingpong on port $1 failed"; }
 : >"$OUT/pingpong.txt"
-for ((r = 1; r <= PAIRS; r++)); do
+for ((r = 1; r <= PP_PAIRS; r++)); do
 	pingpong_run $PORT
 	u=$PP_NS
 	pingpong_run $OTHER
@@ -369,7 +414,7 @@ done
 awk '{ print $1 }' "$OUT/pingpong.txt" | median >"$OUT/pingpong.guarded"
 awk '{ print $2 }' "$OUT/pingpong.txt" | median >"$OUT/pingpong.other"
 awk '{ print $3 }' "$OUT/pingpong.txt" | median >"$OUT/pingpong.base"
-echo "  pingpong, CPU time of a keep-alive round trip on one core (medians of $PAIRS pairs):" \
+echo "  pingpong, CPU time of a keep-alive round trip on one core (medians of $PP_PAIRS pairs):" \
 	"$(cat "$OUT/pingpong.base") ns unguarded;"
 echo "    guarded, $(cat "$OUT/pingpong.guarded") ns more to the guarded port (its server's three events" \
 	"and the client's three early returns), $(cat "$OUT/pingpong.other") ns more to another port (six early returns)"

@@ -15,6 +15,11 @@
  *                                     word SL_GUARD_PORT_WORD(port) set for each
  *                                     guarded port (set after its guard_ports
  *                                     entry; a bit left set only costs a lookup)
+ *   guard_busy (.bss) __u32[SL_GUARD_BUSY_SLOTS]   measured requests in
+ *                                     progress, per slot (a hash of the peer's
+ *                                     address and port): a slot at 0 spares the
+ *                                     read and the write of an unmeasured
+ *                                     request the socket's storage (BPF's own)
  *   guard_sk     SK_STORAGE struct sl_guard_sk   a request in progress on a socket
  *   guard_slot (.bss) __u32[SL_GUARD_MAX]   each guard's service slot in the
  *                                     data plane's pins (0: none): where its
@@ -57,6 +62,10 @@
 #define SL_GUARD_UNIT_SHIFT 10	/* bucket unit: 1 << 10 ns */
 #define SL_GUARD_SHIFT_MAX 7	/* keep-alive requests sampled at least 1 in 128 */
 
+/* guard_busy: measured requests in progress, by a hash of the peer. */
+#define SL_GUARD_BUSY_ORDER 8
+#define SL_GUARD_BUSY_SLOTS (1u << SL_GUARD_BUSY_ORDER)
+
 /* guard_port_bits: one cache line, a bit per port modulo its size. */
 #define SL_GUARD_PORT_BITS       512
 #define SL_GUARD_PORT_WORD(port) (((port) / 64) % (SL_GUARD_PORT_BITS / 64))
@@ -77,7 +86,7 @@ struct sl_guard_sk {
 	__u32 replied;		/* 1 once the connection was answered: not new */
 	__u32 held_slot;	/* counted in sl_held[held_slot] (abi.h) until its
 				 * first answer or close; 0: not counted */
-	__u32 pad0;
+	__u32 busy_slot;	/* its guard_busy slot, counted while since_ns is set */
 };
 _Static_assert(sizeof(struct sl_guard_sk) == 32, "sl_guard_sk layout");
 
