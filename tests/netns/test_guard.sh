@@ -162,15 +162,22 @@ print("answered", flush=True)
 sys.stdin.read()
 '
 # busy_left: the daemon's guard_busy slots (guard.bpf.c: measured requests
-# in progress, by a hash of the peer) that are not 0, "slot=count" words.
-# A request ended twice would wrap its slot to 4294967295.
+# in progress, by a hash of the peer) that are not 0, "slot=count" words;
+# "none-found" when no map of the daemon holds guard_busy (its skeleton
+# names the object's .bss "guard_bp.bss": libbpf keeps 8 characters of
+# the object's name). A request ended twice would wrap its slot to
+# 4294967295.
 busy_left() {
-	local id
+	local id found=
 	for id in $(awk '$1 == "map_id:" { print $2 }' /proc/"$DPID"/fdinfo/* 2>/dev/null | sort -u); do
-		[[ $(bpftool -j map show id "$id" | jq -r .name) == guard.bss ]] || continue
+		[[ $(bpftool -j map show id "$id" | jq -r .name) == *.bss ]] || continue
+		bpftool -j map dump id "$id" | jq -e '.[0].formatted.value[".bss"] | any(has("guard_busy"))' \
+			>/dev/null 2>&1 || continue
+		found=1
 		bpftool -j map dump id "$id" | jq -r '.[0].formatted.value[".bss"][] | .guard_busy? // empty
 			| to_entries[] | select(.value != 0) | "\(.key)=\(.value)"' | tr '\n' ' '
 	done
+	[[ $found ]] || echo none-found
 }
 busy_clear() { [[ -z $(busy_left) ]]; }
 heartbeats() { (($(int "$(metric "sluiced_admission_writes_total{service=\"$SVC\"}")") > 20)); }
