@@ -21,6 +21,8 @@ else
 	failed=$((failed + 1))
 fi
 
-reasons=$(sed -n '/^Reasons:/,/^$/p' <<<"$help" | tail -n +2 | tr -d ',.')
+# The reasons are the indented lines right under "Reasons:" (what follows
+# them, the exit status, is not indented).
+reasons=$(sed -n '/^Reasons:/,/^[^ ]/{/^  /p}' <<<"$help" | tr -d ',.')
 check_words "every reason is documented" "$reasons" "$man"
 man_end 4
