@@ -11,8 +11,8 @@
  * the stop. Under a limit of L the wait ahead of any admitted request is
  * at most L - 1 others' service, whatever the clumps and the stops.
  *
- * The law, once a tick, from the signals the rate law has (conclimit.c
- * says why each term):
+ * The law, once a tick, from the signals the rate law has (each term's
+ * why beside it; QUEUE_AIM's measurement in conclimit.c):
  *
  *   little = goodput x (T / 2 + base)      Little's law: the requests in a
  *                                          service that completes goodput a
