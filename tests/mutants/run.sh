@@ -85,13 +85,17 @@ echo "tests/mutants/run.sh: ${#mutants[@]} mutants against $(git -C "$SRC" log -
 build() { make -C "$SRC" -j"$JOBS" BUILD="$SRC/build" all >"$1" 2>&1; }
 
 # run_prog LOGDIR TEST ENV...: the program through tests/run.sh, from the
-# clone's top with its build; the runner's output in LOGDIR/run.log.
+# clone's top with its build; the runner's output in LOGDIR/run.log. What
+# `make test-mutants` exports about the caller's build (tests/unit/build.mk:
+# the sluicectl and the sanitizer the tests take) is dropped, or the tests
+# would run the caller's unpatched sluicectl.
 run_prog() {
 	local dir=$1 prog=$2
 	shift 2
 	[[ $prog == /* ]] || prog=$SRC/$prog
 	mkdir -p "$dir"
-	(cd "$SRC" && env "$@" BUILD="$SRC/build" TEST_LOGDIR="$dir" tests/run.sh "$prog") >"$dir/run.log" 2>&1
+	(cd "$SRC" && env -u SL_TEST_SLUICECTL -u SL_TEST_SAN "$@" BUILD="$SRC/build" TEST_LOGDIR="$dir" \
+		tests/run.sh "$prog") >"$dir/run.log" 2>&1
 }
 
 if ! build "$LOGDIR/build-baseline.log"; then
