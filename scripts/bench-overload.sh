@@ -134,7 +134,8 @@ plot_lines() {	# FILE-PREFIX COLUMN STYLE: gnuplot plot clauses, one per config
 	local sep="" cfg
 	for cfg in $CONFIGS; do
 		[[ -s $OUT/data/$1-$cfg.tsv ]] || continue
-		printf '%s"%s" using %s with %s lw 2 lc rgb "%s" title "%s"' "$sep" "$OUT/data/$1-$cfg.tsv" \
+		# noenhanced: "limit_req" is a name, not l-i-m-i-t with a subscript.
+		printf '%s"%s" using %s with %s lw 2 lc rgb "%s" title "%s" noenhanced' "$sep" "$OUT/data/$1-$cfg.tsv" \
 			"$2" "$3" "${COLOR[$cfg]}" "${LABEL[$cfg]}"
 		sep=", "
 	done
