@@ -410,14 +410,22 @@ IRQTIME=$BUILD/tests/bench/overload/irqtime
 WRAP=()
 
 proc_ns() {	# ns of CPU of every thread of every process in the server host
-	local p t sum=0 run
+	proc_ns_each | awk '{ sum += $2 } END { print sum + 0 }'
+}
+
+# "PROCESS/THREAD RUN_NS WAIT_NS SLICES" for each thread in the server
+# host (by command name): its CPU time, its time runnable but waiting for
+# a CPU, and how many times it got one (schedstat)
+proc_ns_each() {
+	local p t run wait slices comm tcomm
 	for p in $(svc_pids); do
-		for t in /proc/"$p"/task/*/schedstat; do
-			read -r run _ 2>/dev/null <"$t" || continue
-			sum=$((sum + run))
+		read -r comm 2>/dev/null <"/proc/$p/comm" || continue
+		for t in /proc/"$p"/task/*; do
+			read -r run wait slices 2>/dev/null <"$t/schedstat" || continue
+			read -r tcomm 2>/dev/null <"$t/comm" || continue
+			echo "$comm/$tcomm $run $wait $slices"
 		done
 	done
-	echo $sum
 }
 
 # cpu_run NAME ARGS...: one sluice-load run, with the server's CPU around it
@@ -425,12 +433,20 @@ proc_ns() {	# ns of CPU of every thread of every process in the server host
 cpu_run() {
 	local name=$1 p0 p1
 	shift
-	p0=$(proc_ns)
+	p0=$(proc_ns_each)
 	WRAP=("$IRQTIME" -d "$IF_CLI" -d "$IF_SRV" -o "$OUT/raw/$name.irq" --)
 	load "$name" "$@"
 	WRAP=()
-	p1=$(proc_ns)
-	echo "$((p1 - p0)) $(jq -r .veth_ns "$OUT/raw/$name.irq")" >"$OUT/raw/$name.cpu"
+	p1=$(proc_ns_each)
+	# Each thread's share (the proxy's against the service's), in
+	# raw/NAME.procs: "PROCESS/THREAD RUN_NS WAIT_NS SLICES" over the run.
+	awk 'NR == FNR { r0[$1] += $2; w0[$1] += $3; s0[$1] += $4; next }
+		{ r1[$1] += $2; w1[$1] += $3; s1[$1] += $4 }
+		END { for (c in r1) print c, r1[c] - r0[c], w1[c] - w0[c], s1[c] - s0[c] }' \
+		<(echo "$p0") <(echo "$p1") \
+		>"$OUT/raw/$name.procs"
+	echo "$(awk '{ s += $2 } END { print s + 0 }' "$OUT/raw/$name.procs") $(jq -r .veth_ns "$OUT/raw/$name.irq")" \
+		>"$OUT/raw/$name.cpu"
 }
 
 idle_cpu() {	# NAME SECONDS: the same measure, no load
@@ -571,7 +587,7 @@ keep_median() {
 	i=$(for ((i = 1; i <= REPEAT; i++)); do
 		echo "$(jq -r .goodput "$OUT/raw/$cfg-$f.r$i.json") $i"
 	done | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
-	for ext in cpu irq stats.json; do
+	for ext in cpu procs irq stats.json; do
 		if [[ -f $OUT/raw/$cfg-$f.r$i.$ext ]]; then
 			cp "$OUT/raw/$cfg-$f.r$i.$ext" "$OUT/raw/$cfg-$f.$ext"
 		fi
