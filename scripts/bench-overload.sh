@@ -40,7 +40,9 @@
 # (0.5x -> 10x -> 0.5x) in 100 ms bins, and how long after the step up the
 # sluiced proxy's admitted p99 is back within the bound. Prints a table,
 # checks the bar, draws PNGs with gnuplot and keeps every raw result under
-# $OUT.
+# $OUT: with each run's server CPU, each thread's CPU time, wait for a CPU
+# and time slices in raw/NAME.procs (the proxy's share of the service's core
+# against the service's, and whether the service ever went without work).
 #
 # Knobs (environment; defaults of the full run, `make demo` shortens them):
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
@@ -861,4 +863,4 @@ plots
 say "Results"
 echo "table:   $OUT/table.txt"
 echo "plots:   $OUT/overload.png${STEP:+ $OUT/step.png}"
-echo "raw:     $OUT/raw/ (sluice-load JSON, server CPU), $OUT/data/ (plotted TSV)"
+echo "raw:     $OUT/raw/ (sluice-load JSON, server CPU, per thread in *.procs), $OUT/data/ (plotted TSV)"
