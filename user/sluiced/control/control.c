@@ -141,18 +141,19 @@
  *    fill_hi for level_up_ns, the cap is shedding at random among classes
  *    that could be told apart: raise the level, shedding the lowest class
  *    outright. If fill < fill_lo and d < half the target delay for
- *    level_down_ns, there is room: lower the level. Hysteresis three ways: the gap between fill_lo
- *    and fill_hi, the hold times (up fast, down five times slower, as DAGOR
- *    moves down more carefully than up), and a memory: a move undone within
- *    level_revert_ns (a raise that left the rate under-filled because the
- *    shed class was most of the traffic, or a lowering that over-filled it)
- *    blocks that move for level_block_ns, doubling (up to 16x) for each
- *    raise undone in a row, so the level does not flap between two values.
- *    We cannot see the classes' shares of the traffic, so a raise is a
- *    probe: for REVERT_TICKS + 2 ticks after it the rate neither grows nor
- *    follows the (possibly vanished) demand down, so that undoing a raise
- *    that shed everything finds the rate where it was. Levels 0 and 1
- *    both shed nothing; we use 0 and step 0 <-> 2.
+ *    level_down_ns, there is room: lower the level. Hysteresis three
+ *    ways: the gap between fill_lo and fill_hi, the hold times (up fast,
+ *    down five times slower, as DAGOR moves down more carefully than
+ *    up), and a memory: a move undone within level_revert_ns (a raise
+ *    that left the rate under-filled because the shed class was most of
+ *    the traffic, or a lowering that over-filled it) blocks that move for
+ *    level_block_ns, doubling (up to 16x) for each raise undone in a
+ *    row, so the level does not flap between two values. We cannot see
+ *    the classes' shares of the traffic, so a raise is a probe: for
+ *    REVERT_TICKS + 2 ticks after it the rate neither grows nor follows
+ *    the (possibly vanished) demand down, so that undoing a raise that
+ *    shed everything finds the rate where it was. Levels 0 and 1 both
+ *    shed nothing; we use 0 and step 0 <-> 2.
  */
 #include "control.h"
 
