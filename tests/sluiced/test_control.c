@@ -171,12 +171,18 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double window_p99_delay(struct window *w)
+/* The q quantile of the window's delays (sorts them). */
+static double window_delay_quantile(struct window *w, double q)
 {
 	int n = w->n < 4096 ? w->n : 4096;
 
 	qsort(w->delays, n, sizeof(double), cmp_double);
-	return w->delays[(int)(0.99 * (n - 1))];
+	return w->delays[(int)(q * (n - 1))];
+}
+
+static double window_p99_delay(struct window *w)
+{
+	return window_delay_quantile(w, 0.99);
 }
 
 static double window_goodput(const struct window *w)
@@ -557,14 +563,6 @@ static void test_backlog_counts_as_delay(void **state)
 	assert_false(out.overloaded);
 }
 
-static double window_median_delay(struct window *w)
-{
-	int n = w->n < 4096 ? w->n : 4096;
-
-	qsort(w->delays, n, sizeof(double), cmp_double);
-	return w->delays[n / 2];
-}
-
 /*
  * The rate law holds the queue at aim x target, below the target where
  * the daemon's deadline drop answers 503 (control.c): at 2x, the delay
@@ -585,7 +583,7 @@ static void test_aims_below_target(void **state)
 	window_run(&s, 200, &w);
 	window_run(&s, 1000, &w);
 	p99 = window_p99_delay(&w);
-	med = window_median_delay(&w);
+	med = window_delay_quantile(&w, 0.5);
 	print_message("2x, aim %.2f: goodput %.0f/s of 1000, delay median %.2f ms, "
 		      "p99 %.2f ms\n", s.ctl.p.aim, window_goodput(&w), med, p99);
 	assert_true(window_goodput(&w) >= 950);
@@ -597,7 +595,7 @@ static void test_aims_below_target(void **state)
 	s.ctl.p.aim = 1;
 	window_run(&s, 200, &w);
 	window_run(&s, 1000, &w);
-	med = window_median_delay(&w);
+	med = window_delay_quantile(&w, 0.5);
 	print_message("2x, aim 1: delay median %.2f ms\n", med);
 	assert_true(med > 0.75 * TARGET_MS);
 }
