@@ -42,7 +42,8 @@
 # checks the bar, draws PNGs with gnuplot and keeps every raw result under
 # $OUT: with each run's server CPU, each thread's CPU time, wait for a CPU
 # and time slices in raw/NAME.procs (the proxy's share of the service's core
-# against the service's, and whether the service ever went without work).
+# against the service's), and when pinned the time the service's core was
+# idle over the run (its last line, idle/cpu1: the service without work).
 #
 # Knobs (environment; defaults of the full run, `make demo` shortens them):
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
@@ -411,6 +412,18 @@ stop() {
 IRQTIME=$BUILD/tests/bench/overload/irqtime
 WRAP=()
 
+# "IDLE_NS" of the service's core (CPU 1 when pinned; empty otherwise): the
+# time it spent idle, from cpuidle (us), where the kernel keeps it
+svc_cpu_idle_ns() {
+	local s sum=0 t
+	[[ ${#SVC_CPU[@]} -gt 0 ]] || return 0
+	for s in /sys/devices/system/cpu/cpu1/cpuidle/state*/time; do
+		read -r t 2>/dev/null <"$s" || return 0
+		sum=$((sum + t))
+	done
+	echo $((sum * 1000))
+}
+
 proc_ns() {	# ns of CPU of every thread of every process in the server host
 	proc_ns_each | awk '{ sum += $2 } END { print sum + 0 }'
 }
@@ -433,13 +446,15 @@ proc_ns_each() {
 # cpu_run NAME ARGS...: one sluice-load run, with the server's CPU around it
 # in raw/NAME.cpu ("process_ns softirq_ns").
 cpu_run() {
-	local name=$1 p0 p1
+	local name=$1 p0 p1 i0 i1
 	shift
+	i0=$(svc_cpu_idle_ns)
 	p0=$(proc_ns_each)
 	WRAP=("$IRQTIME" -d "$IF_CLI" -d "$IF_SRV" -o "$OUT/raw/$name.irq" --)
 	load "$name" "$@"
 	WRAP=()
 	p1=$(proc_ns_each)
+	i1=$(svc_cpu_idle_ns)
 	# Each thread's share (the proxy's against the service's), in
 	# raw/NAME.procs: "PROCESS/THREAD RUN_NS WAIT_NS SLICES" over the run.
 	awk 'NR == FNR { r0[$1] += $2; w0[$1] += $3; s0[$1] += $4; next }
@@ -449,6 +464,10 @@ cpu_run() {
 		>"$OUT/raw/$name.procs"
 	echo "$(awk '{ s += $2 } END { print s + 0 }' "$OUT/raw/$name.procs") $(jq -r .veth_ns "$OUT/raw/$name.irq")" \
 		>"$OUT/raw/$name.cpu"
+	# and the time the service's core was idle (nobody had work for it)
+	if [[ -n $i0 && -n $i1 ]]; then
+		echo "idle/cpu1 $((i1 - i0))" >>"$OUT/raw/$name.procs"
+	fi
 }
 
 idle_cpu() {	# NAME SECONDS: the same measure, no load
