@@ -40,7 +40,10 @@
 # (0.5x -> 10x -> 0.5x) in 100 ms bins, and how long after the step up the
 # sluiced proxy's admitted p99 is back within the bound. Prints a table,
 # checks the bar, draws PNGs with gnuplot and keeps every raw result under
-# $OUT.
+# $OUT: with each run's server CPU, each thread's CPU time, wait for a CPU
+# and time slices in raw/NAME.procs (the proxy's share of the service's core
+# against the service's), and when pinned the time the service's core was
+# idle over the run (its last line, idle/cpu1: the service without work).
 #
 # Knobs (environment; defaults of the full run, `make demo` shortens them):
 #   BENCH_FACTORS    offered load as multiples of capacity ("0.5 1 2 5 10")
@@ -410,28 +413,62 @@ stop() {
 IRQTIME=$BUILD/tests/bench/overload/irqtime
 WRAP=()
 
+# "IDLE_NS" of the service's core (CPU 1 when pinned; empty otherwise): the
+# time it spent idle, from cpuidle (us), where the kernel keeps it
+svc_cpu_idle_ns() {
+	local s sum=0 t
+	[[ ${#SVC_CPU[@]} -gt 0 ]] || return 0
+	for s in /sys/devices/system/cpu/cpu1/cpuidle/state*/time; do
+		read -r t 2>/dev/null <"$s" || return 0
+		sum=$((sum + t))
+	done
+	echo $((sum * 1000))
+}
+
 proc_ns() {	# ns of CPU of every thread of every process in the server host
-	local p t sum=0 run
+	proc_ns_each | awk '{ sum += $2 } END { print sum + 0 }'
+}
+
+# "PROCESS/THREAD RUN_NS WAIT_NS SLICES" for each thread in the server
+# host (by command name): its CPU time, its time runnable but waiting for
+# a CPU, and how many times it got one (schedstat)
+proc_ns_each() {
+	local p t run wait slices comm tcomm
 	for p in $(svc_pids); do
-		for t in /proc/"$p"/task/*/schedstat; do
-			read -r run _ 2>/dev/null <"$t" || continue
-			sum=$((sum + run))
+		read -r comm 2>/dev/null <"/proc/$p/comm" || continue
+		for t in /proc/"$p"/task/*; do
+			read -r run wait slices 2>/dev/null <"$t/schedstat" || continue
+			read -r tcomm 2>/dev/null <"$t/comm" || continue
+			echo "$comm/$tcomm $run $wait $slices"
 		done
 	done
-	echo $sum
 }
 
 # cpu_run NAME ARGS...: one sluice-load run, with the server's CPU around it
 # in raw/NAME.cpu ("process_ns softirq_ns").
 cpu_run() {
-	local name=$1 p0 p1
+	local name=$1 p0 p1 i0 i1
 	shift
-	p0=$(proc_ns)
+	i0=$(svc_cpu_idle_ns)
+	p0=$(proc_ns_each)
 	WRAP=("$IRQTIME" -d "$IF_CLI" -d "$IF_SRV" -o "$OUT/raw/$name.irq" --)
 	load "$name" "$@"
 	WRAP=()
-	p1=$(proc_ns)
-	echo "$((p1 - p0)) $(jq -r .veth_ns "$OUT/raw/$name.irq")" >"$OUT/raw/$name.cpu"
+	p1=$(proc_ns_each)
+	i1=$(svc_cpu_idle_ns)
+	# Each thread's share (the proxy's against the service's), in
+	# raw/NAME.procs: "PROCESS/THREAD RUN_NS WAIT_NS SLICES" over the run.
+	awk 'NR == FNR { r0[$1] += $2; w0[$1] += $3; s0[$1] += $4; next }
+		{ r1[$1] += $2; w1[$1] += $3; s1[$1] += $4 }
+		END { for (c in r1) print c, r1[c] - r0[c], w1[c] - w0[c], s1[c] - s0[c] }' \
+		<(echo "$p0") <(echo "$p1") \
+		>"$OUT/raw/$name.procs"
+	echo "$(awk '{ s += $2 } END { print s + 0 }' "$OUT/raw/$name.procs") $(jq -r .veth_ns "$OUT/raw/$name.irq")" \
+		>"$OUT/raw/$name.cpu"
+	# and the time the service's core was idle (nobody had work for it)
+	if [[ -n $i0 && -n $i1 ]]; then
+		echo "idle/cpu1 $((i1 - i0))" >>"$OUT/raw/$name.procs"
+	fi
 }
 
 idle_cpu() {	# NAME SECONDS: the same measure, no load
@@ -572,7 +609,7 @@ keep_median() {
 	i=$(for ((i = 1; i <= REPEAT; i++)); do
 		echo "$(jq -r .goodput "$OUT/raw/$cfg-$f.r$i.json") $i"
 	done | sort -g | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
-	for ext in cpu irq stats.json; do
+	for ext in cpu procs irq stats.json; do
 		if [[ -f $OUT/raw/$cfg-$f.r$i.$ext ]]; then
 			cp "$OUT/raw/$cfg-$f.r$i.$ext" "$OUT/raw/$cfg-$f.$ext"
 		fi
@@ -846,4 +883,4 @@ plots
 say "Results"
 echo "table:   $OUT/table.txt"
 echo "plots:   $OUT/overload.png${STEP:+ $OUT/step.png}"
-echo "raw:     $OUT/raw/ (sluice-load JSON, server CPU), $OUT/data/ (plotted TSV)"
+echo "raw:     $OUT/raw/ (sluice-load JSON, server CPU, per thread in *.procs), $OUT/data/ (plotted TSV)"

@@ -75,7 +75,7 @@ static const struct opt opts[] = {
 	{ "upstream-concurrency", 0, K_U32, OFF(upstream_concurrency), 1, 1024, "requests", NULL,
 	  "requests in flight to the upstream at most (the adaptive limit's ceiling)" },
 	{ "target-delay", 0, K_U32, OFF(target_delay_ms), 1, 1000, "milliseconds", NULL,
-	  "queueing delay the controller aims at" },
+	  "queueing delay an admitted request may see (the deadline's default; the controller aims at half)" },
 	{ "metrics", 'm', K_METRICS, OFF(metrics), 0, 0, NULL, NULL,
 	  "serve Prometheus metrics on HOST:PORT, or \"none\"" },
 	{ "stale-after", 0, K_U32, OFF(stale_after_s), 1, 3600, "seconds", NULL,

@@ -34,7 +34,10 @@
 
 struct ctl_params {
 	uint64_t tick_ns;		/* nominal period of ctl_tick */
-	uint64_t target_delay_ns;	/* queueing delay the law aims at */
+	uint64_t target_delay_ns;	/* queueing delay the service may see: the
+					 * deadline drop's default (main.c) */
+	double aim;			/* the rate law holds the delay at this
+					 * share of the target (control.c) */
 	uint64_t drain_ns;		/* time to drain a queue above target */
 	double rate_min;		/* never admit less (recovery is seen) */
 	double rate_floor;		/* the no-wind-up bound never below this
