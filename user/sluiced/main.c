@@ -53,12 +53,11 @@ static enum sl_log_level log_level(uint32_t l)
 static uint64_t deadline_ns(const struct sld_config *c)
 {
 	/* Breakwater and CoDel drop at twice the target; we drop at the
-	 * target. When the controller held the queue near the target, half
-	 * the requests waited about that long: with a 2x deadline the worked
-	 * ones' p99 sat at 2x the target (+ service), above the bar of
-	 * 2 x unloaded p99 + target; at 1x it is bounded by construction.
-	 * The controller now aims at half the target (control.c), so that
-	 * the drop answers few of what it admits (~1% at 2x to 10x). */
+	 * target: with a 2x deadline the worked requests' p99 can sit at
+	 * 2x the target (+ service), above the bar of 2 x unloaded p99 +
+	 * target; at 1x it is bounded by construction. The controller aims
+	 * at half the target (control.c), so that the drop answers few of
+	 * what it admits (~1% at 2x to 10x). */
 	uint64_t ms = c->deadline_ms ? c->deadline_ms : c->target_delay_ms;
 
 	return ms * 1000000ull;
