@@ -152,9 +152,10 @@ static void log_base(struct sld_guard *g, const struct gsig_tick *t)
 /*
  * The slot the guard's programs count the service's connections in: the
  * one its service has now (the operator may delete and add it again
- * elsewhere), and the count there, for the metrics.
+ * elsewhere), and with look the count there, for the metrics (a system
+ * call: not every tick, see sld_guard_measure).
  */
-static void held_follow(struct sld *d, struct sld_guard *g)
+static void held_follow(struct sld *d, struct sld_guard *g, bool look)
 {
 	uint32_t slot = atomic_load_explicit(&g->dp.slot, memory_order_relaxed);
 	struct sl_held h = { 0 };
@@ -165,6 +166,8 @@ static void held_follow(struct sld *d, struct sld_guard *g)
 		sld_guard_bpf_slot(&d->gbpf, (int)(g - d->guards), slot);
 		g->held_slot = slot;
 	}
+	if (!look)
+		return;
 	if (slot)
 		bpf_map_lookup_elem(g->dp.pins.held_fd, &slot, &h);
 	atomic_store_explicit(&g->gv.held, (int64_t)h.held < 0 ? 0 : h.held,
@@ -178,6 +181,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	struct sld_listener ls;
 	struct sl_guard_stats cur;
 	struct gsig_tick t;
+	bool slow = g->ls_ticks++ % LISTENER_TICKS == 0;
 	int err;
 
 	/* The listener dump walks the kernel's whole listening table twice
@@ -185,8 +189,9 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	 * core. Its answers (a service listens; its accept queue) are read
 	 * every LISTENER_TICKS: the sojourn already counts a request's time
 	 * in the accept queue, and the queue's length only has to catch a
-	 * service that stopped accepting, which a tenth of a second does. */
-	if (g->ls_ticks++ % LISTENER_TICKS == 0)
+	 * service that stopped accepting, which a tenth of a second does.
+	 * The held count, which only the metrics show, is read with it. */
+	if (slow)
 		g->ls_err = sld_listener_find(g->port, &g->ls);
 	ls = g->ls;
 	err = g->ls_err;
@@ -201,7 +206,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	err = sld_guard_bpf_read(&d->gbpf, (int)(g - d->guards), &cur);
 	if (err)
 		return err;
-	held_follow(d, g);
+	held_follow(d, g, slow);
 	s->busy = busy_of(g, ls.inode, now);
 	gsig_tick(&g->sig, now, &cur, ls.queued, g->shedding, s->busy, &t);
 	log_base(g, &t);
