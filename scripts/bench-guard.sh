@@ -305,22 +305,28 @@ guard_up() {
 		"listener found: $(metric sluiced_guard_listening)); see $OUT/sluiced.log"
 }
 # guarded_round NAME: one wrk run with the port guarded; sets G_RPS,
-# G_CPU (sluiced's CPU, % of a core) and G_SAMPLED (one request in how
-# many the guard measured: its answered counter against wrk's count).
+# G_CPU (sluiced's CPU, % of a core), G_SAMPLED (one request in how
+# many the guard measured: its answered counter against wrk's count) and
+# G_WRITES (sluiced's writes of the admission entry from 0.3 s before
+# the round to its end: each costs the service's core more than its
+# system calls, heartbeat.h).
 # Nothing else runs during the load: a scrape in the middle of the round
 # (`ip netns exec` unshares a mount namespace and mounts /sys; then curl,
 # and sluiced's answer on the service's core) would weigh on the guarded
 # arm alone.
 guarded_round() {
-	local a0 a1 c0 c1
+	local a0 a1 c0 c1 w0 w1
 	guard_up
 	a0=$(metric sluiced_guard_requests_answered_total)
+	w0=$(metric sluiced_admission_writes_total)
 	sleep 0.3	# the daemon's first ticks (its first writes of the entry)
 	c0=$(oncpu)
 	wrk_run "$1"
 	c1=$(oncpu)
+	w1=$(metric sluiced_admission_writes_total)
 	sleep 0.1	# a tick: the counters of the round's last requests
 	a1=$(metric sluiced_guard_requests_answered_total)
+	G_WRITES=$((w1 - w0))
 	G_RPS=$WRK_RPS G_WAKES=$WRK_WAKES
 	G_SAMPLED=$(awk -v n="$WRK_N" -v a=$((a1 - a0)) 'BEGIN { printf "%.0f", (a > 0 ? n / a : 0) }')
 	G_CPU=$(pct $((c1 - c0)) $((WSECS * 1000000000)))
@@ -375,8 +381,8 @@ for ((r = 1; r <= PAIRS + set_aside && r <= 2 * PAIRS; r++)); do
 	else
 		echo "$ratio" >>"$OUT/ratios.txt"
 	fi
-	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, measured 1 request in %s; CPU 0 idles/IPIs per 100 requests %s, guarded %s; other work %d%% of a CPU)%s%s\n' \
-		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_SAMPLED" "$U_WAKES" "$G_WAKES" "$others" "$note" \
+	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, %d admission writes, measured 1 request in %s; CPU 0 idles/IPIs per 100 requests %s, guarded %s; other work %d%% of a CPU)%s%s\n' \
+		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_WRITES" "$G_SAMPLED" "$U_WAKES" "$G_WAKES" "$others" "$note" \
 		"$( (($(sysctl -n kernel.bpf_stats_enabled))) && echo "; BPF statistics on: someone else's benchmark?")"
 done
 quiet=$(wc -l <"$OUT/ratios.txt")
