@@ -287,7 +287,7 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	struct sld *d = l->d;
 	struct sld_ctl_view *v = l->view;
 	struct ctl_signals s = { 0 };
-	struct ctl_output o;
+	struct ctl_output o = { 0 };	/* conc_limit: guard mode sets it */
 	struct measure m = { 0 };
 	struct sl_stats k;
 	double dt;
@@ -401,9 +401,10 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	atomic_fetch_add_explicit(&v->ticks, 1, memory_order_relaxed);
 	pr_debug("tick%s%s: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, "
 		 "%.2f req/conn) demand %.0f/s admitted %.0f/s backlog %u psi %.0f%% -> rate %u "
-		 "level %u", l->g ? " " : "", l->g ? l->g->name : "", (double)o.delay_ns / 1e6,
-		 s.goodput, m.done, s.busy, l->rpc, demand, s.admitted, s.backlog,
-		 s.psi_valid ? s.psi_some_avg10 : -1, o.rate_cap, o.level);
+		 "level %u concurrency %u%s%s", l->g ? " " : "", l->g ? l->g->name : "",
+		 (double)o.delay_ns / 1e6, s.goodput, m.done, s.busy, l->rpc, demand, s.admitted,
+		 s.backlog, s.psi_valid ? s.psi_some_avg10 : -1, o.rate_cap, o.level, o.conc_limit,
+		 err > 0 ? ", written" : "", l->calm ? ", calm" : "");
 }
 
 static void timespec_add_ns(struct timespec *t, uint64_t ns)
