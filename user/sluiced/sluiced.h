@@ -264,6 +264,7 @@ struct sld {
 	struct sld_guard guards[SLD_MAX_GUARDS];
 	uint32_t n_guards;
 	struct sld_guard_bpf gbpf;
+	struct sld_sockdiag diag;	/* the guards' listener dumps (controller thread) */
 };
 
 /* server.c */

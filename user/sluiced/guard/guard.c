@@ -34,6 +34,7 @@ int sld_guard_init(struct sld *d)
 	const struct sld_config *cfg = &d->cfg;
 
 	d->n_guards = cfg->n_guards;
+	sld_sockdiag_init(&d->diag);
 	for (uint32_t i = 0; i < cfg->n_guards; i++) {
 		struct sld_guard *g = &d->guards[i];
 
@@ -192,7 +193,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	 * service that stopped accepting, which a tenth of a second does.
 	 * The held count, which only the metrics show, is read with it. */
 	if (slow)
-		g->ls_err = sld_listener_find(g->port, &g->ls);
+		g->ls_err = sld_listener_find(&d->diag, g->port, &g->ls);
 	ls = g->ls;
 	err = g->ls_err;
 	if (!listener_state(g, err, &ls)) {
@@ -270,6 +271,7 @@ int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *o
 void sld_guard_down(struct sld *d)
 {
 	sld_guard_bpf_close(&d->gbpf);
+	sld_sockdiag_close(&d->diag);
 	for (uint32_t i = 0; i < d->n_guards; i++)
 		pthread_mutex_destroy(&d->guards[i].gv.lock);
 }
