@@ -359,7 +359,8 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		guard_conc(l, &s, &o);
 		l->calm = ctl_calm(&l->ctl, &s, &o);
 	}
-	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy);
+	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy,
+				  !(s.admitted + s.shed_rate + s.shed_level > 0));
 	if (err < 0) {
 		atomic_fetch_add_explicit(&v->map_errors, 1, memory_order_relaxed);
 		if (!l->map_error_logged)
@@ -516,7 +517,7 @@ static void loop_init(struct loop *l, struct sld *d, struct sld_dataplane *dp,
 		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
 					 .level = l->ctl.level,
 					 .conc_limit = dp->adopted_adm.conc_limit };
-		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy) < 0)
+		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy, false) < 0)
 			pr_warn("cannot refresh the adopted limits' heartbeat");
 	}
 }
