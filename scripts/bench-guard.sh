@@ -210,7 +210,14 @@ done
 # everything but this run (the service, sluiced, wrk and the script's own
 # commands, ksoftirqd) used more than QUIET% of a CPU is set aside and
 # run again, at most PAIRS more times; the check says how many were, and
-# fails with fewer than PAIRS quiet ones (not measured). A guarded round
+# fails with fewer than PAIRS quiet ones (not measured). A guarded
+# round's refused connections are printed in its pair line and counted
+# in it like any other cost of guarding: each round starts a fresh
+# sluiced, whose first tick with arrivals may see only part of wrk's 64
+# connects and cap the rate at 1.5x that part (the law's cold start,
+# control.c); the rest are refused and wrk reconnects until they pass,
+# which a user's keep-alive clients meeting a fresh guard would see too.
+# A guarded round
 # counts only if it was guarded: this sluiced has the four guard programs
 # attached and has found the port's listener before the load, and it
 # measured requests during it (at least one in 2^(SL_GUARD_SHIFT_MAX + 1)
@@ -305,22 +312,31 @@ guard_up() {
 		"listener found: $(metric sluiced_guard_listening)); see $OUT/sluiced.log"
 }
 # guarded_round NAME: one wrk run with the port guarded; sets G_RPS,
-# G_CPU (sluiced's CPU, % of a core) and G_SAMPLED (one request in how
-# many the guard measured: its answered counter against wrk's count).
+# G_CPU (sluiced's CPU, % of a core), G_SAMPLED (one request in how
+# many the guard measured: its answered counter against wrk's count) and
+# G_WRITES (sluiced's writes of the admission entry from 0.3 s before
+# the round to its end: each costs the service's core more than its
+# system calls, heartbeat.h).
 # Nothing else runs during the load: a scrape in the middle of the round
 # (`ip netns exec` unshares a mount namespace and mounts /sys; then curl,
 # and sluiced's answer on the service's core) would weigh on the guarded
 # arm alone.
 guarded_round() {
-	local a0 a1 c0 c1
+	local a0 a1 c0 c1 w0 w1 r0 r1
 	guard_up
 	a0=$(metric sluiced_guard_requests_answered_total)
+	w0=$(metric sluiced_admission_writes_total)
+	r0=$(refused)
 	sleep 0.3	# the daemon's first ticks (its first writes of the entry)
 	c0=$(oncpu)
 	wrk_run "$1"
 	c1=$(oncpu)
+	w1=$(metric sluiced_admission_writes_total)
+	r1=$(refused)
+	G_REFUSED=$((r1 - r0))
 	sleep 0.1	# a tick: the counters of the round's last requests
 	a1=$(metric sluiced_guard_requests_answered_total)
+	G_WRITES=$((w1 - w0))
 	G_RPS=$WRK_RPS G_WAKES=$WRK_WAKES
 	G_SAMPLED=$(awk -v n="$WRK_N" -v a=$((a1 - a0)) 'BEGIN { printf "%.0f", (a > 0 ? n / a : 0) }')
 	G_CPU=$(pct $((c1 - c0)) $((WSECS * 1000000000)))
@@ -328,6 +344,12 @@ guarded_round() {
 	((a1 - a0 >= WRK_N >> (SHIFT_MAX + 1) && a1 > a0)) ||
 		die "guarded round $1 measured $((a1 - a0)) of $WRK_N requests (at least one in" \
 			"$((2 << SHIFT_MAX)) expected): the guard was not measuring"
+}
+# refused: the new connections the data plane refused to the port so
+# far (its rate, its concurrency limit, its level).
+refused() {
+	ctl stats -j | jq --arg s "tcp/$PORT" '[.services[] | select(.service == $s) |
+		.svc_bucket + .svc_conc + .shed_level] | add // 0'
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # others_ticks: clock ticks of CPU time so far of other work: every
@@ -375,8 +397,8 @@ for ((r = 1; r <= PAIRS + set_aside && r <= 2 * PAIRS; r++)); do
 	else
 		echo "$ratio" >>"$OUT/ratios.txt"
 	fi
-	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, measured 1 request in %s; CPU 0 idles/IPIs per 100 requests %s, guarded %s; other work %d%% of a CPU)%s%s\n' \
-		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_SAMPLED" "$U_WAKES" "$G_WAKES" "$others" "$note" \
+	printf '  pair %d: unguarded %6.0f req/s, guarded %6.0f req/s = %5.1f%% (sluiced %s%% of a core, %d admission writes, %d connections refused, measured 1 request in %s; CPU 0 idles/IPIs per 100 requests %s, guarded %s; other work %d%% of a CPU)%s%s\n' \
+		"$r" "$U_RPS" "$G_RPS" "$ratio" "$G_CPU" "$G_WRITES" "$G_REFUSED" "$G_SAMPLED" "$U_WAKES" "$G_WAKES" "$others" "$note" \
 		"$( (($(sysctl -n kernel.bpf_stats_enabled))) && echo "; BPF statistics on: someone else's benchmark?")"
 done
 quiet=$(wc -l <"$OUT/ratios.txt")

@@ -15,6 +15,8 @@
 #          0): its controller at work, every event of the load an early
 #          return
 #   g      sluiced --guard of the service's port
+#   gs     the same, sluiced stopped (SIGSTOP) once it guards: the
+#          programs and the service entry without the process's ticks
 #   gt     the same with --tick 100 (ms)
 #   g0     the same with sluiced on CPU 0, the load generator's
 #   ga     the same from $SLUICED_A (another build; only when set)
@@ -42,7 +44,7 @@
 #             callback) per 1000 requests, and CPU 0's idle entries,
 #             arms u, g (and ga)
 #
-# DIAG_ARMS (all above but a:TAG), DIAG_ROUNDS (3), DIAG_SECONDS (3),
+# DIAG_ARMS (all above but a:TAG and ga), DIAG_ROUNDS (3), DIAG_SECONDS (3),
 # DIAG_OUT ($BUILD/diag), SLUICED (the build of arms g*: $BUILD/sluiced).
 # Root; one run a lock hold:
 #   nice -n 19 flock /work/heavy.lock scripts/diag-probe-cost.sh
@@ -50,7 +52,7 @@ set -euo pipefail
 source "$(dirname "$0")/netns.sh"
 
 MODE=${MODE:-counters}
-ARMS=${DIAG_ARMS:-u svc empty gx gy g gt g0 tick tickw${SLUICED_A:+ ga}}
+ARMS=${DIAG_ARMS:-u svc empty gx gy g gs gt g0 tick tickw${SLUICED_A:+ ga}}
 ROUNDS=${DIAG_ROUNDS:-3}
 WSECS=${DIAG_SECONDS:-3}
 OUT=${DIAG_OUT:-$BUILD/diag}
@@ -102,6 +104,7 @@ arm_up() {
 	empty) "$PIN_EMPTY" "$PIN_DIR/empty" >/dev/null ;;
 	gx) guard $OTHER ;;
 	g) guard $PORT ;;
+	gs) guard $PORT; kill -STOP "$GPID" ;;
 	g0) guard $PORT 0 ;;
 	ga) guard $PORT 1 "$SLUICED_A" ;;
 	a:*) GENV="SLD_DIAG=${1#a:}" guard $PORT 1 "$SLUICED_A" ;;
@@ -126,6 +129,7 @@ arm_down() {
 	empty) rm -rf "$PIN_DIR/empty" ;;
 	gx) unguard $OTHER ;;
 	g | g0 | ga | a:*) unguard $PORT ;;
+	gs) kill -CONT "$GPID"; unguard $PORT ;;
 	gy) unguard $OTHER; kill "$YPID"; wait "$YPID" 2>/dev/null || true ;;
 	gt) unguard $PORT ;;
 	tick | tickw) kill "$TICKPID"; wait "$TICKPID" 2>/dev/null || true ;;

@@ -860,6 +860,84 @@ static void test_goodput_cap_in_guard_mode(void **state)
 	assert_int_equal(ctl_params_validate(&p, &why), -EINVAL);
 }
 
+/* Calm: a steady demand far under capacity, the rate a full headroom
+ * above it; any sign of load (delay from half the target, a refusal, a
+ * backlog, a stuck service, a level, demand past rate / headroom) is not
+ * calm, nor a rate still climbing to its headroom. */
+static void test_calm(void **state)
+{
+	(void)state;
+	struct ctl c, k;
+	struct ctl_params p;
+	struct ctl_output o;
+	struct ctl_signals s = { .delay_min_ns = 1000000, .goodput = 480, .admitted = 480,
+				 .busy = 0.5 };
+	uint64_t t = 0;
+
+	ctl_params_default(&p);
+	ctl_params_guard(&p);
+	ctl_init(&c, &p);
+	s.now_ns = t += TICK_NS;
+	ctl_tick(&c, &s, &o);
+	/* the cap at once, 1.5 x 480: a cut, whose refusals only the next
+	 * tick sees, so not calm (a fresh guard's first demand) */
+	assert_true(fabs(c.rate - 720) < 1);
+	assert_false(ctl_calm(&c, &s, &o));
+	s.now_ns = t += TICK_NS;
+	ctl_tick(&c, &s, &o);
+	assert_true(ctl_calm(&c, &s, &o));
+	assert_true(fabs(c.rate - 720) < 1);
+	k = c;
+#define NOT_CALM(field, value)                                  \
+	do {                                                    \
+		struct ctl_signals x = s;                       \
+		c = k;                                          \
+		x.field = value;                                \
+		x.now_ns = t + TICK_NS;                         \
+		ctl_tick(&c, &x, &o);                           \
+		assert_false(ctl_calm(&c, &x, &o));             \
+	} while (0)
+	NOT_CALM(delay_min_ns, p.target_delay_ns / 2 + 1000);
+	NOT_CALM(shed_rate, 1);
+	NOT_CALM(shed_level, 1);
+	NOT_CALM(backlog, 1);
+	NOT_CALM(oldest_age_ns, 1);
+	/* demand past the rate's headroom: the cap follows it up to 1.5 x the
+	 * old demand at once, not the full headroom above the new one */
+	NOT_CALM(admitted, 1000);
+#undef NOT_CALM
+	/* demand and goodput fell: the cap follows them down, a cut */
+	{
+		struct ctl_signals x = s;
+
+		c = k;
+		x.admitted = x.goodput = 300;
+		x.now_ns = t + TICK_NS;
+		ctl_tick(&c, &x, &o);
+		assert_true(c.rate < 720);
+		assert_false(ctl_calm(&c, &x, &o));
+	}
+	/* a level in force */
+	c = k;
+	c.level = 2;
+	s.now_ns = t + TICK_NS;
+	ctl_tick(&c, &s, &o);
+	assert_false(ctl_calm(&c, &s, &o));
+	/* the rate under its headroom (after a cut), climbing: not calm
+	 * until it is back there */
+	c = k;
+	c.rate = 500;
+	s.now_ns = t += TICK_NS;
+	ctl_tick(&c, &s, &o);
+	assert_false(ctl_calm(&c, &s, &o));
+	for (int i = 0; i < 100 && !ctl_calm(&c, &s, &o); i++) {
+		s.now_ns = t += TICK_NS;
+		ctl_tick(&c, &s, &o);
+	}
+	assert_true(ctl_calm(&c, &s, &o));
+	assert_true(fabs(c.rate - 720) < 1);
+}
+
 /* Goodput over the last three ticks with demand or completions: a quiet
  * tick empties the window, so the load that follows is not read at a
  * third of its rate (its first tick's decrease would anchor there). */
@@ -942,6 +1020,7 @@ int main(void)
 		cmocka_unit_test(test_goodput_window),
 		cmocka_unit_test(test_goodput_cap_in_guard_mode),
 		cmocka_unit_test(test_peak_floor),
+		cmocka_unit_test(test_calm),
 	};
 
 	return cmocka_run_group_tests_name("control", tests, NULL, NULL);

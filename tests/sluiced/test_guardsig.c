@@ -588,8 +588,11 @@ static void test_listener_find(void **state)
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	struct sld_listener l;
+	struct sld_sockdiag sd;
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), c[3];
 	uint16_t port;
+
+	sld_sockdiag_init(&sd);
 
 	assert_true(lfd >= 0);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -602,7 +605,7 @@ static void test_listener_find(void **state)
 	}
 	/* the handshakes complete in the kernel: poll for the queue */
 	for (int i = 0; i < 1000; i++) {
-		assert_int_equal(sld_listener_find(port, &l), 0);
+		assert_int_equal(sld_listener_find(&sd, port, &l), 0);
 		if (l.queued == 3)
 			break;
 		usleep(1000);
@@ -613,7 +616,11 @@ static void test_listener_find(void **state)
 	for (int i = 0; i < 3; i++)
 		close(c[i]);
 	close(lfd);
-	assert_int_equal(sld_listener_find(port, &l), -ENOENT);
+	assert_int_equal(sld_listener_find(&sd, port, &l), -ENOENT);
+	/* one socket for every dump, kept open between them */
+	assert_true(sd.fd >= 0);
+	sld_sockdiag_close(&sd);
+	assert_int_equal(sd.fd, -1);
 }
 
 int main(void)

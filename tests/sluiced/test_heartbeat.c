@@ -30,8 +30,8 @@ static void test_first_write_is_due(void **state)
 	(void)state;
 	struct sl_admission last = limits(5000 * MS), next = limits(5000 * MS);
 
-	assert_true(sld_admission_due(&last, 0, &next, SLOT, T0));
-	assert_true(sld_admission_due(&last, 0, &next, SLOT, T0 + 1));
+	assert_true(sld_admission_due(&last, 0, &next, SLOT, T0, false));
+	assert_true(sld_admission_due(&last, 0, &next, SLOT, T0 + 1, false));
 }
 
 /* Unchanged limits wait for the heartbeat: 100 ms at the default
@@ -46,10 +46,10 @@ static void test_unchanged_waits_for_heartbeat(void **state)
 		struct sl_admission last = limits(stale[i]), next = limits(stale[i]);
 
 		assert_int_equal(sld_heartbeat_every(stale[i]), every[i]);
-		assert_false(sld_admission_due(&last, SLOT, &next, SLOT, T0));
-		assert_false(sld_admission_due(&last, SLOT, &next, SLOT, T0 + every[i] - 1));
-		assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + every[i]));
-		assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + stale[i]));
+		assert_false(sld_admission_due(&last, SLOT, &next, SLOT, T0, false));
+		assert_false(sld_admission_due(&last, SLOT, &next, SLOT, T0 + every[i] - 1, false));
+		assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + every[i], false));
+		assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + stale[i], false));
 	}
 }
 
@@ -75,20 +75,41 @@ static void test_any_change_is_due(void **state)
 	struct sl_admission last = limits(5000 * MS), next;
 
 	next = last, next.rate_cap = 951;
-	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, false));
 	next = last, next.level = 3;
-	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, false));
 	next = last, next.conc_limit = 3;
-	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, false));
 	next = last, next.stale_after_ns = 6000 * MS;
-	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, false));
 	next = last, next.stale_policy = SL_STALE_OPEN;
-	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, false));
 	next = last, next.flags = SL_ADM_FLEET;
-	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, false));
 	/* the service moved to another slot (deleted and added again) */
 	next = last;
-	assert_true(sld_admission_due(&last, SLOT, &next, SLOT + 1, T0 + 1));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT + 1, T0 + 1, false));
+}
+
+/* A rise of the rate alone, in a tick that saw no new connection, waits
+ * for the heartbeat; a cut, a rise in a tick with connections, and a cap
+ * where there was none do not. */
+static void test_quiet_rise_waits(void **state)
+{
+	(void)state;
+	struct sl_admission last = limits(5000 * MS), next = last;
+
+	next.rate_cap = 1000;
+	assert_false(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, true));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 100 * MS, true));
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, false));
+	next.rate_cap = 900;
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, true));
+	/* with anything else changed it goes at once */
+	next.rate_cap = 1000, next.level = 3;
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, true));
+	last.rate_cap = 0, next = last, next.rate_cap = 1000;
+	assert_true(sld_admission_due(&last, SLOT, &next, SLOT, T0 + 1, true));
 }
 
 int main(void)
@@ -98,6 +119,7 @@ int main(void)
 		cmocka_unit_test(test_unchanged_waits_for_heartbeat),
 		cmocka_unit_test(test_heartbeat_within_stale_after),
 		cmocka_unit_test(test_any_change_is_due),
+		cmocka_unit_test(test_quiet_rise_waits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

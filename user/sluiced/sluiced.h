@@ -264,6 +264,7 @@ struct sld {
 	struct sld_guard guards[SLD_MAX_GUARDS];
 	uint32_t n_guards;
 	struct sld_guard_bpf gbpf;
+	struct sld_sockdiag diag;	/* the guards' listener dumps (controller thread) */
 };
 
 /* server.c */
@@ -342,9 +343,10 @@ void sld_upq_tick(uint64_t now, struct sld_upq_signals *s);
 /* dataplane.c: attach, then one service entry for the served port or for
  * each guarded port */
 int sld_dataplane_up(struct sld *d);
-/* sld_dataplane_write: 1 written, 0 nothing to write (or not ours now), -errno */
+/* sld_dataplane_write: 1 written, 0 nothing to write (or not ours now), -errno;
+ * quiet: the tick saw no new connection (heartbeat.h) */
 int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
-			uint64_t stale_after_ns, uint32_t stale_policy);
+			uint64_t stale_after_ns, uint32_t stale_policy, bool quiet);
 int sld_dataplane_stats(struct sld_dataplane *dp, struct sl_stats *s);
 bool sld_dataplane_claimed(struct sld_dataplane *dp);
 void sld_dataplane_refresh(struct sld_dataplane *dp);

@@ -154,6 +154,20 @@
  *    the (possibly vanished) demand down, so that undoing a raise that
  *    shed everything finds the rate where it was. Levels 0 and 1 both
  *    shed nothing; we use 0 and step 0 <-> 2.
+ *
+ * 3. Calm (ctl_calm). A tick that finds d under half the target, nothing
+ *    refused, no backlog, nothing stuck, level 0, the rate not cut and a
+ *    full headroom above demand has nothing to do but follow demand: the
+ *    next tick may come later (guard mode: CTL_CALM_TICKS ticks,
+ *    controlloop.c), since a change of load shows in the tick that
+ *    follows either way. Not after a cut: what the cut refuses shows
+ *    only in the next tick (a fresh guard whose first tick saw part of a
+ *    client's burst of connects caps the rate at 1.5x that part, and the
+ *    rest, refused, reconnect in a storm until the rate is raised). While
+ *    calm a rise of demand within headroom passes, and one beyond it is
+ *    refused until that tick (at most a calm tick instead of a tick):
+ *    from 0.5x to 10x in one step, the rate admits 0.75x of capacity for
+ *    that long, which the service serves without a queue.
  */
 #include "control.h"
 
@@ -448,6 +462,7 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	if (s->admitted + s->shed_rate + s->shed_level > 0 || d > setpoint(&c->p))
 		c->demand_seen = true;
 	c->rate = next_rate(c, s, d, dt_ticks);
+	c->cut = c->rate < rate_in_force;
 	next_level(c, s, d, rate_in_force);
 
 	out->rate_cap = (uint32_t)(c->rate + 0.5);
@@ -456,6 +471,20 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	out->level = c->level;
 	out->overloaded = d > setpoint(&c->p);
 	out->delay_ns = (uint64_t)d;
+}
+
+/* The law's calm (3 above): d at most this share of the target. The law
+ * holds nothing back below it (ahead_from in guard mode, the level's
+ * room). */
+#define CALM_DELAY 0.5
+
+bool ctl_calm(const struct ctl *c, const struct ctl_signals *s, const struct ctl_output *o)
+{
+	double demand = s->admitted + s->shed_rate + s->shed_level;
+
+	return (double)o->delay_ns <= CALM_DELAY * (double)c->p.target_delay_ns &&
+	       s->shed_rate + s->shed_level <= 0 && !s->backlog && !s->oldest_age_ns &&
+	       !o->level && !c->cut && c->p.headroom * demand <= c->rate;
 }
 
 /* A tick at most this busy does no work worth the name: an idle

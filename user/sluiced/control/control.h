@@ -13,6 +13,9 @@
  *   ctl_init(c, p)            start (rate at rate_max, no cap until demand
  *                             is seen; level 0)
  *   ctl_tick(c, signals, out) one step; fills out
+ *   ctl_calm(c, signals, out) after ctl_tick: the law had nothing to do
+ *                             but follow demand, and the next tick may
+ *                             wait CTL_CALM_TICKS ticks (control.c, 3)
  *   ctl_goodput_tick(g, done, ns, busy, demand, &goodput, &busy)
  *                             the goodput and busy fraction the law takes:
  *                             over the last CTL_GOODPUT_TICKS ticks that
@@ -95,6 +98,7 @@ struct ctl {
 	uint8_t floor;		/* lowest level allowed now */
 	bool started;
 	bool demand_seen;	/* a tick saw traffic: the cap applies (cold start) */
+	bool cut;		/* the last tick lowered the rate (ctl_calm) */
 	int last_move;		/* +1 up, -1 down, 0 none yet */
 	uint64_t last_ns;
 	uint64_t last_move_ns;
@@ -108,6 +112,11 @@ struct ctl {
  * tick's count is +-10% noise, and the law anchors its decrease to
  * goodput. Three ticks cut that to a few % at a lag of a tick or two. */
 #define CTL_GOODPUT_TICKS 3
+
+/* A calm tick's length in ticks (ctl_calm): 40 ms at the default tick,
+ * a quarter of the controller's wake-ups on the core a guard shares with
+ * the service it guards. */
+#define CTL_CALM_TICKS 4
 
 struct ctl_goodput {
 	uint64_t done[CTL_GOODPUT_TICKS];	/* completions of each tick */
@@ -127,6 +136,7 @@ int ctl_params_validate(const struct ctl_params *p, const char **why);
 void ctl_init(struct ctl *c, const struct ctl_params *p);
 void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	      struct ctl_output *out);
+bool ctl_calm(const struct ctl *c, const struct ctl_signals *s, const struct ctl_output *o);
 double ctl_peak_floor(struct ctl_peak *pk, uint64_t now, double goodput);
 void ctl_goodput_tick(struct ctl_goodput *g, uint64_t done, uint64_t ns, double busy,
 		      bool demand, double *goodput, double *busy_avg);

@@ -20,12 +20,17 @@
 #include <time.h>
 
 #include "conclimit.h"
+#include "heartbeat.h"
 #include "log.h"
 #include "sluiced.h"
 #include "state.h"
 
 #define RPC_ALPHA 0.1		/* EWMA weight of a tick's requests per connection */
 #define REFRESH_TICKS 100	/* re-read the service entry (its mark) this often */
+/* Re-read CPU pressure this often: the kernel moves its averages every 2 s
+ * (PSI_FREQ), and a read each tick, on the core a guard shares with the
+ * service it guards, read the same numbers 200 times. */
+#define PSI_TICKS 10
 #define RETRY_AFTER_MAX 30
 /* Without a data plane the acceptor applies the rate only this long
  * after an overloaded tick (server.c says why). */
@@ -51,6 +56,7 @@ struct loop {
 	uint64_t stale_after_ns;
 	uint32_t stale_policy;
 	bool map_error_logged;
+	bool calm;		/* guard mode: the last tick was calm (ctl_calm) */
 };
 
 void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p)
@@ -281,12 +287,13 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	struct sld *d = l->d;
 	struct sld_ctl_view *v = l->view;
 	struct ctl_signals s = { 0 };
-	struct ctl_output o;
+	struct ctl_output o = { 0 };	/* conc_limit: guard mode sets it */
 	struct measure m = { 0 };
 	struct sl_stats k;
 	double dt;
 	int err;
 
+	l->calm = false;
 	if (!(l->g ? guard_measure(l, &s, &m) : pool_measure(l, &s, &m)))
 		return;
 	dt = (double)m.ns / 1e9;
@@ -348,9 +355,12 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	}
 
 	ctl_tick(&l->ctl, &s, &o);
-	if (l->g)
+	if (l->g) {
 		guard_conc(l, &s, &o);
-	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy);
+		l->calm = ctl_calm(&l->ctl, &s, &o);
+	}
+	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy,
+				  !(s.admitted + s.shed_rate + s.shed_level > 0));
 	if (err < 0) {
 		atomic_fetch_add_explicit(&v->map_errors, 1, memory_order_relaxed);
 		if (!l->map_error_logged)
@@ -392,9 +402,10 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	atomic_fetch_add_explicit(&v->ticks, 1, memory_order_relaxed);
 	pr_debug("tick%s%s: delay %.2f ms goodput %.0f/s (%" PRIu64 " done, busy %.2f, "
 		 "%.2f req/conn) demand %.0f/s admitted %.0f/s backlog %u psi %.0f%% -> rate %u "
-		 "level %u", l->g ? " " : "", l->g ? l->g->name : "", (double)o.delay_ns / 1e6,
-		 s.goodput, m.done, s.busy, l->rpc, demand, s.admitted, s.backlog,
-		 s.psi_valid ? s.psi_some_avg10 : -1, o.rate_cap, o.level);
+		 "level %u concurrency %u%s%s", l->g ? " " : "", l->g ? l->g->name : "",
+		 (double)o.delay_ns / 1e6, s.goodput, m.done, s.busy, l->rpc, demand, s.admitted,
+		 s.backlog, s.psi_valid ? s.psi_some_avg10 : -1, o.rate_cap, o.level, o.conc_limit,
+		 err > 0 ? ", written" : "", l->calm ? ", calm" : "");
 }
 
 static void timespec_add_ns(struct timespec *t, uint64_t ns)
@@ -414,16 +425,37 @@ static struct {
 	struct sld_psi_reader psi;
 } C;
 
+/*
+ * Until the next tick: a tick, or CTL_CALM_TICKS of them once every loop
+ * is calm (guard mode only: a guard shares the core of the service it
+ * guards, and each tick's wake-up preempts the service), but never longer
+ * than the heartbeat's interval (heartbeat.h), which is written at a
+ * tick: a heartbeat is then late by less than that interval.
+ */
+static uint64_t next_tick_ns(void)
+{
+	const struct loop *l = &C.loops[0];
+	uint64_t tick = l->ctl.p.tick_ns, calm = CTL_CALM_TICKS * tick;
+	uint64_t beat = sld_heartbeat_every(l->stale_after_ns);
+
+	for (unsigned i = 0; i < C.n; i++)
+		if (!C.loops[i].calm)
+			return tick;
+	if (calm > beat)
+		calm = beat > tick ? beat : tick;
+	return calm;
+}
+
 static void *ctl_main(void *arg)
 {
 	struct sld *d = arg;
 	struct timespec next;
+	struct sld_psi psi = { 0 };
 	unsigned ticks = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!atomic_load_explicit(&d->ctl_stop, memory_order_relaxed)) {
 		uint32_t gen = atomic_load_explicit(&d->cfg_gen, memory_order_acquire);
-		struct sld_psi psi = { 0 };
 		struct timespec now;
 
 		for (unsigned i = 0; i < C.n; i++) {
@@ -432,13 +464,13 @@ static void *ctl_main(void *arg)
 				load_config(&C.loops[i]);
 			}
 		}
-		timespec_add_ns(&next, C.loops[0].ctl.p.tick_ns);
+		timespec_add_ns(&next, next_tick_ns());
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (now.tv_sec > next.tv_sec + 1)
 			next = now;	/* far behind (suspended): do not race to catch up */
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 			;
-		if (sld_psi_read(&C.psi, &psi))
+		if (ticks % PSI_TICKS == 0 && sld_psi_read(&C.psi, &psi))
 			psi.valid = false;
 		for (unsigned i = 0; i < C.n; i++)
 			tick(&C.loops[i], &psi);
@@ -485,7 +517,7 @@ static void loop_init(struct loop *l, struct sld *d, struct sld_dataplane *dp,
 		o = (struct ctl_output){ .rate_cap = (uint32_t)l->ctl.rate,
 					 .level = l->ctl.level,
 					 .conc_limit = dp->adopted_adm.conc_limit };
-		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy) < 0)
+		if (sld_dataplane_write(dp, &o, l->stale_after_ns, l->stale_policy, false) < 0)
 			pr_warn("cannot refresh the adopted limits' heartbeat");
 	}
 }

@@ -339,7 +339,7 @@ int sld_dataplane_up(struct sld *d)
  * open (pins.h says why not opened each time).
  */
 int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
-			uint64_t stale_after_ns, uint32_t stale_policy)
+			uint64_t stale_after_ns, uint32_t stale_policy, bool quiet)
 {
 	struct sl_admission adm = {
 		.stale_after_ns = stale_after_ns,
@@ -355,7 +355,8 @@ int sld_dataplane_write(struct sld_dataplane *dp, const struct ctl_output *o,
 
 	if (!sld_dataplane_claimed(dp) ||
 	    !sld_admission_due(&dp->written, dp->written_slot, &adm,
-			       atomic_load_explicit(&dp->slot, memory_order_relaxed), mono_ns()))
+			       atomic_load_explicit(&dp->slot, memory_order_relaxed), mono_ns(),
+			       quiet))
 		return 0;	/* unchanged, and the heartbeat is fresh (heartbeat.h) */
 	err = sl_pins_trylock_fd(dp->dir_fd);
 	if (err)

@@ -34,6 +34,7 @@ int sld_guard_init(struct sld *d)
 	const struct sld_config *cfg = &d->cfg;
 
 	d->n_guards = cfg->n_guards;
+	sld_sockdiag_init(&d->diag);
 	for (uint32_t i = 0; i < cfg->n_guards; i++) {
 		struct sld_guard *g = &d->guards[i];
 
@@ -152,9 +153,10 @@ static void log_base(struct sld_guard *g, const struct gsig_tick *t)
 /*
  * The slot the guard's programs count the service's connections in: the
  * one its service has now (the operator may delete and add it again
- * elsewhere), and the count there, for the metrics.
+ * elsewhere), and with look the count there, for the metrics (a system
+ * call: not every tick, see sld_guard_measure).
  */
-static void held_follow(struct sld *d, struct sld_guard *g)
+static void held_follow(struct sld *d, struct sld_guard *g, bool look)
 {
 	uint32_t slot = atomic_load_explicit(&g->dp.slot, memory_order_relaxed);
 	struct sl_held h = { 0 };
@@ -165,6 +167,8 @@ static void held_follow(struct sld *d, struct sld_guard *g)
 		sld_guard_bpf_slot(&d->gbpf, (int)(g - d->guards), slot);
 		g->held_slot = slot;
 	}
+	if (!look)
+		return;
 	if (slot)
 		bpf_map_lookup_elem(g->dp.pins.held_fd, &slot, &h);
 	atomic_store_explicit(&g->gv.held, (int64_t)h.held < 0 ? 0 : h.held,
@@ -178,6 +182,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	struct sld_listener ls;
 	struct sl_guard_stats cur;
 	struct gsig_tick t;
+	bool slow = g->ls_ticks++ % LISTENER_TICKS == 0;
 	int err;
 
 	/* The listener dump walks the kernel's whole listening table twice
@@ -185,9 +190,10 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	 * core. Its answers (a service listens; its accept queue) are read
 	 * every LISTENER_TICKS: the sojourn already counts a request's time
 	 * in the accept queue, and the queue's length only has to catch a
-	 * service that stopped accepting, which a tenth of a second does. */
-	if (g->ls_ticks++ % LISTENER_TICKS == 0)
-		g->ls_err = sld_listener_find(g->port, &g->ls);
+	 * service that stopped accepting, which a tenth of a second does.
+	 * The held count, which only the metrics show, is read with it. */
+	if (slow)
+		g->ls_err = sld_listener_find(&d->diag, g->port, &g->ls);
 	ls = g->ls;
 	err = g->ls_err;
 	if (!listener_state(g, err, &ls)) {
@@ -201,7 +207,7 @@ int sld_guard_measure(struct sld *d, struct sld_guard *g, uint64_t now,
 	err = sld_guard_bpf_read(&d->gbpf, (int)(g - d->guards), &cur);
 	if (err)
 		return err;
-	held_follow(d, g);
+	held_follow(d, g, slow);
 	s->busy = busy_of(g, ls.inode, now);
 	gsig_tick(&g->sig, now, &cur, ls.queued, g->shedding, s->busy, &t);
 	log_base(g, &t);
@@ -265,6 +271,7 @@ int sld_guard_run(struct sld *d, volatile sig_atomic_t *reload, sld_reload_fn *o
 void sld_guard_down(struct sld *d)
 {
 	sld_guard_bpf_close(&d->gbpf);
+	sld_sockdiag_close(&d->diag);
 	for (uint32_t i = 0; i < d->n_guards; i++)
 		pthread_mutex_destroy(&d->guards[i].gv.lock);
 }

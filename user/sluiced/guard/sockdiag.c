@@ -67,19 +67,36 @@ static int dump_family(int fd, uint8_t family, uint16_t port, struct sld_listene
 	}
 }
 
-int sld_listener_find(uint16_t port, struct sld_listener *out)
+void sld_sockdiag_init(struct sld_sockdiag *sd)
 {
-	int fd, err;
+	sd->fd = -1;
+}
+
+int sld_listener_find(struct sld_sockdiag *sd, uint16_t port, struct sld_listener *out)
+{
+	int err;
 
 	memset(out, 0, sizeof(*out));
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -errno;
-	err = dump_family(fd, AF_INET, port, out);
+	if (sd->fd < 0) {
+		sd->fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (sd->fd < 0)
+			return -errno;
+	}
+	err = dump_family(sd->fd, AF_INET, port, out);
 	if (!err)
-		err = dump_family(fd, AF_INET6, port, out);
-	close(fd);
-	if (err)
+		err = dump_family(sd->fd, AF_INET6, port, out);
+	if (err) {
+		/* A dump cut short may leave its rest in the socket: the next
+		 * find starts on a fresh one. */
+		sld_sockdiag_close(sd);
 		return err;
+	}
 	return out->sockets ? 0 : -ENOENT;
+}
+
+void sld_sockdiag_close(struct sld_sockdiag *sd)
+{
+	if (sd->fd >= 0)
+		close(sd->fd);
+	sd->fd = -1;
 }
