@@ -459,7 +459,7 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	 * counters to difference yet (no arrivals), and goodput averaged
 	 * over ticks that saw nothing reads a trickle that would cap a
 	 * normal load. */
-	if (s->admitted + s->shed_rate + s->shed_level > 0 || d > setpoint(&c->p))
+	if (ctl_arrivals(s) > 0 || d > setpoint(&c->p))
 		c->demand_seen = true;
 	c->rate = next_rate(c, s, d, dt_ticks);
 	c->cut = c->rate < rate_in_force;
@@ -480,10 +480,10 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 
 bool ctl_calm(const struct ctl *c, const struct ctl_signals *s, const struct ctl_output *o)
 {
-	double demand = s->admitted + s->shed_rate + s->shed_level;
+	double demand = ctl_arrivals(s);
 
 	return (double)o->delay_ns <= CALM_DELAY * (double)c->p.target_delay_ns &&
-	       s->shed_rate + s->shed_level <= 0 && !s->backlog && !s->oldest_age_ns &&
+	       ctl_refused(s) <= 0 && !s->backlog && !s->oldest_age_ns &&
 	       !o->level && !c->cut && c->p.headroom * demand <= c->rate;
 }
 

@@ -81,6 +81,20 @@ struct ctl_signals {
 	double psi_some_avg10;	/* CPU pressure, percent */
 };
 
+/* New connections per second the data plane judged in the interval:
+ * admitted, or refused by the rate (and the concurrency limit) or the
+ * level. 0: the tick saw none arrive. */
+static inline double ctl_arrivals(const struct ctl_signals *s)
+{
+	return s->admitted + s->shed_rate + s->shed_level;
+}
+
+/* Of those, refused per second (the data plane shed). */
+static inline double ctl_refused(const struct ctl_signals *s)
+{
+	return s->shed_rate + s->shed_level;
+}
+
 struct ctl_output {
 	uint32_t rate_cap;	/* for struct sl_admission: never 0 (0 means no cap) */
 	uint8_t level;		/* for struct sl_admission */

@@ -317,13 +317,13 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		 * Not the fast path's rate below: it acts only while the
 		 * queue stands (server.c), and its 503s close connections
 		 * whose clients reconnect into it, so it would hold itself on. */
-		if (!l->g && s.shed_rate + s.shed_level > 0)
+		if (!l->g && ctl_refused(&s) > 0)
 			atomic_store_explicit(&d->shedding_until_ns, s.now_ns + ENGAGED_NS,
 					      memory_order_relaxed);
 		/* The guard's baseline learns only while nothing is shed
 		 * (guardsig.h): next tick's measure reads this one's. */
 		if (l->g)
-			l->g->shedding = s.shed_rate + s.shed_level > 0;
+			l->g->shedding = ctl_refused(&s) > 0;
 	} else if (!l->g) {
 		/* No data plane: the acceptor enforces the rate (server.c);
 		 * what it admitted and what it shed for the rate are the
@@ -336,7 +336,7 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		l->fast_rate = f;
 	}
 	ctl_goodput_tick(&l->gp, m.done, m.ns, s.busy,
-			 s.admitted + s.shed_rate + s.shed_level > 0, &s.goodput, &s.busy);
+			 ctl_arrivals(&s) > 0, &s.goodput, &s.busy);
 	s.goodput /= l->rpc;
 	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
@@ -360,7 +360,7 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		l->calm = ctl_calm(&l->ctl, &s, &o);
 	}
 	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy,
-				  !(s.admitted + s.shed_rate + s.shed_level > 0));
+				  !(ctl_arrivals(&s) > 0));
 	if (err < 0) {
 		atomic_fetch_add_explicit(&v->map_errors, 1, memory_order_relaxed);
 		if (!l->map_error_logged)
