@@ -936,6 +936,28 @@ static void test_calm(void **state)
 	}
 	assert_true(ctl_calm(&c, &s, &o));
 	assert_true(fabs(c.rate - 720) < 1);
+	/* a keep-alive load: no new connection, the delay between half the
+	 * target and the target: calm (nothing the tick sets judges
+	 * anything before a connection comes); past the target, not (the
+	 * rate at its minimum already: no cut to make it so) */
+	{
+		struct ctl_signals x = s;
+
+		c = k;
+		x.admitted = 0;
+		x.delay_min_ns = p.target_delay_ns * 9 / 10;
+		x.now_ns = t + TICK_NS;
+		ctl_tick(&c, &x, &o);
+		assert_false(c.cut);
+		assert_true(ctl_calm(&c, &x, &o));
+		c = k;
+		c.rate = p.rate_min;
+		x.goodput = 0;
+		x.delay_min_ns = p.target_delay_ns + 1000;
+		ctl_tick(&c, &x, &o);
+		assert_false(c.cut);
+		assert_false(ctl_calm(&c, &x, &o));
+	}
 }
 
 /* Goodput over the last three ticks with demand or completions: a quiet
