@@ -92,8 +92,10 @@ static void test_decrease_anchored(void **state)
 	assert_int_equal(conc_tick(&c, &s), 4);
 	s = sig(500 * MS, 2000, 1);	/* f capped at a half */
 	assert_int_equal(conc_tick(&c, &s), 4);
-	s = sig(500 * MS, 100, 1);	/* a trickle: never below 1 */
-	assert_int_equal(conc_tick(&c, &s), 1);
+	s = sig(500 * MS, 100, 1);	/* a trickle: never below 2 */
+	assert_int_equal(conc_tick(&c, &s), 2);
+	s = sig(1 * MS, 370, 1);	/* under target, little 1.3: still 2 */
+	assert_int_equal(conc_tick(&c, &s), 2);
 }
 
 /* Back under target: one more a tick, up to Little's law at capacity,

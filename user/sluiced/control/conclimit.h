@@ -28,7 +28,9 @@
  *                                          (what the service would complete
  *                                          saturated: at 0.5x the limit is
  *                                          already the saturated one's)
- *   1 <= L' ; written as the nearest integer, 0 (none) until base is known;
+ *   2 <= L' ; written as the nearest integer, 0 (none) until base is known;
+ *                                          (LIMIT_MIN, conclimit.c: 1 refuses
+ *                                          every arrival that overlaps another)
  *   a tick without completions or demand keeps L (it says nothing of the
  *   capacity: a burst after an idle spell finds the limit in force).
  *
