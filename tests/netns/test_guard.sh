@@ -231,7 +231,7 @@ load_bound() {
 }
 
 guard_case() {
-	local kind=$1 log=$1.log cap cap_after r0 a0 o0 t0 sched ok osched took shed oshed adm others conc
+	local kind=$1 log=$1.log cap cap_after r0 a0 o0 t0 sched ok osched took shed oshed adm others conc ticks
 
 	service_start "$kind" || { t_fail "$kind: service" "it did not listen"; return; }
 	load "$kind-warm" --closed 4 --duration 2	# the JIT, the caches
@@ -259,6 +259,14 @@ guard_case() {
 		"$(grep -c 'no service listens' "$LOGDIR/$log")" 1
 	t_expect "$kind: sluicectl shows the guarded service" "guarded" \
 		"$(ctl -j status | jq -r '.guarded[0].service')" "$SVC"
+	# No connection arrives: the guard ticks at the heartbeat's interval
+	# (100 ms), at most ~20 times in 2 s, where a calm tick with
+	# arrivals is 40 ms and a tick 10 ms (a slow machine ticks fewer).
+	ticks=$(int "$(metric "sluiced_controller_ticks_total{service=\"$SVC\"}")")
+	sleep 2
+	ticks=$(($(int "$(metric "sluiced_controller_ticks_total{service=\"$SVC\"}")") - ticks))
+	t_expect_cmp "$kind: an idle guard ticks at the heartbeat's interval (ticks in 2 s)" "ticks" \
+		"$ticks" -le 25
 	held_case "$kind"
 	# The restarted service warms up again (the JDK's JIT): a closed loop
 	# never queues more than 4, guarded as it will be.
