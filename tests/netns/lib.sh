@@ -102,21 +102,25 @@ echo_server() {
 # prints "<syn-acks> <resets>" as the client host received them. Counted
 # by the client's kernel as they arrive (nftables counters), not from
 # hping3's output: on a loaded machine hping3 may read a reply after it
-# stopped listening (1 s after its last SYN) and miss it.
+# stopped listening (1 s after its last SYN) and miss it. Only replies to
+# this probe count: its SYNs all carry one random sequence number, and a
+# reply acknowledges it plus one. (A SYN-ACK that an earlier probe's SYN
+# got, sent again by the server, once came within a probe's second and
+# read as an admitted SYN of a denied prefix.)
 syn_probe() {
-	local src=${4:-$CLI4} counts
+	local src=${4:-$CLI4} counts seq=$(((RANDOM << 15 | RANDOM) + 1))
 	cli nft -f - <<EOF
 table inet sl_probe
 delete table inet sl_probe
 table inet sl_probe {
 	chain in {
 		type filter hook input priority 0;
-		ip daddr $src tcp sport $2 tcp flags & (syn | ack | rst) == syn | ack counter
-		ip daddr $src tcp sport $2 tcp flags & rst == rst counter
+		ip daddr $src tcp sport $2 tcp ackseq $((seq + 1)) tcp flags & (syn | ack | rst) == syn | ack counter
+		ip daddr $src tcp sport $2 tcp ackseq $((seq + 1)) tcp flags & rst == rst counter
 	}
 }
 EOF
-	cli timeout 30 hping3 -S ${4:+-a "$4"} -p "$2" -c "$1" -i "u${3:-1000}" "$SRV4" >/dev/null 2>&1
+	cli timeout 30 hping3 -S ${4:+-a "$4"} -p "$2" -c "$1" -i "u${3:-1000}" -M "$seq" "$SRV4" >/dev/null 2>&1
 	# The table goes before the counts are printed: a caller's
 	# `read < <(syn_probe ...)` returns at the line, and a delete still
 	# running then would remove the next probe's table.
