@@ -487,8 +487,49 @@ static void test_cold_start_serves_normal_load(void **state)
 		      window_goodput(&w), w.rate_min, w.rate_max);
 	assert_true(window_goodput(&w) >= 0.99 * 900);
 	assert_true(w.rate_min >= 900);
-	/* and the no-wind-up bound holds from the first tick with demand */
+	/* and the no-wind-up bound holds from the second tick with demand */
 	assert_true(w.rate_max <= 1.5 * 900 + 1);
+}
+
+/* A burst of connects that a tick boundary cuts (a pool opening 64 at
+ * once): the cold start's cap waits for the second tick in a row with
+ * arrivals, so it is not 1.5x the part the first one saw; an overloaded
+ * tick ends the cold start at once. */
+static void test_cold_start_burst(void **state)
+{
+	(void)state;
+	struct ctl c;
+	struct ctl_params p;
+	struct ctl_output o;
+	struct ctl_signals s = { 0 };
+	uint64_t t = 0;
+
+	ctl_params_default(&p);
+	ctl_init(&c, &p);
+	s.now_ns = t += TICK_NS;
+	s.admitted = 2000;	/* 20 of the burst in the tick */
+	ctl_tick(&c, &s, &o);
+	assert_int_equal(o.rate_cap, (uint32_t)p.rate_max);
+	s.now_ns = t += TICK_NS;
+	s.admitted = 0;		/* a tick without: the start again */
+	ctl_tick(&c, &s, &o);
+	s.now_ns = t += TICK_NS;
+	s.admitted = 2000;
+	ctl_tick(&c, &s, &o);
+	assert_int_equal(o.rate_cap, (uint32_t)p.rate_max);
+	s.now_ns = t += TICK_NS;
+	s.admitted = 4400;	/* the other 44, all admitted */
+	ctl_tick(&c, &s, &o);
+	assert_true(fabs(o.rate_cap - 1.5 * 4400) <= 1);
+
+	ctl_init(&c, &p);
+	s.now_ns = t += TICK_NS;
+	s.admitted = 10000;
+	s.goodput = 1000;
+	s.delay_min_ns = 2 * p.target_delay_ns;
+	ctl_tick(&c, &s, &o);
+	assert_true(o.overloaded);
+	assert_true(o.rate_cap <= 1000);
 }
 
 static void test_psi_holds_increase(void **state)
@@ -763,6 +804,8 @@ static void test_irregular_ticks(void **state)
 
 	ctl_params_default(&p);
 	ctl_init(&c, &p);
+	ctl_tick(&c, &sig, &out);	/* the cold start's first tick with demand */
+	sig.now_ns += TICK_NS;
 	ctl_tick(&c, &sig, &out);
 	uint32_t r0 = out.rate_cap;
 
@@ -773,12 +816,14 @@ static void test_irregular_ticks(void **state)
 	assert_true(out.rate_cap <= r0 + 2 * 0.05 * r0 + 1);
 }
 
-/* A started controller at 200/s whose last tick was one tick before now. */
+/* A started controller at 200/s, past its cold start, whose last tick was
+ * one tick before now. */
 static void rate_200_a_tick_ago(struct ctl *c, const struct ctl_params *p, uint64_t now)
 {
 	ctl_init(c, p);
 	c->rate = 200;
 	c->started = true;
+	c->demand_seen = true;
 	c->last_ns = now - TICK_NS;
 }
 
@@ -879,8 +924,12 @@ static void test_calm(void **state)
 	ctl_init(&c, &p);
 	s.now_ns = t += TICK_NS;
 	ctl_tick(&c, &s, &o);
-	/* the cap at once, 1.5 x 480: a cut, whose refusals only the next
-	 * tick sees, so not calm (a fresh guard's first demand) */
+	/* the first tick with demand: no cap yet (the cold start) */
+	assert_true(c.rate == p.rate_max);
+	s.now_ns = t += TICK_NS;
+	ctl_tick(&c, &s, &o);
+	/* the second: the cap, 1.5 x 480: a cut, whose refusals only the
+	 * next tick sees, so not calm (a fresh guard's first cap) */
 	assert_true(fabs(c.rate - 720) < 1);
 	assert_false(ctl_calm(&c, &s, &o));
 	s.now_ns = t += TICK_NS;
@@ -1020,6 +1069,7 @@ int main(void)
 		cmocka_unit_test(test_scale_invariance),
 		cmocka_unit_test(test_step_up_half_to_10x),
 		cmocka_unit_test(test_cold_start_and_1x_to_10x),
+		cmocka_unit_test(test_cold_start_burst),
 		cmocka_unit_test(test_step_down_10x_to_third),
 		cmocka_unit_test(test_no_windup_below_capacity),
 		cmocka_unit_test(test_noisy_overload),

@@ -11,7 +11,7 @@
  *   ctl_params_guard(p)       the defaults' changes for guard mode
  *   ctl_params_validate(p)    0 or -EINVAL, with a reason in *why
  *   ctl_init(c, p)            start (rate at rate_max, no cap until demand
- *                             is seen; level 0)
+ *                             is seen in two ticks in a row; level 0)
  *   ctl_tick(c, signals, out) one step; fills out
  *   ctl_calm(c, signals, out) after ctl_tick: the law had nothing to do
  *                             but follow demand, and the next tick may
@@ -111,7 +111,8 @@ struct ctl {
 	uint8_t ceiling;	/* highest level allowed now (blocked moves) */
 	uint8_t floor;		/* lowest level allowed now */
 	bool started;
-	bool demand_seen;	/* a tick saw traffic: the cap applies (cold start) */
+	bool demand_seen;	/* two ticks saw traffic: the cap applies (cold start) */
+	bool arrived;		/* the last tick saw arrivals */
 	bool cut;		/* the last tick lowered the rate (ctl_calm) */
 	int last_move;		/* +1 up, -1 down, 0 none yet */
 	uint64_t last_ns;
