@@ -167,9 +167,9 @@
  *    next tick may come later (guard mode: CTL_CALM_TICKS ticks,
  *    controlloop.c), since a change of load shows in the tick that
  *    follows either way. Not after a cut: what the cut refuses shows
- *    only in the next tick (a fresh guard whose first tick saw part of a
- *    client's burst of connects caps the rate at 1.5x that part, and the
- *    rest, refused, reconnect in a storm until the rate is raised). While
+ *    only in the next tick (a fresh guard's first cap is 1.5x one tick's
+ *    demand, which may be short of a client's, and a client refused
+ *    with a RST reconnects at once). While
  *    calm a rise of demand within headroom passes, and one beyond it is
  *    refused until that tick (at most a calm tick instead of a tick):
  *    from 0.5x to 10x in one step, the rate admits 0.75x of capacity for
