@@ -34,7 +34,7 @@
  * half a second (busy 1.00 at 370 answers/s), goodput / busy read the
  * capacity as 370/s, Little's law gave 1.48, and the limit of 1 refused
  * 16 of 1,891 requests in 0.4 s with the delay under the target
- * (bench-guard, 6 Dec 23:43: 0.5x answered 99.2%, the bar 99%).
+ * (bench-guard, 6 Dec 23:14: 0.5x answered 99.2%, the bar 99%).
  */
 #define LIMIT_MIN 2
 
