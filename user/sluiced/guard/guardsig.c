@@ -172,11 +172,25 @@ static void update_base(struct gsig_state *st, uint64_t now, uint64_t q, uint64_
 		st->base_ns = follow(st->base_ns, up);
 }
 
-static uint32_t next_shift(uint32_t shift, uint64_t samples)
+/*
+ * The next sampling shift, from the window's sojourns and the last tick's.
+ * Up, while the window holds too many: as far as the last tick says, a
+ * window of ticks like it then holding at most SAMPLES_HI, in one step. A
+ * step a tick measured a load that jumped to 80k requests a second whole
+ * for up to SL_GUARD_SHIFT_MAX ticks, 0.7 s at a calm guard's idle ticks
+ * (controlloop.c); the window's older, denser ticks no longer count once
+ * the last one is sampled enough. Down: a step a tick.
+ */
+static uint32_t next_shift(uint32_t shift, uint64_t window, uint64_t tick)
 {
-	if (samples > SAMPLES_HI && shift < SL_GUARD_SHIFT_MAX)
-		return shift + 1;
-	if (samples < SAMPLES_LO && shift > 0)
+	uint64_t est = tick * GSIG_WINDOW;
+
+	if (window > SAMPLES_HI) {
+		for (; est > SAMPLES_HI && shift < SL_GUARD_SHIFT_MAX; est >>= 1)
+			shift++;
+		return shift;
+	}
+	if (window < SAMPLES_LO && shift > 0)
 		return shift - 1;
 	return shift;
 }
@@ -242,7 +256,7 @@ void gsig_tick(struct gsig_state *st, uint64_t now, const struct sl_guard_stats 
 	}
 	if (!out->pending && !backlog)
 		st->clear_ns = now;
-	st->shift = next_shift(st->shift, n);
+	st->shift = next_shift(st->shift, n, out->answered);
 	out->shift = st->shift;
 	st->snap[st->next] = *cur;
 	st->next = (st->next + 1) % GSIG_WINDOW;

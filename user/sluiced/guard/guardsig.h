@@ -61,8 +61,9 @@
  * No answer and nothing waiting is an idle service: 0, not a delay.
  *
  * Sampling (guard_abi.h): shift, the keep-alive requests measured one in
- * 2^shift, rises while a window holds more than SAMPLES_HI sojourns and
- * falls below SAMPLES_LO: enough for a tail quantile each window, no more.
+ * 2^shift, rises while a window holds more than SAMPLES_HI sojourns (in
+ * one step, as far as the last tick's count says) and falls a step a tick
+ * below SAMPLES_LO: enough for a tail quantile each window, no more.
  *
  * API:
  *   gsig_init(st)
