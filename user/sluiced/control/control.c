@@ -463,6 +463,7 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	double dt_ticks = 1;
 	double rate_in_force = c->rate;
 	double d = delay_signal(c, s);
+	bool arrived;
 
 	if (c->started) {
 		uint64_t dt = s->now_ns > c->last_ns ? s->now_ns - c->last_ns : 0;
@@ -476,9 +477,10 @@ void ctl_tick(struct ctl *c, const struct ctl_signals *s,
 	 * counters to difference yet (no arrivals), and goodput averaged
 	 * over ticks that saw nothing reads a trickle that would cap a
 	 * normal load. */
-	if ((ctl_arrivals(s) > 0 && c->arrived) || d > setpoint(&c->p))
+	arrived = ctl_arrivals(s) > 0;
+	if ((arrived && c->arrived) || d > setpoint(&c->p))
 		c->demand_seen = true;
-	c->arrived = ctl_arrivals(s) > 0;
+	c->arrived = arrived;
 	c->rate = next_rate(c, s, d, dt_ticks);
 	c->cut = c->rate < rate_in_force;
 	next_level(c, s, d, rate_in_force);

@@ -57,7 +57,6 @@ struct loop {
 	uint32_t stale_policy;
 	bool map_error_logged;
 	bool calm;		/* guard mode: the last tick was calm (ctl_calm) */
-	bool idle;		/* ...and saw no new connection arrive */
 };
 
 void sld_ctl_params_from(const struct sld_config *cfg, struct ctl_params *p)
@@ -292,9 +291,10 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	struct measure m = { 0 };
 	struct sl_stats k;
 	double dt;
+	bool arrived;
 	int err;
 
-	l->calm = l->idle = false;
+	l->calm = false;
 	if (!(l->g ? guard_measure(l, &s, &m) : pool_measure(l, &s, &m)))
 		return;
 	dt = (double)m.ns / 1e9;
@@ -336,8 +336,8 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		s.shed_rate = (double)diff(l->fast_rate, f) / dt;
 		l->fast_rate = f;
 	}
-	ctl_goodput_tick(&l->gp, m.done, m.ns, s.busy,
-			 ctl_arrivals(&s) > 0, &s.goodput, &s.busy);
+	arrived = ctl_arrivals(&s) > 0;
+	ctl_goodput_tick(&l->gp, m.done, m.ns, s.busy, arrived, &s.goodput, &s.busy);
 	s.goodput /= l->rpc;
 	/* A connection caught between its arrival and the accept() is not a
 	 * queue: count only what stayed across two ticks (CoDel's minimum). */
@@ -359,10 +359,8 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 	if (l->g) {
 		guard_conc(l, &s, &o);
 		l->calm = ctl_calm(&l->ctl, &s, &o);
-		l->idle = l->calm && !(ctl_arrivals(&s) > 0);
 	}
-	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy,
-				  !(ctl_arrivals(&s) > 0));
+	err = sld_dataplane_write(l->dp, &o, l->stale_after_ns, l->stale_policy, !arrived);
 	if (err < 0) {
 		atomic_fetch_add_explicit(&v->map_errors, 1, memory_order_relaxed);
 		if (!l->map_error_logged)
@@ -407,7 +405,7 @@ static void tick(struct loop *l, const struct sld_psi *psi)
 		 "level %u concurrency %u%s%s", l->g ? " " : "", l->g ? l->g->name : "",
 		 (double)o.delay_ns / 1e6, s.goodput, m.done, s.busy, l->rpc, demand, s.admitted,
 		 s.backlog, s.psi_valid ? s.psi_some_avg10 : -1, o.rate_cap, o.level, o.conc_limit,
-		 err > 0 ? ", written" : "", l->idle ? ", calm, idle" : l->calm ? ", calm" : "");
+		 err > 0 ? ", written" : "", !l->calm ? "" : arrived ? ", calm" : ", calm, idle");
 }
 
 static void timespec_add_ns(struct timespec *t, uint64_t ns)
@@ -450,7 +448,7 @@ static uint64_t next_tick_ns(void)
 	for (unsigned i = 0; i < C.n; i++) {
 		if (!C.loops[i].calm)
 			return tick;
-		idle = idle && C.loops[i].idle;
+		idle = idle && !C.loops[i].ctl.arrived;	/* its last tick's (control.h) */
 	}
 	if (idle || calm > beat)
 		calm = beat > tick ? beat : tick;
